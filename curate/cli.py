@@ -1,0 +1,193 @@
+"""`curate`: run recipes, inspect shards, print the funnel, push to the Hub.
+
+curate run pdf-pages --input PDFS --output OUT [--executor ray] [--stage pages]
+curate inspect OUT -n 3 --save-images /tmp/pages
+curate report OUT
+curate push OUT --repo org/name --dry-run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+EXIT_FAILED, EXIT_UNBALANCED = 1, 2
+
+
+def _parse_option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curate", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a recipe (or one of its stages)")
+    run.add_argument("recipe", help="recipe name; `curate recipes` lists them")
+    run.add_argument("--input", required=True, help="input folder or file")
+    run.add_argument("--output", required=True, help="output folder (rerun the same command to resume)")
+    run.add_argument("--stage", help="run only this stage (its input is the previous stage's output)")
+    run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument("--ray-address", help="address of a Ray cluster; default: start Ray on this machine")
+    run.add_argument("--workers", type=int, help="tasks run at once (default: one per core)")
+    run.add_argument(
+        "--set",
+        dest="options",
+        type=_parse_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recipe option, e.g. --set dpi=200 --set max_pages=4",
+    )
+
+    sub.add_parser("recipes", help="list the recipes and their stages")
+
+    inspect = sub.add_parser("inspect", help="print samples of a run's shards (or of one shard)")
+    inspect.add_argument("path", help="run output folder, shard folder or .tar shard")
+    inspect.add_argument("-n", type=int, default=3, help="samples to print")
+    inspect.add_argument("--save-images", metavar="DIR", help="also save the samples' images here")
+
+    report = sub.add_parser("report", help="the funnel of a run: in / kept / dropped / errored per stage")
+    report.add_argument("output")
+    report.add_argument("--errors", action="store_true", help="also list every error with its reason")
+
+    push = sub.add_parser("push", help="upload a run's shards to the Hugging Face Hub")
+    push.add_argument("output")
+    push.add_argument("--repo", required=True, help="dataset repo id, ORG/NAME")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--dry-run", action="store_true", help="print what would be uploaded, upload nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return {
+        "run": cmd_run,
+        "recipes": cmd_recipes,
+        "inspect": cmd_inspect,
+        "report": cmd_report,
+        "push": cmd_push,
+    }[args.command](args)
+
+
+def cmd_recipes(args) -> int:
+    from pipelines import RECIPES, get_recipe
+
+    for name in sorted(RECIPES):
+        recipe = get_recipe(name)
+        print(f"{name}: {(recipe.description or '').strip().splitlines()[0]}")
+        for stage in recipe.stages:
+            print(f"    {stage.name:<12} {stage.description}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from curate.report import format_funnel, run_funnel, write_funnel_json
+    from curate.stage import ExecutorConfig, StageFailed, run_recipe
+    from pipelines import get_recipe
+
+    recipe = get_recipe(args.recipe)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    options = dict(args.options)
+    config = ExecutorConfig(args.executor, args.workers, args.ray_address)
+    if args.stage:
+        recipe.stage(args.stage)
+    (output / "run.json").write_text(
+        json.dumps(
+            {"recipe": recipe.name, "stages": recipe.stage_names, "input": args.input, "options": options},
+            indent=2,
+        )
+    )
+    failed = None
+    started = time.monotonic()
+    try:
+        run_recipe(recipe, args.input, output, config, only_stage=args.stage, options=options, progress=True)
+    except StageFailed as exc:
+        failed = str(exc)
+    except KeyboardInterrupt:
+        failed = "interrupted; rerun the same command to resume"
+    funnels = run_funnel(output, recipe.stage_names)
+    write_funnel_json(output, funnels)
+    print("\n" + format_funnel(funnels))
+    print(f"\n{recipe.name}: {time.monotonic() - started:.1f}s; output in {output}")
+    manifest = output / "shards" / "manifest.json"
+    if manifest.exists():
+        data = json.loads(manifest.read_text())
+        print(
+            f"shards: {len(data['shards'])} files, {data['total_samples']} samples, {data['total_bytes']:,} bytes"
+        )
+    if failed:
+        print(f"FAILED: {failed}", file=sys.stderr)
+        return EXIT_FAILED
+    if not all(f.balanced for f in funnels):
+        print("FAILED: a stage did not account for every record (see MISMATCH above)", file=sys.stderr)
+        return EXIT_UNBALANCED
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from curate.loader import make_dataset
+
+    path = Path(args.path)
+    dataset = make_dataset([str(path)] if path.suffix == ".tar" else path, decode_images=False)
+    save_dir = Path(args.save_images) if args.save_images else None
+    if save_dir:
+        save_dir.mkdir(parents=True, exist_ok=True)
+    for i, sample in enumerate(dataset):
+        if i >= args.n:
+            break
+        meta = sample["json"]
+        print(f"=== {sample['__key__']}  ({meta.get('kind')}, {meta.get('source')})")
+        text = meta.get("text") or ""
+        print(f"text: {text[:400]!r}{' ...' if len(text) > 400 else ''}")
+        for turn in (meta.get("texts") or [])[:5]:
+            if isinstance(turn, dict):
+                print(f"  Q: {turn.get('user')}\n  A: {turn.get('assistant')}")
+        print(f"scores: {meta.get('scores')}")
+        for image in meta.get("images", []):
+            print(
+                f"image: {image.get('member')} {image.get('width')}x{image.get('height')} {image.get('url') or ''}"
+            )
+            if save_dir and image.get("member"):
+                out = save_dir / f"{sample['__key__']}.{image['member']}"
+                out.write_bytes(sample[image["member"]])
+                print(f"  saved {out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from curate.report import error_lines, format_funnel, run_funnel
+
+    output = Path(args.output)
+    run_info = output / "run.json"
+    order = json.loads(run_info.read_text())["stages"] if run_info.exists() else None
+    funnels = run_funnel(output, order)
+    print(format_funnel(funnels))
+    if args.errors:
+        for line in error_lines(output):
+            source = line.get("metadata", {}).get("source", line.get("id"))
+            print(f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}")
+    return 0 if all(f.balanced for f in funnels) else EXIT_UNBALANCED
+
+
+def cmd_push(args) -> int:
+    from curate.hub import push
+
+    push(Path(args.output), args.repo, private=args.private, dry_run=args.dry_run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

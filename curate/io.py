@@ -1,0 +1,77 @@
+"""Readers and writers of records between stages, on datatrove's Parquet and JSONL steps."""
+
+from __future__ import annotations
+
+import json
+
+from datatrove.data import Document
+from datatrove.io import DataFolderLike
+from datatrove.pipeline.readers import ParquetReader
+from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
+
+from curate.record import parquet_schema, record_to_row, row_to_record
+
+# Records carry image bytes: buffer few rows so a writer holds tens of MB, not GBs.
+ROWS_PER_BATCH = 64
+
+
+def _record_row(_self, doc: Document) -> dict:
+    return record_to_row(doc)
+
+
+def _raw_row(_self, row: dict, path: str, id_in_file: int) -> dict:
+    return row
+
+
+class RecordWriter(ParquetWriter):
+    """Writes records losslessly (image bytes, order, metadata, scores) to `${rank}.parquet` files."""
+
+    name = "💾 Records"
+
+    def __init__(self, output_folder: DataFolderLike, output_filename: str = "${rank}.parquet"):
+        super().__init__(
+            output_folder,
+            output_filename=output_filename,
+            adapter=_record_row,
+            batch_size=ROWS_PER_BATCH,
+            schema=parquet_schema(),
+            save_media_bytes=True,
+            use_content_defined_chunking=False,
+        )
+
+
+class RecordReader(ParquetReader):
+    """Reads records written by `RecordWriter`, including records without text (e.g. image-only pages)."""
+
+    name = "📖 Records"
+
+    def __init__(self, data_folder: DataFolderLike, **kwargs):
+        super().__init__(
+            data_folder,
+            adapter=_raw_row,
+            batch_size=ROWS_PER_BATCH,
+            glob_pattern="*.parquet",
+            **kwargs,
+        )
+
+    def get_document_from_dict(self, data: dict, source_file: str, id_in_file: int) -> Document:
+        # datatrove's readers skip rows without text; here every record counts, so none is skipped.
+        return row_to_record(data)
+
+
+class ErrorWriter(JsonlWriter):
+    """The error sink of a stage: one JSON line per failed record or input, with its reason."""
+
+    name = "🧯 Errors"
+
+    def __init__(self, output_folder: DataFolderLike, output_filename: str = "${rank}.jsonl"):
+        super().__init__(output_folder, output_filename=output_filename, compression=None, adapter=_error_row)
+
+
+def _error_row(_self, doc: Document) -> dict:
+    meta = {k: v for k, v in doc.metadata.items() if k not in ("error", "texts")}
+    return {
+        "id": doc.id,
+        **doc.metadata.get("error", {}),
+        "metadata": json.loads(json.dumps(meta, default=str)),
+    }

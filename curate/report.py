@@ -1,0 +1,124 @@
+"""The funnel of a run: per stage, records in / kept / dropped by reason / errored, and throughput.
+
+Read from datatrove's per-task stats (`stages/NAME/logs/stats/*.json`), so the funnel is right after
+a resumed run too. Every stage must account for every record: in = kept + dropped + errored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from datatrove.utils.stats import PipelineStats
+
+
+@dataclass
+class StageFunnel:
+    stage: str
+    records_in: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    errored: dict[str, int] = field(default_factory=dict)
+    warnings: int = 0
+    seconds: float = 0.0
+    tasks_done: int = 0
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def errored_total(self) -> int:
+        return sum(self.errored.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.records_in == self.kept + self.dropped_total + self.errored_total
+
+    @property
+    def per_second(self) -> float:
+        return self.records_in / self.seconds if self.seconds else 0.0
+
+
+def _total(stats, key: str) -> int:
+    """A counter's total; datatrove keeps a loaded stat as a number, a dict or a MetricStats."""
+    value = stats.stats.get(key)
+    if isinstance(value, dict):
+        value = value.get("total", 0)
+    return int(getattr(value, "total", value) or 0)
+
+
+def stage_funnel(stage_dir: Path) -> StageFunnel | None:
+    stats_dir = stage_dir / "logs" / "stats"
+    files = sorted(stats_dir.glob("*.json")) if stats_dir.exists() else []
+    if not files:
+        return None
+    merged = sum((PipelineStats.from_json(json.loads(f.read_text())) for f in files), start=PipelineStats())
+    steps = merged.stats
+    funnel = StageFunnel(stage_dir.name, tasks_done=len(list((stage_dir / "logs" / "completions").glob("*"))))
+    reader, writer = steps[0], steps[-1]
+    dropped, errored = Counter(), Counter()
+    for step in steps:
+        for key in list(step.stats):
+            if key.startswith("dropped_"):
+                dropped[key.removeprefix("dropped_")] += _total(step, key)
+            elif key.startswith("errored_"):
+                errored[key.removeprefix("errored_")] += _total(step, key)
+        funnel.warnings += _total(step, "warnings")
+        # steps that count drops without a reason (datatrove filters) still count
+        unexplained = _total(step, "dropped") - sum(
+            _total(step, k) for k in step.stats if k.startswith("dropped_")
+        )
+        if unexplained > 0:
+            dropped[step.name] += unexplained
+    funnel.records_in = _total(reader, "documents") + _total(reader, "errored") + _total(reader, "dropped")
+    funnel.kept = _total(writer, "total")
+    funnel.dropped, funnel.errored = dict(dropped), dict(errored)
+    elapsed = stage_dir / "elapsed.txt"
+    funnel.seconds = float(elapsed.read_text()) if elapsed.exists() else 0.0
+    return funnel
+
+
+def run_funnel(output: str | Path, stage_names: list[str] | None = None) -> list[StageFunnel]:
+    stages_dir = Path(output) / "stages"
+    if not stages_dir.exists():
+        raise FileNotFoundError(f"{output} is not a run output folder (no stages/ inside)")
+    names = stage_names or sorted(p.name for p in stages_dir.iterdir() if p.is_dir())
+    funnels = [stage_funnel(stages_dir / name) for name in names if (stages_dir / name).exists()]
+    return [f for f in funnels if f is not None]
+
+
+def error_lines(output: str | Path, stage: str | None = None) -> list[dict]:
+    """Every error record of a run (or of one stage): id, source, stage, reason."""
+    lines = []
+    for path in sorted(Path(output).glob(f"stages/{stage or '*'}/errors/*.jsonl")):
+        lines.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return lines
+
+
+def format_funnel(funnels: list[StageFunnel]) -> str:
+    rows = [f"{'stage':<14}{'in':>8}{'kept':>8}{'dropped':>9}{'errored':>9}{'rec/s':>9}  check"]
+    for f in funnels:
+        check = "ok" if f.balanced else "MISMATCH: in != kept + dropped + errored"
+        rows.append(
+            f"{f.stage:<14}{f.records_in:>8}{f.kept:>8}{f.dropped_total:>9}{f.errored_total:>9}"
+            f"{f.per_second:>9.1f}  {check}"
+        )
+        for reason, n in sorted(f.dropped.items(), key=lambda kv: -kv[1]):
+            rows.append(f"{'':<14}  dropped {n:>6}  {reason}")
+        for reason, n in sorted(f.errored.items(), key=lambda kv: -kv[1]):
+            rows.append(f"{'':<14}  errored {n:>6}  {reason}")
+        if f.warnings:
+            rows.append(
+                f"{'':<14}  warning {f.warnings:>6}  kept, with a problem noted (curate report --errors)"
+            )
+    return "\n".join(rows)
+
+
+def write_funnel_json(output: str | Path, funnels: list[StageFunnel]) -> Path:
+    path = Path(output) / "funnel.json"
+    data = [{**asdict(f), "balanced": f.balanced, "per_second": f.per_second} for f in funnels]
+    path.write_text(json.dumps(data, indent=2))
+    return path

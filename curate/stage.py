@@ -1,0 +1,252 @@
+"""Recipes are ordered lists of named stages; each stage is a datatrove pipeline from a folder to a folder.
+
+Layout of a run's output folder:
+
+    OUTPUT/stages/NAME/data/       records the stage kept (Parquet), the next stage's input
+    OUTPUT/stages/NAME/excluded/   records its filters dropped, with reason and scores
+    OUTPUT/stages/NAME/errors/     records or inputs that failed, with reason (JSONL)
+    OUTPUT/stages/NAME/logs/       datatrove's logs, per-task stats and completion markers
+    OUTPUT/shards/                 the final WebDataset shards and manifest.json
+
+A stage whose tasks all completed is skipped on a rerun (datatrove's completion markers), so a
+crashed run resumes where it stopped, and any stage can run alone (`--stage NAME`) on a cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datatrove.pipeline.base import PipelineStep
+
+from curate.io import ErrorWriter, RecordReader, RecordWriter
+from curate.progress import StageProgress
+
+DEFAULT_MAX_TASKS = 64
+
+
+@dataclass
+class StageContext:
+    """What a stage needs to build its pipeline: where to read, where to write, the run's options."""
+
+    name: str
+    input: str
+    output: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stage_dir(self) -> Path:
+        return self.output / "stages" / self.name
+
+    @property
+    def data_dir(self) -> Path:
+        return self.stage_dir / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.stage_dir / "logs"
+
+    def option(self, key: str, default: Any = None) -> Any:
+        value = self.options.get(key)
+        return default if value is None else value
+
+    def reader(self) -> RecordReader:
+        return RecordReader(self.input)
+
+    def writer(self) -> RecordWriter:
+        return RecordWriter(str(self.data_dir))
+
+    def error_writer(self, step: str) -> ErrorWriter:
+        return ErrorWriter(str(self.stage_dir / "errors"), output_filename=f"{step}-${{rank}}.jsonl")
+
+    def exclusion_writer(self, step: str) -> RecordWriter:
+        return RecordWriter(str(self.stage_dir / "excluded"), output_filename=f"{step}-${{rank}}.parquet")
+
+
+def count_input_files(folder: str, suffixes: tuple[str, ...]) -> int:
+    path = Path(folder)
+    if path.is_file():
+        return 1
+    return sum(1 for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+
+
+@dataclass
+class Stage:
+    """A named step of a recipe.
+
+    `build` returns the stage's whole datatrove pipeline (reader, steps, writer). `input_suffixes`
+    say which files of the input folder are the stage's inputs; the stage runs one task per file,
+    up to `max_tasks`. `finish` runs once in the driver after every task completed (e.g. merging
+    shard manifests).
+    """
+
+    name: str
+    build: Callable[[StageContext], list[PipelineStep]]
+    input_suffixes: tuple[str, ...] = (".parquet",)
+    max_tasks: int = DEFAULT_MAX_TASKS
+    cpus_per_task: int = 1
+    finish: Callable[[StageContext], None] | None = None
+    description: str = ""
+    task_count: Callable[[StageContext], int] | None = None  # overrides one task per input file
+
+    def tasks(self, ctx: StageContext) -> int:
+        wanted = (
+            self.task_count(ctx) if self.task_count else count_input_files(ctx.input, self.input_suffixes)
+        )
+        return max(1, min(self.max_tasks, wanted))
+
+
+@contextlib.contextmanager
+def no_services(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
+    yield {}
+
+
+@dataclass
+class Recipe:
+    """An ordered list of stages. `services` starts what the stages need for the run (e.g. an LLM
+    server) and stops it afterwards, also on failure; it yields options to add for the stages."""
+
+    name: str
+    stages: list[Stage]
+    description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    services: Callable[[dict[str, Any], list[str]], contextlib.AbstractContextManager] = no_services
+
+    def open_services(self, options: dict[str, Any], stages: list[str]):
+        return self.services({**self.defaults, **options}, stages)
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"recipe {self.name!r} has no stage {name!r}; stages: {', '.join(self.stage_names)}")
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class ExecutorConfig:
+    kind: str = "local"  # local | ray
+    workers: int | None = None  # tasks run at once; default: one per core
+    ray_address: str | None = None
+
+
+def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
+    pipeline = stage.build(ctx)
+    tasks = stage.tasks(ctx)
+    workers = config.workers or os.cpu_count() or 1
+    if config.kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=min(workers, tasks),
+            logging_dir=str(ctx.logs_dir),
+            start_method="fork" if workers > 1 else "forkserver",
+        )
+    if config.kind == "ray":
+        from datatrove.executor import RayPipelineExecutor
+
+        connect_ray(config.ray_address, workers)
+        return RayPipelineExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=min(workers, tasks) if config.workers else -1,
+            logging_dir=str(ctx.logs_dir),
+            cpus_per_task=stage.cpus_per_task,
+            mem_per_cpu_gb=1,
+        )
+    raise ValueError(f"unknown executor {config.kind!r}: use 'local' or 'ray'")
+
+
+def connect_ray(address: str | None, num_cpus: int) -> None:
+    """Join the cluster at `address`, or start a Ray on this machine's cores."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+
+
+def stage_contexts(recipe: Recipe, input: str, output: Path, options: dict[str, Any]) -> list[StageContext]:
+    """Each stage reads the data of the one before it; the first reads the user's input."""
+    contexts = []
+    previous_data = input
+    for stage in recipe.stages:
+        ctx = StageContext(stage.name, str(previous_data), output, {**recipe.defaults, **options})
+        contexts.append(ctx)
+        previous_data = ctx.data_dir
+    return contexts
+
+
+def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
+    """Run (or resume) one stage; raise StageFailed if any task did not complete. Returns seconds."""
+    if not Path(ctx.input).exists():
+        raise StageFailed(
+            f"stage {stage.name!r}: its input {ctx.input} does not exist"
+            " (run the stage before it first, or pass --input)"
+        )
+    started = time.monotonic()
+    executor = make_executor(stage, ctx, config)
+    try:
+        executor.run()
+    except Exception as exc:
+        raise StageFailed(f"stage {stage.name!r} failed: {exc}") from exc
+    incomplete = executor.get_incomplete_ranks(skip_completed=True)
+    if incomplete:
+        raise StageFailed(
+            f"stage {stage.name!r}: tasks {incomplete} did not complete; see {ctx.logs_dir}/logs; "
+            "rerun the same command to resume"
+        )
+    if stage.finish:
+        stage.finish(ctx)
+    elapsed = time.monotonic() - started
+    _record_elapsed(ctx, elapsed)
+    return elapsed
+
+
+def _record_elapsed(ctx: StageContext, seconds: float) -> None:
+    """Wall time of the stage's last run, for throughput in the report (reruns of finished stages add 0)."""
+    path = ctx.stage_dir / "elapsed.txt"
+    previous = float(path.read_text()) if path.exists() else 0.0
+    path.write_text(f"{previous + seconds:.3f}")
+
+
+def run_recipe(
+    recipe: Recipe,
+    input: str,
+    output: str | Path,
+    config: ExecutorConfig | None = None,
+    only_stage: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> None:
+    """Run (or resume) a recipe's stages in order, or only `only_stage`; raise StageFailed on failure."""
+    config = config or ExecutorConfig()
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    contexts = stage_contexts(recipe, input, output, options or {})
+    if only_stage:
+        recipe.stage(only_stage)  # validates the name
+    selected = [s.name for s in recipe.stages if not only_stage or s.name == only_stage]
+    with recipe.open_services(options or {}, selected) as services:
+        for stage, ctx in zip(recipe.stages, contexts, strict=True):
+            if stage.name in selected:
+                ctx.options.update(services)
+                with StageProgress(stage, ctx) if progress else contextlib.nullcontext():
+                    run_stage(stage, ctx, config)

@@ -1,0 +1,149 @@
+"""Base classes for our pipeline steps: every record is kept, dropped with a reason, or errored with one.
+
+`RecordStep` transforms records; `ScoreFilter` scores records, then decides. Both catch a failure on
+one record, send that record to the stage's error sink with the reason, and go on. Counts are kept
+in datatrove's per-step stats under fixed names that the funnel report reads:
+`total`, `forwarded`, `dropped`, `dropped_<reason>`, `errored`, `errored_<kind>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import abstractmethod
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.batching import batched
+from loguru import logger
+
+from curate.record import mark_error
+
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class ErrorSinkMixin:
+    """Routes a failed record to the error writer, with its reason, and counts it."""
+
+    error_writer: DiskWriter | None = None
+
+    def _error_context(self):
+        return self.error_writer if self.error_writer else contextlib.nullcontext()
+
+    def send_to_errors(self, doc: Document, reason: str, kind: str, rank: int) -> None:
+        mark_error(doc, self.name, reason)
+        self.stat_update("errored", f"errored_{kind}")
+        source = doc.metadata.get("source", doc.id)
+        logger.warning(f"{self.name}: {source}: {reason}")
+        if self.error_writer:
+            self.error_writer.write(doc, rank)
+
+    def send_warning(self, doc: Document, reason: str, rank: int) -> None:
+        """Record a problem with a record that is still kept (it is not counted as an error)."""
+        self.stat_update("warnings")
+        source = doc.metadata.get("source", doc.id)
+        logger.warning(f"{self.name}: {source}: {reason}")
+        if self.error_writer:
+            note = Document(text="", id=doc.id, metadata={"source": source})
+            note.metadata["error"] = {"stage": self.name, "reason": reason, "severity": "warning"}
+            self.error_writer.write(note, rank)
+
+
+class RecordStep(ErrorSinkMixin, PipelineStep):
+    """A step that changes records one at a time. Subclasses implement `process`."""
+
+    type = "🧩 - STEP"
+
+    def __init__(self, error_writer: DiskWriter | None = None):
+        super().__init__()
+        self.error_writer = error_writer
+
+    @abstractmethod
+    def process(self, doc: Document) -> Document:
+        """Return the (modified) record; raise to send it to the error sink."""
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        with self._error_context():
+            for doc in data:
+                self.stat_update("total")
+                try:
+                    with self.track_time():
+                        doc = self.process(doc)
+                except Exception as exc:  # one bad record must not stop the run
+                    self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                    continue
+                self.stat_update("forwarded")
+                yield doc
+
+
+class ScoreFilter(ErrorSinkMixin, BaseFilter):
+    """Score, then decide: `score_batch` writes scores into the records, `decide` applies thresholds.
+
+    The two are separate so a threshold can be retuned on stored scores without rescoring.
+    Dropped records go to the exclusion writer with `filter_reason`; failures to the error writer.
+    """
+
+    def __init__(
+        self,
+        exclusion_writer: DiskWriter | None = None,
+        error_writer: DiskWriter | None = None,
+        batch_size: int = 1,
+    ):
+        super().__init__(exclusion_writer=exclusion_writer, batch_size=batch_size)
+        self.error_writer = error_writer
+
+    def score_batch(self, batch: list[Document]) -> None:
+        """Write this filter's score(s) into each record (`curate.record.set_score`). Default: one by one."""
+        for doc in batch:
+            self.score(doc)
+
+    def score(self, doc: Document) -> None:
+        raise NotImplementedError
+
+    @abstractmethod
+    def decide(self, doc: Document) -> bool | tuple[bool, str]:
+        """Keep (True) or drop ((False, reason)) a scored record."""
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        self.score_batch([doc])
+        return self.decide(doc)
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        exclusion = self.exclusion_writer if self.exclusion_writer else contextlib.nullcontext()
+        with exclusion as excluded, self._error_context():
+            for batch in batched(data, self.batch_size):
+                with self.track_time("batch" if self.batch_size > 1 else None):
+                    try:
+                        self.score_batch(batch)
+                        failures = {}
+                    except Exception:
+                        # a batch failed: score one by one to find which records are at fault
+                        failures = {}
+                        for doc in batch:
+                            try:
+                                self.score_batch([doc])
+                            except Exception as exc:
+                                failures[id(doc)] = exc
+                for doc in batch:
+                    self.stat_update("total")
+                    if id(doc) in failures:
+                        exc = failures[id(doc)]
+                        self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                        continue
+                    try:
+                        keep, reason = get_filter_result(self.decide(doc))
+                    except Exception as exc:
+                        self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                        continue
+                    if keep:
+                        self.stat_update("forwarded")
+                        yield doc
+                    else:
+                        reason = reason or self.name
+                        self.stat_update("dropped", f"dropped_{reason}")
+                        if self.exclusion_writer:
+                            doc.metadata["filter_reason"] = reason
+                            excluded.write(doc, rank)
