@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_recipes(args) -> int:
-    from pipelines import RECIPES, get_recipe
+    from pipelines import available_recipes, get_recipe
 
-    for name in sorted(RECIPES):
+    for name in available_recipes():
         recipe = get_recipe(name)
         print(f"{name}: {(recipe.description or '').strip().splitlines()[0]}")
         for stage in recipe.stages:

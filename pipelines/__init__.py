@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from curate.stage import Recipe
 
 RECIPES = {
     "pdf-pages": "pipelines.pdf_pages",
+    "docmatix": "pipelines.docmatix",
+    "interleaved": "pipelines.interleaved",
+    "pairs": "pipelines.pairs",
 }
 
 
@@ -15,3 +19,8 @@ def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; recipes: {', '.join(sorted(RECIPES))}")
     return importlib.import_module(RECIPES[name]).recipe()
+
+
+def available_recipes() -> list[str]:
+    """Recipe names whose module exists in this checkout."""
+    return [name for name, module in sorted(RECIPES.items()) if importlib.util.find_spec(module) is not None]
