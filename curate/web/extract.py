@@ -1,0 +1,366 @@
+"""HTML -> simplified DOM -> ordered text blocks and images, without boilerplate (as OBELICS did).
+
+Steps: decode with the right charset; parse with lxml; remove what is never content (scripts, forms,
+navigation, headers and footers, sidebars, ads, comment sections, cookie banners: by tag, ARIA role
+and class/id names); keep the page's main content element when it has one; drop link lists (text that
+is mostly links); then walk the tree in order, emitting a text block at each block-level boundary
+and an image at each `<img>` (src resolved to an absolute URL, alt text, declared size, figure caption).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+# removed with their content: never part of a document's text
+DROP_TAGS = {
+    "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "iframe", "svg", "button",
+    "select", "textarea", "input", "object", "embed", "canvas", "map", "dialog", "menu", "head", "link",
+    "meta", "video", "audio", "math",
+}
+DROP_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alert", "menu",
+              "menubar", "toolbar"}
+# class/id words that mark boilerplate; an element whose names also hold a content word is kept
+BOILERPLATE_WORDS = {
+    "nav", "navbar", "navigation", "menu", "menus", "footer", "sidebar", "breadcrumb", "breadcrumbs",
+    "comment", "comments", "respond", "cookie", "cookies", "consent", "banner", "ad", "ads", "advert",
+    "adverts", "advertisement", "advertising", "sponsor", "sponsored", "share", "sharing", "social",
+    "socials", "related", "newsletter", "subscribe", "subscription", "popup", "modal",
+    "promo", "pagination", "pager", "masthead", "disqus", "skip", "toolbar", "signup", "login", "teaser",
+    "outbrain", "taboola", "sharedaddy", "topbar", "offcanvas", "jump", "editsection", "noprint",
+}
+CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
+BLOCK_TAGS = {
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre",
+    "section", "article", "main", "header", "table", "thead", "tbody", "tr", "td", "th", "caption",
+    "figure", "figcaption", "address", "hr", "center", "details", "summary", "body", "html",
+}
+LINK_LIST_TAGS = ("ul", "ol", "dl", "table", "div", "section", "p", "td")
+LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-srcset")
+_NAME_SPLIT = re.compile(r"[^a-z0-9]+")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:]+)""", re.I)
+_SIZE = re.compile(r"^\s*(\d+)")
+
+
+@dataclass
+class TextBlock:
+    text: str
+    tag: str = "p"
+
+
+@dataclass
+class ImageRef:
+    url: str
+    alt: str | None = None
+    caption: str | None = None  # from the <figure>'s <figcaption>
+    width: int | None = None  # declared in the HTML
+    height: int | None = None
+    title: str | None = None
+
+
+@dataclass
+class Page:
+    """What a page holds: its ordered items and what is known about it."""
+
+    url: str
+    items: list[TextBlock | ImageRef] = field(default_factory=list)
+    title: str | None = None
+    language: str | None = None
+    charset: str | None = None
+    robots: list[str] = field(default_factory=list)  # <meta name="robots"> directives, e.g. noai
+    skipped_images: int = 0  # inline data: images, tracking pixels, unsupported URL schemes
+
+    @property
+    def images(self) -> list[ImageRef]:
+        return [i for i in self.items if isinstance(i, ImageRef)]
+
+    @property
+    def text_blocks(self) -> list[str]:
+        return [i.text for i in self.items if isinstance(i, TextBlock)]
+
+
+# ---- charset ----------------------------------------------------------------------------------
+
+def _usable(charset: str | None) -> str | None:
+    import codecs
+
+    if not charset:
+        return None
+    try:
+        return codecs.lookup(charset.strip().lower()).name
+    except LookupError:
+        return None
+
+
+def detect_charset(data: bytes, declared: str | None = None) -> str:
+    """The page's encoding: a BOM, else the HTTP charset, else <meta charset>, else UTF-8 if it decodes,
+    else a detector's guess (cchardet). Declared charsets that do not decode the bytes are not trusted."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    candidates = [_usable(declared)]
+    meta = _META_CHARSET.search(data[:4096])
+    if meta:
+        candidates.append(_usable(meta.group(1).decode("ascii", "ignore")))
+    candidates.append("utf-8")
+    for charset in candidates:
+        if not charset:
+            continue
+        if charset in ("latin-1", "iso8859-1", "cp1252", "ascii"):
+            charset = "cp1252"  # what browsers do for these labels
+        try:
+            data.decode(charset)
+            return charset
+        except (UnicodeDecodeError, LookupError):
+            continue
+    import cchardet
+
+    guess = _usable(cchardet.detect(data[:65536]).get("encoding"))
+    return guess or "utf-8"
+
+
+# ---- parsing and cleaning ---------------------------------------------------------------------
+
+def parse_html(data: bytes | str, charset: str | None = None):
+    """An lxml tree of the page (bytes are decoded with `charset`; undecodable bytes replaced)."""
+    if isinstance(data, bytes):
+        text = data.decode(charset or "utf-8", errors="replace")
+    else:
+        text = data
+    text = text.replace("\x00", "")
+    # lxml refuses str input with an XML encoding declaration
+    if text.lstrip().startswith("<?xml"):
+        text = text.split("?>", 1)[-1]
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+    return lxml.html.document_fromstring(text or "<html></html>", parser=parser)
+
+
+def _boilerplate_name(name: str) -> bool:
+    """A class or id names boilerplate when its head (last word) does, e.g. `post-footer`, `share-box`
+    is not but `post-share` is; or when any word does and none says content (`sidebar-left`)."""
+    words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
+    if not words:
+        return False
+    if words[-1] in BOILERPLATE_WORDS:
+        return True
+    return any(w in BOILERPLATE_WORDS for w in words) and not any(w in CONTENT_WORDS for w in words)
+
+
+def _is_boilerplate(el) -> bool:
+    tag = el.tag
+    if tag in DROP_TAGS:
+        return True
+    if tag == "header":  # a page header is boilerplate; an article's own header holds its title
+        return not any(a.tag in ("article", "main") for a in el.iterancestors())
+    if el.get("role", "").lower() in DROP_ROLES:
+        return True
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = el.get("style")
+    if style and re.search(r"display\s*:\s*none|visibility\s*:\s*hidden", style, re.I):
+        return True
+    if tag in ("body", "html", "main", "article"):
+        return False
+    names = f"{el.get('class', '')} {el.get('id', '')}".split()
+    return any(_boilerplate_name(n) for n in names)
+
+
+def _remove(el) -> None:
+    """Remove an element but keep its tail text, which belongs to the parent."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail and el.tail.strip():
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _main_content(body):
+    """The page's main content element when it declares exactly one (<main>, role=main, <article>)."""
+    for xpath in ('.//main|.//*[@role="main"]', ".//article"):
+        found = body.xpath(xpath)
+        if len(found) == 1 and len(found[0].text_content().split()) >= 20:
+            return found[0]
+    return body
+
+
+def _drop_link_lists(root, max_link_density: float) -> None:
+    """Remove blocks whose text is mostly link text: menus, tag clouds, 'related posts' lists."""
+    for el in list(root.iter(*LINK_LIST_TAGS)):
+        if el.getparent() is None:
+            continue
+        text_len = len("".join(el.itertext()).split())
+        if text_len == 0:
+            continue
+        link_len = sum(len("".join(a.itertext()).split()) for a in el.iter("a"))
+        if link_len and link_len / text_len > max_link_density:
+            _remove(el)
+
+
+def _word_count(el) -> int:
+    return len("".join(el.itertext()).split())
+
+
+def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
+    """Remove boilerplate in place; return the element to extract from.
+
+    An element named like boilerplate that holds more than `max_share` of the page's words is a
+    wrapper of the content (e.g. Blogger's `widget Blog`), not boilerplate, and is kept.
+    """
+    body = doc.find("body")
+    if body is None:
+        body = doc
+    total_words = max(1, _word_count(body))
+    for el in list(body.iter()):
+        if not isinstance(el.tag, str):
+            if el.getparent() is not None:
+                _remove(el)
+            continue
+        if el.getparent() is not None and _is_boilerplate(el):
+            if el.tag in DROP_TAGS or _word_count(el) <= max_share * total_words:
+                _remove(el)
+    root = _main_content(body)
+    _drop_link_lists(root, max_link_density)
+    return root
+
+
+# ---- the ordered walk -------------------------------------------------------------------------
+
+def _declared_size(value: str | None) -> int | None:
+    if not value:
+        return None
+    m = _SIZE.match(value)
+    return int(m.group(1)) if m else None
+
+
+def _image_url(el) -> str | None:
+    src = (el.get("src") or "").strip()
+    if not src or src.startswith("data:"):
+        for attr in LAZY_SRC_ATTRS:
+            lazy = (el.get(attr) or "").strip()
+            if lazy and not lazy.startswith("data:"):
+                return lazy.split(",")[0].split()[0] if attr.endswith("srcset") else lazy
+        srcset = (el.get("srcset") or "").strip()
+        if srcset and not srcset.startswith("data:"):
+            return srcset.split(",")[0].split()[0]
+    return src or None
+
+
+def _clean_text(parts: list[str]) -> str:
+    text = "".join(parts)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+class _Walker:
+    def __init__(self, page: Page, base_url: str, min_declared_side: int):
+        self.page, self.base_url, self.min_declared_side = page, base_url, min_declared_side
+        self.buffer: list[str] = []
+        self.block_tag = "p"
+
+    def flush(self) -> None:
+        if self.buffer:
+            text = _clean_text(self.buffer)
+            self.buffer = []
+            if text:
+                self.page.items.append(TextBlock(text, self.block_tag))
+
+    def image(self, el, caption: str | None) -> None:
+        src = _image_url(el)
+        width, height = _declared_size(el.get("width")), _declared_size(el.get("height"))
+        tiny = (width is not None and width < self.min_declared_side) or (
+            height is not None and height < self.min_declared_side
+        )
+        url = urljoin(self.base_url, src) if src else ""
+        if not url.startswith(("http://", "https://")) or tiny:
+            self.page.skipped_images += 1
+            return
+        self.flush()
+        alt = " ".join((el.get("alt") or "").split()) or None
+        title = " ".join((el.get("title") or "").split()) or None
+        self.page.items.append(ImageRef(url, alt, caption, width, height, title))
+
+    def walk(self, el, caption: str | None = None) -> None:
+        tag = el.tag
+        if tag == "img":
+            self.image(el, caption)
+        elif tag == "br":
+            self.buffer.append("\n")
+        else:
+            block = tag in BLOCK_TAGS
+            if block:
+                self.flush()
+                self.block_tag = tag
+            if tag == "figure":
+                captions = el.findall(".//figcaption")
+                if captions:
+                    caption = " ".join(captions[0].text_content().split()) or caption
+            if el.text:
+                self.buffer.append(el.text)
+            for child in el:
+                self.walk(child, caption)
+            if block:
+                self.block_tag = tag
+                self.flush()
+        if el.tail:
+            self.buffer.append(el.tail)
+
+
+def extract_page(
+    data: bytes | str,
+    url: str,
+    *,
+    charset: str | None = None,
+    max_link_density: float = 0.5,
+    min_declared_side: int = 10,
+) -> Page:
+    """The ordered text blocks and images of an HTML page (bytes or text), without boilerplate.
+
+    `url` is the page's address: relative image sources are resolved against it (or its <base href>).
+    `charset` is the HTTP-declared one, if any. Images declared smaller than `min_declared_side`
+    pixels (tracking pixels, spacers) and inline data: images are skipped and counted.
+    """
+    if isinstance(data, bytes):
+        charset = detect_charset(data, charset)
+    doc = parse_html(data, charset)
+    page = Page(url=url, charset=charset)
+    title = doc.find(".//title")
+    if title is not None and title.text:
+        page.title = " ".join(title.text.split())
+    page.language = (doc.get("lang") or doc.get("xml:lang") or "").strip() or None
+    for meta in doc.iterfind(".//meta"):
+        if (meta.get("name") or "").lower() in ("robots", "ccbot", "gptbot"):
+            page.robots += [d.strip().lower() for d in (meta.get("content") or "").split(",") if d.strip()]
+    base = doc.find(".//base")
+    base_url = urljoin(url, base.get("href").strip()) if base is not None and base.get("href") else url
+    root = clean_tree(doc, max_link_density)
+    walker = _Walker(page, base_url, min_declared_side)
+    try:
+        walker.walk(root)
+    except RecursionError:
+        raise ValueError("HTML nested too deeply to extract") from None
+    walker.flush()
+    return page
+
+
+def page_url_from_html(data: bytes) -> str | None:
+    """A saved page's own address, from <link rel=canonical> or og:url (for HTML files without a URL)."""
+    try:
+        doc = lxml.html.document_fromstring(data[:200_000])
+    except (etree.ParserError, ValueError):
+        return None
+    for xpath in ('//link[@rel="canonical"]/@href', '//meta[@property="og:url"]/@content'):
+        found = doc.xpath(xpath)
+        if found and found[0].strip().startswith("http"):
+            return found[0].strip()
+    return None

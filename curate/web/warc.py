@@ -1,0 +1,159 @@
+"""WARC reading with warcio: HTML responses (URL, date, headers, payload) and stored image responses.
+
+A damaged record (truncated body, failed digest, unreadable gzip member) becomes a `WarcProblem` with
+its reason; the file is read on where warcio can go on, and stops with a problem where it cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# image payloads stored in a WARC are kept in memory up to this size per file, then left for fetching
+DEFAULT_IMAGE_BUDGET = 256 << 20
+MAX_STORED_IMAGE = 20 << 20
+
+
+@dataclass
+class WarcResponse:
+    """An HTTP response captured in a WARC file."""
+
+    url: str
+    date: str | None
+    record_id: str
+    status: int
+    headers: dict[str, str]  # HTTP headers, lower-cased names
+    payload: bytes
+    content_type: str = ""
+    charset: str | None = None
+
+    @property
+    def is_html(self) -> bool:
+        return self.content_type in HTML_TYPES or (not self.content_type and _looks_like_html(self.payload))
+
+
+@dataclass
+class WarcProblem:
+    """A record (or the rest of a file) that could not be read."""
+
+    reason: str
+    url: str | None = None
+    record_id: str | None = None
+    offset: int | None = None
+    kind: str = "malformed_record"
+
+
+@dataclass
+class StoredImages:
+    """Image responses found in a WARC, by URL, within a memory budget."""
+
+    budget: int = DEFAULT_IMAGE_BUDGET
+    by_url: dict[str, bytes] = field(default_factory=dict)
+    used: int = 0
+
+    def add(self, url: str, data: bytes) -> None:
+        if data and len(data) <= MAX_STORED_IMAGE and self.used + len(data) <= self.budget:
+            self.by_url[url] = data
+            self.used += len(data)
+
+    def get(self, url: str) -> bytes | None:
+        return self.by_url.get(url)
+
+
+def _looks_like_html(payload: bytes) -> bool:
+    head = payload[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def _content_type(value: str | None) -> tuple[str, str | None]:
+    if not value:
+        return "", None
+    parts = [p.strip() for p in value.split(";")]
+    charset = None
+    for p in parts[1:]:
+        if p.lower().startswith("charset="):
+            charset = p.split("=", 1)[1].strip("\"' ") or None
+    return parts[0].lower(), charset
+
+
+def _status(record) -> int:
+    try:
+        return int(record.http_headers.get_statuscode())
+    except (TypeError, ValueError, AttributeError):
+        return 0
+
+
+def iter_responses(
+    stream: BinaryIO, html: bool = True, images: bool = False
+) -> Iterator[WarcResponse | WarcProblem]:
+    """Responses of a WARC (or ARC) stream in file order; damaged records as `WarcProblem`s.
+
+    `html` / `images` choose which responses are yielded; only their bodies are read.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    iterator = ArchiveIterator(stream, check_digests=True, arc2warc=True)
+    records = iter(iterator)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:  # the file cannot be read on
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            yield WarcProblem(f"unreadable WARC data: {reason}", offset=iterator.offset, kind="unreadable_warc")
+            return
+        if record.rec_type != "response" or record.http_headers is None:
+            continue
+        url = record.rec_headers.get_header("WARC-Target-URI") or record.rec_headers.get_header("uri") or ""
+        record_id = record.rec_headers.get_header("WARC-Record-ID") or f"{url}@{iterator.offset}"
+        content_type, charset = _content_type(record.http_headers.get_header("Content-Type"))
+        is_image = content_type.startswith("image/")
+        wanted = (html and (content_type in HTML_TYPES or not content_type)) or (images and is_image)
+        if not wanted:
+            continue
+        try:
+            payload = record.content_stream().read()
+        except Exception as exc:  # bad chunking or compression inside one record
+            yield WarcProblem(f"unreadable record body: {type(exc).__name__}: {exc}"[:300], url, record_id)
+            continue
+        missing = getattr(record.raw_stream, "limit", 0) or 0
+        if missing > 0:
+            yield WarcProblem(
+                f"truncated record: {missing} of {record.length} bytes missing", url, record_id,
+                kind="truncated_record",
+            )
+            continue
+        checker = getattr(record, "digest_checker", None)
+        if checker is not None and checker.passed is False:
+            yield WarcProblem(
+                f"digest mismatch ({'; '.join(checker.problems)[:200]})", url, record_id, kind="digest_mismatch"
+            )
+            continue
+        status = _status(record)
+        if status != 200 or not payload:
+            continue  # redirects, errors and empty bodies are not pages
+        headers = {k.lower(): v for k, v in record.http_headers.headers}
+        yield WarcResponse(
+            url=url,
+            date=record.rec_headers.get_header("WARC-Date") or record.rec_headers.get_header("archive-date"),
+            record_id=record_id,
+            status=status,
+            headers=headers,
+            payload=payload,
+            content_type=content_type,
+            charset=charset,
+        )
+
+
+def stored_images(open_stream, budget: int = DEFAULT_IMAGE_BUDGET) -> StoredImages:
+    """First pass over a WARC: the image responses it holds, so pages can take their images from it."""
+    images = StoredImages(budget)
+    with open_stream() as stream:
+        for item in iter_responses(stream, html=False, images=True):
+            if isinstance(item, WarcResponse) and item.content_type.startswith("image/"):
+                images.add(item.url, item.payload)
+    return images
