@@ -11,28 +11,46 @@ import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
+# Below this mean word confidence the page may be sideways or upside down: worth an orientation check.
+MIN_CONFIDENCE = 70
+
 
 def ocr_image(image_bytes: bytes, lang: str = "eng") -> str:
-    """Text of an encoded page image. Pages scanned sideways are turned upright first."""
-    import pytesseract
+    """Text of an encoded page image. Pages scanned sideways or upside down are turned upright first."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(image_bytes))
-    text = pytesseract.image_to_string(image, lang=lang)
-    if _looks_wrong(text):
-        rotated = _upright(image)
-        if rotated is not None:
-            text = pytesseract.image_to_string(rotated, lang=lang)
+    text, confidence = _read(image, lang)
+    if confidence < MIN_CONFIDENCE:
+        upright = _upright(image)
+        if upright is not None:
+            text2, confidence2 = _read(upright, lang)
+            if confidence2 > confidence:
+                text = text2
     return text
 
 
-def _looks_wrong(text: str) -> bool:
-    """Sideways pages come out as few, short, mostly non-word tokens."""
-    words = text.split()
-    if len(words) < 5:
-        return True
-    wordlike = sum(1 for w in words if len(w) > 2 and w.isalpha())
-    return wordlike / len(words) < 0.3
+def _read(image, lang: str) -> tuple[str, float]:
+    """Text in reading order (blocks, paragraphs, lines) and the mean confidence of its words."""
+    import pytesseract
+
+    data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
+    lines: dict[tuple, list[str]] = {}
+    confidences = []
+    for i, word in enumerate(data["text"]):
+        if not word.strip():
+            continue
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        lines.setdefault(key, []).append(word)
+        confidences.append(float(data["conf"][i]))
+    text, previous = [], None
+    for key, words in lines.items():
+        if previous is not None and key[:2] != previous[:2]:
+            text.append("")  # blank line between paragraphs
+        text.append(" ".join(words))
+        previous = key
+    mean_conf = sum(confidences) / len(confidences) if confidences else 0.0
+    return "\n".join(text), mean_conf
 
 
 def _upright(image):

@@ -16,3 +16,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (set CURATE_SHARED_DATA to its folder)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pdf_run(shared_data, tmp_path_factory) -> Path:
+    """The pdf-pages recipe run once over all of ../shared/data/pdf, in small shards (shared by tests)."""
+    from curate.stage import ExecutorConfig, run_recipe
+    from pipelines import get_recipe
+
+    output = tmp_path_factory.mktemp("pdf_run")
+    run_recipe(
+        get_recipe("pdf-pages"),
+        str(shared_data / "pdf"),
+        output,
+        ExecutorConfig("local", workers=2),
+        options={"shard_samples": 20},
+    )
+    return output
