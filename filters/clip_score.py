@@ -56,7 +56,9 @@ def find_clip_weights(model: str, pretrained: str, weights_path: str | Path | No
     cfg = open_clip.get_pretrained_cfg(model, pretrained)
     if not cfg:
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
-        raise ClipWeightsMissing(f"open_clip has no pretrained {pretrained!r} for {model}; known tags: {tags}")
+        raise ClipWeightsMissing(
+            f"open_clip has no pretrained {pretrained!r} for {model}; known tags: {tags}"
+        )
     looked = []
     repo = _hf_repo(cfg)
     if repo:
@@ -106,7 +108,9 @@ def load_clip(
             "image_interpolation": cfg.get("interpolation"),
             "image_resize_mode": cfg.get("resize_mode"),
         }
-    clip, _, preprocess = open_clip.create_model_and_transforms(model, pretrained=checkpoint, device=device, **kwargs)
+    clip, _, preprocess = open_clip.create_model_and_transforms(
+        model, pretrained=checkpoint, device=device, **kwargs
+    )
     clip.eval()
     return clip, preprocess, open_clip.get_tokenizer(model), device
 

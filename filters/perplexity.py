@@ -140,7 +140,9 @@ class LlamaCppCausalLM(LanguageModel):
         return (chosen - log_norm).tolist()
 
 
-def make_language_model(backend: str = "ngram", model_path: str | Path | None = None, **kwargs) -> LanguageModel:
+def make_language_model(
+    backend: str = "ngram", model_path: str | Path | None = None, **kwargs
+) -> LanguageModel:
     """`ngram` (pocketsphinx, or the given n-gram file), `kenlm` (needs model_path) or `causal` (GGUF)."""
     if backend == "ngram":
         return PocketsphinxNgramLM(model_path)

@@ -53,13 +53,13 @@ def percentile_threshold(values: np.ndarray, fraction: float, highest: bool = Tr
     return float(ordered[n - dropped - 1] if highest else ordered[dropped])
 
 
-def score_quantile_threshold(folder: str | Path, name: str, fraction: float, highest: bool = True) -> float | None:
+def score_quantile_threshold(
+    folder: str | Path, name: str, fraction: float, highest: bool = True
+) -> float | None:
     """`percentile_threshold` over all stored scores `name` of a stage's data folder."""
     values = stored_scores(folder, name)
     if len(values) == 0:
-        raise ValueError(
-            f"no record in {folder} has a {name!r} score: run the stage that writes it first"
-        )
+        raise ValueError(f"no record in {folder} has a {name!r} score: run the stage that writes it first")
     return percentile_threshold(values, fraction, highest)
 
 

@@ -1,0 +1,144 @@
+"""Perplexity: clean English scores lower than its own words shuffled (both backends), and the
+dataset-wide percentile cut drops the expected fraction of a real corpus."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from datatrove.data import Document
+
+from curate.io import RecordWriter
+from curate.record import scores
+from curate.stage import ExecutorConfig, Recipe, run_recipe
+from filters.perplexity import KenLMNgramLM, LlamaCppCausalLM, PerplexityFilter, PocketsphinxNgramLM
+from filters.stages import perplexity_cut_stage, perplexity_score_stage
+from filters.threshold import percentile_threshold
+
+
+def pdf_paragraphs(path, min_words=40) -> list[str]:
+    """Text blocks of a real born-digital PDF, one string per block."""
+    import pymupdf
+
+    out = []
+    with pymupdf.open(path) as pdf:
+        for page in pdf:
+            for block in page.get_text("blocks"):
+                text = " ".join(block[4].split())
+                if len(text.split()) >= min_words:
+                    out.append(text)
+    return out
+
+
+def shuffled(text: str, seed: int = 0) -> str:
+    words = text.split()
+    random.Random(seed).shuffle(words)
+    return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def english(shared_data) -> list[str]:
+    paragraphs = pdf_paragraphs(shared_data / "pdf/born_digital/tracemonkey.pdf")
+    assert len(paragraphs) >= 20
+    return paragraphs
+
+
+def test_ngram_clean_english_beats_shuffled(english):
+    lm = PocketsphinxNgramLM()
+    for text in english[:20]:
+        assert lm.perplexity(text) < lm.perplexity(shuffled(text)), text[:80]
+
+
+def test_ngram_skips_out_of_vocabulary_words():
+    lm = PocketsphinxNgramLM()
+    assert len(lm.log_probs("the cat sat on the mat")) == 6
+    assert len(lm.log_probs("the zzqxw cat sat on the mat")) == 6
+    assert lm.perplexity("zzqxw qqzzx") is None
+
+
+def test_causal_lm_clean_english_beats_shuffled(english):
+    lm = LlamaCppCausalLM(max_tokens=128)  # packaged GGUF; short texts keep the test fast on CPU
+    for text in english[:4]:
+        assert lm.perplexity(text) < lm.perplexity(shuffled(text)), text[:80]
+
+
+def test_kenlm_backend_needs_kenlm_or_says_how(tmp_path):
+    try:
+        import kenlm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install kenlm"):
+            KenLMNgramLM(tmp_path / "model.arpa")
+        return
+    with pytest.raises(FileNotFoundError, match="model.arpa"):
+        KenLMNgramLM(tmp_path / "model.arpa")
+
+
+def test_filter_scores_then_applies_absolute_threshold(english):
+    docs = [Document(text=t, id=str(i), metadata={"scores": {}}) for i, t in enumerate(english[:6])]
+    docs += [
+        Document(text=shuffled(t), id=f"s{i}", metadata={"scores": {}}) for i, t in enumerate(english[:6])
+    ]
+    docs.append(Document(text="too short", id="short", metadata={"scores": {}}))
+    values = sorted(PocketsphinxNgramLM().perplexity(d.text) for d in docs[:-1])
+    cut = values[len(values) // 2]
+    step = PerplexityFilter(max_perplexity=cut)
+    kept = list(step.run(iter(docs)))
+    assert "perplexity" not in scores(docs[-1]) and docs[-1] in kept
+    assert all(scores(d)["perplexity"] <= cut for d in kept if d.id != "short")
+    assert step.stats["dropped_perplexity_too_high"].total == sum(v > cut for v in values)
+
+
+def test_percentile_threshold_counts():
+    values = np.arange(100, dtype=float)
+    assert percentile_threshold(values, 0.05) == 94.0  # 95..99 are above: 5 dropped
+    assert percentile_threshold(values, 0.7, highest=False) == 70.0  # 0..69 below: 70 dropped
+    assert percentile_threshold(values[:10], 0.05) is None  # floor(0.5) = 0: nothing to drop
+
+
+def real_corpus(shared_data) -> list[str]:
+    """Text blocks of every born-digital PDF: prose, tables, code, transcripts, forms."""
+    texts = []
+    for pdf in sorted((shared_data / "pdf/born_digital").glob("*.pdf")):
+        texts.extend(pdf_paragraphs(pdf, min_words=8))
+    return texts
+
+
+def test_percentile_cut_over_whole_dataset_drops_expected_fraction(shared_data, tmp_path):
+    texts = real_corpus(shared_data)
+    assert len(texts) >= 100
+    source = tmp_path / "input"
+    for rank in range(3):  # three input files -> three tasks, each sees only part of the data
+        with RecordWriter(str(source)) as writer:
+            for i, text in enumerate(texts[rank::3]):
+                writer.write(
+                    Document(text=text, id=f"{rank}-{i}", metadata={"kind": "page", "scores": {}}), rank
+                )
+    out = tmp_path / "out"
+    recipe = Recipe("ppl", [perplexity_score_stage(), perplexity_cut_stage()])
+    run_recipe(recipe, str(source), out, ExecutorConfig("local", workers=2))
+
+    def read(folder):
+        rows = []
+        for path in sorted((out / "stages/perplexity_cut" / folder).glob("*.parquet")):
+            rows += [json.loads(m) for m in pq.read_table(path, columns=["metadata"]).column(0).to_pylist()]
+        return rows
+
+    kept, dropped = read("data"), read("excluded")
+    scored = [r["scores"]["perplexity"] for r in kept + dropped if "perplexity" in r["scores"]]
+    assert len(kept) + len(dropped) == len(texts)
+    assert len(dropped) == math.floor(len(scored) * 0.05) > 0
+    # the dropped ones are the highest of the whole dataset, not of each task's share
+    assert min(r["scores"]["perplexity"] for r in dropped) > max(
+        r["scores"].get("perplexity", 0) for r in kept
+    )
+    thresholds = json.loads((out / "stages/perplexity_cut/thresholds.json").read_text())
+    assert thresholds["perplexity"]["max"] == pytest.approx(sorted(scored)[len(scored) - len(dropped) - 1])
+    from curate.report import run_funnel
+
+    funnels = run_funnel(out, recipe.stage_names)
+    assert all(f.balanced for f in funnels)
+    assert funnels[1].dropped == {"perplexity_too_high": len(dropped)}
