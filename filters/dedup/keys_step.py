@@ -1,0 +1,66 @@
+"""Dedup stage 1 (one task per input file): compute every kind's key entries of every record and
+write them sharded by (kind, partition); records are not copied (the filter stage rereads the input)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.batching import batched
+
+from curate.steps import ErrorSinkMixin, describe_error
+from filters.dedup.index import EntryWriter, ids_path
+from filters.dedup.kinds import DecodedImages, DedupKind
+
+BATCH = 256  # MinHash signatures are computed a batch at a time
+
+
+class DedupKeys(ErrorSinkMixin, PipelineStep):
+    type = "🫂 - DEDUP"
+    name = "🔑 Dedup keys"
+
+    def __init__(self, kinds: list[DedupKind], keys_dir: str | Path, partitions: int, error_writer=None):
+        super().__init__()
+        self.kinds, self.keys_dir, self.partitions = kinds, Path(keys_dir), partitions
+        self.error_writer = error_writer
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        entries = EntryWriter(self.keys_dir, rank, self.partitions)
+        ids = ids_path(self.keys_dir, rank)
+        ids.parent.mkdir(parents=True, exist_ok=True)
+        tmp_ids = ids.with_name(ids.name + ".tmp")
+        idx = 0
+        with self._error_context(), open(tmp_ids, "w", encoding="utf-8") as id_lines:
+            for batch in batched(data, BATCH):
+                images = [DecodedImages(doc) for doc in batch]
+                with self.track_time("batch"):
+                    per_kind = {kind.name: self._entries(kind, batch, images, rank) for kind in self.kinds}
+                for i, doc in enumerate(batch):
+                    self.stat_update("total")
+                    id_lines.write(json.dumps(doc.id, ensure_ascii=False) + "\n")
+                    for kind_name, kind_entries in per_kind.items():
+                        for key, aux in kind_entries[i]:
+                            entries.add(kind_name, idx + i, key, aux)
+                    for problem in images[i].problems:
+                        self.send_warning(doc, problem, rank)
+                idx += len(batch)
+        entries.close()
+        tmp_ids.replace(ids)
+        return
+        yield  # a generator that forwards nothing: records stay where they were read
+
+    def _entries(self, kind: DedupKind, batch, images, rank: int) -> list:
+        try:
+            return kind.entries_batch(batch, images)
+        except Exception:
+            # find the records at fault; they get no key (kept, with a warning) and the rest go on
+            out = []
+            for doc, image in zip(batch, images, strict=True):
+                try:
+                    out.extend(kind.entries_batch([doc], [image]))
+                except Exception as exc:
+                    self.send_warning(doc, f"{kind.name}: no dedup key: {describe_error(exc)}", rank)
+                    out.append([])
+            return out

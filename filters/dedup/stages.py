@@ -1,0 +1,175 @@
+"""Ready-made dedup stages for recipes. Each factory returns stages to append to a recipe's list,
+before the shards stage (see the README's "Deduplication" section for where each recipe puts them).
+
+A dedup is three stages, so it runs across tasks (local processes or Ray) with bounded memory:
+
+    NAME-keys    one task per input file: key entries of every record, sharded by (kind, partition);
+                 records are not copied (the filter stage rereads the same input)
+    NAME-match   one task per partition: duplicate pairs / paragraph groups / frequent keys; then, in
+                 the driver (`finish`), clusters -> per-task decisions naming each kept record
+    NAME-filter  one task per keys task: drops duplicates (exclusion sink, reason, `duplicate_of`),
+                 removes frequent image URLs and repeated paragraphs, writes the kept records
+
+Options (`--set key=value`): `dedup_partitions` (default 8; raise it so that one partition of the key
+entries, 24 bytes each, fits a task's memory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curate.io import RecordReader
+from curate.stage import Stage, StageContext
+from filters.dedup.cross_source import CrossSourceFlag
+from filters.dedup.decisions import write_decisions
+from filters.dedup.decontaminate import Decontaminate
+from filters.dedup.filter_step import DedupFilter
+from filters.dedup.keys_step import DedupKeys
+from filters.dedup.kinds import (
+    DedupKind,
+    ExactImage,
+    ExactText,
+    ImageUrlFrequency,
+    MinHashText,
+    NearImage,
+    Paragraphs,
+)
+from filters.dedup.match_step import DedupMatch
+
+DEFAULT_PARTITIONS = 8
+
+
+def _partitions(ctx: StageContext) -> int:
+    return max(1, int(ctx.option("dedup_partitions", DEFAULT_PARTITIONS)))
+
+
+def _stage_dir(ctx: StageContext, name: str) -> Path:
+    return ctx.output / "stages" / name
+
+
+def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
+    """keys -> match -> filter stages comparing records by every kind in `kinds` (order = reason priority)."""
+    keys_name, match_name = f"{name}-keys", f"{name}-match"
+
+    def build_keys(ctx: StageContext):
+        ctx.stage_dir.mkdir(parents=True, exist_ok=True)
+        (ctx.stage_dir / "input.txt").write_text(str(ctx.input))
+        (ctx.stage_dir / "partitions.txt").write_text(str(_partitions(ctx)))
+        ctx.data_dir.mkdir(parents=True, exist_ok=True)  # no records here: see the filter stage
+        return [
+            ctx.reader(),
+            DedupKeys(kinds, ctx.stage_dir, _partitions(ctx), error_writer=ctx.error_writer("dedup-keys")),
+        ]
+
+    def match_tasks(ctx: StageContext) -> int:
+        return int((_stage_dir(ctx, keys_name) / "partitions.txt").read_text())
+
+    def build_match(ctx: StageContext):
+        ctx.data_dir.mkdir(parents=True, exist_ok=True)
+        return [DedupMatch(kinds, _stage_dir(ctx, keys_name), ctx.stage_dir)]
+
+    def finish_match(ctx: StageContext) -> None:
+        write_decisions(kinds, _stage_dir(ctx, keys_name), ctx.stage_dir)
+
+    def keys_input(ctx: StageContext) -> str:
+        marker = _stage_dir(ctx, keys_name) / "input.txt"
+        if not marker.exists():
+            raise FileNotFoundError(f"stage {ctx.name!r} needs stage {keys_name!r} to have run first")
+        return marker.read_text()
+
+    def filter_tasks(ctx: StageContext) -> int:
+        return len(list((_stage_dir(ctx, keys_name) / "ids").glob("*.jsonl")))
+
+    def build_filter(ctx: StageContext):
+        return [
+            RecordReader(keys_input(ctx)),
+            DedupFilter(
+                kinds,
+                _stage_dir(ctx, match_name),
+                exclusion_writer=ctx.exclusion_writer("dedup"),
+                error_writer=ctx.error_writer("dedup"),
+            ),
+            ctx.writer(),
+        ]
+
+    described = ", ".join(k.name for k in kinds)
+    return [
+        Stage(keys_name, build_keys, description=f"dedup keys ({described})"),
+        Stage(
+            match_name,
+            build_match,
+            task_count=match_tasks,
+            max_tasks=1 << 16,
+            finish=finish_match,
+            description="dedup: match keys per partition, cluster",
+        ),
+        Stage(
+            f"{name}-filter",
+            build_filter,
+            task_count=filter_tasks,
+            max_tasks=1 << 16,
+            description="dedup: drop duplicates, name the kept record",
+        ),
+    ]
+
+
+def exact_dedup_stages(text: bool = True, images: bool = True, name: str = "exact-dedup") -> list[Stage]:
+    """Exact duplicates: normalised text hash and/or decoded-pixel hash."""
+    kinds: list[DedupKind] = ([ExactImage()] if images else []) + ([ExactText()] if text else [])
+    return dedup_stages(kinds, name)
+
+
+def minhash_dedup_stages(
+    bands: int = 14, rows: int = 8, ngram: int = 5, exact_text: bool = True, name: str = "text-dedup"
+) -> list[Stage]:
+    """Near-duplicate text (MinHash LSH), with exact text dedup in the same pass by default."""
+    kinds: list[DedupKind] = [ExactText()] if exact_text else []
+    return dedup_stages([*kinds, MinHashText(bands=bands, rows=rows, ngram=ngram)], name)
+
+
+def image_phash_dedup_stages(threshold: int = 6, exact: bool = True, name: str = "image-dedup") -> list[Stage]:
+    """Near-duplicate images (pHash within `threshold` bits) across the whole dataset, exact pixels first."""
+    kinds: list[DedupKind] = [ExactImage()] if exact else []
+    return dedup_stages([*kinds, NearImage(threshold=threshold)], name)
+
+
+def url_frequency_stages(
+    max_count: int = 10, paragraphs: bool = True, name: str = "obelics-dedup"
+) -> list[Stage]:
+    """OBELICS: image URLs seen more than `max_count` times removed; repeated paragraphs removed."""
+    kinds: list[DedupKind] = [ImageUrlFrequency(max_count=max_count)]
+    return dedup_stages([*kinds, Paragraphs()] if paragraphs else kinds, name)
+
+
+def decontamination_stage(name: str = "decontaminate") -> Stage:
+    """Drops samples matching an evaluation set given by options `decontaminate_images` (a folder)
+    and/or `decontaminate_texts` (a file); `decontaminate_phash` and `decontaminate_ngram` tune it."""
+
+    def build(ctx: StageContext):
+        return [
+            ctx.reader(),
+            Decontaminate(
+                images=ctx.option("decontaminate_images"),
+                texts=ctx.option("decontaminate_texts"),
+                phash_threshold=int(ctx.option("decontaminate_phash", 6)),
+                ngram=int(ctx.option("decontaminate_ngram", 13)),
+                exclusion_writer=ctx.exclusion_writer("decontaminate"),
+                error_writer=ctx.error_writer("decontaminate"),
+            ),
+            ctx.writer(),
+        ]
+
+    return Stage(name, build, description="drop samples matching the evaluation set")
+
+
+def cross_source_stage(name: str = "cross-source") -> Stage:
+    """Flags pairs whose image is also in another source's records (option `cross_source_records`:
+    a folder of records, e.g. an interleaved run's OUTPUT/stages/<last stage>/data)."""
+
+    def build(ctx: StageContext):
+        other = ctx.option("cross_source_records")
+        if not other:
+            raise ValueError(f"stage {name!r} needs --set cross_source_records=FOLDER (another run's records)")
+        return [ctx.reader(), CrossSourceFlag(other, error_writer=ctx.error_writer("cross-source")), ctx.writer()]
+
+    return Stage(name, build, description="flag pair images also found in another source")

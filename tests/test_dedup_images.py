@@ -1,0 +1,100 @@
+"""Image dedup on real photos: planted re-encodes, resizes and EXIF rotations are found across tasks;
+different photos are kept; every dropped record names the kept one; the funnel balances."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from curate.io import RecordReader, RecordWriter
+from curate.record import image_media, pair_record
+from curate.report import run_funnel
+from curate.stage import ExecutorConfig, Recipe, run_recipe
+from filters.dedup.stages import exact_dedup_stages, image_phash_dedup_stages
+
+
+def _pair(record_id: str, data: bytes, fmt: str):
+    return pair_record(record_id, f"caption of {record_id}", image_media(data, media_id=record_id, fmt=fmt),
+                       source=record_id)
+
+
+def _reencode(data: bytes, **save) -> bytes:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    if "size" in save:
+        image = image.resize(save.pop("size"))
+    out = io.BytesIO()
+    image.save(out, "JPEG", **save)
+    return out.getvalue()
+
+
+def write_records(folder, shards: list[list]) -> None:
+    """One Parquet file per shard, so the keys stage runs one task per shard."""
+    for rank, docs in enumerate(shards):
+        with RecordWriter(str(folder)) as writer:
+            for doc in docs:
+                writer.write(doc, rank)
+
+
+def read_folder(folder) -> dict:
+    return {doc.id: doc for doc in RecordReader(str(folder)).run()} if folder.exists() else {}
+
+
+def run(stages, input_dir, output):
+    run_recipe(Recipe("dedup-test", stages), str(input_dir), output, ExecutorConfig("local", workers=1))
+    funnels = run_funnel(output)
+    assert funnels and all(f.balanced for f in funnels), [(f.stage, f.records_in, f.kept) for f in funnels]
+    return funnels
+
+
+def test_near_duplicate_photos_found_across_tasks(shared_data, tmp_path):
+    photos = shared_data / "images" / "photos"
+    hopper = (photos / "hopper.jpg").read_bytes()
+    others = ["123_456.jpg", "208_495.jpg", "321_421.jpg", "389_535.jpg", "416_264.jpg", "456_123.jpg",
+              "524_316.jpg", "flower.jpg", "flower2.jpg", "exif.png"]
+    first = [_pair("hopper", hopper, "jpeg")] + [
+        _pair(name, (photos / name).read_bytes(), name.rsplit(".", 1)[1]) for name in others[:5]
+    ]
+    planted = {
+        "hopper-q30": _reencode(hopper, quality=30),
+        "hopper-resized": _reencode(hopper, quality=90, size=(300, 300)),
+        **{f"hopper-exif-{n}": (photos / f"hopper_orientation_{n}.jpg").read_bytes() for n in range(2, 9)},
+    }
+    second = [_pair(k, v, "jpeg") for k, v in planted.items()] + [
+        _pair(name, (photos / name).read_bytes(), name.rsplit(".", 1)[1]) for name in others[5:]
+    ]
+    write_records(tmp_path / "in", [first, second])
+    run(image_phash_dedup_stages(threshold=6), tmp_path / "in", tmp_path / "out")
+
+    kept = read_folder(tmp_path / "out" / "stages" / "image-dedup-filter" / "data")
+    excluded = read_folder(tmp_path / "out" / "stages" / "image-dedup-filter" / "excluded")
+    assert set(kept) == {"hopper", *others}, "every different photo is kept, one hopper"
+    assert set(excluded) == set(planted)
+    for doc in excluded.values():
+        assert doc.metadata["duplicate_of"] == "hopper"
+    # the re-encodes have other pixels (near duplicates); some EXIF-rotated files decode to exactly
+    # the pixels of another rotated file once their orientation is applied (exact duplicates)
+    assert excluded["hopper-q30"].metadata["filter_reason"] == "near_duplicate_image"
+    assert excluded["hopper-resized"].metadata["filter_reason"] == "near_duplicate_image"
+    assert {d.metadata["filter_reason"] for d in excluded.values()} == {"near_duplicate_image", "duplicate_image"}
+
+
+def test_exact_pixels_match_across_lossless_formats(shared_data, tmp_path):
+    photos = shared_data / "images" / "photos"
+    png = (photos / "hopper.png").read_bytes()
+    tif = (photos / "hopper.tif").read_bytes()  # same pixels as the PNG, another container
+    assert png != tif
+    docs = [
+        _pair("png", png, "png"),
+        _pair("tif", tif, "tiff"),
+        _pair("jpg", (photos / "hopper.jpg").read_bytes(), "jpeg"),  # lossy: other pixels
+        _pair("flower", (photos / "flower.jpg").read_bytes(), "jpeg"),
+    ]
+    docs[3].text = docs[0].text  # same caption, other image: not an image duplicate
+    write_records(tmp_path / "in", [docs])
+    run(exact_dedup_stages(text=False, images=True), tmp_path / "in", tmp_path / "out")
+    kept = read_folder(tmp_path / "out" / "stages" / "exact-dedup-filter" / "data")
+    excluded = read_folder(tmp_path / "out" / "stages" / "exact-dedup-filter" / "excluded")
+    assert set(kept) == {"png", "jpg", "flower"}
+    assert excluded["tif"].metadata["duplicate_of"] == "png"
+    assert excluded["tif"].metadata["filter_reason"] == "duplicate_image"
