@@ -31,7 +31,7 @@ BOILERPLATE_WORDS = {
     "adverts", "advertisement", "advertising", "sponsor", "sponsored", "share", "sharing", "social",
     "socials", "related", "newsletter", "subscribe", "subscription", "popup", "modal",
     "promo", "pagination", "pager", "masthead", "disqus", "skip", "toolbar", "signup", "login", "teaser",
-    "outbrain", "taboola", "sharedaddy", "topbar", "offcanvas", "jump", "editsection", "noprint",
+    "outbrain", "taboola", "sharedaddy", "topbar", "offcanvas", "jump", "editsection", "noprint", "copyright",
 }
 CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
 BLOCK_TAGS = {
@@ -194,13 +194,15 @@ def _main_content(body):
     return body
 
 
-def _drop_link_lists(root, max_link_density: float) -> None:
-    """Remove blocks whose text is mostly link text: menus, tag clouds, 'related posts' lists."""
+def _drop_link_lists(root, max_link_density: float, max_share: float = 0.5) -> None:
+    """Remove blocks whose text is mostly link text: menus, tag clouds, 'related posts' lists.
+    A block holding more than `max_share` of the content is the content itself (e.g. a wiki stub)."""
+    total = max(1, _word_count(root))
     for el in list(root.iter(*LINK_LIST_TAGS)):
-        if el.getparent() is None:
+        if el.getparent() is None or el is root:
             continue
         text_len = len("".join(el.itertext()).split())
-        if text_len == 0:
+        if text_len == 0 or text_len > max_share * total:
             continue
         link_len = sum(len("".join(a.itertext()).split()) for a in el.iter("a"))
         if link_len and link_len / text_len > max_link_density:

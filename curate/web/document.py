@@ -1,0 +1,180 @@
+"""Web pages (WARC responses or saved HTML files) -> interleaved records or image-text pair records.
+
+`WebPageReader` reads a folder of WARC/ARC files and HTML files. Per WARC it first collects the image
+responses stored in it, so a page's images are taken from the WARC when they are there. Damaged records
+and pages that fail to extract become error records with their reason; the run goes on.
+
+Funnel unit: one page. in = records yielded + pages dropped (nothing usable) + pages/records errored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from datatrove.data import Document, Media
+from datatrove.pipeline.readers.base import BaseDiskReader
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from curate.record import error_record, image_media, interleaved_record
+from curate.steps import ErrorSinkMixin, describe_error
+from curate.web.extract import ImageRef, Page, extract_page, page_url_from_html
+from curate.web.fetch import opt_out_directives
+from curate.web.pairs import page_pairs
+from curate.web.warc import StoredImages, WarcProblem, WarcResponse, iter_responses, stored_images
+
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+WEB_SUFFIXES = WARC_SUFFIXES + HTML_SUFFIXES
+_UUID = re.compile(r"<?urn:uuid:([0-9a-fA-F-]+)>?")
+
+
+def set_sequence(doc: Document, sequence: list[str | Media]) -> None:
+    """Replace an interleaved record's ordered content, keeping texts, media and positions aligned."""
+    texts: list[str | None] = []
+    media: list[Media] = []
+    for item in sequence:
+        if isinstance(item, Media):
+            item.metadata["position"] = len(texts)
+            texts.append(None)
+            media.append(item)
+        else:
+            texts.append(item)
+    doc.media, doc.metadata["texts"] = media, texts
+    doc.text = "\n\n".join(t for t in texts if t)
+
+
+def image_of(ref: ImageRef, media_id: str, stored: StoredImages | None = None) -> Media:
+    """The record image of an extracted <img>: bytes from the WARC when stored there, else only a URL."""
+    data = stored.get(ref.url) if stored else None
+    meta = {
+        k: v
+        for k, v in (
+            ("declared_width", ref.width), ("declared_height", ref.height), ("caption", ref.caption),
+            ("title", ref.title),
+        )
+        if v is not None
+    }
+    if data is not None:
+        meta["fetched_from"] = "warc"
+    return image_media(data, media_id=media_id, url=ref.url, alt=ref.alt, **meta)
+
+
+def page_record(page: Page, record_id: str, source: str, stored: StoredImages | None, **meta) -> Document:
+    sequence: list[str | Media] = []
+    for item in page.items:
+        if isinstance(item, ImageRef):
+            sequence.append(image_of(item, f"{record_id}#img{len(sequence)}", stored))
+        else:
+            sequence.append(item.text)
+    return interleaved_record(
+        record_id, sequence, source=source, url=page.url, title=page.title, language=page.language,
+        charset=page.charset, **meta,
+    )
+
+
+class WebPageReader(ErrorSinkMixin, BaseDiskReader):
+    """Reads WARC/ARC and HTML files; yields one interleaved record per page (`output="interleaved"`)
+    or one pair record per captioned image (`output="pairs"`).
+
+    Args:
+        data_folder: folder (or file) of .warc(.gz)/.arc(.gz) and .html files
+        output: "interleaved" or "pairs"
+        use_stored_images: take images stored in the WARC from it (a first pass over each file)
+        min_caption_words: pairs: fewest words an alt text needs to count as a caption
+        error_writer: where damaged records and failed pages are recorded
+    """
+
+    name = "🕸 Web pages"
+
+    def __init__(
+        self,
+        data_folder,
+        output: str = "interleaved",
+        use_stored_images: bool = True,
+        min_caption_words: int = 3,
+        max_link_density: float = 0.5,
+        error_writer: DiskWriter | None = None,
+        glob_pattern: str | None = None,
+        **reader_kwargs,
+    ):
+        super().__init__(data_folder, glob_pattern=glob_pattern, **reader_kwargs)
+        if output not in ("interleaved", "pairs"):
+            raise ValueError(f"output must be 'interleaved' or 'pairs', not {output!r}")
+        self.output, self.use_stored_images = output, use_stored_images
+        self.min_caption_words, self.max_link_density = min_caption_words, max_link_density
+        self.error_writer = error_writer
+        self._rank = 0
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        self._rank = rank
+        with self._error_context():
+            yield from super().run(data, rank, world_size)
+
+    def _fail(self, source: str, reason: str, kind: str, **meta) -> None:
+        self.send_to_errors(error_record(source, self.name, reason, **meta), reason, kind, self._rank)
+
+    def read_file(self, filepath: str):
+        name = filepath.lower()
+        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
+        if name.endswith(WARC_SUFFIXES):
+            yield from self._read_warc(filepath, source)
+        elif name.endswith(HTML_SUFFIXES):
+            yield from self._read_html(filepath, source)
+
+    def _read_html(self, filepath: str, source: str):
+        try:
+            with self.data_folder.open(filepath, "rb", compression="infer") as f:
+                data = f.read()
+        except OSError as exc:
+            self._fail(source, describe_error(exc), "unreadable_file", file=filepath)
+            return
+        url = page_url_from_html(data) or f"file://{os.path.abspath(source)}"
+        yield from self._records(data, url, filepath.lstrip("/"), source, None, {"file": filepath})
+
+    def _read_warc(self, filepath: str, source: str):
+        stored = None
+        if self.use_stored_images and self.output == "interleaved":
+            stored = stored_images(lambda: self.data_folder.open(filepath, "rb"))
+            self.stat_update("warc_stored_images", value=len(stored.by_url))
+        with self.data_folder.open(filepath, "rb") as stream:
+            for item in iter_responses(stream, html=True, images=False):
+                if isinstance(item, WarcProblem):
+                    source_id = f"{source}#{item.url or item.offset}"
+                    self._fail(source_id, item.reason, item.kind, file=filepath, url=item.url,
+                               warc_record_id=item.record_id)
+                    continue
+                if not item.is_html:
+                    continue
+                yield from self._warc_page(item, filepath, source, stored)
+
+    def _warc_page(self, response: WarcResponse, filepath: str, source: str, stored: StoredImages | None):
+        uuid = _UUID.search(response.record_id)
+        record_id = f"{response.url}#{uuid.group(1) if uuid else response.record_id}"
+        opt_out = opt_out_directives(response.headers.get("x-robots-tag"))
+        meta = {"file": filepath, "date": response.date, "warc_record_id": response.record_id,
+                "http_content_type": response.headers.get("content-type"), "opt_out": opt_out}
+        yield from self._records(response.payload, response.url, record_id, source, stored, meta,
+                                 response.charset)
+
+    def _records(self, data: bytes, url: str, record_id: str, source: str, stored, meta: dict, charset=None):
+        try:
+            with self.track_time():
+                page = extract_page(data, url, charset=charset, max_link_density=self.max_link_density)
+        except Exception as exc:  # one bad page must not stop the file
+            self._fail(f"{source}#{url}", f"extraction failed: {describe_error(exc)}", "extraction_failed",
+                       url=url, **{k: v for k, v in meta.items() if k != "opt_out"})
+            return
+        meta["opt_out"] = sorted(set(meta.get("opt_out", [])) | set(opt_out_directives(",".join(page.robots))))
+        self.stat_update("pages")
+        self.stat_update("images_skipped", value=page.skipped_images)
+        if self.output == "pairs":
+            pairs = page_pairs(page, record_id, source, self.min_caption_words, **meta)
+            if not pairs:
+                self.stat_update("dropped", "dropped_no_captioned_image")
+            yield from pairs
+            return
+        if not page.items:
+            self.stat_update("dropped", "dropped_empty_page")
+            return
+        yield page_record(page, record_id, source, stored, **meta)

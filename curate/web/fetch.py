@@ -1,0 +1,380 @@
+"""Image fetching over HTTP(S): concurrent, with timeouts, retries, size caps and a content check,
+honouring opt-out signals (X-Robots-Tag noai/noimageai, robots.txt), and refusing private, loopback,
+link-local and other non-public addresses unless `allow_private` (the host is resolved and every address
+checked, at each redirect hop). Every failure comes back as a reason; nothing raises out of `fetch`.
+
+`FetchImages` is the pipeline step: it fetches the images of records that have no bytes yet (images
+stored in the WARC already have theirs), decodes every image safely and records failures per image.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.batching import batched
+
+from curate.record import PAIR
+from curate.steps import ErrorSinkMixin
+from curate.web.images import DEFAULT_MAX_PIXELS, ImageError, decode_image, sniff_format
+
+USER_AGENT = "curate-image-fetcher/0.1 (+https://github.com/curate; research data curation)"
+OPT_OUT_TOKENS = ("noai", "noimageai")
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class FetchError(Exception):
+    def __init__(self, kind: str, message: str, retry: bool = False):
+        super().__init__(message)
+        self.kind, self.retry = kind, retry
+
+
+@dataclass
+class FetchResult:
+    url: str
+    data: bytes | None = None
+    kind: str | None = None  # short failure name, e.g. private_address, timeout, http_404, opt_out
+    reason: str | None = None  # what failed, for the error sink
+    status: int | None = None
+    content_type: str | None = None
+    final_url: str | None = None
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None
+
+
+def address_problem(ip: str) -> str | None:
+    """Why an IP address must not be contacted (not a public unicast address), or None."""
+    addr = ipaddress.ip_address(ip.split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    for name in ("is_loopback", "is_link_local", "is_private", "is_multicast", "is_reserved", "is_unspecified"):
+        if getattr(addr, name):
+            return name.removeprefix("is_").replace("_", "-")
+    if not addr.is_global:
+        return "non-global"
+    return None
+
+
+def opt_out_directives(header_value: str | None, tokens: tuple[str, ...] = OPT_OUT_TOKENS) -> list[str]:
+    """The opt-out directives of an X-Robots-Tag (or robots meta) value, e.g. ['noai']."""
+    if not header_value:
+        return []
+    found = []
+    for part in header_value.lower().replace(";", ",").split(","):
+        directive = part.split(":")[-1].strip()  # "otherbot: noai" names an agent; we honour every agent
+        if directive in tokens or (directive == "none" and "noai" in tokens):
+            found.append(directive)
+    return found
+
+
+class ImageFetcher:
+    """Fetches image URLs safely. Thread-safe; `fetch_all` fetches concurrently with `workers` threads."""
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        max_bytes: int = 20 << 20,
+        workers: int = 32,
+        respect_robots: bool = True,
+        robots_agent: str = "curate",
+        opt_out_tokens: tuple[str, ...] = OPT_OUT_TOKENS,
+        max_redirects: int = 3,
+        user_agent: str = USER_AGENT,
+    ):
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.allow_private, self.timeout, self.retries, self.backoff = allow_private, timeout, retries, backoff
+        self.max_bytes, self.workers, self.max_redirects = max_bytes, workers, max_redirects
+        self.respect_robots, self.robots_agent, self.opt_out_tokens = respect_robots, robots_agent, opt_out_tokens
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=64, pool_maxsize=max(workers, 10), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = user_agent
+        self._hosts: dict[tuple[str, int], str | None] = {}
+        self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ---- checks ----
+
+    def host_problem(self, host: str, port: int) -> str | None:
+        """Resolve the host and check every address it has (cached per host for this fetcher)."""
+        key = (host, port)
+        if key in self._hosts:
+            return self._hosts[key]
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError, OSError) as exc:
+            raise FetchError("dns", f"cannot resolve {host!r}: {exc}") from None
+        problem = None
+        if not self.allow_private:
+            for info in infos:
+                why = address_problem(info[4][0])
+                if why:
+                    problem = f"{host} resolves to {info[4][0]} ({why}); refused (allow_private is off)"
+                    break
+        self._hosts[key] = problem
+        return problem
+
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError("unsupported_url", f"not an http(s) URL: {url[:200]}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        problem = self.host_problem(parts.hostname, port)
+        if problem:
+            raise FetchError("private_address", problem)
+
+    def _robots_for(self, origin: str) -> RobotFileParser | None:
+        with self._lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with lock:
+            if origin in self._robots:
+                return self._robots[origin]
+            parser: RobotFileParser | None = None
+            try:
+                response = self._get(origin + "/robots.txt")
+                status = response.status_code
+                body = self._read(response, 512 << 10) if status == 200 else b""
+                response.close()
+            except FetchError as exc:
+                if exc.kind in ("private_address", "dns", "unsupported_url"):
+                    raise
+                status, body = 0, b""
+            if status == 200:
+                parser = RobotFileParser()
+                parser.parse(body.decode("utf-8", "replace").splitlines())
+            elif status == 0 or status >= 500:  # unreachable robots.txt: assume a full disallow (RFC 9309)
+                parser = RobotFileParser()
+                parser.disallow_all = True
+            self._robots[origin] = parser  # None: no robots.txt (4xx), everything allowed
+            return parser
+
+    def _robots_allow(self, url: str) -> None:
+        parts = urlsplit(url)
+        parser = self._robots_for(f"{parts.scheme}://{parts.netloc}")
+        if parser is not None and not parser.can_fetch(self.robots_agent, url):
+            raise FetchError("robots_txt", f"disallowed by robots.txt for agent {self.robots_agent!r}")
+
+    # ---- requests ----
+
+    def _get(self, url: str):
+        """GET following redirects by hand, so that every hop's address is checked."""
+        import requests
+
+        for _ in range(self.max_redirects + 1):
+            self._check_url(url)
+            try:
+                response = self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=False)
+            except requests.Timeout as exc:
+                raise FetchError("timeout", f"timed out after {self.timeout}s: {exc}", retry=True) from None
+            except requests.ConnectionError as exc:
+                raise FetchError("connection", f"connection failed: {exc}"[:300], retry=True) from None
+            except requests.RequestException as exc:
+                raise FetchError("request", f"{type(exc).__name__}: {exc}"[:300]) from None
+            if response.is_redirect and response.headers.get("location"):
+                url = urljoin(url, response.headers["location"])
+                response.close()
+                continue
+            response.final_url = url
+            return response
+        raise FetchError("too_many_redirects", f"more than {self.max_redirects} redirects")
+
+    def _read(self, response, max_bytes: int) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise FetchError("too_large", f"Content-Length {declared} > max_bytes={max_bytes}")
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(1 << 16):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError("too_large", f"body larger than max_bytes={max_bytes}")
+                chunks.append(chunk)
+        except FetchError:
+            raise
+        except Exception as exc:
+            raise FetchError("connection", f"body read failed: {type(exc).__name__}: {exc}"[:300], True) from None
+        finally:
+            response.close()
+        return b"".join(chunks)
+
+    def _fetch_once(self, url: str, result: FetchResult) -> bytes:
+        if self.respect_robots:
+            self._robots_allow(url)
+        response = self._get(url)
+        result.status, result.final_url = response.status_code, response.final_url
+        result.content_type = response.headers.get("content-type")
+        if response.status_code != 200:
+            response.close()
+            raise FetchError(
+                f"http_{response.status_code}", f"HTTP {response.status_code}",
+                retry=response.status_code in RETRY_STATUSES,
+            )
+        opted_out = opt_out_directives(response.headers.get("x-robots-tag"), self.opt_out_tokens)
+        if opted_out:
+            response.close()
+            raise FetchError("opt_out", f"X-Robots-Tag opts out: {', '.join(opted_out)}")
+        data = self._read(response, self.max_bytes)
+        if not data:
+            raise FetchError("empty", "empty body")
+        if sniff_format(data) is None and not (result.content_type or "").lower().startswith("image/"):
+            raise FetchError(
+                "not_an_image", f"content is not an image (Content-Type {result.content_type!r})"
+            )
+        return data
+
+    def fetch(self, url: str) -> FetchResult:
+        """Fetch one image URL; failures come back in the result with their reason."""
+        result = FetchResult(url)
+        for attempt in range(self.retries + 1):
+            result.attempts = attempt + 1
+            try:
+                result.data = self._fetch_once(url, result)
+                result.kind = result.reason = None
+                return result
+            except FetchError as exc:
+                result.kind, result.reason = exc.kind, str(exc)
+                if not exc.retry or attempt == self.retries:
+                    return result
+            except Exception as exc:  # never let one URL stop a batch
+                result.kind, result.reason = "unexpected", f"{type(exc).__name__}: {exc}"[:300]
+                return result
+            time.sleep(self.backoff * (2**attempt))
+        return result
+
+    def fetch_all(self, urls: list[str]) -> dict[str, FetchResult]:
+        """Fetch distinct URLs concurrently; returns a result per URL."""
+        unique = list(dict.fromkeys(urls))
+        if not unique:
+            return {}
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fetch")
+        return dict(zip(unique, self._pool.map(self.fetch, unique), strict=True))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self.session.close()
+
+
+def page_opt_out(doc: Document, tokens: tuple[str, ...] = ("noimageai", "noai")) -> list[str]:
+    """Opt-out directives the record's page declared (X-Robots-Tag header or robots meta tag)."""
+    return [d for d in doc.metadata.get("opt_out", []) if d in tokens]
+
+
+class FetchImages(ErrorSinkMixin, PipelineStep):
+    """Gives every image of a record its bytes: fetched over HTTP(S) unless already there (e.g. stored in
+    the WARC), then decoded safely (`curate.web.images.decode_image`).
+
+    A failed image keeps its URL and gets `fetch_error` (reason) in its metadata, and a line in the error
+    sink; the record goes on (the OBELICS image filter removes such images). With `require_images`
+    (pairs), a record whose image failed is an error record instead.
+    """
+
+    name = "🌐 Fetch images"
+    type = "🧩 - STEP"
+
+    def __init__(
+        self,
+        fetcher_options: dict | None = None,
+        batch_size: int = 64,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        apply_exif: bool = True,
+        require_images: bool | None = None,
+        error_writer: DiskWriter | None = None,
+    ):
+        super().__init__()
+        self.fetcher_options = fetcher_options or {}
+        self.batch_size, self.max_pixels, self.apply_exif = batch_size, max_pixels, apply_exif
+        self.require_images = require_images
+        self.error_writer = error_writer
+
+    def _image(self, media, fetched: FetchResult | None) -> str | None:
+        """Attach decoded bytes to one image; return why it failed, or None."""
+        if media.media_bytes is None:
+            if fetched is None:
+                return "no_url: the image has no URL"
+            if not fetched.ok:
+                media.metadata["fetch_status"] = fetched.status
+                return f"{fetched.kind}: {fetched.reason}"
+            media.media_bytes = fetched.data
+            media.metadata["fetched_from"] = "http"
+        try:
+            image = decode_image(media.media_bytes, self.max_pixels, self.apply_exif)
+        except ImageError as exc:
+            media.media_bytes = None
+            return f"{exc.kind}: {exc}"
+        media.media_bytes, media.length = image.data, len(image.data)
+        media.metadata.update(format=image.format, width=image.width, height=image.height)
+        if image.exif_orientation is not None:
+            media.metadata["exif_orientation"] = image.exif_orientation
+            media.metadata["exif_applied"] = image.reencoded and image.exif_orientation != 1
+        return None
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        fetcher = ImageFetcher(**self.fetcher_options)
+        try:
+            with self._error_context():
+                for batch in batched(data, self.batch_size):
+                    wanted = [
+                        m.url
+                        for doc in batch
+                        if not page_opt_out(doc)
+                        for m in doc.media
+                        if m.media_bytes is None and m.url
+                    ]
+                    with self.track_time("batch"):
+                        results = fetcher.fetch_all(wanted)
+                    for doc in batch:
+                        yield from self._finish(doc, results, rank)
+        finally:
+            fetcher.close()
+
+    def _finish(self, doc: Document, results: dict[str, FetchResult], rank: int):
+        self.stat_update("total")
+        opted_out = page_opt_out(doc)
+        failures = []
+        with self.track_time():
+            for media in doc.media:
+                self.stat_update("images")
+                if opted_out and media.media_bytes is None:
+                    reason = f"opt_out: the page opts out ({', '.join(opted_out)})"
+                else:
+                    reason = self._image(media, results.get(media.url) if media.url else None)
+                if reason:
+                    media.metadata["fetch_error"] = reason
+                    kind = reason.split(":", 1)[0]
+                    self.stat_update("images_failed", f"images_failed_{kind}")
+                    failures.append((media.url, reason))
+                else:
+                    self.stat_update("images_ok")
+        require = self.require_images if self.require_images is not None else doc.metadata.get("kind") == PAIR
+        if failures and require:
+            url, reason = failures[0]
+            self.send_to_errors(doc, f"image {url}: {reason}", f"image_{reason.split(':', 1)[0]}", rank)
+            return
+        for url, reason in failures:
+            self.send_warning(doc, f"image {url}: {reason}", rank)
+        self.stat_update("forwarded")
+        yield doc

@@ -1,0 +1,165 @@
+"""Image-text pairs: from pages (<img> with meaningful alt text, <figure> captions) and from URL lists
+(Parquet / CSV / TSV / JSONL with a URL and a caption column, as LAION and DataComp metadata)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+
+from datatrove.data import Document
+from datatrove.pipeline.readers.base import BaseDiskReader
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from curate.record import error_record, image_media, pair_record
+from curate.steps import ErrorSinkMixin, describe_error
+from curate.web.extract import ImageRef, Page
+
+URL_COLUMNS = ("url", "URL", "image_url", "img_url", "link", "image")
+CAPTION_COLUMNS = ("caption", "TEXT", "text", "alt", "caption_text", "title")
+LIST_SUFFIXES = (".parquet", ".csv", ".tsv", ".jsonl", ".jsonl.gz", ".json.gz", ".csv.gz", ".tsv.gz")
+# alt texts that say nothing about the image
+GENERIC_ALT = {
+    "image", "img", "photo", "picture", "pic", "logo", "icon", "banner", "thumbnail", "avatar", "placeholder",
+    "spacer", "graphic", "untitled", "null", "none", "undefined", "alt", "bild", "foto", "grafik",
+}
+_FILENAME = re.compile(r"^[\w\-. ]+\.(jpe?g|png|gif|webp|svg|bmp|tiff?)$", re.I)
+_WORD = re.compile(r"\w+")
+
+
+def meaningful_caption(text: str | None, min_words: int = 3) -> bool:
+    """A caption worth pairing: at least `min_words` words, not a file name, not a generic word."""
+    if not text:
+        return False
+    text = text.strip()
+    if _FILENAME.match(text) or text.lower().strip(".") in GENERIC_ALT:
+        return False
+    return len(_WORD.findall(text)) >= min_words
+
+
+def image_caption(ref: ImageRef, min_words: int = 3) -> tuple[str, str] | None:
+    """The caption of an image and where it came from: its <figcaption>, else its alt text."""
+    if meaningful_caption(ref.caption, min_words):
+        return ref.caption, "figcaption"
+    if meaningful_caption(ref.alt, min_words):
+        return ref.alt, "alt"
+    return None
+
+
+def page_pairs(page: Page, page_id: str, source: str, min_words: int = 3, **meta) -> list[Document]:
+    """One pair record per image of the page that has a meaningful caption."""
+    pairs = []
+    for index, ref in enumerate(page.images):
+        found = image_caption(ref, min_words)
+        if not found:
+            continue
+        caption, origin = found
+        media = image_media(
+            None, media_id=f"{page_id}#img{index}", url=ref.url, alt=ref.alt,
+            **{k: v for k, v in (("declared_width", ref.width), ("declared_height", ref.height)) if v},
+        )
+        pairs.append(
+            pair_record(
+                f"{page_id}#img{index}", caption, media, source=source, caption_source=origin,
+                page_url=page.url, page_title=page.title, **meta,
+            )
+        )
+    return pairs
+
+
+def _pick(columns, wanted: str | None, candidates: tuple[str, ...], what: str, source: str) -> str:
+    if wanted:
+        if wanted not in columns:
+            raise ValueError(f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}")
+        return wanted
+    for name in candidates:
+        if name in columns:
+            return name
+    raise ValueError(
+        f"{source}: no {what} column (looked for {', '.join(candidates)}); columns: {', '.join(map(str, columns))}"
+        f"; name it with --set {what}_column=NAME"
+    )
+
+
+class UrlListReader(ErrorSinkMixin, BaseDiskReader):
+    """Reads URL lists (LAION / DataComp metadata style) into pair records whose image is a URL to fetch.
+
+    Columns are found by name (`url`/`URL`..., `caption`/`TEXT`/`text`...) or given with `url_column`
+    and `caption_column`; every other column goes into the record's metadata. A row without a URL or a
+    caption is an error record; a file without such columns is one error record naming its columns.
+    """
+
+    name = "🔗 URL list"
+
+    def __init__(
+        self,
+        data_folder,
+        url_column: str | None = None,
+        caption_column: str | None = None,
+        error_writer: DiskWriter | None = None,
+        glob_pattern: str | None = None,
+        **reader_kwargs,
+    ):
+        super().__init__(data_folder, glob_pattern=glob_pattern, **reader_kwargs)
+        self.url_column, self.caption_column = url_column, caption_column
+        self.error_writer = error_writer
+        self._rank = 0
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        self._rank = rank
+        with self._error_context():
+            yield from super().run(data, rank, world_size)
+
+    def _rows(self, filepath: str):
+        name = filepath.lower()
+        if name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            with self.data_folder.open(filepath, "rb") as f:
+                table = pq.ParquetFile(f)
+                for batch in table.iter_batches(batch_size=4096):
+                    yield from batch.to_pylist()
+            return
+        with self.data_folder.open(filepath, "rb", compression="infer") as f:
+            text = io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
+            if ".jsonl" in name or ".json" in name:
+                for line in text:
+                    if line.strip():
+                        yield json.loads(line)
+            else:
+                yield from csv.DictReader(text, delimiter="\t" if ".tsv" in name else ",")
+
+    def read_file(self, filepath: str):
+        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
+        if not filepath.lower().endswith(LIST_SUFFIXES):
+            return
+        columns = url_col = caption_col = None
+        try:
+            for index, row in enumerate(self._rows(filepath)):
+                if columns is None:
+                    columns = list(row)
+                    url_col = _pick(columns, self.url_column, URL_COLUMNS, "url", source)
+                    caption_col = _pick(columns, self.caption_column, CAPTION_COLUMNS, "caption", source)
+                record_id = f"{filepath.lstrip('/')}#{index}"
+                url, caption = row.get(url_col), row.get(caption_col)
+                url = str(url).strip() if url is not None else ""
+                caption = " ".join(str(caption).split()) if caption is not None else ""
+                if not url or not caption:
+                    missing = "url" if not url else "caption"
+                    reason = f"row {index}: empty {missing} ({url_col if not url else caption_col!r})"
+                    err = error_record(f"{source}#{index}", self.name, reason, row=index)
+                    self.send_to_errors(err, reason, f"missing_{missing}", self._rank)
+                    continue
+                extra = {k: v for k, v in row.items() if k not in (url_col, caption_col) and _jsonable(v)}
+                media = image_media(None, media_id=f"{record_id}#img", url=url, alt=None)
+                yield pair_record(record_id, caption, media, source=source, row=index, caption_source="list",
+                                  **{"list": extra} if extra else {})
+        except Exception as exc:  # unreadable file or missing columns: one error naming the file
+            reason = describe_error(exc)
+            self.send_to_errors(error_record(source, self.name, reason), reason, "unreadable_list", self._rank)
+
+
+def _jsonable(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))

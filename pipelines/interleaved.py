@@ -1,0 +1,104 @@
+"""Interleaved web documents (OBELICS-style): WARC crawls or HTML pages -> ordered text blocks and images
+-> OBELICS text filters -> images fetched (or taken from the WARC) and decoded safely -> OBELICS image
+filters -> WebDataset shards whose samples keep the order (`texts` aligned with numbered images).
+
+Options (`--set key=value`): allow_private (false; true lets fetching reach 127.0.0.1 and private
+networks, e.g. a local image server), fetch_workers (32), fetch_timeout (10), fetch_retries (2),
+max_image_bytes (20 MB), respect_robots (true), use_stored_images (true), min_side (150),
+max_side (20000), max_aspect_ratio (2), min_images (1), max_images (30), paragraph_min_words (4),
+paragraph_max_words (1000), min_words (10), max_words (2000), min_stop_word_ratio (0.35),
+max_special_char_ratio (0.275).
+"""
+
+from __future__ import annotations
+
+from curate.stage import Recipe, Stage, StageContext
+from curate.web.document import WEB_SUFFIXES, WebPageReader
+from curate.web.fetch import FetchImages
+from filters.obelics import (
+    ObelicsImageCountFilter,
+    ObelicsImageFilter,
+    ObelicsParagraphFilter,
+    ObelicsTextFilter,
+    repetition_filter,
+)
+from pipelines.common import shards_stage
+
+
+def fetch_options(ctx: StageContext) -> dict:
+    return {
+        "allow_private": bool(ctx.option("allow_private", False)),
+        "workers": int(ctx.option("fetch_workers", 32)),
+        "timeout": float(ctx.option("fetch_timeout", 10)),
+        "retries": int(ctx.option("fetch_retries", 2)),
+        "max_bytes": int(ctx.option("max_image_bytes", 20 << 20)),
+        "respect_robots": bool(ctx.option("respect_robots", True)),
+    }
+
+
+def image_steps(ctx: StageContext) -> list:
+    """Fetch and decode images, then remove those that failed or are outside the size bounds."""
+    return [
+        FetchImages(fetch_options(ctx), error_writer=ctx.error_writer("fetch")),
+        ObelicsImageFilter(
+            min_side=int(ctx.option("min_side", 150)),
+            max_side=int(ctx.option("max_side", 20_000)),
+            max_aspect_ratio=float(ctx.option("max_aspect_ratio", 2.0)),
+            exclusion_writer=ctx.exclusion_writer("image_filter"),
+            error_writer=ctx.error_writer("image_filter"),
+        ),
+    ]
+
+
+def build_extract(ctx: StageContext):
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)  # the next stage's input, even when nothing is kept
+    return [
+        WebPageReader(
+            ctx.input,
+            output="interleaved",
+            use_stored_images=bool(ctx.option("use_stored_images", True)),
+            error_writer=ctx.error_writer("pages"),
+        ),
+        ObelicsParagraphFilter(
+            min_words=int(ctx.option("paragraph_min_words", 4)),
+            max_words=int(ctx.option("paragraph_max_words", 1000)),
+            error_writer=ctx.error_writer("paragraphs"),
+        ),
+        ObelicsTextFilter(
+            min_words=int(ctx.option("min_words", 10)),
+            max_words=int(ctx.option("max_words", 2000)),
+            min_stop_word_ratio=float(ctx.option("min_stop_word_ratio", 0.35)),
+            max_special_char_ratio=float(ctx.option("max_special_char_ratio", 0.275)),
+            exclusion_writer=ctx.exclusion_writer("text_filter"),
+            error_writer=ctx.error_writer("text_filter"),
+        ),
+        repetition_filter(ctx.exclusion_writer("repetition")),
+        ctx.writer(),
+    ]
+
+
+def build_images(ctx: StageContext):
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        ctx.reader(),
+        *image_steps(ctx),
+        ObelicsImageCountFilter(
+            min_images=int(ctx.option("min_images", 1)),
+            max_images=int(ctx.option("max_images", 30)),
+            exclusion_writer=ctx.exclusion_writer("image_count"),
+        ),
+        ctx.writer(),
+    ]
+
+
+def recipe() -> Recipe:
+    return Recipe(
+        "interleaved",
+        [
+            Stage("extract", build_extract, input_suffixes=WEB_SUFFIXES,
+                  description="web pages -> ordered text and images; OBELICS text filters"),
+            Stage("images", build_images, description="fetch + decode images; OBELICS image filters"),
+            shards_stage(),
+        ],
+        description=__doc__,
+    )

@@ -1,0 +1,66 @@
+"""Image-text pairs (LAION/DataComp-style): captioned images of web pages (<figure> captions, meaningful
+alt text) from WARC crawls or HTML files, or a URL list (Parquet/CSV/TSV/JSONL with url + caption
+columns) -> images fetched and decoded safely -> image size filter -> WebDataset shards (KEY.jpg + KEY.txt).
+
+Options: as the interleaved recipe for fetching (allow_private, fetch_workers, fetch_timeout,
+fetch_retries, max_image_bytes, respect_robots); min_caption_words (3), url_column / caption_column
+(found by name when not given), min_side (DataComp: 200), max_side (20000), max_aspect_ratio (DataComp: 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curate.stage import Recipe, Stage, StageContext
+from curate.web.document import WEB_SUFFIXES, WebPageReader
+from curate.web.pairs import LIST_SUFFIXES, UrlListReader
+from pipelines.common import shards_stage
+from pipelines.interleaved import image_steps
+
+DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}
+
+
+def _is_url_list(folder: str) -> bool:
+    path = Path(folder)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
+        p.name.lower().endswith(WEB_SUFFIXES) for p in files
+    )
+
+
+def build_extract(ctx: StageContext):
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)  # the next stage's input, even when nothing is kept
+    if _is_url_list(ctx.input):
+        reader = UrlListReader(
+            ctx.input,
+            url_column=ctx.option("url_column"),
+            caption_column=ctx.option("caption_column"),
+            error_writer=ctx.error_writer("url_list"),
+        )
+    else:
+        reader = WebPageReader(
+            ctx.input,
+            output="pairs",
+            min_caption_words=int(ctx.option("min_caption_words", 3)),
+            error_writer=ctx.error_writer("pages"),
+        )
+    return [reader, ctx.writer()]
+
+
+def build_images(ctx: StageContext):
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    return [ctx.reader(), *image_steps(ctx), ctx.writer()]
+
+
+def recipe() -> Recipe:
+    return Recipe(
+        "pairs",
+        [
+            Stage("extract", build_extract, input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
+                  description="pages or URL lists -> image-caption pairs"),
+            Stage("images", build_images, description="fetch + decode images; image size filter"),
+            shards_stage(),
+        ],
+        description=__doc__,
+        defaults=DEFAULTS,
+    )

@@ -1,0 +1,213 @@
+"""Web extraction on real pages (../shared/data/html, ../shared/data/warc), checked by hand: text blocks in
+order, images at their positions with absolute URLs, no navigation/footer boilerplate; WARC reading with
+damaged files; OBELICS filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from datatrove.data import Media
+
+from curate.record import sequence_of
+from curate.web.document import WebPageReader
+from curate.web.extract import ImageRef, detect_charset, extract_page, page_url_from_html
+from curate.web.pairs import meaningful_caption, page_pairs
+from curate.web.warc import WarcProblem, WarcResponse, iter_responses
+
+
+def _page(shared_data: Path, name: str):
+    data = (shared_data / "html" / name).read_bytes()
+    return extract_page(data, page_url_from_html(data) or "http://example.org/")
+
+
+def _index(blocks: list[str], start: str) -> int:
+    matches = [i for i, b in enumerate(blocks) if b.startswith(start)]
+    assert matches, f"no block starts with {start!r}"
+    return matches[0]
+
+
+def _warc_docs(shared_data: Path, name: str, **kwargs):
+    reader = WebPageReader(str(shared_data / "warc"), glob_pattern=name, **kwargs)
+    return list(reader.run()), reader
+
+
+def test_caktus_blog_post_in_order_without_boilerplate(shared_data):
+    page = _page(shared_data, "caktusgroup.com.django.html")
+    items = page.items
+    texts = [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in items]
+    order = [
+        "Testing Client-Side Applications with Django Post Mortem",
+        "I had the opportunity to give a webcast for O’Reilly Media",
+        "What Happened",
+        "Tracing the Error",
+        "Finding a Fix",
+        "Fixing at the Source",
+        "What’s Next",
+    ]
+    positions = [_index(texts, s) for s in order]
+    assert positions == sorted(positions)
+    # the screenshots sit between the paragraphs they illustrate
+    failure = _index(texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-failure")
+    assert texts[failure - 1].startswith("It was my second webcast")
+    assert texts[failure + 1].startswith("I quickly abandoned the idea")
+    passing = _index(texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-passing")
+    assert texts[passing - 1].startswith("I looked through my terminal history")
+    assert texts[passing + 1].startswith("It passed!")
+    assert items[failure].alt == "Test Failure"
+    # navigation, footer, logo and tracking pixel are gone
+    text = "\n".join(page.text_blocks)
+    for boilerplate in ("Case studies", "Client feedback", "Quick links", "solutions@caktusgroup.com", "919-951-0052"):
+        assert boilerplate not in text
+    urls = [i.url for i in page.images]
+    assert not any("caktus-logo" in u or "facebook.com/tr" in u for u in urls)
+    assert all(u.startswith("https://") for u in urls)
+
+
+def test_dw_article_resolves_relative_images_and_drops_footer(shared_data):
+    page = _page(shared_data, "dw.com.colonial.html")
+    texts = [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in page.items]
+    # <img src="/image/43470564_303.jpg"> resolved against the page's address
+    street = texts.index("IMG https://www.dw.com/image/43470564_303.jpg")
+    assert _index(texts, "Berlin confronts Germany's colonial past") < street
+    assert page.items[street].alt == "A new street sign reads Maji-Maji-Allee (Tahir Della)"
+    della = texts.index("IMG https://www.dw.com/image/47985084_404.jpg")
+    assert texts[della + 1] == "Tahir Della helped organize Berlin's new initiative"
+    assert _index(texts, "Freedom fighters replace colonial leaders") > della
+    text = "\n".join(page.text_blocks)
+    assert "Privacy Policy" not in text and "Legal notice" not in text
+    urls = [i.url for i in page.images]
+    assert not any("xiti.com" in u or "dwlogo" in u or u.endswith(("41525323_302.jpg", "41525319_302.jpg")) for u in urls)
+
+
+def test_charset_is_detected_for_other_encodings(shared_data):
+    data = (shared_data / "html" / "dw.com.colonial.html").read_bytes()
+    reference = extract_page(data, "https://www.dw.com/en/x").text_blocks
+    # the same page saved as windows-1252 with no declaration, and as UTF-16 with a BOM
+    latin = data.decode("utf-8").replace('charset="utf-8"', "").replace("charset=utf-8", "")
+    cp1252 = latin.encode("cp1252", errors="replace")
+    assert detect_charset(cp1252) != "utf-8"
+    assert extract_page(cp1252, "https://www.dw.com/en/x").text_blocks == reference
+    utf16 = "\ufeff".encode("utf-16-le") + data.decode("utf-8").encode("utf-16-le")
+    assert extract_page(utf16, "https://www.dw.com/en/x").text_blocks == reference
+
+
+def test_warc_page_with_figure_caption_and_no_navigation(shared_data):
+    docs, _ = _warc_docs(shared_data, "warc__sample-0001.warc.gz")
+    doc = next(d for d in docs if d.metadata["url"] == "https://creativecommons.org/mission/")
+    seq = sequence_of(doc)
+    assert seq[0] == "Who We Are"
+    assert isinstance(seq[1], Media)
+    assert seq[1].url == "https://creativecommons.org/wp-content/uploads/2020/06/cc.xlarge-300x300.png"
+    assert seq[1].alt.startswith("Creative Commons icon/logo")
+    texts = [s for s in seq if isinstance(s, str)]
+    assert _index(texts, "Our mission") < _index(texts, "Our vision") < _index(texts, "Our values")
+    values = next(m for m in doc.media if "CCValues2021-2025" in m.url)
+    assert values.metadata["caption"].startswith("“CC Core Values” graphic")
+    # the <figcaption> follows its image in the text
+    assert seq[values.metadata["position"] + 1].startswith("“CC Core Values” graphic")
+    assert doc.metadata["date"] and doc.metadata["warc_record_id"].startswith("<urn:uuid:")
+    for nav in ("Licenses and Tools", "Privacy Policies", "info@creativecommons.org", "Mastodon"):
+        assert nav not in doc.text
+    pairs = page_pairs(
+        extract_page(b"<html><body><p>x</p></body></html>", doc.metadata["url"]), doc.id, "s"
+    )
+    assert pairs == []
+
+
+def test_whirlwind_wikipedia_page_keeps_article_drops_menus(shared_data):
+    docs, _ = _warc_docs(shared_data, "whirlwind.warc.gz")
+    (doc,) = docs
+    assert doc.metadata["url"] == "https://an.wikipedia.org/wiki/Escopete"
+    texts = [t for t in doc.metadata["texts"] if t]
+    assert texts[0] == "Escopete"
+    assert _index(texts, "A suya población ye de 84 habitants") < _index(texts, "Cheografía")
+    assert _index(texts, "Cheografía") < _index(texts, "Historia") < _index(texts, "Molimentos")
+    for menu in ("Menú principal", "Ferramientas personals", "Politica de privacidat", "Cambiar a la tabla"):
+        assert menu not in doc.text
+
+
+def test_iana_images_stored_in_the_warc_are_taken_from_it(shared_data):
+    docs, reader = _warc_docs(shared_data, "iana.warc.gz")
+    assert len(docs) == 16  # 20 HTML responses, 4 are revisits or duplicates without a body
+    numbers = next(d for d in docs if d.metadata["url"] == "http://www.iana.org/numbers")
+    (image,) = numbers.media  # the map of regional registries; the header logos are boilerplate
+    assert image.url == "http://www.iana.org/_img/2013.1/rir-map.svg"
+    assert image.metadata.get("fetched_from") == "warc"
+    assert image.media_bytes.startswith(b"<?xml")
+    assert reader.stats["warc_stored_images"].total == 4
+
+
+def test_malformed_warcs_become_error_records_and_the_run_goes_on(shared_data, tmp_path):
+    reader = WebPageReader(str(shared_data / "warc" / "malformed"), error_writer=None)
+    docs = list(reader.run())
+    stats = {k: getattr(v, "total", v) for k, v in reader.stats.stats.items()}
+    assert stats["errored"] == 6
+    assert stats["errored_truncated_record"] == 2  # clipped.warc.gz, example-wrong-chunks.warc.gz
+    assert stats["errored_unreadable_warc"] == 3  # two non-chunked gzips, a bad chunk
+    assert stats["errored_digest_mismatch"] == 1  # example-trunc.warc
+    # the readable record of bad.arc's neighbours still comes out; in = kept + dropped + errored
+    assert stats["documents"] == len(docs)
+    problems = []
+    for name in ("clipped.warc.gz", "example-bad.warc.gz"):
+        with open(shared_data / "warc" / "malformed" / name, "rb") as f:
+            problems += [p for p in iter_responses(f) if isinstance(p, WarcProblem)]
+    assert "truncated record: 13068 of 88275 bytes missing" in problems[0].reason
+    assert problems[1].reason.startswith("unreadable WARC data: ERROR: non-chunked gzip file")
+
+
+def test_warc_responses_carry_url_date_and_headers(shared_data):
+    with open(shared_data / "warc" / "warc__sample-0000.warc.gz", "rb") as f:
+        responses = [r for r in iter_responses(f) if isinstance(r, WarcResponse)]
+    assert len(responses) == 22
+    first = responses[0]
+    assert first.url.startswith("http") and first.date.startswith("20")
+    assert first.headers["content-type"].startswith("text/html") and first.status == 200
+
+
+def test_pairs_from_alt_text_and_figure_captions(shared_data):
+    page = _page(shared_data, "dw.com.colonial.html")
+    pairs = page_pairs(page, "dw", "dw.html")
+    captions = [p.text for p in pairs]
+    assert "A new street sign reads Maji-Maji-Allee (Tahir Della)" in captions
+    assert all(p.media[0].url.startswith("https://www.dw.com/image/") for p in pairs)
+    assert not meaningful_caption("IMG_2931.jpg") and not meaningful_caption("logo")
+    assert not meaningful_caption("Mark Lavin") and meaningful_caption("Single Test Passing screenshot")
+
+
+# ---- OBELICS filters --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def warc_docs(shared_data):
+    return _warc_docs(shared_data, "warc__sample-000*.warc.gz")[0]
+
+
+def test_paragraph_filter_removes_short_blocks_keeps_image_positions(warc_docs):
+    from filters.obelics import ObelicsParagraphFilter
+
+    doc = next(d for d in warc_docs if d.metadata["url"] == "https://creativecommons.org/mission/")
+    images_before = [m.url for m in doc.media]
+    doc = ObelicsParagraphFilter().process(doc)
+    seq = sequence_of(doc)
+    assert "Our mission" not in seq and "Who We Are" not in seq  # headings: fewer than 4 words
+    assert [m.url for m in doc.media] == images_before
+    assert all(seq[m.metadata["position"]] is m for m in doc.media)
+    assert doc.metadata["removed_paragraphs"] > 5
+
+
+def test_text_filter_scores_then_decides(warc_docs):
+    from filters.obelics import ObelicsTextFilter
+
+    text_filter = ObelicsTextFilter()
+    by_url = {d.metadata["url"]: d for d in warc_docs}
+    prose = by_url["https://creativecommons.org/mission/"]
+    text_filter.score(prose)
+    assert prose.metadata["scores"]["stop_word_ratio"] >= 0.35
+    assert 0.1 < prose.metadata["scores"]["special_char_ratio"] < 0.275
+    assert text_filter.decide(prose) is True
+    listing = by_url["https://www.semanticscholar.org/research/research-team"]  # a list of names
+    text_filter.score(listing)
+    assert text_filter.decide(listing) == (False, "stop_word_ratio")
+    long_post = next(d for u, d in by_url.items() if u.startswith("https://amyxzhang.wordpress.com"))
+    text_filter.score(long_post)
+    assert text_filter.decide(long_post) == (False, "too_many_words")
