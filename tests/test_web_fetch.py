@@ -1,0 +1,241 @@
+"""Image fetching and the web recipes against a local HTTP server on 127.0.0.1 that these tests start
+(serving ../shared/data/images); no other address is ever contacted."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from curate.record import image_media, pair_record
+from curate.report import error_lines, run_funnel
+from curate.stage import ExecutorConfig, run_recipe
+from curate.web.fetch import FetchImages, ImageFetcher, address_problem, opt_out_directives
+from pipelines import get_recipe
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    requests_seen: list[str] = []
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        _Handler.requests_seen.append(self.path)
+        super().do_GET()
+
+    def end_headers(self):
+        if self.path.startswith("/noai/"):
+            self.send_header("X-Robots-Tag", "noai, noimageai")
+        super().end_headers()
+
+
+@pytest.fixture(scope="module")
+def server(shared_data, tmp_path_factory):
+    """Serves photos/, broken/, noai/ (with X-Robots-Tag: noai), disallowed/ (robots.txt) and a page."""
+    root = tmp_path_factory.mktemp("site")
+    images = shared_data / "images"
+    (root / "photos").symlink_to(images / "photos")
+    (root / "broken").symlink_to(images / "broken")
+    (root / "noai").symlink_to(images / "photos")
+    (root / "disallowed").symlink_to(images / "photos")
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /disallowed/\n")
+    (root / "page.html").write_text("<html><body>not an image</body></html>")
+    handler = lambda *a, **kw: _Handler(*a, directory=str(root), **kw)  # noqa: E731
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_address_checks():
+    assert address_problem("8.8.8.8") is None
+    assert address_problem("127.0.0.1") == "loopback"
+    assert address_problem("::1") == "loopback"
+    assert address_problem("169.254.169.254") == "link-local"
+    assert address_problem("10.1.2.3") == "private"
+    assert address_problem("::ffff:192.168.0.1") == "private"
+    assert opt_out_directives("noindex, NoAI") == ["noai"]
+    assert opt_out_directives("otherbot: noimageai") == ["noimageai"]
+    assert opt_out_directives("noindex") == []
+
+
+def test_fetch_with_allowance_on(server, shared_data):
+    fetcher = ImageFetcher(allow_private=True, retries=0, timeout=5, workers=4)
+    urls = {
+        "ok": f"{server}/photos/flower.jpg",
+        "missing": f"{server}/photos/nope.jpg",
+        "opt_out": f"{server}/noai/flower.jpg",
+        "robots": f"{server}/disallowed/flower.jpg",
+        "html": f"{server}/page.html",
+    }
+    results = fetcher.fetch_all(list(urls.values()))
+    fetcher.close()
+    ok = results[urls["ok"]]
+    assert ok.data == (shared_data / "images/photos/flower.jpg").read_bytes() and ok.status == 200
+    assert results[urls["missing"]].kind == "http_404"
+    assert results[urls["opt_out"]].kind == "opt_out" and "noai" in results[urls["opt_out"]].reason
+    assert results[urls["robots"]].kind == "robots_txt"
+    assert results[urls["html"]].kind == "not_an_image"
+    small = ImageFetcher(allow_private=True, retries=0, max_bytes=10_000).fetch(f"{server}/photos/flower.jpg")
+    assert small.kind == "too_large"
+
+
+def test_private_addresses_refused_without_allowance(server):
+    _Handler.requests_seen.clear()
+    fetcher = ImageFetcher(retries=0, timeout=2)
+    port = server.rsplit(":", 1)[1]
+    for url in (f"{server}/photos/flower.jpg", f"http://localhost:{port}/photos/flower.jpg",
+                "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x.jpg", f"http://[::1]:{port}/a.jpg"):
+        result = fetcher.fetch(url)
+        assert result.kind == "private_address", (url, result)
+        assert "refused" in result.reason
+    assert fetcher.fetch("ftp://example.org/a.jpg").kind == "unsupported_url"
+    assert _Handler.requests_seen == []  # refused before any connection
+
+
+def test_broken_images_are_error_records_with_reasons(server, shared_data):
+    names = ["truncated_image.png", "truncated_jpeg.jpg", "broken_data_stream.png", "decompression_bomb.gif",
+             "broken.png"]
+    docs = [
+        pair_record(f"p{i}", "a caption", image_media(None, media_id=f"m{i}", url=f"{server}/broken/{n}"), source=n)
+        for i, n in enumerate(names)
+    ]
+    docs.append(pair_record("ok", "hopper", image_media(None, media_id="ok", url=f"{server}/photos/hopper.jpg"),
+                            source="hopper"))
+    step = FetchImages({"allow_private": True, "retries": 0})
+    kept = list(step.run(iter(docs)))
+    assert [d.id for d in kept] == ["ok"]
+    assert kept[0].media[0].metadata["width"] == 128
+    reasons = {d.metadata["source"]: d.metadata["error"]["reason"] for d in docs if "error" in d.metadata}
+    assert "corrupt" in reasons["truncated_image.png"] and "truncated" in reasons["truncated_image.png"]
+    assert "corrupt" in reasons["truncated_jpeg.jpg"]
+    assert "decompression_bomb" in reasons["decompression_bomb.gif"]
+    assert len(reasons) == 5
+    stats = {k: getattr(v, "total", v) for k, v in step.stats.stats.items()}
+    assert stats["total"] == 6 == stats["forwarded"] + stats["errored"]
+
+
+def test_exif_orientation_is_applied(server):
+    step = FetchImages({"allow_private": True, "retries": 0})
+    doc = pair_record("o", "hopper rotated", image_media(None, media_id="o", url=f"{server}/photos/hopper_orientation_6.jpg"),
+                      source="o")
+    (kept,) = list(step.run(iter([doc])))
+    meta = kept.media[0].metadata
+    assert meta["exif_orientation"] == 6 and meta["exif_applied"] is True
+
+
+# ---- recipes ------------------------------------------------------------------------------------
+
+CAKTUS_IMAGES = {
+    # the post's images, served locally; what the OBELICS image filter must do with each
+    "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-failure.png": "photos/flower.jpg",
+    "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-passing.png": "photos/flower2.jpg",
+    "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/tests-all-passing.png":
+        "photos/hopper.jpg",  # 128 px: too small
+    "https://cw-production-assetsbucket-8j84s7jns7p2.s3.amazonaws.com/media/blog-categories/technical.jpg":
+        "photos/208_495.jpg",  # aspect ratio 2.4
+    "https://cw-production-assetsbucket-8j84s7jns7p2.s3.amazonaws.com/media/thumbnail-cache/3e/d7/"
+    "3ed792cd96a903acf9f5b83cd6f85475.jpg": "broken/truncated_image.png",
+    "https://no-cache.hubspot.com/cta/default/1883108/71427a9f-f564-4f65-a1c5-a6f7852d655e.png": "noai/flower.jpg",
+}
+
+
+@pytest.fixture
+def caktus_input(shared_data, server, tmp_path):
+    html = (shared_data / "html" / "caktusgroup.com.django.html").read_text(encoding="utf-8")
+    for remote, local in CAKTUS_IMAGES.items():
+        assert remote in html
+        html = html.replace(remote, f"{server}/{local}")
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "caktus.html").write_text(html, encoding="utf-8")
+    return folder
+
+
+def _samples(output: Path) -> list[dict]:
+    samples: dict[str, dict] = {}
+    for shard in sorted((output / "shards").glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar.getmembers():
+                key, ext = member.name.split(".", 1)
+                samples.setdefault(key, {})[ext] = tar.extractfile(member).read()
+    return list(samples.values())
+
+
+def test_interleaved_recipe_with_local_images(caktus_input, shared_data, tmp_path):
+    output = tmp_path / "out"
+    run_recipe(get_recipe("interleaved"), str(caktus_input), output, ExecutorConfig(workers=1),
+               options={"allow_private": True, "fetch_retries": 0})
+    assert all(f.balanced for f in run_funnel(output))
+    (sample,) = _samples(output)
+    record = json.loads(sample["json"])
+    texts, images = record["texts"], record["images"]
+    assert len(texts) == len([t for t in texts if t]) + len(images)
+    # the two flowers survive, in place: flower.jpg where test-failure.png was
+    assert [i["url"].rsplit("/", 1)[1] for i in images] == ["flower.jpg", "flower2.jpg"]
+    first = texts.index(None)
+    assert texts[first - 1].startswith("It was my second webcast")
+    assert texts[first + 1].startswith("I quickly abandoned the idea")
+    assert sample[images[0]["member"]] == (shared_data / "images/photos/flower.jpg").read_bytes()
+    assert images[0]["member"] == "0.jpg" and sample["1.jpg"] == (shared_data / "images/photos/flower2.jpg").read_bytes()
+    removed = {r["url"].rsplit("/", 1)[1]: r["reason"] for r in record["metadata"]["removed_images"]}
+    assert removed == {
+        "hopper.jpg": "image_too_small", "208_495.jpg": "image_aspect_ratio",
+        "truncated_image.png": "image_not_fetched", "flower.jpg": "image_not_fetched",  # the noai/ copy
+    }
+    errors = " ".join(e["reason"] for e in error_lines(output, "images"))
+    assert "corrupt" in errors and "opt_out" in errors
+
+
+def test_interleaved_recipe_refuses_private_addresses_without_allowance(caktus_input, tmp_path):
+    output = tmp_path / "out"
+    recipe = get_recipe("interleaved")
+    for stage in ("extract", "images"):
+        run_recipe(recipe, str(caktus_input), output, ExecutorConfig(workers=1), only_stage=stage,
+                   options={"fetch_retries": 0})
+    funnels = {f.stage: f for f in run_funnel(output)}
+    assert funnels["images"].balanced and funnels["images"].kept == 0
+    assert funnels["images"].dropped == {"too_few_images": 1}
+    reasons = [e["reason"] for e in error_lines(output, "images")]
+    assert len(reasons) == 6 and all("private_address" in r and "refused" in r for r in reasons)
+
+
+def test_pairs_recipe_from_a_url_list(server, shared_data, tmp_path):
+    rows = [
+        ("photos/flower.jpg", "a pink flower in the garden"),
+        ("photos/524_316.jpg", "a photo from the clip retrieval tests"),
+        ("photos/hopper.jpg", "grace hopper portrait"),  # 128 px < 200: dropped
+        ("broken/truncated_jpeg.jpg", "a truncated jpeg"),  # error
+        ("broken/decompression_bomb.gif", "a decompression bomb"),  # error
+        ("photos/flower2.jpg", ""),  # no caption: error
+    ]
+    folder = tmp_path / "list"
+    folder.mkdir()
+    with open(folder / "urls.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["URL", "TEXT", "similarity"])
+        writer.writerows([(f"{server}/{path}", caption, 0.3) for path, caption in rows])
+    output = tmp_path / "out"
+    run_recipe(get_recipe("pairs"), str(folder), output, ExecutorConfig(workers=1),
+               options={"allow_private": True, "fetch_retries": 0})
+    funnels = run_funnel(output)
+    assert all(f.balanced for f in funnels)
+    assert funnels[0].records_in == 6 and funnels[0].errored == {"missing_caption": 1}
+    assert funnels[1].dropped == {"image_too_small": 1}
+    assert funnels[1].errored == {"image_corrupt": 1, "image_decompression_bomb": 1}
+    samples = _samples(output)
+    assert sorted(s["txt"].decode() for s in samples) == ["a photo from the clip retrieval tests",
+                                                          "a pink flower in the garden"]
+    from PIL import Image
+
+    assert all(Image.open(io.BytesIO(s["jpg"])).size[0] >= 200 for s in samples)
+    assert json.loads(samples[0]["json"])["metadata"]["list"] == {"similarity": "0.3"}
