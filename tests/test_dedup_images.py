@@ -15,8 +15,9 @@ from filters.dedup.stages import exact_dedup_stages, image_phash_dedup_stages
 
 
 def _pair(record_id: str, data: bytes, fmt: str):
-    return pair_record(record_id, f"caption of {record_id}", image_media(data, media_id=record_id, fmt=fmt),
-                       source=record_id)
+    return pair_record(
+        record_id, f"caption of {record_id}", image_media(data, media_id=record_id, fmt=fmt), source=record_id
+    )
 
 
 def _reencode(data: bytes, **save) -> bytes:
@@ -50,8 +51,18 @@ def run(stages, input_dir, output):
 def test_near_duplicate_photos_found_across_tasks(shared_data, tmp_path):
     photos = shared_data / "images" / "photos"
     hopper = (photos / "hopper.jpg").read_bytes()
-    others = ["123_456.jpg", "208_495.jpg", "321_421.jpg", "389_535.jpg", "416_264.jpg", "456_123.jpg",
-              "524_316.jpg", "flower.jpg", "flower2.jpg", "exif.png"]
+    others = [
+        "123_456.jpg",
+        "208_495.jpg",
+        "321_421.jpg",
+        "389_535.jpg",
+        "416_264.jpg",
+        "456_123.jpg",
+        "524_316.jpg",
+        "flower.jpg",
+        "flower2.jpg",
+        "exif.png",
+    ]
     first = [_pair("hopper", hopper, "jpeg")] + [
         _pair(name, (photos / name).read_bytes(), name.rsplit(".", 1)[1]) for name in others[:5]
     ]
@@ -76,7 +87,10 @@ def test_near_duplicate_photos_found_across_tasks(shared_data, tmp_path):
     # the pixels of another rotated file once their orientation is applied (exact duplicates)
     assert excluded["hopper-q30"].metadata["filter_reason"] == "near_duplicate_image"
     assert excluded["hopper-resized"].metadata["filter_reason"] == "near_duplicate_image"
-    assert {d.metadata["filter_reason"] for d in excluded.values()} == {"near_duplicate_image", "duplicate_image"}
+    assert {d.metadata["filter_reason"] for d in excluded.values()} == {
+        "near_duplicate_image",
+        "duplicate_image",
+    }
 
 
 def test_exact_pixels_match_across_lossless_formats(shared_data, tmp_path):

@@ -15,7 +15,12 @@ from filters.dedup.normalize import normalize_text
 from filters.dedup.stages import minhash_dedup_stages, url_frequency_stages
 from tests.test_dedup_images import read_folder, run, write_records
 
-PDFS = ["tracemonkey.pdf", "federal-register-2020-17221.pdf", "scotus-transcript-p1.pdf", "redp5110_sampled.pdf"]
+PDFS = [
+    "tracemonkey.pdf",
+    "federal-register-2020-17221.pdf",
+    "scotus-transcript-p1.pdf",
+    "redp5110_sampled.pdf",
+]
 
 
 def pdf_pages(shared_data: Path) -> list:
@@ -43,7 +48,11 @@ def test_page_text_duplicates(shared_data, tmp_path):
     planted = {
         "copy-spacing-case": (a.id, " \n ".join(a.text.upper().split()), "duplicate_text"),
         "copy-3pct-changed": (b.id, perturb(b.text, 0.03, 1), "near_duplicate_text"),
-        "copy-tail-added": (c.id, c.text + "\nThis page was scanned by the county archive.", "near_duplicate_text"),
+        "copy-tail-added": (
+            c.id,
+            c.text + "\nThis page was scanned by the county archive.",
+            "near_duplicate_text",
+        ),
     }
     copies = [page_record(k, text, None, source="planted", page=1) for k, (_, text, _) in planted.items()]
     write_records(tmp_path / "in", [pages[:12] + copies[:1], pages[12:] + copies[1:]])

@@ -106,7 +106,8 @@ def write_decisions(kinds: list[DedupKind], keys_dir: Path, match_dir: Path) -> 
             {
                 "drop": {str(i): [r, names[k]] for i, (r, k) in drops.get(rank, {}).items()},
                 "paragraphs": {
-                    str(i): [[p, names[k]] for p, k in removed] for i, removed in paragraphs.get(rank, {}).items()
+                    str(i): [[p, names[k]] for p, k in removed]
+                    for i, removed in paragraphs.get(rank, {}).items()
                 },
             },
         )

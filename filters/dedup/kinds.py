@@ -133,8 +133,10 @@ class NearImage(DedupKind):
         if len(doc.media) != 1 or images.get(0) is None:
             return []
         phash = perceptual_hash(images.get(0))
-        chunks = [(chunk << 48) | ((phash >> shift) & ((1 << width) - 1))
-                  for chunk, (shift, width) in enumerate(self.chunks())]
+        chunks = [
+            (chunk << 48) | ((phash >> shift) & ((1 << width) - 1))
+            for chunk, (shift, width) in enumerate(self.chunks())
+        ]
         return [(int(key), phash) for key in mix64(np.array(chunks, dtype=np.uint64))]
 
 

@@ -127,7 +127,9 @@ def minhash_dedup_stages(
     return dedup_stages([*kinds, MinHashText(bands=bands, rows=rows, ngram=ngram)], name)
 
 
-def image_phash_dedup_stages(threshold: int = 6, exact: bool = True, name: str = "image-dedup") -> list[Stage]:
+def image_phash_dedup_stages(
+    threshold: int = 6, exact: bool = True, name: str = "image-dedup"
+) -> list[Stage]:
     """Near-duplicate images (pHash within `threshold` bits) across the whole dataset, exact pixels first."""
     kinds: list[DedupKind] = [ExactImage()] if exact else []
     return dedup_stages([*kinds, NearImage(threshold=threshold)], name)
@@ -169,7 +171,13 @@ def cross_source_stage(name: str = "cross-source") -> Stage:
     def build(ctx: StageContext):
         other = ctx.option("cross_source_records")
         if not other:
-            raise ValueError(f"stage {name!r} needs --set cross_source_records=FOLDER (another run's records)")
-        return [ctx.reader(), CrossSourceFlag(other, error_writer=ctx.error_writer("cross-source")), ctx.writer()]
+            raise ValueError(
+                f"stage {name!r} needs --set cross_source_records=FOLDER (another run's records)"
+            )
+        return [
+            ctx.reader(),
+            CrossSourceFlag(other, error_writer=ctx.error_writer("cross-source")),
+            ctx.writer(),
+        ]
 
     return Stage(name, build, description="flag pair images also found in another source")
