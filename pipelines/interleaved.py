@@ -12,6 +12,8 @@ max_special_char_ratio (0.275).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages
@@ -91,6 +93,20 @@ def build_images(ctx: StageContext):
     ]
 
 
+def final_shards_stage() -> Stage:
+    """`shards_stage()`, which also finishes (with an empty manifest) when no record was kept: without
+    network every image fetch fails, and the run should still end with its funnel, not an error."""
+    stage = shards_stage()
+    build = stage.build
+
+    def build_even_if_empty(ctx: StageContext):
+        steps = build(ctx)
+        return steps if any(Path(ctx.input).glob("*.parquet")) else steps[1:]
+
+    stage.build = build_even_if_empty
+    return stage
+
+
 def recipe() -> Recipe:
     return Recipe(
         "interleaved",
@@ -98,7 +114,7 @@ def recipe() -> Recipe:
             Stage("extract", build_extract, input_suffixes=WEB_SUFFIXES,
                   description="web pages -> ordered text and images; OBELICS text filters"),
             Stage("images", build_images, description="fetch + decode images; OBELICS image filters"),
-            shards_stage(),
+            final_shards_stage(),
         ],
         description=__doc__,
     )

@@ -14,8 +14,7 @@ from pathlib import Path
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
-from pipelines.common import shards_stage
-from pipelines.interleaved import image_steps
+from pipelines.interleaved import final_shards_stage, image_steps
 
 DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}
 
@@ -59,7 +58,7 @@ def recipe() -> Recipe:
             Stage("extract", build_extract, input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
                   description="pages or URL lists -> image-caption pairs"),
             Stage("images", build_images, description="fetch + decode images; image size filter"),
-            shards_stage(),
+            final_shards_stage(),
         ],
         description=__doc__,
         defaults=DEFAULTS,

@@ -50,7 +50,9 @@ def image_of(ref: ImageRef, media_id: str, stored: StoredImages | None = None) -
     meta = {
         k: v
         for k, v in (
-            ("declared_width", ref.width), ("declared_height", ref.height), ("caption", ref.caption),
+            ("declared_width", ref.width),
+            ("declared_height", ref.height),
+            ("caption", ref.caption),
             ("title", ref.title),
         )
         if v is not None
@@ -68,8 +70,14 @@ def page_record(page: Page, record_id: str, source: str, stored: StoredImages | 
         else:
             sequence.append(item.text)
     return interleaved_record(
-        record_id, sequence, source=source, url=page.url, title=page.title, language=page.language,
-        charset=page.charset, **meta,
+        record_id,
+        sequence,
+        source=source,
+        url=page.url,
+        title=page.title,
+        language=page.language,
+        charset=page.charset,
+        **meta,
     )
 
 
@@ -141,8 +149,14 @@ class WebPageReader(ErrorSinkMixin, BaseDiskReader):
             for item in iter_responses(stream, html=True, images=False):
                 if isinstance(item, WarcProblem):
                     source_id = f"{source}#{item.url or item.offset}"
-                    self._fail(source_id, item.reason, item.kind, file=filepath, url=item.url,
-                               warc_record_id=item.record_id)
+                    self._fail(
+                        source_id,
+                        item.reason,
+                        item.kind,
+                        file=filepath,
+                        url=item.url,
+                        warc_record_id=item.record_id,
+                    )
                     continue
                 if not item.is_html:
                     continue
@@ -152,20 +166,33 @@ class WebPageReader(ErrorSinkMixin, BaseDiskReader):
         uuid = _UUID.search(response.record_id)
         record_id = f"{response.url}#{uuid.group(1) if uuid else response.record_id}"
         opt_out = opt_out_directives(response.headers.get("x-robots-tag"))
-        meta = {"file": filepath, "date": response.date, "warc_record_id": response.record_id,
-                "http_content_type": response.headers.get("content-type"), "opt_out": opt_out}
-        yield from self._records(response.payload, response.url, record_id, source, stored, meta,
-                                 response.charset)
+        meta = {
+            "file": filepath,
+            "date": response.date,
+            "warc_record_id": response.record_id,
+            "http_content_type": response.headers.get("content-type"),
+            "opt_out": opt_out,
+        }
+        yield from self._records(
+            response.payload, response.url, record_id, source, stored, meta, response.charset
+        )
 
     def _records(self, data: bytes, url: str, record_id: str, source: str, stored, meta: dict, charset=None):
         try:
             with self.track_time():
                 page = extract_page(data, url, charset=charset, max_link_density=self.max_link_density)
         except Exception as exc:  # one bad page must not stop the file
-            self._fail(f"{source}#{url}", f"extraction failed: {describe_error(exc)}", "extraction_failed",
-                       url=url, **{k: v for k, v in meta.items() if k != "opt_out"})
+            self._fail(
+                f"{source}#{url}",
+                f"extraction failed: {describe_error(exc)}",
+                "extraction_failed",
+                url=url,
+                **{k: v for k, v in meta.items() if k != "opt_out"},
+            )
             return
-        meta["opt_out"] = sorted(set(meta.get("opt_out", [])) | set(opt_out_directives(",".join(page.robots))))
+        meta["opt_out"] = sorted(
+            set(meta.get("opt_out", [])) | set(opt_out_directives(",".join(page.robots)))
+        )
         self.stat_update("pages")
         self.stat_update("images_skipped", value=page.skipped_images)
         if self.output == "pairs":

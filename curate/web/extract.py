@@ -11,33 +11,146 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urljoin
 
-import lxml.html
 from lxml import etree
 
 # removed with their content: never part of a document's text
 DROP_TAGS = {
-    "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "iframe", "svg", "button",
-    "select", "textarea", "input", "object", "embed", "canvas", "map", "dialog", "menu", "head", "link",
-    "meta", "video", "audio", "math",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "button",
+    "select",
+    "textarea",
+    "input",
+    "object",
+    "embed",
+    "canvas",
+    "map",
+    "dialog",
+    "menu",
+    "head",
+    "link",
+    "meta",
+    "video",
+    "audio",
+    "math",
 }
-DROP_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alert", "menu",
-              "menubar", "toolbar"}
+DROP_ROLES = {
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
+    "dialog",
+    "alert",
+    "menu",
+    "menubar",
+    "toolbar",
+}
 # class/id words that mark boilerplate; an element whose names also hold a content word is kept
 BOILERPLATE_WORDS = {
-    "nav", "navbar", "navigation", "menu", "menus", "footer", "sidebar", "breadcrumb", "breadcrumbs",
-    "comment", "comments", "respond", "cookie", "cookies", "consent", "banner", "ad", "ads", "advert",
-    "adverts", "advertisement", "advertising", "sponsor", "sponsored", "share", "sharing", "social",
-    "socials", "related", "newsletter", "subscribe", "subscription", "popup", "modal",
-    "promo", "pagination", "pager", "masthead", "disqus", "skip", "toolbar", "signup", "login", "teaser",
-    "outbrain", "taboola", "sharedaddy", "topbar", "offcanvas", "jump", "editsection", "noprint", "copyright",
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "menus",
+    "footer",
+    "sidebar",
+    "breadcrumb",
+    "breadcrumbs",
+    "comment",
+    "comments",
+    "respond",
+    "cookie",
+    "cookies",
+    "consent",
+    "banner",
+    "ad",
+    "ads",
+    "advert",
+    "adverts",
+    "advertisement",
+    "advertising",
+    "sponsor",
+    "sponsored",
+    "share",
+    "sharing",
+    "social",
+    "socials",
+    "related",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "popup",
+    "modal",
+    "promo",
+    "pagination",
+    "pager",
+    "masthead",
+    "disqus",
+    "skip",
+    "toolbar",
+    "signup",
+    "login",
+    "teaser",
+    "outbrain",
+    "taboola",
+    "sharedaddy",
+    "topbar",
+    "offcanvas",
+    "jump",
+    "editsection",
+    "noprint",
+    "copyright",
 }
 CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
 BLOCK_TAGS = {
-    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre",
-    "section", "article", "main", "header", "table", "thead", "tbody", "tr", "td", "th", "caption",
-    "figure", "figcaption", "address", "hr", "center", "details", "summary", "body", "html",
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "main",
+    "header",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "caption",
+    "figure",
+    "figcaption",
+    "address",
+    "hr",
+    "center",
+    "details",
+    "summary",
+    "body",
+    "html",
 }
 LINK_LIST_TAGS = ("ul", "ol", "dl", "table", "div", "section", "p", "td")
 LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-srcset")
@@ -45,6 +158,7 @@ _NAME_SPLIT = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:]+)""", re.I)
 _SIZE = re.compile(r"^\s*(\d+)")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 @dataclass
@@ -85,6 +199,7 @@ class Page:
 
 
 # ---- charset ----------------------------------------------------------------------------------
+
 
 def _usable(charset: str | None) -> str | None:
     import codecs
@@ -127,6 +242,7 @@ def detect_charset(data: bytes, declared: str | None = None) -> str:
 
 # ---- parsing and cleaning ---------------------------------------------------------------------
 
+
 def parse_html(data: bytes | str, charset: str | None = None):
     """An lxml tree of the page (bytes are decoded with `charset`; undecodable bytes replaced)."""
     if isinstance(data, bytes):
@@ -137,10 +253,13 @@ def parse_html(data: bytes | str, charset: str | None = None):
     # lxml refuses str input with an XML encoding declaration
     if text.lstrip().startswith("<?xml"):
         text = text.split("?>", 1)[-1]
-    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
-    return lxml.html.document_fromstring(text or "<html></html>", parser=parser)
+    # plain lxml.etree elements: lxml.html's element classes cost a lookup per node
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+    root = etree.fromstring(text, parser) if text.strip() else None
+    return root if root is not None else etree.fromstring("<html><body></body></html>", parser)
 
 
+@lru_cache(maxsize=1 << 16)
 def _boilerplate_name(name: str) -> bool:
     """A class or id names boilerplate when its head (last word) does, e.g. `post-footer`, `share-box`
     is not but `post-share` is; or when any word does and none says content (`sidebar-left`)."""
@@ -158,16 +277,19 @@ def _is_boilerplate(el) -> bool:
         return True
     if tag == "header":  # a page header is boilerplate; an article's own header holds its title
         return not any(a.tag in ("article", "main") for a in el.iterancestors())
-    if el.get("role", "").lower() in DROP_ROLES:
+    attrib = el.attrib
+    if not attrib:
+        return False
+    if attrib.get("role", "").lower() in DROP_ROLES:
         return True
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
         return True
-    style = el.get("style")
-    if style and re.search(r"display\s*:\s*none|visibility\s*:\s*hidden", style, re.I):
+    style = attrib.get("style")
+    if style and _HIDDEN_STYLE.search(style):
         return True
     if tag in ("body", "html", "main", "article"):
         return False
-    names = f"{el.get('class', '')} {el.get('id', '')}".split()
+    names = f"{attrib.get('class', '')} {attrib.get('id', '')}".split()
     return any(_boilerplate_name(n) for n in names)
 
 
@@ -185,32 +307,41 @@ def _remove(el) -> None:
     parent.remove(el)
 
 
-def _main_content(body):
+def _word_counts(root) -> dict:
+    """(words, words inside links) under every element of `root`, in one bottom-up pass."""
+    counts: dict = {}
+    for el in reversed(list(root.iter())):  # children come before their parents
+        words = len(el.text.split()) if el.text and isinstance(el.tag, str) else 0
+        links = 0
+        for child in el:
+            child_words, child_links = counts[child]
+            words += child_words + (len(child.tail.split()) if child.tail else 0)
+            links += child_links
+        counts[el] = (words, words if el.tag == "a" else links)
+    return counts
+
+
+def _main_content(body, counts: dict):
     """The page's main content element when it declares exactly one (<main>, role=main, <article>)."""
     for xpath in ('.//main|.//*[@role="main"]', ".//article"):
         found = body.xpath(xpath)
-        if len(found) == 1 and len(found[0].text_content().split()) >= 20:
+        if len(found) == 1 and counts[found[0]][0] >= 20:
             return found[0]
     return body
 
 
-def _drop_link_lists(root, max_link_density: float, max_share: float = 0.5) -> None:
+def _drop_link_lists(root, counts: dict, max_link_density: float, max_share: float = 0.5) -> None:
     """Remove blocks whose text is mostly link text: menus, tag clouds, 'related posts' lists.
     A block holding more than `max_share` of the content is the content itself (e.g. a wiki stub)."""
-    total = max(1, _word_count(root))
-    for el in list(root.iter(*LINK_LIST_TAGS)):
-        if el.getparent() is None or el is root:
-            continue
-        text_len = len("".join(el.itertext()).split())
-        if text_len == 0 or text_len > max_share * total:
-            continue
-        link_len = sum(len("".join(a.itertext()).split()) for a in el.iter("a"))
-        if link_len and link_len / text_len > max_link_density:
-            _remove(el)
-
-
-def _word_count(el) -> int:
-    return len("".join(el.itertext()).split())
+    total = max(1, counts[root][0])
+    stack = [root]
+    while stack:
+        for el in list(stack.pop()):
+            words, links = counts[el]
+            if el.tag in LINK_LIST_TAGS and links and words <= max_share * total and links > max_link_density * words:
+                _remove(el)
+            elif words:
+                stack.append(el)
 
 
 def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
@@ -222,21 +353,25 @@ def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
     body = doc.find("body")
     if body is None:
         body = doc
-    total_words = max(1, _word_count(body))
-    for el in list(body.iter()):
-        if not isinstance(el.tag, str):
-            if el.getparent() is not None:
+    counts = _word_counts(body)
+    total_words = max(1, counts[body][0])
+    stack = [body]
+    while stack:
+        for el in list(stack.pop()):
+            if not isinstance(el.tag, str):
                 _remove(el)
-            continue
-        if el.getparent() is not None and _is_boilerplate(el):
-            if el.tag in DROP_TAGS or _word_count(el) <= max_share * total_words:
+            elif _is_boilerplate(el) and (el.tag in DROP_TAGS or counts[el][0] <= max_share * total_words):
                 _remove(el)
-    root = _main_content(body)
-    _drop_link_lists(root, max_link_density)
+            else:
+                stack.append(el)
+    counts = _word_counts(body)
+    root = _main_content(body, counts)
+    _drop_link_lists(root, counts, max_link_density)
     return root
 
 
 # ---- the ordered walk -------------------------------------------------------------------------
+
 
 def _declared_size(value: str | None) -> int | None:
     if not value:
@@ -260,6 +395,8 @@ def _image_url(el) -> str | None:
 
 def _clean_text(parts: list[str]) -> str:
     text = "".join(parts)
+    if not text or text.isspace():
+        return ""
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -306,7 +443,7 @@ class _Walker:
             if tag == "figure":
                 captions = el.findall(".//figcaption")
                 if captions:
-                    caption = " ".join(captions[0].text_content().split()) or caption
+                    caption = " ".join("".join(captions[0].itertext()).split()) or caption
             if el.text:
                 self.buffer.append(el.text)
             for child in el:
@@ -358,7 +495,7 @@ def extract_page(
 def page_url_from_html(data: bytes) -> str | None:
     """A saved page's own address, from <link rel=canonical> or og:url (for HTML files without a URL)."""
     try:
-        doc = lxml.html.document_fromstring(data[:200_000])
+        doc = parse_html(data[:200_000], detect_charset(data[:200_000]))
     except (etree.ParserError, ValueError):
         return None
     for xpath in ('//link[@rel="canonical"]/@href', '//meta[@property="og:url"]/@content'):

@@ -59,7 +59,14 @@ def address_problem(ip: str) -> str | None:
     addr = ipaddress.ip_address(ip.split("%")[0])
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
-    for name in ("is_loopback", "is_link_local", "is_private", "is_multicast", "is_reserved", "is_unspecified"):
+    for name in (
+        "is_loopback",
+        "is_link_local",
+        "is_private",
+        "is_multicast",
+        "is_reserved",
+        "is_unspecified",
+    ):
         if getattr(addr, name):
             return name.removeprefix("is_").replace("_", "-")
     if not addr.is_global:
@@ -100,9 +107,18 @@ class ImageFetcher:
         import requests
         from requests.adapters import HTTPAdapter
 
-        self.allow_private, self.timeout, self.retries, self.backoff = allow_private, timeout, retries, backoff
+        self.allow_private, self.timeout, self.retries, self.backoff = (
+            allow_private,
+            timeout,
+            retries,
+            backoff,
+        )
         self.max_bytes, self.workers, self.max_redirects = max_bytes, workers, max_redirects
-        self.respect_robots, self.robots_agent, self.opt_out_tokens = respect_robots, robots_agent, opt_out_tokens
+        self.respect_robots, self.robots_agent, self.opt_out_tokens = (
+            respect_robots,
+            robots_agent,
+            opt_out_tokens,
+        )
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=64, pool_maxsize=max(workers, 10), max_retries=0)
         self.session.mount("http://", adapter)
@@ -145,6 +161,8 @@ class ImageFetcher:
             raise FetchError("private_address", problem)
 
     def _robots_for(self, origin: str) -> RobotFileParser | None:
+        if origin in self._robots:  # fast path, no lock: entries are only ever added
+            return self._robots[origin]
         with self._lock:
             lock = self._robots_locks.setdefault(origin, threading.Lock())
         with lock:
@@ -213,7 +231,9 @@ class ImageFetcher:
         except FetchError:
             raise
         except Exception as exc:
-            raise FetchError("connection", f"body read failed: {type(exc).__name__}: {exc}"[:300], True) from None
+            raise FetchError(
+                "connection", f"body read failed: {type(exc).__name__}: {exc}"[:300], True
+            ) from None
         finally:
             response.close()
         return b"".join(chunks)
@@ -227,7 +247,8 @@ class ImageFetcher:
         if response.status_code != 200:
             response.close()
             raise FetchError(
-                f"http_{response.status_code}", f"HTTP {response.status_code}",
+                f"http_{response.status_code}",
+                f"HTTP {response.status_code}",
                 retry=response.status_code in RETRY_STATUSES,
             )
         opted_out = opt_out_directives(response.headers.get("x-robots-tag"), self.opt_out_tokens)

@@ -76,7 +76,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, apply_exif: 
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageError(
-                    "decompression_bomb", f"{width}x{height} = {width * height} pixels > max_pixels={max_pixels}"
+                    "decompression_bomb",
+                    f"{width}x{height} = {width * height} pixels > max_pixels={max_pixels}",
                 )
             image.load()  # decodes every pixel: truncated or corrupt data raise here
     except ImageError:

@@ -22,8 +22,27 @@ CAPTION_COLUMNS = ("caption", "TEXT", "text", "alt", "caption_text", "title")
 LIST_SUFFIXES = (".parquet", ".csv", ".tsv", ".jsonl", ".jsonl.gz", ".json.gz", ".csv.gz", ".tsv.gz")
 # alt texts that say nothing about the image
 GENERIC_ALT = {
-    "image", "img", "photo", "picture", "pic", "logo", "icon", "banner", "thumbnail", "avatar", "placeholder",
-    "spacer", "graphic", "untitled", "null", "none", "undefined", "alt", "bild", "foto", "grafik",
+    "image",
+    "img",
+    "photo",
+    "picture",
+    "pic",
+    "logo",
+    "icon",
+    "banner",
+    "thumbnail",
+    "avatar",
+    "placeholder",
+    "spacer",
+    "graphic",
+    "untitled",
+    "null",
+    "none",
+    "undefined",
+    "alt",
+    "bild",
+    "foto",
+    "grafik",
 }
 _FILENAME = re.compile(r"^[\w\-. ]+\.(jpe?g|png|gif|webp|svg|bmp|tiff?)$", re.I)
 _WORD = re.compile(r"\w+")
@@ -57,13 +76,22 @@ def page_pairs(page: Page, page_id: str, source: str, min_words: int = 3, **meta
             continue
         caption, origin = found
         media = image_media(
-            None, media_id=f"{page_id}#img{index}", url=ref.url, alt=ref.alt,
+            None,
+            media_id=f"{page_id}#img{index}",
+            url=ref.url,
+            alt=ref.alt,
             **{k: v for k, v in (("declared_width", ref.width), ("declared_height", ref.height)) if v},
         )
         pairs.append(
             pair_record(
-                f"{page_id}#img{index}", caption, media, source=source, caption_source=origin,
-                page_url=page.url, page_title=page.title, **meta,
+                f"{page_id}#img{index}",
+                caption,
+                media,
+                source=source,
+                caption_source=origin,
+                page_url=page.url,
+                page_title=page.title,
+                **meta,
             )
         )
     return pairs
@@ -72,7 +100,9 @@ def page_pairs(page: Page, page_id: str, source: str, min_words: int = 3, **meta
 def _pick(columns, wanted: str | None, candidates: tuple[str, ...], what: str, source: str) -> str:
     if wanted:
         if wanted not in columns:
-            raise ValueError(f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}")
+            raise ValueError(
+                f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}"
+            )
         return wanted
     for name in candidates:
         if name in columns:
@@ -154,11 +184,20 @@ class UrlListReader(ErrorSinkMixin, BaseDiskReader):
                     continue
                 extra = {k: v for k, v in row.items() if k not in (url_col, caption_col) and _jsonable(v)}
                 media = image_media(None, media_id=f"{record_id}#img", url=url, alt=None)
-                yield pair_record(record_id, caption, media, source=source, row=index, caption_source="list",
-                                  **{"list": extra} if extra else {})
+                yield pair_record(
+                    record_id,
+                    caption,
+                    media,
+                    source=source,
+                    row=index,
+                    caption_source="list",
+                    **{"list": extra} if extra else {},
+                )
         except Exception as exc:  # unreadable file or missing columns: one error naming the file
             reason = describe_error(exc)
-            self.send_to_errors(error_record(source, self.name, reason), reason, "unreadable_list", self._rank)
+            self.send_to_errors(
+                error_record(source, self.name, reason), reason, "unreadable_list", self._rank
+            )
 
 
 def _jsonable(value) -> bool:

@@ -104,7 +104,9 @@ def iter_responses(
             return
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:  # the file cannot be read on
             reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-            yield WarcProblem(f"unreadable WARC data: {reason}", offset=iterator.offset, kind="unreadable_warc")
+            yield WarcProblem(
+                f"unreadable WARC data: {reason}", offset=iterator.offset, kind="unreadable_warc"
+            )
             return
         if record.rec_type != "response" or record.http_headers is None:
             continue
@@ -123,14 +125,19 @@ def iter_responses(
         missing = getattr(record.raw_stream, "limit", 0) or 0
         if missing > 0:
             yield WarcProblem(
-                f"truncated record: {missing} of {record.length} bytes missing", url, record_id,
+                f"truncated record: {missing} of {record.length} bytes missing",
+                url,
+                record_id,
                 kind="truncated_record",
             )
             continue
         checker = getattr(record, "digest_checker", None)
         if checker is not None and checker.passed is False:
             yield WarcProblem(
-                f"digest mismatch ({'; '.join(checker.problems)[:200]})", url, record_id, kind="digest_mismatch"
+                f"digest mismatch ({'; '.join(checker.problems)[:200]})",
+                url,
+                record_id,
+                kind="digest_mismatch",
             )
             continue
         status = _status(record)
