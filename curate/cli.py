@@ -72,13 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {
+    command = {
         "run": cmd_run,
         "recipes": cmd_recipes,
         "inspect": cmd_inspect,
         "report": cmd_report,
         "push": cmd_push,
-    }[args.command](args)
+    }[args.command]
+    try:
+        return command(args)
+    except (KeyError, FileNotFoundError, ValueError) as exc:
+        # mistakes a user can fix (unknown recipe or stage, missing folder): the message, not a traceback
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"curate {args.command}: {message}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def cmd_recipes(args) -> int:
@@ -93,23 +100,16 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from curate.report import format_funnel, run_funnel, write_funnel_json
+    from curate.report import format_funnel, run_funnel
     from curate.stage import ExecutorConfig, StageFailed, run_recipe
     from pipelines import get_recipe
 
     recipe = get_recipe(args.recipe)
     output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
     options = dict(args.options)
     config = ExecutorConfig(args.executor, args.workers, args.ray_address)
     if args.stage:
         recipe.stage(args.stage)
-    (output / "run.json").write_text(
-        json.dumps(
-            {"recipe": recipe.name, "stages": recipe.stage_names, "input": args.input, "options": options},
-            indent=2,
-        )
-    )
     failed = None
     started = time.monotonic()
     try:
@@ -119,7 +119,6 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         failed = "interrupted; rerun the same command to resume"
     funnels = run_funnel(output, recipe.stage_names)
-    write_funnel_json(output, funnels)
     print("\n" + format_funnel(funnels))
     print(f"\n{recipe.name}: {time.monotonic() - started:.1f}s; output in {output}")
     manifest = output / "shards" / "manifest.json"
@@ -171,6 +170,8 @@ def cmd_report(args) -> int:
     from curate.report import error_lines, format_funnel, run_funnel
 
     output = Path(args.output)
+    if not (output / "stages").is_dir():
+        raise FileNotFoundError(f"{output} is not a run output folder (no stages/ inside)")
     run_info = output / "run.json"
     order = json.loads(run_info.read_text())["stages"] if run_info.exists() else None
     funnels = run_funnel(output, order)

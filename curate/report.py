@@ -84,7 +84,7 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
 def run_funnel(output: str | Path, stage_names: list[str] | None = None) -> list[StageFunnel]:
     stages_dir = Path(output) / "stages"
     if not stages_dir.exists():
-        raise FileNotFoundError(f"{output} is not a run output folder (no stages/ inside)")
+        return []
     names = stage_names or sorted(p.name for p in stages_dir.iterdir() if p.is_dir())
     funnels = [stage_funnel(stages_dir / name) for name in names if (stages_dir / name).exists()]
     return [f for f in funnels if f is not None]

@@ -1,8 +1,8 @@
 """WebDataset output: records -> tar shards of a target size, written atomically, plus a manifest.
 
 A sample is `KEY.json` (text, metadata, scores, QA turns or the interleaved order), its image(s)
-`KEY.png|jpg|webp` (`KEY.0.png`, `KEY.1.jpg`, ... when there are several) and `KEY.txt` when it
-has text. Shard names are `{prefix}-{rank:05d}-{n:05d}.tar`: a task that restarts deletes its own
+`KEY.png|jpg|webp` (`KEY.0.png`, `KEY.1.jpg`, ... when there are several) and `KEY.txt` (its text,
+possibly empty). Shard names are `{prefix}-{rank:05d}-{n:05d}.tar`: a task that restarts deletes its own
 earlier shards and writes them again, so a crash and a rerun never lose or duplicate a sample.
 """
 
@@ -41,6 +41,18 @@ def resize_image(data: bytes, max_side: int) -> tuple[bytes, str | None]:
     return out.getvalue(), fmt.lower()
 
 
+def _stable_types(value):
+    """JSON whose field types do not vary between samples: `datasets` infers a shard set's schema from
+    its first few samples, so a field that is null there and a string later breaks loading."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {k: _stable_types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if v is None else _stable_types(v) for v in value]  # None in `texts` marks an image
+    return value
+
+
 def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, bytes | str]:
     """The tar members of one record."""
     meta = dict(doc.metadata)
@@ -72,11 +84,14 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
         record["texts"] = qa  # Docmatix / The Cauldron: [{"user", "assistant", "source"}]
     elif record["kind"] == INTERLEAVED:
         record["texts"] = texts  # OBELICS: aligned with `images`, None where an image sits
+    # a list that is usually empty would be typed from empty lists: keep warnings as one string
+    meta["warnings"] = "; ".join(meta.get("warnings") or [])
     record["metadata"] = meta
+    record = _stable_types(record)
     sample = {"__key__": sample_key(doc.id), "json": json.dumps(record, ensure_ascii=False).encode()}
     sample.update(members)
-    if doc.text:
-        sample["txt"] = doc.text.encode()
+    # always present, even empty: `datasets` infers one schema for all samples of a shard set
+    sample["txt"] = doc.text.encode()
     return sample
 
 

@@ -15,6 +15,7 @@ crashed run resumes where it stopped, and any stage can run alone (`--stage NAME
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -240,13 +241,26 @@ def run_recipe(
     config = config or ExecutorConfig()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    contexts = stage_contexts(recipe, input, output, options or {})
+    options = options or {}
     if only_stage:
         recipe.stage(only_stage)  # validates the name
+    (output / "run.json").write_text(
+        json.dumps(
+            {"recipe": recipe.name, "stages": recipe.stage_names, "input": str(input), "options": options},
+            indent=2,
+            default=str,
+        )
+    )
+    contexts = stage_contexts(recipe, input, output, options)
     selected = [s.name for s in recipe.stages if not only_stage or s.name == only_stage]
-    with recipe.open_services(options or {}, selected) as services:
-        for stage, ctx in zip(recipe.stages, contexts, strict=True):
-            if stage.name in selected:
-                ctx.options.update(services)
-                with StageProgress(stage, ctx) if progress else contextlib.nullcontext():
-                    run_stage(stage, ctx, config)
+    try:
+        with recipe.open_services(options, selected) as services:
+            for stage, ctx in zip(recipe.stages, contexts, strict=True):
+                if stage.name in selected:
+                    ctx.options.update(services)
+                    with StageProgress(stage, ctx) if progress else contextlib.nullcontext():
+                        run_stage(stage, ctx, config)
+    finally:
+        from curate.report import run_funnel, write_funnel_json
+
+        write_funnel_json(output, run_funnel(output, recipe.stage_names))
