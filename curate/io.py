@@ -54,6 +54,12 @@ class RecordReader(ParquetReader):
             **kwargs,
         )
 
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        # an upstream stage that kept nothing leaves an empty folder: that is zero records, not an error
+        if not self.data_folder.list_files(glob_pattern=self.glob_pattern, recursive=self.recursive):
+            return
+        yield from super().run(data, rank, world_size)
+
     def get_document_from_dict(self, data: dict, source_file: str, id_in_file: int) -> Document:
         # datatrove's readers skip rows without text; here every record counts, so none is skipped.
         return row_to_record(data)

@@ -197,6 +197,9 @@ def stage_contexts(recipe: Recipe, input: str, output: Path, options: dict[str, 
 
 def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
     """Run (or resume) one stage; raise StageFailed if any task did not complete. Returns seconds."""
+    upstream = Path(ctx.input).parent  # OUTPUT/stages/PREVIOUS when reading a stage's data
+    if not Path(ctx.input).exists() and (upstream / "logs" / "completions").is_dir():
+        Path(ctx.input).mkdir(parents=True)  # the previous stage ran and kept nothing: an empty input
     if not Path(ctx.input).exists():
         raise StageFailed(
             f"stage {stage.name!r}: its input {ctx.input} does not exist"
