@@ -173,6 +173,8 @@ def test_pairs_from_alt_text_and_figure_captions(shared_data):
     assert all(p.media[0].url.startswith("https://www.dw.com/image/") for p in pairs)
     assert not meaningful_caption("IMG_2931.jpg") and not meaningful_caption("logo")
     assert not meaningful_caption("Mark Lavin") and meaningful_caption("Single Test Passing screenshot")
+    # icon alt texts of the dolma sample pages are not captions
+    assert not meaningful_caption("Website link Icon") and not meaningful_caption("Semantic Scholar Icon")
 
 
 # ---- OBELICS filters --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,6 +29,13 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self):
         _Handler.requests_seen.append(self.path)
+        if self.path.startswith("/redirect/"):  # /redirect/NAME -> /photos/NAME
+            self.send_response(302)
+            self.send_header("Location", "/photos/" + self.path.split("/", 2)[2])
+            self.end_headers()
+            return
+        if self.path.startswith("/slow/"):  # answers after the client's timeout
+            time.sleep(1.5)
         super().do_GET()
 
     def end_headers(self):
@@ -45,6 +53,7 @@ def server(shared_data, tmp_path_factory):
     (root / "broken").symlink_to(images / "broken")
     (root / "noai").symlink_to(images / "photos")
     (root / "disallowed").symlink_to(images / "photos")
+    (root / "slow").symlink_to(images / "photos")
     (root / "robots.txt").write_text("User-agent: *\nDisallow: /disallowed/\n")
     (root / "page.html").write_text("<html><body>not an image</body></html>")
     handler = lambda *a, **kw: _Handler(*a, directory=str(root), **kw)  # noqa: E731
@@ -87,6 +96,25 @@ def test_fetch_with_allowance_on(server, shared_data):
     assert results[urls["html"]].kind == "not_an_image"
     small = ImageFetcher(allow_private=True, retries=0, max_bytes=10_000).fetch(f"{server}/photos/flower.jpg")
     assert small.kind == "too_large"
+
+
+def test_redirects_timeouts_and_retries(server):
+    fetcher = ImageFetcher(allow_private=True, retries=1, backoff=0.05, timeout=0.5)
+    redirected = fetcher.fetch(f"{server}/redirect/hopper.png")
+    assert redirected.ok and redirected.final_url == f"{server}/photos/hopper.png"
+    slow = fetcher.fetch(f"{server}/slow/hopper.png")
+    assert slow.kind == "timeout" and slow.attempts == 2  # retried once, then recorded
+    missing = fetcher.fetch(f"{server}/photos/none.png")
+    assert missing.kind == "http_404" and missing.attempts == 1  # a 404 is not retried
+
+
+def test_dns_rebinding_is_caught_at_connection(server, monkeypatch):
+    """The host check passes (as if DNS said a public address), but the connection lands on 127.0.0.1."""
+    fetcher = ImageFetcher(retries=0, respect_robots=False)
+    monkeypatch.setattr(fetcher, "host_problem", lambda host, port: None)
+    result = fetcher.fetch(f"{server}/photos/hopper.png")
+    assert result.kind == "private_address" and "connected to 127.0.0.1" in result.reason
+    assert result.data is None
 
 
 def test_private_addresses_refused_without_allowance(server):
@@ -239,3 +267,45 @@ def test_pairs_recipe_from_a_url_list(server, shared_data, tmp_path):
 
     assert all(Image.open(io.BytesIO(s["jpg"])).size[0] >= 200 for s in samples)
     assert json.loads(samples[0]["json"])["metadata"]["list"] == {"similarity": "0.3"}
+
+
+def test_url_lists_in_parquet_and_jsonl(server, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.web.pairs import UrlListReader
+
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    # LAION metadata names its columns URL and TEXT; DataComp url and text
+    pq.write_table(pa.table({"URL": [f"{server}/photos/flower.jpg"], "TEXT": ["a flower"], "WIDTH": [480]}),
+                   folder / "laion.parquet")
+    (folder / "datacomp.jsonl").write_text(
+        json.dumps({"url": f"{server}/photos/hopper.png", "text": "a portrait", "uid": "u1"}) + "\n"
+        + json.dumps({"url": "", "text": "no url"}) + "\n"
+    )
+    (folder / "bad.csv").write_text("link_to_image,words\nx,y\n")
+    reader = UrlListReader(str(folder))
+    docs = sorted(reader.run(), key=lambda d: d.text)
+    assert [(d.text, d.media[0].url.rsplit("/", 1)[1]) for d in docs] == [("a flower", "flower.jpg"),
+                                                                          ("a portrait", "hopper.png")]
+    assert docs[0].metadata["list"] == {"WIDTH": 480} and docs[1].metadata["list"] == {"uid": "u1"}
+    stats = {k: getattr(v, "total", v) for k, v in reader.stats.stats.items()}
+    assert stats["errored_missing_url"] == 1 and stats["errored_unreadable_list"] == 1
+
+
+def test_pairs_recipe_extracts_captioned_images_from_warcs(shared_data, tmp_path):
+    output = tmp_path / "out"
+    run_recipe(get_recipe("pairs"), str(shared_data / "warc"), output, ExecutorConfig(workers=1),
+               only_stage="extract")
+    (funnel,) = run_funnel(output, ["extract"])
+    assert funnel.balanced and funnel.kept == 55  # 56 pages hold 391 <img>; icons and bare names are no pairs
+    from curate.io import RecordReader
+
+    pairs = list(RecordReader(str(output / "stages" / "extract" / "data")).run())
+    values = next(p for p in pairs if "CCValues2021-2025" in p.media[0].url)
+    assert values.metadata["caption_source"] == "figcaption"
+    assert values.text.startswith("“CC Core Values” graphic from “CC Strategy 2021–2025”")
+    assert values.metadata["page_url"] == "https://creativecommons.org/mission/"
+    assert all(len(p.text.split()) >= 3 and p.media[0].url.startswith("http") for p in pairs)
+    assert not any(p.text.lower().endswith("icon") for p in pairs)

@@ -74,6 +74,14 @@ def address_problem(ip: str) -> str | None:
     return None
 
 
+def peer_address(response) -> str | None:
+    """The IP a requests response came from (best effort: None when urllib3 does not expose it)."""
+    try:
+        return response.raw._fp.fp.raw._sock.getpeername()[0]
+    except (AttributeError, OSError, IndexError, TypeError):
+        return None
+
+
 def opt_out_directives(header_value: str | None, tokens: tuple[str, ...] = OPT_OUT_TOKENS) -> list[str]:
     """The opt-out directives of an X-Robots-Tag (or robots meta) value, e.g. ['noai']."""
     if not header_value:
@@ -209,6 +217,7 @@ class ImageFetcher:
                 raise FetchError("connection", f"connection failed: {exc}"[:300], retry=True) from None
             except requests.RequestException as exc:
                 raise FetchError("request", f"{type(exc).__name__}: {exc}"[:300]) from None
+            self._check_peer(response)
             if response.is_redirect and response.headers.get("location"):
                 url = urljoin(url, response.headers["location"])
                 response.close()
@@ -216,6 +225,16 @@ class ImageFetcher:
             response.final_url = url
             return response
         raise FetchError("too_many_redirects", f"more than {self.max_redirects} redirects")
+
+    def _check_peer(self, response) -> None:
+        """The address actually connected to must pass the same check: a host whose DNS answer changed
+        between our lookup and the connection (DNS rebinding) is caught here, before the body is read."""
+        if self.allow_private:
+            return
+        peer = peer_address(response)
+        if peer and address_problem(peer):
+            response.close()
+            raise FetchError("private_address", f"connected to {peer} ({address_problem(peer)}); refused")
 
     def _read(self, response, max_bytes: int) -> bytes:
         declared = response.headers.get("content-length")

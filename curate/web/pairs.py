@@ -44,18 +44,21 @@ GENERIC_ALT = {
     "foto",
     "grafik",
 }
+# a caption whose last word is one of these names a page element, not a picture ("E-mail Icon")
+ELEMENT_WORDS = {"icon", "logo", "button", "avatar", "thumbnail", "banner", "arrow", "badge", "spinner"}
 _FILENAME = re.compile(r"^[\w\-. ]+\.(jpe?g|png|gif|webp|svg|bmp|tiff?)$", re.I)
-_WORD = re.compile(r"\w+")
 
 
 def meaningful_caption(text: str | None, min_words: int = 3) -> bool:
     """A caption worth pairing: at least `min_words` words, not a file name, not a generic word."""
     if not text:
         return False
-    text = text.strip()
-    if _FILENAME.match(text) or text.lower().strip(".") in GENERIC_ALT:
+    words = text.split()
+    if not words or _FILENAME.match(text.strip()) or text.lower().strip(" .") in GENERIC_ALT:
         return False
-    return len(_WORD.findall(text)) >= min_words
+    if words[-1].lower().strip(".:") in ELEMENT_WORDS:
+        return False
+    return len(words) >= min_words
 
 
 def image_caption(ref: ImageRef, min_words: int = 3) -> tuple[str, str] | None:
@@ -69,11 +72,12 @@ def image_caption(ref: ImageRef, min_words: int = 3) -> tuple[str, str] | None:
 
 def page_pairs(page: Page, page_id: str, source: str, min_words: int = 3, **meta) -> list[Document]:
     """One pair record per image of the page that has a meaningful caption."""
-    pairs = []
+    pairs, seen = [], set()
     for index, ref in enumerate(page.images):
         found = image_caption(ref, min_words)
-        if not found:
+        if not found or ref.url in seen:  # an image repeated on a page is one pair
             continue
+        seen.add(ref.url)
         caption, origin = found
         media = image_media(
             None,
