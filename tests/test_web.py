@@ -80,6 +80,26 @@ def test_dw_article_resolves_relative_images_and_drops_footer(shared_data):
     assert not any("xiti.com" in u or "dwlogo" in u or u.endswith(("41525323_302.jpg", "41525319_302.jpg")) for u in urls)
 
 
+def test_blogger_post_without_sidebar_pager_or_header(shared_data):
+    page = _page(shared_data, "blog.python.org.html")
+    blocks = page.text_blocks
+    assert blocks[:2] == ["Friday, December 23, 2016", "Python 3.6.0 is now available!"]
+    assert blocks[-1].startswith("P.S. As a volunteer-staffed open source project")
+    text = "\n".join(blocks)
+    for boilerplate in ("Subscribe to Python Insider", "Python-Dev mailing list", "Older Post",
+                        "Python core development news and information", "setAttributeOnload"):
+        assert boilerplate not in text
+
+
+def test_latin1_page_is_decoded(shared_data):
+    page = _page(shared_data, "cdu-fraktion-erfurt.de.waldorfschule.html")  # declares ISO-8859-1
+    assert page.charset == "cp1252"
+    assert page.title == "CDU-Fraktion im Erfurter Stadtrat - Entwicklung der Waldorfschule ermöglicht"
+    text = "\n".join(page.text_blocks)
+    assert "Ein positives Signal gab es diese Woche für die Waldorfschule in Bischleben." in text
+    assert "\ufffd" not in text and "Ã" not in text
+
+
 def test_charset_is_detected_for_other_encodings(shared_data):
     data = (shared_data / "html" / "dw.com.colonial.html").read_bytes()
     reference = extract_page(data, "https://www.dw.com/en/x").text_blocks
