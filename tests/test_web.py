@@ -233,3 +233,21 @@ def test_text_filter_scores_then_decides(warc_docs):
     long_post = next(d for u, d in by_url.items() if u.startswith("https://amyxzhang.wordpress.com"))
     text_filter.score(long_post)
     assert text_filter.decide(long_post) == (False, "too_many_words")
+
+
+def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_data, tmp_path):
+    from curate.report import error_lines, run_funnel
+    from curate.stage import ExecutorConfig, run_recipe
+    from pipelines import get_recipe
+
+    output = tmp_path / "out"
+    run_recipe(get_recipe("interleaved"), str(shared_data / "warc" / "malformed"), output,
+               ExecutorConfig(workers=1), only_stage="extract")
+    (funnel,) = run_funnel(output, ["extract"])
+    assert funnel.balanced
+    assert funnel.errored == {"truncated_record": 2, "unreadable_warc": 3, "digest_mismatch": 1}
+    errors = error_lines(output, "extract")
+    by_file = {e["metadata"]["file"]: e["reason"] for e in errors}
+    assert by_file["clipped.warc.gz"] == "truncated record: 13068 of 88275 bytes missing"
+    assert by_file["example-trunc.warc"].startswith("digest mismatch")
+    assert all(e["severity"] == "error" and e["stage"] == "🕸 Web pages" for e in errors)
