@@ -3,7 +3,7 @@ alt text) from WARC crawls or HTML files, or a URL list (Parquet/CSV/TSV/JSONL w
 columns) -> images fetched and decoded safely -> image size filter -> WebDataset shards (KEY.jpg + KEY.txt).
 
 Options: as the interleaved recipe for fetching (allow_private, fetch_workers, fetch_timeout,
-fetch_retries, max_image_bytes, respect_robots); min_caption_words (3), url_column / caption_column
+fetch_retries, max_image_bytes, respect_robots, use_stored_images); min_caption_words (3), url_column / caption_column
 (found by name when not given), min_side (DataComp: 200), max_side (20000), max_aspect_ratio (DataComp: 3).
 """
 
@@ -40,6 +40,7 @@ def build_extract(ctx: StageContext):
         reader = WebPageReader(
             ctx.input,
             output="pairs",
+            use_stored_images=bool(ctx.option("use_stored_images", True)),
             min_caption_words=int(ctx.option("min_caption_words", 3)),
             error_writer=ctx.error_writer("pages"),
         )

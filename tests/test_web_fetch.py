@@ -309,3 +309,5 @@ def test_pairs_recipe_extracts_captioned_images_from_warcs(shared_data, tmp_path
     assert values.metadata["page_url"] == "https://creativecommons.org/mission/"
     assert all(len(p.text.split()) >= 3 and p.media[0].url.startswith("http") for p in pairs)
     assert not any(p.text.lower().endswith("icon") for p in pairs)
+    rirs = next(p for p in pairs if p.text == "Map of RIRs")  # iana: the image is stored in the WARC
+    assert rirs.media[0].metadata["fetched_from"] == "warc" and rirs.media[0].media_bytes.startswith(b"<?xml")

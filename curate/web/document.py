@@ -142,7 +142,7 @@ class WebPageReader(ErrorSinkMixin, BaseDiskReader):
 
     def _read_warc(self, filepath: str, source: str):
         stored = None
-        if self.use_stored_images and self.output == "interleaved":
+        if self.use_stored_images:
             stored = stored_images(lambda: self.data_folder.open(filepath, "rb"))
             self.stat_update("warc_stored_images", value=len(stored.by_url))
         with self.data_folder.open(filepath, "rb") as stream:
@@ -196,7 +196,7 @@ class WebPageReader(ErrorSinkMixin, BaseDiskReader):
         self.stat_update("pages")
         self.stat_update("images_skipped", value=page.skipped_images)
         if self.output == "pairs":
-            pairs = page_pairs(page, record_id, source, self.min_caption_words, **meta)
+            pairs = page_pairs(page, record_id, source, self.min_caption_words, stored, **meta)
             if not pairs:
                 self.stat_update("dropped", "dropped_no_captioned_image")
             yield from pairs

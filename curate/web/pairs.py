@@ -70,8 +70,11 @@ def image_caption(ref: ImageRef, min_words: int = 3) -> tuple[str, str] | None:
     return None
 
 
-def page_pairs(page: Page, page_id: str, source: str, min_words: int = 3, **meta) -> list[Document]:
-    """One pair record per image of the page that has a meaningful caption."""
+def page_pairs(
+    page: Page, page_id: str, source: str, min_words: int = 3, stored=None, **meta
+) -> list[Document]:
+    """One pair record per image of the page that has a meaningful caption; `stored` (images found in
+    the WARC, `curate.web.warc.StoredImages`) gives their bytes where the crawl holds them."""
     pairs, seen = [], set()
     for index, ref in enumerate(page.images):
         found = image_caption(ref, min_words)
@@ -79,13 +82,11 @@ def page_pairs(page: Page, page_id: str, source: str, min_words: int = 3, **meta
             continue
         seen.add(ref.url)
         caption, origin = found
-        media = image_media(
-            None,
-            media_id=f"{page_id}#img{index}",
-            url=ref.url,
-            alt=ref.alt,
-            **{k: v for k, v in (("declared_width", ref.width), ("declared_height", ref.height)) if v},
-        )
+        data = stored.get(ref.url) if stored else None
+        extra = {k: v for k, v in (("declared_width", ref.width), ("declared_height", ref.height)) if v}
+        if data is not None:
+            extra["fetched_from"] = "warc"
+        media = image_media(data, media_id=f"{page_id}#img{index}", url=ref.url, alt=ref.alt, **extra)
         pairs.append(
             pair_record(
                 f"{page_id}#img{index}",
