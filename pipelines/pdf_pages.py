@@ -1,9 +1,11 @@
-"""PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> shards."""
+"""PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> dedup
+(identical renders, same or near-duplicate text; `--set dedup=false` keeps every page) -> shards."""
 
 from __future__ import annotations
 
 from curate.pdf import PdfPageReader
 from curate.stage import Recipe, Stage, StageContext
+from filters.dedup.stages import page_dedup_stages
 from pipelines.common import shards_stage
 
 
@@ -30,4 +32,4 @@ def pages_stage() -> Stage:
 
 
 def recipe() -> Recipe:
-    return Recipe("pdf-pages", [pages_stage(), shards_stage()], description=__doc__)
+    return Recipe("pdf-pages", [pages_stage(), *page_dedup_stages(), shards_stage()], description=__doc__)

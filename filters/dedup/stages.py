@@ -11,7 +11,7 @@ A dedup is three stages, so it runs across tasks (local processes or Ray) with b
                  removes frequent image URLs and repeated paragraphs, writes the kept records
 
 Options (`--set key=value`): `dedup_partitions` (default 8; raise it so that one partition of the key
-entries, 24 bytes each, fits a task's memory).
+entries, 24 bytes each, fits a task's memory); `dedup=false` computes no keys, so every record is kept.
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         (ctx.stage_dir / "input.txt").write_text(str(ctx.input))
         (ctx.stage_dir / "partitions.txt").write_text(str(_partitions(ctx)))
         ctx.data_dir.mkdir(parents=True, exist_ok=True)  # no records here: see the filter stage
+        active = kinds if ctx.option("dedup", True) else []  # --set dedup=false: no keys, all kept
         return [
             ctx.reader(),
-            DedupKeys(kinds, ctx.stage_dir, _partitions(ctx), error_writer=ctx.error_writer("dedup-keys")),
+            DedupKeys(active, ctx.stage_dir, _partitions(ctx), error_writer=ctx.error_writer("dedup-keys")),
         ]
 
     def match_tasks(ctx: StageContext) -> int:
@@ -133,6 +134,12 @@ def image_phash_dedup_stages(
     """Near-duplicate images (pHash within `threshold` bits) across the whole dataset, exact pixels first."""
     kinds: list[DedupKind] = [ExactImage()] if exact else []
     return dedup_stages([*kinds, NearImage(threshold=threshold)], name)
+
+
+def page_dedup_stages(name: str = "dedup") -> list[Stage]:
+    """PDF pages: identical renders (blank or repeated pages), same text, near-duplicate text (MinHash).
+    No pHash here: renders of different text pages look alike at pHash's 32x32 scale."""
+    return dedup_stages([ExactImage(), ExactText(), MinHashText()], name)
 
 
 def url_frequency_stages(
