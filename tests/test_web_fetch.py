@@ -311,3 +311,20 @@ def test_pairs_recipe_extracts_captioned_images_from_warcs(shared_data, tmp_path
     assert not any(p.text.lower().endswith("icon") for p in pairs)
     rirs = next(p for p in pairs if p.text == "Map of RIRs")  # iana: the image is stored in the WARC
     assert rirs.media[0].metadata["fetched_from"] == "warc" and rirs.media[0].media_bytes.startswith(b"<?xml")
+
+
+def test_page_opt_out_meta_tag_stops_image_fetching(server, shared_data, tmp_path):
+    from curate.web.document import WebPageReader
+
+    html = (shared_data / "html" / "blog.python.org.html").read_text(encoding="utf-8")
+    html = html.replace("<head>", '<head><meta name="robots" content="noai, noimageai">', 1)
+    html = html.replace("We hope you enjoy", f'<img src="{server}/photos/flower.jpg" alt="a flower">We hope you enjoy', 1)
+    (tmp_path / "page.html").write_text(html, encoding="utf-8")
+    (doc,) = list(WebPageReader(str(tmp_path)).run())
+    assert doc.metadata["opt_out"] == ["noai", "noimageai"]
+    assert doc.media[0].url == f"{server}/photos/flower.jpg"
+    _Handler.requests_seen.clear()
+    (kept,) = list(FetchImages({"allow_private": True, "retries": 0}).run(iter([doc])))
+    assert kept.media[0].media_bytes is None
+    assert kept.media[0].metadata["fetch_error"].startswith("opt_out: the page opts out")
+    assert _Handler.requests_seen == []
