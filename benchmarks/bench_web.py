@@ -72,8 +72,12 @@ def bench_extraction_only() -> None:
     ours = len(pages) / (time.perf_counter() - started)
     started = time.perf_counter()
     for payload, _, charset in pages:
-        trafilatura.extract(payload.decode(detect_charset(payload, charset), "replace"), favor_precision=True,
-                            include_comments=False, deduplicate=True)
+        trafilatura.extract(
+            payload.decode(detect_charset(payload, charset), "replace"),
+            favor_precision=True,
+            include_comments=False,
+            deduplicate=True,
+        )
     base = len(pages) / (time.perf_counter() - started)
     print(f"extraction alone, same {len(pages)} pages (no WARC reading, no sandbox)")
     print(f"  curate extract_page:          {ours:8.1f} pages/s")
@@ -90,8 +94,12 @@ def bench_extraction() -> None:
         base_docs, base_s = base_docs + n, base_s + s
     ours, base = ours_docs / ours_s, base_docs / base_s
     print(f"WARC -> documents, {len(WARCS)} files x {ROUNDS} rounds")
-    print(f"  curate WebPageReader (interleaved records): {ours_docs / ROUNDS:.0f} docs/round, {ours:8.1f} docs/s")
-    print(f"  datatrove WarcReader + Trafilatura (text):  {base_docs / ROUNDS:.0f} docs/round, {base:8.1f} docs/s")
+    print(
+        f"  curate WebPageReader (interleaved records): {ours_docs / ROUNDS:.0f} docs/round, {ours:8.1f} docs/s"
+    )
+    print(
+        f"  datatrove WarcReader + Trafilatura (text):  {base_docs / ROUNDS:.0f} docs/round, {base:8.1f} docs/s"
+    )
     print(f"  ratio: {ours / base:.2f}x (goal >= 3x)")
 
 
@@ -133,7 +141,8 @@ def bench_fetch() -> None:
         (Path(site) / "photos").symlink_to(SHARED / "images" / "photos")
         server = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", site],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             for _ in range(50):  # wait for the server
@@ -159,8 +168,12 @@ def bench_fetch() -> None:
             server.wait()
     ours, plain = IMAGES / times["ours"], IMAGES / times["plain"]
     print(f"image download from a local server, {IMAGES} images per side, {WORKERS} threads")
-    print(f"  curate ImageFetcher (checks, robots, size cap): {ours:8.1f} images/s ({sizes['ours'] >> 20} MB)")
-    print(f"  plain requests loop (ThreadPoolExecutor):       {plain:8.1f} images/s ({sizes['plain'] >> 20} MB)")
+    print(
+        f"  curate ImageFetcher (checks, robots, size cap): {ours:8.1f} images/s ({sizes['ours'] >> 20} MB)"
+    )
+    print(
+        f"  plain requests loop (ThreadPoolExecutor):       {plain:8.1f} images/s ({sizes['plain'] >> 20} MB)"
+    )
     print(f"  ratio: {ours / plain:.2f}x (goal >= 0.9x)")
 
 

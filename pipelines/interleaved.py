@@ -111,8 +111,12 @@ def recipe() -> Recipe:
     return Recipe(
         "interleaved",
         [
-            Stage("extract", build_extract, input_suffixes=WEB_SUFFIXES,
-                  description="web pages -> ordered text and images; OBELICS text filters"),
+            Stage(
+                "extract",
+                build_extract,
+                input_suffixes=WEB_SUFFIXES,
+                description="web pages -> ordered text and images; OBELICS text filters",
+            ),
             Stage("images", build_images, description="fetch + decode images; OBELICS image filters"),
             final_shards_stage(),
         ],

@@ -56,8 +56,12 @@ def recipe() -> Recipe:
     return Recipe(
         "pairs",
         [
-            Stage("extract", build_extract, input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
-                  description="pages or URL lists -> image-caption pairs"),
+            Stage(
+                "extract",
+                build_extract,
+                input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
+                description="pages or URL lists -> image-caption pairs",
+            ),
             Stage("images", build_images, description="fetch + decode images; image size filter"),
             final_shards_stage(),
         ],

@@ -48,16 +48,26 @@ def test_caktus_blog_post_in_order_without_boilerplate(shared_data):
     positions = [_index(texts, s) for s in order]
     assert positions == sorted(positions)
     # the screenshots sit between the paragraphs they illustrate
-    failure = _index(texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-failure")
+    failure = _index(
+        texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-failure"
+    )
     assert texts[failure - 1].startswith("It was my second webcast")
     assert texts[failure + 1].startswith("I quickly abandoned the idea")
-    passing = _index(texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-passing")
+    passing = _index(
+        texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-passing"
+    )
     assert texts[passing - 1].startswith("I looked through my terminal history")
     assert texts[passing + 1].startswith("It passed!")
     assert items[failure].alt == "Test Failure"
     # navigation, footer, logo and tracking pixel are gone
     text = "\n".join(page.text_blocks)
-    for boilerplate in ("Case studies", "Client feedback", "Quick links", "solutions@caktusgroup.com", "919-951-0052"):
+    for boilerplate in (
+        "Case studies",
+        "Client feedback",
+        "Quick links",
+        "solutions@caktusgroup.com",
+        "919-951-0052",
+    ):
         assert boilerplate not in text
     urls = [i.url for i in page.images]
     assert not any("caktus-logo" in u or "facebook.com/tr" in u for u in urls)
@@ -77,7 +87,9 @@ def test_dw_article_resolves_relative_images_and_drops_footer(shared_data):
     text = "\n".join(page.text_blocks)
     assert "Privacy Policy" not in text and "Legal notice" not in text
     urls = [i.url for i in page.images]
-    assert not any("xiti.com" in u or "dwlogo" in u or u.endswith(("41525323_302.jpg", "41525319_302.jpg")) for u in urls)
+    assert not any(
+        "xiti.com" in u or "dwlogo" in u or u.endswith(("41525323_302.jpg", "41525319_302.jpg")) for u in urls
+    )
 
 
 def test_blogger_post_without_sidebar_pager_or_header(shared_data):
@@ -86,8 +98,13 @@ def test_blogger_post_without_sidebar_pager_or_header(shared_data):
     assert blocks[:2] == ["Friday, December 23, 2016", "Python 3.6.0 is now available!"]
     assert blocks[-1].startswith("P.S. As a volunteer-staffed open source project")
     text = "\n".join(blocks)
-    for boilerplate in ("Subscribe to Python Insider", "Python-Dev mailing list", "Older Post",
-                        "Python core development news and information", "setAttributeOnload"):
+    for boilerplate in (
+        "Subscribe to Python Insider",
+        "Python-Dev mailing list",
+        "Older Post",
+        "Python core development news and information",
+        "setAttributeOnload",
+    ):
         assert boilerplate not in text
 
 
@@ -129,9 +146,7 @@ def test_warc_page_with_figure_caption_and_no_navigation(shared_data):
     assert doc.metadata["date"] and doc.metadata["warc_record_id"].startswith("<urn:uuid:")
     for nav in ("Licenses and Tools", "Privacy Policies", "info@creativecommons.org", "Mastodon"):
         assert nav not in doc.text
-    pairs = page_pairs(
-        extract_page(b"<html><body><p>x</p></body></html>", doc.metadata["url"]), doc.id, "s"
-    )
+    pairs = page_pairs(extract_page(b"<html><body><p>x</p></body></html>", doc.metadata["url"]), doc.id, "s")
     assert pairs == []
 
 
@@ -199,6 +214,7 @@ def test_pairs_from_alt_text_and_figure_captions(shared_data):
 
 # ---- OBELICS filters --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def warc_docs(shared_data):
     return _warc_docs(shared_data, "warc__sample-000*.warc.gz")[0]
@@ -241,8 +257,13 @@ def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_dat
     from pipelines import get_recipe
 
     output = tmp_path / "out"
-    run_recipe(get_recipe("interleaved"), str(shared_data / "warc" / "malformed"), output,
-               ExecutorConfig(workers=1), only_stage="extract")
+    run_recipe(
+        get_recipe("interleaved"),
+        str(shared_data / "warc" / "malformed"),
+        output,
+        ExecutorConfig(workers=1),
+        only_stage="extract",
+    )
     (funnel,) = run_funnel(output, ["extract"])
     assert funnel.balanced
     assert funnel.errored == {"truncated_record": 2, "unreadable_warc": 3, "digest_mismatch": 1}

@@ -121,8 +121,13 @@ def test_private_addresses_refused_without_allowance(server):
     _Handler.requests_seen.clear()
     fetcher = ImageFetcher(retries=0, timeout=2)
     port = server.rsplit(":", 1)[1]
-    for url in (f"{server}/photos/flower.jpg", f"http://localhost:{port}/photos/flower.jpg",
-                "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x.jpg", f"http://[::1]:{port}/a.jpg"):
+    for url in (
+        f"{server}/photos/flower.jpg",
+        f"http://localhost:{port}/photos/flower.jpg",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/x.jpg",
+        f"http://[::1]:{port}/a.jpg",
+    ):
         result = fetcher.fetch(url)
         assert result.kind == "private_address", (url, result)
         assert "refused" in result.reason
@@ -131,14 +136,27 @@ def test_private_addresses_refused_without_allowance(server):
 
 
 def test_broken_images_are_error_records_with_reasons(server, shared_data):
-    names = ["truncated_image.png", "truncated_jpeg.jpg", "broken_data_stream.png", "decompression_bomb.gif",
-             "broken.png"]
+    names = [
+        "truncated_image.png",
+        "truncated_jpeg.jpg",
+        "broken_data_stream.png",
+        "decompression_bomb.gif",
+        "broken.png",
+    ]
     docs = [
-        pair_record(f"p{i}", "a caption", image_media(None, media_id=f"m{i}", url=f"{server}/broken/{n}"), source=n)
+        pair_record(
+            f"p{i}", "a caption", image_media(None, media_id=f"m{i}", url=f"{server}/broken/{n}"), source=n
+        )
         for i, n in enumerate(names)
     ]
-    docs.append(pair_record("ok", "hopper", image_media(None, media_id="ok", url=f"{server}/photos/hopper.jpg"),
-                            source="hopper"))
+    docs.append(
+        pair_record(
+            "ok",
+            "hopper",
+            image_media(None, media_id="ok", url=f"{server}/photos/hopper.jpg"),
+            source="hopper",
+        )
+    )
     step = FetchImages({"allow_private": True, "retries": 0})
     kept = list(step.run(iter(docs)))
     assert [d.id for d in kept] == ["ok"]
@@ -154,8 +172,12 @@ def test_broken_images_are_error_records_with_reasons(server, shared_data):
 
 def test_exif_orientation_is_applied(server):
     step = FetchImages({"allow_private": True, "retries": 0})
-    doc = pair_record("o", "hopper rotated", image_media(None, media_id="o", url=f"{server}/photos/hopper_orientation_6.jpg"),
-                      source="o")
+    doc = pair_record(
+        "o",
+        "hopper rotated",
+        image_media(None, media_id="o", url=f"{server}/photos/hopper_orientation_6.jpg"),
+        source="o",
+    )
     (kept,) = list(step.run(iter([doc])))
     meta = kept.media[0].metadata
     assert meta["exif_orientation"] == 6 and meta["exif_applied"] is True
@@ -167,10 +189,8 @@ CAKTUS_IMAGES = {
     # the post's images, served locally; what the OBELICS image filter must do with each
     "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-failure.png": "photos/flower.jpg",
     "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-passing.png": "photos/flower2.jpg",
-    "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/tests-all-passing.png":
-        "photos/hopper.jpg",  # 128 px: too small
-    "https://cw-production-assetsbucket-8j84s7jns7p2.s3.amazonaws.com/media/blog-categories/technical.jpg":
-        "photos/208_495.jpg",  # aspect ratio 2.4
+    "https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/tests-all-passing.png": "photos/hopper.jpg",  # 128 px: too small
+    "https://cw-production-assetsbucket-8j84s7jns7p2.s3.amazonaws.com/media/blog-categories/technical.jpg": "photos/208_495.jpg",  # aspect ratio 2.4
     "https://cw-production-assetsbucket-8j84s7jns7p2.s3.amazonaws.com/media/thumbnail-cache/3e/d7/"
     "3ed792cd96a903acf9f5b83cd6f85475.jpg": "broken/truncated_image.png",
     "https://no-cache.hubspot.com/cta/default/1883108/71427a9f-f564-4f65-a1c5-a6f7852d655e.png": "noai/flower.jpg",
@@ -201,8 +221,13 @@ def _samples(output: Path) -> list[dict]:
 
 def test_interleaved_recipe_with_local_images(caktus_input, shared_data, tmp_path):
     output = tmp_path / "out"
-    run_recipe(get_recipe("interleaved"), str(caktus_input), output, ExecutorConfig(workers=1),
-               options={"allow_private": True, "fetch_retries": 0})
+    run_recipe(
+        get_recipe("interleaved"),
+        str(caktus_input),
+        output,
+        ExecutorConfig(workers=1),
+        options={"allow_private": True, "fetch_retries": 0},
+    )
     assert all(f.balanced for f in run_funnel(output))
     (sample,) = _samples(output)
     record = json.loads(sample["json"])
@@ -214,11 +239,16 @@ def test_interleaved_recipe_with_local_images(caktus_input, shared_data, tmp_pat
     assert texts[first - 1].startswith("It was my second webcast")
     assert texts[first + 1].startswith("I quickly abandoned the idea")
     assert sample[images[0]["member"]] == (shared_data / "images/photos/flower.jpg").read_bytes()
-    assert images[0]["member"] == "0.jpg" and sample["1.jpg"] == (shared_data / "images/photos/flower2.jpg").read_bytes()
+    assert (
+        images[0]["member"] == "0.jpg"
+        and sample["1.jpg"] == (shared_data / "images/photos/flower2.jpg").read_bytes()
+    )
     removed = {r["url"].rsplit("/", 1)[1]: r["reason"] for r in record["metadata"]["removed_images"]}
     assert removed == {
-        "hopper.jpg": "image_too_small", "208_495.jpg": "image_aspect_ratio",
-        "truncated_image.png": "image_not_fetched", "flower.jpg": "image_not_fetched",  # the noai/ copy
+        "hopper.jpg": "image_too_small",
+        "208_495.jpg": "image_aspect_ratio",
+        "truncated_image.png": "image_not_fetched",
+        "flower.jpg": "image_not_fetched",  # the noai/ copy
     }
     errors = " ".join(e["reason"] for e in error_lines(output, "images"))
     assert "corrupt" in errors and "opt_out" in errors
@@ -228,8 +258,14 @@ def test_interleaved_recipe_refuses_private_addresses_without_allowance(caktus_i
     output = tmp_path / "out"
     recipe = get_recipe("interleaved")
     for stage in ("extract", "images"):
-        run_recipe(recipe, str(caktus_input), output, ExecutorConfig(workers=1), only_stage=stage,
-                   options={"fetch_retries": 0})
+        run_recipe(
+            recipe,
+            str(caktus_input),
+            output,
+            ExecutorConfig(workers=1),
+            only_stage=stage,
+            options={"fetch_retries": 0},
+        )
     funnels = {f.stage: f for f in run_funnel(output)}
     assert funnels["images"].balanced and funnels["images"].kept == 0
     assert funnels["images"].dropped == {"too_few_images": 1}
@@ -253,16 +289,23 @@ def test_pairs_recipe_from_a_url_list(server, shared_data, tmp_path):
         writer.writerow(["URL", "TEXT", "similarity"])
         writer.writerows([(f"{server}/{path}", caption, 0.3) for path, caption in rows])
     output = tmp_path / "out"
-    run_recipe(get_recipe("pairs"), str(folder), output, ExecutorConfig(workers=1),
-               options={"allow_private": True, "fetch_retries": 0})
+    run_recipe(
+        get_recipe("pairs"),
+        str(folder),
+        output,
+        ExecutorConfig(workers=1),
+        options={"allow_private": True, "fetch_retries": 0},
+    )
     funnels = run_funnel(output)
     assert all(f.balanced for f in funnels)
     assert funnels[0].records_in == 6 and funnels[0].errored == {"missing_caption": 1}
     assert funnels[1].dropped == {"image_too_small": 1}
     assert funnels[1].errored == {"image_corrupt": 1, "image_decompression_bomb": 1}
     samples = _samples(output)
-    assert sorted(s["txt"].decode() for s in samples) == ["a photo from the clip retrieval tests",
-                                                          "a pink flower in the garden"]
+    assert sorted(s["txt"].decode() for s in samples) == [
+        "a photo from the clip retrieval tests",
+        "a pink flower in the garden",
+    ]
     from PIL import Image
 
     assert all(Image.open(io.BytesIO(s["jpg"])).size[0] >= 200 for s in samples)
@@ -278,17 +321,23 @@ def test_url_lists_in_parquet_and_jsonl(server, tmp_path):
     folder = tmp_path / "lists"
     folder.mkdir()
     # LAION metadata names its columns URL and TEXT; DataComp url and text
-    pq.write_table(pa.table({"URL": [f"{server}/photos/flower.jpg"], "TEXT": ["a flower"], "WIDTH": [480]}),
-                   folder / "laion.parquet")
+    pq.write_table(
+        pa.table({"URL": [f"{server}/photos/flower.jpg"], "TEXT": ["a flower"], "WIDTH": [480]}),
+        folder / "laion.parquet",
+    )
     (folder / "datacomp.jsonl").write_text(
-        json.dumps({"url": f"{server}/photos/hopper.png", "text": "a portrait", "uid": "u1"}) + "\n"
-        + json.dumps({"url": "", "text": "no url"}) + "\n"
+        json.dumps({"url": f"{server}/photos/hopper.png", "text": "a portrait", "uid": "u1"})
+        + "\n"
+        + json.dumps({"url": "", "text": "no url"})
+        + "\n"
     )
     (folder / "bad.csv").write_text("link_to_image,words\nx,y\n")
     reader = UrlListReader(str(folder))
     docs = sorted(reader.run(), key=lambda d: d.text)
-    assert [(d.text, d.media[0].url.rsplit("/", 1)[1]) for d in docs] == [("a flower", "flower.jpg"),
-                                                                          ("a portrait", "hopper.png")]
+    assert [(d.text, d.media[0].url.rsplit("/", 1)[1]) for d in docs] == [
+        ("a flower", "flower.jpg"),
+        ("a portrait", "hopper.png"),
+    ]
     assert docs[0].metadata["list"] == {"WIDTH": 480} and docs[1].metadata["list"] == {"uid": "u1"}
     stats = {k: getattr(v, "total", v) for k, v in reader.stats.stats.items()}
     assert stats["errored_missing_url"] == 1 and stats["errored_unreadable_list"] == 1
@@ -296,8 +345,13 @@ def test_url_lists_in_parquet_and_jsonl(server, tmp_path):
 
 def test_pairs_recipe_extracts_captioned_images_from_warcs(shared_data, tmp_path):
     output = tmp_path / "out"
-    run_recipe(get_recipe("pairs"), str(shared_data / "warc"), output, ExecutorConfig(workers=1),
-               only_stage="extract")
+    run_recipe(
+        get_recipe("pairs"),
+        str(shared_data / "warc"),
+        output,
+        ExecutorConfig(workers=1),
+        only_stage="extract",
+    )
     (funnel,) = run_funnel(output, ["extract"])
     assert funnel.balanced and funnel.kept == 55  # 56 pages hold 391 <img>; icons and bare names are no pairs
     from curate.io import RecordReader
@@ -318,7 +372,9 @@ def test_page_opt_out_meta_tag_stops_image_fetching(server, shared_data, tmp_pat
 
     html = (shared_data / "html" / "blog.python.org.html").read_text(encoding="utf-8")
     html = html.replace("<head>", '<head><meta name="robots" content="noai, noimageai">', 1)
-    html = html.replace("We hope you enjoy", f'<img src="{server}/photos/flower.jpg" alt="a flower">We hope you enjoy', 1)
+    html = html.replace(
+        "We hope you enjoy", f'<img src="{server}/photos/flower.jpg" alt="a flower">We hope you enjoy', 1
+    )
     (tmp_path / "page.html").write_text(html, encoding="utf-8")
     (doc,) = list(WebPageReader(str(tmp_path)).run())
     assert doc.metadata["opt_out"] == ["noai", "noimageai"]

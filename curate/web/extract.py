@@ -338,7 +338,12 @@ def _drop_link_lists(root, counts: dict, max_link_density: float, max_share: flo
     while stack:
         for el in list(stack.pop()):
             words, links = counts[el]
-            if el.tag in LINK_LIST_TAGS and links and words <= max_share * total and links > max_link_density * words:
+            if (
+                el.tag in LINK_LIST_TAGS
+                and links
+                and words <= max_share * total
+                and links > max_link_density * words
+            ):
                 _remove(el)
             elif words:
                 stack.append(el)
