@@ -1,0 +1,120 @@
+"""Docmatix: PDFs -> page images + question/answer conversations written by an LLM -> shards.
+
+Stages: pages (PDF -> page records, Docmatix limits: 150 dpi, longest side 2940 px, first 4 pages of
+a PDF) -> qa (an OpenAI-compatible LLM writes QA pairs about each page's text) -> checks (QA rules,
+each rejection counted with its reason) -> shards (WebDataset; `json` has Docmatix's `texts` turns).
+
+The LLM: `--set llm_url=http://HOST:PORT/v1` uses a running server (e.g. `curate serve-llm`);
+without it an embedded llama.cpp server with the packaged model is started for the qa stage and
+stopped when the run ends, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from curate.stage import Recipe, Stage, StageContext, StageFailed
+from pipelines.common import shards_stage
+from pipelines.pdf_pages import build_pages
+from synth.checks import QAChecks
+from synth.client import ChatClient, ServerUnavailable
+from synth.generate import QAGenerator
+
+DEFAULTS = {
+    "dpi": 150,
+    "max_side": 2940,
+    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; here longer PDFs give their first 4
+    "n_ctx": 2048,
+    "max_tokens": 384,
+    "styles": "lookup,numbers,reasoning",
+    "styles_per_page": 1,
+    "pairs_per_request": 3,
+    "max_chunks_per_page": 1,
+    "min_grounding": 0.6,
+    "min_pairs": 1,
+}
+
+
+def build_qa(ctx: StageContext):
+    external = bool(ctx.option("llm_external"))
+    return [
+        ctx.reader(),
+        QAGenerator(
+            llm_url=ctx.option("llm_url"),
+            model=ctx.option("llm_model", ""),
+            styles=tuple(str(ctx.option("styles")).split(",")),
+            styles_per_page=int(ctx.option("styles_per_page")),
+            pairs_per_request=int(ctx.option("pairs_per_request")),
+            n_ctx=int(ctx.option("n_ctx")),
+            max_tokens=int(ctx.option("max_tokens")),
+            max_chunks_per_page=int(ctx.option("max_chunks_per_page")),
+            # llama.cpp answers one request at a time: one queued per task keeps it busy;
+            # vLLM batches many, so keep many in flight
+            concurrency=int(ctx.option("llm_concurrency", 32 if external else 1)),
+            timeout=float(ctx.option("llm_timeout", 900)),
+            retries=int(ctx.option("llm_retries", 4)),
+            response_format=ctx.option("response_format", "openai" if external else "llama"),
+            cache_dir=str(ctx.stage_dir / "requests"),
+            error_writer=ctx.error_writer("qa"),
+        ),
+        ctx.writer(),
+    ]
+
+
+def build_checks(ctx: StageContext):
+    return [
+        ctx.reader(),
+        QAChecks(
+            min_grounding=float(ctx.option("min_grounding")),
+            min_pairs=int(ctx.option("min_pairs")),
+            exclusion_writer=ctx.exclusion_writer("checks"),
+            error_writer=ctx.error_writer("checks"),
+        ),
+        ctx.writer(),
+    ]
+
+
+@contextlib.contextmanager
+def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
+    """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one."""
+    if "qa" not in stages:
+        yield {}
+        return
+    url = options.get("llm_url")
+    if url:
+        client = ChatClient(url, api_key=os.environ.get("LLM_API_KEY"))
+        try:
+            served = client.check()
+        except ServerUnavailable as exc:
+            raise StageFailed(str(exc)) from exc
+        yield {"llm_external": True, "llm_model": options.get("llm_model") or (served[0] if served else "")}
+        return
+    from synth.server import EmbeddedServer
+
+    try:
+        server = EmbeddedServer(n_ctx=int(options["n_ctx"]), threads=options.get("llm_threads"))
+        server.start()
+    except Exception as exc:
+        raise StageFailed(f"could not start the embedded LLM server: {exc}") from exc
+    try:
+        yield {"llm_url": server.base_url, "llm_model": server.model_name}
+    finally:
+        server.stop()
+
+
+def recipe() -> Recipe:
+    return Recipe(
+        "docmatix",
+        [
+            Stage("pages", build_pages, input_suffixes=(".pdf",), description="PDF -> page records (text or OCR)"),
+            Stage("qa", build_qa, description="LLM writes question/answer pairs about each page"),
+            Stage("checks", build_checks, description="QA checks; pages without a kept pair are dropped"),
+            shards_stage(),
+        ],
+        description=__doc__,
+        defaults=DEFAULTS,
+        services=llm_service,
+    )

@@ -1,0 +1,263 @@
+"""Docmatix-style QA generation: page records in, the same records out with candidate QA pairs.
+
+Each page's text is cut into chunks that fit the model's context; each chunk is sent with one prompt
+style (rotated across pages, or all of them) asking for a JSON list of {question, answer}. Requests run
+in a thread pool with a bounded number in flight, so the server always has work queued. What the
+model answered is parsed leniently; whatever cannot be parsed is kept in `qa_rejects` with its reason.
+The QA checks (synth/checks.py) run in the next stage, so they can be retuned without re-asking.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from curate.steps import RecordStep, describe_error
+from synth import prompts
+from synth.client import ChatClient, RequestCache, RequestRejected
+
+CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
+PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
+
+
+def chunk_text(text: str, max_chars: int) -> list[str]:
+    """Split at paragraph, then line, then word boundaries into pieces of at most `max_chars`."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return [text] if text else []
+    chunks, current = [], ""
+    for piece in re.split(r"(\n\s*\n|\n|(?<=[.!?]) )", text):
+        if len(current) + len(piece) <= max_chars:
+            current += piece
+            continue
+        if current.strip():
+            chunks.append(current.strip())
+        while len(piece) > max_chars:  # one unbroken run longer than a chunk
+            cut = piece.rfind(" ", 0, max_chars)
+            cut = cut if cut > max_chars // 2 else max_chars
+            chunks.append(piece[:cut].strip())
+            piece = piece[cut:]
+        current = piece
+    if current.strip():
+        chunks.append(current.strip())
+    return chunks
+
+
+def chunk_chars_for(n_ctx: int, max_tokens: int) -> int:
+    return int(max(256, n_ctx - max_tokens - PROMPT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN)
+
+
+_QA_OBJECT = re.compile(
+    r'\{\s*"question"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)"\s*\}', re.S
+)
+
+
+def _pairs_from(value) -> list | None:
+    if isinstance(value, dict):
+        for key in ("pairs", "qa", "questions", "qa_pairs", "data"):
+            if isinstance(value.get(key), list):
+                return value[key]
+        if "question" in value:
+            return [value]
+        return None
+    return value if isinstance(value, list) else None
+
+
+def parse_pairs(text: str) -> tuple[list[dict], str | None]:
+    """(pairs, problem): pairs of strings from the model's text; `problem` says what was wrong, if
+    anything (then the pairs are what could be salvaged, possibly none)."""
+    text = (text or "").strip()
+    if not text:
+        return [], "malformed: empty response"
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
+    candidates = [fenced.group(1)] if fenced else []
+    candidates.append(text)
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        for start in [m.start() for m in re.finditer(r"[\[{]", candidate)][:5]:
+            try:
+                value, _ = decoder.raw_decode(candidate[start:])
+            except json.JSONDecodeError:
+                break  # the JSON starting here is cut or broken: salvage below, not an inner piece
+            items = _pairs_from(value)
+            if items is None:
+                continue
+            pairs, bad = [], 0
+            for item in items:
+                if isinstance(item, dict) and isinstance(item.get("question"), str | int | float) and isinstance(
+                    item.get("answer"), str | int | float
+                ):
+                    pairs.append({"question": str(item["question"]), "answer": str(item["answer"])})
+                else:
+                    bad += 1
+            problem = f"malformed: {bad} items without a question and an answer" if bad else None
+            return pairs, problem
+    # truncated JSON (output cut at max_tokens): keep the complete objects
+    salvaged = [
+        {"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')} for q, a in _QA_OBJECT.findall(text)
+    ]
+    return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
+
+
+def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]:
+    """`per_page` styles for a page, rotated by a stable hash of its id so a run mixes all styles."""
+    start = int(hashlib.sha1(doc_id.encode()).hexdigest(), 16) % len(styles)
+    return [styles[(start + i) % len(styles)] for i in range(min(per_page, len(styles)))]
+
+
+class QAGenerator(RecordStep):
+    """Asks the LLM for QA pairs about each page's text; writes `qa_candidates`, `qa_rejects`, `qa_generation`.
+
+    Args:
+        llm_url: base URL of an OpenAI-compatible server (ending in /v1)
+        model: model name sent with each request
+        styles: prompt styles to use (see synth/prompts.py)
+        styles_per_page: how many styles each chunk is asked with (1: rotate styles across pages)
+        pairs_per_request: QA pairs asked per request
+        n_ctx: the model's context, to size the text chunks
+        max_tokens: completion budget per request
+        max_chunks_per_page: chunks of a long page that are sent (the rest of its text is not used)
+        min_text_chars: pages with less text are dropped (`no_text`): nothing to ask about
+        concurrency: requests in flight per task; enough to keep the server busy
+        response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
+        cache_dir: where finished requests are kept so a rerun does not ask them again
+    """
+
+    name = "💬 QA generation"
+
+    def __init__(
+        self,
+        llm_url: str,
+        model: str = "",
+        styles: tuple[str, ...] = prompts.DEFAULT_STYLES,
+        styles_per_page: int = 1,
+        pairs_per_request: int = 3,
+        n_ctx: int = 4096,
+        max_tokens: int = 384,
+        max_chunks_per_page: int = 1,
+        min_text_chars: int = 50,
+        temperature: float = 0.2,
+        concurrency: int = 4,
+        timeout: float = 600,
+        retries: int = 4,
+        response_format: str = "none",
+        cache_dir: str | None = None,
+        error_writer: DiskWriter | None = None,
+    ):
+        super().__init__(error_writer)
+        self.llm_url, self.model = llm_url, model
+        self.styles, self.styles_per_page = tuple(styles), styles_per_page
+        self.pairs_per_request = pairs_per_request
+        self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
+        self.chunk_chars = chunk_chars_for(n_ctx, max_tokens)
+        self.min_text_chars, self.temperature = min_text_chars, temperature
+        self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
+        self.response_format = prompts.response_format(response_format)
+        self.cache_dir = cache_dir
+        for style in self.styles:
+            prompts.messages("", style)  # unknown style -> error now, not per page
+
+    def process(self, doc: Document) -> Document:  # the pool-based run() below replaces it
+        raise NotImplementedError
+
+    def requests_for(self, doc: Document) -> list[tuple[int, str, list[dict]]]:
+        chunks = chunk_text(doc.text, self.chunk_chars)[: self.max_chunks_per_page]
+        return [
+            (i, style, prompts.messages(chunk, style, self.pairs_per_request))
+            for i, chunk in enumerate(chunks)
+            for style in styles_for(f"{doc.id}#{i}", self.styles, self.styles_per_page)
+        ]
+
+    def ask(self, client: ChatClient, chunk: int, style: str, messages: list[dict]) -> dict:
+        params = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.response_format:
+            params["response_format"] = self.response_format
+        result = client.chat(messages, **params)
+        pairs, problem = parse_pairs(result.text)
+        if problem is None and result.finish_reason == "length":
+            problem = "malformed: output cut at max_tokens"
+        return {
+            "chunk": chunk,
+            "style": style,
+            "pairs": pairs,
+            "problem": problem,
+            "raw": result.text[:2000] if problem else None,
+            "finish_reason": result.finish_reason,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cached": result.cached,
+        }
+
+    def finish_page(self, doc: Document, answers: list[dict]) -> Document:
+        candidates, rejects = [], []
+        for answer in answers:
+            for pair in answer["pairs"]:
+                candidates.append({**pair, "style": answer["style"], "chunk": answer["chunk"]})
+            if answer["problem"]:
+                rejects.append({"reason": "malformed", "detail": answer["problem"], "raw": answer["raw"],
+                                "style": answer["style"], "chunk": answer["chunk"]})  # fmt: skip
+        doc.metadata["qa_candidates"] = candidates
+        doc.metadata["qa_rejects"] = rejects
+        doc.metadata["qa_generation"] = {
+            "model": self.model,
+            "requests": len(answers),
+            "prompt_tokens": sum(a["prompt_tokens"] for a in answers),
+            "completion_tokens": sum(a["completion_tokens"] for a in answers),
+        }
+        for answer in answers:
+            self.stat_update("requests_cached" if answer["cached"] else "requests")
+            if not answer["cached"]:
+                self.stat_update("prompt_tokens", value=answer["prompt_tokens"])
+                self.stat_update("completion_tokens", value=answer["completion_tokens"])
+        self.stat_update("qa_pairs_generated", value=len(candidates))
+        if rejects:
+            self.stat_update("responses_malformed", value=len(rejects))
+        return doc
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        cache_path = Path(self.cache_dir) / f"{rank:05d}.jsonl" if self.cache_dir else None
+        cache = RequestCache(cache_path)
+        client = ChatClient(self.llm_url, self.model, self.timeout, self.retries, cache=cache)
+        in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
+        window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
+
+        def settle(doc: Document, futures: list[Future]):
+            try:
+                answers = [f.result() for f in futures]
+                with self.track_time():
+                    doc = self.finish_page(doc, answers)
+            except RequestRejected as exc:  # this page's request was refused: an error, the run goes on
+                self.send_to_errors(doc, describe_error(exc), "request_rejected", rank)
+                return None
+            self.stat_update("forwarded")
+            return doc
+
+        with self._error_context(), ThreadPoolExecutor(self.concurrency) as pool:
+            try:
+                for doc in data:
+                    self.stat_update("total")
+                    if len(doc.text.strip()) < self.min_text_chars:
+                        self.stat_update("dropped", "dropped_no_text")
+                        continue
+                    futures = [pool.submit(self.ask, client, *request) for request in self.requests_for(doc)]
+                    in_flight.append((doc, futures))
+                    while len(in_flight) > window or (in_flight and all(f.done() for f in in_flight[0][1])):
+                        done = settle(*in_flight.popleft())
+                        if done is not None:
+                            yield done
+                while in_flight:
+                    done = settle(*in_flight.popleft())
+                    if done is not None:
+                        yield done
+            finally:  # on ServerUnavailable: drop queued requests; finished ones are in the cache
+                for _, futures in in_flight:
+                    for future in futures:
+                        future.cancel()
+                cache.close()

@@ -1,0 +1,68 @@
+"""Prompt styles for Docmatix-style QA generation, and the JSON schema the answers must follow.
+
+Docmatix asked an LLM for question/answer pairs about a page's text with a few prompt styles; each
+style here asks for a different kind of question so a page gets varied, answerable turns.
+"""
+
+from __future__ import annotations
+
+SYSTEM = (
+    "You write question-answer pairs for training a document-reading assistant. "
+    "Use only facts stated in the given page text. Each answer must be short and copied or closely "
+    "paraphrased from the text. Reply with JSON only."
+)
+
+STYLES: dict[str, str] = {
+    "lookup": (
+        "Write {n} questions that ask for a specific fact stated in the page (a name, a place, a title, "
+        "an item). Each answer is the exact words from the page."
+    ),
+    "numbers": (
+        "Write {n} questions whose answers are numbers, amounts, dates or codes that appear in the page. "
+        "Each answer is the exact value as written in the page."
+    ),
+    "reasoning": (
+        "Write {n} questions about what the page is about or why something in it happens, answered "
+        "in one sentence using words from the page."
+    ),
+}
+DEFAULT_STYLES = tuple(STYLES)
+
+QA_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "pairs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
+                "required": ["question", "answer"],
+            },
+        }
+    },
+    "required": ["pairs"],
+}
+
+
+def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
+    if style not in STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; styles: {', '.join(STYLES)}")
+    instruction = STYLES[style].format(n=n)
+    user = (
+        f"Page text:\n<<<\n{page_text}\n>>>\n\n{instruction}\n"
+        "Every question is a full question ending with '?'. "
+        'Answer as JSON, for example: {"pairs": [{"question": "Who signed the letter?", "answer": "Jane Doe"}]}'
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def response_format(kind: str) -> dict | None:
+    """Constrained output: llama.cpp takes a schema in `json_object`, OpenAI and vLLM `json_schema`."""
+    if kind == "llama":
+        return {"type": "json_object", "schema": QA_SCHEMA}
+    if kind == "openai":
+        return {"type": "json_schema", "json_schema": {"name": "qa_pairs", "schema": QA_SCHEMA}}
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown response format {kind!r}: llama | openai | none")

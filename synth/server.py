@@ -1,0 +1,190 @@
+"""LLM servers: the embedded llama.cpp server (default, CPU) and the `vllm serve` command line (GPUs).
+
+Both speak the OpenAI chat-completions API; the rest of `synth` only sees a base URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+# Small context and few threads: the default must run on a 2-core laptop next to other work.
+DEFAULT_N_CTX = 4096
+DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def llama_server_command(
+    model: str | Path, port: int, host: str = "127.0.0.1", n_ctx: int = DEFAULT_N_CTX, threads: int | None = None
+) -> list[str]:
+    threads = threads or max(1, min(4, os.cpu_count() or 1))
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model),
+        "--host", host,
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(threads),
+        "--n_threads_batch", str(threads),
+    ]  # fmt: skip
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen | None, timeout: float, log: Path | None) -> None:
+    """Poll `/v1/models` until it answers; fail early if the server process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text()[-2000:] if log and log.exists() else ""
+            raise ServerStartError(f"the LLM server exited with code {process.returncode} while starting:\n{tail}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{base_url}/models", timeout=2).ok:
+                return
+        time.sleep(0.5)
+    raise ServerStartError(f"the LLM server at {base_url} was not ready after {timeout:.0f}s (log: {log})")
+
+
+@dataclass
+class EmbeddedServer:
+    """A llama.cpp server on 127.0.0.1 with the packaged model; a context manager that always stops it."""
+
+    model: str | Path | None = None
+    n_ctx: int = DEFAULT_N_CTX
+    threads: int | None = None
+    port: int | None = None
+    log_path: Path | None = None
+    start_timeout: float = 300
+    process: subprocess.Popen | None = field(default=None, init=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def model_name(self) -> str:
+        return Path(str(self.model)).name
+
+    def start(self) -> EmbeddedServer:
+        if self.model is None:
+            from synth.models import model_path
+
+            self.model = model_path()
+        self.port = self.port or free_port()
+        self.log_path = self.log_path or Path(f"/tmp/curate-llama-{self.port}.log")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = llama_server_command(self.model, self.port, n_ctx=self.n_ctx, threads=self.threads)
+        with open(self.log_path, "wb") as log:
+            # own process group: stopping it cannot touch the caller's processes
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        try:
+            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def embedded_server(**kwargs) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(**kwargs)
+    with server:
+        yield server
+
+
+def vllm_command(
+    model: str = DEFAULT_VLLM_MODEL,
+    host: str = "0.0.0.0",
+    port: int = 8000,
+    tensor_parallel_size: int = 1,
+    max_model_len: int = 8192,
+    gpu_memory_utilization: float = 0.9,
+    max_num_seqs: int = 256,
+    extra: list[str] | None = None,
+) -> list[str]:
+    """`vllm serve` for QA generation on GPUs: prefix caching (our prompts share their instructions),
+    a context sized for one page of text plus answers, and many concurrent sequences for throughput."""
+    if tensor_parallel_size < 1:
+        raise ValueError("tensor_parallel_size must be >= 1")
+    return [
+        "vllm", "serve", model,
+        "--host", host,
+        "--port", str(port),
+        "--tensor-parallel-size", str(tensor_parallel_size),
+        "--max-model-len", str(max_model_len),
+        "--gpu-memory-utilization", str(gpu_memory_utilization),
+        "--max-num-seqs", str(max_num_seqs),
+        "--enable-prefix-caching",
+        "--generation-config", "vllm",
+        *(extra or []),
+    ]  # fmt: skip
+
+
+def serve_llm(args) -> int:
+    """`curate serve-llm`: print (with --dry-run) or exec the vLLM command line."""
+    command = vllm_command(
+        args.model,
+        host=args.host,
+        port=args.port,
+        tensor_parallel_size=args.tensor_parallel_size,
+        max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+    )
+    print(shlex.join(command))
+    if args.dry_run:
+        return 0
+    try:
+        os.execvp(command[0], command)
+    except FileNotFoundError:
+        print(
+            "vllm is not installed (it needs a GPU machine): pip install vllm, then rerun;"
+            f" the pipeline then takes --set llm_url=http://HOST:{args.port}/v1",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def add_serve_llm_arguments(parser) -> None:
+    parser.add_argument("--model", default=DEFAULT_VLLM_MODEL, help="Hugging Face model id or local path")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model replica")
+    parser.add_argument("--max-model-len", type=int, default=8192)
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    parser.add_argument("--dry-run", action="store_true", help="print the command, do not start it")
