@@ -73,3 +73,18 @@ def test_pair_image_also_in_web_documents_is_flagged(shared_data, tmp_path):
     kept = read_folder(tmp_path / "out" / "stages" / "cross-source" / "data")
     assert kept["pair-hopper-png"].metadata["cross_source"] == {"record": "web-doc", "match": "pixels"}
     assert "cross_source" not in kept["pair-flower"].metadata
+
+
+def test_without_an_evaluation_set_or_switched_off_everything_is_kept(shared_data, tmp_path):
+    from filters.dedup.stages import image_phash_dedup_stages
+
+    photos = shared_data / "images" / "photos"
+    docs = [_pair(name, (photos / name).read_bytes()) for name in ("hopper.png", "hopper.tif", "flower.jpg")]
+    write_records(tmp_path / "in", [docs])
+    stages = [decontamination_stage(), cross_source_stage(), *image_phash_dedup_stages()]
+    run_recipe(Recipe("t", stages), str(tmp_path / "in"), tmp_path / "out", options={"dedup": False})
+    assert set(read_folder(tmp_path / "out" / "stages" / "image-dedup-filter" / "data")) == {
+        "hopper.png",
+        "hopper.tif",
+        "flower.jpg",
+    }

@@ -14,6 +14,8 @@ from filters.dedup.image_keys import hamming
 from filters.dedup.index import COUNT, GROUP, PAIR, matches_path, node, read_partition, save_atomic
 from filters.dedup.kinds import DedupKind
 
+MATRIX_ROWS = 1024  # rows of a pHash bucket's distance matrix computed at once (1024 x bucket size)
+
 
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For sorted keys: (start of each run of equal keys, run id of each element)."""
@@ -49,14 +51,16 @@ def near_pairs(entries: np.ndarray, threshold: int) -> np.ndarray:
     found = []
     for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
         members, hashes = nodes[start : start + size], entries["aux"][start : start + size]
-        for i in range(size - 1):  # each member against the later ones, vectorised
-            close = hamming(hashes[i], hashes[i + 1 :]) <= threshold
-            others = members[i + 1 :][close]
-            if len(others):
-                pair = np.empty(len(others), dtype=PAIR)
-                pair["a"] = np.minimum(members[i], others)
-                pair["b"] = np.maximum(members[i], others)
-                found.append(pair)
+        for first in range(0, size, MATRIX_ROWS):  # a bucket against itself, MATRIX_ROWS rows at a time
+            rows = slice(first, min(first + MATRIX_ROWS, size))
+            close = hamming(hashes[rows, None], hashes[None, :]) <= threshold
+            i, j = np.nonzero(close)
+            i = i + first
+            later = j > i
+            pair = np.empty(int(later.sum()), dtype=PAIR)
+            pair["a"] = np.minimum(members[i[later]], members[j[later]])
+            pair["b"] = np.maximum(members[i[later]], members[j[later]])
+            found.append(pair)
     pairs = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=PAIR)
     return pairs[pairs["a"] != pairs["b"]]
 

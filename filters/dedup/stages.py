@@ -63,7 +63,8 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         ]
 
     def match_tasks(ctx: StageContext) -> int:
-        return int((_stage_dir(ctx, keys_name) / "partitions.txt").read_text())
+        marker = _stage_dir(ctx, keys_name) / "partitions.txt"
+        return int(marker.read_text()) if marker.exists() else _partitions(ctx)
 
     def build_match(ctx: StageContext):
         ctx.data_dir.mkdir(parents=True, exist_ok=True)
@@ -152,9 +153,12 @@ def url_frequency_stages(
 
 def decontamination_stage(name: str = "decontaminate") -> Stage:
     """Drops samples matching an evaluation set given by options `decontaminate_images` (a folder)
-    and/or `decontaminate_texts` (a file); `decontaminate_phash` and `decontaminate_ngram` tune it."""
+    and/or `decontaminate_texts` (a file); `decontaminate_phash` and `decontaminate_ngram` tune it.
+    Without either option the stage passes records through, so recipes can always include it."""
 
     def build(ctx: StageContext):
+        if not ctx.option("decontaminate_images") and not ctx.option("decontaminate_texts"):
+            return [ctx.reader(), ctx.writer()]  # no evaluation set given: records pass unchanged
         return [
             ctx.reader(),
             Decontaminate(
@@ -173,14 +177,13 @@ def decontamination_stage(name: str = "decontaminate") -> Stage:
 
 def cross_source_stage(name: str = "cross-source") -> Stage:
     """Flags pairs whose image is also in another source's records (option `cross_source_records`:
-    a folder of records, e.g. an interleaved run's OUTPUT/stages/<last stage>/data)."""
+    a folder of records, e.g. an interleaved run's OUTPUT/stages/<last stage>/data); without it the
+    stage passes records through."""
 
     def build(ctx: StageContext):
         other = ctx.option("cross_source_records")
         if not other:
-            raise ValueError(
-                f"stage {name!r} needs --set cross_source_records=FOLDER (another run's records)"
-            )
+            return [ctx.reader(), ctx.writer()]  # no other source given: records pass unchanged
         return [
             ctx.reader(),
             CrossSourceFlag(other, error_writer=ctx.error_writer("cross-source")),
