@@ -12,8 +12,6 @@ max_special_char_ratio (0.275).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages
@@ -53,7 +51,6 @@ def image_steps(ctx: StageContext) -> list:
 
 
 def build_extract(ctx: StageContext):
-    ctx.data_dir.mkdir(parents=True, exist_ok=True)  # the next stage's input, even when nothing is kept
     return [
         WebPageReader(
             ctx.input,
@@ -80,7 +77,6 @@ def build_extract(ctx: StageContext):
 
 
 def build_images(ctx: StageContext):
-    ctx.data_dir.mkdir(parents=True, exist_ok=True)
     return [
         ctx.reader(),
         *image_steps(ctx),
@@ -91,20 +87,6 @@ def build_images(ctx: StageContext):
         ),
         ctx.writer(),
     ]
-
-
-def final_shards_stage() -> Stage:
-    """`shards_stage()`, which also finishes (with an empty manifest) when no record was kept: without
-    network every image fetch fails, and the run should still end with its funnel, not an error."""
-    stage = shards_stage()
-    build = stage.build
-
-    def build_even_if_empty(ctx: StageContext):
-        steps = build(ctx)
-        return steps if any(Path(ctx.input).glob("*.parquet")) else steps[1:]
-
-    stage.build = build_even_if_empty
-    return stage
 
 
 def recipe() -> Recipe:
@@ -118,7 +100,7 @@ def recipe() -> Recipe:
                 description="web pages -> ordered text and images; OBELICS text filters",
             ),
             Stage("images", build_images, description="fetch + decode images; OBELICS image filters"),
-            final_shards_stage(),
+            shards_stage(),
         ],
         description=__doc__,
     )

@@ -14,7 +14,8 @@ from pathlib import Path
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
-from pipelines.interleaved import final_shards_stage, image_steps
+from pipelines.common import shards_stage
+from pipelines.interleaved import image_steps
 
 DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}
 
@@ -28,7 +29,6 @@ def _is_url_list(folder: str) -> bool:
 
 
 def build_extract(ctx: StageContext):
-    ctx.data_dir.mkdir(parents=True, exist_ok=True)  # the next stage's input, even when nothing is kept
     if _is_url_list(ctx.input):
         reader = UrlListReader(
             ctx.input,
@@ -48,7 +48,6 @@ def build_extract(ctx: StageContext):
 
 
 def build_images(ctx: StageContext):
-    ctx.data_dir.mkdir(parents=True, exist_ok=True)
     return [ctx.reader(), *image_steps(ctx), ctx.writer()]
 
 
@@ -63,7 +62,7 @@ def recipe() -> Recipe:
                 description="pages or URL lists -> image-caption pairs",
             ),
             Stage("images", build_images, description="fetch + decode images; image size filter"),
-            final_shards_stage(),
+            shards_stage(),
         ],
         description=__doc__,
         defaults=DEFAULTS,
