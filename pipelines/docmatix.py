@@ -12,10 +12,16 @@ stopped when the run ends, also on failure.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from datatrove.utils.stats import PipelineStats
+
+from curate.report import _total
 from curate.stage import Recipe, Stage, StageContext, StageFailed
 from pipelines.common import shards_stage
 from pipelines.pdf_pages import build_pages
@@ -77,6 +83,42 @@ def build_checks(ctx: StageContext):
     ]
 
 
+def qa_summary(output: Path) -> dict:
+    """QA pairs of a run: generated, kept, rejected by reason (from the qa and checks stages' stats)."""
+    totals: Counter = Counter()
+    for stage in ("qa", "checks"):
+        for path in (output / "stages" / stage / "logs" / "stats").glob("*.json"):
+            for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
+                for key in step.stats:
+                    if key.startswith(
+                        ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_")
+                    ):
+                        totals[key] += _total(step, key)
+    return {
+        "pairs_generated": totals["qa_pairs_generated"],
+        "responses_malformed": totals["responses_malformed"],
+        "pairs_checked": totals["qa_pairs"],
+        "pairs_kept": totals["qa_kept"],
+        "rejected": {
+            k.removeprefix("qa_rejected_"): v for k, v in totals.items() if k.startswith("qa_rejected_")
+        },
+        "requests": totals["requests"],
+        "requests_from_checkpoint": totals["requests_cached"],
+        "prompt_tokens": totals["prompt_tokens"],
+        "completion_tokens": totals["completion_tokens"],
+    }
+
+
+def finish_checks(ctx: StageContext) -> None:
+    summary = qa_summary(ctx.output)
+    (ctx.output / "qa_summary.json").write_text(json.dumps(summary, indent=2))
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejected"].items(), key=lambda kv: -kv[1]))
+    print(
+        f"\nQA pairs: {summary['pairs_generated']} generated ({summary['responses_malformed']} malformed "
+        f"responses), {summary['pairs_kept']} kept; rejected: {rejected or 'none'}"
+    )
+
+
 @contextlib.contextmanager
 def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
     """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one."""
@@ -109,9 +151,19 @@ def recipe() -> Recipe:
     return Recipe(
         "docmatix",
         [
-            Stage("pages", build_pages, input_suffixes=(".pdf",), description="PDF -> page records (text or OCR)"),
+            Stage(
+                "pages",
+                build_pages,
+                input_suffixes=(".pdf",),
+                description="PDF -> page records (text or OCR)",
+            ),
             Stage("qa", build_qa, description="LLM writes question/answer pairs about each page"),
-            Stage("checks", build_checks, description="QA checks; pages without a kept pair are dropped"),
+            Stage(
+                "checks",
+                build_checks,
+                finish=finish_checks,
+                description="QA checks; pages without a kept pair are dropped",
+            ),
             shards_stage(),
         ],
         description=__doc__,

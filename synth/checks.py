@@ -170,7 +170,9 @@ class QAChecks(ScoreFilter):
         doc.metadata["qa_rejected"] = rejected
         set_score(doc, "qa_kept", len(turns))
         set_score(doc, "qa_rejected", sum(reasons.values()))
-        set_score(doc, "qa_grounding", sum(p["grounding"] for p in provenance) / len(provenance) if turns else 0)
+        set_score(
+            doc, "qa_grounding", sum(p["grounding"] for p in provenance) / len(provenance) if turns else 0
+        )
         self.stat_update("qa_pairs", value=len(candidates) + reasons["malformed"])
         self.stat_update("qa_kept", value=len(turns))
         for reason, n in reasons.items():

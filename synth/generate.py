@@ -18,10 +18,11 @@ from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from loguru import logger
 
 from curate.steps import RecordStep, describe_error
 from synth import prompts
-from synth.client import ChatClient, RequestCache, RequestRejected
+from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
 PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
@@ -91,8 +92,10 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
                 continue
             pairs, bad = [], 0
             for item in items:
-                if isinstance(item, dict) and isinstance(item.get("question"), str | int | float) and isinstance(
-                    item.get("answer"), str | int | float
+                if (
+                    isinstance(item, dict)
+                    and isinstance(item.get("question"), str | int | float)
+                    and isinstance(item.get("answer"), str | int | float)
                 ):
                     pairs.append({"question": str(item["question"]), "answer": str(item["answer"])})
                 else:
@@ -101,7 +104,8 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
             return pairs, problem
     # truncated JSON (output cut at max_tokens): keep the complete objects
     salvaged = [
-        {"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')} for q, a in _QA_OBJECT.findall(text)
+        {"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')}
+        for q, a in _QA_OBJECT.findall(text)
     ]
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
@@ -159,7 +163,7 @@ class QAGenerator(RecordStep):
         self.chunk_chars = chunk_chars_for(n_ctx, max_tokens)
         self.min_text_chars, self.temperature = min_text_chars, temperature
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
-        self.response_format = prompts.response_format(response_format)
+        self.response_format = prompts.response_format(response_format, pairs_per_request)
         self.cache_dir = cache_dir
         for style in self.styles:
             prompts.messages("", style)  # unknown style -> error now, not per page
@@ -175,11 +179,26 @@ class QAGenerator(RecordStep):
             for style in styles_for(f"{doc.id}#{i}", self.styles, self.styles_per_page)
         ]
 
-    def ask(self, client: ChatClient, chunk: int, style: str, messages: list[dict]) -> dict:
+    def request_params(self) -> dict:
         params = {"max_tokens": self.max_tokens, "temperature": self.temperature}
         if self.response_format:
             params["response_format"] = self.response_format
-        result = client.chat(messages, **params)
+        return params
+
+    def send(self, client: ChatClient, messages: list[dict]) -> ChatResult:
+        params = self.request_params()
+        try:
+            return client.chat(messages, **params)
+        except RequestRejected:
+            if "response_format" not in params:
+                raise
+            # a server without schema-constrained output: ask in plain text from now on (parsed leniently)
+            logger.warning(f"{self.llm_url} refused response_format; asking without it")
+            self.response_format = None
+            return client.chat(messages, **self.request_params())
+
+    def ask(self, client: ChatClient, chunk: int, style: str, messages: list[dict]) -> dict:
+        result = self.send(client, messages)
         pairs, problem = parse_pairs(result.text)
         if problem is None and result.finish_reason == "length":
             problem = "malformed: output cut at max_tokens"

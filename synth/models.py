@@ -82,7 +82,11 @@ def model_path(model: PackagedModel = DEFAULT_MODEL, folder: Path | None = None)
     folder = folder or cache_dir()
     target = folder / model.filename
     stamp = target.with_suffix(".verified")
-    if target.is_file() and stamp.is_file() and stamp.read_text() == f"{model.sha256} {target.stat().st_size}":
+    if (
+        target.is_file()
+        and stamp.is_file()
+        and stamp.read_text() == f"{model.sha256} {target.stat().st_size}"
+    ):
         return target
     parts = part_paths(model)
     folder.mkdir(parents=True, exist_ok=True)

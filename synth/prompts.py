@@ -33,7 +33,6 @@ QA_SCHEMA = {
     "properties": {
         "pairs": {
             "type": "array",
-            "minItems": 1,
             "items": {
                 "type": "object",
                 "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
@@ -57,12 +56,18 @@ def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def response_format(kind: str) -> dict | None:
+def qa_schema(n: int) -> dict:
+    """The schema, asking for 2..n pairs: without a minimum small models stop after one pair."""
+    pairs = {**QA_SCHEMA["properties"]["pairs"], "minItems": min(2, n), "maxItems": n}
+    return {**QA_SCHEMA, "properties": {"pairs": pairs}}
+
+
+def response_format(kind: str, n: int = 3) -> dict | None:
     """Constrained output: llama.cpp takes a schema in `json_object`, OpenAI and vLLM `json_schema`."""
     if kind == "llama":
-        return {"type": "json_object", "schema": QA_SCHEMA}
+        return {"type": "json_object", "schema": qa_schema(n)}
     if kind == "openai":
-        return {"type": "json_schema", "json_schema": {"name": "qa_pairs", "schema": QA_SCHEMA}}
+        return {"type": "json_schema", "json_schema": {"name": "qa_pairs", "schema": qa_schema(n)}}
     if kind == "none":
         return None
     raise ValueError(f"unknown response format {kind!r}: llama | openai | none")

@@ -34,7 +34,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def llama_server_command(
-    model: str | Path, port: int, host: str = "127.0.0.1", n_ctx: int = DEFAULT_N_CTX, threads: int | None = None
+    model: str | Path,
+    port: int,
+    host: str = "127.0.0.1",
+    n_ctx: int = DEFAULT_N_CTX,
+    threads: int | None = None,
 ) -> list[str]:
     threads = threads or max(1, min(4, os.cpu_count() or 1))
     return [
@@ -48,13 +52,17 @@ def llama_server_command(
     ]  # fmt: skip
 
 
-def wait_until_ready(base_url: str, process: subprocess.Popen | None, timeout: float, log: Path | None) -> None:
+def wait_until_ready(
+    base_url: str, process: subprocess.Popen | None, timeout: float, log: Path | None
+) -> None:
     """Poll `/v1/models` until it answers; fail early if the server process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             tail = log.read_text()[-2000:] if log and log.exists() else ""
-            raise ServerStartError(f"the LLM server exited with code {process.returncode} while starting:\n{tail}")
+            raise ServerStartError(
+                f"the LLM server exited with code {process.returncode} while starting:\n{tail}"
+            )
         with contextlib.suppress(requests.RequestException):
             if requests.get(f"{base_url}/models", timeout=2).ok:
                 return
@@ -94,7 +102,11 @@ class EmbeddedServer:
         with open(self.log_path, "wb") as log:
             # own process group: stopping it cannot touch the caller's processes
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         try:
             wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
