@@ -12,7 +12,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from curate.record import image_media, interleaved_record, page_record
 from filters.dedup.normalize import normalize_text
-from filters.dedup.stages import minhash_dedup_stages, url_frequency_stages
+from filters.dedup.stages import interleaved_dedup_stages, minhash_dedup_stages
 from tests.test_dedup_images import read_folder, run, write_records
 
 PDFS = [
@@ -145,10 +145,10 @@ def test_obelics_frequent_image_urls_and_paragraphs(shared_data, tmp_path):
     frequent = {u for u, n in occurrences.items() if n > 4}
     assert frequent, "the crawl shares logo URLs across pages"
     write_records(tmp_path / "in", [docs[:20], docs[20:]])
-    run(url_frequency_stages(max_count=4), tmp_path / "in", tmp_path / "out")
+    run(interleaved_dedup_stages(max_url_count=4), tmp_path / "in", tmp_path / "out")
 
-    kept = read_folder(tmp_path / "out" / "stages" / "obelics-dedup-filter" / "data")
-    excluded = read_folder(tmp_path / "out" / "stages" / "obelics-dedup-filter" / "excluded")
+    kept = read_folder(tmp_path / "out" / "stages" / "dedup-filter" / "data")
+    excluded = read_folder(tmp_path / "out" / "stages" / "dedup-filter" / "excluded")
     assert set(kept) | set(excluded) == {d.id for d in docs}
     remaining = {m.url for d in kept.values() for m in d.media}
     assert not remaining & frequent, "frequent image URLs are removed everywhere"
@@ -173,3 +173,5 @@ def test_obelics_frequent_image_urls_and_paragraphs(shared_data, tmp_path):
         for position, image in enumerate(doc.media):
             assert doc.metadata["texts"][image.metadata["position"]] is None, position
     assert removed > 0
+    for doc in excluded.values():  # whole documents dropped as duplicates name a kept document
+        assert doc.metadata["duplicate_of"] in kept, doc.metadata["filter_reason"]

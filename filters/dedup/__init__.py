@@ -46,8 +46,10 @@ from filters.dedup.stages import (
     dedup_stages,
     exact_dedup_stages,
     image_phash_dedup_stages,
+    interleaved_dedup_stages,
     minhash_dedup_stages,
     page_dedup_stages,
+    pair_dedup_stages,
     url_frequency_stages,
 )
 
@@ -63,7 +65,9 @@ __all__ = [
     "dedup_stages",
     "exact_dedup_stages",
     "image_phash_dedup_stages",
+    "interleaved_dedup_stages",
     "minhash_dedup_stages",
     "page_dedup_stages",
+    "pair_dedup_stages",
     "url_frequency_stages",
 ]

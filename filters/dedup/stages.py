@@ -143,6 +143,19 @@ def page_dedup_stages(name: str = "dedup") -> list[Stage]:
     return dedup_stages([ExactImage(), ExactText(), MinHashText()], name)
 
 
+def interleaved_dedup_stages(max_url_count: int = 10, name: str = "dedup") -> list[Stage]:
+    """Web documents, one pass: frequent image URLs and repeated paragraphs removed (OBELICS), then
+    same and near-duplicate documents (exact text, MinHash) dropped."""
+    kinds = [ImageUrlFrequency(max_count=max_url_count), Paragraphs(), ExactText(), MinHashText()]
+    return dedup_stages(kinds, name)
+
+
+def pair_dedup_stages(phash_threshold: int = 6, max_url_count: int = 10, name: str = "dedup") -> list[Stage]:
+    """Image-text pairs, one pass: same pixels, near-duplicate images (pHash), frequent image URLs."""
+    kinds = [ExactImage(), NearImage(threshold=phash_threshold), ImageUrlFrequency(max_count=max_url_count)]
+    return dedup_stages(kinds, name)
+
+
 def url_frequency_stages(
     max_count: int = 10, paragraphs: bool = True, name: str = "obelics-dedup"
 ) -> list[Stage]:
