@@ -36,11 +36,17 @@ def _hf_repo(cfg: dict) -> str | None:
     return hub.rstrip("/") or None
 
 
-def find_clip_weights(model: str, pretrained: str, weights_path: str | Path | None = None) -> Path:
+def find_clip_weights(
+    model: str,
+    pretrained: str,
+    weights_path: str | Path | None = None,
+    hub_cache: str | Path | None = None,
+    clip_cache: str | Path | None = None,
+) -> Path:
     """The local file holding `model`'s `pretrained` weights, without any download.
 
-    Looks at `weights_path` if given, else the Hugging Face hub cache (HF_HUB_CACHE / HF_HOME) and
-    open_clip's own download folder (~/.cache/clip). Raises ClipWeightsMissing saying how to provide them.
+    Looks at `weights_path` if given, else the Hugging Face hub cache (`hub_cache`, default HF_HUB_CACHE)
+    and open_clip's own download folder (`clip_cache`, default ~/.cache/clip). Raises ClipWeightsMissing saying how to provide them.
     """
     import open_clip
     from huggingface_hub import try_to_load_from_cache
@@ -63,12 +69,12 @@ def find_clip_weights(model: str, pretrained: str, weights_path: str | Path | No
     repo = _hf_repo(cfg)
     if repo:
         for filename in HF_WEIGHT_FILES:
-            found = try_to_load_from_cache(repo, filename)
+            found = try_to_load_from_cache(repo, filename, cache_dir=hub_cache)
             if isinstance(found, str) and os.path.isfile(found):
                 return Path(found)
         looked.append(f"the Hugging Face hub cache for {repo}")
     if cfg.get("url"):
-        local = Path.home() / ".cache" / "clip" / os.path.basename(cfg["url"])
+        local = Path(clip_cache or Path.home() / ".cache" / "clip") / os.path.basename(cfg["url"])
         if local.is_file():
             return local
         looked.append(str(local))
@@ -87,8 +93,9 @@ def load_clip(
     weights_path: str | Path | None = None,
     device: str | None = None,
     random_init_seed: int | None = None,
+    hub_cache: str | Path | None = None,
 ):
-    """(model, preprocess, tokenizer) in eval mode on `device` (CUDA when present)."""
+    """(model, preprocess, tokenizer, device), the model in eval mode on `device` (CUDA when present)."""
     import open_clip
     import torch
 
@@ -98,7 +105,7 @@ def load_clip(
         torch.manual_seed(random_init_seed)
         checkpoint = None
     else:
-        checkpoint = str(find_clip_weights(model, pretrained, weights_path))
+        checkpoint = str(find_clip_weights(model, pretrained, weights_path, hub_cache))
         cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
         # a checkpoint file carries no preprocessing config: take it from the named pretrained tag
         kwargs = {
@@ -148,6 +155,7 @@ class ClipScoreFilter(ScoreFilter):
         batch_size: records per forward pass (their images and texts go in one batch)
         device: default CUDA when present, else CPU
         random_init_seed: random weights from this seed instead of pretrained ones (tests, benchmarks)
+        hub_cache: the Hugging Face hub cache to look in (default: HF_HUB_CACHE)
     """
 
     name = "🖼️ CLIP score"
@@ -161,6 +169,7 @@ class ClipScoreFilter(ScoreFilter):
         batch_size: int = 32,
         device: str | None = None,
         random_init_seed: int | None = None,
+        hub_cache: str | Path | None = None,
         exclusion_writer: DiskWriter | None = None,
         error_writer: DiskWriter | None = None,
     ):
@@ -169,18 +178,24 @@ class ClipScoreFilter(ScoreFilter):
         self.model_name, self.pretrained, self.weights_path = model, pretrained, weights_path
         self.device = device
         self.random_init_seed = random_init_seed
+        self.hub_cache = hub_cache
         self._clip = None
 
     def check_weights(self) -> None:
         """Fail early (in the driver, before any task starts) when the weights are missing."""
         if self.random_init_seed is None:
-            find_clip_weights(self.model_name, self.pretrained, self.weights_path)
+            find_clip_weights(self.model_name, self.pretrained, self.weights_path, self.hub_cache)
 
     @property
     def clip(self):
         if self._clip is None:
             self._clip = load_clip(
-                self.model_name, self.pretrained, self.weights_path, self.device, self.random_init_seed
+                self.model_name,
+                self.pretrained,
+                self.weights_path,
+                self.device,
+                self.random_init_seed,
+                self.hub_cache,
             )
         return self._clip
 

@@ -11,7 +11,8 @@ Options (recipe defaults or `--set key=value`), with the anchors' values as defa
     perplexity=true  perplexity_backend=ngram|kenlm|causal  perplexity_model=PATH
     perplexity_max=none (absolute cut; OBELICS used 1500 with its KenLM)
     perplexity_drop_fraction=0.05  (Idefics2: drop the 5% highest, over the whole dataset)
-    clip=true  clip_model=ViT-B-32  clip_pretrained=openai  clip_weights=PATH  clip_batch_size=32
+    clip=true  clip_model=ViT-B-32  clip_pretrained=openai  clip_weights=PATH  clip_hub_cache=DIR
+    clip_batch_size=32  clip_device=cuda|cpu  clip_random_seed=N (random weights: tests and benchmarks only)
     clip_min_score=0.25  (DataComp ViT-B/32)  clip_keep_fraction=none (DataComp ViT-L/14: 0.3)
 
 Each stage writes the thresholds it applied to `stages/NAME/thresholds.json`, for the HTML report.
@@ -125,6 +126,7 @@ def clip_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
         batch_size=int(ctx.option("clip_batch_size", 32)),
         device=ctx.option("clip_device"),
         random_init_seed=int(seed) if seed is not None else None,
+        hub_cache=ctx.option("clip_hub_cache"),
         exclusion_writer=ctx.exclusion_writer("clip"),
         error_writer=ctx.error_writer("clip"),
     )

@@ -1,0 +1,281 @@
+"""The HTML report of a run: the funnel, one histogram per score with its threshold, and the kept and
+dropped samples nearest each threshold (thumbnail and text), so a person can judge the cuts.
+
+`write_html_report(OUTPUT)` reads the run's folder (`funnel` from the stage logs, records from
+`stages/*/data` and `stages/*/excluded`, thresholds from `stages/*/thresholds.json`) and writes
+`OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from curate.report import StageFunnel, run_funnel
+
+THUMB_SIDE = 160
+TEXT_CHARS = 400
+
+
+@dataclass
+class ScoredRow:
+    """One record's score, where it is stored, and what happened to it."""
+
+    value: float
+    kept: bool
+    record_id: str
+    text: str
+    reason: str
+    file: Path
+    row: int
+
+
+@dataclass
+class ScoreSection:
+    stage: str
+    score: str
+    rows: list[ScoredRow] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    rule: str = ""
+
+    @property
+    def threshold(self) -> float | None:
+        return self.minimum if self.minimum is not None else self.maximum
+
+
+def _stage_order(output: Path) -> list[str]:
+    info = output / "run.json"
+    if info.exists():
+        return json.loads(info.read_text())["stages"]
+    return sorted(p.name for p in (output / "stages").iterdir() if p.is_dir())
+
+
+def _read_rows(folder: Path, kept: bool) -> list[tuple[dict, ScoredRow]]:
+    out = []
+    for path in sorted(folder.glob("*.parquet")):
+        table = pq.read_table(path, columns=["id", "text", "metadata"]).to_pylist()
+        for i, row in enumerate(table):
+            meta = json.loads(row["metadata"] or "{}")
+            text = row["text"] or ""
+            reason = meta.get("filter_reason", "")
+            out.append((meta, ScoredRow(0.0, kept, row["id"], text, reason, path, i)))
+    return out
+
+
+def score_sections(output: Path, stages: list[str]) -> list[ScoreSection]:
+    """Per stage, one section per score it thresholds (thresholds.json) or dropped records by;
+    scores no stage claims get a section from the last stage's records, without a threshold."""
+    sections, claimed = [], set()
+    last_rows: list[tuple[dict, ScoredRow]] = []
+    for stage in stages:
+        stage_dir = output / "stages" / stage
+        if not stage_dir.is_dir():
+            continue
+        rows = _read_rows(stage_dir / "data", True) + _read_rows(stage_dir / "excluded", False)
+        last_rows = [r for r in rows if r[1].kept]
+        thresholds_file = stage_dir / "thresholds.json"
+        thresholds = json.loads(thresholds_file.read_text()) if thresholds_file.exists() else {}
+        names = list(thresholds) or sorted(
+            {k for meta, r in rows if not r.kept for k in meta.get("scores", {})} - claimed
+        )
+        for name in names:
+            applied = thresholds.get(name, {})
+            section = ScoreSection(stage, name, minimum=applied.get("min"), maximum=applied.get("max"))
+            section.rule = applied.get("rule", "")
+            for meta, row in rows:
+                value = meta.get("scores", {}).get(name)
+                if value is not None:
+                    section.rows.append(replace(row, value=float(value)))
+            if section.rows:
+                sections.append(section)
+                claimed.add(name)
+    unclaimed = sorted({k for meta, _ in last_rows for k in meta.get("scores", {})} - claimed)
+    for name in unclaimed:
+        section = ScoreSection(stages[-1], name, rule="not thresholded in this run")
+        for meta, row in last_rows:
+            section.rows.append(replace(row, value=float(meta["scores"][name])))
+        sections.append(section)
+    return sections
+
+
+# ---- charts ---------------------------------------------------------------------------------------
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def funnel_chart(funnels: list[StageFunnel], path: Path) -> None:
+    plt = _pyplot()
+    names = [f.stage for f in funnels]
+    kept = [f.kept for f in funnels]
+    dropped = [f.dropped_total for f in funnels]
+    errored = [f.errored_total for f in funnels]
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(funnels) + 1.5))
+    y = range(len(funnels))
+    ax.barh(y, kept, color="#2e7d32", label="kept")
+    ax.barh(y, dropped, left=kept, color="#f9a825", label="dropped")
+    ax.barh(
+        y, errored, left=[k + d for k, d in zip(kept, dropped, strict=True)], color="#c62828", label="errored"
+    )
+    ax.set_yticks(list(y), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("records")
+    ax.set_title("Funnel: records in per stage = kept + dropped + errored")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def histogram_chart(section: ScoreSection, path: Path) -> None:
+    plt = _pyplot()
+    kept = [r.value for r in section.rows if r.kept]
+    dropped = [r.value for r in section.rows if not r.kept]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.hist([kept, dropped], bins=40, stacked=True, color=["#2e7d32", "#f9a825"], label=["kept", "dropped"])
+    if section.threshold is not None:
+        side = "min" if section.minimum is not None else "max"
+        ax.axvline(section.threshold, color="#c62828", linestyle="--", linewidth=2)
+        ax.annotate(
+            f"{side} {section.threshold:.4g}",
+            (section.threshold, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, -14),
+            textcoords="offset points",
+            color="#c62828",
+        )
+    ax.set_xlabel(section.score)
+    ax.set_ylabel("records")
+    ax.set_title(f"{section.score} ({section.stage}): {len(kept)} kept, {len(dropped)} dropped")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---- examples -------------------------------------------------------------------------------------
+
+
+def near_threshold(section: ScoreSection, kept: bool, n: int) -> list[ScoredRow]:
+    """The n kept (or dropped) records closest to the threshold; without one, the extremes."""
+    rows = [r for r in section.rows if r.kept == kept]
+    if section.threshold is not None:
+        return sorted(rows, key=lambda r: abs(r.value - section.threshold))[:n]
+    return sorted(rows, key=lambda r: r.value, reverse=not kept)[:n]
+
+
+def thumbnail(row: ScoredRow, target: Path, cache: dict) -> bool:
+    """Save the record's first image as a small JPEG; False when it has none or it does not decode."""
+    from PIL import Image
+
+    if row.file not in cache:
+        cache[row.file] = pq.read_table(row.file, columns=["media"]).column("media")
+    media = cache[row.file][row.row].as_py() or []
+    data = next((m["media_bytes"] for m in media if m.get("media_bytes")), None)
+    if not data:
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = image.convert("RGB")
+            image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            image.save(target, "JPEG", quality=85)
+    except Exception:
+        return False
+    return True
+
+
+# ---- page -----------------------------------------------------------------------------------------
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}.ok{color:#2e7d32}.bad{color:#c62828}
+.examples{display:grid;grid-template-columns:1fr 1fr;gap:1em}.ex{display:flex;gap:.6em;margin:.5em 0;
+border-bottom:1px solid #eee;padding-bottom:.5em}.ex img{width:auto;max-width:160px;max-height:160px}
+.ex pre{white-space:pre-wrap;font-size:12px;margin:0;max-height:9em;overflow:hidden}.meta{font-size:12px;color:#555}
+"""
+
+# Counts images that loaded, so a headless browser's DOM dump tells whether the page rendered whole.
+ONLOAD = """<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);
+document.body.dataset.imagesLoaded=i.filter(function(x){return x.complete&&x.naturalWidth>0}).length;
+document.body.dataset.imagesTotal=i.length;});</script>"""
+
+
+def _funnel_table(funnels: list[StageFunnel]) -> str:
+    rows = []
+    for f in funnels:
+        check = '<span class="ok">ok</span>' if f.balanced else '<span class="bad">MISMATCH</span>'
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(f.dropped.items(), key=lambda kv: -kv[1]))
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(f.errored.items(), key=lambda kv: -kv[1]))
+        rows.append(
+            f"<tr><td class=l>{html.escape(f.stage)}</td><td>{f.records_in}</td><td>{f.kept}</td>"
+            f"<td>{f.dropped_total}</td><td>{f.errored_total}</td><td>{f.per_second:.1f}</td><td>{check}</td>"
+            f"<td class=l>{html.escape(reasons)}</td><td class=l>{html.escape(errors)}</td></tr>"
+        )
+    head = "<tr><th class=l>stage</th><th>in</th><th>kept</th><th>dropped</th><th>errored</th>"
+    head += "<th>rec/s</th><th>check</th><th class=l>dropped by reason</th><th class=l>errors</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _example_html(row: ScoredRow, thumb: str | None) -> str:
+    image = f'<img src="{thumb}" alt="">' if thumb else ""
+    text = html.escape(row.text[:TEXT_CHARS] + (" …" if len(row.text) > TEXT_CHARS else ""))
+    reason = f" · {html.escape(row.reason)}" if row.reason else ""
+    return (
+        f'<div class="ex">{image}<div><div class="meta"><b>{row.value:.4g}</b> · {html.escape(row.record_id)}'
+        f"{reason}</div><pre>{text}</pre></div></div>"
+    )
+
+
+def write_html_report(output: str | Path, examples: int = 3) -> Path:
+    """Write OUTPUT/report/index.html (+ charts/*.png, thumbs/*.jpg); returns the page's path."""
+    output = Path(output)
+    stages = _stage_order(output)
+    funnels = run_funnel(output, stages)
+    report = output / "report"
+    (report / "charts").mkdir(parents=True, exist_ok=True)
+    (report / "thumbs").mkdir(parents=True, exist_ok=True)
+    parts = [f"<h1>curate run: {html.escape(output.name)}</h1>"]
+    if funnels:
+        funnel_chart(funnels, report / "charts" / "funnel.png")
+        parts += ["<h2>Funnel</h2>", '<img src="charts/funnel.png" alt="funnel">', _funnel_table(funnels)]
+    media_cache: dict = {}
+    for n, section in enumerate(score_sections(output, stages)):
+        chart = f"charts/{n:02d}-{section.stage}-{section.score}.png"
+        histogram_chart(section, report / chart)
+        where = f" — threshold {section.threshold:.4g}" if section.threshold is not None else ""
+        parts.append(
+            f"<h2>{html.escape(section.score)} <small>({html.escape(section.stage)}){where}</small></h2>"
+        )
+        parts.append(f'<p>{html.escape(section.rule)}</p><img src="{chart}" alt="{section.score} histogram">')
+        columns = []
+        for kept in (True, False):
+            cells = []
+            for i, row in enumerate(near_threshold(section, kept, examples)):
+                thumb = f"thumbs/{n:02d}-{'kept' if kept else 'dropped'}-{i}.jpg"
+                cells.append(
+                    _example_html(row, thumb if thumbnail(row, report / thumb, media_cache) else None)
+                )
+            title = "kept" if kept else "dropped"
+            label = f"{title}, nearest the threshold" if section.threshold is not None else title
+            columns.append(f"<div><h3>{label}</h3>{''.join(cells) or '<p>none</p>'}</div>")
+        parts.append(f'<div class="examples">{"".join(columns)}</div>')
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>curate report: {html.escape(output.name)}</title>"
+        f"<style>{STYLE}</style>{ONLOAD}</head><body>{''.join(parts)}</body></html>"
+    )
+    path = report / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
