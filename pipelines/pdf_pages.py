@@ -1,11 +1,13 @@
 """PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> dedup
-(identical renders, same or near-duplicate text; `--set dedup=false` keeps every page) -> shards."""
+(identical renders, same or near-duplicate text; `--set dedup=false` keeps every page) -> language
+and perplexity filters, with the 5% highest-perplexity pages cut (`--set language=false` etc.) -> shards."""
 
 from __future__ import annotations
 
 from curate.pdf import PdfPageReader
 from curate.stage import Recipe, Stage, StageContext
 from filters.dedup.stages import page_dedup_stages
+from filters.stages import filters_stage, perplexity_cut_stage
 from pipelines.common import shards_stage
 
 
@@ -16,7 +18,7 @@ def build_pages(ctx: StageContext):
             dpi=int(ctx.option("dpi", 150)),
             max_side=int(ctx.option("max_side", 2940)),
             image_format=ctx.option("image_format", "png"),
-            ocr=bool(ctx.option("ocr", True)),
+            ocr=ctx.option("ocr", True) not in (False, "false", "0", 0),
             max_pages=int(ctx.option("max_pages", 1000)),
             max_seconds_per_pdf=float(ctx.option("max_seconds_per_pdf", 600)),
             error_writer=ctx.error_writer("pages"),
@@ -32,4 +34,11 @@ def pages_stage() -> Stage:
 
 
 def recipe() -> Recipe:
-    return Recipe("pdf-pages", [pages_stage(), *page_dedup_stages(), shards_stage()], description=__doc__)
+    stages = [pages_stage(), *page_dedup_stages(), *page_filter_stages(), shards_stage()]
+    return Recipe("pdf-pages", stages, description=__doc__)
+
+
+def page_filter_stages() -> list[Stage]:
+    """Language ID and perplexity on page text, then the dataset-wide perplexity cut (Idefics2: 5%).
+    Switch off with --set language=false / --set perplexity=false; see filters/stages.py for options."""
+    return [filters_stage("filter", ["language", "perplexity"]), perplexity_cut_stage()]

@@ -1,0 +1,111 @@
+"""PDF pages stage vs a plain PyMuPDF loop doing the same text + render work, and OCR vs plain pytesseract.
+
+    python -m benchmarks pdf        (or `make bench`)
+
+Goals: our stage at >= 0.9x the plain loop per worker, >= 1.8x with 2 workers vs 1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
+COPIES = 3  # the born-digital set is ~35 pages; repeat it so each measurement lasts seconds
+
+
+def _input_folder(source: Path, copies: int, dest: Path) -> Path:
+    for i in range(copies):
+        for pdf in sorted(source.glob("*.pdf")):
+            shutil.copy(pdf, dest / f"{i}_{pdf.name}")
+    return dest
+
+
+def plain_pymupdf(folder: Path, dpi: int = 150, max_side: int = 2940) -> int:
+    """The same work without the pipeline: text layer + render to PNG, page by page."""
+    import pymupdf
+
+    from curate.pdf import render_scale
+
+    pages = 0
+    for path in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(path) as pdf:
+            for page in pdf:
+                zoom = render_scale(page.rect.width, page.rect.height, dpi, max_side, max_side * max_side)
+                page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False).tobytes("png")
+                page.get_text("text")
+                pages += 1
+    return pages
+
+
+def plain_pytesseract(folder: Path, dpi: int = 300) -> int:
+    import pymupdf
+    import pytesseract
+    from PIL import Image
+
+    pages = 0
+    for path in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(path) as pdf:
+            for page in pdf:
+                pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+                pytesseract.image_to_string(Image.frombytes("L", (pix.width, pix.height), pix.samples))
+                pages += 1
+    return pages
+
+
+def our_stage(folder: Path, workers: int, options: dict | None = None) -> int:
+    from curate.report import stage_funnel
+    from curate.stage import ExecutorConfig, StageContext, run_stage
+    from pipelines.pdf_pages import pages_stage
+
+    with tempfile.TemporaryDirectory() as out:
+        ctx = StageContext("pages", str(folder), Path(out), options or {})
+        run_stage(pages_stage(), ctx, ExecutorConfig("local", workers=workers))
+        return stage_funnel(ctx.stage_dir).kept
+
+
+def timed(fn, *args, **kwargs) -> tuple[int, float]:
+    started = time.perf_counter()
+    n = fn(*args, **kwargs)
+    return n, time.perf_counter() - started
+
+
+def main() -> None:
+    if not SHARED.is_dir():
+        print(f"skipped: no test data at {SHARED}")
+        return
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    with tempfile.TemporaryDirectory() as tmp:
+        text_pdfs = _input_folder(SHARED / "pdf" / "born_digital", COPIES, Path(tmp))
+        plain_pymupdf(SHARED / "pdf" / "born_digital")  # warm up: imports, fonts, file cache
+        same_work = {"ocr": False}  # the plain loop does not OCR the one image-only page in the set
+        base_n, base_s = timed(plain_pymupdf, text_pdfs)
+        one_n, one_s = timed(our_stage, text_pdfs, 1, same_work)
+        two_n, two_s = timed(our_stage, text_pdfs, 2, same_work)
+    assert base_n == one_n == two_n, (base_n, one_n, two_n)
+    base, one, two = base_n / base_s, one_n / one_s, two_n / two_s
+    print(f"text + render, {base_n} born-digital pages at 150 dpi (PNG):")
+    print(f"  plain PyMuPDF loop (1 process)   {base:7.1f} pages/s")
+    print(f"  our pages stage, 1 worker        {one:7.1f} pages/s   ratio {one / base:.2f}x   (goal >= 0.9x)")
+    print(f"  our pages stage, 2 workers       {two:7.1f} pages/s   vs 1 worker {two / one:.2f}x   (goal >= 1.8x)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scans = Path(tmp)
+        for name in ("linn.pdf", "ocr_test.pdf", "c02-22.pdf", "issue-203-decimalize.pdf"):
+            shutil.copy(SHARED / "pdf" / "scanned" / name, scans / name)
+        plain_n, plain_s = timed(plain_pytesseract, scans)
+        ocr_one_n, ocr_one_s = timed(our_stage, scans, 1)
+        ocr_two_n, ocr_two_s = timed(our_stage, scans, 2)
+    plain, ocr1, ocr2 = plain_n / plain_s, ocr_one_n / ocr_one_s, ocr_two_n / ocr_two_s
+    print(f"OCR, {plain_n} scanned pages at 300 dpi (OMP_THREAD_LIMIT=1):")
+    print(f"  plain pytesseract loop           {plain:7.2f} pages/s")
+    print(f"  our pages stage, 1 worker        {ocr1:7.2f} pages/s   ratio {ocr1 / plain:.2f}x (also renders + reads layout)")
+    print(f"  our pages stage, 2 workers       {ocr2:7.2f} pages/s   ratio {ocr2 / plain:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
