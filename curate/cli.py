@@ -2,7 +2,7 @@
 
 curate run pdf-pages --input PDFS --output OUT [--executor ray] [--stage pages]
 curate inspect OUT -n 3 --save-images /tmp/pages
-curate report OUT
+curate report OUT [--html]
 curate push OUT --repo org/name --dry-run
 """
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="the funnel of a run: in / kept / dropped / errored per stage")
     report.add_argument("output")
     report.add_argument("--errors", action="store_true", help="also list every error with its reason")
+    report.add_argument("--html", action="store_true", help="also write OUTPUT/report/index.html with charts")
 
     push = sub.add_parser("push", help="upload a run's shards to the Hugging Face Hub")
     push.add_argument("output")
@@ -180,6 +181,10 @@ def cmd_report(args) -> int:
         for line in error_lines(output):
             source = line.get("metadata", {}).get("source", line.get("id"))
             print(f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}")
+    if args.html:
+        from filters.report_html import write_html_report
+
+        print(f"HTML report: {write_html_report(output)}")
     return 0 if all(f.balanced for f in funnels) else EXIT_UNBALANCED
 
 

@@ -144,7 +144,16 @@ def histogram_chart(section: ScoreSection, path: Path) -> None:
     kept = [r.value for r in section.rows if r.kept]
     dropped = [r.value for r in section.rows if not r.kept]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.hist([kept, dropped], bins=40, stacked=True, color=["#2e7d32", "#f9a825"], label=["kept", "dropped"])
+    values = kept + dropped
+    bins = 40
+    if (
+        min(values) > 0 and max(values) / min(values) > 100
+    ):  # e.g. perplexity: a long tail reads better in log
+        import numpy as np
+
+        bins = np.geomspace(min(values), max(values), 41)
+        ax.set_xscale("log")
+    ax.hist([kept, dropped], bins=bins, stacked=True, color=["#2e7d32", "#f9a825"], label=["kept", "dropped"])
     if section.threshold is not None:
         side = "min" if section.minimum is not None else "max"
         ax.axvline(section.threshold, color="#c62828", linestyle="--", linewidth=2)
