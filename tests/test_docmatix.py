@@ -1,0 +1,147 @@
+"""The docmatix recipe end to end: failures of the LLM server (with a stub server) and a real run with the
+embedded llama.cpp model on a sample page."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_synth import StubLLM
+
+from curate.io import RecordReader
+from curate.report import run_funnel
+from curate.shards import shard_paths
+from curate.stage import ExecutorConfig, StageFailed, run_recipe
+from pipelines.docmatix import qa_summary, recipe
+from synth.sample_input import build
+from synth.server import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+ONE_TASK = ExecutorConfig(workers=1)
+
+
+@pytest.fixture
+def four_pages(shared_data, tmp_path) -> Path:
+    """A real 5-page PDF; the recipe reads its first 4 pages (Docmatix's limit)."""
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", folder)
+    return folder
+
+
+def stub_options(url: str) -> dict:
+    return {"llm_url": url, "llm_retries": 0, "response_format": "none", "ocr": False}
+
+
+def records(folder: Path):
+    return list(RecordReader(str(folder)).run())
+
+
+def test_unreachable_server_fails_before_any_work(four_pages, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(StageFailed, match=f"no OpenAI-compatible LLM server answers at {url}"):
+        run_recipe(recipe(), str(four_pages), tmp_path / "out", ONE_TASK, options=stub_options(url))
+    assert not (tmp_path / "out" / "stages").exists()  # not even the pages stage ran
+
+
+def test_unreachable_server_from_the_cli_names_the_url(four_pages, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    done = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(four_pages),
+         "--output", str(tmp_path / "out"), "--set", f"llm_url={url}"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"FAILED: no OpenAI-compatible LLM server answers at {url}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_server_killed_midway_then_rerun_does_not_reask_finished_pages(four_pages, tmp_path):
+    out = tmp_path / "out"
+    port = free_port()
+    with StubLLM(die_after=2, port=port) as dying:
+        with pytest.raises(StageFailed, match="stage 'qa'.*rerun the same command to resume"):
+            run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(dying.url))
+    first = list(dying.pages)
+    assert len(first) == 2
+    assert not (out / "stages" / "checks").exists()  # the run stopped at the failed stage
+
+    with StubLLM(port=port) as stub:
+        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+    assert len(stub.pages) == 2
+    assert not set(stub.pages) & set(first)  # the two finished pages came from the request checkpoint
+    summary = qa_summary(out)
+    assert summary["requests"] == 2 and summary["requests_from_checkpoint"] == 2
+    kept = records(out / "stages" / "checks" / "data")
+    assert sorted(d.metadata["page"] for d in kept) == [1, 2, 3, 4]
+    assert all(f.balanced for f in run_funnel(out, recipe().stage_names))
+
+
+def test_malformed_output_is_recorded_with_its_reason(four_pages, tmp_path):
+    out = tmp_path / "out"
+    with StubLLM(malformed_every=2) as stub:  # every second answer is prose, not JSON
+        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+    generated = records(out / "stages" / "qa" / "data")
+    rejects = [r for d in generated for r in d.metadata["qa_rejects"]]
+    assert len(rejects) == 2
+    assert all(r["reason"] == "malformed" and r["raw"].startswith("Sure!") for r in rejects)
+    funnels = {f.stage: f for f in run_funnel(out, recipe().stage_names)}
+    assert funnels["checks"].kept == 2 and funnels["checks"].dropped == {"no_kept_qa": 2}
+    assert all(f.balanced for f in funnels.values())
+    assert qa_summary(out)["rejected"]["malformed"] == 2
+
+
+def test_sample_shards_carry_docmatix_turns_and_provenance(four_pages, tmp_path):
+    import webdataset as wds
+
+    out = tmp_path / "out"
+    with StubLLM() as stub:
+        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+    samples = list(wds.WebDataset(shard_paths(out), shardshuffle=False))
+    assert len(samples) == 4
+    sample = json.loads(samples[0]["json"])
+    assert sample["texts"] and set(sample["texts"][0]) == {"user", "assistant", "source"}
+    assert sample["metadata"]["qa_provenance"][0]["model"] == "stub"
+    assert sample["metadata"]["page"] in (1, 2, 3, 4) and sample["source"].endswith("multi_page.pdf")
+    assert "png" in samples[0] and sample["scores"]["qa_kept"] >= 1
+
+
+def test_sample_input_builds_pdfs_with_text(tmp_path):
+    import pymupdf
+
+    paths = build(tmp_path)
+    assert len(paths) == 3
+    for path in paths:
+        with pymupdf.open(path) as pdf:
+            text = pdf[0].get_text()
+        assert len(text) > 500 and "?" not in text.splitlines()[0]
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_embedded_model_writes_grounded_qa_for_a_sample_page(tmp_path, monkeypatch):
+    """The real thing, kept to one page: the embedded server starts, answers, and stops (~1-3 min here)."""
+    from synth.server import EmbeddedServer
+
+    started = []
+    original_start = EmbeddedServer.start
+    monkeypatch.setattr(EmbeddedServer, "start", lambda self: started.append(self) or original_start(self))
+    pdfs = tmp_path / "pdfs"
+    build(pdfs)
+    for extra in sorted(pdfs.glob("*.pdf"))[1:]:
+        extra.unlink()
+    out = tmp_path / "out"
+    run_recipe(recipe(), str(pdfs), out, ExecutorConfig(workers=1))
+    assert len(started) == 1 and started[0].process.poll() is not None  # stopped at the end of the run
+    summary = qa_summary(out)
+    assert summary["requests"] == 1 and summary["pairs_kept"] >= 1
+    (doc,) = records(out / "stages" / "checks" / "data")
+    assert doc.metadata["qa_provenance"][0]["model"].endswith(".gguf")
+    assert all(p["grounding"] >= 0.6 for p in doc.metadata["qa_provenance"])
+    done = subprocess.run([sys.executable, "-m", "curate.cli", "inspect", str(out), "-n", "1"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
+    assert "  Q: " in done.stdout and "  A: " in done.stdout
