@@ -4,6 +4,7 @@ curate run pdf-pages --input PDFS --output OUT [--executor ray] [--stage pages]
 curate inspect OUT -n 3 --save-images /tmp/pages
 curate report OUT [--html]
 curate push OUT --repo org/name --dry-run
+curate serve-llm --model Qwen/Qwen2.5-7B-Instruct --dry-run   (vLLM for `run docmatix --set llm_url=...`)
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--errors", action="store_true", help="also list every error with its reason")
     report.add_argument("--html", action="store_true", help="also write OUTPUT/report/index.html with charts")
 
+    from synth.server import add_serve_llm_arguments
+
+    serve = sub.add_parser("serve-llm", help="start vLLM's OpenAI-compatible server (GPU) for `run docmatix`")
+    add_serve_llm_arguments(serve)
+
     push = sub.add_parser("push", help="upload a run's shards to the Hugging Face Hub")
     push.add_argument("output")
     push.add_argument("--repo", required=True, help="dataset repo id, ORG/NAME")
@@ -79,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "inspect": cmd_inspect,
         "report": cmd_report,
         "push": cmd_push,
+        "serve-llm": cmd_serve_llm,
     }[args.command]
     try:
         return command(args)
@@ -186,6 +193,12 @@ def cmd_report(args) -> int:
 
         print(f"HTML report: {write_html_report(output)}")
     return 0 if all(f.balanced for f in funnels) else EXIT_UNBALANCED
+
+
+def cmd_serve_llm(args) -> int:
+    from synth.server import serve_llm
+
+    return serve_llm(args)
 
 
 def cmd_push(args) -> int:

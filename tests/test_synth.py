@@ -293,3 +293,15 @@ def test_vllm_command_line():
     assert "--enable-prefix-caching" in command
     with pytest.raises(ValueError):
         vllm_command(tensor_parallel_size=0)
+
+
+def test_serve_llm_cli_prints_the_vllm_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "serve-llm", "--model", "org/m", "--port", "8123", "--dry-run"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("vllm serve org/m --host 0.0.0.0 --port 8123 ")
