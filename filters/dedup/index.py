@@ -24,7 +24,7 @@ ENTRY = np.dtype([("key", "<u8"), ("rank", "<u4"), ("idx", "<u4"), ("aux", "<u8"
 PAIR = np.dtype([("a", "<u8"), ("b", "<u8")])  # b duplicates a (a is the smaller address)
 GROUP = np.dtype([("group", "<u8"), ("node", "<u8"), ("aux", "<u8")])  # members of a repeated key
 COUNT = np.dtype([("key", "<u8"), ("count", "<u8")])
-FLUSH_ENTRIES = 65_536  # per open partition file: bounds a keys task's memory, whatever its input size
+FLUSH_ENTRIES = 65_536  # buffered per keys task (~7 MB as Python tuples), whatever its input size
 
 
 def node(rank: int | np.ndarray, idx: int | np.ndarray) -> np.ndarray:
@@ -66,7 +66,7 @@ def write_json_atomic(path: Path, value) -> None:
 
 
 class EntryWriter:
-    """Appends one task's key entries to one file per (kind, partition), flushing small buffers.
+    """Appends one task's key entries to one file per (kind, partition), flushing a bounded buffer.
 
     Files are written under a temporary name and renamed on `close`, so a crashed task leaves no
     half file that a rerun or the match stage would read.
@@ -76,13 +76,15 @@ class EntryWriter:
         self.keys_dir, self.rank, self.partitions = keys_dir, rank, partitions
         self.buffers: dict[tuple[str, int], list[tuple[int, int, int, int]]] = defaultdict(list)
         self.files: dict[tuple[str, int], object] = {}
+        self.buffered = 0
 
     def add(self, kind: str, idx: int, key: int, aux: int = 0) -> None:
-        slot = (kind, key % self.partitions)
-        buffer = self.buffers[slot]
-        buffer.append((key, self.rank, idx, aux))
-        if len(buffer) >= FLUSH_ENTRIES:
-            self._flush(slot)
+        self.buffers[(kind, key % self.partitions)].append((key, self.rank, idx, aux))
+        self.buffered += 1
+        if self.buffered >= FLUSH_ENTRIES:
+            for slot in list(self.buffers):
+                self._flush(slot)
+            self.buffered = 0
 
     def _flush(self, slot: tuple[str, int]) -> None:
         buffer = self.buffers.pop(slot, None)
