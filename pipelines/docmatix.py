@@ -137,7 +137,11 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
     from synth.server import EmbeddedServer
 
     try:
-        server = EmbeddedServer(n_ctx=int(options["n_ctx"]), threads=options.get("llm_threads"))
+        server = EmbeddedServer(
+            model=options.get("embedded_model"),
+            n_ctx=int(options["n_ctx"]),
+            threads=options.get("llm_threads"),
+        )
         server.start()
     except Exception as exc:
         raise StageFailed(f"could not start the embedded LLM server: {exc}") from exc

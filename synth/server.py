@@ -72,7 +72,8 @@ def wait_until_ready(
 
 @dataclass
 class EmbeddedServer:
-    """A llama.cpp server on 127.0.0.1 with the packaged model; a context manager that always stops it."""
+    """A llama.cpp server on 127.0.0.1 with a packaged model (by name, see synth.models.MODELS) or a GGUF
+    path; a context manager that always stops it."""
 
     model: str | Path | None = None
     n_ctx: int = DEFAULT_N_CTX
@@ -91,10 +92,9 @@ class EmbeddedServer:
         return Path(str(self.model)).name
 
     def start(self) -> EmbeddedServer:
-        if self.model is None:
-            from synth.models import model_path
+        from synth.models import resolve_model
 
-            self.model = model_path()
+        self.model = resolve_model(str(self.model) if self.model else None)
         self.port = self.port or free_port()
         self.log_path = self.log_path or Path(f"/tmp/curate-llama-{self.port}.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
