@@ -32,18 +32,26 @@ class DedupKeys(ErrorSinkMixin, PipelineStep):
         ids.parent.mkdir(parents=True, exist_ok=True)
         tmp_ids = ids.with_name(ids.name + ".tmp")
         idx = 0
+        batched_kinds = [k for k in self.kinds if k.batched]  # text only: cheap to hold a batch
+        single_kinds = [k for k in self.kinds if not k.batched]  # images: decoded one record at a time
         with self._error_context(), open(tmp_ids, "w", encoding="utf-8") as id_lines:
             for batch in batched(data, BATCH):
-                images = [DecodedImages(doc) for doc in batch]
                 with self.track_time("batch"):
-                    per_kind = {kind.name: self._entries(kind, batch, images, rank) for kind in self.kinds}
+                    per_kind = {k.name: self._entries(k, batch, rank) for k in batched_kinds}
                 for i, doc in enumerate(batch):
                     self.stat_update("total")
                     id_lines.write(json.dumps(doc.id, ensure_ascii=False) + "\n")
+                    images = DecodedImages(doc)
+                    for kind in single_kinds:
+                        try:
+                            per_kind[kind.name] = {i: kind.entries(doc, images)}
+                        except Exception as exc:  # no key for this record: it is kept, with a warning
+                            self.send_warning(doc, f"{kind.name}: no dedup key: {describe_error(exc)}", rank)
+                            per_kind[kind.name] = {i: []}
                     for kind_name, kind_entries in per_kind.items():
                         for key, aux in kind_entries[i]:
                             entries.add(kind_name, idx + i, key, aux)
-                    for problem in images[i].problems:
+                    for problem in images.problems:
                         self.send_warning(doc, problem, rank)
                 idx += len(batch)
         entries.close()
@@ -51,15 +59,15 @@ class DedupKeys(ErrorSinkMixin, PipelineStep):
         return
         yield  # a generator that forwards nothing: records stay where they were read
 
-    def _entries(self, kind: DedupKind, batch, images, rank: int) -> list:
+    def _entries(self, kind: DedupKind, batch, rank: int) -> list:
         try:
-            return kind.entries_batch(batch, images)
+            return kind.entries_batch(batch, [None] * len(batch))
         except Exception:
             # find the records at fault; they get no key (kept, with a warning) and the rest go on
             out = []
-            for doc, image in zip(batch, images, strict=True):
+            for doc in batch:
                 try:
-                    out.extend(kind.entries_batch([doc], [image]))
+                    out.extend(kind.entries_batch([doc], [None]))
                 except Exception as exc:
                     self.send_warning(doc, f"{kind.name}: no dedup key: {describe_error(exc)}", rank)
                     out.append([])

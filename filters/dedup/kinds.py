@@ -46,6 +46,7 @@ class DedupKind:
     name: str = ""
     reason: str = ""
     mode: str = "cluster"
+    batched: bool = False  # True: keys come from `entries_batch` on a batch of records (text only)
 
     def entries(self, doc: Document, images: DecodedImages) -> Entries:
         raise NotImplementedError
@@ -92,6 +93,7 @@ class MinHashText(DedupKind):
     seed: int = 1
     name: str = "minhash_text"
     reason: str = "near_duplicate_text"
+    batched: bool = True
 
     def __post_init__(self):
         self._hasher = None
