@@ -101,7 +101,9 @@ def bench_language(n: int = 2000) -> None:
         return len([model.predict(t.replace("\n", " "), k=1) for t in items])
 
     docs = docs_of(items)  # records are built by the reader, outside the filter's time
-    compare("language (lid.176)", step.batch_size, baseline, lambda: sum(1 for _ in step.run(iter(docs))), "doc")
+    compare(
+        "language (lid.176)", step.batch_size, baseline, lambda: sum(1 for _ in step.run(iter(docs))), "doc"
+    )
 
 
 def bench_ngram(n: int = 300) -> None:
