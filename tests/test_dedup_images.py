@@ -112,3 +112,29 @@ def test_exact_pixels_match_across_lossless_formats(shared_data, tmp_path):
     assert set(kept) == {"png", "jpg", "flower"}
     assert excluded["tif"].metadata["duplicate_of"] == "png"
     assert excluded["tif"].metadata["filter_reason"] == "duplicate_image"
+
+
+def test_repeated_pdf_page_render_is_dropped(shared_data, tmp_path):
+    """Real PDFs: page 2 of scanned/multipage.pdf renders to the same pixels as broken/enormous.pdf."""
+    from filters.dedup.stages import page_dedup_stages
+    from pipelines.pdf_pages import pages_stage
+
+    pdfs = tmp_path / "pdfs"
+    for sub, name in (("broken", "enormous.pdf"), ("scanned", "multipage.pdf")):
+        (pdfs / sub).mkdir(parents=True)
+        (pdfs / sub / name).symlink_to(shared_data / "pdf" / sub / name)
+    stages = [pages_stage(), *page_dedup_stages()]
+    run_recipe(
+        Recipe("t", stages),
+        str(pdfs),
+        tmp_path / "out",
+        ExecutorConfig("local", workers=1),
+        options={"ocr": False},
+    )
+    funnels = {f.stage: f for f in run_funnel(tmp_path / "out")}
+    assert all(f.balanced for f in funnels.values())
+    excluded = read_folder(tmp_path / "out" / "stages" / "dedup-filter" / "excluded")
+    kept = read_folder(tmp_path / "out" / "stages" / "dedup-filter" / "data")
+    assert len(kept) == 6 and set(excluded) == {"scanned/multipage.pdf#page=2"}
+    assert excluded["scanned/multipage.pdf#page=2"].metadata["duplicate_of"] == "broken/enormous.pdf#page=1"
+    assert excluded["scanned/multipage.pdf#page=2"].metadata["filter_reason"] == "duplicate_image"
