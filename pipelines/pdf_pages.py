@@ -1,6 +1,7 @@
-"""PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> dedup
-(identical renders, same or near-duplicate text; `--set dedup=false` keeps every page) -> language
-and perplexity filters, with the 5% highest-perplexity pages cut (`--set language=false` etc.) -> shards."""
+"""PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> shards.
+Optional, off by default: dedup (identical renders, same or near-duplicate text; `--set dedup=true`),
+language and perplexity filters with the 5% highest-perplexity pages cut (`--set language=true
+--set perplexity=true`)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,14 @@ def pages_stage() -> Stage:
     )
 
 
+# The pdf-pages recipe is extraction: every readable page once. Dedup and filters are in the recipe,
+# off by default (`--set dedup=true --set language=true --set perplexity=true`); docmatix turns them on.
+EXTRACTION_ONLY = {"dedup": False, "language": False, "perplexity": False}
+
+
 def recipe() -> Recipe:
     stages = [pages_stage(), *page_dedup_stages(), *page_filter_stages(), shards_stage()]
-    return Recipe("pdf-pages", stages, description=__doc__)
+    return Recipe("pdf-pages", stages, description=__doc__, defaults=dict(EXTRACTION_ONLY))
 
 
 def page_filter_stages() -> list[Stage]:
