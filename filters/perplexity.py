@@ -4,7 +4,8 @@ Backends (each turns text into natural-log probabilities of its tokens):
 - `PocketsphinxNgramLM`: the CMU US-English trigram model bundled with pocketsphinx (default n-gram LM),
 - `KenLMNgramLM`: a KenLM model file the user supplies (OBELICS used one, keeping perplexity <= 1500),
 - `LlamaCppCausalLM`: a causal LM in GGUF via llama.cpp with logits for every token (Idefics2 used a
-  causal LM and dropped the 5% highest); default model: the packaged SmolLM2-135M.
+  causal LM and dropped the 5% highest); default model: the packaged SmolLM2-135M,
+- `TransformersCausalLM`: a Hugging Face causal LM, on GPU when present (`transformers` needed).
 N-gram backends skip out-of-vocabulary words (they carry no probability in the model).
 
 `PerplexityFilter` writes `scores["perplexity"]` and, given `max_perplexity`, drops above it. The
@@ -140,10 +141,52 @@ class LlamaCppCausalLM(LanguageModel):
         return (chosen - log_norm).tolist()
 
 
+class TransformersCausalLM(LanguageModel):
+    """A Hugging Face causal LM (GPU when present), as Idefics2 used (Falcon-1B); needs `transformers`.
+
+    `model` is a hub name or local folder (loaded with `from_pretrained`), or a loaded model with its
+    `tokenizer`. Texts are scored on their first `max_tokens` tokens.
+    """
+
+    name = "hf"
+
+    def __init__(self, model, tokenizer=None, max_tokens: int = 1024, device: str | None = None):
+        import torch
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if isinstance(model, str | Path):
+            try:
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+            except ImportError as exc:
+                raise ImportError("the hf backend needs transformers: pip install transformers") from exc
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model))
+            dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+            model = AutoModelForCausalLM.from_pretrained(str(model), dtype=dtype)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+
+    def log_probs(self, text: str) -> list[float]:
+        import torch
+
+        ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
+        bos = self.tokenizer.bos_token_id
+        if bos is not None and (not ids or ids[0] != bos):
+            ids = [bos, *ids][: self.max_tokens]  # the first word is then predicted too, as with llama.cpp
+        if len(ids) < 2:
+            return []
+        tokens = torch.tensor([ids], device=self.device)
+        with torch.no_grad():
+            logits = self.model(tokens).logits[0, :-1].float()
+        chosen = torch.log_softmax(logits, dim=-1).gather(1, tokens[0, 1:, None])[:, 0]
+        return chosen.cpu().tolist()
+
+
 def make_language_model(
     backend: str = "ngram", model_path: str | Path | None = None, **kwargs
 ) -> LanguageModel:
-    """`ngram` (pocketsphinx, or the given n-gram file), `kenlm` (needs model_path) or `causal` (GGUF)."""
+    """`ngram` (pocketsphinx, or the given n-gram file), `kenlm` (needs model_path), `causal` (GGUF through
+    llama.cpp) or `hf` (a Hugging Face causal LM, needs model_path)."""
     if backend == "ngram":
         return PocketsphinxNgramLM(model_path)
     if backend == "kenlm":
@@ -152,7 +195,11 @@ def make_language_model(
         return KenLMNgramLM(model_path)
     if backend == "causal":
         return LlamaCppCausalLM(model_path, **kwargs)
-    raise ValueError(f"unknown perplexity backend {backend!r}: use ngram, kenlm or causal")
+    if backend == "hf":
+        if not model_path:
+            raise ValueError("the hf backend needs a model: --set perplexity_model=HUB_NAME_OR_FOLDER")
+        return TransformersCausalLM(model_path, **kwargs)
+    raise ValueError(f"unknown perplexity backend {backend!r}: use ngram, kenlm, causal or hf")
 
 
 class PerplexityFilter(ScoreFilter):
@@ -162,7 +209,7 @@ class PerplexityFilter(ScoreFilter):
     tokens get no score (a perplexity of two words says nothing) and are kept.
 
     Args:
-        backend: "ngram" (pocketsphinx trigram), "kenlm" or "causal" (llama.cpp GGUF)
+        backend: "ngram" (pocketsphinx trigram), "kenlm", "causal" (llama.cpp GGUF) or "hf" (transformers)
         model_path: the backend's model file; default: the packaged one (none for kenlm)
         max_perplexity: absolute cut (OBELICS, KenLM: 1500); None: score only (for a percentile cut)
     """

@@ -8,7 +8,7 @@ unchanged, so the stage list (and `--stage NAME`) is the same whatever the optio
 Options (recipe defaults or `--set key=value`), with the anchors' values as defaults:
     nsfw=true  nsfw_max_score=0.5  nsfw_batch_size=8
     language=true  languages=en (comma-separated, or "any")  language_min_score=0.8  (OBELICS)
-    perplexity=true  perplexity_backend=ngram|kenlm|causal  perplexity_model=PATH
+    perplexity=true  perplexity_backend=ngram|kenlm|causal|hf  perplexity_model=PATH (or hub name for hf)
     perplexity_max=none (absolute cut; OBELICS used 1500 with its KenLM)
     perplexity_drop_fraction=0.05  (Idefics2: drop the 5% highest, over the whole dataset)
     clip=true  clip_model=ViT-B-32  clip_pretrained=openai  clip_weights=PATH  clip_hub_cache=DIR

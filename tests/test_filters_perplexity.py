@@ -66,7 +66,50 @@ def test_causal_lm_clean_english_beats_shuffled(english):
         assert lm.perplexity(text) < lm.perplexity(shuffled(text)), text[:80]
 
 
-def test_kenlm_backend_needs_kenlm_or_says_how(tmp_path):
+def write_bigram_arpa(paragraphs: list[str], path, discount: float = 0.75) -> None:
+    """A small bigram LM in ARPA format (absolute discounting, in backoff form), from real text: a model
+    file as a user would bring to the KenLM backend."""
+    from collections import Counter
+
+    from filters.perplexity import words_of
+
+    sentences = [["<s>", *words_of(p), "</s>"] for p in paragraphs]
+    unigrams = Counter(w for s in sentences for w in s[1:])
+    bigrams = Counter((a, b) for s in sentences for a, b in zip(s, s[1:], strict=False))
+    vocab = [*sorted(unigrams), "<unk>"]
+    total = sum(unigrams.values())
+    p1 = {w: (unigrams[w] + 1) / (total + len(vocab)) for w in vocab}
+    followers: dict[str, list[str]] = {}
+    for a, b in bigrams:
+        followers.setdefault(a, []).append(b)
+    p2, backoff = {}, {}
+    for a, seen in followers.items():
+        count = sum(bigrams[(a, b)] for b in seen)
+        for b in seen:
+            p2[(a, b)] = (bigrams[(a, b)] - discount) / count + discount * len(seen) / count * p1[b]
+        backoff[a] = (1 - sum(p2[(a, b)] for b in seen)) / (1 - sum(p1[b] for b in seen if b in p1))
+    lines = ["\\data\\", f"ngram 1={len(vocab) + 1}", f"ngram 2={len(p2)}", "", "\\1-grams:"]
+    lines.append(f"-99\t<s>\t{math.log10(backoff['<s>']):.6f}")
+    for w in vocab:
+        lines.append(f"{math.log10(p1[w]):.6f}\t{w}\t{math.log10(backoff.get(w, 1.0)):.6f}")
+    lines += ["", "\\2-grams:"]
+    lines += [f"{math.log10(p):.6f}\t{a} {b}" for (a, b), p in sorted(p2.items())]
+    lines += ["", "\\end\\", ""]
+    path.write_text("\n".join(lines))
+
+
+def test_kenlm_clean_english_beats_shuffled(english, tmp_path):
+    pytest.importorskip("kenlm", reason="SKIPPED: the KenLM backend needs `pip install kenlm`")
+    model = tmp_path / "tracemonkey-bigram.arpa"
+    write_bigram_arpa(english[10:], model)  # trained on the rest of the paper, tested on unseen text
+    lm = KenLMNgramLM(model)
+    for text in english[:10]:
+        assert lm.perplexity(text) < lm.perplexity(shuffled(text)), text[:80]
+    # out-of-vocabulary words carry no probability and are skipped
+    assert len(lm.log_probs("the trace zzqxw tree")) == 3
+
+
+def test_kenlm_backend_missing_model_or_package_says_how(tmp_path):
     try:
         import kenlm  # noqa: F401
     except ImportError:
@@ -75,6 +118,34 @@ def test_kenlm_backend_needs_kenlm_or_says_how(tmp_path):
         return
     with pytest.raises(FileNotFoundError, match="model.arpa"):
         KenLMNgramLM(tmp_path / "model.arpa")
+
+
+def test_hf_causal_lm_log_probs_equal_a_direct_computation(english):
+    """The transformers backend on a tiny random GPT-2 with a word-level tokenizer built here (no weights
+    ship for a Hugging Face LM): our per-token log-probabilities equal a direct torch computation."""
+    pytest.importorskip("transformers", reason="SKIPPED: the hf backend needs `pip install transformers`")
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from filters.perplexity import TransformersCausalLM
+
+    words = sorted({w for t in english for w in t.split()})
+    vocab = {"<unk>": 0, "<s>": 1, **{w: i + 2 for i, w in enumerate(words)}}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", bos_token="<s>")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(vocab), n_positions=256, n_embd=32, n_layer=2, n_head=2)
+    model = GPT2LMHeadModel(config)
+    lm = TransformersCausalLM(model, tokenizer, max_tokens=128, device="cpu")
+    text = english[0]
+    ids = [1, *[vocab.get(w, 0) for w in text.split()]][:128]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0]
+    direct = [torch.log_softmax(logits[i], -1)[ids[i + 1]].item() for i in range(len(ids) - 1)]
+    assert lm.log_probs(text) == pytest.approx(direct, abs=1e-5)
+    assert lm.perplexity(text) == pytest.approx(math.exp(-sum(direct) / len(direct)), rel=1e-5)
 
 
 def test_filter_scores_then_applies_absolute_threshold(english):
