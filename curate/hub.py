@@ -77,13 +77,16 @@ from datasets import load_dataset
 ds = load_dataset("{repo}", split="train")
 ```
 
-Streamed with `webdataset` into a PyTorch DataLoader:
+Streamed with `webdataset` into a PyTorch DataLoader (the manifest lists the shards):
 
 ```python
-import webdataset as wds
-from huggingface_hub import HfFileSystem
-urls = [f"hf://datasets/{repo}/" + p for p in ["{'", "'.join("shards/" + s["name"] for s in manifest["shards"][:3])}"]]
+import json, webdataset as wds
+from huggingface_hub import hf_hub_download
+from torch.utils.data import DataLoader
+manifest = json.load(open(hf_hub_download("{repo}", "shards/manifest.json", repo_type="dataset")))
+urls = [f"https://huggingface.co/datasets/{repo}/resolve/main/shards/{{s['name']}}" for s in manifest["shards"]]
 ds = wds.WebDataset(urls, nodesplitter=wds.split_by_node, workersplitter=wds.split_by_worker).decode("pil")
+loader = DataLoader(ds, batch_size=None, num_workers=2)
 ```
 """
 
