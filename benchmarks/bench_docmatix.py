@@ -90,7 +90,14 @@ def baseline(url: str, model: str, pages_dir: Path, concurrency: int) -> dict:
 
 
 def _generator_options() -> dict:
-    keys = ("styles_per_page", "pairs_per_request", "n_ctx", "max_tokens", "max_chunks_per_page")
+    keys = (
+        "styles_per_page",
+        "pairs_per_request",
+        "n_ctx",
+        "max_tokens",
+        "max_chunks_per_page",
+        "max_chunk_chars",
+    )
     return {k: DEFAULTS[k] for k in keys}
 
 
@@ -131,6 +138,24 @@ def run(pdfs: Path, url: str, model: str, work: Path) -> None:
     )
 
 
+def compare_models(pdfs: Path, names: list[str]) -> None:
+    """QA quality of each packaged model on the same pages (the model is chosen on these figures)."""
+    max_pages = int(os.environ.get("CURATE_BENCH_MAX_PAGES", "1"))
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix="bench-docmatix-model-") as work:
+            output = Path(work) / "run"
+            started = time.monotonic()
+            options = {"embedded_model": name, "max_pages": max_pages}
+            run_recipe(recipe(), str(pdfs), output, ExecutorConfig(workers=WORKERS), options=options)
+            figures, summary = acceptance(output), qa_summary(output)
+            print(
+                f"model {name}: {figures['kept_pairs_per_page_with_text']:.2f} kept pairs per page with text, "
+                f"{figures['kept_answers_grounded']:.1%} grounded, {summary['pairs_generated']} generated, "
+                f"{summary['responses_malformed']} malformed responses, rejected {summary['rejected']}, "
+                f"{time.monotonic() - started:.0f}s"
+            )
+
+
 def main() -> None:
     pdfs = Path(os.environ.get("CURATE_BENCH_PDFS", REPO.parent / "shared" / "data" / "pdf" / "born_digital"))
     if not pdfs.is_dir():
@@ -149,4 +174,16 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["models"]:  # python -m benchmarks.bench_docmatix models [NAME ...]
+        from synth.models import MODELS
+
+        compare_models(
+            Path(
+                os.environ.get("CURATE_BENCH_PDFS", REPO.parent / "shared" / "data" / "pdf" / "born_digital")
+            ),
+            sys.argv[2:] or list(MODELS),
+        )
+    else:
+        main()

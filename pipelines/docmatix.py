@@ -38,7 +38,11 @@ DEFAULTS = {
     "styles": "lookup,numbers,reasoning",
     "styles_per_page": 1,
     "pairs_per_request": 3,
+    # on a CPU, prompt processing is most of the time: the first ~2,500 characters of a page (about
+    # 700 tokens) make one request of 30-60 s on 2 cores. With a GPU server raise both:
+    # --set max_chunk_chars=0 --set max_chunks_per_page=4 --set n_ctx=8192
     "max_chunks_per_page": 1,
+    "max_chunk_chars": 2500,
     "min_grounding": 0.6,
     "min_pairs": 1,
 }
@@ -57,6 +61,7 @@ def build_qa(ctx: StageContext):
             n_ctx=int(ctx.option("n_ctx")),
             max_tokens=int(ctx.option("max_tokens")),
             max_chunks_per_page=int(ctx.option("max_chunks_per_page")),
+            max_chunk_chars=int(ctx.option("max_chunk_chars")) or None,
             # llama.cpp answers one request at a time: one queued per task keeps it busy;
             # vLLM batches many, so keep many in flight
             concurrency=int(ctx.option("llm_concurrency", 32 if external else 1)),

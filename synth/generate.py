@@ -128,6 +128,8 @@ class QAGenerator(RecordStep):
         n_ctx: the model's context, to size the text chunks
         max_tokens: completion budget per request
         max_chunks_per_page: chunks of a long page that are sent (the rest of its text is not used)
+        max_chunk_chars: cap on a chunk's size below what the context allows (prompt processing is most
+            of the time on a CPU)
         min_text_chars: pages with less text are dropped (`no_text`): nothing to ask about
         concurrency: requests in flight per task; enough to keep the server busy
         response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
@@ -146,6 +148,7 @@ class QAGenerator(RecordStep):
         n_ctx: int = 4096,
         max_tokens: int = 384,
         max_chunks_per_page: int = 1,
+        max_chunk_chars: int | None = None,
         min_text_chars: int = 50,
         temperature: float = 0.2,
         concurrency: int = 4,
@@ -160,7 +163,7 @@ class QAGenerator(RecordStep):
         self.styles, self.styles_per_page = tuple(styles), styles_per_page
         self.pairs_per_request = pairs_per_request
         self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
-        self.chunk_chars = chunk_chars_for(n_ctx, max_tokens)
+        self.chunk_chars = min(chunk_chars_for(n_ctx, max_tokens), max_chunk_chars or 1 << 30)
         self.min_text_chars, self.temperature = min_text_chars, temperature
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
         self.response_format = prompts.response_format(response_format, pairs_per_request)

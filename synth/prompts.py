@@ -50,8 +50,8 @@ def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
     instruction = STYLES[style].format(n=n)
     user = (
         f"Page text:\n<<<\n{page_text}\n>>>\n\n{instruction}\n"
-        "Every question is a full question ending with '?'. "
-        'Answer as JSON, for example: {"pairs": [{"question": "Who signed the letter?", "answer": "Jane Doe"}]}'
+        "Every question ends with '?' and is answered by the page text alone. "
+        'Reply as JSON: {"pairs": [{"question": "...?", "answer": "..."}]}'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 

@@ -70,6 +70,17 @@ def wait_until_ready(
     raise ServerStartError(f"the LLM server at {base_url} was not ready after {timeout:.0f}s (log: {log})")
 
 
+def _stop_with_parent() -> None:
+    """In the server's process, before exec: on Linux, get SIGTERM when the run's process dies, so a
+    killed run (which cannot reach its cleanup) does not leave a server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @dataclass
 class EmbeddedServer:
     """A llama.cpp server on 127.0.0.1 with a packaged model (by name, see synth.models.MODELS) or a GGUF
@@ -107,6 +118,7 @@ class EmbeddedServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_stop_with_parent,
             )
         try:
             wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)

@@ -305,3 +305,14 @@ def test_serve_llm_cli_prints_the_vllm_command():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("vllm serve org/m --host 0.0.0.0 --port 8123 ")
+
+
+def test_request_checkpoint_survives_a_line_cut_by_a_crash(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    cache = RequestCache(path)
+    cache.put("a", {"text": "{}", "finish_reason": "stop", "prompt_tokens": 1, "completion_tokens": 1})
+    cache.close()
+    with open(path, "a") as f:
+        f.write('{"key": "b", "result": {"te')  # the process died while writing
+    reloaded = RequestCache(path)
+    assert len(reloaded) == 1 and reloaded.get("a")["text"] == "{}" and reloaded.get("b") is None
