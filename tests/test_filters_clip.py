@@ -40,6 +40,9 @@ def captioned_pairs(shared_data) -> list[Document]:
     return docs
 
 
+_DIRECT: dict = {}
+
+
 def direct_scores(images: list[bytes], texts: list[str]) -> list[float]:
     """open_clip by hand, one image and text at a time, under the same fixed random weights."""
     import io
@@ -47,10 +50,11 @@ def direct_scores(images: list[bytes], texts: list[str]) -> list[float]:
     import open_clip
     from PIL import Image
 
-    torch.manual_seed(SEED)
-    model, _, preprocess = open_clip.create_model_and_transforms(MODEL, pretrained=None)
-    model.eval()
-    tokenizer = open_clip.get_tokenizer(MODEL)
+    if not _DIRECT:  # created once per test session: building a ViT-B/32 is the slow part
+        torch.manual_seed(SEED)
+        model, _, preprocess = open_clip.create_model_and_transforms(MODEL, pretrained=None)
+        _DIRECT.update(model=model.eval(), preprocess=preprocess, tokenizer=open_clip.get_tokenizer(MODEL))
+    model, preprocess, tokenizer = _DIRECT["model"], _DIRECT["preprocess"], _DIRECT["tokenizer"]
     out = []
     with torch.no_grad():
         for data, text in zip(images, texts, strict=True):
@@ -161,11 +165,10 @@ def test_stage_without_weights_fails_before_any_task(tmp_path):
 
 def test_weights_load_from_a_hub_cache(pairs, expected, tmp_path):
     """A checkpoint in the Hugging Face hub cache layout is found and loaded (weights here: the random ones)."""
-    import open_clip
     from safetensors.torch import save_file
 
-    torch.manual_seed(SEED)
-    model = open_clip.create_model(MODEL, pretrained=None)
+    direct_scores([], [])  # the same random weights as the direct computation
+    model = _DIRECT["model"]
     repo = tmp_path / "hub" / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
     snapshot = repo / "snapshots" / "0123abc"
     snapshot.mkdir(parents=True)
