@@ -46,5 +46,5 @@ def recipe() -> Recipe:
 
 def page_filter_stages() -> list[Stage]:
     """Language ID and perplexity on page text, then the dataset-wide perplexity cut (Idefics2: 5%).
-    Switch off with --set language=false / --set perplexity=false; see filters/stages.py for options."""
+    Off in this recipe unless `--set language=true` / `--set perplexity=true`; options in filters/stages.py."""
     return [filters_stage("filter", ["language", "perplexity"]), perplexity_cut_stage()]
