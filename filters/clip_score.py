@@ -151,7 +151,8 @@ class ClipScoreFilter(ScoreFilter):
     Args:
         min_score: DataComp's threshold for OpenAI ViT-B/32 (LAION-2B used 0.28); None: score only
         model, pretrained: an open_clip model name and pretrained tag (weights must be local)
-        weights_path: an open_clip checkpoint file (overrides the hub cache lookup)
+        weights_path: an open_clip checkpoint file (overrides the hub cache lookup); `pretrained` must
+            still name its training (e.g. "openai"), which sets its preprocessing and activation
         batch_size: records per forward pass (their images and texts go in one batch)
         device: default CUDA when present, else CPU
         random_init_seed: random weights from this seed instead of pretrained ones (tests, benchmarks)
