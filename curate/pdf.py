@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import time
 
-from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
 from curate.ocr import ocr_image
 from curate.record import error_record, image_media, page_record
-from curate.steps import ErrorSinkMixin, describe_error
+from curate.steps import InputReader, describe_error
 
 # PDF 1.7 caps a page side at 14,400 units (200 inches); larger pages are hostile or broken.
 MAX_PAGE_SIDE_PT = 14_400
@@ -50,7 +49,7 @@ def render_scale(width_pt: float, height_pt: float, dpi: int, max_side: int, max
     return zoom
 
 
-class PdfPageReader(ErrorSinkMixin, BaseDiskReader):
+class PdfPageReader(InputReader):
     """Reads a folder of PDFs and yields one page record per page.
 
     Args:
@@ -92,19 +91,12 @@ class PdfPageReader(ErrorSinkMixin, BaseDiskReader):
         glob_pattern: str = "**/*.pdf",
         **reader_kwargs,
     ):
-        super().__init__(data_folder, glob_pattern=glob_pattern, **reader_kwargs)
+        super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
         self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang
         self.max_pages, self.max_seconds_per_pdf = max_pages, max_seconds_per_pdf
         self.max_pixels, self.max_image_pixels = max_pixels, max_image_pixels
         self.max_image_dpi, self.strict = max_image_dpi, strict
-        self.error_writer = error_writer
-        self._rank = 0
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        self._rank = rank
-        with self._error_context():
-            yield from super().run(data, rank, world_size)
 
     def read_file(self, filepath: str):
         import pymupdf

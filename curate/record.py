@@ -77,6 +77,16 @@ def interleaved_record(
     `metadata["texts"]` keeps the order: one entry per item, the text block or `None` where the
     next image of `media` sits, so texts and images are aligned lists as in OBELICS.
     """
+    doc = Document(
+        text="", id=record_id, metadata={"kind": INTERLEAVED, "source": source, "scores": {}, **metadata}
+    )
+    set_sequence(doc, sequence)
+    return doc
+
+
+def set_sequence(doc: Document, sequence: list[str | Media]) -> None:
+    """Set an interleaved record's text blocks and images in order (empty blocks dropped), keeping
+    `text`, `media`, `metadata["texts"]` and each image's position aligned."""
     texts: list[str | None] = []
     media: list[Media] = []
     for item in sequence:
@@ -84,14 +94,10 @@ def interleaved_record(
             item.metadata["position"] = len(texts)
             texts.append(None)
             media.append(item)
-        else:
+        elif item:
             texts.append(item)
-    return Document(
-        text="\n\n".join(t for t in texts if t),
-        id=record_id,
-        media=media,
-        metadata={"kind": INTERLEAVED, "source": source, "texts": texts, "scores": {}, **metadata},
-    )
+    doc.media, doc.metadata["texts"] = media, texts
+    doc.text = "\n\n".join(t for t in texts if t)
 
 
 def sequence_of(doc: Document) -> list[str | Media]:

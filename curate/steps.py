@@ -14,6 +14,7 @@ from abc import abstractmethod
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
+from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.batching import batched
 from loguru import logger
@@ -50,6 +51,20 @@ class ErrorSinkMixin:
             note = Document(text="", id=doc.id, metadata={"source": source})
             note.metadata["error"] = {"stage": self.name, "reason": reason, "severity": "warning"}
             self.error_writer.write(note, rank)
+
+
+class InputReader(ErrorSinkMixin, BaseDiskReader):
+    """A reader of raw inputs (PDFs, WARCs, URL lists) whose bad inputs go to the error sink by name."""
+
+    def __init__(self, data_folder, error_writer: DiskWriter | None = None, **reader_kwargs):
+        super().__init__(data_folder, **reader_kwargs)
+        self.error_writer = error_writer
+        self._rank = 0
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        self._rank = rank
+        with self._error_context():
+            yield from super().run(data, rank, world_size)
 
 
 class RecordStep(ErrorSinkMixin, PipelineStep):

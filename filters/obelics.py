@@ -19,9 +19,8 @@ from datatrove.data import Document
 from datatrove.pipeline.filters import GopherRepetitionFilter
 from datatrove.utils.word_tokenizers import WordTokenizer
 
-from curate.record import INTERLEAVED, PAIR, scores, sequence_of, set_score
+from curate.record import INTERLEAVED, PAIR, scores, sequence_of, set_score, set_sequence
 from curate.steps import RecordStep, ScoreFilter
-from curate.web.document import set_sequence
 from curate.web.images import size_problem
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -13,11 +13,10 @@ import os
 import re
 
 from datatrove.data import Document, Media
-from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.record import error_record, image_media, interleaved_record
-from curate.steps import ErrorSinkMixin, describe_error
+from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page, extract_page, page_url_from_html
 from curate.web.fetch import opt_out_directives
 from curate.web.pairs import page_pairs
@@ -27,21 +26,6 @@ WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 WEB_SUFFIXES = WARC_SUFFIXES + HTML_SUFFIXES
 _UUID = re.compile(r"<?urn:uuid:([0-9a-fA-F-]+)>?")
-
-
-def set_sequence(doc: Document, sequence: list[str | Media]) -> None:
-    """Replace an interleaved record's ordered content, keeping texts, media and positions aligned."""
-    texts: list[str | None] = []
-    media: list[Media] = []
-    for item in sequence:
-        if isinstance(item, Media):
-            item.metadata["position"] = len(texts)
-            texts.append(None)
-            media.append(item)
-        else:
-            texts.append(item)
-    doc.media, doc.metadata["texts"] = media, texts
-    doc.text = "\n\n".join(t for t in texts if t)
 
 
 def image_of(ref: ImageRef, media_id: str, stored: StoredImages | None = None) -> Media:
@@ -81,7 +65,7 @@ def page_record(page: Page, record_id: str, source: str, stored: StoredImages | 
     )
 
 
-class WebPageReader(ErrorSinkMixin, BaseDiskReader):
+class WebPageReader(InputReader):
     """Reads WARC/ARC and HTML files; yields one interleaved record per page (`output="interleaved"`)
     or one pair record per captioned image (`output="pairs"`).
 
@@ -106,18 +90,11 @@ class WebPageReader(ErrorSinkMixin, BaseDiskReader):
         glob_pattern: str | None = None,
         **reader_kwargs,
     ):
-        super().__init__(data_folder, glob_pattern=glob_pattern, **reader_kwargs)
+        super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
         if output not in ("interleaved", "pairs"):
             raise ValueError(f"output must be 'interleaved' or 'pairs', not {output!r}")
         self.output, self.use_stored_images = output, use_stored_images
         self.min_caption_words, self.max_link_density = min_caption_words, max_link_density
-        self.error_writer = error_writer
-        self._rank = 0
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        self._rank = rank
-        with self._error_context():
-            yield from super().run(data, rank, world_size)
 
     def _fail(self, source: str, reason: str, kind: str, **meta) -> None:
         self.send_to_errors(error_record(source, self.name, reason, **meta), reason, kind, self._rank)

@@ -10,11 +10,10 @@ import os
 import re
 
 from datatrove.data import Document
-from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.record import error_record, image_media, pair_record
-from curate.steps import ErrorSinkMixin, describe_error
+from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page
 
 URL_COLUMNS = ("url", "URL", "image_url", "img_url", "link", "image")
@@ -118,7 +117,7 @@ def _pick(columns, wanted: str | None, candidates: tuple[str, ...], what: str, s
     )
 
 
-class UrlListReader(ErrorSinkMixin, BaseDiskReader):
+class UrlListReader(InputReader):
     """Reads URL lists (LAION / DataComp metadata style) into pair records whose image is a URL to fetch.
 
     Columns are found by name (`url`/`URL`..., `caption`/`TEXT`/`text`...) or given with `url_column`
@@ -137,15 +136,8 @@ class UrlListReader(ErrorSinkMixin, BaseDiskReader):
         glob_pattern: str | None = None,
         **reader_kwargs,
     ):
-        super().__init__(data_folder, glob_pattern=glob_pattern, **reader_kwargs)
+        super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
         self.url_column, self.caption_column = url_column, caption_column
-        self.error_writer = error_writer
-        self._rank = 0
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        self._rank = rank
-        with self._error_context():
-            yield from super().run(data, rank, world_size)
 
     def _rows(self, filepath: str):
         name = filepath.lower()

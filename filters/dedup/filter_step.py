@@ -18,6 +18,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.record import set_sequence
 from curate.steps import ErrorSinkMixin, describe_error
 from filters.dedup.decisions import FREQUENT_FILE
 from filters.dedup.index import decisions_path
@@ -41,21 +42,17 @@ def remove_paragraphs(doc: Document, positions: set[int]) -> None:
 
 
 def _set_sequence(doc: Document, blocks: list[str | None], media: list) -> None:
-    """Rewrite a web document's aligned texts/images, dropping empty text blocks, renumbering positions."""
-    images = iter(doc.media)
-    keep = {id(m) for m in media}
-    texts, kept_media = [], []
+    """Rewrite a web document from new text blocks (None where an image sat), keeping only `media`."""
+    images, keep = iter(doc.media), {id(m) for m in media}
+    sequence = []
     for block in blocks:
         if block is None:
             image = next(images)
             if id(image) in keep:
-                image.metadata["position"] = len(texts)
-                texts.append(None)
-                kept_media.append(image)
-        elif block:
-            texts.append(block)
-    doc.metadata["texts"], doc.media = texts, kept_media
-    doc.text = "\n\n".join(t for t in texts if t)
+                sequence.append(image)
+        else:
+            sequence.append(block)
+    set_sequence(doc, sequence)
 
 
 class DedupFilter(ErrorSinkMixin, PipelineStep):
