@@ -100,6 +100,21 @@ class NudeNetClassifier(NsfwClassifier):
         return [nsfw_score_from_detections(d, self.class_weights) for d in self.detections(images)]
 
 
+def make_nsfw_classifier(name: str = "nudenet", **kwargs) -> NsfwClassifier:
+    """ "nudenet", or "package.module:ClassName" naming your own `NsfwClassifier` (built with `kwargs`)."""
+    if name == "nudenet":
+        return NudeNetClassifier(**kwargs)
+    if ":" not in name:
+        raise ValueError(f"unknown NSFW classifier {name!r}: use nudenet or package.module:ClassName")
+    import importlib
+
+    module, _, attribute = name.partition(":")
+    cls = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(cls, type) and issubclass(cls, NsfwClassifier)):
+        raise TypeError(f"{name} is not an NsfwClassifier subclass")
+    return cls(**kwargs)
+
+
 class NsfwFilter(ScoreFilter):
     """Drops records whose most NSFW image scores >= `max_score`.
 

@@ -6,7 +6,7 @@ Recipes use either one stage per filter (`nsfw_stage()`, `language_stage()`, `cl
 unchanged, so the stage list (and `--stage NAME`) is the same whatever the options.
 
 Options (recipe defaults or `--set key=value`), with the anchors' values as defaults:
-    nsfw=true  nsfw_max_score=0.5  nsfw_batch_size=8
+    nsfw=true  nsfw_max_score=0.5  nsfw_batch_size=8  nsfw_classifier=nudenet (or package.module:Class)
     language=true  languages=en (comma-separated, or "any")  language_min_score=0.8  (OBELICS)
     perplexity=true  perplexity_backend=ngram|kenlm|causal|hf  perplexity_model=PATH (or hub name for hf)
     perplexity_max=none (absolute cut; OBELICS used 1500 with its KenLM)
@@ -58,12 +58,14 @@ def write_thresholds(ctx: StageContext, thresholds: dict[str, dict]) -> None:
 def nsfw_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
     if not enabled(ctx, "nsfw"):
         return None, {}
-    from filters.nsfw import NsfwFilter
+    from filters.nsfw import NsfwFilter, make_nsfw_classifier
 
     max_score = float(ctx.option("nsfw_max_score", 0.5))
+    batch_size = int(ctx.option("nsfw_batch_size", 8))
     step = NsfwFilter(
         max_score=max_score,
-        batch_size=int(ctx.option("nsfw_batch_size", 8)),
+        classifier=make_nsfw_classifier(str(ctx.option("nsfw_classifier", "nudenet")), batch_size=batch_size),
+        batch_size=batch_size,
         exclusion_writer=ctx.exclusion_writer("nsfw"),
         error_writer=ctx.error_writer("nsfw"),
     )

@@ -90,3 +90,32 @@ def test_nudenet_keeps_every_real_photo(shared_data):
     assert [d.id for d in kept] == [d.id for d in docs]
     assert all(0.0 <= scores(d)["nsfw"] < 0.5 for d in kept)
     assert step.stats["errored"].total == 0
+
+
+class HalfClassifier(NsfwClassifier):
+    """A stand-in for another classifier, plugged in by its import path."""
+
+    def __init__(self, batch_size: int = 1):
+        self.batch_size = batch_size
+
+    def image_scores(self, images):
+        return [0.6 for _ in images]
+
+
+def test_another_classifier_plugs_in_by_import_path(shared_data, tmp_path):
+    from curate.stage import StageContext
+    from filters.nsfw import NudeNetClassifier, make_nsfw_classifier
+    from filters.stages import nsfw_stage
+
+    assert isinstance(make_nsfw_classifier("nudenet"), NudeNetClassifier)
+    with pytest.raises(ValueError, match="unknown NSFW classifier"):
+        make_nsfw_classifier("laion")
+    with pytest.raises(TypeError, match="not an NsfwClassifier"):
+        make_nsfw_classifier("pathlib:Path")
+    options = {"nsfw_classifier": f"{__name__}:HalfClassifier", "nsfw_batch_size": 4}
+    steps = nsfw_stage().build(StageContext("nsfw", str(tmp_path), tmp_path, options))
+    step = steps[1]
+    assert type(step.classifier).__name__ == "HalfClassifier" and step.classifier.batch_size == 4
+    photo = (shared_data / "images/photos/flower.jpg").read_bytes()
+    doc = pair_record("p", "a flower", image_media(photo, media_id="f"), source="s")
+    assert list(step.run(iter([doc]))) == [] and scores(doc)["nsfw"] == pytest.approx(0.6)

@@ -157,3 +157,13 @@ def test_page_renders_in_headless_chromium(run, tmp_path):
         check=True,
     )
     assert not_blank(shot)
+
+
+def test_cli_report_html_writes_the_page(run, capsys):
+    from curate.cli import main
+
+    out, page = run
+    page.unlink()
+    assert main(["report", str(out), "--html"]) == 0
+    assert f"HTML report: {page}" in capsys.readouterr().out
+    assert page.is_file() and "Funnel" in page.read_text()
