@@ -55,6 +55,30 @@ def chunk_chars_for(n_ctx: int, max_tokens: int) -> int:
     return int(max(256, n_ctx - max_tokens - PROMPT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN)
 
 
+# Tokenizers give each digit and punctuation mark a token: a table of numbers is ~1 char/token, prose
+# ~4. Measured with Qwen2.5's tokenizer on the first 2,500 characters of 13 born-digital pages, this
+# estimate is within 0.65-1.18x of the true count; the margin covers the low end.
+TOKEN_ESTIMATE_MARGIN = 1.5
+
+
+def estimate_tokens(text: str) -> float:
+    digits = sum(c.isdigit() for c in text)
+    marks = sum(1 for c in text if c == "\n" or not (c.isalnum() or c.isspace()))
+    letters = sum(c.isalpha() for c in text)
+    return (digits + marks + letters / 4.0) * TOKEN_ESTIMATE_MARGIN
+
+
+def fit_chunks(text: str, max_chars: int, max_tokens: int) -> list[str]:
+    """Chunks of at most `max_chars` whose estimated token count fits `max_tokens`."""
+    chunks = []
+    for chunk in chunk_text(text, max_chars):
+        if estimate_tokens(chunk) > max_tokens and len(chunk) > 200:
+            chunks.extend(c for c in fit_chunks(chunk, len(chunk) // 2, max_tokens) if len(c) >= 20)
+        else:
+            chunks.append(chunk)
+    return chunks
+
+
 _QA_OBJECT = re.compile(
     r'\{\s*"question"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)"\s*\}', re.S
 )
@@ -163,6 +187,7 @@ class QAGenerator(RecordStep):
         self.styles, self.styles_per_page = tuple(styles), styles_per_page
         self.pairs_per_request = pairs_per_request
         self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
+        self.chunk_tokens = max(128, n_ctx - max_tokens - PROMPT_OVERHEAD_TOKENS)
         self.chunk_chars = min(chunk_chars_for(n_ctx, max_tokens), max_chunk_chars or 1 << 30)
         self.min_text_chars, self.temperature = min_text_chars, temperature
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
@@ -175,7 +200,7 @@ class QAGenerator(RecordStep):
         raise NotImplementedError
 
     def requests_for(self, doc: Document) -> list[tuple[int, str, list[dict]]]:
-        chunks = chunk_text(doc.text, self.chunk_chars)[: self.max_chunks_per_page]
+        chunks = fit_chunks(doc.text, self.chunk_chars, self.chunk_tokens)[: self.max_chunks_per_page]
         return [
             (i, style, prompts.messages(chunk, style, self.pairs_per_request))
             for i, chunk in enumerate(chunks)

@@ -16,7 +16,7 @@ import pytest
 from synth import prompts
 from synth.checks import QAChecks, check_pair, grounding, page_index
 from synth.client import ChatClient, RequestCache, RequestRejected, ServerUnavailable
-from synth.generate import chunk_text, parse_pairs, styles_for
+from synth.generate import chunk_text, estimate_tokens, fit_chunks, parse_pairs, styles_for
 from synth.models import DEFAULT_MODEL, ModelNotAvailable, PackagedModel, file_sha256, model_path
 from synth.server import free_port, llama_server_command, vllm_command
 
@@ -116,6 +116,16 @@ def test_chunks_of_a_real_page_fit_and_keep_all_words(shared_data):
     assert len(chunks) >= 5
     assert all(len(c) <= 2000 for c in chunks)
     assert " ".join(" ".join(chunks).split()) == " ".join(text.split())
+
+
+def test_chunks_of_a_number_table_fit_the_token_budget(shared_data):
+    # 2,500 characters of this table are ~2,170 Qwen tokens: a 2048-token context refused the request
+    text = page_text(shared_data, "nics-background-checks-2015-11-rotated.pdf")
+    chunks = fit_chunks(text, 2500, 1414)
+    assert len(chunks) > len(chunk_text(text, 2500))
+    assert all(estimate_tokens(c) <= 1414 and len(c) >= 20 for c in chunks)
+    prose = page_text(shared_data, "tracemonkey.pdf")
+    assert fit_chunks(prose, 2500, 1414) == chunk_text(prose, 2500)  # prose is cut by characters only
 
 
 def test_parse_pairs_accepts_what_models_write():
