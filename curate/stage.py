@@ -155,7 +155,8 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
             tasks=tasks,
             workers=min(workers, tasks),
             logging_dir=str(ctx.logs_dir),
-            start_method="fork" if workers > 1 else "forkserver",
+            # not fork: a forked worker of a parent that already ran torch hangs in its OpenMP pool
+            start_method="forkserver",
         )
     if config.kind == "ray":
         from datatrove.executor import RayPipelineExecutor

@@ -126,6 +126,10 @@ class ScoreFilter(ErrorSinkMixin, BaseFilter):
         self.score_batch([doc])
         return self.decide(doc)
 
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        self.score_batch(batch)
+        return [self.decide(doc) for doc in batch]
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         exclusion = self.exclusion_writer if self.exclusion_writer else contextlib.nullcontext()
         with exclusion as excluded, self._error_context():

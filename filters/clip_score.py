@@ -235,11 +235,6 @@ class ClipScoreFilter(ScoreFilter):
                 values = per_doc[id(doc)]
                 set_score(doc, "clip", sum(values) / len(values))
 
-    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
-        # batched scoring is what `ScoreFilter.run` calls; defined so datatrove knows this filter batches
-        self.score_batch(batch)
-        return [self.decide(doc) for doc in batch]
-
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
         value = scores(doc).get("clip")
         if self.min_score is not None and value is not None and value < self.min_score:

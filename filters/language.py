@@ -77,10 +77,6 @@ class LanguageFilter(ScoreFilter):
         doc.metadata["language"] = lang
         set_score(doc, "language", score)
 
-    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
-        self.score_batch(batch)
-        return [self.decide(doc) for doc in batch]
-
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
         score = scores(doc).get("language")
         if score is None:

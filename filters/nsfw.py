@@ -154,11 +154,6 @@ class NsfwFilter(ScoreFilter):
             if id(doc) in per_doc:
                 set_score(doc, "nsfw", per_doc[id(doc)])
 
-    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
-        # batched scoring is what `ScoreFilter.run` calls; defined so datatrove knows this filter batches
-        self.score_batch(batch)
-        return [self.decide(doc) for doc in batch]
-
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
         value = scores(doc).get("nsfw")
         if value is not None and value >= self.max_score:

@@ -1,6 +1,9 @@
 """Interleaved web documents (OBELICS-style): WARC crawls or HTML pages -> ordered text blocks and images
--> OBELICS text filters -> images fetched (or taken from the WARC) and decoded safely -> OBELICS image
-filters -> WebDataset shards whose samples keep the order (`texts` aligned with numbered images).
+-> OBELICS text filters -> frequent image URLs, repeated paragraphs and duplicate documents removed ->
+images fetched (or taken from the WARC) and decoded safely -> OBELICS image filters -> language, NSFW
+and perplexity scores, the 5% highest-perplexity documents cut (CLIP off: `--set clip=true`) ->
+decontamination (with `--set decontaminate_texts=FILE`) -> WebDataset shards whose samples keep the
+order (`texts` aligned with numbered images).
 
 Options (`--set key=value`): allow_private (false; true lets fetching reach 127.0.0.1 and private
 networks, e.g. a local image server), fetch_workers (32), fetch_timeout (10), fetch_retries (2),
@@ -15,6 +18,7 @@ from __future__ import annotations
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages
+from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
     ObelicsImageCountFilter,
     ObelicsImageFilter,
@@ -22,7 +26,11 @@ from filters.obelics import (
     ObelicsTextFilter,
     repetition_filter,
 )
+from filters.stages import filters_stage, perplexity_cut_stage
 from pipelines.common import shards_stage
+
+# OBELICS did not filter by CLIP score; Idefics2 cut the 5% highest-perplexity documents.
+DEFAULTS = {"clip": False}
 
 
 def fetch_options(ctx: StageContext) -> dict:
@@ -99,8 +107,13 @@ def recipe() -> Recipe:
                 input_suffixes=WEB_SUFFIXES,
                 description="web pages -> ordered text and images; OBELICS text filters",
             ),
+            *interleaved_dedup_stages(),  # before fetching: frequent image URLs are never downloaded
             Stage("images", build_images, description="fetch + decode images; OBELICS image filters"),
+            filters_stage("filter", ["language", "nsfw", "perplexity", "clip"]),
+            perplexity_cut_stage(),
+            decontamination_stage(),
             shards_stage(),
         ],
         description=__doc__,
+        defaults=dict(DEFAULTS),
     )

@@ -1,6 +1,9 @@
 """Image-text pairs (LAION/DataComp-style): captioned images of web pages (<figure> captions, meaningful
 alt text) from WARC crawls or HTML files, or a URL list (Parquet/CSV/TSV/JSONL with url + caption
-columns) -> images fetched and decoded safely -> image size filter -> WebDataset shards (KEY.jpg + KEY.txt).
+columns) -> frequent image URLs removed -> images fetched and decoded safely -> image size filter ->
+same and near-duplicate images removed -> language, NSFW and CLIP-score filters (DataComp: ViT-B/32 >=
+0.25; needs CLIP weights, `--set clip_weights=PATH`, or `--set clip=false`) -> WebDataset shards
+(KEY.jpg + KEY.txt).
 
 Options: as the interleaved recipe for fetching (allow_private, fetch_workers, fetch_timeout,
 fetch_retries, max_image_bytes, respect_robots, use_stored_images); min_caption_words (3), url_column / caption_column
@@ -14,6 +17,13 @@ from pathlib import Path
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
+from filters.dedup.stages import (
+    cross_source_stage,
+    decontamination_stage,
+    image_phash_dedup_stages,
+    url_frequency_stages,
+)
+from filters.stages import clip_cut_stage, filters_stage
 from pipelines.common import shards_stage
 from pipelines.interleaved import image_steps
 
@@ -61,7 +71,13 @@ def recipe() -> Recipe:
                 input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
                 description="pages or URL lists -> image-caption pairs",
             ),
+            *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching
             Stage("images", build_images, description="fetch + decode images; image size filter"),
+            *image_phash_dedup_stages(name="image-dedup"),
+            filters_stage("filter", ["language", "nsfw", "clip"]),
+            clip_cut_stage(),
+            cross_source_stage(),
+            decontamination_stage(),
             shards_stage(),
         ],
         description=__doc__,
