@@ -94,6 +94,9 @@ class Stage:
     finish: Callable[[StageContext], None] | None = None
     description: str = ""
     task_count: Callable[[StageContext], int] | None = None  # overrides one task per input file
+    # checks run for every selected stage before the first one starts (e.g. model weights present),
+    # so a run that cannot finish fails before doing any work
+    preflight: Callable[[StageContext], None] | None = None
 
     def tasks(self, ctx: StageContext) -> int:
         wanted = (
@@ -257,6 +260,9 @@ def run_recipe(
     )
     contexts = stage_contexts(recipe, input, output, options)
     selected = [s.name for s in recipe.stages if not only_stage or s.name == only_stage]
+    for stage, ctx in zip(recipe.stages, contexts, strict=True):
+        if stage.name in selected and stage.preflight:
+            stage.preflight(ctx)
     try:
         with recipe.open_services(options, selected) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):

@@ -166,7 +166,13 @@ def filters_stage(name: str, filters: Sequence[str], description: str = "") -> S
         write_thresholds(ctx, thresholds)
         return [ctx.reader(), *steps, ctx.writer()]
 
-    return Stage(name, build, description=description or f"score and filter: {', '.join(filters)}")
+    def preflight(ctx: StageContext) -> None:
+        if "clip" in filters:
+            clip_step(ctx)  # raises ClipWeightsMissing, saying how to provide weights, before any work
+
+    return Stage(
+        name, build, preflight=preflight, description=description or f"score and filter: {', '.join(filters)}"
+    )
 
 
 def nsfw_stage(name: str = "nsfw") -> Stage:

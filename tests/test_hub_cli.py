@@ -71,3 +71,12 @@ def test_unknown_recipe_and_stage_are_clear_errors(tmp_path):
 def test_recipes_lists_pdf_pages():
     result = _curate("recipes")
     assert result.returncode == 0 and "pdf-pages" in result.stdout and Path(".").exists()
+
+
+def test_missing_clip_weights_fail_the_run_before_any_work(shared_data, tmp_path):
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-hub-cache"), "HOME": str(tmp_path)}
+    output = tmp_path / "out"
+    result = _curate("run", "pairs", "--input", str(shared_data / "warc"), "--output", str(output), env=env)
+    assert result.returncode != 0
+    assert "--set clip_weights=PATH" in result.stderr and "--set clip=false" in result.stderr
+    assert not (output / "stages").exists(), "stages ran before the missing weights were noticed"
