@@ -70,6 +70,8 @@ def baseline(url: str, model: str, pages_dir: Path, concurrency: int) -> dict:
 
     def send(payload):
         body = requests.post(f"{url}/chat/completions", json=payload, timeout=900).json()
+        if "choices" not in body:  # refused (e.g. context exceeded): counted, like the stage's errors
+            return 0, 0, 0
         try:
             pairs = len(json.loads(body["choices"][0]["message"]["content"]).get("pairs", []))
         except (ValueError, AttributeError):
