@@ -217,8 +217,12 @@ class QAGenerator(RecordStep):
         params = self.request_params()
         try:
             return client.chat(messages, **params)
-        except RequestRejected:
-            if "response_format" not in params:
+        except RequestRejected as exc:
+            message = str(exc).lower()
+            about_format = (
+                any(k in message for k in ("response_format", "schema", "json")) and "context" not in message
+            )
+            if "response_format" not in params or not about_format:
                 raise
             # a server without schema-constrained output: ask in plain text from now on (parsed leniently)
             logger.warning(f"{self.llm_url} refused response_format; asking without it")

@@ -326,3 +326,14 @@ def test_request_checkpoint_survives_a_line_cut_by_a_crash(tmp_path):
         f.write('{"key": "b", "result": {"te')  # the process died while writing
     reloaded = RequestCache(path)
     assert len(reloaded) == 1 and reloaded.get("a")["text"] == "{}" and reloaded.get("b") is None
+
+
+def test_generator_falls_back_to_plain_text_only_when_the_schema_is_refused():
+    from synth.generate import QAGenerator
+
+    messages = prompts.messages("The bridge opened on 4 May 1931.", "numbers")
+    with StubLLM(status=400) as stub:  # refuses everything: not about the schema, so not retried
+        generator = QAGenerator(stub.url, response_format="llama")
+        with pytest.raises(RequestRejected):
+            generator.send(ChatClient(stub.url, retries=0), messages)
+        assert stub.calls == 1 and generator.response_format is not None
