@@ -80,7 +80,7 @@ def page_index(text: str) -> tuple[set[str], set[str]]:
 def is_question(text: str) -> bool:
     text = text.strip()
     first = words(text[:40])[:1]
-    return text.endswith("?") or bool(first and first[0] in QUESTION_WORDS)
+    return text.endswith(("?", "؟", "？")) or bool(first and first[0] in QUESTION_WORDS)
 
 
 def check_pair(

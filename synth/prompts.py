@@ -22,8 +22,8 @@ STYLES: dict[str, str] = {
         "Each answer is the exact value as written in the page."
     ),
     "reasoning": (
-        "Write {n} questions about what the page is about or why something in it happens, answered "
-        "in one sentence using words from the page."
+        "Write {n} questions about the main topic of the page, or about why or how something in it "
+        "happens. Each answer is one sentence copied from the page."
     ),
 }
 DEFAULT_STYLES = tuple(STYLES)

@@ -194,6 +194,12 @@ def test_decimal_answers_are_not_dropped_as_code():
     assert check_pair("What was the turnout?", "31.75 percent", page, set())[0] == "not_grounded"
 
 
+def test_questions_in_other_scripts_count_as_questions(shared_data):
+    page = page_index(page_text(shared_data, "right_to_left_01.pdf"))
+    question = "ما هي اللغة المستخدمة؟"  # Arabic question mark
+    assert check_pair(question, "بايثون", page, set())[0] != "not_question"
+
+
 def test_grounding_measures_overlap_with_the_page(precinct):
     words, numbers = page_index(precinct)
     assert grounding("GENERAL ELECTION", words, numbers) == 1.0
