@@ -109,7 +109,7 @@ def cmd_recipes(args) -> int:
 
 def cmd_run(args) -> int:
     from curate.report import format_funnel, run_funnel
-    from curate.stage import ExecutorConfig, StageFailed, run_recipe
+    from curate.stage import ExecutorConfig, StageFailed, active_stage_names, run_recipe
     from pipelines import get_recipe
 
     recipe = get_recipe(args.recipe)
@@ -126,7 +126,7 @@ def cmd_run(args) -> int:
         failed = str(exc)
     except KeyboardInterrupt:
         failed = "interrupted; rerun the same command to resume"
-    funnels = run_funnel(output, recipe.stage_names)
+    funnels = run_funnel(output, active_stage_names(recipe, args.input, output, options))
     print("\n" + format_funnel(funnels))
     print(f"\n{recipe.name}: {time.monotonic() - started:.1f}s; output in {output}")
     manifest = output / "shards" / "manifest.json"

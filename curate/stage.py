@@ -56,6 +56,13 @@ class StageContext:
         value = self.options.get(key)
         return default if value is None else value
 
+    def flag(self, key: str, default: bool = True) -> bool:
+        """A yes/no option: `--set dedup=false` (JSON) or "no"/"off"/"0" strings are all False."""
+        value = self.option(key, default)
+        if isinstance(value, str):
+            return value.strip().lower() not in ("false", "0", "no", "off", "")
+        return bool(value)
+
     def reader(self) -> RecordReader:
         return RecordReader(self.input)
 
@@ -97,6 +104,12 @@ class Stage:
     # checks run for every selected stage before the first one starts (e.g. model weights present),
     # so a run that cannot finish fails before doing any work
     preflight: Callable[[StageContext], None] | None = None
+    # False for this run's options (e.g. `--set dedup=false`): the stage is left out and the next
+    # stage reads the output of the one before it, so a switched-off stage copies nothing
+    active: Callable[[StageContext], bool] | None = None
+
+    def is_active(self, ctx: StageContext) -> bool:
+        return self.active is None or bool(self.active(ctx))
 
     def tasks(self, ctx: StageContext) -> int:
         wanted = (
@@ -189,14 +202,20 @@ def connect_ray(address: str | None, num_cpus: int) -> None:
 
 
 def stage_contexts(recipe: Recipe, input: str, output: Path, options: dict[str, Any]) -> list[StageContext]:
-    """Each stage reads the data of the one before it; the first reads the user's input."""
+    """Each stage reads the data of the active stage before it; the first reads the user's input."""
     contexts = []
     previous_data = input
     for stage in recipe.stages:
         ctx = StageContext(stage.name, str(previous_data), output, {**recipe.defaults, **options})
         contexts.append(ctx)
-        previous_data = ctx.data_dir
+        if stage.is_active(ctx):
+            previous_data = ctx.data_dir
     return contexts
+
+
+def active_stage_names(recipe: Recipe, input: str, output: Path, options: dict[str, Any]) -> list[str]:
+    contexts = stage_contexts(recipe, input, output, options)
+    return [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
 
 
 def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
@@ -251,15 +270,18 @@ def run_recipe(
     options = options or {}
     if only_stage:
         recipe.stage(only_stage)  # validates the name
+    contexts = stage_contexts(recipe, input, output, options)
+    active = [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
+    if only_stage and only_stage not in active:
+        raise StageFailed(f"stage {only_stage!r} is switched off by this run's options; nothing to run")
     (output / "run.json").write_text(
         json.dumps(
-            {"recipe": recipe.name, "stages": recipe.stage_names, "input": str(input), "options": options},
+            {"recipe": recipe.name, "stages": active, "input": str(input), "options": options},
             indent=2,
             default=str,
         )
     )
-    contexts = stage_contexts(recipe, input, output, options)
-    selected = [s.name for s in recipe.stages if not only_stage or s.name == only_stage]
+    selected = [name for name in active if not only_stage or name == only_stage]
     for stage, ctx in zip(recipe.stages, contexts, strict=True):
         if stage.name in selected and stage.preflight:
             stage.preflight(ctx)
@@ -273,4 +295,4 @@ def run_recipe(
     finally:
         from curate.report import run_funnel, write_funnel_json
 
-        write_funnel_json(output, run_funnel(output, recipe.stage_names))
+        write_funnel_json(output, run_funnel(output, active))

@@ -33,10 +33,7 @@ THRESHOLDS_FILE = "thresholds.json"
 
 
 def enabled(ctx: StageContext, name: str, default: bool = True) -> bool:
-    value = ctx.option(name, default)
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off", "")
-    return bool(value)
+    return ctx.flag(name, default)
 
 
 def _optional_float(ctx: StageContext, key: str, default: float | None) -> float | None:
@@ -171,7 +168,11 @@ def filters_stage(name: str, filters: Sequence[str], description: str = "") -> S
             clip_step(ctx)  # raises ClipWeightsMissing, saying how to provide weights, before any work
 
     return Stage(
-        name, build, preflight=preflight, description=description or f"score and filter: {', '.join(filters)}"
+        name,
+        build,
+        preflight=preflight,
+        active=lambda ctx: any(enabled(ctx, key) for key in filters),
+        description=description or f"score and filter: {', '.join(filters)}",
     )
 
 
@@ -230,7 +231,10 @@ def percentile_cut_stage(
         write_thresholds(ctx, thresholds)
         return [ctx.reader(), *steps, ctx.writer()]
 
-    return Stage(name, build, description=description)
+    def active(ctx: StageContext) -> bool:
+        return enabled(ctx, switch) and bool(fraction_of(ctx))
+
+    return Stage(name, build, active=active, description=description)
 
 
 def perplexity_cut_stage(name: str = "perplexity_cut") -> Stage:

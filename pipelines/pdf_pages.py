@@ -19,7 +19,7 @@ def build_pages(ctx: StageContext):
             dpi=int(ctx.option("dpi", 150)),
             max_side=int(ctx.option("max_side", 2940)),
             image_format=ctx.option("image_format", "png"),
-            ocr=ctx.option("ocr", True) not in (False, "false", "0", 0),
+            ocr=ctx.flag("ocr", True),
             max_pages=int(ctx.option("max_pages", 1000)),
             max_seconds_per_pdf=float(ctx.option("max_seconds_per_pdf", 600)),
             error_writer=ctx.error_writer("pages"),

@@ -8,9 +8,11 @@ import io
 import pymupdf
 from PIL import Image
 
+from curate.loader import make_dataset
 from curate.record import image_media, page_record, pair_record
 from curate.stage import ExecutorConfig, Recipe, run_recipe
 from filters.dedup.stages import cross_source_stage, decontamination_stage
+from pipelines.common import shards_stage
 from tests.test_dedup_images import read_folder, write_records
 
 
@@ -81,10 +83,9 @@ def test_without_an_evaluation_set_or_switched_off_everything_is_kept(shared_dat
     photos = shared_data / "images" / "photos"
     docs = [_pair(name, (photos / name).read_bytes()) for name in ("hopper.png", "hopper.tif", "flower.jpg")]
     write_records(tmp_path / "in", [docs])
-    stages = [decontamination_stage(), cross_source_stage(), *image_phash_dedup_stages()]
+    stages = [decontamination_stage(), cross_source_stage(), *image_phash_dedup_stages(), shards_stage()]
     run_recipe(Recipe("t", stages), str(tmp_path / "in"), tmp_path / "out", options={"dedup": False})
-    assert set(read_folder(tmp_path / "out" / "stages" / "image-dedup-filter" / "data")) == {
-        "hopper.png",
-        "hopper.tif",
-        "flower.jpg",
-    }
+    # switched-off stages are left out (they copy nothing); the shards get every record
+    assert sorted(p.name for p in (tmp_path / "out" / "stages").iterdir()) == ["shards"]
+    keys = {s["json"]["id"] for s in make_dataset(tmp_path / "out", decode_images=False)}
+    assert keys == {"hopper.png", "hopper.tif", "flower.jpg"}

@@ -11,7 +11,7 @@ A dedup is three stages, so it runs across tasks (local processes or Ray) with b
                  removes frequent image URLs and repeated paragraphs, writes the kept records
 
 Options (`--set key=value`): `dedup_partitions` (default 8; raise it so that one partition of the key
-entries, 24 bytes each, fits a task's memory); `dedup=false` computes no keys, so every record is kept.
+entries, 24 bytes each, fits a task's memory); `dedup=false` leaves the stages out, so every record is kept.
 """
 
 from __future__ import annotations
@@ -56,10 +56,9 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         (ctx.stage_dir / "input.txt").write_text(str(ctx.input))
         (ctx.stage_dir / "partitions.txt").write_text(str(_partitions(ctx)))
         ctx.data_dir.mkdir(parents=True, exist_ok=True)  # no records here: see the filter stage
-        active = kinds if ctx.option("dedup", True) else []  # --set dedup=false: no keys, all kept
         return [
             ctx.reader(),
-            DedupKeys(active, ctx.stage_dir, _partitions(ctx), error_writer=ctx.error_writer("dedup-keys")),
+            DedupKeys(kinds, ctx.stage_dir, _partitions(ctx), error_writer=ctx.error_writer("dedup-keys")),
         ]
 
     def match_tasks(ctx: StageContext) -> int:
@@ -95,11 +94,16 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         ]
 
     described = ", ".join(k.name for k in kinds)
+
+    def active(ctx: StageContext) -> bool:
+        return ctx.flag("dedup", True)  # --set dedup=false leaves the three stages out
+
     return [
-        Stage(keys_name, build_keys, description=f"dedup keys ({described})"),
+        Stage(keys_name, build_keys, active=active, description=f"dedup keys ({described})"),
         Stage(
             match_name,
             build_match,
+            active=active,
             task_count=match_tasks,
             max_tasks=1 << 16,
             finish=finish_match,
@@ -108,6 +112,7 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         Stage(
             f"{name}-filter",
             build_filter,
+            active=active,
             task_count=filter_tasks,
             max_tasks=1 << 16,
             description="dedup: drop duplicates, name the kept record",
@@ -185,7 +190,10 @@ def decontamination_stage(name: str = "decontaminate") -> Stage:
             ctx.writer(),
         ]
 
-    return Stage(name, build, description="drop samples matching the evaluation set")
+    def active(ctx: StageContext) -> bool:
+        return bool(ctx.option("decontaminate_images") or ctx.option("decontaminate_texts"))
+
+    return Stage(name, build, active=active, description="drop samples matching the evaluation set")
 
 
 def cross_source_stage(name: str = "cross-source") -> Stage:
@@ -203,4 +211,9 @@ def cross_source_stage(name: str = "cross-source") -> Stage:
             ctx.writer(),
         ]
 
-    return Stage(name, build, description="flag pair images also found in another source")
+    return Stage(
+        name,
+        build,
+        active=lambda ctx: bool(ctx.option("cross_source_records")),
+        description="flag pair images also found in another source",
+    )
