@@ -192,8 +192,10 @@ def serve_llm(args) -> int:
     print(shlex.join(command))
     if args.dry_run:
         return 0
+    beside = Path(sys.executable).parent / "vllm"  # the venv's vllm, when curate runs from a venv
+    executable = str(beside) if beside.exists() else command[0]
     try:
-        os.execvp(command[0], command)
+        os.execvp(executable, command)
     except FileNotFoundError:
         print(
             "vllm is not installed (it needs a GPU machine): pip install vllm, then rerun;"
