@@ -343,3 +343,14 @@ def test_generator_falls_back_to_plain_text_only_when_the_schema_is_refused():
         with pytest.raises(RequestRejected):
             generator.send(ChatClient(stub.url, retries=0), messages)
         assert stub.calls == 1 and generator.response_format is not None
+
+
+def test_embedded_server_that_cannot_start_fails_with_its_log(tmp_path):
+    from synth.server import EmbeddedServer, ServerStartError
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF but not a model")
+    server = EmbeddedServer(model=broken, start_timeout=120, log_path=tmp_path / "server.log")
+    with pytest.raises(ServerStartError, match="exited with code"):
+        server.start()
+    assert server.process.poll() is not None
