@@ -159,7 +159,8 @@ class ChatClient:
                 time.sleep(min(self.backoff * 2 ** (attempt - 1), 60))
             try:
                 self.requests_sent += 1
-                response = self.session.post(url, json=payload, timeout=self.timeout)
+                # connecting is quick or the server is gone; answering may take minutes on a CPU
+                response = self.session.post(url, json=payload, timeout=(min(10, self.timeout), self.timeout))
             except (requests.ConnectionError, requests.Timeout) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 continue

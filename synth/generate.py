@@ -290,7 +290,8 @@ class QAGenerator(RecordStep):
             self.stat_update("forwarded")
             return doc
 
-        with self._error_context(), ThreadPoolExecutor(self.concurrency) as pool:
+        pool = ThreadPoolExecutor(self.concurrency)
+        with self._error_context():
             try:
                 for doc in data:
                     self.stat_update("total")
@@ -307,8 +308,7 @@ class QAGenerator(RecordStep):
                     done = settle(*in_flight.popleft())
                     if done is not None:
                         yield done
-            finally:  # on ServerUnavailable: drop queued requests; finished ones are in the cache
-                for _, futures in in_flight:
-                    for future in futures:
-                        future.cancel()
+            finally:  # on ServerUnavailable: drop queued requests, do not wait for ones still in flight
+                # (finished requests are in the checkpoint)
+                pool.shutdown(wait=False, cancel_futures=True)
                 cache.close()

@@ -34,7 +34,7 @@ def four_pages(shared_data, tmp_path) -> Path:
 
 
 def stub_options(url: str) -> dict:
-    return {"llm_url": url, "llm_retries": 0, "response_format": "none", "ocr": False}
+    return {"llm_url": url, "llm_retries": 0, "llm_timeout": 30, "response_format": "none", "ocr": False}
 
 
 def records(folder: Path):

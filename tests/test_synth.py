@@ -50,8 +50,9 @@ class StubLLM:
         if self.status != 200:
             return self.status, {"error": "bad request"}
         if self.die_after and len(self.pages) >= self.die_after:
-            threading.Thread(target=self.stop).start()
-            return 0, None  # connection dropped, as when the server is killed mid-request
+            self.server.socket.close()  # as a killed process: new connections are refused at once
+            threading.Thread(target=self.server.shutdown).start()
+            return 0, None  # and this request's connection is dropped
         text = payload["messages"][-1]["content"].split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
         self.pages.append(text)
         if self.malformed_every and len(self.pages) % self.malformed_every == 0:
