@@ -61,15 +61,34 @@ def test_local_and_ray_executors_give_the_same_samples(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp_path):
-    names = sorted(str(p.relative_to(shared_data / "pdf")) for p in (shared_data / "pdf" / "born_digital").glob("*.pdf"))
+    names = sorted(
+        str(p.relative_to(shared_data / "pdf")) for p in (shared_data / "pdf" / "born_digital").glob("*.pdf")
+    )
     pdfs = _copy(shared_data, names, tmp_path / "pdfs")
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "curate.cli", "run", "pdf-pages", "--input", str(pdfs), "--output", str(output),
-               "--workers", "1", "--set", "shard_samples=7"]
+    command = [
+        sys.executable,
+        "-m",
+        "curate.cli",
+        "run",
+        "pdf-pages",
+        "--input",
+        str(pdfs),
+        "--output",
+        str(output),
+        "--workers",
+        "1",
+        "--set",
+        "shard_samples=7",
+    ]
     completions = output / "stages" / "pages" / "logs" / "completions"
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(completions.glob("*")) if completions.exists() else []) < 3:
+    while (
+        time.monotonic() < deadline and len(list(completions.glob("*")) if completions.exists() else []) < 3
+    ):
         time.sleep(0.05)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
@@ -79,8 +98,13 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     reference = tmp_path / "reference"
-    run_recipe(get_recipe("pdf-pages"), str(pdfs), reference, ExecutorConfig("local", workers=2),
-               options={"shard_samples": 7})
+    run_recipe(
+        get_recipe("pdf-pages"),
+        str(pdfs),
+        reference,
+        ExecutorConfig("local", workers=2),
+        options={"shard_samples": 7},
+    )
     resumed, clean = _content(output), _content(reference)
     assert resumed == clean
     assert not list((output / "shards").glob("*.tmp"))

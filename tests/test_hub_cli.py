@@ -25,7 +25,10 @@ def test_push_dry_run_lists_exactly_what_would_be_uploaded(pdf_run):
     manifest = json.loads((pdf_run / "shards" / "manifest.json").read_text())
     plan = push_plan(pdf_run, "someorg/pdf-pages")
     expected = {f"shards/{s['name']}" for s in manifest["shards"]} | {
-        "shards/manifest.json", "README.md", "funnel.json"}
+        "shards/manifest.json",
+        "README.md",
+        "funnel.json",
+    }
     assert set(plan.allow_patterns) == expected
     for path in expected:
         assert path in result.stdout
@@ -64,7 +67,9 @@ def test_run_with_missing_input_fails_with_a_clear_message(tmp_path):
 def test_unknown_recipe_and_stage_are_clear_errors(tmp_path):
     result = _curate("run", "no-such-recipe", "--input", str(tmp_path), "--output", str(tmp_path / "o"))
     assert result.returncode != 0 and "unknown recipe" in result.stderr
-    result = _curate("run", "pdf-pages", "--input", str(tmp_path), "--output", str(tmp_path / "o"), "--stage", "x")
+    result = _curate(
+        "run", "pdf-pages", "--input", str(tmp_path), "--output", str(tmp_path / "o"), "--stage", "x"
+    )
     assert result.returncode != 0 and "has no stage 'x'" in result.stderr
 
 

@@ -80,7 +80,9 @@ def test_page_images_follow_the_render_limits(pdf_run):
         image = sample["json"]["images"][0]
         assert max(image["width"], image["height"]) <= 2940
         assert sample[image["member"]][:8] == b"\x89PNG\r\n\x1a\n"
-    letter = next(s for s in _shard_samples(pdf_run) if s["json"]["id"] == "born_digital/tracemonkey.pdf#page=1")
+    letter = next(
+        s for s in _shard_samples(pdf_run) if s["json"]["id"] == "born_digital/tracemonkey.pdf#page=1"
+    )
     assert (letter["json"]["images"][0]["width"], letter["json"]["images"][0]["height"]) == (1275, 1650)
 
 
@@ -110,8 +112,9 @@ def test_broken_pdf_alone_gives_an_error_record_not_a_crash(shared_data, tmp_pat
     from curate.io import ErrorWriter
     from curate.pdf import PdfPageReader
 
-    reader = PdfPageReader(str(shared_data / "pdf" / "broken"), glob_pattern=name,
-                           error_writer=ErrorWriter(str(tmp_path)))
+    reader = PdfPageReader(
+        str(shared_data / "pdf" / "broken"), glob_pattern=name, error_writer=ErrorWriter(str(tmp_path))
+    )
     assert list(reader.run()) == []
     lines = [json.loads(x) for f in tmp_path.glob("*.jsonl") for x in f.read_text().splitlines()]
     assert len(lines) == 1 and name in lines[0]["metadata"]["source"] and lines[0]["severity"] == "error"

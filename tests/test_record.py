@@ -37,7 +37,9 @@ def test_interleaved_and_pair_records_round_trip(shared_data, tmp_path):
         licence="cc-by",
     )
     set_score(doc, "nsfw", 0.01)
-    pair = pair_record("p1", "a red flower", image_media(jpeg, media_id="p1/img", fmt="jpeg"), source="list.parquet")
+    pair = pair_record(
+        "p1", "a red flower", image_media(jpeg, media_id="p1/img", fmt="jpeg"), source="list.parquet"
+    )
     empty_text = pair_record("p2", "", image_media(png, media_id="p2/img", fmt="png"), source="list.parquet")
 
     back = _round_trip([doc, pair, empty_text], tmp_path)
