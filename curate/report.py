@@ -42,7 +42,7 @@ class StageFunnel:
         return self.records_in / self.seconds if self.seconds else 0.0
 
 
-def _total(stats, key: str) -> int:
+def stat_total(stats, key: str) -> int:
     """A counter's total; datatrove keeps a loaded stat as a number, a dict or a MetricStats."""
     value = stats.stats.get(key)
     if isinstance(value, dict):
@@ -63,18 +63,20 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
     for step in steps:
         for key in list(step.stats):
             if key.startswith("dropped_"):
-                dropped[key.removeprefix("dropped_")] += _total(step, key)
+                dropped[key.removeprefix("dropped_")] += stat_total(step, key)
             elif key.startswith("errored_"):
-                errored[key.removeprefix("errored_")] += _total(step, key)
-        funnel.warnings += _total(step, "warnings")
+                errored[key.removeprefix("errored_")] += stat_total(step, key)
+        funnel.warnings += stat_total(step, "warnings")
         # steps that count drops without a reason (datatrove filters) still count
-        unexplained = _total(step, "dropped") - sum(
-            _total(step, k) for k in step.stats if k.startswith("dropped_")
+        unexplained = stat_total(step, "dropped") - sum(
+            stat_total(step, k) for k in step.stats if k.startswith("dropped_")
         )
         if unexplained > 0:
             dropped[step.name] += unexplained
-    funnel.records_in = _total(reader, "documents") + _total(reader, "errored") + _total(reader, "dropped")
-    funnel.kept = _total(writer, "total")
+    funnel.records_in = (
+        stat_total(reader, "documents") + stat_total(reader, "errored") + stat_total(reader, "dropped")
+    )
+    funnel.kept = stat_total(writer, "total")
     funnel.dropped, funnel.errored = dict(dropped), dict(errored)
     elapsed = stage_dir / "elapsed.txt"
     funnel.seconds = float(elapsed.read_text()) if elapsed.exists() else 0.0

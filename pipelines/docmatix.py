@@ -1,7 +1,10 @@
 """Docmatix: PDFs -> page images + question/answer conversations written by an LLM -> shards.
 
 Stages: pages (PDF -> page records, Docmatix limits: 150 dpi, longest side 2940 px, first 4 pages of
-a PDF) -> qa (an OpenAI-compatible LLM writes QA pairs about each page's text) -> checks (QA rules,
+a PDF) -> dedup (identical renders, same or near-duplicate text; `--set dedup=false`) -> filter
+(English by fastText lid.176 >= 0.8, n-gram perplexity scored; `--set language=false`,
+`--set perplexity=false`) -> perplexity_cut (the 5% highest-perplexity pages over the whole run,
+Idefics2) -> qa (an OpenAI-compatible LLM writes QA pairs about each page's text) -> checks (QA rules,
 each rejection counted with its reason) -> shards (WebDataset; `json` has Docmatix's `texts` turns).
 
 The LLM: `--set llm_url=http://HOST:PORT/v1` uses a running server (e.g. `curate serve-llm`);
@@ -21,15 +24,20 @@ from typing import Any
 
 from datatrove.utils.stats import PipelineStats
 
-from curate.report import _total
+from curate.report import stat_total
 from curate.stage import Recipe, Stage, StageContext, StageFailed
+from filters.dedup.stages import page_dedup_stages
 from pipelines.common import shards_stage
-from pipelines.pdf_pages import build_pages
+from pipelines.pdf_pages import page_filter_stages, pages_stage
 from synth.checks import QAChecks
 from synth.client import ChatClient, ServerUnavailable
 from synth.generate import QAGenerator
 
 DEFAULTS = {
+    # filtered before the LLM sees a page, so no request is spent on a duplicate or a garbage page
+    "dedup": True,
+    "language": True,
+    "perplexity": True,
     "dpi": 150,
     "max_side": 2940,
     "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; here longer PDFs give their first 4
@@ -98,7 +106,7 @@ def qa_summary(output: Path) -> dict:
                     if key.startswith(
                         ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_")
                     ):
-                        totals[key] += _total(step, key)
+                        totals[key] += stat_total(step, key)
     return {
         "pairs_generated": totals["qa_pairs_generated"],
         "responses_malformed": totals["responses_malformed"],
@@ -160,12 +168,9 @@ def recipe() -> Recipe:
     return Recipe(
         "docmatix",
         [
-            Stage(
-                "pages",
-                build_pages,
-                input_suffixes=(".pdf",),
-                description="PDF -> page records (text or OCR)",
-            ),
+            pages_stage(),
+            *page_dedup_stages(),
+            *page_filter_stages(),
             Stage("qa", build_qa, description="LLM writes question/answer pairs about each page"),
             Stage(
                 "checks",
