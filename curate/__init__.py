@@ -11,7 +11,9 @@ _uncached_get_path = sysconfig.get_path
 
 @functools.cache
 def _cached_get_path(name: str, scheme: str | None, expand: bool) -> str:
-    return _uncached_get_path(name, scheme, expand=expand) if scheme else _uncached_get_path(name, expand=expand)
+    return (
+        _uncached_get_path(name, scheme, expand=expand) if scheme else _uncached_get_path(name, expand=expand)
+    )
 
 
 def _get_path(name, scheme=None, vars=None, expand=True):

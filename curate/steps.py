@@ -62,7 +62,11 @@ class InputReader(ErrorSinkMixin, BaseDiskReader):
     """
 
     def __init__(
-        self, data_folder, error_writer: DiskWriter | None = None, largest_first: bool = False, **reader_kwargs
+        self,
+        data_folder,
+        error_writer: DiskWriter | None = None,
+        largest_first: bool = False,
+        **reader_kwargs,
     ):
         super().__init__(data_folder, **reader_kwargs)
         self.error_writer = error_writer
