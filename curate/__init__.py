@@ -23,3 +23,8 @@ def _get_path(name, scheme=None, vars=None, expand=True):
 
 
 sysconfig.get_path = _get_path
+
+# a worker of a `curate run` without --verbose hides datatrove's INFO lines, as its parent does
+from curate.console import install_from_environment  # noqa: E402
+
+install_from_environment()

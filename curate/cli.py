@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="address of a Ray cluster; default: start Ray on this machine")
     run.add_argument("--workers", type=int, help="tasks run at once (default: one per core)")
     run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print datatrove's per-task log lines (always in the task logs)",
+    )
+    run.add_argument(
         "--set",
         dest="options",
         type=_parse_option,
@@ -108,10 +113,12 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from curate.console import quiet_logs
     from curate.report import format_funnel, run_funnel
     from curate.stage import ExecutorConfig, StageFailed, active_stage_names, run_recipe
     from pipelines import get_recipe
 
+    quiet_logs(not args.verbose)
     recipe = get_recipe(args.recipe)
     output = Path(args.output)
     options = dict(args.options)

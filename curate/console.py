@@ -1,0 +1,50 @@
+"""What a `curate run` prints: progress bars, warnings, errors and the summary.
+
+datatrove writes every task's INFO lines (the pipeline, per-task stats) to stderr, which buries the
+progress bars on a run of many tasks. They stay in the task logs (`stages/NAME/logs/logs/`); on the
+console `curate run` keeps warnings and errors unless `--verbose`. The choice travels to worker
+processes in an environment variable, read when they import `curate`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+QUIET_ENV = "CURATE_QUIET_LOGS"
+# loguru's line as datatrove formats it: "[NODE n] 2026-01-01 12:00:00.000 | INFO     | ..."
+_CHATTER = re.compile(
+    r"^(?:\[NODE \d+\] )?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \| (?:\x1b\[[0-9;]*m)*(?:TRACE|DEBUG|INFO|SUCCESS)\b"
+)
+
+
+class QuietStderr:
+    """stderr without datatrove's INFO-level lines; everything else passes through."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if _CHATTER.match(text):
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def quiet_logs(enabled: bool = True) -> None:
+    """Hide datatrove's INFO lines in this process and in the workers it starts."""
+    if enabled:
+        os.environ[QUIET_ENV] = "1"
+        install_from_environment()
+        from loguru import logger
+
+        logger.remove()  # loguru's default sink holds the stream it found at import: point it at ours
+        logger.add(sys.stderr)
+
+
+def install_from_environment() -> None:
+    if os.environ.get(QUIET_ENV) == "1" and not isinstance(sys.stderr, QuietStderr):
+        sys.stderr = QuietStderr(sys.stderr)
