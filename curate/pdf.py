@@ -91,8 +91,6 @@ class PdfPageReader(InputReader):
         glob_pattern: str = "**/*.pdf",
         **reader_kwargs,
     ):
-        # large PDFs first: one many-page PDF started last would leave the other workers idle
-        reader_kwargs.setdefault("largest_first", True)
         super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
         self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang

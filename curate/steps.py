@@ -54,43 +54,17 @@ class ErrorSinkMixin:
 
 
 class InputReader(ErrorSinkMixin, BaseDiskReader):
-    """A reader of raw inputs (PDFs, WARCs, URL lists) whose bad inputs go to the error sink by name.
+    """A reader of raw inputs (PDFs, WARCs, URL lists) whose bad inputs go to the error sink by name."""
 
-    `largest_first`: files are dealt to tasks in order of size, largest first. Executors start tasks
-    in rank order, so the long tasks start early and short ones fill the workers at the end, instead
-    of one worker finishing a large file alone (one listing with sizes, no extra request per file).
-    """
-
-    def __init__(
-        self,
-        data_folder,
-        error_writer: DiskWriter | None = None,
-        largest_first: bool = False,
-        **reader_kwargs,
-    ):
+    def __init__(self, data_folder, error_writer: DiskWriter | None = None, **reader_kwargs):
         super().__init__(data_folder, **reader_kwargs)
         self.error_writer = error_writer
-        self.largest_first = largest_first
         self._rank = 0
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._rank = rank
         with self._error_context():
-            if not self.largest_first or self.paths_file:
-                yield from super().run(data, rank, world_size)
-                return
-            if data:
-                yield from data
-            for doc in self.read_files_shard(self.files_by_size()[rank::world_size]):
-                self.update_doc_stats(doc)
-                yield doc
-
-    def files_by_size(self) -> list[str]:
-        files = self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
-        if not files:
-            raise RuntimeError(f"No files found on {self.data_folder.path}!")
-        sizes = {name: info.get("size") or 0 for name, info in self.data_folder.find("", detail=True).items()}
-        return sorted(files, key=lambda name: (-sizes.get(name, 0), name))
+            yield from super().run(data, rank, world_size)
 
 
 class RecordStep(ErrorSinkMixin, PipelineStep):
