@@ -130,7 +130,9 @@ def main() -> None:
     print(f"text + render, {base_n} born-digital pages at 150 dpi (PNG):")
     print(f"  plain PyMuPDF loop (1 process)   {base:7.1f} pages/s")
     print(f"  our pages stage, 1 worker        {one:7.1f} pages/s   ratio {one / base:.2f}x   (goal >= 0.9x)")
-    print(f"  our pages stage, 2 workers       {two:7.1f} pages/s   vs 1 worker {two / one:.2f}x   (goal >= 1.8x)")
+    print(
+        f"  our pages stage, 2 workers       {two:7.1f} pages/s   vs 1 worker {two / one:.2f}x   (goal >= 1.8x)"
+    )
     steady = two_n / (two_s - two_startup)
     print(
         f"    of which worker start-up       {two_startup:7.2f} s         once workers are up: {steady:.1f} pages/s,"

@@ -122,7 +122,9 @@ def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path
     reader = executor.pipeline[0]
     order = executor.get_incomplete_ranks()
     sizes = {
-        rank: sum(os.path.getsize(folder / f) for f in reader.data_folder.get_shard(rank, executor.world_size))
+        rank: sum(
+            os.path.getsize(folder / f) for f in reader.data_folder.get_shard(rank, executor.world_size)
+        )
         for rank in range(executor.world_size)
     }
     assert sorted(order) == list(range(executor.world_size)) == list(range(len(SMALL_SET)))
