@@ -1,8 +1,10 @@
-"""`python -m benchmarks [NAME ...]` runs every benchmarks/bench_*.py (or the named ones) in turn."""
+"""`python -m benchmarks [-v] [NAME ...]` runs every benchmarks/bench_*.py (or the named ones) in turn;
+-v keeps datatrove's per-task log lines on the console."""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 import sys
 import time
@@ -12,6 +14,13 @@ import benchmarks
 
 
 def main(names: list[str]) -> int:
+    if "-v" in names:
+        names.remove("-v")
+    else:  # datatrove's per-task INFO lines and trafilatura's complaints about empty pages bury the figures
+        from curate.console import quiet_logs
+
+        quiet_logs()
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     modules = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
     selected = [m for m in modules if not names or m.removeprefix("bench_") in names or m in names]
     failed = []

@@ -26,6 +26,8 @@ from synth.generate import QAGenerator
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = 2  # tasks at once, each with one request in flight: the same concurrency as the baseline
+# the figures measure QA generation on every page with text, and the baseline asks about the same pages
+EVERY_PAGE = {"dedup": False, "language": False, "perplexity": False}
 
 
 def records(folder: Path):
@@ -106,6 +108,7 @@ def _generator_options() -> dict:
 def run(pdfs: Path, url: str, model: str, work: Path) -> None:
     max_pages = int(os.environ.get("CURATE_BENCH_MAX_PAGES", "1"))
     options = {"llm_url": url, "llm_model": model, "response_format": "llama", "max_pages": max_pages}
+    options.update(EVERY_PAGE)
     output = work / "run"
     run_recipe(recipe(), str(pdfs), output, ExecutorConfig(workers=WORKERS), options=options)
     ours = qa_summary(output)
@@ -113,7 +116,10 @@ def run(pdfs: Path, url: str, model: str, work: Path) -> None:
     base = baseline(url, model, output / "stages" / "pages" / "data", WORKERS)
 
     figures = acceptance(output)
-    print(f"input: {pdfs} (first {max_pages} page(s) of each PDF), model {model}")
+    print(
+        f"input: {pdfs} (first {max_pages} page(s) of each PDF; dedup and filters off, so every page goes"
+        f" to the LLM), model {model}"
+    )
     print(
         f"acceptance: {figures['pages']} pages, {figures['pages_with_text']} with text, "
         f"{figures['kept_pairs']} kept QA pairs = {figures['kept_pairs_per_page_with_text']:.2f} per page "
@@ -147,7 +153,7 @@ def compare_models(pdfs: Path, names: list[str]) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-docmatix-model-") as work:
             output = Path(work) / "run"
             started = time.monotonic()
-            options = {"embedded_model": name, "max_pages": max_pages}
+            options = {"embedded_model": name, "max_pages": max_pages, **EVERY_PAGE}
             run_recipe(recipe(), str(pdfs), output, ExecutorConfig(workers=WORKERS), options=options)
             figures, summary = acceptance(output), qa_summary(output)
             print(

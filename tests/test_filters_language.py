@@ -93,3 +93,37 @@ def test_threshold_drops_an_uncertain_mix(samples):
     step = LanguageFilter(languages=None, min_score=0.8)
     assert list(step.run(iter([doc]))) == []
     assert scores(doc)["language"] < 0.8
+
+
+# (born-digital PDF, language of its first page, read by a person): tables, forms and a transcript
+# with line numbers, which lid.176 misread on the raw text (a bulletin table at 0.13, an expense table
+# as French)
+PDF_PAGES = [
+    ("senate-expenditures.pdf", "en"),
+    ("la-precinct-bulletin-2014-p1.pdf", "en"),
+    ("scotus-transcript-p1.pdf", "en"),
+    ("ca-warn-report.pdf", "en"),
+    ("right_to_left_01.pdf", "ar"),
+    ("issue-33-lorem-ipsum.pdf", "la"),
+]
+
+
+@pytest.mark.parametrize("name, language", PDF_PAGES)
+def test_pdf_page_language_from_its_words(shared_data, name, language):
+    import pymupdf
+
+    with pymupdf.open(shared_data / "pdf" / "born_digital" / name) as pdf:
+        text = pdf[0].get_text()
+    lang, score = LanguageFilter().identify(text)
+    assert lang == language, (name, lang, score)
+    if language == "en":
+        assert score >= 0.5, (name, score)
+
+
+def test_lid_input_keeps_words_only():
+    from filters.language import lid_input
+
+    assert lid_input("1\n2\n3 Official - Subject to Final Review 12/3/2014\n$ 1,200.00") == (
+        "Official Subject to Final Review"
+    )
+    assert lid_input("DOCUMENT NO.\nPAYEE NAME\n06/22/2015") == "document no. payee name"
