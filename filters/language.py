@@ -9,6 +9,7 @@ datatrove's). Writes `scores["language"]` (the probability of the best language)
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 
 from datatrove.data import Document
@@ -37,19 +38,24 @@ class PackagedFT176LID(FT176LID):
 
 
 def lid_input(text: str) -> str:
-    """The words of `text` that carry language evidence, on one line (fastText reads one line).
+    """`text` as fastText reads it: on one line; in tables and forms, words only; capitals lower-cased.
 
-    Tokens without a letter (line numbers, amounts, dates, bullets) are left out: tables and
-    transcripts are full of them, and they pulled English pages to 0.1-0.7. Mostly upper-case text
-    (forms, table headers) is lower-cased: lid.176 takes "PAYEE NAME AMOUNT" for French."""
-    words = " ".join(w for w in text.split() if _HAS_LETTER.search(w))
-    letters = [ch for ch in words if ch.isalpha()]
-    if letters and sum(ch.isupper() for ch in letters) > len(letters) / 2:
-        return words.lower()
-    return words
+    Tokens without a letter (line numbers, amounts, dates) pulled English tables and forms to 0.1-0.7,
+    so where digits are over 5% of the text only tokens with a letter are kept, and mostly-capital text
+    is lower-cased (lid.176 takes "PAYEE NAME AMOUNT" for French). Prose, with few digits, takes the
+    cheap path: this runs next to a ~50 us fastText call."""
+    encoded = text.encode()  # bytes.translate deletes digits in one C pass (5x faster than str.count)
+    if (len(encoded) - len(encoded.translate(None, _DIGITS))) * 20 > len(encoded):
+        words = " ".join(_WORD_WITH_LETTER.findall(text))
+        capitals = len(words) - len(words.translate(_WITHOUT_CAPITALS))
+        return words.lower() if capitals * 2 > sum(c.isalpha() for c in words) else words
+    line = text.replace("\n", " ")
+    return line.lower() if line.isupper() else line
 
 
-_HAS_LETTER = re.compile(r"[^\W\d_]")
+_DIGITS = string.digits.encode()
+_WORD_WITH_LETTER = re.compile(r"\S*[^\W\d_]\S*")
+_WITHOUT_CAPITALS = str.maketrans("", "", string.ascii_uppercase + "ÀÁÂÄÇÉÈÊËÍÎÏÑÓÔÖÚÛÜ")
 
 
 class LanguageFilter(ScoreFilter):
@@ -84,13 +90,17 @@ class LanguageFilter(ScoreFilter):
 
     def identify(self, text: str) -> tuple[str, float]:
         """The most likely language of `text` and its probability."""
-        labels, probs = self.lid.model.predict(lid_input(text), k=1)
+        return self._predict(lid_input(text))
+
+    def _predict(self, line: str) -> tuple[str, float]:
+        labels, probs = self.lid.model.predict(line, k=1)
         return labels[0].removeprefix("__label__"), min(float(probs[0]), 1.0)  # softmax can give 1.00001
 
     def score(self, doc: Document) -> None:
-        if len(lid_input(doc.text)) < self.min_chars:
+        line = lid_input(doc.text)
+        if len(line.strip()) < self.min_chars:
             return
-        lang, score = self.identify(doc.text)
+        lang, score = self._predict(line)
         doc.metadata["language"] = lang
         set_score(doc, "language", score)
 
