@@ -174,8 +174,13 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
     """Combine the tasks' shard lists into `manifest.json` (written atomically)."""
     folder = Path(shard_folder)
     shards = []
-    for part in sorted((folder / "manifests").glob("*.json")):
+    for part in sorted((folder / "manifests").glob("[0-9]*.json")):
         shards.extend(json.loads(part.read_text()))
+    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.compact
+    if merged.exists():
+        compaction = json.loads(merged.read_text())
+        replaced = {s["name"] for s in compaction["sources"]}
+        shards = [s for s in shards if s["name"] not in replaced] + compaction["shards"]
     manifest = {
         "format": "webdataset",
         "shards": shards,

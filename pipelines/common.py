@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from curate.compact import compact_shards
 from curate.shards import WebDatasetWriter, merge_manifests
 from curate.stage import Stage, StageContext
 
@@ -26,6 +27,12 @@ def _build_shards(ctx: StageContext):
 
 
 def _finish_shards(ctx: StageContext) -> None:
+    # at most one partial shard per run, whatever the task count: ranks of a training job get equal work
+    compact_shards(
+        str(shards_dir(ctx)),
+        max_samples=int(ctx.option("shard_samples", 10_000)),
+        max_bytes=int(ctx.option("shard_bytes", 1 << 30)),
+    )
     merge_manifests(shards_dir(ctx))
 
 
