@@ -154,7 +154,9 @@ class Option:
                     try:
                         value = json.loads(text)
                     except json.JSONDecodeError as exc:
-                        raise OptionError(f"option {self.name}: {value!r} is not a JSON list ({exc})") from None
+                        raise OptionError(
+                            f"option {self.name}: {value!r} is not a JSON list ({exc})"
+                        ) from None
                 else:
                     return [part.strip() for part in text.split(",") if part.strip()]
             if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
@@ -182,7 +184,9 @@ def declared_options(options: Iterable[Option]) -> dict[str, Option]:
 def unknown_option_error(name: str, declared: Iterable[str], where: str) -> OptionError:
     close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return OptionError(f"unknown option {name!r} for {where}{hint} (`curate recipes NAME --options` lists them)")
+    return OptionError(
+        f"unknown option {name!r} for {where}{hint} (`curate recipes NAME --options` lists them)"
+    )
 
 
 def resolve_options(
@@ -245,7 +249,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except Exception as exc:  # any parse error of the user's file is a user error naming the file
-        raise UserError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+        raise UserError(
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -91,7 +91,9 @@ def _warn_undeclared(key: str) -> None:
         _warned.add(key)
         from loguru import logger
 
-        logger.warning(f"option {key!r} is read but no stage declares it: it cannot be set, its default is used")
+        logger.warning(
+            f"option {key!r} is read but no stage declares it: it cannot be set, its default is used"
+        )
 
 
 def count_input_files(folder: str, suffixes: tuple[str, ...]) -> int:
@@ -188,7 +190,9 @@ class Recipe:
         for stage in self.stages:
             if stage.name == name:
                 return stage
-        raise UnknownName(f"recipe {self.name!r} has no stage {name!r}; stages: {', '.join(self.stage_names)}")
+        raise UnknownName(
+            f"recipe {self.name!r} has no stage {name!r}; stages: {', '.join(self.stage_names)}"
+        )
 
     @property
     def stage_names(self) -> list[str]:

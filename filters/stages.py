@@ -34,12 +34,24 @@ def _switch(name: str, what: str) -> Option:
     return Option(name, bool, True, help=f"{what} (false: the filter is left out)")
 
 
-PERPLEXITY_DROP = Option("perplexity_drop_fraction", float, 0.05, minimum=0, maximum=0.99,
-                         help="drop this fraction of highest-perplexity records, dataset-wide (none: no cut)",
-                         source="Idefics2")
-CLIP_KEEP = Option("clip_keep_fraction", float, None, minimum=0.01, maximum=1,
-                   help="keep the top fraction by CLIP score, dataset-wide, instead of clip_min_score",
-                   source="DataComp ViT-L/14: 0.3")
+PERPLEXITY_DROP = Option(
+    "perplexity_drop_fraction",
+    float,
+    0.05,
+    minimum=0,
+    maximum=0.99,
+    help="drop this fraction of highest-perplexity records, dataset-wide (none: no cut)",
+    source="Idefics2",
+)
+CLIP_KEEP = Option(
+    "clip_keep_fraction",
+    float,
+    None,
+    minimum=0.01,
+    maximum=1,
+    help="keep the top fraction by CLIP score, dataset-wide, instead of clip_min_score",
+    source="DataComp ViT-L/14: 0.3",
+)
 FILTER_OPTIONS: dict[str, tuple[Option, ...]] = {
     "nsfw": (
         _switch("nsfw", "NSFW filter"),

@@ -51,26 +51,52 @@ DEFAULTS = {
 # With a GPU server, give each page more text and more requests in flight:
 # --set max_chunk_chars=0 --set max_chunks_per_page=4 --set n_ctx=8192 --set llm_concurrency=64
 QA_OPTIONS = (
-    Option("llm_url", PATH, None, help="OpenAI-compatible server (ending in /v1); none: start the embedded one"),
-    Option("llm_api_key", str, secret=True, env="LLM_API_KEY",
-           help="API key sent on every request to llm_url (from the environment only)"),
+    Option(
+        "llm_url", PATH, None, help="OpenAI-compatible server (ending in /v1); none: start the embedded one"
+    ),
+    Option(
+        "llm_api_key",
+        str,
+        secret=True,
+        env="LLM_API_KEY",
+        help="API key sent on every request to llm_url (from the environment only)",
+    ),
     Option("llm_model", str, None, help="model name sent with requests (default: the server's first)"),
     Option("embedded_model", PATH, None, help="embedded server's model: a packaged name or a GGUF path"),
     Option("llm_threads", int, None, minimum=1, help="embedded server's threads (default: up to 4 cores)"),
     Option.arg(QAGenerator, "styles", type=LIST, choices=tuple(prompts.STYLES), help="prompt styles"),
-    Option.arg(QAGenerator, "styles_per_page", type=int, minimum=1, help="styles asked per chunk (1: rotated)"),
+    Option.arg(
+        QAGenerator, "styles_per_page", type=int, minimum=1, help="styles asked per chunk (1: rotated)"
+    ),
     Option.arg(QAGenerator, "pairs_per_request", type=int, minimum=1, help="QA pairs asked per request"),
-    Option.arg(QAGenerator, "n_ctx", type=int, minimum=512, help="the model's context, tokens (sizes chunks)"),
+    Option.arg(
+        QAGenerator, "n_ctx", type=int, minimum=512, help="the model's context, tokens (sizes chunks)"
+    ),
     Option.arg(QAGenerator, "max_tokens", type=int, minimum=16, help="completion budget per request"),
     Option.arg(QAGenerator, "max_chunks_per_page", type=int, minimum=1, help="chunks of a page sent"),
-    Option.arg(QAGenerator, "max_chunk_chars", type=int, minimum=0,
-               help="cap on a chunk's characters (0: what the context allows)"),
-    Option("llm_concurrency", int, None, minimum=1,
-           help="requests in flight per task (default: 32 for a server at llm_url, 1 for the embedded one)"),
+    Option.arg(
+        QAGenerator,
+        "max_chunk_chars",
+        type=int,
+        minimum=0,
+        help="cap on a chunk's characters (0: what the context allows)",
+    ),
+    Option(
+        "llm_concurrency",
+        int,
+        None,
+        minimum=1,
+        help="requests in flight per task (default: 32 for a server at llm_url, 1 for the embedded one)",
+    ),
     Option("llm_timeout", float, 900, minimum=1, help="seconds to wait for one answer"),
     Option("llm_retries", int, 4, minimum=0, help="retries of a failed request"),
-    Option("response_format", str, None, choices=("llama", "openai", "none"),
-           help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)"),
+    Option(
+        "response_format",
+        str,
+        None,
+        choices=("llama", "openai", "none"),
+        help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)",
+    ),
 )
 CHECK_OPTIONS = (
     Option.arg(QAChecks, "min_grounding", type=float, minimum=0, maximum=1,

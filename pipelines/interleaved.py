@@ -30,38 +30,112 @@ DEFAULTS = {"clip": False}
 
 
 FETCH_OPTIONS = (
-    Option.arg(ImageFetcher, "allow_private", type=bool,
-               help="let downloads reach loopback, private and link-local addresses (e.g. a local image server)"),
-    Option.arg(ImageFetcher, "workers", "fetch_workers", type=int, minimum=1, help="concurrent downloads per task"),
-    Option.arg(ImageFetcher, "timeout", "fetch_timeout", type=float, minimum=0, help="seconds per connect/read"),
-    Option.arg(ImageFetcher, "retries", "fetch_retries", type=int, minimum=0, help="retries of a failed download"),
-    Option.arg(ImageFetcher, "max_bytes", "max_image_bytes", type=int, minimum=1, help="size cap of an image download"),
+    Option.arg(
+        ImageFetcher,
+        "allow_private",
+        type=bool,
+        help="let downloads reach loopback, private and link-local addresses (e.g. a local image server)",
+    ),
+    Option.arg(
+        ImageFetcher, "workers", "fetch_workers", type=int, minimum=1, help="concurrent downloads per task"
+    ),
+    Option.arg(
+        ImageFetcher, "timeout", "fetch_timeout", type=float, minimum=0, help="seconds per connect/read"
+    ),
+    Option.arg(
+        ImageFetcher, "retries", "fetch_retries", type=int, minimum=0, help="retries of a failed download"
+    ),
+    Option.arg(
+        ImageFetcher,
+        "max_bytes",
+        "max_image_bytes",
+        type=int,
+        minimum=1,
+        help="size cap of an image download",
+    ),
     Option.arg(ImageFetcher, "respect_robots", type=bool, help="honour robots.txt for image URLs"),
 )
 IMAGE_FILTER_OPTIONS = (
-    Option.arg(ObelicsImageFilter, "min_side", type=int, minimum=0, help="images smaller on a side dropped, px",
-               source="OBELICS"),
-    Option.arg(ObelicsImageFilter, "max_side", type=int, minimum=1, help="images larger on a side dropped, px",
-               source="OBELICS"),
-    Option.arg(ObelicsImageFilter, "max_aspect_ratio", type=float, minimum=1, help="longer/shorter side at most",
-               source="OBELICS"),
+    Option.arg(
+        ObelicsImageFilter,
+        "min_side",
+        type=int,
+        minimum=0,
+        help="images smaller on a side dropped, px",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsImageFilter,
+        "max_side",
+        type=int,
+        minimum=1,
+        help="images larger on a side dropped, px",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsImageFilter,
+        "max_aspect_ratio",
+        type=float,
+        minimum=1,
+        help="longer/shorter side at most",
+        source="OBELICS",
+    ),
 )
-STORED_IMAGES = Option.arg(WebPageReader, "use_stored_images", type=bool,
-                           help="take images stored in the WARC instead of downloading them")
+STORED_IMAGES = Option.arg(
+    WebPageReader,
+    "use_stored_images",
+    type=bool,
+    help="take images stored in the WARC instead of downloading them",
+)
 EXTRACT_OPTIONS = (
     STORED_IMAGES,
-    Option.arg(ObelicsParagraphFilter, "min_words", "paragraph_min_words", type=int, minimum=0,
-               help="shorter paragraphs removed", source="OBELICS"),
-    Option.arg(ObelicsParagraphFilter, "max_words", "paragraph_max_words", type=int, minimum=1,
-               help="longer paragraphs removed", source="OBELICS"),
-    Option.arg(ObelicsTextFilter, "min_words", type=int, minimum=0, help="shorter documents dropped",
-               source="OBELICS"),
-    Option.arg(ObelicsTextFilter, "max_words", type=int, minimum=1, help="longer documents dropped",
-               source="OBELICS"),
-    Option.arg(ObelicsTextFilter, "min_stop_word_ratio", type=float, minimum=0, maximum=1,
-               help="documents with fewer stop words dropped", source="OBELICS"),
-    Option.arg(ObelicsTextFilter, "max_special_char_ratio", type=float, minimum=0, maximum=1,
-               help="documents with more special characters dropped", source="OBELICS"),
+    Option.arg(
+        ObelicsParagraphFilter,
+        "min_words",
+        "paragraph_min_words",
+        type=int,
+        minimum=0,
+        help="shorter paragraphs removed",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsParagraphFilter,
+        "max_words",
+        "paragraph_max_words",
+        type=int,
+        minimum=1,
+        help="longer paragraphs removed",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsTextFilter,
+        "min_words",
+        type=int,
+        minimum=0,
+        help="shorter documents dropped",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsTextFilter, "max_words", type=int, minimum=1, help="longer documents dropped", source="OBELICS"
+    ),
+    Option.arg(
+        ObelicsTextFilter,
+        "min_stop_word_ratio",
+        type=float,
+        minimum=0,
+        maximum=1,
+        help="documents with fewer stop words dropped",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsTextFilter,
+        "max_special_char_ratio",
+        type=float,
+        minimum=0,
+        maximum=1,
+        help="documents with more special characters dropped",
+        source="OBELICS",
+    ),
 )
 IMAGE_COUNT_OPTIONS = (
     Option.arg(ObelicsImageCountFilter, "min_images", type=int, minimum=0, help="documents with fewer images dropped",

@@ -12,7 +12,6 @@ from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage
 from pipelines.common import shards_stage
 
-
 PAGE_OPTIONS = (
     Option.arg(PdfPageReader, "dpi", type=int, minimum=1, help="page render resolution", source="Docmatix"),
     Option.arg(PdfPageReader, "max_side", type=int, minimum=1, help="longest side of a page image, px",

@@ -41,16 +41,37 @@ DEFAULT_PARTITIONS = 8
 
 DEDUP_OPTIONS = (
     Option("dedup", bool, True, help="deduplicate (false: the dedup stages are left out)"),
-    Option("dedup_partitions", int, DEFAULT_PARTITIONS, minimum=1,
-           help="key partitions; raise it so one partition (24 bytes a key) fits a task's memory"),
+    Option(
+        "dedup_partitions",
+        int,
+        DEFAULT_PARTITIONS,
+        minimum=1,
+        help="key partitions; raise it so one partition (24 bytes a key) fits a task's memory",
+    ),
 )
 DECONTAMINATION_OPTIONS = (
-    Option.arg(Decontaminate, "images", "decontaminate_images", type=PATH, help="folder of evaluation images"),
+    Option.arg(
+        Decontaminate, "images", "decontaminate_images", type=PATH, help="folder of evaluation images"
+    ),
     Option.arg(Decontaminate, "texts", "decontaminate_texts", type=PATH, help="file of evaluation texts"),
-    Option.arg(Decontaminate, "phash_threshold", "decontaminate_phash", type=int, minimum=0, maximum=64,
-               help="pHash bits within which an image matches"),
-    Option.arg(Decontaminate, "ngram", "decontaminate_ngram", type=int, minimum=1,
-               help="word n-gram shared with an evaluation text", source="GPT-3 decontamination: 13-grams"),
+    Option.arg(
+        Decontaminate,
+        "phash_threshold",
+        "decontaminate_phash",
+        type=int,
+        minimum=0,
+        maximum=64,
+        help="pHash bits within which an image matches",
+    ),
+    Option.arg(
+        Decontaminate,
+        "ngram",
+        "decontaminate_ngram",
+        type=int,
+        minimum=1,
+        help="word n-gram shared with an evaluation text",
+        source="GPT-3 decontamination: 13-grams",
+    ),
 )
 CROSS_SOURCE = Option("cross_source_records", PATH, None,
                       help="records of another source (a stage's data folder) whose images flag a pair")  # fmt: skip
@@ -117,7 +138,11 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
 
     return [
         Stage(
-            keys_name, build_keys, active=active, description=f"dedup keys ({described})", options=DEDUP_OPTIONS
+            keys_name,
+            build_keys,
+            active=active,
+            description=f"dedup keys ({described})",
+            options=DEDUP_OPTIONS,
         ),
         Stage(
             match_name,
