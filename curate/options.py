@@ -109,10 +109,12 @@ class Option:
             return Secret(str(value)) if str(value) else None
         if isinstance(value, str) and value in self.choices:
             return value
-        if value is None or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
+        if value is None:
             if self.optional:
                 return None
             raise OptionError(f"option {self.name} needs a value (default: {self.default!r})")
+        if self.optional and isinstance(value, str) and value.strip().lower() in NONE_WORDS:
+            return None
         parsed = self._parse_typed(value)
         for item in parsed if isinstance(parsed, list) else [parsed]:
             if self.choices and item not in self.choices:
