@@ -88,8 +88,12 @@ QA_OPTIONS = (
         minimum=1,
         help="requests in flight per task (default: 32 for a server at llm_url, 1 for the embedded one)",
     ),
-    Option("llm_timeout", float, 900, minimum=1, help="seconds to wait for one answer"),
-    Option("llm_retries", int, 4, minimum=0, help="retries of a failed request"),
+    Option.arg(
+        QAGenerator, "timeout", "llm_timeout", type=float, minimum=1, help="seconds to wait for one answer"
+    ),
+    Option.arg(
+        QAGenerator, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"
+    ),
     Option(
         "response_format",
         str,

@@ -181,7 +181,7 @@ class QAGenerator(RecordStep):
         min_text_chars: int = 50,
         temperature: float = 0.2,
         concurrency: int = 4,
-        timeout: float = 600,
+        timeout: float = 900,
         retries: int = 4,
         response_format: str = "none",
         cache_dir: str | None = None,
