@@ -87,6 +87,8 @@ _warned: set[str] = set()
 
 
 def _warn_undeclared(key: str) -> None:
+    if os.environ.get("CURATE_STRICT_OPTIONS") == "1":  # set by the tests: an undeclared read is a bug
+        raise TypeError(f"option {key!r} is read but no stage declares it (add an Option to the stage)")
     if key not in _warned:
         _warned.add(key)
         from loguru import logger

@@ -168,6 +168,12 @@ def test_every_option_read_in_the_source_is_declared_by_a_recipe():
     assert not undeclared, f"options read but declared by no recipe's stages (add an Option): {undeclared}"
 
 
+def test_reading_an_undeclared_option_fails_in_tests(tmp_path):
+    ctx = StageContext("x", str(tmp_path), tmp_path, {"dpi": 300})
+    with pytest.raises(TypeError, match="option 'dpi' is read but no stage declares it"):
+        ctx.option("dpi", 150)
+
+
 def test_a_context_without_a_recipe_reads_the_stage_declarations(tmp_path):
     from filters.stages import language_stage
 
