@@ -20,7 +20,7 @@ import requests
 
 from curate.io import RecordReader
 from curate.stage import ExecutorConfig, run_recipe
-from pipelines.docmatix import DEFAULTS, qa_summary, recipe
+from pipelines.docmatix import qa_summary, recipe
 from synth.checks import words
 from synth.generate import QAGenerator
 
@@ -102,7 +102,8 @@ def _generator_options() -> dict:
         "max_chunks_per_page",
         "max_chunk_chars",
     )
-    return {k: DEFAULTS[k] for k in keys}
+    resolved = recipe().resolve({})  # the recipe's defaults, typed
+    return {k: resolved[k] for k in keys}
 
 
 def run(pdfs: Path, url: str, model: str, work: Path) -> None:
@@ -177,7 +178,7 @@ def main() -> None:
             return
         from synth.server import EmbeddedServer
 
-        with EmbeddedServer(n_ctx=DEFAULTS["n_ctx"]) as server:
+        with EmbeddedServer(n_ctx=recipe().resolve({})["n_ctx"]) as server:
             run(pdfs, server.base_url, server.model_name, Path(work))
 
 

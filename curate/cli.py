@@ -1,6 +1,7 @@
 """`curate`: run recipes, inspect shards, print the funnel, push to the Hub.
 
-curate run pdf-pages --input PDFS --output OUT [--executor ray] [--stage pages]
+curate run pdf-pages --input PDFS --output OUT [--executor ray] [--stage pages] [--config run.yaml]
+curate recipes pdf-pages --options     (every option: type, default, source)
 curate inspect OUT -n 3 --save-images /tmp/pages
 curate report OUT [--html]
 curate push OUT --repo org/name --dry-run
@@ -13,19 +14,24 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
+from curate.options import UserError, format_options, load_config
+from curate.secrets import redact_text
+
 EXIT_FAILED, EXIT_UNBALANCED = 1, 2
+# a mistake the user can fix: a bad option, an unknown name, a missing input (FileNotFoundError, also
+# raised for missing model weights), an unreachable server (synth's ServerUnavailable is a UserError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError, NotADirectoryError)
 
 
-def _parse_option(text: str) -> tuple[str, object]:
+def _parse_option(text: str) -> tuple[str, str]:
+    """KEY=VALUE; the value stays a string, parsed by the option's declared type (curate/options.py)."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
-    try:
-        return key.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.replace("-", "_"), value
+    return key.strip().replace("-", "_"), value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,10 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="recipe option, e.g. --set dpi=200 --set max_pages=4",
+        help="recipe option, e.g. --set dpi=200 --set max_pages=4 (`curate recipes NAME --options`)",
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the run's options in a YAML or JSON file (option: value); --set overrides it",
     )
 
-    sub.add_parser("recipes", help="list the recipes and their stages")
+    recipes = sub.add_parser("recipes", help="list the recipes and their stages, or one recipe's options")
+    recipes.add_argument("name", nargs="?", help="a recipe: print its stages (with --options: its options)")
+    recipes.add_argument("--options", action="store_true", help="print every option: type, default, source")
 
     inspect = sub.add_parser("inspect", help="print samples of a run's shards (or of one shard)")
     inspect.add_argument("path", help="run output folder, shard folder or .tar shard")
@@ -94,21 +107,36 @@ def main(argv: list[str] | None = None) -> int:
     }[args.command]
     try:
         return command(args)
-    except (KeyError, FileNotFoundError, ValueError) as exc:
-        # mistakes a user can fix (unknown recipe or stage, missing folder): the message, not a traceback
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"curate {args.command}: {message}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        # a mistake the user can fix (bad option, missing input, unreachable server): one line;
+        # anything else is a bug and goes up with its traceback
+        print(f"curate {args.command}: {_message(exc)}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _message(exc: BaseException) -> str:
+    return redact_text(str(exc))
 
 
 def cmd_recipes(args) -> int:
     from pipelines import available_recipes, get_recipe
 
+    if args.name:
+        recipe = get_recipe(args.name)
+        if args.options:
+            print(f"{recipe.name} options (--set NAME=VALUE, or NAME: VALUE in a --config file):")
+            print(format_options(recipe.declared(), recipe.defaults, recipe.name))
+            return 0
+        print(f"{recipe.name}: {(recipe.description or '').strip()}")
+        for stage in recipe.stages:
+            print(f"    {stage.name:<12} {stage.description}")
+        return 0
     for name in available_recipes():
         recipe = get_recipe(name)
         print(f"{name}: {(recipe.description or '').strip().splitlines()[0]}")
         for stage in recipe.stages:
             print(f"    {stage.name:<12} {stage.description}")
+    print("\n`curate recipes NAME --options` lists a recipe's options.")
     return 0
 
 
@@ -121,7 +149,8 @@ def cmd_run(args) -> int:
     quiet_logs(not args.verbose)
     recipe = get_recipe(args.recipe)
     output = Path(args.output)
-    options = dict(args.options)
+    options = {**(load_config(args.config) if args.config else {}), **dict(args.options)}
+    options = recipe.resolve(options)  # a bad or unknown option: one line naming it, before any work
     config = ExecutorConfig(args.executor, args.workers, args.ray_address)
     if args.stage:
         recipe.stage(args.stage)
@@ -130,7 +159,10 @@ def cmd_run(args) -> int:
     try:
         run_recipe(recipe, args.input, output, config, only_stage=args.stage, options=options, progress=True)
     except StageFailed as exc:
-        failed = str(exc)
+        failed = _message(exc)
+        cause = exc.__cause__
+        if cause is not None and not isinstance(cause, USER_ERRORS):  # a bug behind the failure: show where
+            traceback.print_exception(cause, file=sys.stderr)
     except KeyboardInterrupt:
         failed = "interrupted; rerun the same command to resume"
     funnels = run_funnel(output, active_stage_names(recipe, args.input, output, options))
@@ -143,7 +175,7 @@ def cmd_run(args) -> int:
             f"shards: {len(data['shards'])} files, {data['total_samples']} samples, {data['total_bytes']:,} bytes"
         )
     if failed:
-        print(f"FAILED: {failed}", file=sys.stderr)
+        print(f"FAILED: {failed}", file=sys.stderr)  # credentials in URLs already masked
         return EXIT_FAILED
     if not all(f.balanced for f in funnels):
         print("FAILED: a stage did not account for every record (see MISMATCH above)", file=sys.stderr)

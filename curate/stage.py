@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from curate.io import ErrorWriter, RecordReader, RecordWriter
+from curate.options import Option, UserError, declared_options, parse_bool, public_options, resolve_options
 from curate.progress import StageProgress
+from curate.secrets import redact_url
 
 DEFAULT_MAX_TASKS = 64
 
@@ -39,6 +41,8 @@ class StageContext:
     input: str
     output: Path
     options: dict[str, Any] = field(default_factory=dict)
+    declared: dict[str, Option] = field(default_factory=dict)  # the options stages may read, by name
+    services: dict[str, Any] = field(default_factory=dict)  # what the recipe's services provide (LLM URL)
 
     @property
     def stage_dir(self) -> Path:
@@ -53,15 +57,18 @@ class StageContext:
         return self.stage_dir / "logs"
 
     def option(self, key: str, default: Any = None) -> Any:
-        value = self.options.get(key)
-        return default if value is None else value
+        """The typed value of a declared option (its declared default unless set; `default` is then
+        unused). An undeclared name gives `default`: tests/test_options.py fails on any such read."""
+        spec = self.declared.get(key)
+        if spec is None:
+            _warn_undeclared(key)
+            value = self.options.get(key)
+            return default if value is None else value
+        return spec.parse(self.options[key]) if key in self.options else spec.default
 
     def flag(self, key: str, default: bool = True) -> bool:
-        """A yes/no option: `--set dedup=false` (JSON) or "no"/"off"/"0" strings are all False."""
-        value = self.option(key, default)
-        if isinstance(value, str):
-            return value.strip().lower() not in ("false", "0", "no", "off", "")
-        return bool(value)
+        """A yes/no option (a declared bool: `true/false/yes/no/on/off/1/0`; anything else is an error)."""
+        return parse_bool(self.option(key, default), key)
 
     def reader(self) -> RecordReader:
         return RecordReader(self.input)
@@ -74,6 +81,21 @@ class StageContext:
 
     def exclusion_writer(self, step: str) -> RecordWriter:
         return RecordWriter(str(self.stage_dir / "excluded"), output_filename=f"{step}-${{rank}}.parquet")
+
+
+_warned: set[str] = set()
+
+
+def _warn_undeclared(key: str) -> None:
+    if os.environ.get("CURATE_STRICT_OPTIONS") == "1":  # set by the tests: an undeclared read is a bug
+        raise TypeError(f"option {key!r} is read but no stage declares it (add an Option to the stage)")
+    if key not in _warned:
+        _warned.add(key)
+        from loguru import logger
+
+        logger.warning(
+            f"option {key!r} is read but no stage declares it: it cannot be set, its default is used"
+        )
 
 
 def count_input_files(folder: str, suffixes: tuple[str, ...]) -> int:
@@ -107,6 +129,23 @@ class Stage:
     # False for this run's options (e.g. `--set dedup=false`): the stage is left out and the next
     # stage reads the output of the one before it, so a switched-off stage copies nothing
     active: Callable[[StageContext], bool] | None = None
+    # the options this stage reads (curate/options.py); a recipe accepts the union of its stages'
+    options: Sequence[Option] = ()
+
+    def __post_init__(self) -> None:
+        # a context built without a recipe (a test, a benchmark) still reads this stage's options typed
+        for attr in ("build", "finish", "task_count", "preflight", "active"):
+            function = getattr(self, attr)
+            if function is not None:
+                setattr(self, attr, self._declaring(function))
+
+    def _declaring(self, function: Callable[[StageContext], Any]) -> Callable[[StageContext], Any]:
+        def call(ctx: StageContext) -> Any:
+            for option in self.options:
+                ctx.declared.setdefault(option.name, option)
+            return function(ctx)
+
+        return call
 
     def is_active(self, ctx: StageContext) -> bool:
         return self.active is None or bool(self.active(ctx))
@@ -126,30 +165,51 @@ def no_services(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
 @dataclass
 class Recipe:
     """An ordered list of stages. `services` starts what the stages need for the run (e.g. an LLM
-    server) and stops it afterwards, also on failure; it yields options to add for the stages."""
+    server) and stops it afterwards, also on failure; it gets the resolved options and yields what the
+    stages find in `ctx.services`. `defaults` override the declared defaults of some options (e.g.
+    docmatix: `language_min_score` 0.5); `options` declares options the recipe itself reads."""
 
     name: str
     stages: list[Stage]
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
     services: Callable[[dict[str, Any], list[str]], contextlib.AbstractContextManager] = no_services
+    options: Sequence[Option] = ()
 
     def open_services(self, options: dict[str, Any], stages: list[str]):
-        return self.services({**self.defaults, **options}, stages)
+        return self.services(self.resolve(options), stages)
+
+    def declared(self) -> dict[str, Option]:
+        """Every option this recipe accepts: its own and its stages' declarations."""
+        return declared_options([*self.options, *(o for stage in self.stages for o in stage.options)])
+
+    def resolve(self, options: dict[str, Any]) -> dict[str, Any]:
+        """All the recipe's options, typed: the user's `options` over the recipe's defaults over the
+        declared ones. Raises OptionError (unknown name, bad value) before any work."""
+        return resolve_options(self.declared(), options, self.defaults, where=f"recipe {self.name!r}")
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
             if stage.name == name:
                 return stage
-        raise KeyError(f"recipe {self.name!r} has no stage {name!r}; stages: {', '.join(self.stage_names)}")
+        raise UnknownName(
+            f"recipe {self.name!r} has no stage {name!r}; stages: {', '.join(self.stage_names)}"
+        )
 
     @property
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
 
 
-class StageFailed(RuntimeError):
-    pass
+class StageFailed(UserError, RuntimeError):
+    """The run stopped (a task failed, a server is gone): the message says why and what to do."""
+
+
+class UnknownName(UserError, KeyError):
+    """An unknown recipe or stage name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -245,8 +305,9 @@ def stage_contexts(recipe: Recipe, input: str, output: Path, options: dict[str, 
     """Each stage reads the data of the active stage before it; the first reads the user's input."""
     contexts = []
     previous_data = input
+    declared, resolved = recipe.declared(), recipe.resolve(options)
     for stage in recipe.stages:
-        ctx = StageContext(stage.name, str(previous_data), output, {**recipe.defaults, **options})
+        ctx = StageContext(stage.name, str(previous_data), output, dict(resolved), dict(declared))
         contexts.append(ctx)
         if stage.is_active(ctx):
             previous_data = ctx.data_dir
@@ -306,8 +367,8 @@ def run_recipe(
     """Run (or resume) a recipe's stages in order, or only `only_stage`; raise StageFailed on failure."""
     config = config or ExecutorConfig()
     output = Path(output)
+    options = recipe.resolve(options or {})  # typed; an unknown or bad option fails here, before any work
     output.mkdir(parents=True, exist_ok=True)
-    options = options or {}
     if only_stage:
         recipe.stage(only_stage)  # validates the name
     contexts = stage_contexts(recipe, input, output, options)
@@ -316,7 +377,12 @@ def run_recipe(
         raise StageFailed(f"stage {only_stage!r} is switched off by this run's options; nothing to run")
     (output / "run.json").write_text(
         json.dumps(
-            {"recipe": recipe.name, "stages": active, "input": str(input), "options": options},
+            {
+                "recipe": recipe.name,
+                "stages": active,
+                "input": redact_url(input),
+                "options": public_options(options, recipe.declared()),  # secrets masked
+            },
             indent=2,
             default=str,
         )
@@ -329,7 +395,7 @@ def run_recipe(
         with recipe.open_services(options, selected) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):
                 if stage.name in selected:
-                    ctx.options.update(services)
+                    ctx.services.update(services)
                     with StageProgress(stage, ctx) if progress else contextlib.nullcontext():
                         run_stage(stage, ctx, config)
     finally:

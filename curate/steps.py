@@ -20,10 +20,11 @@ from datatrove.utils.batching import batched
 from loguru import logger
 
 from curate.record import mark_error
+from curate.secrets import redact_text
 
 
 def describe_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+    return redact_text(f"{type(exc).__name__}: {exc}")[:500]  # no credentials of a URL in the message
 
 
 class ErrorSinkMixin:
@@ -35,6 +36,7 @@ class ErrorSinkMixin:
         return self.error_writer if self.error_writer else contextlib.nullcontext()
 
     def send_to_errors(self, doc: Document, reason: str, kind: str, rank: int) -> None:
+        reason = redact_text(reason)
         mark_error(doc, self.name, reason)
         self.stat_update("errored", f"errored_{kind}")
         source = doc.metadata.get("source", doc.id)
@@ -44,6 +46,7 @@ class ErrorSinkMixin:
 
     def send_warning(self, doc: Document, reason: str, rank: int) -> None:
         """Record a problem with a record that is still kept (it is not counted as an error)."""
+        reason = redact_text(reason)
         self.stat_update("warnings")
         source = doc.metadata.get("source", doc.id)
         logger.warning(f"{self.name}: {source}: {reason}")

@@ -19,6 +19,7 @@ import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.options import OptionError
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
 
@@ -105,7 +106,7 @@ def make_nsfw_classifier(name: str = "nudenet", **kwargs) -> NsfwClassifier:
     if name == "nudenet":
         return NudeNetClassifier(**kwargs)
     if ":" not in name:
-        raise ValueError(f"unknown NSFW classifier {name!r}: use nudenet or package.module:ClassName")
+        raise OptionError(f"unknown NSFW classifier {name!r}: use nudenet or package.module:ClassName")
     import importlib
 
     module, _, attribute = name.partition(":")

@@ -23,6 +23,7 @@ import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.options import OptionError
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
 from filters.packaged import default_gguf_path, pocketsphinx_lm_path
@@ -191,13 +192,13 @@ def make_language_model(
         return PocketsphinxNgramLM(model_path)
     if backend == "kenlm":
         if not model_path:
-            raise ValueError("the kenlm backend needs a model file: --set perplexity_model=PATH")
+            raise OptionError("the kenlm backend needs a model file: --set perplexity_model=PATH")
         return KenLMNgramLM(model_path)
     if backend == "causal":
         return LlamaCppCausalLM(model_path, **kwargs)
     if backend == "hf":
         if not model_path:
-            raise ValueError("the hf backend needs a model: --set perplexity_model=HUB_NAME_OR_FOLDER")
+            raise OptionError("the hf backend needs a model: --set perplexity_model=HUB_NAME_OR_FOLDER")
         return TransformersCausalLM(model_path, **kwargs)
     raise ValueError(f"unknown perplexity backend {backend!r}: use ngram, kenlm, causal or hf")
 

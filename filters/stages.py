@@ -5,15 +5,8 @@ Recipes use either one stage per filter (`nsfw_stage()`, `language_stage()`, `cl
 (`filters_stage("filter", ["language", "nsfw"])`). A disabled filter's stage passes its records through
 unchanged, so the stage list (and `--stage NAME`) is the same whatever the options.
 
-Options (recipe defaults or `--set key=value`), with the anchors' values as defaults:
-    nsfw=true  nsfw_max_score=0.5  nsfw_batch_size=8  nsfw_classifier=nudenet (or package.module:Class)
-    language=true  languages=en (comma-separated, or "any")  language_min_score=0.8  (OBELICS)
-    perplexity=true  perplexity_backend=ngram|kenlm|causal|hf  perplexity_model=PATH (or hub name for hf)
-    perplexity_max=none (absolute cut; OBELICS used 1500 with its KenLM)
-    perplexity_drop_fraction=0.05  (Idefics2: drop the 5% highest, over the whole dataset)
-    clip=true  clip_model=ViT-B-32  clip_pretrained=openai  clip_weights=PATH  clip_hub_cache=DIR
-    clip_batch_size=32  clip_device=cuda|cpu  clip_random_seed=N (random weights: tests and benchmarks only)
-    clip_min_score=0.25  (DataComp ViT-B/32)  clip_keep_fraction=none (DataComp ViT-L/14: 0.3)
+Options (recipe defaults or `--set key=value`), with the anchors' values as defaults, are declared
+below (FILTER_OPTIONS), each default taken from the filter class's own argument where it has one.
 
 Each stage writes the thresholds it applied to `stages/NAME/thresholds.json`, for the HTML report.
 """
@@ -26,21 +19,84 @@ from collections.abc import Callable, Sequence
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
+from curate.options import LIST, PATH, Option
 from curate.stage import Stage, StageContext
+from filters.clip_score import ClipScoreFilter
+from filters.language import LanguageFilter
+from filters.nsfw import NsfwFilter, make_nsfw_classifier
+from filters.perplexity import PerplexityFilter
 from filters.threshold import ScoreThresholdFilter, percentile_threshold, stored_scores
 
 THRESHOLDS_FILE = "thresholds.json"
 
 
+def _switch(name: str, what: str) -> Option:
+    return Option(name, bool, True, help=f"{what} (false: the filter is left out)")
+
+
+PERPLEXITY_DROP = Option(
+    "perplexity_drop_fraction",
+    float,
+    0.05,
+    minimum=0,
+    maximum=0.99,
+    help="drop this fraction of highest-perplexity records, dataset-wide (none: no cut)",
+    source="Idefics2",
+)
+CLIP_KEEP = Option(
+    "clip_keep_fraction",
+    float,
+    None,
+    minimum=0.01,
+    maximum=1,
+    help="keep the top fraction by CLIP score, dataset-wide, instead of clip_min_score",
+    source="DataComp ViT-L/14: 0.3",
+)
+FILTER_OPTIONS: dict[str, tuple[Option, ...]] = {
+    "nsfw": (
+        _switch("nsfw", "NSFW filter"),
+        Option.arg(NsfwFilter, "max_score", "nsfw_max_score", type=float, minimum=0, maximum=1,
+                   help="drop records with an image scoring at least this"),
+        Option.arg(NsfwFilter, "batch_size", "nsfw_batch_size", type=int, minimum=1, help="images per batch"),
+        Option.arg(make_nsfw_classifier, "name", "nsfw_classifier", type=str,
+                   help="nudenet, or package.module:Class of your own NsfwClassifier"),
+    ),
+    "language": (
+        _switch("language", "language filter"),
+        Option.arg(LanguageFilter, "languages", type=LIST,
+                   help="languages kept, comma-separated ISO codes, or any"),
+        Option.arg(LanguageFilter, "min_score", "language_min_score", type=float, minimum=0, maximum=1,
+                   help="fastText lid.176 score of a kept language at least", source="OBELICS"),
+    ),
+    "perplexity": (
+        _switch("perplexity", "perplexity score and cut"),
+        Option.arg(PerplexityFilter, "backend", "perplexity_backend", type=str,
+                   choices=("ngram", "kenlm", "causal", "hf"), help="language model scoring perplexity"),
+        Option.arg(PerplexityFilter, "model_path", "perplexity_model", type=PATH,
+                   help="model file (kenlm, causal) or hub name (hf); default: the packaged one"),
+        Option.arg(PerplexityFilter, "max_perplexity", "perplexity_max", type=float, minimum=0,
+                   help="absolute cut (none: score only)", source="OBELICS used 1500 with its KenLM"),
+    ),
+    "clip": (
+        _switch("clip", "CLIP-score filter"),
+        Option.arg(ClipScoreFilter, "model", "clip_model", type=str, help="open_clip model name"),
+        Option.arg(ClipScoreFilter, "pretrained", "clip_pretrained", type=str, help="open_clip weights tag"),
+        Option.arg(ClipScoreFilter, "weights_path", "clip_weights", type=PATH, help="local checkpoint file"),
+        Option.arg(ClipScoreFilter, "hub_cache", "clip_hub_cache", type=PATH,
+                   help="Hugging Face hub cache holding the weights"),
+        Option.arg(ClipScoreFilter, "batch_size", "clip_batch_size", type=int, minimum=1, help="images per batch"),
+        Option.arg(ClipScoreFilter, "device", "clip_device", type=str, help="cuda or cpu (default: cuda if present)"),
+        Option.arg(ClipScoreFilter, "random_init_seed", "clip_random_seed", type=int,
+                   help="random weights with this seed: tests and benchmarks only"),
+        Option.arg(ClipScoreFilter, "min_score", "clip_min_score", type=float,
+                   help="drop pairs with a lower image-text cosine (none: score only)", source="DataComp ViT-B/32"),
+        CLIP_KEEP,
+    ),
+}  # fmt: skip
+
+
 def enabled(ctx: StageContext, name: str, default: bool = True) -> bool:
     return ctx.flag(name, default)
-
-
-def _optional_float(ctx: StageContext, key: str, default: float | None) -> float | None:
-    value = ctx.option(key, default)
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-        return None
-    return float(value)
 
 
 def write_thresholds(ctx: StageContext, thresholds: dict[str, dict]) -> None:
@@ -55,13 +111,11 @@ def write_thresholds(ctx: StageContext, thresholds: dict[str, dict]) -> None:
 def nsfw_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
     if not enabled(ctx, "nsfw"):
         return None, {}
-    from filters.nsfw import NsfwFilter, make_nsfw_classifier
-
-    max_score = float(ctx.option("nsfw_max_score", 0.5))
-    batch_size = int(ctx.option("nsfw_batch_size", 8))
+    max_score = ctx.option("nsfw_max_score")
+    batch_size = ctx.option("nsfw_batch_size")
     step = NsfwFilter(
         max_score=max_score,
-        classifier=make_nsfw_classifier(str(ctx.option("nsfw_classifier", "nudenet")), batch_size=batch_size),
+        classifier=make_nsfw_classifier(ctx.option("nsfw_classifier"), batch_size=batch_size),
         batch_size=batch_size,
         exclusion_writer=ctx.exclusion_writer("nsfw"),
         error_writer=ctx.error_writer("nsfw"),
@@ -72,12 +126,9 @@ def nsfw_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
 def language_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
     if not enabled(ctx, "language"):
         return None, {}
-    from filters.language import LanguageFilter
-
-    languages = ctx.option("languages", "en")
-    if isinstance(languages, str):
-        languages = None if languages == "any" else [x.strip() for x in languages.split(",") if x.strip()]
-    min_score = float(ctx.option("language_min_score", 0.8))
+    languages = ctx.option("languages")
+    languages = None if not languages or languages == ["any"] else languages
+    min_score = ctx.option("language_min_score")
     step = LanguageFilter(
         languages=languages,
         min_score=min_score,
@@ -91,10 +142,8 @@ def language_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
 def perplexity_score_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
     if not enabled(ctx, "perplexity"):
         return None, {}
-    from filters.perplexity import PerplexityFilter
-
-    backend = str(ctx.option("perplexity_backend", "ngram"))
-    max_perplexity = _optional_float(ctx, "perplexity_max", None)
+    backend = ctx.option("perplexity_backend")
+    max_perplexity = ctx.option("perplexity_max")
     step = PerplexityFilter(
         backend=backend,
         model_path=ctx.option("perplexity_model"),
@@ -111,20 +160,17 @@ def perplexity_score_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]
 def clip_step(ctx: StageContext) -> tuple[PipelineStep | None, dict]:
     if not enabled(ctx, "clip"):
         return None, {}
-    from filters.clip_score import ClipScoreFilter
-
-    keep_fraction = _optional_float(ctx, "clip_keep_fraction", None)
+    keep_fraction = ctx.option("clip_keep_fraction")
     # with a top-k% rule this stage only scores; clip_cut_stage applies the dataset-wide cut
-    min_score = None if keep_fraction is not None else _optional_float(ctx, "clip_min_score", 0.25)
-    seed = ctx.option("clip_random_seed")
+    min_score = None if keep_fraction is not None else ctx.option("clip_min_score")
     step = ClipScoreFilter(
         min_score=min_score,
-        model=str(ctx.option("clip_model", "ViT-B-32")),
-        pretrained=str(ctx.option("clip_pretrained", "openai")),
+        model=ctx.option("clip_model"),
+        pretrained=ctx.option("clip_pretrained"),
         weights_path=ctx.option("clip_weights"),
-        batch_size=int(ctx.option("clip_batch_size", 32)),
+        batch_size=ctx.option("clip_batch_size"),
         device=ctx.option("clip_device"),
-        random_init_seed=int(seed) if seed is not None else None,
+        random_init_seed=ctx.option("clip_random_seed"),
         hub_cache=ctx.option("clip_hub_cache"),
         exclusion_writer=ctx.exclusion_writer("clip"),
         error_writer=ctx.error_writer("clip"),
@@ -173,6 +219,7 @@ def filters_stage(name: str, filters: Sequence[str], description: str = "") -> S
         preflight=preflight,
         active=lambda ctx: any(enabled(ctx, key) for key in filters),
         description=description or f"score and filter: {', '.join(filters)}",
+        options=tuple(option for key in filters for option in FILTER_OPTIONS[key]),
     )
 
 
@@ -199,6 +246,7 @@ def percentile_cut_stage(
     fraction_of: Callable[[StageContext], float | None],
     highest: bool,
     description: str,
+    options: Sequence[Option] = (),
 ) -> Stage:
     """Drop a fraction (`fraction_of(ctx)`) of the whole dataset by a stored score. The threshold is
     computed in the driver (Stage.build runs there) from every score the previous stage stored, so it is
@@ -234,7 +282,13 @@ def percentile_cut_stage(
     def active(ctx: StageContext) -> bool:
         return enabled(ctx, switch) and bool(fraction_of(ctx))
 
-    return Stage(name, build, active=active, description=description)
+    return Stage(
+        name,
+        build,
+        active=active,
+        description=description,
+        options=(FILTER_OPTIONS[switch][0], *options),  # the filter's switch, e.g. `perplexity`
+    )
 
 
 def perplexity_cut_stage(name: str = "perplexity_cut") -> Stage:
@@ -243,14 +297,15 @@ def perplexity_cut_stage(name: str = "perplexity_cut") -> Stage:
         name,
         "perplexity",
         "perplexity",
-        lambda ctx: _optional_float(ctx, "perplexity_drop_fraction", 0.05),
+        lambda ctx: ctx.option("perplexity_drop_fraction"),
         highest=True,
         description="drop the highest-perplexity fraction of the dataset",
+        options=(PERPLEXITY_DROP,),
     )
 
 
 def _clip_drop_fraction(ctx: StageContext) -> float | None:
-    keep = _optional_float(ctx, "clip_keep_fraction", None)
+    keep = ctx.option("clip_keep_fraction")
     return None if keep is None else 1 - keep
 
 
@@ -263,4 +318,5 @@ def clip_cut_stage(name: str = "clip_cut") -> Stage:
         _clip_drop_fraction,
         highest=False,
         description="keep the top CLIP-score fraction",
+        options=(CLIP_KEEP,),
     )

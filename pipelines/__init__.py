@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from curate.stage import Recipe
+from curate.stage import Recipe, UnknownName
 
 RECIPES = {
     "pdf-pages": "pipelines.pdf_pages",
@@ -17,7 +17,7 @@ RECIPES = {
 
 def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; recipes: {', '.join(sorted(RECIPES))}")
+        raise UnknownName(f"unknown recipe {name!r}; recipes: {', '.join(sorted(RECIPES))}")
     return importlib.import_module(RECIPES[name]).recipe()
 
 

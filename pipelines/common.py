@@ -6,8 +6,18 @@ import math
 from pathlib import Path
 
 from curate.compact import compact_shards
+from curate.options import Option
 from curate.shards import WebDatasetWriter, merge_manifests
 from curate.stage import Stage, StageContext
+
+SHARD_OPTIONS = (
+    Option.arg(WebDatasetWriter, "max_bytes", "shard_bytes", type=int, minimum=1,
+               help="target bytes per shard", source="webdataset: shards of ~1 GB stream well"),
+    Option.arg(WebDatasetWriter, "max_samples", "shard_samples", type=int, minimum=1,
+               help="samples per shard at most"),
+    Option.arg(WebDatasetWriter, "resize_max_side", type=int, minimum=1,
+               help="downscale images whose longer side exceeds this (none: keep the size)"),
+)  # fmt: skip
 
 
 def shards_dir(ctx: StageContext):
@@ -19,8 +29,8 @@ def _build_shards(ctx: StageContext):
         ctx.reader(),
         WebDatasetWriter(
             shards_dir(ctx),
-            max_bytes=int(ctx.option("shard_bytes", 1 << 30)),
-            max_samples=int(ctx.option("shard_samples", 10_000)),
+            max_bytes=ctx.option("shard_bytes"),
+            max_samples=ctx.option("shard_samples"),
             resize_max_side=ctx.option("resize_max_side"),
         ),
     ]
@@ -30,8 +40,8 @@ def _finish_shards(ctx: StageContext) -> None:
     # at most one partial shard per run, whatever the task count: ranks of a training job get equal work
     compact_shards(
         str(shards_dir(ctx)),
-        max_samples=int(ctx.option("shard_samples", 10_000)),
-        max_bytes=int(ctx.option("shard_bytes", 1 << 30)),
+        max_samples=ctx.option("shard_samples"),
+        max_bytes=ctx.option("shard_bytes"),
     )
     merge_manifests(shards_dir(ctx))
 
@@ -41,7 +51,7 @@ def _shard_tasks(ctx: StageContext) -> int:
     runs give few full shards rather than one small shard per upstream file."""
     files = list(Path(ctx.input).glob("*.parquet"))
     total = sum(f.stat().st_size for f in files)
-    return min(len(files), math.ceil(total / int(ctx.option("shard_bytes", 1 << 30))))
+    return min(len(files), math.ceil(total / ctx.option("shard_bytes")))
 
 
 def shards_stage() -> Stage:
@@ -52,4 +62,5 @@ def shards_stage() -> Stage:
         finish=_finish_shards,
         task_count=_shard_tasks,
         description="write WebDataset shards",
+        options=SHARD_OPTIONS,
     )

@@ -7,16 +7,16 @@ a PDF) -> dedup (identical renders, same or near-duplicate text; `--set dedup=fa
 Idefics2) -> qa (an OpenAI-compatible LLM writes QA pairs about each page's text) -> checks (QA rules,
 each rejection counted with its reason) -> shards (WebDataset; `json` has Docmatix's `texts` turns).
 
-The LLM: `--set llm_url=http://HOST:PORT/v1` uses a running server (e.g. `curate serve-llm`);
-without it an embedded llama.cpp server with the packaged model is started for the qa stage and
-stopped when the run ends, also on failure.
+The LLM: `--set llm_url=http://HOST:PORT/v1` uses a running server (e.g. `curate serve-llm`; its API
+key, if any, in the environment variable LLM_API_KEY); without it an embedded llama.cpp server with the
+packaged model is started for the qa stage and stopped when the run ends, also on failure.
+Options: `curate recipes docmatix --options`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,14 +24,18 @@ from typing import Any
 
 from datatrove.utils.stats import PipelineStats
 
+from curate.options import LIST, PATH, Option
 from curate.report import stat_total
+from curate.secrets import redact_text
 from curate.stage import Recipe, Stage, StageContext, StageFailed
 from filters.dedup.stages import page_dedup_stages
 from pipelines.common import shards_stage
 from pipelines.pdf_pages import page_filter_stages, pages_stage
+from synth import prompts
 from synth.checks import QAChecks
 from synth.client import ChatClient, ServerUnavailable
 from synth.generate import QAGenerator
+from synth.server import EmbeddedServer
 
 DEFAULTS = {
     # filtered before the LLM sees a page, so no request is spent on a duplicate or a garbage page
@@ -41,48 +45,100 @@ DEFAULTS = {
     # pages are forms, tables and transcripts, not web prose: OBELICS's 0.8 dropped English pages of
     # the shared set (a bulletin table at 0.71, a Redbooks cover at 0.78); other languages still go
     "language_min_score": 0.5,
-    "dpi": 150,
-    "max_side": 2940,
     "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; here longer PDFs give their first 4
-    "n_ctx": 2048,
-    "max_tokens": 384,
-    "styles": "lookup,numbers,reasoning",
-    "styles_per_page": 1,
-    "pairs_per_request": 3,
-    # on a CPU, prompt processing is most of the time: the first ~2,500 characters of a page (about
-    # 700 tokens) make one request of 30-60 s on 2 cores. With a GPU server raise both:
-    # --set max_chunk_chars=0 --set max_chunks_per_page=4 --set n_ctx=8192
-    "max_chunks_per_page": 1,
-    "max_chunk_chars": 2500,
-    # share of an answer's content words that must be in the page. Measured on the first pages of
-    # born_digital/ with the packaged model: at 0.6, 81% of kept answers were in the page verbatim or
-    # by >= 80% of all their words; at 0.8, 92% (paraphrases such as "The page discusses ..." go)
-    "min_grounding": 0.8,
-    "min_pairs": 1,
 }
+
+# With a GPU server, give each page more text and more requests in flight:
+# --set max_chunk_chars=0 --set max_chunks_per_page=4 --set n_ctx=8192 --set llm_concurrency=64
+QA_OPTIONS = (
+    Option(
+        "llm_url", PATH, None, help="OpenAI-compatible server (ending in /v1); none: start the embedded one"
+    ),
+    Option(
+        "llm_api_key",
+        str,
+        secret=True,
+        env="LLM_API_KEY",
+        help="API key sent on every request to llm_url (from the environment only)",
+    ),
+    Option("llm_model", str, None, help="model name sent with requests (default: the server's first)"),
+    Option("embedded_model", PATH, None, help="embedded server's model: a packaged name or a GGUF path"),
+    Option("llm_threads", int, None, minimum=1, help="embedded server's threads (default: up to 4 cores)"),
+    Option.arg(QAGenerator, "styles", type=LIST, choices=tuple(prompts.STYLES), help="prompt styles"),
+    Option.arg(
+        QAGenerator, "styles_per_page", type=int, minimum=1, help="styles asked per chunk (1: rotated)"
+    ),
+    Option.arg(QAGenerator, "pairs_per_request", type=int, minimum=1, help="QA pairs asked per request"),
+    Option.arg(
+        QAGenerator,
+        "n_ctx",
+        type=int,
+        minimum=512,
+        help="the model's context, tokens (sizes chunks)",
+        source="fits a 2,500-character chunk, the prompt and the answer; GPU: 8192",
+    ),
+    Option.arg(QAGenerator, "max_tokens", type=int, minimum=16, help="completion budget per request"),
+    Option.arg(QAGenerator, "max_chunks_per_page", type=int, minimum=1, help="chunks of a page sent"),
+    Option.arg(
+        QAGenerator,
+        "max_chunk_chars",
+        type=int,
+        minimum=0,
+        help="cap on a chunk's characters (0: what the context allows)",
+        source="measured: one request of 30-60 s on 2 CPU cores",
+    ),
+    Option(
+        "llm_concurrency",
+        int,
+        None,
+        minimum=1,
+        help="requests in flight per task (default: 32 for a server at llm_url, 1 for the embedded one)",
+    ),
+    Option.arg(
+        QAGenerator, "timeout", "llm_timeout", type=float, minimum=1, help="seconds to wait for one answer"
+    ),
+    Option.arg(
+        QAGenerator, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"
+    ),
+    Option(
+        "response_format",
+        str,
+        None,
+        choices=("llama", "openai", "none"),
+        help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)",
+    ),
+)
+CHECK_OPTIONS = (
+    Option.arg(QAChecks, "min_grounding", type=float, minimum=0, maximum=1,
+               help="share of an answer's content words found in the page, at least",
+               source="measured on shared born-digital pages: 92% of kept answers from the page"),
+    Option.arg(QAChecks, "min_pairs", type=int, minimum=1, help="pages with fewer kept pairs dropped"),
+)  # fmt: skip
 
 
 def build_qa(ctx: StageContext):
-    external = bool(ctx.option("llm_external"))
+    llm = ctx.services  # the server llm_service checked or started
+    external = bool(llm.get("llm_external"))
     return [
         ctx.reader(),
         QAGenerator(
-            llm_url=ctx.option("llm_url"),
-            model=ctx.option("llm_model", ""),
-            styles=tuple(str(ctx.option("styles")).split(",")),
-            styles_per_page=int(ctx.option("styles_per_page")),
-            pairs_per_request=int(ctx.option("pairs_per_request")),
-            n_ctx=int(ctx.option("n_ctx")),
-            max_tokens=int(ctx.option("max_tokens")),
-            max_chunks_per_page=int(ctx.option("max_chunks_per_page")),
-            max_chunk_chars=int(ctx.option("max_chunk_chars")) or None,
+            llm_url=llm.get("llm_url") or ctx.option("llm_url"),
+            model=llm.get("llm_model") or ctx.option("llm_model") or "",
+            styles=tuple(ctx.option("styles")),
+            styles_per_page=ctx.option("styles_per_page"),
+            pairs_per_request=ctx.option("pairs_per_request"),
+            n_ctx=ctx.option("n_ctx"),
+            max_tokens=ctx.option("max_tokens"),
+            max_chunks_per_page=ctx.option("max_chunks_per_page"),
+            max_chunk_chars=ctx.option("max_chunk_chars") or None,
             # llama.cpp answers one request at a time: one queued per task keeps it busy;
             # vLLM batches many, so keep many in flight
-            concurrency=int(ctx.option("llm_concurrency", 32 if external else 1)),
-            timeout=float(ctx.option("llm_timeout", 900)),
-            retries=int(ctx.option("llm_retries", 4)),
-            response_format=ctx.option("response_format", "openai" if external else "llama"),
+            concurrency=ctx.option("llm_concurrency") or (32 if external else 1),
+            timeout=ctx.option("llm_timeout"),
+            retries=ctx.option("llm_retries"),
+            response_format=ctx.option("response_format") or ("openai" if external else "llama"),
             cache_dir=str(ctx.stage_dir / "requests"),
+            api_key=ctx.option("llm_api_key") if external else None,
             error_writer=ctx.error_writer("qa"),
         ),
         ctx.writer(),
@@ -93,8 +149,8 @@ def build_checks(ctx: StageContext):
     return [
         ctx.reader(),
         QAChecks(
-            min_grounding=float(ctx.option("min_grounding")),
-            min_pairs=int(ctx.option("min_pairs")),
+            min_grounding=ctx.option("min_grounding"),
+            min_pairs=ctx.option("min_pairs"),
             exclusion_writer=ctx.exclusion_writer("checks"),
             error_writer=ctx.error_writer("checks"),
         ),
@@ -146,24 +202,24 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
         return
     url = options.get("llm_url")
     if url:
-        client = ChatClient(url, api_key=os.environ.get("LLM_API_KEY"))
+        key = options.get("llm_api_key")
+        client = ChatClient(url, api_key=key.get() if key else None)
         try:
             served = client.check()
         except ServerUnavailable as exc:
             raise StageFailed(str(exc)) from exc
-        yield {"llm_external": True, "llm_model": options.get("llm_model") or (served[0] if served else "")}
+        model = options.get("llm_model") or (served[0] if served else "")
+        yield {"llm_external": True, "llm_url": url, "llm_model": model}
         return
-    from synth.server import EmbeddedServer
-
     try:
         server = EmbeddedServer(
             model=options.get("embedded_model"),
-            n_ctx=int(options["n_ctx"]),
+            n_ctx=options.get("n_ctx"),
             threads=options.get("llm_threads"),
         )
         server.start()
     except Exception as exc:
-        raise StageFailed(f"could not start the embedded LLM server: {exc}") from exc
+        raise StageFailed(f"could not start the embedded LLM server: {redact_text(str(exc))}") from exc
     try:
         yield {"llm_url": server.base_url, "llm_model": server.model_name}
     finally:
@@ -177,12 +233,18 @@ def recipe() -> Recipe:
             pages_stage(),
             *page_dedup_stages(),
             *page_filter_stages(),
-            Stage("qa", build_qa, description="LLM writes question/answer pairs about each page"),
+            Stage(
+                "qa",
+                build_qa,
+                description="LLM writes question/answer pairs about each page",
+                options=QA_OPTIONS,
+            ),
             Stage(
                 "checks",
                 build_checks,
                 finish=finish_checks,
                 description="QA checks; pages without a kept pair are dropped",
+                options=CHECK_OPTIONS,
             ),
             shards_stage(),
         ],

@@ -5,19 +5,15 @@ and perplexity scores, the 5% highest-perplexity documents cut (CLIP off: `--set
 decontamination (with `--set decontaminate_texts=FILE`) -> WebDataset shards whose samples keep the
 order (`texts` aligned with numbered images).
 
-Options (`--set key=value`): allow_private (false; true lets fetching reach 127.0.0.1 and private
-networks, e.g. a local image server), fetch_workers (32), fetch_timeout (10), fetch_retries (2),
-max_image_bytes (20 MB), respect_robots (true), use_stored_images (true), min_side (150),
-max_side (20000), max_aspect_ratio (2), min_images (1), max_images (30), paragraph_min_words (4),
-paragraph_max_words (1000), min_words (10), max_words (2000), min_stop_word_ratio (0.35),
-max_special_char_ratio (0.275).
+Options: `curate recipes interleaved --options` lists them with their defaults and sources.
 """
 
 from __future__ import annotations
 
+from curate.options import Option
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
-from curate.web.fetch import FetchImages
+from curate.web.fetch import FetchImages, ImageFetcher
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
     ObelicsImageCountFilter,
@@ -33,25 +29,142 @@ from pipelines.common import shards_stage
 DEFAULTS = {"clip": False}
 
 
+FETCH_OPTIONS = (
+    Option.arg(
+        ImageFetcher,
+        "allow_private",
+        type=bool,
+        help="let downloads reach loopback, private and link-local addresses (e.g. a local image server)",
+    ),
+    Option.arg(
+        ImageFetcher, "workers", "fetch_workers", type=int, minimum=1, help="concurrent downloads per task"
+    ),
+    Option.arg(
+        ImageFetcher, "timeout", "fetch_timeout", type=float, minimum=0, help="seconds per connect/read"
+    ),
+    Option.arg(
+        ImageFetcher, "retries", "fetch_retries", type=int, minimum=0, help="retries of a failed download"
+    ),
+    Option.arg(
+        ImageFetcher,
+        "max_bytes",
+        "max_image_bytes",
+        type=int,
+        minimum=1,
+        help="size cap of an image download",
+    ),
+    Option.arg(ImageFetcher, "respect_robots", type=bool, help="honour robots.txt for image URLs"),
+)
+IMAGE_FILTER_OPTIONS = (
+    Option.arg(
+        ObelicsImageFilter,
+        "min_side",
+        type=int,
+        minimum=0,
+        help="images smaller on a side dropped, px",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsImageFilter,
+        "max_side",
+        type=int,
+        minimum=1,
+        help="images larger on a side dropped, px",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsImageFilter,
+        "max_aspect_ratio",
+        type=float,
+        minimum=1,
+        help="longer/shorter side at most",
+        source="OBELICS",
+    ),
+)
+STORED_IMAGES = Option.arg(
+    WebPageReader,
+    "use_stored_images",
+    type=bool,
+    help="take images stored in the WARC instead of downloading them",
+)
+EXTRACT_OPTIONS = (
+    STORED_IMAGES,
+    Option.arg(
+        ObelicsParagraphFilter,
+        "min_words",
+        "paragraph_min_words",
+        type=int,
+        minimum=0,
+        help="shorter paragraphs removed",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsParagraphFilter,
+        "max_words",
+        "paragraph_max_words",
+        type=int,
+        minimum=1,
+        help="longer paragraphs removed",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsTextFilter,
+        "min_words",
+        type=int,
+        minimum=0,
+        help="shorter documents dropped",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsTextFilter, "max_words", type=int, minimum=1, help="longer documents dropped", source="OBELICS"
+    ),
+    Option.arg(
+        ObelicsTextFilter,
+        "min_stop_word_ratio",
+        type=float,
+        minimum=0,
+        maximum=1,
+        help="documents with fewer stop words dropped",
+        source="OBELICS",
+    ),
+    Option.arg(
+        ObelicsTextFilter,
+        "max_special_char_ratio",
+        type=float,
+        minimum=0,
+        maximum=1,
+        help="documents with more special characters dropped",
+        source="OBELICS",
+    ),
+)
+IMAGE_COUNT_OPTIONS = (
+    Option.arg(ObelicsImageCountFilter, "min_images", type=int, minimum=0, help="documents with fewer images dropped",
+               source="OBELICS"),
+    Option.arg(ObelicsImageCountFilter, "max_images", type=int, minimum=1, help="documents with more images dropped",
+               source="OBELICS"),
+)  # fmt: skip
+
+
 def fetch_options(ctx: StageContext) -> dict:
     return {
-        "allow_private": bool(ctx.option("allow_private", False)),
-        "workers": int(ctx.option("fetch_workers", 32)),
-        "timeout": float(ctx.option("fetch_timeout", 10)),
-        "retries": int(ctx.option("fetch_retries", 2)),
-        "max_bytes": int(ctx.option("max_image_bytes", 20 << 20)),
-        "respect_robots": bool(ctx.option("respect_robots", True)),
+        "allow_private": ctx.option("allow_private"),
+        "workers": ctx.option("fetch_workers"),
+        "timeout": ctx.option("fetch_timeout"),
+        "retries": ctx.option("fetch_retries"),
+        "max_bytes": ctx.option("max_image_bytes"),
+        "respect_robots": ctx.option("respect_robots"),
     }
 
 
 def image_steps(ctx: StageContext) -> list:
-    """Fetch and decode images, then remove those that failed or are outside the size bounds."""
+    """Fetch and decode images, then remove those that failed or are outside the size bounds
+    (options: FETCH_OPTIONS + IMAGE_FILTER_OPTIONS)."""
     return [
         FetchImages(fetch_options(ctx), error_writer=ctx.error_writer("fetch")),
         ObelicsImageFilter(
-            min_side=int(ctx.option("min_side", 150)),
-            max_side=int(ctx.option("max_side", 20_000)),
-            max_aspect_ratio=float(ctx.option("max_aspect_ratio", 2.0)),
+            min_side=ctx.option("min_side"),
+            max_side=ctx.option("max_side"),
+            max_aspect_ratio=ctx.option("max_aspect_ratio"),
             exclusion_writer=ctx.exclusion_writer("image_filter"),
             error_writer=ctx.error_writer("image_filter"),
         ),
@@ -63,19 +176,19 @@ def build_extract(ctx: StageContext):
         WebPageReader(
             ctx.input,
             output="interleaved",
-            use_stored_images=bool(ctx.option("use_stored_images", True)),
+            use_stored_images=ctx.option("use_stored_images"),
             error_writer=ctx.error_writer("pages"),
         ),
         ObelicsParagraphFilter(
-            min_words=int(ctx.option("paragraph_min_words", 4)),
-            max_words=int(ctx.option("paragraph_max_words", 1000)),
+            min_words=ctx.option("paragraph_min_words"),
+            max_words=ctx.option("paragraph_max_words"),
             error_writer=ctx.error_writer("paragraphs"),
         ),
         ObelicsTextFilter(
-            min_words=int(ctx.option("min_words", 10)),
-            max_words=int(ctx.option("max_words", 2000)),
-            min_stop_word_ratio=float(ctx.option("min_stop_word_ratio", 0.35)),
-            max_special_char_ratio=float(ctx.option("max_special_char_ratio", 0.275)),
+            min_words=ctx.option("min_words"),
+            max_words=ctx.option("max_words"),
+            min_stop_word_ratio=ctx.option("min_stop_word_ratio"),
+            max_special_char_ratio=ctx.option("max_special_char_ratio"),
             exclusion_writer=ctx.exclusion_writer("text_filter"),
             error_writer=ctx.error_writer("text_filter"),
         ),
@@ -89,8 +202,8 @@ def build_images(ctx: StageContext):
         ctx.reader(),
         *image_steps(ctx),
         ObelicsImageCountFilter(
-            min_images=int(ctx.option("min_images", 1)),
-            max_images=int(ctx.option("max_images", 30)),
+            min_images=ctx.option("min_images"),
+            max_images=ctx.option("max_images"),
             exclusion_writer=ctx.exclusion_writer("image_count"),
         ),
         ctx.writer(),
@@ -106,9 +219,15 @@ def recipe() -> Recipe:
                 build_extract,
                 input_suffixes=WEB_SUFFIXES,
                 description="web pages -> ordered text and images; OBELICS text filters",
+                options=EXTRACT_OPTIONS,
             ),
             *interleaved_dedup_stages(),  # before fetching: frequent image URLs are never downloaded
-            Stage("images", build_images, description="fetch + decode images; OBELICS image filters"),
+            Stage(
+                "images",
+                build_images,
+                description="fetch + decode images; OBELICS image filters",
+                options=FETCH_OPTIONS + IMAGE_FILTER_OPTIONS + IMAGE_COUNT_OPTIONS,
+            ),
             filters_stage("filter", ["language", "nsfw", "perplexity", "clip"]),
             perplexity_cut_stage(),
             decontamination_stage(),

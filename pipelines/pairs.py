@@ -5,15 +5,15 @@ same and near-duplicate images removed -> language, NSFW and CLIP-score filters 
 0.25; needs CLIP weights, `--set clip_weights=PATH`, or `--set clip=false`) -> WebDataset shards
 (KEY.jpg + KEY.txt).
 
-Options: as the interleaved recipe for fetching (allow_private, fetch_workers, fetch_timeout,
-fetch_retries, max_image_bytes, respect_robots, use_stored_images); min_caption_words (3), url_column / caption_column
-(found by name when not given), min_side (DataComp: 200), max_side (20000), max_aspect_ratio (DataComp: 3).
+Options: `curate recipes pairs --options` lists them (fetching as the interleaved recipe; min_side 200
+and max_aspect_ratio 3 as DataComp).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from curate.options import Option
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
@@ -25,9 +25,18 @@ from filters.dedup.stages import (
 )
 from filters.stages import clip_cut_stage, filters_stage
 from pipelines.common import shards_stage
-from pipelines.interleaved import image_steps
+from pipelines.interleaved import FETCH_OPTIONS, IMAGE_FILTER_OPTIONS, STORED_IMAGES, image_steps
 
-DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}
+DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}  # DataComp's image size filter
+
+EXTRACT_OPTIONS = (
+    Option.arg(UrlListReader, "url_column", type=str, help="URL column of a URL list (found by name when unset)"),
+    Option.arg(UrlListReader, "caption_column", type=str,
+               help="caption column of a URL list (found by name when unset)"),
+    STORED_IMAGES,
+    Option.arg(WebPageReader, "min_caption_words", type=int, minimum=0,
+               help="alt texts and captions with fewer words are not pairs"),
+)  # fmt: skip
 
 
 def _is_url_list(folder: str) -> bool:
@@ -50,8 +59,8 @@ def build_extract(ctx: StageContext):
         reader = WebPageReader(
             ctx.input,
             output="pairs",
-            use_stored_images=bool(ctx.option("use_stored_images", True)),
-            min_caption_words=int(ctx.option("min_caption_words", 3)),
+            use_stored_images=ctx.option("use_stored_images"),
+            min_caption_words=ctx.option("min_caption_words"),
             error_writer=ctx.error_writer("pages"),
         )
     return [reader, ctx.writer()]
@@ -70,9 +79,15 @@ def recipe() -> Recipe:
                 build_extract,
                 input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
                 description="pages or URL lists -> image-caption pairs",
+                options=EXTRACT_OPTIONS,
             ),
             *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching
-            Stage("images", build_images, description="fetch + decode images; image size filter"),
+            Stage(
+                "images",
+                build_images,
+                description="fetch + decode images; image size filter",
+                options=FETCH_OPTIONS + IMAGE_FILTER_OPTIONS,
+            ),
             *image_phash_dedup_stages(name="image-dedup"),
             filters_stage("filter", ["language", "nsfw", "clip"]),
             clip_cut_stage(),

@@ -5,23 +5,36 @@ language and perplexity filters with the 5% highest-perplexity pages cut (`--set
 
 from __future__ import annotations
 
+from curate.options import Option
 from curate.pdf import PdfPageReader
 from curate.stage import Recipe, Stage, StageContext
 from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage
 from pipelines.common import shards_stage
 
+PAGE_OPTIONS = (
+    Option.arg(PdfPageReader, "dpi", type=int, minimum=1, help="page render resolution", source="Docmatix"),
+    Option.arg(PdfPageReader, "max_side", type=int, minimum=1, help="longest side of a page image, px",
+               source="Docmatix"),
+    Option.arg(PdfPageReader, "image_format", type=str, choices=("png", "jpeg"),
+               help="page image format (png is lossless, best for text)"),
+    Option.arg(PdfPageReader, "ocr", type=bool, help="OCR (Tesseract) pages without a text layer"),
+    Option.arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
+    Option.arg(PdfPageReader, "max_seconds_per_pdf", type=float, minimum=0,
+               help="time budget per PDF; later pages are recorded as errors"),
+)  # fmt: skip
+
 
 def build_pages(ctx: StageContext):
     return [
         PdfPageReader(
             ctx.input,
-            dpi=int(ctx.option("dpi", 150)),
-            max_side=int(ctx.option("max_side", 2940)),
-            image_format=ctx.option("image_format", "png"),
-            ocr=ctx.flag("ocr", True),
-            max_pages=int(ctx.option("max_pages", 1000)),
-            max_seconds_per_pdf=float(ctx.option("max_seconds_per_pdf", 600)),
+            dpi=ctx.option("dpi"),
+            max_side=ctx.option("max_side"),
+            image_format=ctx.option("image_format"),
+            ocr=ctx.option("ocr"),
+            max_pages=ctx.option("max_pages"),
+            max_seconds_per_pdf=ctx.option("max_seconds_per_pdf"),
             error_writer=ctx.error_writer("pages"),
         ),
         ctx.writer(),
@@ -30,7 +43,11 @@ def build_pages(ctx: StageContext):
 
 def pages_stage() -> Stage:
     return Stage(
-        "pages", build_pages, input_suffixes=(".pdf",), description="PDF -> page records (text or OCR)"
+        "pages",
+        build_pages,
+        input_suffixes=(".pdf",),
+        description="PDF -> page records (text or OCR)",
+        options=PAGE_OPTIONS,
     )
 
 

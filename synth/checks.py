@@ -127,7 +127,10 @@ class QAChecks(ScoreFilter):
 
     def __init__(
         self,
-        min_grounding: float = 0.6,
+        # share of an answer's content words that must be in the page. Measured on the first pages of
+        # born_digital/ with the packaged model: at 0.6, 81% of kept answers were in the page verbatim or
+        # by >= 80% of all their words; at 0.8, 92% (paraphrases such as "The page discusses ..." go)
+        min_grounding: float = 0.8,
         min_pairs: int = 1,
         max_pairs: int = 10,
         max_question_chars: int = 300,

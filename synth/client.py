@@ -21,9 +21,24 @@ from typing import Any
 
 import requests
 
+from curate.options import UserError
+from curate.secrets import redact_text, redact_url
 
-class ServerUnavailable(RuntimeError):
+
+class ServerUnavailable(UserError, RuntimeError):
     """The server cannot be reached (or keeps failing): the run stops; rerunning resumes it."""
+
+
+class ServerRefused(ServerUnavailable):
+    """HTTP 401/403: the server refuses our credentials. Every request would fail the same way, so the run
+    stops (nothing is cached as finished: a rerun with the right key asks again)."""
+
+    @classmethod
+    def of(cls, url: str, response: requests.Response) -> ServerRefused:
+        return cls(
+            f"the LLM server at {redact_url(url)} refused the request: HTTP {response.status_code} "
+            f"({redact_text(response.text[:200])!r}); set LLM_API_KEY to the server's API key and rerun"
+        )
 
 
 class RequestRejected(RuntimeError):
@@ -105,6 +120,7 @@ class ChatClient:
         cache: RequestCache | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.shown_url = redact_url(self.base_url)  # for messages: no credentials
         self.model = model
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.cache = cache if cache is not None else RequestCache(None)
@@ -121,11 +137,14 @@ class ChatClient:
         url = f"{self.base_url}/models"
         try:
             response = self.session.get(url, timeout=10)
+            if response.status_code in (401, 403):
+                raise ServerRefused.of(self.base_url, response)
             response.raise_for_status()
             return [m.get("id", "") for m in response.json().get("data", [])]
         except (requests.RequestException, ValueError) as exc:
             raise ServerUnavailable(
-                f"no OpenAI-compatible LLM server answers at {self.base_url} ({type(exc).__name__}: {exc}). "
+                f"no OpenAI-compatible LLM server answers at {self.shown_url} "
+                f"({type(exc).__name__}: {redact_text(str(exc))}). "
                 "Start one (`curate serve-llm` on a GPU machine, or any server with /v1/chat/completions), "
                 "or leave llm_url unset to use the embedded llama.cpp server."
             ) from exc
@@ -162,18 +181,22 @@ class ChatClient:
                 # connecting is quick or the server is gone; answering may take minutes on a CPU
                 response = self.session.post(url, json=payload, timeout=(min(10, self.timeout), self.timeout))
             except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = f"{type(exc).__name__}: {redact_text(str(exc))}"
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 problem = f"HTTP {response.status_code}: {response.text[:300]}"
                 continue
+            if response.status_code in (401, 403):
+                raise ServerRefused.of(self.base_url, response)
             if response.status_code >= 400:
-                raise RequestRejected(f"HTTP {response.status_code} from {url}: {response.text[:500]}")
+                raise RequestRejected(
+                    f"HTTP {response.status_code} from {redact_url(url)}: {redact_text(response.text[:500])}"
+                )
             try:
                 return response.json()
             except ValueError:
                 problem = f"not JSON: {response.text[:300]!r}"
         raise ServerUnavailable(
-            f"the LLM server at {self.base_url} failed {self.retries + 1} times ({problem}); "
+            f"the LLM server at {self.shown_url} failed {self.retries + 1} times ({problem}); "
             "completed requests are saved: rerun the same command to resume"
         )

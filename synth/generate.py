@@ -20,9 +20,11 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
+from curate.secrets import Secret, redact_url
 from curate.steps import RecordStep, describe_error
 from synth import prompts
 from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
+from synth.server import DEFAULT_N_CTX
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
 PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
@@ -153,11 +155,14 @@ class QAGenerator(RecordStep):
         max_tokens: completion budget per request
         max_chunks_per_page: chunks of a long page that are sent (the rest of its text is not used)
         max_chunk_chars: cap on a chunk's size below what the context allows (prompt processing is most
-            of the time on a CPU)
+            of the time on a CPU: ~2,500 characters, about 700 tokens, make one request of 30-60 s on
+            2 cores); 0 or None: no cap
         min_text_chars: pages with less text are dropped (`no_text`): nothing to ask about
         concurrency: requests in flight per task; enough to keep the server busy
         response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
         cache_dir: where finished requests are kept so a rerun does not ask them again
+        api_key: sent as `Authorization: Bearer` on every request (kept as a Secret: never shown,
+            nor written to datatrove's executor.json)
     """
 
     name = "💬 QA generation"
@@ -169,21 +174,24 @@ class QAGenerator(RecordStep):
         styles: tuple[str, ...] = prompts.DEFAULT_STYLES,
         styles_per_page: int = 1,
         pairs_per_request: int = 3,
-        n_ctx: int = 4096,
+        n_ctx: int = DEFAULT_N_CTX,
         max_tokens: int = 384,
         max_chunks_per_page: int = 1,
-        max_chunk_chars: int | None = None,
+        max_chunk_chars: int | None = 2500,
         min_text_chars: int = 50,
         temperature: float = 0.2,
         concurrency: int = 4,
-        timeout: float = 600,
+        timeout: float = 900,
         retries: int = 4,
         response_format: str = "none",
         cache_dir: str | None = None,
+        api_key: str | Secret | None = None,
         error_writer: DiskWriter | None = None,
     ):
         super().__init__(error_writer)
-        self.llm_url, self.model = llm_url, model
+        # the real URL and key travel to the workers as a Secret; `llm_url` is for messages (no credentials)
+        self.llm_url, self.model = redact_url(llm_url), model
+        self.server = Secret((llm_url, api_key.get() if isinstance(api_key, Secret) else api_key))
         self.styles, self.styles_per_page = tuple(styles), styles_per_page
         self.pairs_per_request = pairs_per_request
         self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
@@ -275,7 +283,8 @@ class QAGenerator(RecordStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cache_path = Path(self.cache_dir) / f"{rank:05d}.jsonl" if self.cache_dir else None
         cache = RequestCache(cache_path)
-        client = ChatClient(self.llm_url, self.model, self.timeout, self.retries, cache=cache)
+        url, api_key = self.server.get()
+        client = ChatClient(url, self.model, self.timeout, self.retries, api_key=api_key, cache=cache)
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 

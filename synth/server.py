@@ -18,8 +18,10 @@ from pathlib import Path
 
 import requests
 
-# Small context and few threads: the default must run on a 2-core laptop next to other work.
-DEFAULT_N_CTX = 4096
+# Small context and few threads: the default must run on a 2-core laptop next to other work. A page's
+# first ~2,500 characters (QAGenerator.max_chunk_chars, about 700-1,000 tokens), the prompt and the
+# answer fit 2048 tokens; a larger context only costs memory on a CPU. With a GPU server: 8192.
+DEFAULT_N_CTX = 2048
 DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# reading an option no stage declares fails the test (curate/stage.py), not only a warning
+os.environ.setdefault("CURATE_STRICT_OPTIONS", "1")
 SHARED_DATA = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.io import RecordReader
+from curate.options import PATH, Option
 from curate.stage import Stage, StageContext
 from filters.dedup.cross_source import CrossSourceFlag
 from filters.dedup.decisions import write_decisions
@@ -38,9 +39,46 @@ from filters.dedup.match_step import DedupMatch
 
 DEFAULT_PARTITIONS = 8
 
+DEDUP_OPTIONS = (
+    Option("dedup", bool, True, help="deduplicate (false: the dedup stages are left out)"),
+    Option(
+        "dedup_partitions",
+        int,
+        DEFAULT_PARTITIONS,
+        minimum=1,
+        help="key partitions; raise it so one partition (24 bytes a key) fits a task's memory",
+    ),
+)
+DECONTAMINATION_OPTIONS = (
+    Option.arg(
+        Decontaminate, "images", "decontaminate_images", type=PATH, help="folder of evaluation images"
+    ),
+    Option.arg(Decontaminate, "texts", "decontaminate_texts", type=PATH, help="file of evaluation texts"),
+    Option.arg(
+        Decontaminate,
+        "phash_threshold",
+        "decontaminate_phash",
+        type=int,
+        minimum=0,
+        maximum=64,
+        help="pHash bits within which an image matches",
+    ),
+    Option.arg(
+        Decontaminate,
+        "ngram",
+        "decontaminate_ngram",
+        type=int,
+        minimum=1,
+        help="word n-gram shared with an evaluation text",
+        source="GPT-3 decontamination: 13-grams",
+    ),
+)
+CROSS_SOURCE = Option("cross_source_records", PATH, None,
+                      help="records of another source (a stage's data folder) whose images flag a pair")  # fmt: skip
+
 
 def _partitions(ctx: StageContext) -> int:
-    return max(1, int(ctx.option("dedup_partitions", DEFAULT_PARTITIONS)))
+    return ctx.option("dedup_partitions")
 
 
 def _stage_dir(ctx: StageContext, name: str) -> Path:
@@ -99,7 +137,13 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         return ctx.flag("dedup", True)  # --set dedup=false leaves the three stages out
 
     return [
-        Stage(keys_name, build_keys, active=active, description=f"dedup keys ({described})"),
+        Stage(
+            keys_name,
+            build_keys,
+            active=active,
+            description=f"dedup keys ({described})",
+            options=DEDUP_OPTIONS,
+        ),
         Stage(
             match_name,
             build_match,
@@ -108,6 +152,7 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
             max_tasks=1 << 16,
             finish=finish_match,
             description="dedup: match keys per partition, cluster",
+            options=DEDUP_OPTIONS,
         ),
         Stage(
             f"{name}-filter",
@@ -116,6 +161,7 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
             task_count=filter_tasks,
             max_tasks=1 << 16,
             description="dedup: drop duplicates, name the kept record",
+            options=DEDUP_OPTIONS,
         ),
     ]
 
@@ -182,8 +228,8 @@ def decontamination_stage(name: str = "decontaminate") -> Stage:
             Decontaminate(
                 images=ctx.option("decontaminate_images"),
                 texts=ctx.option("decontaminate_texts"),
-                phash_threshold=int(ctx.option("decontaminate_phash", 6)),
-                ngram=int(ctx.option("decontaminate_ngram", 13)),
+                phash_threshold=ctx.option("decontaminate_phash"),
+                ngram=ctx.option("decontaminate_ngram"),
                 exclusion_writer=ctx.exclusion_writer("decontaminate"),
                 error_writer=ctx.error_writer("decontaminate"),
             ),
@@ -193,7 +239,13 @@ def decontamination_stage(name: str = "decontaminate") -> Stage:
     def active(ctx: StageContext) -> bool:
         return bool(ctx.option("decontaminate_images") or ctx.option("decontaminate_texts"))
 
-    return Stage(name, build, active=active, description="drop samples matching the evaluation set")
+    return Stage(
+        name,
+        build,
+        active=active,
+        description="drop samples matching the evaluation set",
+        options=DECONTAMINATION_OPTIONS,
+    )
 
 
 def cross_source_stage(name: str = "cross-source") -> Stage:
@@ -216,4 +268,5 @@ def cross_source_stage(name: str = "cross-source") -> Stage:
         build,
         active=lambda ctx: bool(ctx.option("cross_source_records")),
         description="flag pair images also found in another source",
+        options=(CROSS_SOURCE,),
     )
