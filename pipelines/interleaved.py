@@ -10,13 +10,15 @@ networks, e.g. a local image server), fetch_workers (32), fetch_timeout (10), fe
 max_image_bytes (20 MB), respect_robots (true), use_stored_images (true), min_side (150),
 max_side (20000), max_aspect_ratio (2), min_images (1), max_images (30), paragraph_min_words (4),
 paragraph_max_words (1000), min_words (10), max_words (2000), min_stop_word_ratio (0.35),
-max_special_char_ratio (0.275).
+max_special_char_ratio (0.275), warc_base_url (https://data.commoncrawl.org/: where the paths of a
+`warc.paths.gz` input are).
 """
 
 from __future__ import annotations
 
-from curate.stage import Recipe, Stage, StageContext
+from curate.stage import Recipe, Stage, StageContext, count_input_files
 from curate.web.document import WEB_SUFFIXES, WebPageReader
+from curate.web.listing import reader_location, web_task_count
 from curate.web.fetch import FetchImages
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
@@ -61,7 +63,7 @@ def image_steps(ctx: StageContext) -> list:
 def build_extract(ctx: StageContext):
     return [
         WebPageReader(
-            ctx.input,
+            **reader_location(ctx.input, ctx.option("warc_base_url")),
             output="interleaved",
             use_stored_images=bool(ctx.option("use_stored_images", True)),
             error_writer=ctx.error_writer("pages"),
@@ -105,6 +107,8 @@ def recipe() -> Recipe:
                 "extract",
                 build_extract,
                 input_suffixes=WEB_SUFFIXES,
+                # a Common Crawl warc.paths.gz listing: one task per WARC it names
+                task_count=web_task_count(lambda folder: count_input_files(folder, WEB_SUFFIXES)),
                 description="web pages -> ordered text and images; OBELICS text filters",
             ),
             *interleaved_dedup_stages(),  # before fetching: frequent image URLs are never downloaded

@@ -6,7 +6,7 @@ same and near-duplicate images removed -> language, NSFW and CLIP-score filters 
 (KEY.jpg + KEY.txt).
 
 Options: as the interleaved recipe for fetching (allow_private, fetch_workers, fetch_timeout,
-fetch_retries, max_image_bytes, respect_robots, use_stored_images); min_caption_words (3), url_column / caption_column
+fetch_retries, max_image_bytes, respect_robots, use_stored_images, warc_base_url); min_caption_words (3), url_column / caption_column
 (found by name when not given), min_side (DataComp: 200), max_side (20000), max_aspect_ratio (DataComp: 3).
 """
 
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.stage import Recipe, Stage, StageContext
+from curate.stage import Recipe, Stage, StageContext, count_input_files
 from curate.web.document import WEB_SUFFIXES, WebPageReader
+from curate.web.listing import is_paths_listing, reader_location, web_task_count
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
 from filters.dedup.stages import (
     cross_source_stage,
@@ -31,6 +32,8 @@ DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}
 
 
 def _is_url_list(folder: str) -> bool:
+    if is_paths_listing(folder):
+        return False
     path = Path(folder)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
@@ -48,7 +51,7 @@ def build_extract(ctx: StageContext):
         )
     else:
         reader = WebPageReader(
-            ctx.input,
+            **reader_location(ctx.input, ctx.option("warc_base_url")),
             output="pairs",
             use_stored_images=bool(ctx.option("use_stored_images", True)),
             min_caption_words=int(ctx.option("min_caption_words", 3)),
@@ -69,6 +72,8 @@ def recipe() -> Recipe:
                 "extract",
                 build_extract,
                 input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
+                # a Common Crawl warc.paths.gz listing: one task per WARC it names
+                task_count=web_task_count(lambda folder: count_input_files(folder, WEB_SUFFIXES + LIST_SUFFIXES)),
                 description="pages or URL lists -> image-caption pairs",
             ),
             *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching

@@ -1,4 +1,4 @@
-"""PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> shards.
+"""PDF pages: a folder of PDFs (or WebDataset tar shards of PDFs, or Parquet of PDF bytes) -> one sample per page (rendered image + text layer or OCR) -> shards.
 Optional, off by default: dedup (identical renders, same or near-duplicate text; `--set dedup=true`),
 language and perplexity filters with the 5% highest-perplexity pages cut (`--set language=true
 --set perplexity=true`)."""
@@ -6,6 +6,7 @@ language and perplexity filters with the 5% highest-perplexity pages cut (`--set
 from __future__ import annotations
 
 from curate.pdf import PdfPageReader
+from curate.pdf_sources import INPUT_SUFFIXES
 from curate.stage import Recipe, Stage, StageContext
 from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage
@@ -22,6 +23,7 @@ def build_pages(ctx: StageContext):
             ocr=ctx.flag("ocr", True),
             max_pages=int(ctx.option("max_pages", 1000)),
             max_seconds_per_pdf=float(ctx.option("max_seconds_per_pdf", 600)),
+            pdf_column=ctx.option("pdf_column"),
             error_writer=ctx.error_writer("pages"),
         ),
         ctx.writer(),
@@ -30,7 +32,10 @@ def build_pages(ctx: StageContext):
 
 def pages_stage() -> Stage:
     return Stage(
-        "pages", build_pages, input_suffixes=(".pdf",), description="PDF -> page records (text or OCR)"
+        "pages",
+        build_pages,
+        input_suffixes=INPUT_SUFFIXES,  # PDFs, tar shards of PDFs (PDFA), Parquet/Arrow of PDF bytes
+        description="PDF -> page records (text or OCR)",
     )
 
 
