@@ -164,12 +164,19 @@ def _licence_section(recipe: str, options: dict, funnels: list[StageFunnel], lic
         robots = options.get("respect_robots", True)
         lines += [
             "Opt-out signals honoured when images were fetched: "
-            + ("robots.txt (agent `curate`), " if robots is not False else "robots.txt NOT checked (respect_robots=false), ")
+            + (
+                "robots.txt (agent `curate`), "
+                if robots is not False
+                else "robots.txt NOT checked (respect_robots=false), "
+            )
             + "`X-Robots-Tag: noai / noimageai` response headers and a page's own `noai` meta tag; "
             "private, loopback and link-local addresses refused.",
         ]
         if refused:
-            lines += ["", "Refused for an opt-out in this run: " + ", ".join(f"{k}: {v}" for k, v in refused.items())]
+            lines += [
+                "",
+                "Refused for an opt-out in this run: " + ", ".join(f"{k}: {v}" for k, v in refused.items()),
+            ]
         else:
             lines += ["", "No image of this run was refused for an opt-out."]
     else:
@@ -282,12 +289,18 @@ def _recipe_options(recipe: str, given: dict) -> dict[str, tuple[object, str]]:
 
 
 def _command(run: dict) -> str:
-    sets = " ".join(f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in run.get("options", {}).items())
+    sets = " ".join(
+        f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}"
+        for k, v in run.get("options", {}).items()
+    )
     return f"curate run {run.get('recipe', 'RECIPE')} --input INPUT --output OUTPUT {sets}".strip()
 
 
 def _funnel_markdown(funnels: list[StageFunnel]) -> str:
-    rows = ["| stage | in | kept | dropped | errored | dropped by reason | errors by kind |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| stage | in | kept | dropped | errored | dropped by reason | errors by kind |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for f in funnels:
         dropped = ", ".join(f"{k}: {v}" for k, v in sorted(f.dropped.items(), key=lambda kv: -kv[1]))
         errored = ", ".join(f"{k}: {v}" for k, v in sorted(f.errored.items(), key=lambda kv: -kv[1]))
@@ -299,9 +312,7 @@ def _funnel_markdown(funnels: list[StageFunnel]) -> str:
 
 
 def _load_section(repo: str, tables: bool) -> str:
-    parquet = (
-        f'\nThe Parquet copy: `load_dataset("{repo}", "parquet", split="train")`.\n' if tables else "\n"
-    )
+    parquet = f'\nThe Parquet copy: `load_dataset("{repo}", "parquet", split="train")`.\n' if tables else "\n"
     return f"""## Load it
 
 With Hugging Face `datasets`:
@@ -358,7 +369,12 @@ def push_plan(output: str | Path, repo: str, licence: str = "other") -> PushPlan
                 f"shard {_join(output, 'shards', shard['name'])} is missing or not the size the manifest says"
             )
         plan.files.append(
-            HubFile(f"shards/{shard['name']}", shard["bytes"], shard.get("sha256"), _join(root, "shards", shard["name"]))
+            HubFile(
+                f"shards/{shard['name']}",
+                shard["bytes"],
+                shard.get("sha256"),
+                _join(root, "shards", shard["name"]),
+            )
         )
     plan.files.append(HubFile(f"shards/{MANIFEST}", sizes[MANIFEST], location=manifest_path))
     tables = _table_files(fs, root)

@@ -95,7 +95,10 @@ def _tar_inputs(folder, filepath: str, record_id: str, source: str) -> Iterator[
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         yield from _tar_sample(key, members, record_id, source)
         yield PdfInput(
-            record_id, source, error=f"unreadable tar shard: {type(exc).__name__}: {exc}", kind="unreadable_shard"
+            record_id,
+            source,
+            error=f"unreadable tar shard: {type(exc).__name__}: {exc}",
+            kind="unreadable_shard",
         )
         return
     yield from _tar_sample(key, members, record_id, source)

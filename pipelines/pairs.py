@@ -73,7 +73,9 @@ def recipe() -> Recipe:
                 build_extract,
                 input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
                 # a Common Crawl warc.paths.gz listing: one task per WARC it names
-                task_count=web_task_count(lambda folder: count_input_files(folder, WEB_SUFFIXES + LIST_SUFFIXES)),
+                task_count=web_task_count(
+                    lambda folder: count_input_files(folder, WEB_SUFFIXES + LIST_SUFFIXES)
+                ),
                 description="pages or URL lists -> image-caption pairs",
             ),
             *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching

@@ -24,7 +24,7 @@ GOOD = [
     "born_digital/la-precinct-bulletin-2014-p1.pdf",
     "born_digital/multi_page.pdf",
     "born_digital/scotus-transcript-p1.pdf",
-    "scanned/ocr_test.pdf",
+    "born_digital/senate-expenditures.pdf",
 ]
 BROKEN = ["broken/invalid.pdf", "broken/empty.pdf"]
 OPTIONS = {"max_pages": 2}
@@ -32,7 +32,11 @@ OPTIONS = {"max_pages": 2}
 
 def _metadata(name: str) -> dict:
     # PDFA's KEY.json: document-level fields and a `pages` list (OCR lines per page)
-    return {"url": f"https://example.org/{name}", "lang": "en", "pages": [{"lines": {"text": [f"{name} p1"]}}]}
+    return {
+        "url": f"https://example.org/{name}",
+        "lang": "en",
+        "pages": [{"lines": {"text": [f"{name} p1"]}}],
+    }
 
 
 def _tar(path: Path, pdfs: dict[str, bytes], json_first: bool = True, mode: str = "w") -> None:
@@ -51,7 +55,9 @@ def pdfs(shared_data) -> dict[str, bytes]:
 
 
 def _run(input_path: Path, output: Path) -> dict[tuple[str, int], dict]:
-    run_recipe(get_recipe("pdf-pages"), str(input_path), output, ExecutorConfig("local", workers=2), options=OPTIONS)
+    run_recipe(
+        get_recipe("pdf-pages"), str(input_path), output, ExecutorConfig("local", workers=1), options=OPTIONS
+    )
     assert all(f.balanced for f in run_funnel(output))
     pages = {}
     for sample in make_dataset(output, decode_images=False):
@@ -132,12 +138,17 @@ def test_a_damaged_or_compressed_shard_keeps_what_it_can_and_names_the_shard(pdf
     data = (tmp_path / "full.tar").read_bytes()
     (shards / "cut.tar").write_bytes(data[: len(data) - 60_000])  # the last PDF is cut short
     output = tmp_path / "out"
-    run_recipe(get_recipe("pdf-pages"), str(shards), output, ExecutorConfig("local", workers=1), options=OPTIONS)
+    run_recipe(
+        get_recipe("pdf-pages"), str(shards), output, ExecutorConfig("local", workers=1), options=OPTIONS
+    )
     ids = {s["json"]["id"] for s in make_dataset(output, decode_images=False)}
     assert {f"whole.tar.gz/{k}.pdf#page=1" for k in good} <= ids
     assert {f"cut.tar/{k}.pdf#page=1" for k in good} <= ids
     errors = [e for e in error_lines(output) if e["severity"] == "error"]
-    assert any(e["metadata"]["source"] == str(shards / "cut.tar") and "unreadable tar shard" in e["reason"] for e in errors)
+    assert any(
+        e["metadata"]["source"] == str(shards / "cut.tar") and "unreadable tar shard" in e["reason"]
+        for e in errors
+    )
     assert all(f.balanced for f in run_funnel(output))
 
 
@@ -157,16 +168,22 @@ def test_common_crawl_paths_listing_gives_the_same_documents_as_the_folder(share
 
     warcs = tmp_path / "crawl-data" / "CC-MAIN-2024-22" / "warc"
     warcs.mkdir(parents=True)
-    names = ["warc__sample-0000.warc.gz", "iana.warc.gz"]
+    names = ["warc__sample-0000.warc.gz", "example.warc.gz"]
     for name in names:
         shutil.copy(shared_data / "warc" / name, warcs / name)
     listing = tmp_path / "warc.paths.gz"
-    listing.write_bytes(gzip.compress("".join(f"crawl-data/CC-MAIN-2024-22/warc/{n}\n" for n in names).encode()))
+    listing.write_bytes(
+        gzip.compress("".join(f"crawl-data/CC-MAIN-2024-22/warc/{n}\n" for n in names).encode())
+    )
 
     def extract(input_path: Path, output: Path, **options) -> dict[str, str]:
         run_recipe(
-            get_recipe("interleaved"), str(input_path), output, ExecutorConfig("local", workers=2),
-            only_stage="extract", options=options,
+            get_recipe("interleaved"),
+            str(input_path),
+            output,
+            ExecutorConfig("local", workers=1),
+            only_stage="extract",
+            options=options,
         )
         records = {}
         for path in (output / "stages" / "extract" / "data").glob("*.parquet"):
@@ -176,7 +193,7 @@ def test_common_crawl_paths_listing_gives_the_same_documents_as_the_folder(share
         return records
 
     from_folder = extract(warcs, tmp_path / "folder_out")
-    assert len(from_folder) >= 10
+    assert len(from_folder) >= 5
     for base in (f"file://{tmp_path}/", str(tmp_path)):
         out = tmp_path / f"listing_out_{len(base)}"
         assert extract(listing, out, warc_base_url=base) == from_folder
