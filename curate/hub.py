@@ -23,7 +23,7 @@ from pathlib import Path
 
 import fsspec
 
-from curate.report import StageFunnel, format_funnel, run_funnel
+from curate.report import StageFunnel, run_funnel
 from curate.shards import MANIFEST
 
 CARD = "README.md"

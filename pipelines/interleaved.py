@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from curate.stage import Recipe, Stage, StageContext, count_input_files
 from curate.web.document import WEB_SUFFIXES, WebPageReader
-from curate.web.listing import reader_location, web_task_count
 from curate.web.fetch import FetchImages
+from curate.web.listing import reader_location, web_task_count
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
     ObelicsImageCountFilter,
