@@ -156,7 +156,7 @@ def _licence_section(recipe: str, options: dict, funnels: list[StageFunnel], lic
     }
     lines = [
         f"Licence of this card and of curation metadata: `{licence}`. The content of each sample keeps "
-        "the licence and terms of its source: every sample names its source in `json.metadata.source` "
+        "the licence and terms of its source: every sample names its source in `json.source` "
         "(the PDF file or shard member, or the page URL), so it can be traced and removed.",
         "",
     ]
@@ -187,7 +187,7 @@ def _licence_section(recipe: str, options: dict, funnels: list[StageFunnel], lic
     lines += [
         "",
         "To have a document or image removed, open a discussion on this repository naming its "
-        "`metadata.source`; it will be dropped from the next push.",
+        "`source`; it will be dropped from the next push.",
     ]
     return "\n".join(lines)
 
