@@ -1,7 +1,10 @@
 """A local stand-in for the Hugging Face Hub HTTP API: just the endpoints huggingface_hub 2.x calls to
-create a dataset repo, list its files, and upload files over the LFS protocol (preupload, LFS batch,
-PUT, commit). It keeps the repo's files and the LFS objects in memory, records every request, and can
-be told to fail uploads after N files (`fail_after_uploads`) to interrupt a push.
+create a dataset repo, list its files, validate a card, and upload files, over the LFS protocol
+(preupload, LFS batch, PUT, commit) or the Xet protocol that hf_xet speaks (write token, CAS xorbs
+and shards, commit). It keeps the repo's files and the uploaded objects in memory, records every
+request, and can be told to fail uploads after N objects (`fail_after_uploads`) to interrupt a push.
+Xet xorbs are stored as received, not decoded: a file's content is checked by the sha256 that
+the client computed while chunking it and committed.
 
 Start it with `StandInHub.start()`; point a client at it with `HF_ENDPOINT=hub.url`.
 """
@@ -37,10 +40,13 @@ class StandInHub:
     repos: dict[str, dict[str, dict]] = field(default_factory=dict)  # repo -> path -> file entry
     lfs: dict[str, bytes] = field(default_factory=dict)  # sha256 -> content
     requests: list[Request] = field(default_factory=list)
-    uploads: list[str] = field(default_factory=list)  # sha256 of every LFS object PUT
+    uploads: list[str] = field(default_factory=list)  # every LFS object (sha256) or Xet xorb (hash) sent
     commits: list[list[str]] = field(default_factory=list)  # paths of each commit
     cards: list[str] = field(default_factory=list)  # README.md contents sent for validation
+    xorbs: dict[str, int] = field(default_factory=dict)  # Xet: xorb hash -> bytes received
+    xet_shards: list[int] = field(default_factory=list)  # Xet: sizes of the shards (file records) sent
     fail_after_uploads: int | None = None
+    xet_fail_status: int = 403  # hf_xet retries 5xx for minutes; a refusal stops the push at once
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -59,6 +65,10 @@ class StandInHub:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def file_sha256(self, repo: str, path: str) -> str:
+        entry = self.repos[repo][path]
+        return entry["lfs"]["oid"] if entry.get("lfs") else hashlib.sha256(entry["content"]).hexdigest()
 
     def file_bytes(self, repo: str, path: str) -> bytes:
         entry = self.repos[repo][path]
@@ -116,6 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._lfs_put(parts[1], body)
             if method == "POST" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["commit"]:
                 return self._commit("/".join(parts[2:4]), body)
+            if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["xet-write-token"]:
+                return self._xet_token()
+            if parts[0] == "cas":
+                return self._cas(method, parts[1:], body)
             if method == "POST" and path == "/api/validate-yaml":
                 return self._validate_yaml(json.loads(body))
             if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["revision"]:
@@ -137,7 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- endpoints
 
     def _create(self, payload: dict) -> None:
-        repo = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        repo = (
+            f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        )
         with self.hub.lock:
             self.hub.repos.setdefault(repo, {})
         self._send(200, {"url": f"{self.hub.url}/datasets/{repo}", "name": repo})
@@ -162,9 +178,40 @@ class _Handler(BaseHTTPRequestHandler):
             if existing:
                 oid = existing["lfs"]["oid"] if existing.get("lfs") else existing["oid"]
             files.append(
-                {"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid}
+                {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": oid,
+                }
             )
         self._send(200, {"files": files})
+
+    def _xet_token(self) -> None:
+        import time
+
+        cas, token, exp = f"{self.hub.url}/cas", "xet-standin-token", int(time.time()) + 3600
+        headers = {"X-Xet-Cas-Url": cas, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(exp)}
+        self._send(200, {"casUrl": cas, "accessToken": token, "exp": exp}, headers)
+
+    def _cas(self, method: str, parts: list[str], body: bytes) -> None:
+        """The Xet CAS API (huggingface.co/docs/xet/api): xorbs and shards are stored as sent."""
+        hub = self.hub
+        if method == "POST" and parts[:2] == ["v1", "xorbs"]:
+            with hub.lock:
+                if hub.fail_after_uploads is not None and len(hub.uploads) >= hub.fail_after_uploads:
+                    return self._send(
+                        hub.xet_fail_status, {"error": "stand-in: refused (simulated interruption)"}
+                    )
+                inserted = parts[-1] not in hub.xorbs
+                hub.xorbs[parts[-1]] = len(body)
+                hub.uploads.append(parts[-1])
+            return self._send(200, {"was_inserted": inserted})
+        if method == "POST" and parts == ["v1", "shards"]:
+            with hub.lock:
+                hub.xet_shards.append(len(body))
+            return self._send(200, {"result": 0})
+        return self._send(404, {"error": "stand-in: not found"})
 
     def _validate_yaml(self, payload: dict) -> None:
         """The card's YAML header: parsed, and the fields the Hub checks in a dataset card."""
@@ -218,10 +265,16 @@ class _Handler(BaseHTTPRequestHandler):
             key, value = line["key"], line["value"]
             if key == "file":
                 content = base64.b64decode(value["content"])
-                changes[value["path"]] = {"size": len(content), "oid": git_blob_id(content), "content": content}
+                changes[value["path"]] = {
+                    "size": len(content),
+                    "oid": git_blob_id(content),
+                    "content": content,
+                }
             elif key == "lfsFile":
-                if value["oid"] not in self.hub.lfs:
-                    return self._send(400, {"error": f"stand-in: LFS object of {value['path']} was never uploaded"})
+                if value["oid"] not in self.hub.lfs and not self.hub.xet_shards:
+                    return self._send(
+                        400, {"error": f"stand-in: LFS object of {value['path']} was never uploaded"}
+                    )
                 pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{value['oid']}\nsize {value['size']}\n"
                 changes[value["path"]] = {
                     "size": value["size"],
@@ -232,4 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.hub.repos.setdefault(repo, {}).update(changes)
             self.hub.commits.append(sorted(changes))
             oid = hashlib.sha1(str(len(self.hub.commits)).encode()).hexdigest()
-        self._send(200, {"commitUrl": f"{self.hub.url}/datasets/{repo}/commit/{oid}", "commitOid": oid, "success": True})
+        self._send(
+            200,
+            {"commitUrl": f"{self.hub.url}/datasets/{repo}/commit/{oid}", "commitOid": oid, "success": True},
+        )

@@ -18,7 +18,12 @@ from pipelines import get_recipe
 
 TOKEN = "hf_standinSecretToken0123456789"
 REPO = "someorg/pdf-pages"
-PDFS = ["la-precinct-bulletin-2014-p1.pdf", "multi_page.pdf", "scotus-transcript-p1.pdf", "senate-expenditures.pdf"]
+PDFS = [
+    "la-precinct-bulletin-2014-p1.pdf",
+    "multi_page.pdf",
+    "scotus-transcript-p1.pdf",
+    "senate-expenditures.pdf",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +34,9 @@ def run_output(shared_data, tmp_path_factory) -> Path:
         (pdfs / name).write_bytes((shared_data / "pdf" / "born_digital" / name).read_bytes())
     output = tmp_path_factory.mktemp("run")
     options = {"max_pages": 2, "shard_samples": 1, "language": True}
-    run_recipe(get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", workers=1), options=options)
+    run_recipe(
+        get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", workers=1), options=options
+    )
     return output
 
 
@@ -40,15 +47,17 @@ def hub():
     hub.stop()
 
 
-def _env(hub: StandInHub, tmp_path: Path) -> dict:
-    return {
+def _env(hub: StandInHub, tmp_path: Path, protocol: str = "lfs") -> dict:
+    env = {
         **os.environ,
         "HF_ENDPOINT": hub.url,
         "HF_TOKEN": TOKEN,
         "HF_HOME": str(tmp_path / "hf-home"),  # no saved token or cache of the user's
-        "HF_HUB_DISABLE_XET": "1",  # the LFS protocol, which the stand-in speaks
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     }
+    if protocol == "lfs":
+        env["HF_HUB_DISABLE_XET"] = "1"  # else hf_xet's protocol, the default of huggingface_hub 2.x
+    return env
 
 
 def _push(output, env, *extra) -> subprocess.CompletedProcess:
@@ -85,8 +94,9 @@ def test_dry_run_writes_nothing_and_sends_nothing(run_output, hub, tmp_path):
     _assert_token_nowhere(run_output, result.stdout, result.stderr)
 
 
-def test_interrupted_push_resumes_without_sending_finished_shards_again(run_output, hub, tmp_path):
-    env = _env(hub, tmp_path)
+@pytest.mark.parametrize("protocol", ["xet", "lfs"])
+def test_interrupted_push_resumes_without_sending_finished_shards_again(run_output, hub, tmp_path, protocol):
+    env = _env(hub, tmp_path, protocol)
     expected = _expected_files(run_output)
     shards = [p for p in expected if p.endswith(".tar")]
     assert len(shards) >= 3
@@ -96,7 +106,7 @@ def test_interrupted_push_resumes_without_sending_finished_shards_again(run_outp
     assert "rerun the same command to resume" in first.stderr
     committed = [p for p in hub.repos[REPO] if p.endswith(".tar")]
     assert len(committed) == 2 and len(hub.uploads) == 2
-    sent_first = set(hub.uploads)
+    sent_first, commits_first = set(hub.uploads), len(hub.commits)
 
     hub.fail_after_uploads = None
     hub.requests.clear()
@@ -105,28 +115,37 @@ def test_interrupted_push_resumes_without_sending_finished_shards_again(run_outp
     assert "2 of" in second.stdout and "already on the Hub" in second.stdout
     resent = sent_first & set(hub.uploads[2:])
     assert not resent, "finished shards were uploaded again"
-    puts = [r for r in hub.requests if r.method == "PUT"]
+    committed_again = {path for commit in hub.commits[commits_first:] for path in commit} & set(committed)
+    assert not committed_again, "finished shards were committed again"
     charts_sent = [p for p in hub.repos[REPO] if p.endswith(".png")]
-    assert len(puts) == len(shards) - 2 + len(charts_sent)  # the rest of the shards, and the charts
+    if protocol == "lfs":  # one object per file (Xet packs chunks of several files into one xorb)
+        assert len(hub.uploads) - 2 == len(shards) - 2 + len(charts_sent)  # the other shards, the charts
 
     repo = hub.repos[REPO]
-    for path, data in expected.items():  # every shard and the manifest, byte for byte
-        assert hub.file_bytes(REPO, path) == data, path
+    for path, data in expected.items():  # every shard and the manifest
+        assert hub.file_sha256(REPO, path) == hashlib.sha256(data).hexdigest(), path
+        if protocol == "lfs":
+            assert hub.file_bytes(REPO, path) == data, path
     card = hub.file_bytes(REPO, "README.md").decode()
+    assert hub.cards[-1] == card  # validated by the Hub's YAML check
     assert "configs:" in card and "path: shards/*.tar" in card
     charts = [p for p in repo if p.startswith("images/") and p.endswith(".png")]
     assert "images/funnel.png" in charts and len(charts) >= 2  # the funnel and the language histogram
     for chart in charts:
         assert f"]({chart})" in card
-        assert hub.file_bytes(REPO, chart).startswith(b"\x89PNG")
+    assert protocol == "xet" or hub.file_bytes(REPO, charts[0]).startswith(b"\x89PNG")
     applied = json.loads((run_output / "stages" / "filter" / "thresholds.json").read_text())["language"]
     assert f"`language` (filter): kept at least {applied['min']:.4g}" in card  # the threshold applied
     assert "| `language` | `true` | --set |" in card and "## Licence and opt-out" in card
     assert json.loads(hub.file_bytes(REPO, "funnel.json"))[0]["stage"] == "pages"
+    if protocol == "xet":
+        assert hub.xet_shards and not [r for r in hub.requests if r.method == "PUT"]
 
     # every request carried the token to the stand-in, and it appears nowhere else
-    unauthorised = {(r.method, r.path) for r in hub.requests if r.path.startswith("/api/") and not r.authorization}
-    assert {r.authorization for r in hub.requests if r.authorization} == {f"Bearer {TOKEN}"}, unauthorised
+    hub_api = [
+        r for r in hub.requests if r.path.startswith("/api/datasets/") or r.path == "/api/repos/create"
+    ]
+    assert {r.authorization for r in hub_api} == {f"Bearer {TOKEN}"}
     _assert_token_nowhere(run_output, first.stdout, first.stderr, second.stdout, second.stderr)
 
     third = _push(run_output, env, "--batch-gb", "0.000001")  # nothing changed: nothing sent
@@ -148,6 +167,6 @@ push("memory://bucket/run", {REPO!r}, batch_bytes=1 << 20)
     )
     assert result.returncode == 0, result.stderr
     for path, data in _expected_files(run_output).items():
-        assert hashlib.sha256(hub.file_bytes(REPO, path)).digest() == hashlib.sha256(data).digest(), path
+        assert hub.file_sha256(REPO, path) == hashlib.sha256(data).hexdigest(), path
     assert "images/funnel.png" in hub.repos[REPO] and "README.md" in hub.repos[REPO]
     _assert_token_nowhere(run_output, result.stdout, result.stderr)
