@@ -170,3 +170,29 @@ push("memory://bucket/run", {REPO!r}, batch_bytes=1 << 20)
         assert hub.file_sha256(REPO, path) == hashlib.sha256(data).hexdigest(), path
     assert "images/funnel.png" in hub.repos[REPO] and "README.md" in hub.repos[REPO]
     _assert_token_nowhere(run_output, result.stdout, result.stderr)
+
+
+def test_card_configs_name_every_format_the_run_wrote(run_output, tmp_path):
+    """Parquet files beside the shards (e.g. OUT/parquet/) are pushed and get their own config."""
+    import shutil
+
+    import yaml
+
+    from curate.hub import push_plan
+
+    output = tmp_path / "run"
+    shutil.copytree(run_output, output)
+    (output / "parquet").mkdir()
+    shutil.copy(
+        next((output / "stages" / "pages" / "data").glob("*.parquet")), output / "parquet" / "part-0.parquet"
+    )
+    plan = push_plan(output, REPO)
+    assert "parquet/part-0.parquet" in plan.allow_patterns
+    assert not any(p.startswith("stages/") for p in plan.allow_patterns)  # internal state stays home
+    card = next(f.content for f in plan.files if f.path == "README.md").decode()
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "shards/*.tar"}]},
+        {"config_name": "parquet", "data_files": [{"split": "train", "path": "parquet/*.parquet"}]},
+    ]
+    assert meta["license"] == "other" and "webdataset" in meta["tags"]
