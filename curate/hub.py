@@ -119,8 +119,12 @@ def card_charts(output: str, funnels: list[StageFunnel], stages: list[str]) -> l
             funnel_chart(funnels, Path(tmp) / "funnel.png")
             caption = "records in per stage = kept + dropped + errored"
             charts.append((f"{CHARTS}/funnel.png", caption, (Path(tmp) / "funnel.png").read_bytes()))
-        if _is_local(output) and stages:
-            local = Path(output.removeprefix("file://"))
+        if stages:
+            local = (
+                Path(output.removeprefix("file://"))
+                if _is_local(output)
+                else _scores_copy(output, stages, tmp)
+            )
             for n, section in enumerate(score_sections(local, stages)):
                 name = f"{n:02d}-{section.stage}-{section.score}.png"
                 histogram_chart(section, Path(tmp) / name)
@@ -135,6 +139,27 @@ def card_charts(output: str, funnels: list[StageFunnel], stages: list[str]) -> l
                     caption += f". {section.rule}"
                 charts.append((f"{CHARTS}/{name}", caption, (Path(tmp) / name).read_bytes()))
     return charts
+
+
+def _scores_copy(output: str, stages: list[str], tmp: str) -> Path:
+    """A local copy of what the histograms need from an object-store output: per stage its thresholds
+    and the `id`, `text`, `metadata` columns of its kept and dropped records (no images are read)."""
+    import pyarrow.parquet as pq
+
+    fs, root = fsspec.core.url_to_fs(output)
+    local = Path(tmp) / "scores"
+    for stage in stages:
+        remote = _join(root, "stages", stage)
+        if fs.exists(_join(remote, "thresholds.json")):
+            (local / "stages" / stage).mkdir(parents=True, exist_ok=True)
+            fs.get_file(_join(remote, "thresholds.json"), str(local / "stages" / stage / "thresholds.json"))
+        for part in ("data", "excluded"):
+            for path in fs.glob(_join(remote, part, "*.parquet")):
+                target = local / "stages" / stage / part / path.rsplit("/", 1)[-1]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with fs.open(path, "rb") as f:
+                    pq.write_table(pq.read_table(f, columns=["id", "text", "metadata"]), target)
+    return local
 
 
 def _size_category(n: int) -> str:

@@ -169,6 +169,7 @@ push("memory://bucket/run", {REPO!r}, batch_bytes=1 << 20)
     for path, data in _expected_files(run_output).items():
         assert hub.file_sha256(REPO, path) == hashlib.sha256(data).hexdigest(), path
     assert "images/funnel.png" in hub.repos[REPO] and "README.md" in hub.repos[REPO]
+    assert "images/00-filter-language.png" in hub.repos[REPO]  # the histogram, from the records' scores
     _assert_token_nowhere(run_output, result.stdout, result.stderr)
 
 
