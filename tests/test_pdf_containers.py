@@ -198,3 +198,17 @@ def test_common_crawl_paths_listing_gives_the_same_documents_as_the_folder(share
         out = tmp_path / f"listing_out_{len(base)}"
         assert extract(listing, out, warc_base_url=base) == from_folder
         assert len(list((out / "stages" / "extract" / "logs" / "completions").iterdir())) == len(names)
+
+
+def test_one_shard_or_table_file_as_the_input(pdfs, tmp_path):
+    """`--input shard.tar` (or a single .parquet) reads that file: not an empty run."""
+    good = {k: pdfs[k] for k in ("la-precinct-bulletin-2014-p1", "scotus-transcript-p1")}
+    _tar(tmp_path / "one.tar", good)
+    pq.write_table(
+        pa.Table.from_pylist([{"key": k, "pdf": v} for k, v in good.items()]), tmp_path / "one.parquet"
+    )
+    for name, expected in (("one.tar", "one.tar/{}.pdf#page=1"), ("one.parquet", "one.parquet/{}#page=1")):
+        output = tmp_path / f"out-{name}"
+        run_recipe(get_recipe("pdf-pages"), str(tmp_path / name), output, ExecutorConfig("local", workers=1))
+        ids = {s["json"]["id"] for s in make_dataset(output, decode_images=False)}
+        assert ids == {expected.format(k) for k in good}
