@@ -404,7 +404,7 @@ def push_plan(output: str | Path, repo: str, licence: str = "other") -> PushPlan
     plan.files.append(HubFile(f"shards/{MANIFEST}", sizes[MANIFEST], location=manifest_path))
     tables = _table_files(fs, root)
     plan.files += [HubFile(path, size, location=_join(root, path)) for path, size in tables]
-    for name in ("funnel.json", "run.json"):
+    for name in ("funnel.json", "run.json", "qa_summary.json"):
         if fs.exists(_join(root, name)):
             plan.files.append(HubFile(name, fs.size(_join(root, name)), location=_join(root, name)))
     run = _read_json(fs, _join(root, "run.json"), {})
@@ -446,6 +446,25 @@ def _unchanged(f: HubFile, remote: tuple[int, str | None, str] | None, fs) -> bo
         return f.digest(fs) == lfs_sha256
     data = f.content if f.content is not None else fs.cat_file(f.location)
     return _git_blob_id(data) == blob_id
+
+
+def _remove_stale(api, repo: str, plan: PushPlan, remote: dict) -> None:
+    """Shards and charts of an earlier push that this run no longer has (e.g. a rerun wrote fewer
+    shards): deleted last, so `shards/*.tar` is exactly this run's shards."""
+    from huggingface_hub import CommitOperationDelete
+
+    ours = set(plan.allow_patterns)
+    stale = sorted(p for p in remote if p.startswith(("shards/", f"{CHARTS}/")) and p not in ours)
+    if stale:
+        api.create_commit(
+            repo_id=repo,
+            repo_type="dataset",
+            operations=[CommitOperationDelete(path) for path in stale],
+            commit_message=f"curate push: remove {len(stale)} files no longer in the run",
+        )
+        print(
+            f"removed {len(stale)} files of an earlier push that this run does not have: {', '.join(stale)}"
+        )
 
 
 def _batches(files: list[HubFile], batch_bytes: int) -> list[list[HubFile]]:
@@ -514,5 +533,6 @@ def push(
                 commit_message=f"curate push {n}/{len(batches)}: {len(batch)} files",
             )
         print(f"batch {n}/{len(batches)}: {len(batch)} files, {sum(f.size for f in batch):,} bytes uploaded")
+    _remove_stale(api, repo, plan, remote)
     print(f"pushed: {api.endpoint}/datasets/{repo}")
     return plan

@@ -281,8 +281,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "oid": git_blob_id(pointer.encode()),
                     "lfs": {"oid": value["oid"], "size": value["size"], "pointerSize": len(pointer)},
                 }
+        deleted = [line["value"]["path"] for line in lines if line["key"] == "deletedFile"]
         with self.hub.lock:
-            self.hub.repos.setdefault(repo, {}).update(changes)
+            for path in deleted:
+                self.hub.repos.get(repo, {}).pop(path, None)
+                changes.setdefault(path, None)
+            self.hub.repos.setdefault(repo, {}).update({k: v for k, v in changes.items() if v is not None})
             self.hub.commits.append(sorted(changes))
             oid = hashlib.sha1(str(len(self.hub.commits)).encode()).hexdigest()
         self._send(
