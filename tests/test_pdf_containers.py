@@ -212,3 +212,29 @@ def test_one_shard_or_table_file_as_the_input(pdfs, tmp_path):
         run_recipe(get_recipe("pdf-pages"), str(tmp_path / name), output, ExecutorConfig("local", workers=1))
         ids = {s["json"]["id"] for s in make_dataset(output, decode_images=False)}
         assert ids == {expected.format(k) for k in good}
+
+
+def test_shards_and_tables_are_read_through_fsspec_urls(pdfs, tmp_path):
+    """The same reader over an fsspec store (`memory://` here, as `s3://` or `hf://` would be)."""
+    import fsspec
+
+    from curate.pdf import PdfPageReader
+
+    good = {k: pdfs[k] for k in ("la-precinct-bulletin-2014-p1", "multi_page")}
+    _tar(tmp_path / "s.tar", good)
+    pq.write_table(
+        pa.Table.from_pylist([{"key": k, "pdf": v} for k, v in good.items()]), tmp_path / "t.parquet"
+    )
+    memory = fsspec.filesystem("memory")
+    for name in ("s.tar", "t.parquet"):
+        memory.pipe(f"/bucket/in/{name}", (tmp_path / name).read_bytes())
+
+    def pages(location: str) -> dict[str, tuple[str, str]]:
+        reader = PdfPageReader(location, ocr=False, max_pages=2)
+        return {d.id: (d.text, d.metadata["source"]) for d in reader.run()}
+
+    local, remote = pages(str(tmp_path)), pages("memory://bucket/in")
+    assert set(local) == set(remote) and len(remote) == 6
+    assert {k: v[0] for k, v in local.items()} == {k: v[0] for k, v in remote.items()}
+    source = remote["s.tar/multi_page.pdf#page=2"][1]  # the URL kept whole (memory's form is memory:///)
+    assert source.startswith("memory://") and source.endswith("/bucket/in/s.tar/multi_page.pdf")
