@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--repo", required=True, help="dataset repo id, ORG/NAME")
     push.add_argument("--private", action="store_true")
     push.add_argument("--dry-run", action="store_true", help="print what would be uploaded, upload nothing")
+    push.add_argument("--license", default="other", help="the card's licence id (default: other)")
+    push.add_argument(
+        "--batch-gb", type=float, default=5.0, help="GB staged and uploaded per batch (default: 5)"
+    )
     return parser
 
 
@@ -243,7 +247,24 @@ def cmd_serve_llm(args) -> int:
 def cmd_push(args) -> int:
     from curate.hub import push
 
-    push(Path(args.output), args.repo, private=args.private, dry_run=args.dry_run)
+    try:
+        push(
+            args.output,
+            args.repo,
+            private=args.private,
+            dry_run=args.dry_run,
+            licence=args.license,
+            batch_bytes=int(args.batch_gb * (1 << 30)),
+        )
+    except (OSError, RuntimeError) as exc:  # HTTP errors of huggingface_hub are OSErrors
+        if isinstance(exc, FileNotFoundError):
+            raise
+        print(
+            f"curate push: upload to {args.repo} stopped: {type(exc).__name__}: {exc}\n"
+            "rerun the same command to resume: files already on the Hub are skipped",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return 0
 
 

@@ -8,13 +8,13 @@ reason, and the run goes on.
 
 from __future__ import annotations
 
-import os
 import time
 
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
 from curate.ocr import ocr_image
+from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.record import error_record, image_media, page_record
 from curate.steps import InputReader, describe_error
 
@@ -50,7 +50,7 @@ def render_scale(width_pt: float, height_pt: float, dpi: int, max_side: int, max
 
 
 class PdfPageReader(InputReader):
-    """Reads a folder of PDFs and yields one page record per page.
+    """Reads a folder of PDFs (or of tar shards / tables of PDFs) and yields one page record per page.
 
     Args:
         data_folder: folder (or file) of PDFs, local or any fsspec path
@@ -68,6 +68,11 @@ class PdfPageReader(InputReader):
         strict: make warnings (repaired file, inverted page box, oversized page, over-dense image)
             errors, so only clean PDFs yield pages
         error_writer: where broken PDFs and failed pages are recorded
+        pdf_column: the column of PDF bytes in Parquet/Arrow inputs (default: found by name or type)
+
+    Inputs are PDF files, WebDataset tar shards of PDFs and tables of PDF bytes (`curate.pdf_sources`);
+    a PDF inside a shard or table has the id `shard.tar/KEY.pdf` (`table.parquet/KEY`) and carries its
+    sample's metadata (the shard's `KEY.json`, the row's other columns) in `source_metadata`.
     """
 
     name = "📄 PDF pages"
@@ -88,10 +93,12 @@ class PdfPageReader(InputReader):
         max_image_dpi: int = 1200,
         strict: bool = False,
         error_writer: DiskWriter | None = None,
-        glob_pattern: str = "**/*.pdf",
+        pdf_column: str | None = None,
+        glob_pattern: str | None = None,
         **reader_kwargs,
     ):
         super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
+        self.pdf_column = pdf_column
         self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang
         self.max_pages, self.max_seconds_per_pdf = max_pages, max_seconds_per_pdf
@@ -99,13 +106,21 @@ class PdfPageReader(InputReader):
         self.max_image_dpi, self.strict = max_image_dpi, strict
 
     def read_file(self, filepath: str):
+        if not is_pdf_input(filepath):
+            return  # not an input (e.g. a README beside the PDFs)
+        for item in iter_pdf_inputs(self.data_folder, filepath, self.pdf_column):
+            for record in self._read_pdf(item):
+                if item.metadata:
+                    _add_source_metadata(record, item.metadata)
+                yield record
+
+    def _read_pdf(self, item: PdfInput):
         import pymupdf
 
         # ids are relative to the input folder, so keys do not change when the folder moves
-        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
-        record_id = filepath.lstrip("/")
+        source, record_id = item.source, item.record_id
         try:
-            pdf = self._open(filepath, source)
+            pdf = self._open(item)
         except Exception as exc:
             self._fail(error_record(source, self.name, describe_error(exc), file=record_id), exc)
             return
@@ -139,11 +154,12 @@ class PdfPageReader(InputReader):
         kind = getattr(exc, "kind", type(exc).__name__) if exc else "time_limit"
         self.send_to_errors(record, record.metadata["error"]["reason"], kind, self._rank)
 
-    def _open(self, filepath: str, source: str):
+    def _open(self, item: PdfInput):
         import pymupdf
 
-        with self.data_folder.open(filepath, "rb") as f:
-            data = f.read()
+        if item.error:
+            raise PdfError(item.kind, item.error)
+        data = item.data
         if not data:
             raise PdfError("empty_file", "empty file (0 bytes)")
         try:
@@ -237,3 +253,15 @@ class PdfPageReader(InputReader):
             file=record_id,
             warnings=problems,
         )
+
+
+def _add_source_metadata(record, metadata: dict) -> None:
+    """The sample's metadata on each of its pages. A PDFA-style `pages` list (per-page OCR lines and
+    words) is split: each page record carries its own entry as `source_page`, not the whole list."""
+    pages = metadata.get("pages")
+    if isinstance(pages, list):
+        page = record.metadata.get("page", 0)
+        if 0 < page <= len(pages):
+            record.metadata["source_page"] = pages[page - 1]
+        metadata = {k: v for k, v in metadata.items() if k != "pages"}
+    record.metadata["source_metadata"] = metadata

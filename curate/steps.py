@@ -9,9 +9,11 @@ in datatrove's per-step stats under fixed names that the funnel report reads:
 from __future__ import annotations
 
 import contextlib
+import posixpath
 from abc import abstractmethod
 
 from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import DataFolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
 from datatrove.pipeline.readers.base import BaseDiskReader
@@ -61,6 +63,11 @@ class InputReader(ErrorSinkMixin, BaseDiskReader):
 
     def __init__(self, data_folder, error_writer: DiskWriter | None = None, **reader_kwargs):
         super().__init__(data_folder, **reader_kwargs)
+        if not self.paths_file and self.data_folder.isfile(""):
+            # one input file (`--input shard.tar`): datatrove lists folders, so read its folder, that file only
+            folder, name = posixpath.split(self.data_folder.path.rstrip("/"))
+            self.data_folder = DataFolder(folder, fs=self.data_folder.fs)
+            self.glob_pattern = name
         self.error_writer = error_writer
         self._rank = 0
 

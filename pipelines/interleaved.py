@@ -11,9 +11,10 @@ Options: `curate recipes interleaved --options` lists them with their defaults a
 from __future__ import annotations
 
 from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext
+from curate.stage import Recipe, Stage, StageContext, count_input_files
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages, ImageFetcher
+from curate.web.listing import COMMON_CRAWL_BASE, reader_location, web_task_count
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
     ObelicsImageCountFilter,
@@ -87,8 +88,17 @@ STORED_IMAGES = Option.arg(
     type=bool,
     help="take images stored in the WARC instead of downloading them",
 )
+# a `warc.paths.gz` input lists paths relative to this base
+WARC_BASE_URL = Option(
+    "warc_base_url",
+    str,
+    COMMON_CRAWL_BASE,
+    help="base URL of the paths in a warc.paths.gz input",
+    source="Common Crawl's published base",
+)
 EXTRACT_OPTIONS = (
     STORED_IMAGES,
+    WARC_BASE_URL,
     Option.arg(
         ObelicsParagraphFilter,
         "min_words",
@@ -174,7 +184,7 @@ def image_steps(ctx: StageContext) -> list:
 def build_extract(ctx: StageContext):
     return [
         WebPageReader(
-            ctx.input,
+            **reader_location(ctx.input, ctx.option("warc_base_url")),
             output="interleaved",
             use_stored_images=ctx.option("use_stored_images"),
             error_writer=ctx.error_writer("pages"),
@@ -218,6 +228,8 @@ def recipe() -> Recipe:
                 "extract",
                 build_extract,
                 input_suffixes=WEB_SUFFIXES,
+                # a Common Crawl warc.paths.gz listing: one task per WARC it names
+                task_count=web_task_count(lambda folder: count_input_files(folder, WEB_SUFFIXES)),
                 description="web pages -> ordered text and images; OBELICS text filters",
                 options=EXTRACT_OPTIONS,
             ),

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext
+from curate.stage import Recipe, Stage, StageContext, count_input_files
 from curate.web.document import WEB_SUFFIXES, WebPageReader
+from curate.web.listing import is_paths_listing, reader_location, web_task_count
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
 from filters.dedup.stages import (
     cross_source_stage,
@@ -25,7 +26,13 @@ from filters.dedup.stages import (
 )
 from filters.stages import clip_cut_stage, filters_stage
 from pipelines.common import shards_stage
-from pipelines.interleaved import FETCH_OPTIONS, IMAGE_FILTER_OPTIONS, STORED_IMAGES, image_steps
+from pipelines.interleaved import (
+    FETCH_OPTIONS,
+    IMAGE_FILTER_OPTIONS,
+    STORED_IMAGES,
+    WARC_BASE_URL,
+    image_steps,
+)
 
 DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}  # DataComp's image size filter
 
@@ -34,12 +41,15 @@ EXTRACT_OPTIONS = (
     Option.arg(UrlListReader, "caption_column", type=str,
                help="caption column of a URL list (found by name when unset)"),
     STORED_IMAGES,
+    WARC_BASE_URL,
     Option.arg(WebPageReader, "min_caption_words", type=int, minimum=0,
                help="alt texts and captions with fewer words are not pairs"),
 )  # fmt: skip
 
 
 def _is_url_list(folder: str) -> bool:
+    if is_paths_listing(folder):
+        return False
     path = Path(folder)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
@@ -57,7 +67,7 @@ def build_extract(ctx: StageContext):
         )
     else:
         reader = WebPageReader(
-            ctx.input,
+            **reader_location(ctx.input, ctx.option("warc_base_url")),
             output="pairs",
             use_stored_images=ctx.option("use_stored_images"),
             min_caption_words=ctx.option("min_caption_words"),
@@ -78,6 +88,10 @@ def recipe() -> Recipe:
                 "extract",
                 build_extract,
                 input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
+                # a Common Crawl warc.paths.gz listing: one task per WARC it names
+                task_count=web_task_count(
+                    lambda folder: count_input_files(folder, WEB_SUFFIXES + LIST_SUFFIXES)
+                ),
                 description="pages or URL lists -> image-caption pairs",
                 options=EXTRACT_OPTIONS,
             ),

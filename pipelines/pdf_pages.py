@@ -1,4 +1,4 @@
-"""PDF pages: a folder of PDFs -> one sample per page (rendered image + text layer or OCR) -> shards.
+"""PDF pages: a folder of PDFs (or WebDataset tar shards of PDFs, or Parquet of PDF bytes) -> one sample per page (rendered image + text layer or OCR) -> shards.
 Optional, off by default: dedup (identical renders, same or near-duplicate text; `--set dedup=true`),
 language and perplexity filters with the 5% highest-perplexity pages cut (`--set language=true
 --set perplexity=true`)."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from curate.options import Option
 from curate.pdf import PdfPageReader
+from curate.pdf_sources import INPUT_SUFFIXES
 from curate.stage import Recipe, Stage, StageContext
 from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage
@@ -22,6 +23,8 @@ PAGE_OPTIONS = (
     Option.arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
     Option.arg(PdfPageReader, "max_seconds_per_pdf", type=float, minimum=0,
                help="time budget per PDF; later pages are recorded as errors"),
+    Option.arg(PdfPageReader, "pdf_column", type=str,
+               help="column of PDF bytes in Parquet/Arrow inputs (found by name or type when unset)"),
 )  # fmt: skip
 
 
@@ -35,6 +38,7 @@ def build_pages(ctx: StageContext):
             ocr=ctx.option("ocr"),
             max_pages=ctx.option("max_pages"),
             max_seconds_per_pdf=ctx.option("max_seconds_per_pdf"),
+            pdf_column=ctx.option("pdf_column"),
             error_writer=ctx.error_writer("pages"),
         ),
         ctx.writer(),
@@ -45,7 +49,7 @@ def pages_stage() -> Stage:
     return Stage(
         "pages",
         build_pages,
-        input_suffixes=(".pdf",),
+        input_suffixes=INPUT_SUFFIXES,  # PDFs, tar shards of PDFs (PDFA), Parquet/Arrow of PDF bytes
         description="PDF -> page records (text or OCR)",
         options=PAGE_OPTIONS,
     )

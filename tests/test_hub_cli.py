@@ -28,14 +28,16 @@ def test_push_dry_run_lists_exactly_what_would_be_uploaded(pdf_run):
         "shards/manifest.json",
         "README.md",
         "funnel.json",
+        "run.json",
+        "images/funnel.png",
     }
     assert set(plan.allow_patterns) == expected
     for path in expected:
         assert path in result.stdout
-        assert (pdf_run / path).exists()
-    card = (pdf_run / "README.md").read_text()
+    assert not (pdf_run / "README.md").exists() and not (pdf_run / "images").exists()  # nothing written
+    card = next(f.content for f in plan.files if f.path == "README.md").decode()
     assert 'load_dataset("someorg/pdf-pages"' in card and "wds.WebDataset" in card
-    assert "pages" in card and "in" in card  # the funnel table
+    assert "| `pages` |" in card and "![Funnel" in card  # the funnel table and chart
 
 
 def test_push_without_shards_is_a_clear_error(tmp_path):

@@ -101,7 +101,8 @@ class WebPageReader(InputReader):
 
     def read_file(self, filepath: str):
         name = filepath.lower()
-        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
+        source = self.data_folder.resolve_paths(filepath)
+        source = source if "://" in source else os.path.normpath(source)  # keep a URL's `//`
         if name.endswith(WARC_SUFFIXES):
             yield from self._read_warc(filepath, source)
         elif name.endswith(HTML_SUFFIXES):

@@ -1,0 +1,295 @@
+"""A local stand-in for the Hugging Face Hub HTTP API: just the endpoints huggingface_hub 2.x calls to
+create a dataset repo, list its files, validate a card, and upload files, over the LFS protocol
+(preupload, LFS batch, PUT, commit) or the Xet protocol that hf_xet speaks (write token, CAS xorbs
+and shards, commit). It keeps the repo's files and the uploaded objects in memory, records every
+request, and can be told to fail uploads after N objects (`fail_after_uploads`) to interrupt a push.
+Xet xorbs are stored as received, not decoded: a file's content is checked by the sha256 that
+the client computed while chunking it and committed.
+
+Start it with `StandInHub.start()`; point a client at it with `HF_ENDPOINT=hub.url`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+LFS_SUFFIXES = (".tar", ".parquet", ".png", ".jpg", ".arrow")
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    authorization: str | None
+    body_bytes: int
+
+
+@dataclass
+class StandInHub:
+    server: ThreadingHTTPServer | None = None
+    repos: dict[str, dict[str, dict]] = field(default_factory=dict)  # repo -> path -> file entry
+    lfs: dict[str, bytes] = field(default_factory=dict)  # sha256 -> content
+    requests: list[Request] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)  # every LFS object (sha256) or Xet xorb (hash) sent
+    commits: list[list[str]] = field(default_factory=list)  # paths of each commit
+    cards: list[str] = field(default_factory=list)  # README.md contents sent for validation
+    xorbs: dict[str, int] = field(default_factory=dict)  # Xet: xorb hash -> bytes received
+    xet_shards: list[int] = field(default_factory=list)  # Xet: sizes of the shards (file records) sent
+    fail_after_uploads: int | None = None
+    xet_fail_status: int = 403  # hf_xet retries 5xx for minutes; a refusal stops the push at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @classmethod
+    def start(cls) -> StandInHub:
+        hub = cls()
+        handler = type("Handler", (_Handler,), {"hub": hub})
+        hub.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=hub.server.serve_forever, daemon=True).start()
+        return hub
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def file_sha256(self, repo: str, path: str) -> str:
+        entry = self.repos[repo][path]
+        return entry["lfs"]["oid"] if entry.get("lfs") else hashlib.sha256(entry["content"]).hexdigest()
+
+    def file_bytes(self, repo: str, path: str) -> bytes:
+        entry = self.repos[repo][path]
+        return self.lfs[entry["lfs"]["oid"]] if entry.get("lfs") else entry["content"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hub: StandInHub
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    # ---- plumbing
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, status: int, payload=None, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        body = self._body() if method in ("POST", "PUT") else b""
+        path = unquote(urlsplit(self.path).path)
+        hub = self.hub
+        with hub.lock:
+            hub.requests.append(Request(method, path, self.headers.get("Authorization"), len(body)))
+        parts = path.strip("/").split("/")
+        try:
+            if method == "POST" and path == "/api/repos/create":
+                return self._create(json.loads(body))
+            if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["tree"]:
+                return self._tree("/".join(parts[2:4]))
+            if method == "POST" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["preupload"]:
+                return self._preupload("/".join(parts[2:4]), json.loads(body))
+            if method == "POST" and parts[0] == "datasets" and path.endswith(".git/info/lfs/objects/batch"):
+                return self._lfs_batch(json.loads(body))
+            if method == "PUT" and parts[0] == "lfs-upload":
+                return self._lfs_put(parts[1], body)
+            if method == "POST" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["commit"]:
+                return self._commit("/".join(parts[2:4]), body)
+            if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["xet-write-token"]:
+                return self._xet_token()
+            if parts[0] == "cas":
+                return self._cas(method, parts[1:], body)
+            if method == "POST" and path == "/api/validate-yaml":
+                return self._validate_yaml(json.loads(body))
+            if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["revision"]:
+                repo = "/".join(parts[2:4])
+                return self._send(200, {"id": repo, "sha": "0" * 40, "siblings": []})
+        except (KeyError, ValueError) as exc:
+            return self._send(400, {"error": f"stand-in: bad request: {exc}"})
+        self._send(404, {"error": f"stand-in: no route {method} {path}"})
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    # ---- endpoints
+
+    def _create(self, payload: dict) -> None:
+        repo = (
+            f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        )
+        with self.hub.lock:
+            self.hub.repos.setdefault(repo, {})
+        self._send(200, {"url": f"{self.hub.url}/datasets/{repo}", "name": repo})
+
+    def _tree(self, repo: str) -> None:
+        if repo not in self.hub.repos:
+            return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        entries = []
+        for path, entry in sorted(self.hub.repos[repo].items()):
+            item = {"type": "file", "path": path, "size": entry["size"], "oid": entry["oid"]}
+            if entry.get("lfs"):
+                item["lfs"] = entry["lfs"]
+            entries.append(item)
+        self._send(200, entries)
+
+    def _preupload(self, repo: str, payload: dict) -> None:
+        files = []
+        for f in payload["files"]:
+            lfs = f["path"].endswith(LFS_SUFFIXES) or f["size"] > 1_000_000
+            existing = self.hub.repos.get(repo, {}).get(f["path"])
+            oid = None
+            if existing:
+                oid = existing["lfs"]["oid"] if existing.get("lfs") else existing["oid"]
+            files.append(
+                {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": oid,
+                }
+            )
+        self._send(200, {"files": files})
+
+    def _xet_token(self) -> None:
+        import time
+
+        cas, token, exp = f"{self.hub.url}/cas", "xet-standin-token", int(time.time()) + 3600
+        headers = {"X-Xet-Cas-Url": cas, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(exp)}
+        self._send(200, {"casUrl": cas, "accessToken": token, "exp": exp}, headers)
+
+    def _cas(self, method: str, parts: list[str], body: bytes) -> None:
+        """The Xet CAS API (huggingface.co/docs/xet/api): xorbs and shards are stored as sent."""
+        hub = self.hub
+        if method == "POST" and parts[:2] == ["v1", "xorbs"]:
+            with hub.lock:
+                if hub.fail_after_uploads is not None and len(hub.uploads) >= hub.fail_after_uploads:
+                    return self._send(
+                        hub.xet_fail_status, {"error": "stand-in: refused (simulated interruption)"}
+                    )
+                inserted = parts[-1] not in hub.xorbs
+                hub.xorbs[parts[-1]] = len(body)
+                hub.uploads.append(parts[-1])
+            return self._send(200, {"was_inserted": inserted})
+        if method == "POST" and parts == ["v1", "shards"]:
+            with hub.lock:
+                hub.xet_shards.append(len(body))
+            return self._send(200, {"result": 0})
+        return self._send(404, {"error": "stand-in: not found"})
+
+    def _validate_yaml(self, payload: dict) -> None:
+        """The card's YAML header: parsed, and the fields the Hub checks in a dataset card."""
+        import yaml
+
+        errors = []
+        content = payload["content"]
+        if not content.startswith("---\n") or "\n---\n" not in content[4:]:
+            errors.append("no YAML header")
+        else:
+            meta = yaml.safe_load(content[4 : content.index("\n---\n", 4)])
+            if not isinstance(meta, dict):
+                errors.append("the YAML header is not a mapping")
+            else:
+                if not isinstance(meta.get("license"), str):
+                    errors.append("license: missing")
+                for config in meta.get("configs", []):
+                    files = config.get("data_files")
+                    if not config.get("config_name") or not isinstance(files, list):
+                        errors.append(f"configs: bad entry {config}")
+                    for item in files or []:
+                        if not (isinstance(item, dict) and item.get("split") and item.get("path")):
+                            errors.append(f"configs: bad data_files entry {item}")
+        self.hub.cards.append(content)
+        self._send(400 if errors else 200, {"errors": [{"message": e} for e in errors], "warnings": []})
+
+    def _lfs_batch(self, payload: dict) -> None:
+        objects = []
+        for obj in payload["objects"]:
+            entry = {"oid": obj["oid"], "size": obj["size"]}
+            if obj["oid"] not in self.hub.lfs:  # already stored: no action, the client skips it
+                entry["actions"] = {"upload": {"href": f"{self.hub.url}/lfs-upload/{obj['oid']}"}}
+            objects.append(entry)
+        self._send(200, {"transfer": "basic", "objects": objects})
+
+    def _lfs_put(self, oid: str, body: bytes) -> None:
+        hub = self.hub
+        with hub.lock:
+            if hub.fail_after_uploads is not None and len(hub.uploads) >= hub.fail_after_uploads:
+                return self._send(507, {"error": "stand-in: storage full (simulated interruption)"})
+            if hashlib.sha256(body).hexdigest() != oid:
+                return self._send(400, {"error": "stand-in: content does not match its oid"})
+            hub.lfs[oid] = body
+            hub.uploads.append(oid)
+        self._send(200)
+
+    def _commit(self, repo: str, body: bytes) -> None:
+        lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+        changes = {}
+        for line in lines:
+            key, value = line["key"], line["value"]
+            if key == "file":
+                content = base64.b64decode(value["content"])
+                changes[value["path"]] = {
+                    "size": len(content),
+                    "oid": git_blob_id(content),
+                    "content": content,
+                }
+            elif key == "lfsFile":
+                if value["oid"] not in self.hub.lfs and not self.hub.xet_shards:
+                    return self._send(
+                        400, {"error": f"stand-in: LFS object of {value['path']} was never uploaded"}
+                    )
+                pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{value['oid']}\nsize {value['size']}\n"
+                changes[value["path"]] = {
+                    "size": value["size"],
+                    "oid": git_blob_id(pointer.encode()),
+                    "lfs": {"oid": value["oid"], "size": value["size"], "pointerSize": len(pointer)},
+                }
+        deleted = [line["value"]["path"] for line in lines if line["key"] == "deletedFile"]
+        with self.hub.lock:
+            for path in deleted:
+                self.hub.repos.get(repo, {}).pop(path, None)
+                changes.setdefault(path, None)
+            self.hub.repos.setdefault(repo, {}).update({k: v for k, v in changes.items() if v is not None})
+            self.hub.commits.append(sorted(changes))
+            oid = hashlib.sha1(str(len(self.hub.commits)).encode()).hexdigest()
+        self._send(
+            200,
+            {"commitUrl": f"{self.hub.url}/datasets/{repo}/commit/{oid}", "commitOid": oid, "success": True},
+        )
