@@ -8,26 +8,18 @@ reason, and the run goes on.
 
 from __future__ import annotations
 
-import os
 import time
 
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
+from curate.errors import PdfError, RecordError
 from curate.ocr import ocr_image
 from curate.record import error_record, image_media, page_record
 from curate.steps import InputReader, describe_error
 
 # PDF 1.7 caps a page side at 14,400 units (200 inches); larger pages are hostile or broken.
 MAX_PAGE_SIDE_PT = 14_400
-
-
-class PdfError(Exception):
-    """A PDF or page that cannot be turned into records: `kind` names the case, the message says why."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 def text_is_usable(text: str, min_chars: int = 20, min_clean_ratio: float = 0.75) -> bool:
@@ -101,13 +93,11 @@ class PdfPageReader(InputReader):
     def read_file(self, filepath: str):
         import pymupdf
 
-        # ids are relative to the input folder, so keys do not change when the folder moves
-        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
-        record_id = filepath.lstrip("/")
+        source, record_id, raw = self.input_names(filepath)
         try:
             pdf = self._open(filepath, source)
-        except Exception as exc:
-            self._fail(error_record(source, self.name, describe_error(exc), file=record_id), exc)
+        except (PdfError, OSError) as exc:  # a file that cannot be read is data, not a bug
+            self._fail(error_record(source, self.name, describe_error(exc), file=record_id, **raw), exc)
             return
         started = time.monotonic()
         with pdf:
@@ -122,16 +112,20 @@ class PdfPageReader(InputReader):
                         f"PdfError: time limit of {self.max_seconds_per_pdf}s reached; {left} pages not read"
                     )
                     for missed in range(index, min(pages, self.max_pages)):
-                        self._fail(error_record(source, self.name, reason, page=missed + 1, file=record_id))
+                        self._fail(
+                            error_record(source, self.name, reason, page=missed + 1, file=record_id, **raw)
+                        )
                     return
                 try:
-                    record = self._page_record(pdf[index], source, record_id, index, pages)
+                    record = self._page_record(pdf[index], source, record_id, index, pages, raw)
                     for problem in record.metadata["warnings"]:
                         self.send_warning(record, problem, self._rank)
                     yield record
-                except (PdfError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
+                # MuPDF raises FzErrorBase (and RuntimeError/ValueError from its Python layer) on broken
+                # page objects, Tesseract a TesseractError (a RuntimeError): this page's data is bad
+                except (RecordError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
                     record = error_record(
-                        source, self.name, describe_error(exc), page=index + 1, file=record_id
+                        source, self.name, describe_error(exc), page=index + 1, file=record_id, **raw
                     )
                     self._fail(record, exc)
 
@@ -148,7 +142,7 @@ class PdfPageReader(InputReader):
             raise PdfError("empty_file", "empty file (0 bytes)")
         try:
             pdf = pymupdf.open(stream=data, filetype="pdf")
-        except Exception as exc:
+        except (pymupdf.mupdf.FzErrorBase, RuntimeError, ValueError) as exc:
             raise PdfError("unreadable", f"not a readable PDF ({exc})") from exc
         if pdf.needs_pass:
             pdf.close()
@@ -198,7 +192,7 @@ class PdfPageReader(InputReader):
             raise PdfError("strict", "; ".join(problems))
         return problems
 
-    def _page_record(self, page, source: str, record_id: str, index: int, page_count: int):
+    def _page_record(self, page, source: str, record_id: str, index: int, page_count: int, raw: dict):
         import pymupdf
 
         problems = self._page_problems(page)
@@ -236,4 +230,5 @@ class PdfPageReader(InputReader):
             page_size_pt=[round(width_pt, 2), round(height_pt, 2)],
             file=record_id,
             warnings=problems,
+            **raw,
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from curate.shards import WebDatasetWriter, merge_manifests
-from curate.stage import Stage, StageContext
+from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
+from curate.stage import Stage, StageContext, StageFailed
 
 
 def shards_dir(ctx: StageContext):
@@ -21,12 +21,16 @@ def _build_shards(ctx: StageContext):
             max_bytes=int(ctx.option("shard_bytes", 1 << 30)),
             max_samples=int(ctx.option("shard_samples", 10_000)),
             resize_max_side=ctx.option("resize_max_side"),
+            error_writer=ctx.error_writer("shards"),
         ),
     ]
 
 
 def _finish_shards(ctx: StageContext) -> None:
-    merge_manifests(shards_dir(ctx))
+    try:
+        merge_manifests(shards_dir(ctx))
+    except DuplicateKeys as exc:
+        raise StageFailed(f"stage {ctx.name!r}: {exc}") from exc
 
 
 def _shard_tasks(ctx: StageContext) -> int:

@@ -153,7 +153,8 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
             raise StageFailed(str(exc)) from exc
         yield {"llm_external": True, "llm_model": options.get("llm_model") or (served[0] if served else "")}
         return
-    from synth.server import EmbeddedServer
+    from synth.models import ModelNotAvailable
+    from synth.server import EmbeddedServer, ServerStartError
 
     try:
         server = EmbeddedServer(
@@ -162,7 +163,8 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
             threads=options.get("llm_threads"),
         )
         server.start()
-    except Exception as exc:
+    # what a user can fix (model missing, server exits, port or binary problem, a bad n_ctx), in one line
+    except (ServerStartError, ModelNotAvailable, OSError, ValueError) as exc:
         raise StageFailed(f"could not start the embedded LLM server: {exc}") from exc
     try:
         yield {"llm_url": server.base_url, "llm_model": server.model_name}

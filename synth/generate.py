@@ -20,6 +20,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
+from curate.errors import LLMResponseError
 from curate.steps import RecordStep, describe_error
 from synth import prompts
 from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
@@ -284,8 +285,8 @@ class QAGenerator(RecordStep):
                 answers = [f.result() for f in futures]
                 with self.track_time():
                     doc = self.finish_page(doc, answers)
-            except RequestRejected as exc:  # this page's request was refused: an error, the run goes on
-                self.send_to_errors(doc, describe_error(exc), "request_rejected", rank)
+            except LLMResponseError as exc:  # refused or unusable reply: this page is an error, the run goes on
+                self.send_to_errors(doc, describe_error(exc), exc.kind, rank)
                 return None
             self.stat_update("forwarded")
             return doc
