@@ -148,7 +148,9 @@ class ChatClient:
         choices = body.get("choices") if isinstance(body, dict) else None
         choice = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(choice, dict) or not isinstance(choice.get("message") or {}, dict):
-            raise LLMResponseError("bad_response", f"reply without a usable `choices` entry: {str(body)[:300]}")
+            raise LLMResponseError(
+                "bad_response", f"reply without a usable `choices` entry: {str(body)[:300]}"
+            )
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         result = ChatResult(
             text=(choice.get("message") or {}).get("content") or "",

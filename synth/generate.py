@@ -285,7 +285,8 @@ class QAGenerator(RecordStep):
                 answers = [f.result() for f in futures]
                 with self.track_time():
                     doc = self.finish_page(doc, answers)
-            except LLMResponseError as exc:  # refused or unusable reply: this page is an error, the run goes on
+            # refused or unusable reply: this page is an error, the run goes on
+            except LLMResponseError as exc:
                 self.send_to_errors(doc, describe_error(exc), exc.kind, rank)
                 return None
             self.stat_update("forwarded")

@@ -107,7 +107,7 @@ def _pick(columns, wanted: str | None, candidates: tuple[str, ...], what: str, s
         if wanted not in columns:
             raise InputFileError(
                 "unreadable_list",
-                f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}"
+                f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}",
             )
         return wanted
     for name in candidates:
@@ -116,7 +116,7 @@ def _pick(columns, wanted: str | None, candidates: tuple[str, ...], what: str, s
     raise InputFileError(
         "unreadable_list",
         f"{source}: no {what} column (looked for {', '.join(candidates)}); columns: {', '.join(map(str, columns))}"
-        f"; name it with --set {what}_column=NAME"
+        f"; name it with --set {what}_column=NAME",
     )
 
 
