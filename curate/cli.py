@@ -115,7 +115,7 @@ def cmd_recipes(args) -> int:
 def cmd_run(args) -> int:
     from curate.console import quiet_logs
     from curate.report import format_funnel, run_funnel
-    from curate.stage import ExecutorConfig, StageFailed, active_stage_names, run_recipe
+    from curate.stage import ExecutorConfig, OutputInUse, StageFailed, active_stage_names, run_recipe
     from pipelines import get_recipe
 
     quiet_logs(not args.verbose)
@@ -129,6 +129,9 @@ def cmd_run(args) -> int:
     started = time.monotonic()
     try:
         run_recipe(recipe, args.input, output, config, only_stage=args.stage, options=options, progress=True)
+    except OutputInUse as exc:  # the folder is another run's: its funnel is not this run's to print
+        print(f"curate run: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except StageFailed as exc:
         failed = str(exc)
     except KeyboardInterrupt:

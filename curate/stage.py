@@ -156,6 +156,10 @@ class StageFailed(RuntimeError):
     pass
 
 
+class OutputInUse(StageFailed):
+    """Another run holds the output folder's lock; this run touched nothing."""
+
+
 @dataclass
 class ExecutorConfig:
     kind: str = "local"  # local | ray
@@ -355,7 +359,7 @@ def run_recipe(
     try:
         lock.acquire()
     except OutputLocked as exc:  # another run writes this folder: touch nothing
-        raise StageFailed(str(exc)) from exc
+        raise OutputInUse(str(exc)) from exc
     try:
         _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active)
     finally:
