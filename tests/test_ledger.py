@@ -19,7 +19,7 @@ from curate import ledger
 from curate.errors import ImageError, LLMResponseError, PdfError
 from curate.io import RecordWriter
 from curate.loader import make_dataset
-from curate.lock import LOCK_NAME, OutputLock
+from curate.lock import LOCK_NAME, OutputLock, OutputLocked
 from curate.report import error_lines, format_funnel, run_funnel
 from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
 from curate.stage import (
@@ -255,6 +255,19 @@ def test_a_second_run_on_a_locked_output_is_refused_naming_the_holder(pdfs, tmp_
     assert (out / LOCK_NAME).exists()
     run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER)  # a dead holder's lock is taken over
     assert not (out / LOCK_NAME).exists() and len(_keys(out)) >= 3
+
+
+def test_the_lock_works_on_an_fsspec_url():
+    first = OutputLock("memory://curate-test/out")
+    first.acquire()
+    try:
+        with pytest.raises(OutputLocked, match=rf"pid {os.getpid()} on host "):
+            OutputLock("memory://curate-test/out").acquire()
+    finally:
+        first.release()
+    second = OutputLock("memory://curate-test/out")
+    second.acquire()  # released: free again
+    second.release()
 
 
 def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
