@@ -128,10 +128,12 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
             problem = f"malformed: {bad} items without a question and an answer" if bad else None
             return pairs, problem
     # truncated JSON (output cut at max_tokens): keep the complete objects
-    salvaged = [
-        {"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')}
-        for q, a in _QA_OBJECT.findall(text)
-    ]
+    salvaged = []
+    for q, a in _QA_OBJECT.findall(text):
+        try:
+            salvaged.append({"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')})
+        except json.JSONDecodeError:  # an invalid escape in the model's text: that pair is lost, not the task
+            continue
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 

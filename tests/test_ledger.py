@@ -385,3 +385,11 @@ def test_the_lock_is_released_when_a_stage_fails(pdfs, tmp_path):
     with pytest.raises(StageFailed):
         run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER, options={"max_pages": 1})
     assert not (out / LOCK_NAME).exists()
+
+
+def test_cut_llm_output_with_an_invalid_escape_loses_that_pair_only():
+    from synth.generate import parse_pairs
+
+    text = '[{"question": "bad \\x escape?", "answer": "a"}, {"question": "ok?", "answer": "b"}, {"q'
+    pairs, problem = parse_pairs(text)
+    assert pairs == [{"question": "ok?", "answer": "b"}] and problem.startswith("malformed")
