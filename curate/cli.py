@@ -202,7 +202,8 @@ def cmd_report(args) -> int:
         from filters.report_html import write_html_report
 
         print(f"HTML report: {write_html_report(output)}")
-    return 0 if all(f.balanced for f in funnels) else EXIT_UNBALANCED
+    accounted = all(f.balanced and f.follows_upstream and not f.failed for f in funnels)
+    return 0 if accounted else EXIT_UNBALANCED
 
 
 def cmd_serve_llm(args) -> int:

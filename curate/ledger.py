@@ -210,6 +210,16 @@ def check_input(stage: str, pipeline: Sequence[PipelineStep]) -> dict | None:
     return {"stage": upstream, "records": ledger["data"]["records"]}
 
 
+def data_changes(stage_dir: Any, entry: dict) -> str | None:
+    """What changed in a finished stage's `data/` since its ledger was written (for the report), or None."""
+    recorded = (entry.get("data") or {}).get("files")
+    if recorded is None:
+        return None
+    found = rows_per_file(get_datafolder(posixpath.join(str(stage_dir), "data")))
+    problems = _differences(found, recorded, "the stage")
+    return f"data/ changed since the stage finished: {_summary(problems)}" if problems else None
+
+
 def check_input_count(stage: str, input_part: dict | None, records_in: int) -> str | None:
     """After a stage ran: why its input count differs from what its upstream stage kept, or None."""
     if input_part is None or records_in == input_part["records"]:

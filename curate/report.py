@@ -15,6 +15,8 @@ from pathlib import Path
 
 from datatrove.utils.stats import PipelineStats
 
+from curate import ledger
+
 
 @dataclass
 class StageFunnel:
@@ -100,11 +102,11 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
     funnel.dropped, funnel.errored = dict(dropped), dict(errored)
     elapsed = stage_dir / "elapsed.txt"
     funnel.seconds = float(elapsed.read_text()) if elapsed.exists() else 0.0
-    ledger = stage_dir / "ledger.json"
-    entry = json.loads(ledger.read_text()) if ledger.exists() else {}
+    ledger_file = stage_dir / ledger.LEDGER
+    entry = json.loads(ledger_file.read_text()) if ledger_file.exists() else {}
     if entry.get("input"):
         funnel.upstream, funnel.upstream_kept = entry["input"]["stage"], entry["input"]["records"]
-    funnel.failed = entry.get("failed")
+    funnel.failed = entry.get("failed") or ledger.data_changes(stage_dir, entry)
     return funnel
 
 

@@ -73,6 +73,8 @@ def test_a_parquet_file_deleted_between_stages_fails_the_run_naming_it(pdfs, tmp
     assert f"stage {next_stage!r}: its input" in str(failed.value)
     assert f"changed since stage 'pages' wrote it: {missing}" in str(failed.value)
     assert not (out / "stages" / next_stage / "logs" / "completions").exists()  # it did not run
+    # `curate report` sees it too
+    assert f"failed: data/ changed since the stage finished: {missing}" in format_funnel(run_funnel(out))
     # the whole recipe stops at pages, whose output no longer matches what its tasks wrote
     with pytest.raises(StageFailed, match=rf"stage 'pages': its data folder .* {victim.name} missing"):
         run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER)
