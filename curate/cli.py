@@ -147,7 +147,7 @@ def cmd_recipes(args) -> int:
 def cmd_run(args) -> int:
     from curate.console import quiet_logs
     from curate.report import format_funnel, run_funnel
-    from curate.stage import ExecutorConfig, StageFailed, active_stage_names, run_recipe
+    from curate.stage import ExecutorConfig, OutputInUse, StageFailed, active_stage_names, run_recipe
     from pipelines import get_recipe
 
     quiet_logs(not args.verbose)
@@ -162,6 +162,9 @@ def cmd_run(args) -> int:
     started = time.monotonic()
     try:
         run_recipe(recipe, args.input, output, config, only_stage=args.stage, options=options, progress=True)
+    except OutputInUse as exc:  # the folder is another run's: its funnel is not this run's to print
+        print(f"curate run: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except StageFailed as exc:
         failed = _message(exc)
         cause = exc.__cause__
@@ -235,7 +238,8 @@ def cmd_report(args) -> int:
         from filters.report_html import write_html_report
 
         print(f"HTML report: {write_html_report(output)}")
-    return 0 if all(f.balanced for f in funnels) else EXIT_UNBALANCED
+    accounted = all(f.balanced and f.follows_upstream and not f.failed for f in funnels)
+    return 0 if accounted else EXIT_UNBALANCED
 
 
 def cmd_serve_llm(args) -> int:

@@ -13,6 +13,8 @@ import time
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
+from curate.errors import PdfError, RecordError
+from curate.names import escape_name, raw_name_metadata
 from curate.ocr import ocr_image
 from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.record import error_record, image_media, page_record
@@ -20,14 +22,6 @@ from curate.steps import InputReader, describe_error
 
 # PDF 1.7 caps a page side at 14,400 units (200 inches); larger pages are hostile or broken.
 MAX_PAGE_SIDE_PT = 14_400
-
-
-class PdfError(Exception):
-    """A PDF or page that cannot be turned into records: `kind` names the case, the message says why."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 def text_is_usable(text: str, min_chars: int = 20, min_clean_ratio: float = 0.75) -> bool:
@@ -117,12 +111,14 @@ class PdfPageReader(InputReader):
     def _read_pdf(self, item: PdfInput):
         import pymupdf
 
-        # ids are relative to the input folder, so keys do not change when the folder moves
-        source, record_id = item.source, item.record_id
+        # ids are relative to the input folder, so keys do not change when the folder moves; names that
+        # are not valid UTF-8 are escaped, the exact name kept in metadata (curate/names.py)
+        source, record_id = escape_name(item.source), escape_name(item.record_id)
+        raw = raw_name_metadata(item.record_id)
         try:
             pdf = self._open(item)
-        except Exception as exc:
-            self._fail(error_record(source, self.name, describe_error(exc), file=record_id), exc)
+        except (PdfError, OSError) as exc:  # a file that cannot be read is data, not a bug
+            self._fail(error_record(source, self.name, describe_error(exc), file=record_id, **raw), exc)
             return
         started = time.monotonic()
         with pdf:
@@ -137,16 +133,20 @@ class PdfPageReader(InputReader):
                         f"PdfError: time limit of {self.max_seconds_per_pdf}s reached; {left} pages not read"
                     )
                     for missed in range(index, min(pages, self.max_pages)):
-                        self._fail(error_record(source, self.name, reason, page=missed + 1, file=record_id))
+                        self._fail(
+                            error_record(source, self.name, reason, page=missed + 1, file=record_id, **raw)
+                        )
                     return
                 try:
-                    record = self._page_record(pdf[index], source, record_id, index, pages)
+                    record = self._page_record(pdf[index], source, record_id, index, pages, raw)
                     for problem in record.metadata["warnings"]:
                         self.send_warning(record, problem, self._rank)
                     yield record
-                except (PdfError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
+                # MuPDF raises FzErrorBase (and RuntimeError/ValueError from its Python layer) on broken
+                # page objects, Tesseract a TesseractError (a RuntimeError): this page's data is bad
+                except (RecordError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
                     record = error_record(
-                        source, self.name, describe_error(exc), page=index + 1, file=record_id
+                        source, self.name, describe_error(exc), page=index + 1, file=record_id, **raw
                     )
                     self._fail(record, exc)
 
@@ -164,7 +164,7 @@ class PdfPageReader(InputReader):
             raise PdfError("empty_file", "empty file (0 bytes)")
         try:
             pdf = pymupdf.open(stream=data, filetype="pdf")
-        except Exception as exc:
+        except (pymupdf.mupdf.FzErrorBase, RuntimeError, ValueError) as exc:
             raise PdfError("unreadable", f"not a readable PDF ({exc})") from exc
         if pdf.needs_pass:
             pdf.close()
@@ -214,7 +214,7 @@ class PdfPageReader(InputReader):
             raise PdfError("strict", "; ".join(problems))
         return problems
 
-    def _page_record(self, page, source: str, record_id: str, index: int, page_count: int):
+    def _page_record(self, page, source: str, record_id: str, index: int, page_count: int, raw: dict):
         import pymupdf
 
         problems = self._page_problems(page)
@@ -252,6 +252,7 @@ class PdfPageReader(InputReader):
             page_size_pt=[round(width_pt, 2), round(height_pt, 2)],
             file=record_id,
             warnings=problems,
+            **raw,
         )
 
 

@@ -1,7 +1,9 @@
 """The funnel of a run: per stage, records in / kept / dropped by reason / errored, and throughput.
 
 Read from datatrove's per-task stats (`stages/NAME/logs/stats/*.json`), so the funnel is right after
-a resumed run too. Every stage must account for every record: in = kept + dropped + errored.
+a resumed run too. Every stage must account for every record: in = kept + dropped + errored; and a
+stage reading the records of the stage before it must read all of them: in = that stage's kept
+(`stages/NAME/ledger.json`, curate/ledger.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datatrove.utils.stats import PipelineStats
+
+from curate import ledger
 
 
 @dataclass
@@ -24,6 +28,9 @@ class StageFunnel:
     warnings: int = 0
     seconds: float = 0.0
     tasks_done: int = 0
+    upstream: str | None = None  # the stage whose kept records this one read (ledger.json)
+    upstream_kept: int | None = None
+    failed: str | None = None  # why the ledger failed the stage (records lost, too many errors)
 
     @property
     def dropped_total(self) -> int:
@@ -36,6 +43,21 @@ class StageFunnel:
     @property
     def balanced(self) -> bool:
         return self.records_in == self.kept + self.dropped_total + self.errored_total
+
+    @property
+    def follows_upstream(self) -> bool:
+        """in = the kept records of the stage it read (True when it read no stage's records)."""
+        return self.upstream_kept is None or self.records_in == self.upstream_kept
+
+    @property
+    def check(self) -> str:
+        if not self.balanced:
+            return "MISMATCH: in != kept + dropped + errored"
+        if not self.follows_upstream:
+            return f"LOST: in != {self.upstream_kept} kept by {self.upstream}"
+        if self.failed:
+            return "FAILED (see below)"
+        return f"ok, in = {self.upstream} kept" if self.upstream else "ok"
 
     @property
     def per_second(self) -> float:
@@ -80,6 +102,11 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
     funnel.dropped, funnel.errored = dict(dropped), dict(errored)
     elapsed = stage_dir / "elapsed.txt"
     funnel.seconds = float(elapsed.read_text()) if elapsed.exists() else 0.0
+    ledger_file = stage_dir / ledger.LEDGER
+    entry = json.loads(ledger_file.read_text()) if ledger_file.exists() else {}
+    if entry.get("input"):
+        funnel.upstream, funnel.upstream_kept = entry["input"]["stage"], entry["input"]["records"]
+    funnel.failed = entry.get("failed") or ledger.data_changes(stage_dir, entry)
     return funnel
 
 
@@ -103,11 +130,12 @@ def error_lines(output: str | Path, stage: str | None = None) -> list[dict]:
 def format_funnel(funnels: list[StageFunnel]) -> str:
     rows = [f"{'stage':<14}{'in':>8}{'kept':>8}{'dropped':>9}{'errored':>9}{'rec/s':>9}  check"]
     for f in funnels:
-        check = "ok" if f.balanced else "MISMATCH: in != kept + dropped + errored"
         rows.append(
             f"{f.stage:<14}{f.records_in:>8}{f.kept:>8}{f.dropped_total:>9}{f.errored_total:>9}"
-            f"{f.per_second:>9.1f}  {check}"
+            f"{f.per_second:>9.1f}  {f.check}"
         )
+        if f.failed:
+            rows.append(f"{'':<14}  failed: {f.failed}")
         for reason, n in sorted(f.dropped.items(), key=lambda kv: -kv[1]):
             rows.append(f"{'':<14}  dropped {n:>6}  {reason}")
         for reason, n in sorted(f.errored.items(), key=lambda kv: -kv[1]):
@@ -121,6 +149,14 @@ def format_funnel(funnels: list[StageFunnel]) -> str:
 
 def write_funnel_json(output: str | Path, funnels: list[StageFunnel]) -> Path:
     path = Path(output) / "funnel.json"
-    data = [{**asdict(f), "balanced": f.balanced, "per_second": f.per_second} for f in funnels]
+    data = [
+        {
+            **asdict(f),
+            "balanced": f.balanced,
+            "follows_upstream": f.follows_upstream,
+            "per_second": f.per_second,
+        }
+        for f in funnels
+    ]
     path.write_text(json.dumps(data, indent=2))
     return path

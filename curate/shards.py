@@ -4,11 +4,16 @@ A sample is `KEY.json` (text, metadata, scores, QA turns or the interleaved orde
 `KEY.png|jpg|webp` (`KEY.0.png`, `KEY.1.jpg`, ... when there are several) and `KEY.txt` (its text,
 possibly empty). Shard names are `{prefix}-{rank:05d}-{n:05d}.tar`: a task that restarts deletes its own
 earlier shards and writes them again, so a crash and a rerun never lose or duplicate a sample.
+
+Keys are unique in a run: a record whose key a task already wrote is an error record naming both
+sources (two samples under one key would make webdataset merge or refuse them); each task lists its
+keys, sorted, in `manifests/{rank}.keys`, and `merge_manifests` refuses a key written by two tasks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import io
 import json
 import os
@@ -16,8 +21,10 @@ from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.record import INTERLEAVED, sample_key
+from curate.steps import ErrorSinkMixin
 
 MANIFEST = "manifest.json"
 _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tif"}
@@ -95,7 +102,11 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
     return sample
 
 
-class WebDatasetWriter(PipelineStep):
+class DuplicateKeys(ValueError):
+    """Two tasks of the shards stage wrote the same sample key."""
+
+
+class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
     Each shard is written to `NAME.tar.tmp` and renamed to `NAME.tar` when complete; the task's
@@ -112,17 +123,20 @@ class WebDatasetWriter(PipelineStep):
         max_samples: int = 10_000,
         prefix: str = "shard",
         resize_max_side: int | None = None,
+        error_writer: DiskWriter | None = None,
     ):
         super().__init__()
         self.output_folder = Path(output_folder)
         self.max_bytes, self.max_samples = max_bytes, max_samples
         self.prefix = prefix
         self.resize_max_side = resize_max_side
+        self.error_writer = error_writer
 
     def _clear_previous_attempt(self, rank: int) -> None:
         for stale in self.output_folder.glob(f"{self.prefix}-{rank:05d}-*.tar*"):
             stale.unlink()
         (self.output_folder / "manifests" / f"{rank:05d}.json").unlink(missing_ok=True)
+        (self.output_folder / "manifests" / f"{rank:05d}.keys").unlink(missing_ok=True)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         import webdataset as wds
@@ -132,6 +146,7 @@ class WebDatasetWriter(PipelineStep):
         shards: list[dict] = []
         writer = tmp_path = None
         count = size = 0
+        written: dict[str, str] = {}  # key -> the record (id and source) written under it
 
         def close_shard():
             writer.close()
@@ -143,36 +158,79 @@ class WebDatasetWriter(PipelineStep):
                 {"name": final.name, "samples": count, "bytes": final.stat().st_size, "sha256": digest}
             )
 
-        for doc in data or []:
-            with self.track_time():
-                sample = to_sample(doc, self.resize_max_side)
-                sample_bytes = sum(len(v) for k, v in sample.items() if k != "__key__")
-                if writer is not None and (count >= self.max_samples or size + sample_bytes > self.max_bytes):
-                    close_shard()
-                    writer = None
-                if writer is None:
-                    tmp_path = self.output_folder / f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar.tmp"
-                    writer = wds.TarWriter(str(tmp_path), encoder=False, mtime=0)
-                    count = size = 0
-                writer.write(sample)
-                count += 1
-                size += sample_bytes
-            self.stat_update("total")
-            self.stat_update("bytes", value=sample_bytes)
+        with self._error_context():
+            for doc in data or []:
+                key, origin = sample_key(doc.id), f"{doc.id} ({doc.metadata.get('source') or '?'})"
+                if key in written:
+                    reason = f"duplicate sample key {key}: {origin} and {written[key]}; the first is kept"
+                    self.send_to_errors(doc, reason, "duplicate_key", rank)
+                    continue
+                written[key] = origin
+                with self.track_time():
+                    sample = to_sample(doc, self.resize_max_side)
+                    sample_bytes = sum(len(v) for k, v in sample.items() if k != "__key__")
+                    if writer is not None and (
+                        count >= self.max_samples or size + sample_bytes > self.max_bytes
+                    ):
+                        close_shard()
+                        writer = None
+                    if writer is None:
+                        tmp_path = self.output_folder / f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar.tmp"
+                        writer = wds.TarWriter(str(tmp_path), encoder=False, mtime=0)
+                        count = size = 0
+                    writer.write(sample)
+                    count += 1
+                    size += sample_bytes
+                self.stat_update("total")
+                self.stat_update("bytes", value=sample_bytes)
         if writer is not None:
             close_shard()
-        manifest_part = self.output_folder / "manifests" / f"{rank:05d}.json"
-        manifest_part.parent.mkdir(exist_ok=True)
-        tmp = manifest_part.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(shards))
-        os.replace(tmp, manifest_part)
+        manifests = self.output_folder / "manifests"
+        manifests.mkdir(exist_ok=True)
+        # sorted, so the driver checks keys across tasks by merging files, in bounded memory
+        lines = "".join(f"{key}\t{json.dumps(written[key])}\n" for key in sorted(written))
+        _write_atomic(manifests / f"{rank:05d}.keys", lines)
+        _write_atomic(manifests / f"{rank:05d}.json", json.dumps(shards))
         return
         yield  # a generator that yields nothing: the writer is the end of the pipeline
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def duplicate_keys(shard_folder: str | Path, limit: int = 5) -> list[str]:
+    """Keys written by more than one task of a shard folder (each with both records), at most `limit`."""
+    parts = sorted((Path(shard_folder) / "manifests").glob("*.keys"))
+    files = [open(p, encoding="utf-8") for p in parts]
+    found: list[str] = []
+    try:
+        previous_key = previous_origin = None
+        for line in heapq.merge(*files):
+            key, _, origin = line.rstrip("\n").partition("\t")
+            if key == previous_key:
+                found.append(f"{key}: {json.loads(previous_origin)} and {json.loads(origin)}")
+                if len(found) >= limit:
+                    break
+            previous_key, previous_origin = key, origin
+    finally:
+        for f in files:
+            f.close()
+    return found
+
+
 def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict:
-    """Combine the tasks' shard lists into `manifest.json` (written atomically)."""
+    """Combine the tasks' shard lists into `manifest.json` (written atomically); raise DuplicateKeys
+    if two tasks wrote the same sample key (the shard set would hold two samples under one key)."""
     folder = Path(shard_folder)
+    duplicates = duplicate_keys(folder)
+    if duplicates:
+        raise DuplicateKeys(
+            f"{folder}: sample keys written by two tasks (each record of the run needs its own key): "
+            + "; ".join(duplicates)
+        )
     shards = []
     for part in sorted((folder / "manifests").glob("[0-9]*.json")):
         shards.extend(json.loads(part.read_text()))

@@ -6,7 +6,9 @@ Layout of a run's output folder:
     OUTPUT/stages/NAME/excluded/   records its filters dropped, with reason and scores
     OUTPUT/stages/NAME/errors/     records or inputs that failed, with reason (JSONL)
     OUTPUT/stages/NAME/logs/       datatrove's logs, per-task stats and completion markers
+    OUTPUT/stages/NAME/ledger.json records per file of data/, checked by the next stage (curate/ledger.py)
     OUTPUT/shards/                 the final WebDataset shards and manifest.json
+    OUTPUT/.curate.lock            held while a run writes the folder (curate/lock.py)
 
 A stage whose tasks all completed is skipped on a rerun (datatrove's completion markers), so a
 crashed run resumes where it stopped, and any stage can run alone (`--stage NAME`) on a cluster.
@@ -25,12 +27,34 @@ from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 
+from curate import ledger
 from curate.io import ErrorWriter, RecordReader, RecordWriter
+from curate.lock import OutputLock, OutputLocked
 from curate.options import Option, UserError, declared_options, parse_bool, public_options, resolve_options
 from curate.progress import StageProgress
 from curate.secrets import redact_url
 
 DEFAULT_MAX_TASKS = 64
+
+# options every recipe has: the run ledger's limit on errored records per stage
+RUN_OPTIONS = (
+    Option(
+        "max_error_rate",
+        float,
+        ledger.DEFAULT_MAX_ERROR_RATE,
+        minimum=0,
+        maximum=1,
+        help="a stage fails when more than this share of its records errored",
+        source="a systematic fault must not end in an empty dataset with exit 0",
+    ),
+    Option(
+        "error_rate_min_records",
+        int,
+        ledger.DEFAULT_ERROR_RATE_MIN_RECORDS,
+        minimum=0,
+        help="the error rate is judged from this many records in a stage on",
+    ),
+)
 
 
 @dataclass
@@ -181,7 +205,8 @@ class Recipe:
 
     def declared(self) -> dict[str, Option]:
         """Every option this recipe accepts: its own and its stages' declarations."""
-        return declared_options([*self.options, *(o for stage in self.stages for o in stage.options)])
+        stage_options = (o for stage in self.stages for o in stage.options)
+        return declared_options([*RUN_OPTIONS, *self.options, *stage_options])
 
     def resolve(self, options: dict[str, Any]) -> dict[str, Any]:
         """All the recipe's options, typed: the user's `options` over the recipe's defaults over the
@@ -210,6 +235,10 @@ class UnknownName(UserError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class OutputInUse(StageFailed):
+    """Another run holds the output folder's lock; this run touched nothing."""
 
 
 @dataclass
@@ -320,7 +349,9 @@ def active_stage_names(recipe: Recipe, input: str, output: Path, options: dict[s
 
 
 def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
-    """Run (or resume) one stage; raise StageFailed if any task did not complete. Returns seconds."""
+    """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
+    what the stage before it kept (curate/ledger.py), or if too many of its records errored.
+    Returns seconds."""
     upstream = Path(ctx.input).parent  # OUTPUT/stages/PREVIOUS when reading a stage's data
     if not Path(ctx.input).exists() and (upstream / "logs" / "completions").is_dir():
         Path(ctx.input).mkdir(parents=True)  # the previous stage ran and kept nothing: an empty input
@@ -332,9 +363,15 @@ def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
     started = time.monotonic()
     executor = make_executor(stage, ctx, config)
     try:
+        input_part = ledger.check_input(stage.name, executor.pipeline)
+    except ledger.LedgerError as exc:
+        raise StageFailed(str(exc)) from exc
+    try:
         executor.run()
-    except Exception as exc:
-        raise StageFailed(f"stage {stage.name!r} failed: {exc}") from exc
+    except Exception as exc:  # whatever a task raised: the stage failed; its traceback is in the task's log
+        raise StageFailed(
+            f"stage {stage.name!r} failed: {type(exc).__name__}: {exc} (traceback in {ctx.logs_dir}/logs)"
+        ) from exc
     incomplete = executor.get_incomplete_ranks(skip_completed=True)
     if incomplete:
         raise StageFailed(
@@ -345,7 +382,32 @@ def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
         stage.finish(ctx)
     elapsed = time.monotonic() - started
     _record_elapsed(ctx, elapsed)
+    _close_ledger(stage, ctx, executor.pipeline, input_part)
     return elapsed
+
+
+def _close_ledger(stage: Stage, ctx: StageContext, pipeline: list, input_part: dict | None) -> None:
+    """Record what the stage kept (per file) and fail it if records went missing or too many errored;
+    a failed stage's ledger says why, so the next stage refuses to read it."""
+    from curate.report import stage_funnel
+
+    funnel = stage_funnel(ctx.stage_dir)
+    entry: dict[str, Any] = {"stage": stage.name, "input": input_part}
+    try:
+        entry["data"] = ledger.record_output(stage.name, ctx.stage_dir, ctx.data_dir, pipeline)
+        problem = ledger.check_input_count(stage.name, input_part, funnel.records_in if funnel else 0)
+        problem = problem or ledger.error_rate_problem(
+            funnel,
+            ctx.option("max_error_rate"),
+            ctx.option("error_rate_min_records"),
+        )
+    except ledger.LedgerError as exc:
+        problem = str(exc)
+    if problem:
+        entry["failed"] = problem
+    ledger.write_ledger(ctx.stage_dir, entry)
+    if problem:
+        raise StageFailed(problem)
 
 
 def _record_elapsed(ctx: StageContext, seconds: float) -> None:
@@ -375,6 +437,19 @@ def run_recipe(
     active = [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
     if only_stage and only_stage not in active:
         raise StageFailed(f"stage {only_stage!r} is switched off by this run's options; nothing to run")
+    lock = OutputLock(output)
+    try:
+        lock.acquire()
+    except OutputLocked as exc:  # another run writes this folder: touch nothing
+        raise OutputInUse(str(exc)) from exc
+    try:
+        _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active)
+    finally:
+        lock.release()
+
+
+def _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active) -> None:
+    """The stages of `run_recipe`, with the output folder locked."""
     (output / "run.json").write_text(
         json.dumps(
             {

@@ -1,7 +1,9 @@
 """Base classes for our pipeline steps: every record is kept, dropped with a reason, or errored with one.
 
-`RecordStep` transforms records; `ScoreFilter` scores records, then decides. Both catch a failure on
-one record, send that record to the stage's error sink with the reason, and go on. Counts are kept
+`RecordStep` transforms records; `ScoreFilter` scores records, then decides. Both catch a data
+problem on one record (a `curate.errors.RecordError`, or a library error listed in `data_errors()`),
+send that record to the stage's error sink with the reason, and go on; any other exception is a bug
+and fails the task with its traceback (see curate/errors.py). Counts are kept
 in datatrove's per-step stats under fixed names that the funnel report reads:
 `total`, `forwarded`, `dropped`, `dropped_<reason>`, `errored`, `errored_<kind>`.
 """
@@ -9,6 +11,7 @@ in datatrove's per-step stats under fixed names that the funnel report reads:
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 from abc import abstractmethod
 
@@ -21,6 +24,8 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.batching import batched
 from loguru import logger
 
+from curate.errors import data_errors, error_kind
+from curate.names import escape_name, raw_name_metadata
 from curate.record import mark_error
 from curate.secrets import redact_text
 
@@ -76,6 +81,16 @@ class InputReader(ErrorSinkMixin, BaseDiskReader):
         with self._error_context():
             yield from super().run(data, rank, world_size)
 
+    def input_names(self, filepath: str) -> tuple[str, str, dict]:
+        """(source, id prefix, metadata) of an input file, valid UTF-8 whatever its name.
+
+        `source` is its full path; the id prefix is its path relative to the input folder, so ids (and
+        sample keys) do not change when the folder moves; the metadata keeps the exact name
+        (`raw_name`) where it had to be escaped (curate/names.py)."""
+        source = self.data_folder.resolve_paths(filepath)
+        source = source if "://" in source else os.path.normpath(source)  # keep a URL's `//`
+        return escape_name(source), escape_name(filepath.lstrip("/")), raw_name_metadata(filepath)
+
 
 class RecordStep(ErrorSinkMixin, PipelineStep):
     """A step that changes records one at a time. Subclasses implement `process`."""
@@ -97,8 +112,8 @@ class RecordStep(ErrorSinkMixin, PipelineStep):
                 try:
                     with self.track_time():
                         doc = self.process(doc)
-                except Exception as exc:  # one bad record must not stop the run
-                    self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                except data_errors() as exc:  # one bad record must not stop the run; a bug does
+                    self.send_to_errors(doc, describe_error(exc), error_kind(exc), rank)
                     continue
                 self.stat_update("forwarded")
                 yield doc
@@ -148,24 +163,24 @@ class ScoreFilter(ErrorSinkMixin, BaseFilter):
                     try:
                         self.score_batch(batch)
                         failures = {}
-                    except Exception:
-                        # a batch failed: score one by one to find which records are at fault
+                    except data_errors():
+                        # a batch failed on bad data: score one by one to find which records are at fault
                         failures = {}
                         for doc in batch:
                             try:
                                 self.score_batch([doc])
-                            except Exception as exc:
+                            except data_errors() as exc:
                                 failures[id(doc)] = exc
                 for doc in batch:
                     self.stat_update("total")
                     if id(doc) in failures:
                         exc = failures[id(doc)]
-                        self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                        self.send_to_errors(doc, describe_error(exc), error_kind(exc), rank)
                         continue
                     try:
                         keep, reason = get_filter_result(self.decide(doc))
-                    except Exception as exc:
-                        self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                    except data_errors() as exc:
+                        self.send_to_errors(doc, describe_error(exc), error_kind(exc), rank)
                         continue
                     if keep:
                         self.stat_update("forwarded")

@@ -20,6 +20,7 @@ from pathlib import Path
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import decoding_image
 from curate.record import INTERLEAVED, scores, set_score
 from curate.steps import ScoreFilter
 
@@ -208,7 +209,7 @@ class ClipScoreFilter(ScoreFilter):
         model, preprocess, tokenizer, device = self.clip
         pixels = []
         for data in images:
-            with Image.open(io.BytesIO(data)) as image:
+            with decoding_image("image"), Image.open(io.BytesIO(data)) as image:
                 pixels.append(preprocess(image.convert("RGB")))
         with torch.no_grad():
             image_features = model.encode_image(torch.stack(pixels).to(device))

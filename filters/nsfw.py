@@ -19,6 +19,7 @@ import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import decoding_image
 from curate.options import OptionError
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
@@ -50,7 +51,7 @@ def nsfw_score_from_detections(
 
 def decode_bgr(data: bytes, name: str = "image") -> np.ndarray:
     """Image bytes -> an 8-bit BGR array (OpenCV's layout, which NudeNet expects); Pillow for what OpenCV
-    cannot read (e.g. GIF). Raises ValueError naming the image when neither can."""
+    cannot read (e.g. GIF). Raises ImageError naming the image when neither can."""
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -58,11 +59,8 @@ def decode_bgr(data: bytes, name: str = "image") -> np.ndarray:
         return array
     from PIL import Image
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            rgb = np.asarray(image.convert("RGB"))
-    except Exception as exc:
-        raise ValueError(f"{name}: cannot decode image ({type(exc).__name__}: {exc})") from exc
+    with decoding_image(name), Image.open(io.BytesIO(data)) as image:
+        rgb = np.asarray(image.convert("RGB"))
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from curate.errors import ImageError, decoding_image
 from curate.report import StageFunnel, run_funnel
 
 THUMB_SIDE = 160
@@ -196,11 +197,11 @@ def thumbnail(row: ScoredRow, target: Path, cache: dict) -> bool:
     if not data:
         return False
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with decoding_image("thumbnail"), Image.open(io.BytesIO(data)) as image:
             image = image.convert("RGB")
             image.thumbnail((THUMB_SIDE, THUMB_SIDE))
-            image.save(target, "JPEG", quality=85)
-    except Exception:
+        image.save(target, "JPEG", quality=85)
+    except ImageError:  # a record image that does not decode gets no thumbnail
         return False
     return True
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from curate.compact import compact_shards
 from curate.options import Option
-from curate.shards import WebDatasetWriter, merge_manifests
-from curate.stage import Stage, StageContext
+from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
+from curate.stage import Stage, StageContext, StageFailed
 
 SHARD_OPTIONS = (
     Option.arg(WebDatasetWriter, "max_bytes", "shard_bytes", type=int, minimum=1,
@@ -32,6 +32,7 @@ def _build_shards(ctx: StageContext):
             max_bytes=ctx.option("shard_bytes"),
             max_samples=ctx.option("shard_samples"),
             resize_max_side=ctx.option("resize_max_side"),
+            error_writer=ctx.error_writer("shards"),
         ),
     ]
 
@@ -43,7 +44,10 @@ def _finish_shards(ctx: StageContext) -> None:
         max_samples=ctx.option("shard_samples"),
         max_bytes=ctx.option("shard_bytes"),
     )
-    merge_manifests(shards_dir(ctx))
+    try:
+        merge_manifests(shards_dir(ctx))
+    except DuplicateKeys as exc:
+        raise StageFailed(f"stage {ctx.name!r}: {exc}") from exc
 
 
 def _shard_tasks(ctx: StageContext) -> int:

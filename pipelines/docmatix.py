@@ -35,7 +35,8 @@ from synth import prompts
 from synth.checks import QAChecks
 from synth.client import ChatClient, ServerUnavailable
 from synth.generate import QAGenerator
-from synth.server import EmbeddedServer
+from synth.models import ModelNotAvailable
+from synth.server import EmbeddedServer, ServerStartError
 
 DEFAULTS = {
     # filtered before the LLM sees a page, so no request is spent on a duplicate or a garbage page
@@ -218,7 +219,8 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
             threads=options.get("llm_threads"),
         )
         server.start()
-    except Exception as exc:
+    # what a user can fix (model missing, server exits, port or binary problem, a bad n_ctx), in one line
+    except (ServerStartError, ModelNotAvailable, OSError, ValueError) as exc:
         raise StageFailed(f"could not start the embedded LLM server: {redact_text(str(exc))}") from exc
     try:
         yield {"llm_url": server.base_url, "llm_model": server.model_name}

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from curate.errors import LLMResponseError
 from curate.options import UserError
 from curate.secrets import redact_text, redact_url
 
@@ -41,8 +42,11 @@ class ServerRefused(ServerUnavailable):
         )
 
 
-class RequestRejected(RuntimeError):
+class RequestRejected(LLMResponseError):
     """The server refused this one request (HTTP 4xx): the page it was about is an error, the run goes on."""
+
+    def __init__(self, message: str):
+        super().__init__("request_rejected", message)
 
 
 @dataclass
@@ -159,8 +163,13 @@ class ChatClient:
         if cached is not None:
             return ChatResult(**cached, cached=True)
         body = self._post(payload)
-        choice = body["choices"][0]
-        usage = body.get("usage") or {}
+        choices = body.get("choices") if isinstance(body, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict) or not isinstance(choice.get("message") or {}, dict):
+            raise LLMResponseError(
+                "bad_response", f"reply without a usable `choices` entry: {str(body)[:300]}"
+            )
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         result = ChatResult(
             text=(choice.get("message") or {}).get("content") or "",
             finish_reason=choice.get("finish_reason"),

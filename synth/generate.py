@@ -20,6 +20,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
+from curate.errors import LLMResponseError
 from curate.secrets import Secret, redact_url
 from curate.steps import RecordStep, describe_error
 from synth import prompts
@@ -129,10 +130,12 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
             problem = f"malformed: {bad} items without a question and an answer" if bad else None
             return pairs, problem
     # truncated JSON (output cut at max_tokens): keep the complete objects
-    salvaged = [
-        {"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')}
-        for q, a in _QA_OBJECT.findall(text)
-    ]
+    salvaged = []
+    for q, a in _QA_OBJECT.findall(text):
+        try:
+            salvaged.append({"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')})
+        except json.JSONDecodeError:  # an invalid escape in the model's text: that pair is lost, not the task
+            continue
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
@@ -293,8 +296,9 @@ class QAGenerator(RecordStep):
                 answers = [f.result() for f in futures]
                 with self.track_time():
                     doc = self.finish_page(doc, answers)
-            except RequestRejected as exc:  # this page's request was refused: an error, the run goes on
-                self.send_to_errors(doc, describe_error(exc), "request_rejected", rank)
+            # refused or unusable reply: this page is an error, the run goes on
+            except LLMResponseError as exc:
+                self.send_to_errors(doc, describe_error(exc), exc.kind, rank)
                 return None
             self.stat_update("forwarded")
             return doc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from curate.errors import ImageError
 from curate.record import image_media, interleaved_record, pair_record, scores
 from filters.nsfw import NsfwClassifier, NsfwFilter, decode_bgr, nsfw_score_from_detections
 
@@ -74,7 +75,9 @@ def test_record_score_is_its_most_nsfw_image_and_threshold_applies(shared_data):
 def test_undecodable_image_is_an_error_naming_the_record(shared_data):
     broken = (shared_data / "images/broken").glob("*")
     data = next(p for p in broken if p.suffix.lower() in (".png", ".jpg", ".jpeg")).read_bytes()[:40]
-    with pytest.raises(ValueError, match="rec image m"):
+    with pytest.raises(
+        ImageError, match="rec image m"
+    ):  # a data error: the record is errored, the run goes on
         decode_bgr(data, "rec image m")
 
 

@@ -263,6 +263,8 @@ def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_dat
         output,
         ExecutorConfig(workers=1),
         only_stage="extract",
+        # every file here is damaged on purpose: all records erroring is the expected outcome
+        options={"max_error_rate": 1.0},
     )
     (funnel,) = run_funnel(output, ["extract"])
     assert funnel.balanced

@@ -14,6 +14,7 @@ import re
 
 from datatrove.data import Document, Media
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from lxml import etree
 
 from curate.record import error_record, image_media, interleaved_record
 from curate.steps import InputReader, describe_error
@@ -101,24 +102,23 @@ class WebPageReader(InputReader):
 
     def read_file(self, filepath: str):
         name = filepath.lower()
-        source = self.data_folder.resolve_paths(filepath)
-        source = source if "://" in source else os.path.normpath(source)  # keep a URL's `//`
+        source, file_id, raw = self.input_names(filepath)
         if name.endswith(WARC_SUFFIXES):
-            yield from self._read_warc(filepath, source)
+            yield from self._read_warc(filepath, source, file_id, raw)
         elif name.endswith(HTML_SUFFIXES):
-            yield from self._read_html(filepath, source)
+            yield from self._read_html(filepath, source, file_id, raw)
 
-    def _read_html(self, filepath: str, source: str):
+    def _read_html(self, filepath: str, source: str, file_id: str, raw: dict):
         try:
             with self.data_folder.open(filepath, "rb", compression="infer") as f:
                 data = f.read()
-        except OSError as exc:
-            self._fail(source, describe_error(exc), "unreadable_file", file=filepath)
+        except OSError as exc:  # unreadable or not valid gzip: this file is an error, the others go on
+            self._fail(source, describe_error(exc), "unreadable_file", file=file_id, **raw)
             return
         url = page_url_from_html(data) or f"file://{os.path.abspath(source)}"
-        yield from self._records(data, url, filepath.lstrip("/"), source, None, {"file": filepath})
+        yield from self._records(data, url, file_id, source, None, {"file": file_id, **raw})
 
-    def _read_warc(self, filepath: str, source: str):
+    def _read_warc(self, filepath: str, source: str, file_id: str, raw: dict):
         stored = None
         if self.use_stored_images:
             stored = stored_images(lambda: self.data_folder.open(filepath, "rb"))
@@ -131,21 +131,25 @@ class WebPageReader(InputReader):
                         source_id,
                         item.reason,
                         item.kind,
-                        file=filepath,
+                        file=file_id,
                         url=item.url,
                         warc_record_id=item.record_id,
+                        **raw,
                     )
                     continue
                 if not item.is_html:
                     continue
-                yield from self._warc_page(item, filepath, source, stored)
+                yield from self._warc_page(item, file_id, raw, source, stored)
 
-    def _warc_page(self, response: WarcResponse, filepath: str, source: str, stored: StoredImages | None):
+    def _warc_page(self, response: WarcResponse, file_id: str, raw: dict, source: str, stored):
+        # the file is part of the id: the same page in two WARCs (or one WARC given twice) gives two
+        # records with distinct sample keys, not two samples under one key
         uuid = _UUID.search(response.record_id)
-        record_id = f"{response.url}#{uuid.group(1) if uuid else response.record_id}"
+        record_id = f"{file_id}#{response.url}#{uuid.group(1) if uuid else response.record_id}"
         opt_out = opt_out_directives(response.headers.get("x-robots-tag"))
         meta = {
-            "file": filepath,
+            **raw,
+            "file": file_id,
             "date": response.date,
             "warc_record_id": response.record_id,
             "http_content_type": response.headers.get("content-type"),
@@ -159,7 +163,8 @@ class WebPageReader(InputReader):
         try:
             with self.track_time():
                 page = extract_page(data, url, charset=charset, max_link_density=self.max_link_density)
-        except Exception as exc:  # one bad page must not stop the file
+        # what a malformed page can make the parser raise (bad markup, unknown charset, too deep)
+        except (ValueError, LookupError, etree.LxmlError) as exc:
             self._fail(
                 f"{source}#{url}",
                 f"extraction failed: {describe_error(exc)}",

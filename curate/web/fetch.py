@@ -1,7 +1,8 @@
 """Image fetching over HTTP(S): concurrent, with timeouts, retries, size caps and a content check,
 honouring opt-out signals (X-Robots-Tag noai/noimageai, robots.txt), and refusing private, loopback,
 link-local and other non-public addresses unless `allow_private` (the host is resolved and every address
-checked, at each redirect hop). Every failure comes back as a reason; nothing raises out of `fetch`.
+checked, at each redirect hop). Every network or data failure comes back as a reason (a bug in our code
+still raises, see curate/errors.py).
 
 `FetchImages` is the pipeline step: it fetches the images of records that have no bytes yet (images
 stored in the WARC already have theirs), decodes every image safely and records failures per image.
@@ -18,24 +19,21 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
+import requests
+import urllib3
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.batching import batched
 
+from curate.errors import FetchError, ImageError
 from curate.record import PAIR
 from curate.steps import ErrorSinkMixin
-from curate.web.images import DEFAULT_MAX_PIXELS, ImageError, decode_image, sniff_format
+from curate.web.images import DEFAULT_MAX_PIXELS, decode_image, sniff_format
 
 USER_AGENT = "curate-image-fetcher/0.1 (+https://github.com/curate; research data curation)"
 OPT_OUT_TOKENS = ("noai", "noimageai")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-
-
-class FetchError(Exception):
-    def __init__(self, kind: str, message: str, retry: bool = False):
-        super().__init__(message)
-        self.kind, self.retry = kind, retry
 
 
 @dataclass
@@ -249,7 +247,8 @@ class ImageFetcher:
                 chunks.append(chunk)
         except FetchError:
             raise
-        except Exception as exc:
+        # a body cut or garbled on the wire (chunking, content decoding, reset, read timeout)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(
                 "connection", f"body read failed: {type(exc).__name__}: {exc}"[:300], True
             ) from None
@@ -296,8 +295,10 @@ class ImageFetcher:
                 result.kind, result.reason = exc.kind, str(exc)
                 if not exc.retry or attempt == self.retries:
                     return result
-            except Exception as exc:  # never let one URL stop a batch
-                result.kind, result.reason = "unexpected", f"{type(exc).__name__}: {exc}"[:300]
+            # a URL that the HTTP stack cannot even parse (bad IPv6 literal, IDNA, ...) is bad data;
+            # anything else is a bug and stops the task with its traceback
+            except (ValueError, UnicodeError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                result.kind, result.reason = "bad_url", f"{type(exc).__name__}: {exc}"[:300]
                 return result
             time.sleep(self.backoff * (2**attempt))
         return result

@@ -8,8 +8,11 @@ formats that shards do not carry (BMP, TIFF, ICO...) to PNG.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
+
+from curate.errors import ImageError
 
 # a 12,000 x 12,000 image; OBELICS' 20,000 px side limit applies later, on real sizes
 DEFAULT_MAX_PIXELS = 144_000_000
@@ -24,14 +27,6 @@ _MAGIC = (
     (b"MM\x00*", "tiff"),
     (b"\x00\x00\x01\x00", "ico"),
 )
-
-
-class ImageError(Exception):
-    """An image that cannot be used; `kind` is a short reason name for the funnel."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass
@@ -92,7 +87,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, apply_exif: 
     orientation = None
     try:
         orientation = image.getexif().get(0x0112)
-    except Exception:  # unreadable EXIF is not a reason to drop the image
+    # Pillow's EXIF parser raises whatever malformed EXIF bytes trigger; that is no reason to drop the image
+    except (OSError, ValueError, SyntaxError, EOFError, KeyError, IndexError, TypeError, struct.error):
         orientation = None
     result = DecodedImage(data, SHARD_FORMATS.get(fmt, "png"), width, height, orientation)
     rotate = apply_exif and orientation in (2, 3, 4, 5, 6, 7, 8)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 
+import pyarrow
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import InputFileError
 from curate.record import error_record, image_media, pair_record
 from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page
@@ -104,16 +105,18 @@ def page_pairs(
 def _pick(columns, wanted: str | None, candidates: tuple[str, ...], what: str, source: str) -> str:
     if wanted:
         if wanted not in columns:
-            raise ValueError(
-                f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}"
+            raise InputFileError(
+                "unreadable_list",
+                f"{source}: no {what} column {wanted!r}; columns: {', '.join(map(str, columns))}",
             )
         return wanted
     for name in candidates:
         if name in columns:
             return name
-    raise ValueError(
+    raise InputFileError(
+        "unreadable_list",
         f"{source}: no {what} column (looked for {', '.join(candidates)}); columns: {', '.join(map(str, columns))}"
-        f"; name it with --set {what}_column=NAME"
+        f"; name it with --set {what}_column=NAME",
     )
 
 
@@ -159,7 +162,7 @@ class UrlListReader(InputReader):
                 yield from csv.DictReader(text, delimiter="\t" if ".tsv" in name else ",")
 
     def read_file(self, filepath: str):
-        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
+        source, file_id, raw = self.input_names(filepath)
         if not filepath.lower().endswith(LIST_SUFFIXES):
             return
         columns = url_col = caption_col = None
@@ -169,14 +172,14 @@ class UrlListReader(InputReader):
                     columns = list(row)
                     url_col = _pick(columns, self.url_column, URL_COLUMNS, "url", source)
                     caption_col = _pick(columns, self.caption_column, CAPTION_COLUMNS, "caption", source)
-                record_id = f"{filepath.lstrip('/')}#{index}"
+                record_id = f"{file_id}#{index}"
                 url, caption = row.get(url_col), row.get(caption_col)
                 url = str(url).strip() if url is not None else ""
                 caption = " ".join(str(caption).split()) if caption is not None else ""
                 if not url or not caption:
                     missing = "url" if not url else "caption"
                     reason = f"row {index}: empty {missing} ({url_col if not url else caption_col!r})"
-                    err = error_record(f"{source}#{index}", self.name, reason, row=index)
+                    err = error_record(f"{source}#{index}", self.name, reason, row=index, **raw)
                     self.send_to_errors(err, reason, f"missing_{missing}", self._rank)
                     continue
                 extra = {k: v for k, v in row.items() if k not in (url_col, caption_col) and _jsonable(v)}
@@ -188,13 +191,15 @@ class UrlListReader(InputReader):
                     source=source,
                     row=index,
                     caption_source="list",
+                    **raw,
                     **{"list": extra} if extra else {},
                 )
-        except Exception as exc:  # unreadable file or missing columns: one error naming the file
+        # a file that is not what its name says (bad Parquet/CSV/JSON, gzip, encoding) or lacks the
+        # columns: one error naming the file; rows read before the fault are kept
+        except (InputFileError, ValueError, OSError, EOFError, csv.Error, pyarrow.ArrowException) as exc:
             reason = describe_error(exc)
-            self.send_to_errors(
-                error_record(source, self.name, reason), reason, "unreadable_list", self._rank
-            )
+            err = error_record(source, self.name, reason, **raw)
+            self.send_to_errors(err, reason, "unreadable_list", self._rank)
 
 
 def _jsonable(value) -> bool:

@@ -6,6 +6,7 @@ its reason; the file is read on where warcio can go on, and stops with a problem
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -93,6 +94,7 @@ def iter_responses(
     `html` / `images` choose which responses are yielded; only their bodies are read.
     """
     from warcio.archiveiterator import ArchiveIterator
+    from warcio.bufferedreaders import ChunkedDataException
     from warcio.exceptions import ArchiveLoadFailed
 
     iterator = ArchiveIterator(stream, check_digests=True, arc2warc=True)
@@ -119,7 +121,8 @@ def iter_responses(
             continue
         try:
             payload = record.content_stream().read()
-        except Exception as exc:  # bad chunking or compression inside one record
+        # bad chunking (warcio's ChunkedDataException) or compression (zlib, brotli) inside one record
+        except (ChunkedDataException, zlib.error, OSError, EOFError, ValueError) as exc:
             yield WarcProblem(f"unreadable record body: {type(exc).__name__}: {exc}"[:300], url, record_id)
             continue
         missing = getattr(record.raw_stream, "limit", 0) or 0

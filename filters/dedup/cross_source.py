@@ -13,6 +13,7 @@ from pathlib import Path
 
 from datatrove.data import Document
 
+from curate.errors import ImageError
 from curate.io import RecordReader
 from curate.steps import RecordStep
 from filters.dedup.image_keys import open_image, pixel_hash
@@ -25,7 +26,7 @@ def image_keys(doc: Document) -> list[tuple[int, str]]:
         if media.media_bytes:
             try:
                 keys.append((pixel_hash(open_image(media.media_bytes)), "pixels"))
-            except Exception:  # an undecodable image of the other source cannot match by pixels
+            except ImageError:  # an undecodable image of the other source cannot match by pixels
                 pass
         if media.url:
             keys.append((hash64(media.url), "url"))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.data import Document
 
+from curate.errors import ImageError
 from curate.steps import ScoreFilter
 from filters.dedup.image_keys import hamming, open_image, perceptual_hash, pixel_hash
 from filters.dedup.normalize import hash64, words
@@ -66,7 +67,7 @@ class EvalIndex:
         for path in files:
             try:
                 image = open_image(path.read_bytes())
-            except Exception as exc:
+            except ImageError as exc:
                 self.problems.append(f"evaluation image {path} does not decode ({exc}); it is not indexed")
                 continue
             self.pixels[pixel_hash(image)] = path.name

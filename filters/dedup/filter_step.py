@@ -18,6 +18,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import data_errors, error_kind
 from curate.record import set_sequence
 from curate.steps import ErrorSinkMixin, describe_error
 from filters.dedup.decisions import FREQUENT_FILE
@@ -121,8 +122,8 @@ class DedupFilter(ErrorSinkMixin, PipelineStep):
                 try:
                     with self.track_time():
                         reason = self.decide(doc, idx)
-                except Exception as exc:  # one bad record must not stop the run
-                    self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
+                except data_errors() as exc:  # one bad record must not stop the run; a bug does
+                    self.send_to_errors(doc, describe_error(exc), error_kind(exc), rank)
                     continue
                 if reason is None:
                     self.stat_update("forwarded")

@@ -16,17 +16,20 @@ import numpy as np
 import xxhash
 from PIL import Image, ImageOps
 
+from curate.errors import decoding_image
+
 # Pages and photos can be large; a decompression bomb is refused by PIL's own limit.
 Image.MAX_IMAGE_PIXELS = 200_000_000
 
 
 def open_image(data: bytes) -> Image.Image:
-    """Decode, apply the EXIF orientation, and normalise the mode (RGB, or RGBA where there is alpha)."""
-    with warnings.catch_warnings():
+    """Decode, apply the EXIF orientation, and normalise the mode (RGB, or RGBA where there is alpha).
+    Bytes that do not decode raise ImageError."""
+    with warnings.catch_warnings(), decoding_image("image"):
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = Image.open(io.BytesIO(data))
         image.load()
-    image = ImageOps.exif_transpose(image)
+        image = ImageOps.exif_transpose(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     return image.convert("RGBA" if has_alpha else "RGB")
 

@@ -10,6 +10,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.batching import batched
 
+from curate.errors import data_errors
 from curate.steps import ErrorSinkMixin, describe_error
 from filters.dedup.index import EntryWriter, ids_path
 from filters.dedup.kinds import DecodedImages, DedupKind
@@ -45,7 +46,7 @@ class DedupKeys(ErrorSinkMixin, PipelineStep):
                     for kind in single_kinds:
                         try:
                             per_kind[kind.name] = {i: kind.entries(doc, images)}
-                        except Exception as exc:  # no key for this record: it is kept, with a warning
+                        except data_errors() as exc:  # no key for this record: it is kept, with a warning
                             self.send_warning(doc, f"{kind.name}: no dedup key: {describe_error(exc)}", rank)
                             per_kind[kind.name] = {i: []}
                     for kind_name, kind_entries in per_kind.items():
@@ -62,13 +63,13 @@ class DedupKeys(ErrorSinkMixin, PipelineStep):
     def _entries(self, kind: DedupKind, batch, rank: int) -> list:
         try:
             return kind.entries_batch(batch, [None] * len(batch))
-        except Exception:
+        except data_errors():
             # find the records at fault; they get no key (kept, with a warning) and the rest go on
             out = []
             for doc in batch:
                 try:
                     out.extend(kind.entries_batch([doc], [None]))
-                except Exception as exc:
+                except data_errors() as exc:
                     self.send_warning(doc, f"{kind.name}: no dedup key: {describe_error(exc)}", rank)
                     out.append([])
             return out

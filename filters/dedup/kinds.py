@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from datatrove.data import Document
 
+from curate.errors import ImageError
 from filters.dedup.image_keys import open_image, perceptual_hash, pixel_hash
 from filters.dedup.minhash import MinHasher, mix64
 from filters.dedup.normalize import hash64, paragraphs, text_hash
@@ -36,7 +37,7 @@ class DecodedImages:
             if media.media_bytes:
                 try:
                     image = open_image(media.media_bytes)
-                except Exception as exc:  # a broken image has no key; the record is kept and noted
+                except ImageError as exc:  # a broken image has no key; the record is kept and noted
                     self.problems.append(f"image {i} ({media.url or media.id}) does not decode: {exc}")
             self._decoded[i] = image
         return self._decoded[i]

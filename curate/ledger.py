@@ -1,0 +1,246 @@
+"""The run's ledger: no record is lost between stages, and no stage passes on a systematic fault.
+
+Each stage accounts for its records inside itself (in = kept + dropped + errored, curate/report.py).
+Between stages, the ledger does the same: when a stage finishes, `stages/NAME/ledger.json` records
+how many records each file of its `data/` holds (read from the Parquet footers, and checked against
+what its writer counted per task); before the next stage reads that folder, the files it finds must
+be exactly those, with those counts, and after it ran, its input count must equal their sum. A file
+deleted, added or truncated between stages fails the run naming the stage and the files.
+
+The error-rate limit: a stage whose errored records exceed `max_error_rate` of its input (default
+0.2, `--set max_error_rate=`) fails, naming the most frequent reason, once at least
+`error_rate_min_records` records (default 20) entered it: one broken PDF of two in a test folder is
+the data, 300 of 1,000 pages failing the same way is a fault to look at, not a dataset to ship.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from datatrove.io import DataFolder, get_datafolder
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.readers.base import BaseDiskReader
+from datatrove.utils.stats import PipelineStats
+
+LEDGER = "ledger.json"
+DEFAULT_MAX_ERROR_RATE = 0.2
+DEFAULT_ERROR_RATE_MIN_RECORDS = 20
+
+
+class LedgerError(RuntimeError):
+    """Records went missing (or appeared) between or inside stages, or too many errored."""
+
+
+def _stage_folder(stage_dir: Any) -> DataFolder:
+    return get_datafolder(str(stage_dir))
+
+
+def read_ledger(stage_dir: Any) -> dict | None:
+    folder = _stage_folder(stage_dir)
+    if not folder.isfile(LEDGER):
+        return None
+    with folder.open(LEDGER, "rt") as f:
+        return json.load(f)
+
+
+def write_ledger(stage_dir: Any, ledger: dict) -> None:
+    folder = _stage_folder(stage_dir)
+    with folder.open(LEDGER + ".tmp", "wt") as f:
+        json.dump(ledger, f, indent=2)
+    folder.mv(LEDGER + ".tmp", LEDGER)
+
+
+def _records_listing(folder: DataFolder, reader: BaseDiskReader | None = None) -> list[str]:
+    """The files a `RecordReader` of `folder` reads (the same glob and depth)."""
+    if not folder.isdir(""):
+        return []
+    recursive = reader.recursive if reader is not None else True
+    pattern = reader.glob_pattern if reader is not None else "*.parquet"
+    return folder.list_files(recursive=recursive, glob_pattern=pattern)
+
+
+def rows_per_file(folder: DataFolder, reader: BaseDiskReader | None = None) -> dict[str, int]:
+    """Records per Parquet file of a records folder, from each file's footer (no data is read)."""
+    import pyarrow.parquet as pq
+
+    rows = {}
+    for name in _records_listing(folder, reader):
+        with folder.open(name, "rb") as f:
+            rows[name] = pq.ParquetFile(f).metadata.num_rows
+    return rows
+
+
+def _task_file(name: str, writer: PipelineStep) -> str:
+    """The file name a writer's task writes, whatever part of it: datatrove prefixes `NNN_` when it may
+    split a task's output at `max_file_size` (000_00003.parquet, 001_00003.parquet, ...)."""
+    base = posixpath.basename(name)
+    if getattr(writer, "max_file_size", 0) > 0 and re.match(r"\d{3}_", base):
+        return posixpath.join(posixpath.dirname(name), base[4:])
+    return name
+
+
+def _first_part(name: str, writer: PipelineStep) -> str:
+    if getattr(writer, "max_file_size", 0) > 0:
+        return posixpath.join(posixpath.dirname(name), "000_" + posixpath.basename(name)).lstrip("/")
+    return name
+
+
+def _writer_counts(stage_dir: Any, writer: PipelineStep) -> dict[str, int] | None:
+    """Records the stage's writer wrote, per task's output file name (from each task's stats), or None
+    when its file names cannot be told from the rank (then nothing is compared)."""
+    from curate.report import stat_total
+
+    logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
+    counts: dict[str, int] = {}
+    for name in logs.list_files(glob_pattern="*.json") if logs.isdir("") else []:
+        with logs.open(name, "rt") as f:
+            stats = PipelineStats.from_json(json.load(f))
+        written = stat_total(stats.stats[-1], "total") if stats.stats else 0
+        rank = posixpath.basename(name).removesuffix(".json")
+        try:
+            file_name = writer.output_filename.substitute(rank=rank)
+        except (KeyError, ValueError):  # a template with other fields: names not known in advance
+            return None
+        if written:
+            counts[file_name] = counts.get(file_name, 0) + written
+    return counts
+
+
+def _differences(found: dict[str, int], expected: dict[str, int], writer: str) -> list[str]:
+    problems = []
+    for name in sorted(expected.keys() | found.keys()):
+        want, got = expected.get(name), found.get(name)
+        if got is None:
+            problems.append(f"{name} missing ({want} records)")
+        elif want is None:
+            problems.append(f"{name} not written by {writer} ({got} records)")
+        elif want != got:
+            problems.append(f"{name} holds {got} records, {writer} wrote {want}")
+    return problems
+
+
+def _summary(problems: list[str], limit: int = 10) -> str:
+    more = f"; and {len(problems) - limit} more" if len(problems) > limit else ""
+    return "; ".join(problems[:limit]) + more
+
+
+def record_output(stage: str, stage_dir: Any, data_dir: Any, pipeline: Sequence[PipelineStep]) -> dict:
+    """After a stage's tasks completed: records per file of its data folder, checked against what its
+    writer counted. Returns the ledger's `data` part."""
+    from curate.io import RecordWriter
+
+    found = rows_per_file(get_datafolder(str(data_dir)))
+    writer = pipeline[-1] if pipeline else None
+    writes_data = isinstance(writer, RecordWriter) and (
+        writer.output_folder.path.rstrip("/") == get_datafolder(str(data_dir)).path.rstrip("/")
+    )
+    if writes_data:
+        expected = _writer_counts(stage_dir, writer)
+        if expected is not None:
+            per_task: dict[str, int] = {}
+            for name, rows in found.items():
+                task_file = _task_file(name, writer)
+                per_task[task_file] = per_task.get(task_file, 0) + rows
+            shown = {name: _first_part(name, writer) for name in expected.keys() | per_task.keys()}
+            problems = _differences(
+                {shown[k]: v for k, v in per_task.items()},
+                {shown[k]: v for k, v in expected.items()},
+                f"stage {stage!r}",
+            )
+            if problems:
+                raise LedgerError(
+                    f"stage {stage!r}: its data folder {data_dir} does not hold what it wrote: "
+                    f"{_summary(problems)}. Delete {posixpath.join(str(stage_dir), 'logs', 'completions')} "
+                    "and rerun to redo the stage"
+                )
+    return {"files": found, "records": sum(found.values())}
+
+
+def upstream_of(pipeline: Sequence[PipelineStep]) -> tuple[BaseDiskReader, str, str] | None:
+    """(reader, stage name, stage folder) when the stage starts by reading a stage's `data/` folder."""
+    from curate.io import RecordReader
+
+    reader = pipeline[0] if pipeline else None
+    if not isinstance(reader, RecordReader):
+        return None
+    data_path = reader.data_folder.path.rstrip("/")
+    stage_path = posixpath.dirname(data_path)
+    if (
+        posixpath.basename(data_path) != "data"
+        or posixpath.basename(posixpath.dirname(stage_path)) != "stages"
+    ):
+        return None  # records from elsewhere (e.g. a user's folder): no ledger to compare with
+    return reader, posixpath.basename(stage_path), stage_path
+
+
+def check_input(stage: str, pipeline: Sequence[PipelineStep]) -> dict | None:
+    """Before a stage runs: the files its reader will read are exactly those the stage that wrote
+    them recorded. Returns the ledger's `input` part (upstream stage, its records), or None."""
+    found_upstream = upstream_of(pipeline)
+    if found_upstream is None:
+        return None
+    reader, upstream, stage_path = found_upstream
+    folder = DataFolder(stage_path, fs=reader.data_folder.fs)
+    ledger = None
+    if folder.isfile(LEDGER):
+        with folder.open(LEDGER, "rt") as f:
+            ledger = json.load(f)
+    if ledger is None or "data" not in ledger:
+        raise LedgerError(
+            f"stage {stage!r} reads the records of stage {upstream!r}, which has not finished "
+            f"(no {posixpath.join(stage_path, LEDGER)}): run stage {upstream!r} first (a rerun resumes it)"
+        )
+    if ledger.get("failed"):
+        raise LedgerError(
+            f"stage {stage!r} reads the records of stage {upstream!r}, which failed: {ledger['failed']}"
+        )
+    expected = ledger["data"]["files"]
+    found = rows_per_file(reader.data_folder, reader)
+    problems = _differences(found, expected, f"stage {upstream!r}")
+    if problems:
+        raise LedgerError(
+            f"stage {stage!r}: its input {reader.data_folder.path} changed since stage {upstream!r} wrote it: "
+            f"{_summary(problems)}. Delete {posixpath.join(stage_path, 'logs', 'completions')} and rerun "
+            f"to redo stage {upstream!r}"
+        )
+    return {"stage": upstream, "records": ledger["data"]["records"]}
+
+
+def data_changes(stage_dir: Any, entry: dict) -> str | None:
+    """What changed in a finished stage's `data/` since its ledger was written (for the report), or None."""
+    recorded = (entry.get("data") or {}).get("files")
+    if recorded is None:
+        return None
+    found = rows_per_file(get_datafolder(posixpath.join(str(stage_dir), "data")))
+    problems = _differences(found, recorded, "the stage")
+    return f"data/ changed since the stage finished: {_summary(problems)}" if problems else None
+
+
+def check_input_count(stage: str, input_part: dict | None, records_in: int) -> str | None:
+    """After a stage ran: why its input count differs from what its upstream stage kept, or None."""
+    if input_part is None or records_in == input_part["records"]:
+        return None
+    return (
+        f"stage {stage!r} read {records_in} records, but stage {input_part['stage']!r} "
+        f"kept {input_part['records']}"
+    )
+
+
+def error_rate_problem(funnel, max_rate: float, min_records: int) -> str | None:
+    """Why a stage's errors are too many to pass on (a systematic fault), or None."""
+    if funnel is None or funnel.records_in < max(1, min_records):
+        return None
+    rate = funnel.errored_total / funnel.records_in
+    if rate <= max_rate:
+        return None
+    reason, count = max(funnel.errored.items(), key=lambda kv: kv[1])
+    return (
+        f"stage {funnel.stage!r}: {funnel.errored_total} of {funnel.records_in} records errored "
+        f"({rate:.0%} > max_error_rate={max_rate:g}); most often {reason} ({count}). "
+        "See `curate report OUTPUT --errors`; if these inputs are expected to fail, rerun with "
+        f"--set max_error_rate={min(1.0, round(rate + 0.05, 2)):g}"
+    )
