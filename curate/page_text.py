@@ -157,7 +157,7 @@ def layer_signals(page, grid: int = 48) -> LayerSignals:
     blocks = page.get_text("blocks", flags=pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES)
     text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
     image_boxes = [b[:4] for b in blocks if b[6] == 1]
-    text = "".join(block[4] for block in ordered_blocks(text_blocks))
+    text = "".join(unit[4] for unit in reading_order(page, text_blocks))
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
     return LayerSignals(
@@ -226,68 +226,135 @@ def better_text(layer: str, ocr: str) -> tuple[str, str]:
 WIDE_BLOCK = 0.6  # of the text's width: a block this wide spans columns (title, abstract, wide figure)
 MIN_GUTTER_PT = 6  # narrowest white strip between two columns
 MIN_COLUMN_SHARE = 0.2  # a column is at least this share of the text's width ...
-MIN_COLUMN_CHARS = 200  # ... and holds this much text, so captions and labels do not make columns
+MIN_COLUMN_CHARS = 200  # ... and starts this much text, so captions and labels do not make columns
+MIN_UNIT_CHARS = 12  # shorter blocks/lines (page numbers, figure labels) do not start columns
+EDGE_PT = 3  # left edges this close are one edge
+MIN_COLUMN_FILL = 0.6  # median width of a column's units, of the column's width (prose: ~1, tables: less)
 
 
-def ordered_blocks(blocks: list) -> list:
-    """Text blocks (x0, y0, x1, y1, text, ...) in reading order: on a page with text columns, column by
-    column (left to right) within each band between full-width blocks, bands top to bottom. A page
-    without a clear column layout keeps its stored order (a table's rows stay rows)."""
-    if len(blocks) < 4:
+def reading_order(page, blocks: list) -> list:
+    """A page's text blocks in reading order (see `ordered_blocks`). Where the layer stores the lines of
+    two columns one after the other, MuPDF merges them into blocks as wide as the page: such blocks are
+    split into their lines (one more parse, on pages with a block across a column edge only)."""
+    columns = _column_bounds(blocks)
+    if columns is None:
         return list(blocks)
-    left, right = min(b[0] for b in blocks), max(b[2] for b in blocks)
+    if any(b[4].count("\n") >= 3 and _crosses(b, columns) for b in blocks):
+        blocks = _split_merged_blocks(page, columns)
+    return _in_columns(blocks, columns)
+
+
+def _crosses(unit, columns: list[tuple[float, float]]) -> bool:
+    return any(unit[0] < c0 - EDGE_PT < unit[2] - EDGE_PT for c0, _ in columns[1:])
+
+
+def _split_merged_blocks(page, columns: list[tuple[float, float]]) -> list:
+    """The page's blocks, each block that holds lines of two or more columns replaced by its lines."""
+    import pymupdf
+
+    units = []
+    flags = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
+    for block in page.get_text("dict", flags=flags)["blocks"]:
+        lines = [
+            (*line["bbox"], "".join(s["text"] for s in line["spans"]) + "\n")
+            for line in block.get("lines", [])
+        ]
+        lines = [line for line in lines if line[4].strip()]
+        if not lines:
+            continue
+        whole = (*block["bbox"], "".join(line[4] for line in lines))
+        if _crosses(whole, columns) and _holds_columns(lines, columns):
+            units.extend(lines)
+        else:
+            units.append(whole)
+    return units
+
+
+def _holds_columns(lines: list, columns: list[tuple[float, float]]) -> bool:
+    """Lines in two or more columns, almost none across them, and prose in at least one (lines filling
+    the column): a block MuPDF merged from side-by-side columns, not a table's cells or a figure."""
+    inside = [(_column_of(line, columns), line) for line in lines]
+    placed = [(i, line) for i, line in inside if i is not None]
+    if len({i for i, _ in placed}) < 2 or len(placed) < 0.8 * len(lines):
+        return False
+    for column in {i for i, _ in placed}:
+        c0, c1 = columns[column]
+        fills = [(ln[2] - ln[0]) / max(c1 - c0 - MIN_GUTTER_PT, 1) for i, ln in placed if i == column]
+        if len(fills) >= 2 and float(np.median(fills)) >= MIN_COLUMN_FILL:
+            return True
+    return False
+
+
+def _column_bounds(units: list) -> list[tuple[float, float]] | None:
+    """The x-ranges of text columns, or None. A column starts where narrow units with enough text share
+    a left edge (centred lines, captions and labels do not); a page has columns when each is wide enough
+    and its units fill it the way justified or ragged prose does (a table's short cells do not)."""
+    if len(units) < 4:
+        return None
+    left, right = min(u[0] for u in units), max(u[2] for u in units)
     width = right - left
     if width <= 0:
-        return list(blocks)
-    # short blocks (page numbers, figure labels) may sit in a gutter: they do not define columns
-    narrow = [b for b in blocks if b[2] - b[0] < WIDE_BLOCK * width and len(b[4].strip()) >= 20]
-    gutters = _gutters(narrow, left, right)
-    if not gutters:
-        return list(blocks)
-    bounds = [left, *[(g0 + g1) / 2 for g0, g1 in gutters], right]
-    columns = list(zip(bounds, bounds[1:], strict=False))
+        return None
+    edges: dict[int, int] = {}
+    for u in units:
+        if u[2] - u[0] < WIDE_BLOCK * width and len(u[4].strip()) >= MIN_UNIT_CHARS:
+            key = round(u[0] / EDGE_PT)
+            edges[key] = edges.get(key, 0) + len(u[4])
+    starts: list[float] = []
+    for key in sorted(edges):
+        if edges[key] < MIN_COLUMN_CHARS:
+            continue
+        if not starts or key * EDGE_PT - starts[-1] >= MIN_COLUMN_SHARE * width:
+            starts.append(key * EDGE_PT)  # an indented paragraph's edge is in the same column
+    if len(starts) < 2:
+        return None
+    starts[0] = min(starts[0], left)
+    columns = list(zip(starts, [*starts[1:], right + MIN_GUTTER_PT], strict=False))
+    fill = [[] for _ in columns]
+    for u in units:
+        inside = _column_of(u, columns)
+        if inside is not None:
+            c0, c1 = columns[inside]
+            fill[inside].append((u[2] - u[0]) / max(c1 - c0 - MIN_GUTTER_PT, 1))
+    if any(len(f) == 0 or float(np.median(f)) < MIN_COLUMN_FILL for f in fill):
+        return None
+    return columns
+
+
+def _column_of(unit, columns: list[tuple[float, float]]) -> int | None:
+    """The column a unit lies in (ending before the next column starts), or None if it spans columns."""
+    for i, (c0, c1) in enumerate(columns):
+        if unit[0] >= c0 - EDGE_PT and unit[2] <= c1 - MIN_GUTTER_PT / 2:
+            return i
+    return None
+
+
+def ordered_blocks(units: list) -> list:
+    """Text blocks or lines (x0, y0, x1, y1, text, ...) in reading order: on a page with text columns,
+    column by column (left to right) within each band between full-width units, bands top to bottom.
+    A page without a clear column layout keeps its stored order (a table's rows stay rows)."""
+    columns = _column_bounds(units)
+    return list(units) if columns is None else _in_columns(units, columns)
+
+
+def _in_columns(units: list, columns: list[tuple[float, float]]) -> list:
     spanning, placed = [], []
-    for b in blocks:
-        inside = [i for i, (c0, c1) in enumerate(columns) if b[0] >= c0 - 2 and b[2] <= c1 + 2]
-        if inside:
-            placed.append((inside[0], b))
+    for u in units:
+        inside = _column_of(u, columns)
+        if inside is None:
+            spanning.append(u)
         else:
-            spanning.append(b)
-    # column text must be real prose on both sides: enough characters, and the columns side by side
-    chars = [sum(len(b[4]) for i, b in placed if i == c) for c in range(len(columns))]
-    if min(chars) < MIN_COLUMN_CHARS or any(c1 - c0 < MIN_COLUMN_SHARE * width for c0, c1 in columns):
-        return list(blocks)
-    spanning.sort(key=lambda b: b[1])
-    cuts = [b[1] for b in spanning]
+            placed.append((inside, u))
+    spanning.sort(key=lambda u: (u[1], u[0]))
+    cuts = [u[1] for u in spanning]
     bands: list[list[list]] = [[[] for _ in columns] for _ in range(len(spanning) + 1)]
-    for column, b in placed:
-        centre = (b[1] + b[3]) / 2
-        band = sum(1 for cut in cuts if cut <= centre)
-        bands[band][column].append(b)
+    for column, u in placed:
+        band = sum(1 for cut in cuts if cut <= (u[1] + u[3]) / 2)
+        bands[band][column].append(u)
     ordered = []
-    for band_index, band in enumerate(bands):
-        for column_blocks in band:
-            ordered.extend(sorted(column_blocks, key=lambda b: (b[1], b[0])))
-        if band_index < len(spanning):
-            ordered.append(spanning[band_index])
+    for index, band in enumerate(bands):
+        for column_units in band:
+            ordered.extend(sorted(column_units, key=lambda u: (u[1], u[0])))
+        if index < len(spanning):
+            ordered.append(spanning[index])
     return ordered
-
-
-def _gutters(blocks: list, left: float, right: float) -> list[tuple[float, float]]:
-    """White vertical strips between blocks: x-ranges no block covers, at least MIN_GUTTER_PT wide,
-    with text on both sides."""
-    if len(blocks) < 2:
-        return []
-    size = int(np.ceil(right - left)) + 1
-    covered = np.zeros(size, dtype=bool)
-    for b in blocks:
-        covered[int(b[0] - left) : int(np.ceil(b[2] - left)) + 1] = True
-    gutters, start = [], None
-    for x in range(size):
-        if not covered[x] and start is None:
-            start = x
-        elif covered[x] and start is not None:
-            if x - start >= MIN_GUTTER_PT:
-                gutters.append((left + start, left + x))
-            start = None
-    return gutters
