@@ -188,28 +188,32 @@ def ocr_reason(signals: LayerSignals) -> str | None:
         return "no_text_layer"
     if clean < MIN_CLEAN_RATIO:
         return "unreadable_text_layer"  # replacement characters, private-use glyphs
-    if signals.image_share >= IMAGE_PAGE_SHARE and (
-        signals.text_share < IMAGE_PAGE_TEXT_SHARE or signals.chars_per_kpt2 < IMAGE_PAGE_CHARS_PER_KPT2
-    ):
+    sparse = signals.chars_per_kpt2 < IMAGE_PAGE_CHARS_PER_KPT2 or (
+        signals.text_share < IMAGE_PAGE_TEXT_SHARE and signals.chars_per_kpt2 < 2 * IMAGE_PAGE_CHARS_PER_KPT2
+    )
+    if signals.image_share >= IMAGE_PAGE_SHARE and sparse:
         return "text_in_images"  # the layer covers a sliver of an image page: a header, a caption
     quality = signals.quality
-    if quality.words >= MIN_JUDGED_WORDS:
-        latin = len(LATIN.findall(signals.text))
-        if latin >= 100 and quality.vowel_share < MIN_VOWEL_SHARE:
-            return "garbled_text_layer"  # letters shifted by a broken font encoding
-        if quality.noise_share > MAX_NOISE:
-            return "garbled_text_layer"
-        if quality.english and (
-            quality.valid_share < BORN_DIGITAL_MIN_VALID
-            or (quality.valid_share < NOISY_MIN_VALID and quality.noise_share > NOISY)
-        ):
-            return "garbled_text_layer"
-        if signals.image_share >= SCAN_IMAGE_SHARE and (
-            quality.noise_share > SCAN_LAYER_MAX_NOISE
-            or (quality.english and quality.valid_share < SCAN_LAYER_MIN_VALID)
-        ):
-            return "poor_ocr_layer"  # a scan whose text layer is an OCR with many errors
-    return None
+    if quality.words < MIN_JUDGED_WORDS:
+        return None
+    garbled = (
+        (len(LATIN.findall(signals.text)) >= 100 and quality.vowel_share < MIN_VOWEL_SHARE)  # shifted font
+        or quality.noise_share > MAX_NOISE
+        or (
+            quality.english
+            and (
+                quality.valid_share < BORN_DIGITAL_MIN_VALID
+                or (quality.valid_share < NOISY_MIN_VALID and quality.noise_share > NOISY)
+            )
+        )
+    )
+    if signals.image_share >= SCAN_IMAGE_SHARE and (
+        garbled
+        or quality.noise_share > SCAN_LAYER_MAX_NOISE
+        or (quality.english and quality.valid_share < SCAN_LAYER_MIN_VALID)
+    ):
+        return "poor_ocr_layer"  # a scan whose text layer is an OCR with many errors
+    return "garbled_text_layer" if garbled else None
 
 
 def better_text(layer: str, ocr: str) -> tuple[str, str]:
