@@ -233,7 +233,8 @@ MIN_COLUMN_SHARE = 0.2  # a column is at least this share of the text's width ..
 MIN_COLUMN_CHARS = 200  # ... and starts this much text, so captions and labels do not make columns
 MIN_UNIT_CHARS = 12  # shorter blocks/lines (page numbers, figure labels) do not start columns
 EDGE_PT = 3  # left edges this close are one edge
-MIN_COLUMN_FILL = 0.6  # median width of a column's units, of the column's width (prose: ~1, tables: less)
+MIN_COLUMN_FILL = 0.6  # a line or block this wide, of its column's width, is prose (a table's cells: less)
+MIN_PROSE_SHARE = 0.4  # of a column's characters, in such full-width units
 
 
 def reading_order(page, blocks: list) -> list:
@@ -304,25 +305,45 @@ def _column_bounds(units: list) -> list[tuple[float, float]] | None:
         if u[2] - u[0] < WIDE_BLOCK * width and len(u[4].strip()) >= MIN_UNIT_CHARS:
             key = round(u[0] / EDGE_PT)
             edges[key] = edges.get(key, 0) + len(u[4])
-    starts: list[float] = []
+    # edges a few points apart are one edge (a scan's lines start a pixel or two apart)
+    groups: list[list[int]] = []
     for key in sorted(edges):
-        if edges[key] < MIN_COLUMN_CHARS:
+        if groups and key - groups[-1][-1] <= 2:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    starts: list[float] = []
+    for group in groups:
+        if sum(edges[key] for key in group) < MIN_COLUMN_CHARS:
             continue
-        if not starts or key * EDGE_PT - starts[-1] >= MIN_COLUMN_SHARE * width:
-            starts.append(key * EDGE_PT)  # an indented paragraph's edge is in the same column
-    if len(starts) < 2:
+        if not starts or group[0] * EDGE_PT - starts[-1] >= MIN_COLUMN_SHARE * width:
+            starts.append(group[0] * EDGE_PT)  # an indented paragraph's edge is in the same column
+    if not starts:
         return None
     starts[0] = min(starts[0], left)
-    columns = list(zip(starts, [*starts[1:], right + MIN_GUTTER_PT], strict=False))
-    fill = [[] for _ in columns]
+    # a column that is not prose usually has its lines cut by a false start on its right (a table's
+    # value column): drop that start; the last column, not prose, joins the one on its left
+    while len(starts) >= 2:
+        columns = list(zip(starts, [*starts[1:], right + MIN_GUTTER_PT], strict=False))
+        prose = _prose_columns(units, columns)
+        if all(prose):
+            return columns
+        first = prose.index(False)
+        starts.pop(first + 1 if first + 1 < len(starts) else first)
+    return None
+
+
+def _prose_columns(units: list, columns: list[tuple[float, float]]) -> list[bool]:
+    """Per column: is most of its text in lines or blocks filling it, as prose (a table's cells do not)?"""
+    chars, full = [0] * len(columns), [0] * len(columns)
     for u in units:
         inside = _column_of(u, columns)
         if inside is not None:
             c0, c1 = columns[inside]
-            fill[inside].append((u[2] - u[0]) / max(c1 - c0 - MIN_GUTTER_PT, 1))
-    if any(len(f) == 0 or float(np.median(f)) < MIN_COLUMN_FILL for f in fill):
-        return None
-    return columns
+            chars[inside] += len(u[4])
+            if (u[2] - u[0]) / max(c1 - c0 - MIN_GUTTER_PT, 1) >= MIN_COLUMN_FILL:
+                full[inside] += len(u[4])
+    return [c > 0 and f >= MIN_PROSE_SHARE * c for f, c in zip(full, chars, strict=True)]
 
 
 def _column_of(unit, columns: list[tuple[float, float]]) -> int | None:
@@ -358,7 +379,22 @@ def _in_columns(units: list, columns: list[tuple[float, float]]) -> list:
     ordered = []
     for index, band in enumerate(bands):
         for column_units in band:
-            ordered.extend(sorted(column_units, key=lambda u: (u[1], u[0])))
+            ordered.extend(_by_rows(column_units))
         if index < len(spanning):
             ordered.append(spanning[index])
     return ordered
+
+
+def _by_rows(units: list) -> list:
+    """Units top to bottom; units side by side (their heights overlapping by half) left to right, so a
+    table's cells within a column come row by row."""
+    rows: list[list] = []
+    for u in sorted(units, key=lambda u: (u[1], u[0])):
+        row = rows[-1] if rows else None
+        if row and min(u[3], row[0][3]) - max(u[1], row[0][1]) > 0.5 * min(
+            u[3] - u[1], row[0][3] - row[0][1]
+        ):
+            row.append(u)
+        else:
+            rows.append([u])
+    return [u for row in rows for u in sorted(row, key=lambda u: u[0])]

@@ -211,7 +211,7 @@ class PdfPageReader(InputReader):
             ocr_zoom = render_scale(rect.width, rect.height, self.ocr_dpi, 10_000, 40_000_000)
             gray = page.get_pixmap(matrix=pymupdf.Matrix(ocr_zoom, ocr_zoom), colorspace=pymupdf.csGRAY)
             with self.track_time("ocr"):
-                ocr_text = ocr_image(gray.tobytes("png"), lang=self.ocr_lang)
+                ocr_text = ocr_image(gray.tobytes("png"), lang=self.ocr_lang, dpi=ocr_zoom * 72)
             self.stat_update("ocr_pages")
             text, text_source = better_text("" if layer_unusable else text, ocr_text)
         self.stat_update(f"text_source_{text_source}")
