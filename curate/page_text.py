@@ -90,6 +90,8 @@ class TextQuality:
 
 
 def _is_noise(token: str) -> bool:
+    if len(token) > 1 and token.isalpha() and (token.islower() or token.isupper() or token[1:].islower()):
+        return False  # a plain word: most tokens, decided fast
     core = token.strip(EDGE_PUNCT)
     if not core:
         return len(token) > 3 and not set(token) <= set(".-_=*…·•")  # '."5/0-': debris, not '...'
@@ -124,14 +126,17 @@ def text_quality(text: str) -> TextQuality:
     )
 
 
+CLEAN_CHAR = re.compile(r"[\w.,;:!?'\"()\[\]{}\-–—/%$€£&@#*+=<>|~`^]")
+SPACE = re.compile(r"\s")
+
+
 def clean_ratio(text: str) -> tuple[int, float]:
     """Visible characters, and the share of them that are letters, digits or punctuation (not replacement
     characters or private-use glyphs from a broken font encoding)."""
-    visible = [c for c in text if not c.isspace()]
+    visible = len(text) - len(SPACE.findall(text))
     if not visible:
         return 0, 0.0
-    clean = sum(1 for c in visible if c.isalnum() or c in ".,;:!?'\"()[]{}-–—/%$€£&@#*+=<>|_~`^")
-    return len(visible), clean / len(visible)
+    return visible, len(CLEAN_CHAR.findall(text)) / visible
 
 
 @dataclass(frozen=True)
