@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 SCRIBE = Path(os.environ.get("CURATE_OCR_BENCHMARK", "/work/.mirror/scribeocr+ocr-benchmark/repo"))
 # clean single- and two-column scans (US Letter pages); the benchmark's tables and forms are not clean scans
+# allenai/olmocr's tests/gnarly_pdfs (Apache-2.0): real PDFs with old OCR layers, text in images, broken fonts
+OLMOCR = Path(os.environ.get("CURATE_OLMOCR", "/work/.mirror/allenai+olmocr/repo"))
 SCRIBE_PAGES = ("singlecol_01", "filing_01", "multicol_11", "multicol_03")
 HEADER = "Quarterly Report 2024 - Page 3"  # the hybrid pages' whole text layer
 
@@ -239,6 +241,37 @@ def born_digital_cost() -> None:
     print(f"  sent to OCR: {pages - reasons['kept']} of {pages} ({dict(reasons)})")
 
 
+def gnarly_decisions() -> None:
+    """Which pages of olmOCR's hard PDFs we send to OCR, and why (no OCR run: no ground truth there)."""
+    import pymupdf
+
+    from curate.page_text import layer_signals, ocr_reason
+
+    listing = subprocess.run(
+        ["git", f"--git-dir={OLMOCR}", "ls-tree", "--name-only", "HEAD", "tests/gnarly_pdfs/"],
+        capture_output=True,
+        text=True,
+    )
+    names = [n for n in listing.stdout.split() if n.endswith(".pdf")]
+    if listing.returncode or not names:
+        print(f"5. skipped: allenai/olmocr not found at {OLMOCR} (git clone it and set CURATE_OLMOCR)")
+        return
+    reasons, examples = Counter(), {}
+    for name in names:
+        data = subprocess.run(
+            ["git", f"--git-dir={OLMOCR}", "show", f"HEAD:{name}"], capture_output=True
+        ).stdout
+        with pymupdf.open(stream=data, filetype="pdf") as pdf:
+            for page in list(pdf)[:4]:
+                reason = ocr_reason(layer_signals(page)) or "kept"
+                reasons[reason] += 1
+                examples.setdefault(reason, []).append(f"{Path(name).stem}#{page.number + 1}")
+    print(f"5. olmOCR gnarly_pdfs, first 4 pages of {len(names)} PDFs: {sum(reasons.values())} pages")
+    for reason, n in reasons.most_common():
+        shown = ", ".join(examples[reason][:6]) if reason != "kept" else "..."
+        print(f"  {reason:<22}{n:>4}  {shown}")
+
+
 def main() -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     if not SHARED.is_dir():
@@ -314,6 +347,7 @@ def main() -> None:
         f"plain Tesseract {tesseract_seconds:.1f}s for {len(tesseract)} pages"
     )
     born_digital_cost()
+    gnarly_decisions()
 
 
 if __name__ == "__main__":

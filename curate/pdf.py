@@ -1,8 +1,9 @@
 """PDF pages: one record per page with its rendered image and its text (text layer, or OCR).
 
-Each PDF is opened with PyMuPDF. A page's text comes from its text layer when that layer is usable,
-otherwise from Tesseract OCR of the page rendered at `ocr_dpi`; `metadata["text_source"]` says
-which. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
+Each PDF is opened with PyMuPDF. A page's text comes from its text layer, in reading order, unless
+measured signals say the layer is missing, partial or garbage (`curate.page_text`); then Tesseract
+OCRs the page rendered at `ocr_dpi` and the better of the two is kept. `metadata["text_source"]` says
+which and `metadata["ocr_reason"]` why OCR ran. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
 reason, and the run goes on.
 """
 
@@ -55,7 +56,7 @@ class PdfPageReader(InputReader):
         dpi: rendering resolution of the page image (Docmatix: 150)
         max_side: longest side of the page image, in pixels (Docmatix: 2940)
         image_format: "png" (lossless, best for text) or "jpeg"
-        ocr: run Tesseract on pages without a usable text layer
+        ocr: run Tesseract on pages whose text layer is missing, partial or garbage
         ocr_dpi: resolution of the image given to Tesseract
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
         max_seconds_per_pdf: time budget per PDF; pages left when it runs out are errors
