@@ -9,8 +9,8 @@ Measured in one run, on real scans with a ground-truth transcription:
   directory) in CURATE_OCR_BENCHMARK, default /work/.mirror/scribeocr+ocr-benchmark/repo; skipped if absent.
 Figures:
 1. Clean scans: character and word error rate (CER, WER). Goal: CER <= 2%.
-2. Bad OCR layers: the same scans with an invisible text layer of garbled text (old-OCR confusions).
-3. Hybrid pages: the same scans with a one-line visible text layer (a running header), as PDFs whose text
+2. Bad OCR layers: three of the scans with an invisible text layer of garbled text (old-OCR confusions).
+3. Hybrid pages: three of the scans with a one-line visible text layer (a running header), as PDFs whose text
    is mostly in images: share of the page's words recovered. Goal: >= 90%.
 4. Born-digital pages (../shared/data/pdf/born_digital): what the text decision costs per page, against a
    plain `get_text()`, and how many pages it sends to OCR.
@@ -35,6 +35,7 @@ SCRIBE = Path(os.environ.get("CURATE_OCR_BENCHMARK", "/work/.mirror/scribeocr+oc
 # allenai/olmocr's tests/gnarly_pdfs (Apache-2.0): real PDFs with old OCR layers, text in images, broken fonts
 OLMOCR = Path(os.environ.get("CURATE_OLMOCR", "/work/.mirror/allenai+olmocr/repo"))
 SCRIBE_PAGES = ("singlecol_01", "filing_01", "multicol_11", "multicol_03")
+MODIFIED_PAGES = ("linn", "singlecol_01", "multicol_11")
 HEADER = "Quarterly Report 2024 - Page 3"  # the hybrid pages' whole text layer
 
 
@@ -283,8 +284,10 @@ def main() -> None:
     truth = {name: text for name, _, _, text in scans}
 
     clean = {name: scan_pdf(data, dpi) for name, data, dpi, _ in scans}
-    garbage = {f"{n}~bad": with_invisible_layer(scan_pdf(d, dpi), bad_ocr(t)) for n, d, dpi, t in scans}
-    hybrid = {f"{n}~hybrid": with_header(scan_pdf(d, dpi), HEADER) for n, d, dpi, _ in scans}
+    # garbage layers and hybrids on three of the scans (one two-column): OCR is the cost of this bench
+    some = [scan for scan in scans if scan[0] in MODIFIED_PAGES]
+    garbage = {f"{n}~bad": with_invisible_layer(scan_pdf(d, dpi), bad_ocr(t)) for n, d, dpi, t in some}
+    hybrid = {f"{n}~hybrid": with_header(scan_pdf(d, dpi), HEADER) for n, d, dpi, _ in some}
     started = time.perf_counter()
     result = ours({**clean, **garbage, **hybrid})
     ours_seconds = time.perf_counter() - started
