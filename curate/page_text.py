@@ -4,9 +4,9 @@ Many PDFs carry a text layer that is missing, partial (the page's text is inside
 holds a running header) or garbage (an old OCR, a font whose encoding maps letters to other letters).
 `layer_signals` measures a page's layer cheaply (one text parse, no render); `ocr_reason` says whether
 and why to OCR it; `better_text` keeps whichever of layer and OCR scores higher on English word
-validity (`text_quality`). `ordered_blocks` puts a multi-column layer in reading order: column by
-column between full-width blocks; anything that is not a clear column layout (tables, forms) keeps
-the order the layer stores it in, so table rows stay rows.
+validity (`text_quality`). `reading_order` / `ordered_blocks` put a multi-column layer (or Tesseract's
+lines) in reading order: column by column between full-width blocks; anything that is not a clear column
+layout (tables, forms) keeps its stored order, so table rows stay rows.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ EDGE_PUNCT = ".,;:!?\"'()[]{}“”‘’«»*†‡§"
 # OCR noise inside a token: a letter next to a symbol that never sits inside a word ("t>", "a|b")
 ODD_INSIDE = re.compile(r"[^\W\d_][<>|\\^~`{}\[\]=+]|[<>|\\^~`{}\[\]=+][^\W\d_]")
 SINGLE_LETTER_WORDS = frozenset("aAIoO")
+CLEAN_CHAR = re.compile(r"[\w.,;:!?'\"()\[\]{}\-–—/%$€£&@#*+=<>|~`^]")
+SPACE = re.compile(r"\s")
 
 # Thresholds, measured on real pages (olmOCR's gnarly_pdfs, ../shared/data/pdf, see tests):
 MIN_CHARS = 20  # fewer visible characters: no text layer to speak of
@@ -74,6 +76,7 @@ class TextQuality:
     function_share: float  # English function words among the words
     vowel_share: float  # vowels among Latin letters
     noise_share: float  # whitespace tokens that look like OCR noise
+    latin: int  # Latin letters
 
     @property
     def valid_share(self) -> float:
@@ -109,6 +112,7 @@ def _is_noise(token: str) -> bool:
 
 
 def text_quality(text: str) -> TextQuality:
+    """Word validity (CMU dictionary), English function words, vowels and OCR debris of a text."""
     words = WORD.findall(text)
     vocabulary = english_words()
     valid = sum(1 for w in words if w.lower().replace("’", "'") in vocabulary and (len(w) > 1 or w in "aAI"))
@@ -123,11 +127,8 @@ def text_quality(text: str) -> TextQuality:
         function_share=function / len(words) if words else 0.0,
         vowel_share=vowels / len(latin) if latin else 0.0,
         noise_share=noise / len(tokens) if tokens else 0.0,
+        latin=len(latin),
     )
-
-
-CLEAN_CHAR = re.compile(r"[\w.,;:!?'\"()\[\]{}\-–—/%$€£&@#*+=<>|~`^]")
-SPACE = re.compile(r"\s")
 
 
 def clean_ratio(text: str) -> tuple[int, float]:
@@ -202,7 +203,7 @@ def ocr_reason(signals: LayerSignals) -> str | None:
     if quality.words < MIN_JUDGED_WORDS:
         return None
     garbled = (
-        (len(LATIN.findall(signals.text)) >= 100 and quality.vowel_share < MIN_VOWEL_SHARE)  # shifted font
+        (quality.latin >= 100 and quality.vowel_share < MIN_VOWEL_SHARE)  # letters shifted by a broken font
         or quality.noise_share > MAX_NOISE
         or (
             quality.english
