@@ -1,8 +1,9 @@
 """PDF pages: one record per page with its rendered image and its text (text layer, or OCR).
 
-Each PDF is opened with PyMuPDF. A page's text comes from its text layer when that layer is usable,
-otherwise from Tesseract OCR of the page rendered at `ocr_dpi`; `metadata["text_source"]` says
-which. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
+Each PDF is opened with PyMuPDF. A page's text comes from its text layer, in reading order, unless
+measured signals say the layer is missing, partial or garbage (`curate.page_text`); then Tesseract
+OCRs the page rendered at `ocr_dpi` and the better of the two is kept. `metadata["text_source"]` says
+which and `metadata["ocr_reason"]` why OCR ran. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
 reason, and the run goes on.
 """
 
@@ -16,6 +17,7 @@ from loguru import logger
 from curate.errors import PdfError, RecordError
 from curate.names import escape_name, raw_name_metadata
 from curate.ocr import ocr_image
+from curate.page_text import better_text, clean_ratio, layer_signals, ocr_reason
 from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.record import error_record, image_media, page_record
 from curate.steps import InputReader, describe_error
@@ -27,11 +29,8 @@ MAX_PAGE_SIDE_PT = 14_400
 def text_is_usable(text: str, min_chars: int = 20, min_clean_ratio: float = 0.75) -> bool:
     """A text layer is usable when it has some content and most of it is letters, digits and punctuation
     (not replacement characters or private-use glyphs from a broken font encoding)."""
-    visible = [c for c in text if not c.isspace()]
-    if len(visible) < min_chars:
-        return False
-    clean = sum(1 for c in visible if c.isalnum() or c in ".,;:!?'\"()[]{}-–—/%$€£&@#*+=<>|_~`^")
-    return clean / len(visible) >= min_clean_ratio
+    visible, clean = clean_ratio(text)
+    return visible >= min_chars and clean >= min_clean_ratio
 
 
 def render_scale(width_pt: float, height_pt: float, dpi: int, max_side: int, max_pixels: int) -> float:
@@ -51,7 +50,7 @@ class PdfPageReader(InputReader):
         dpi: rendering resolution of the page image (Docmatix: 150)
         max_side: longest side of the page image, in pixels (Docmatix: 2940)
         image_format: "png" (lossless, best for text) or "jpeg"
-        ocr: run Tesseract on pages without a usable text layer
+        ocr: run Tesseract on pages whose text layer is missing, partial or garbage
         ocr_dpi: resolution of the image given to Tesseract
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
         max_seconds_per_pdf: time budget per PDF; pages left when it runs out are errors
@@ -214,6 +213,29 @@ class PdfPageReader(InputReader):
             raise PdfError("strict", "; ".join(problems))
         return problems
 
+    def _page_text(self, page) -> tuple[str, str, str | None]:
+        """(text, text_source, ocr_reason): the text layer in reading order, or OCR where the layer is
+        missing, partial or garbage (then the better of the two by valid English words); counted per
+        source and reason in the stage stats."""
+        import pymupdf
+
+        signals = layer_signals(page)
+        text, reason = signals.text, ocr_reason(signals)
+        layer_unusable = reason in ("no_text_layer", "unreadable_text_layer")
+        text_source = "none" if layer_unusable else "text_layer"
+        if reason and self.ocr:
+            rect = page.rect
+            ocr_zoom = render_scale(rect.width, rect.height, self.ocr_dpi, 10_000, 40_000_000)
+            gray = page.get_pixmap(matrix=pymupdf.Matrix(ocr_zoom, ocr_zoom), colorspace=pymupdf.csGRAY)
+            with self.track_time("ocr"):
+                ocr_text = ocr_image(gray.tobytes("png"), lang=self.ocr_lang, dpi=ocr_zoom * 72)
+            self.stat_update("ocr_pages")
+            text, text_source = better_text("" if layer_unusable else text, ocr_text)
+        self.stat_update(f"text_source_{text_source}")
+        if reason:
+            self.stat_update(f"ocr_reason_{reason}")
+        return text, text_source, reason
+
     def _page_record(self, page, source: str, record_id: str, index: int, page_count: int, raw: dict):
         import pymupdf
 
@@ -222,17 +244,7 @@ class PdfPageReader(InputReader):
         zoom = render_scale(width_pt, height_pt, self.dpi, self.max_side, self.max_pixels)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         image_bytes = pixmap.tobytes("jpeg" if self.image_format == "jpeg" else "png")
-        text = page.get_text("text")
-        text_source = "text_layer"
-        if not text_is_usable(text):
-            text_source = "none"
-            if self.ocr:
-                ocr_zoom = render_scale(width_pt, height_pt, self.ocr_dpi, 10_000, 40_000_000)
-                gray = page.get_pixmap(matrix=pymupdf.Matrix(ocr_zoom, ocr_zoom), colorspace=pymupdf.csGRAY)
-                with self.track_time("ocr"):
-                    text = ocr_image(gray.tobytes("png"), lang=self.ocr_lang)
-                text_source = "ocr"
-                self.stat_update("ocr_pages")
+        text, text_source, reason = self._page_text(page)
         image = image_media(
             image_bytes,
             media_id=f"{record_id}#page={index + 1}",
@@ -249,6 +261,7 @@ class PdfPageReader(InputReader):
             page=index + 1,
             page_count=page_count,
             text_source=text_source,
+            ocr_reason=reason,
             page_size_pt=[round(width_pt, 2), round(height_pt, 2)],
             file=record_id,
             warnings=problems,

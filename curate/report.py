@@ -17,6 +17,10 @@ from datatrove.utils.stats import PipelineStats
 
 from curate import ledger
 
+# Counters a stage keeps about its records that the funnel shows: where PDF page text came from, and why
+# a page was OCRed
+COUNTED = ("ocr_pages", "text_source_", "ocr_reason_")
+
 
 @dataclass
 class StageFunnel:
@@ -26,6 +30,7 @@ class StageFunnel:
     dropped: dict[str, int] = field(default_factory=dict)
     errored: dict[str, int] = field(default_factory=dict)
     warnings: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # what kept records are made of (COUNTED)
     seconds: float = 0.0
     tasks_done: int = 0
     upstream: str | None = None  # the stage whose kept records this one read (ledger.json)
@@ -89,6 +94,9 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
             elif key.startswith("errored_"):
                 errored[key.removeprefix("errored_")] += stat_total(step, key)
         funnel.warnings += stat_total(step, "warnings")
+        for key in step.stats:
+            if key.startswith(COUNTED):
+                funnel.counts[key] = funnel.counts.get(key, 0) + stat_total(step, key)
         # steps that count drops without a reason (datatrove filters) still count
         unexplained = stat_total(step, "dropped") - sum(
             stat_total(step, k) for k in step.stats if k.startswith("dropped_")
@@ -140,6 +148,8 @@ def format_funnel(funnels: list[StageFunnel]) -> str:
             rows.append(f"{'':<14}  dropped {n:>6}  {reason}")
         for reason, n in sorted(f.errored.items(), key=lambda kv: -kv[1]):
             rows.append(f"{'':<14}  errored {n:>6}  {reason}")
+        for name, n in sorted(f.counts.items()):
+            rows.append(f"{'':<14}  counted {n:>6}  {name}")
         if f.warnings:
             rows.append(
                 f"{'':<14}  warning {f.warnings:>6}  kept, with a problem noted (curate report --errors)"

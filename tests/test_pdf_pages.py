@@ -75,6 +75,23 @@ def test_text_source_is_recorded(pdf_run):
     assert sources["born_digital/invisible_text_layer.pdf#page=1"] == "text_layer"
 
 
+def test_funnel_counts_text_sources_and_ocr_reasons(pdf_run):
+    from collections import Counter
+
+    samples = _shard_samples(pdf_run)
+    sources = Counter(s["json"]["metadata"]["text_source"] for s in samples)
+    reasons = Counter(r for r in (s["json"]["metadata"]["ocr_reason"] for s in samples) if r)
+    counts = {f.stage: f for f in run_funnel(pdf_run, ["pages"])}["pages"].counts
+    assert {
+        k.removeprefix("text_source_"): v for k, v in counts.items() if k.startswith("text_source_")
+    } == sources
+    assert {
+        k.removeprefix("ocr_reason_"): v for k, v in counts.items() if k.startswith("ocr_reason_")
+    } == reasons
+    assert reasons["no_text_layer"] >= 10  # the scans, and a blank page
+    assert counts["ocr_pages"] == sum(reasons.values())
+
+
 def test_page_images_follow_the_render_limits(pdf_run):
     for sample in _shard_samples(pdf_run):
         image = sample["json"]["images"][0]

@@ -1,0 +1,406 @@
+"""The right text for a PDF page: its text layer, or OCR, decided from signals measured on the page.
+
+Many PDFs carry a text layer that is missing, partial (the page's text is inside images and the layer
+holds a running header) or garbage (an old OCR, a font whose encoding maps letters to other letters).
+`layer_signals` measures a page's layer cheaply (one text parse, no render); `ocr_reason` says whether
+and why to OCR it; `better_text` keeps whichever of layer and OCR scores higher on English word
+validity (`text_quality`). `reading_order` / `ordered_blocks` put a multi-column layer (or Tesseract's
+lines) in reading order: column by column between full-width blocks; anything that is not a clear column
+layout (tables, forms) keeps its stored order, so table rows stay rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+# letter runs, apostrophes inside words ("don't"); accented letters count as letters
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+# English function words: their share tells English text (judged by the English word list) from other
+# languages, where only language-free signals apply
+FUNCTION_WORDS = frozenset(
+    "the of and to in a is that for it as with was on be by are this from at or an not which have his "
+    "had but they their were has been its we our can will would there all one".split()
+)
+VOWELS = frozenset("aeiouyAEIOUY")
+LATIN = re.compile(r"[A-Za-z]")
+EDGE_PUNCT = ".,;:!?\"'()[]{}“”‘’«»*†‡§"
+# OCR noise inside a token: a letter next to a symbol that never sits inside a word ("t>", "a|b")
+ODD_INSIDE = re.compile(r"[^\W\d_][<>|\\^~`{}\[\]=+]|[<>|\\^~`{}\[\]=+][^\W\d_]")
+SINGLE_LETTER_WORDS = frozenset("aAIoO")
+CLEAN_CHAR = re.compile(r"[\w.,;:!?'\"()\[\]{}\-–—/%$€£&@#*+=<>|~`^]")
+SPACE = re.compile(r"\s")
+
+# Thresholds, measured on real pages (olmOCR's gnarly_pdfs, ../shared/data/pdf, see tests):
+MIN_CHARS = 20  # fewer visible characters: no text layer to speak of
+MIN_CLEAN_RATIO = 0.75  # letters, digits and punctuation among visible characters
+SCAN_IMAGE_SHARE = 0.8  # images cover the page: a scan (its layer, if any, came from an OCR engine)
+IMAGE_PAGE_SHARE = 0.5  # images cover most of the page ...
+IMAGE_PAGE_TEXT_SHARE = 0.2  # ... and text blocks cover little of it: the text is in the images
+IMAGE_PAGE_CHARS_PER_KPT2 = 1.0  # ... or the layer is this sparse (a page of prose: 3-15 per 1,000 pt²)
+MIN_JUDGED_WORDS = 20  # fewer words say too little about the layer's quality
+ENGLISH_FUNCTION_SHARE = 0.15  # English prose: ~40%; other languages and cipher text: < 5%
+BORN_DIGITAL_MIN_VALID = 0.5  # valid English words on a page with no scan under it
+NOISY_MIN_VALID = 0.75  # ... or this many when the layer is noisy too (letters dropped by a broken font)
+NOISY = 0.1  # OCR-noise tokens that make a layer "noisy"
+SCAN_LAYER_MIN_VALID = 0.9  # a scan's OCR layer below this is worth redoing (clean layers: 0.92-0.99)
+MAX_NOISE = 0.4  # OCR-noise tokens, any page (math pages with many one-letter variables: ~0.3)
+SCAN_LAYER_MAX_NOISE = 0.05  # OCR-noise tokens in a scan's layer
+MIN_VOWEL_SHARE = 0.2  # vowels among Latin letters: ~0.38 in English, French, German; shifted fonts ~0.05
+OCR_MARGIN = 1.05  # OCR replaces a layer only when its score is this much higher
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The CMU pronouncing dictionary's 126k words (lower case), shipped with pocketsphinx."""
+    from filters.packaged import packaged_file
+
+    path = packaged_file("pocketsphinx", "model/en-us/cmudict-en-us.dict")
+    words = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            word = line.split(" ", 1)[0]
+            words.add(word.split("(", 1)[0])  # alternate pronunciations: "read(2)"
+    return frozenset(words)
+
+
+@dataclass(frozen=True)
+class TextQuality:
+    """What a page's text is worth, measured on its words."""
+
+    words: int  # letter runs
+    valid: int  # of them, words of the English word list
+    function_share: float  # English function words among the words
+    vowel_share: float  # vowels among Latin letters
+    noise_share: float  # whitespace tokens that look like OCR noise
+    latin: int  # Latin letters
+
+    @property
+    def valid_share(self) -> float:
+        return self.valid / self.words if self.words else 0.0
+
+    @property
+    def english(self) -> bool:
+        return self.words >= MIN_JUDGED_WORDS and self.function_share >= ENGLISH_FUNCTION_SHARE
+
+    @property
+    def score(self) -> float:
+        """Valid words weighted by their share: more of the page's words, and fewer wrong ones."""
+        return self.valid * self.valid_share
+
+
+def _is_noise(token: str) -> bool:
+    if len(token) > 1 and token.isalpha() and (token.islower() or token.isupper() or token[1:].islower()):
+        return False  # a plain word: most tokens, decided fast
+    core = token.strip(EDGE_PUNCT)
+    if not core:
+        return len(token) > 3 and not set(token) <= set(".-_=*…·•")  # '."5/0-': debris, not '...'
+    if len(core) == 1:
+        return core.isalpha() and core not in SINGLE_LETTER_WORDS and token == core
+    if ODD_INSIDE.search(core):
+        return True
+    letters = sum(c.isalpha() for c in core)
+    digits = sum(c.isdigit() for c in core)
+    # letters and digits mixed on both sides of a dot: "dans.3", "a1.b2" (not "3.5", "e.g", "v2")
+    if letters and digits and "." in core.strip("."):
+        return True
+    # a lower-case letter then upper-case inside a long word, twice: "BnlotsXshnmXk" (not "JavaScript")
+    return sum(1 for a, b in zip(core, core[1:], strict=False) if a.islower() and b.isupper()) >= 2
+
+
+def text_quality(text: str) -> TextQuality:
+    """Word validity (CMU dictionary), English function words, vowels and OCR debris of a text."""
+    words = WORD.findall(text)
+    vocabulary = english_words()
+    valid = sum(1 for w in words if w.lower().replace("’", "'") in vocabulary and (len(w) > 1 or w in "aAI"))
+    function = sum(1 for w in words if w.lower() in FUNCTION_WORDS)
+    latin = LATIN.findall(text)
+    vowels = sum(1 for c in latin if c in VOWELS)
+    tokens = text.split()
+    noise = sum(1 for t in tokens if _is_noise(t))
+    return TextQuality(
+        words=len(words),
+        valid=valid,
+        function_share=function / len(words) if words else 0.0,
+        vowel_share=vowels / len(latin) if latin else 0.0,
+        noise_share=noise / len(tokens) if tokens else 0.0,
+        latin=len(latin),
+    )
+
+
+def clean_ratio(text: str) -> tuple[int, float]:
+    """Visible characters, and the share of them that are letters, digits or punctuation (not replacement
+    characters or private-use glyphs from a broken font encoding)."""
+    visible = len(text) - len(SPACE.findall(text))
+    if not visible:
+        return 0, 0.0
+    return visible, len(CLEAN_CHAR.findall(text)) / visible
+
+
+@dataclass(frozen=True)
+class LayerSignals:
+    """A page's text layer, measured: its text in reading order and where text and images are."""
+
+    text: str
+    image_share: float  # of the page area, covered by images
+    text_share: float  # of the page area, covered by text blocks
+    chars_per_kpt2: float  # visible characters per 1,000 pt² of page (a full page of prose: 3-12)
+
+    @property
+    def quality(self) -> TextQuality:
+        return text_quality(self.text)
+
+
+def layer_signals(page, grid: int = 48) -> LayerSignals:
+    """Text blocks and image blocks of a PyMuPDF page from one parse; areas as a union on a coarse grid
+    (overlapping images are not counted twice)."""
+    import pymupdf
+
+    rect = page.rect
+    blocks = page.get_text("blocks", flags=pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES)
+    text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
+    image_boxes = [b[:4] for b in blocks if b[6] == 1]
+    text = "".join(unit[4] for unit in reading_order(page, text_blocks))
+    visible, _ = clean_ratio(text)
+    area = max(rect.width * rect.height, 1.0)
+    return LayerSignals(
+        text=text,
+        image_share=_covered_share(image_boxes, rect, grid),
+        text_share=_covered_share([b[:4] for b in text_blocks], rect, grid),
+        chars_per_kpt2=visible / area * 1000,
+    )
+
+
+def _covered_share(boxes, rect, grid: int) -> float:
+    if not boxes:
+        return 0.0
+    mask = np.zeros((grid, grid), dtype=bool)
+    sx, sy = grid / max(rect.width, 1e-6), grid / max(rect.height, 1e-6)
+    for x0, y0, x1, y1 in boxes:
+        c0, c1 = int(max(0, (x0 - rect.x0) * sx)), int(min(grid, np.ceil((x1 - rect.x0) * sx)))
+        r0, r1 = int(max(0, (y0 - rect.y0) * sy)), int(min(grid, np.ceil((y1 - rect.y0) * sy)))
+        if c1 > c0 and r1 > r0:
+            mask[r0:r1, c0:c1] = True
+    return float(mask.mean())
+
+
+def ocr_reason(signals: LayerSignals) -> str | None:
+    """Why the page should be OCRed, or None when its text layer is good enough to keep without OCR."""
+    visible, clean = clean_ratio(signals.text)
+    if visible < MIN_CHARS:
+        return "no_text_layer"
+    if clean < MIN_CLEAN_RATIO:
+        return "unreadable_text_layer"  # replacement characters, private-use glyphs
+    sparse = signals.chars_per_kpt2 < IMAGE_PAGE_CHARS_PER_KPT2 or (
+        signals.text_share < IMAGE_PAGE_TEXT_SHARE and signals.chars_per_kpt2 < 2 * IMAGE_PAGE_CHARS_PER_KPT2
+    )
+    if signals.image_share >= IMAGE_PAGE_SHARE and sparse:
+        return "text_in_images"  # the layer covers a sliver of an image page: a header, a caption
+    quality = signals.quality
+    if quality.words < MIN_JUDGED_WORDS:
+        return None
+    garbled = (
+        (quality.latin >= 100 and quality.vowel_share < MIN_VOWEL_SHARE)  # letters shifted by a broken font
+        or quality.noise_share > MAX_NOISE
+        or (
+            quality.english
+            and (
+                quality.valid_share < BORN_DIGITAL_MIN_VALID
+                or (quality.valid_share < NOISY_MIN_VALID and quality.noise_share > NOISY)
+            )
+        )
+    )
+    if signals.image_share >= SCAN_IMAGE_SHARE and (
+        garbled
+        or quality.noise_share > SCAN_LAYER_MAX_NOISE
+        or (quality.english and quality.valid_share < SCAN_LAYER_MIN_VALID)
+    ):
+        return "poor_ocr_layer"  # a scan whose text layer is an OCR with many errors
+    return "garbled_text_layer" if garbled else None
+
+
+def better_text(layer: str, ocr: str) -> tuple[str, str]:
+    """(text, source) of the better of a page's text layer and its OCR: OCR when it scores clearly higher."""
+    if not layer.strip():
+        return ocr, "ocr"
+    if text_quality(ocr).score > OCR_MARGIN * text_quality(layer).score:
+        return ocr, "ocr"
+    return layer, "text_layer"
+
+
+# ---- reading order -------------------------------------------------------------------------------
+
+WIDE_BLOCK = 0.6  # of the text's width: a block this wide spans columns (title, abstract, wide figure)
+MIN_GUTTER_PT = 6  # narrowest white strip between two columns
+MIN_COLUMN_SHARE = 0.2  # a column is at least this share of the text's width ...
+MIN_COLUMN_CHARS = 200  # ... and starts this much text, so captions and labels do not make columns
+MIN_UNIT_CHARS = 12  # shorter blocks/lines (page numbers, figure labels) do not start columns
+EDGE_PT = 3  # left edges this close are one edge
+MIN_COLUMN_FILL = 0.6  # a line or block this wide, of its column's width, is prose (a table's cells: less)
+MIN_PROSE_SHARE = 0.4  # of a column's characters, in such full-width units
+
+
+def reading_order(page, blocks: list) -> list:
+    """A page's text blocks in reading order (see `ordered_blocks`). Where the layer stores the lines of
+    two columns one after the other, MuPDF merges them into blocks as wide as the page: such blocks are
+    split into their lines (one more parse, on pages with a block across a column edge only)."""
+    columns = _column_bounds(blocks)
+    if columns is None:
+        return list(blocks)
+    if any(b[4].count("\n") >= 3 and _crosses(b, columns) for b in blocks):
+        blocks = _split_merged_blocks(page, columns)
+    return _in_columns(blocks, columns)
+
+
+def _crosses(unit, columns: list[tuple[float, float]]) -> bool:
+    return any(unit[0] < c0 - EDGE_PT < unit[2] - EDGE_PT for c0, _ in columns[1:])
+
+
+def _split_merged_blocks(page, columns: list[tuple[float, float]]) -> list:
+    """The page's blocks, each block that holds lines of two or more columns replaced by its lines."""
+    import pymupdf
+
+    units = []
+    flags = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
+    for block in page.get_text("dict", flags=flags)["blocks"]:
+        lines = [
+            (*line["bbox"], "".join(s["text"] for s in line["spans"]) + "\n")
+            for line in block.get("lines", [])
+        ]
+        lines = [line for line in lines if line[4].strip()]
+        if not lines:
+            continue
+        whole = (*block["bbox"], "".join(line[4] for line in lines))
+        if _crosses(whole, columns) and _holds_columns(lines, columns):
+            units.extend(lines)
+        else:
+            units.append(whole)
+    return units
+
+
+def _holds_columns(lines: list, columns: list[tuple[float, float]]) -> bool:
+    """Lines in two or more columns, almost none across them, and prose in at least one (lines filling
+    the column): a block MuPDF merged from side-by-side columns, not a table's cells or a figure."""
+    inside = [(_column_of(line, columns), line) for line in lines]
+    placed = [(i, line) for i, line in inside if i is not None]
+    if len({i for i, _ in placed}) < 2 or len(placed) < 0.8 * len(lines):
+        return False
+    for column in {i for i, _ in placed}:
+        c0, c1 = columns[column]
+        fills = [(ln[2] - ln[0]) / max(c1 - c0 - MIN_GUTTER_PT, 1) for i, ln in placed if i == column]
+        if len(fills) >= 2 and float(np.median(fills)) >= MIN_COLUMN_FILL:
+            return True
+    return False
+
+
+def _column_bounds(units: list) -> list[tuple[float, float]] | None:
+    """The x-ranges of text columns, or None. A column starts where narrow units with enough text share
+    a left edge (centred lines, captions and labels do not); a page has columns when each is wide enough
+    and its units fill it the way justified or ragged prose does (a table's short cells do not)."""
+    if len(units) < 4:
+        return None
+    left, right = min(u[0] for u in units), max(u[2] for u in units)
+    width = right - left
+    if width <= 0:
+        return None
+    edges: dict[int, int] = {}
+    for u in units:
+        if u[2] - u[0] < WIDE_BLOCK * width and len(u[4].strip()) >= MIN_UNIT_CHARS:
+            key = round(u[0] / EDGE_PT)
+            edges[key] = edges.get(key, 0) + len(u[4])
+    # edges a few points apart are one edge (a scan's lines start a pixel or two apart)
+    groups: list[list[int]] = []
+    for key in sorted(edges):
+        if groups and key - groups[-1][-1] <= 2:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    starts: list[float] = []
+    for group in groups:
+        if sum(edges[key] for key in group) < MIN_COLUMN_CHARS:
+            continue
+        if not starts or group[0] * EDGE_PT - starts[-1] >= MIN_COLUMN_SHARE * width:
+            starts.append(group[0] * EDGE_PT)  # an indented paragraph's edge is in the same column
+    if not starts:
+        return None
+    starts[0] = min(starts[0], left)
+    # a column that is not prose usually has its lines cut by a false start on its right (a table's
+    # value column): drop that start; the last column, not prose, joins the one on its left
+    while len(starts) >= 2:
+        columns = list(zip(starts, [*starts[1:], right + MIN_GUTTER_PT], strict=False))
+        prose = _prose_columns(units, columns)
+        if all(prose):
+            return columns
+        first = prose.index(False)
+        starts.pop(first + 1 if first + 1 < len(starts) else first)
+    return None
+
+
+def _prose_columns(units: list, columns: list[tuple[float, float]]) -> list[bool]:
+    """Per column: is most of its text in lines or blocks filling it, as prose (a table's cells do not)?"""
+    chars, full = [0] * len(columns), [0] * len(columns)
+    for u in units:
+        inside = _column_of(u, columns)
+        if inside is not None:
+            c0, c1 = columns[inside]
+            chars[inside] += len(u[4])
+            if (u[2] - u[0]) / max(c1 - c0 - MIN_GUTTER_PT, 1) >= MIN_COLUMN_FILL:
+                full[inside] += len(u[4])
+    return [c > 0 and f >= MIN_PROSE_SHARE * c for f, c in zip(full, chars, strict=True)]
+
+
+def _column_of(unit, columns: list[tuple[float, float]]) -> int | None:
+    """The column a unit lies in (ending before the next column starts), or None if it spans columns."""
+    for i, (c0, c1) in enumerate(columns):
+        if unit[0] >= c0 - EDGE_PT and unit[2] <= c1 - MIN_GUTTER_PT / 2:
+            return i
+    return None
+
+
+def ordered_blocks(units: list) -> list:
+    """Text blocks or lines (x0, y0, x1, y1, text, ...) in reading order: on a page with text columns,
+    column by column (left to right) within each band between full-width units, bands top to bottom.
+    A page without a clear column layout keeps its stored order (a table's rows stay rows)."""
+    columns = _column_bounds(units)
+    return list(units) if columns is None else _in_columns(units, columns)
+
+
+def _in_columns(units: list, columns: list[tuple[float, float]]) -> list:
+    spanning, placed = [], []
+    for u in units:
+        inside = _column_of(u, columns)
+        if inside is None:
+            spanning.append(u)
+        else:
+            placed.append((inside, u))
+    spanning.sort(key=lambda u: (u[1], u[0]))
+    cuts = [u[1] for u in spanning]
+    bands: list[list[list]] = [[[] for _ in columns] for _ in range(len(spanning) + 1)]
+    for column, u in placed:
+        band = sum(1 for cut in cuts if cut <= (u[1] + u[3]) / 2)
+        bands[band][column].append(u)
+    ordered = []
+    for index, band in enumerate(bands):
+        for column_units in band:
+            ordered.extend(_by_rows(column_units))
+        if index < len(spanning):
+            ordered.append(spanning[index])
+    return ordered
+
+
+def _by_rows(units: list) -> list:
+    """Units top to bottom; units side by side (their heights overlapping by half) left to right, so a
+    table's cells within a column come row by row."""
+    rows: list[list] = []
+    for u in sorted(units, key=lambda u: (u[1], u[0])):
+        row = rows[-1] if rows else None
+        if row and min(u[3], row[0][3]) - max(u[1], row[0][1]) > 0.5 * min(
+            u[3] - u[1], row[0][3] - row[0][1]
+        ):
+            row.append(u)
+        else:
+            rows.append([u])
+    return [u for row in rows for u in sorted(row, key=lambda u: u[0])]
