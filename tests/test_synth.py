@@ -317,7 +317,8 @@ def test_serve_llm_cli_prints_the_vllm_command():
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "curate.cli", "serve-llm", "--model", "org/m", "--port", "8123", "--dry-run"],
+        [sys.executable, "-m", "curate.cli", "serve-llm", "--device", "gpu", "--model", "org/m", "--port", "8123",
+         "--dry-run"],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
