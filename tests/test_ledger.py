@@ -97,8 +97,9 @@ def test_a_stage_whose_data_lost_a_file_before_its_ledger_is_written_fails(pdfs,
     from pipelines.pdf_pages import build_pages
 
     out = tmp_path / "out"
-    run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER, only_stage="pages")
-    ctx = StageContext("pages", str(pdfs), out)
+    recipe = get_recipe("pdf-pages")
+    run_recipe(recipe, str(pdfs), out, ONE_WORKER, only_stage="pages")
+    ctx = StageContext("pages", str(pdfs), out, recipe.resolve({}), recipe.declared())
     victim = sorted(ctx.data_dir.glob("*.parquet"))[0]
     victim.unlink()
     with pytest.raises(ledger.LedgerError, match=rf"{victim.name} missing"):
