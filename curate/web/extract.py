@@ -16,6 +16,8 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from curate.web.blocks import Block, Thresholds, select_main_content
+
 # removed with their content: never part of a document's text
 DROP_TAGS = {
     "script",
@@ -45,6 +47,10 @@ DROP_TAGS = {
     "audio",
     "math",
 }
+NEVER_TEXT = ("script", "style", "noscript", "template", "svg", "math", "head")
+# dropped whatever their size; other DROP_TAGS (e.g. an ASP.NET <form> around the whole page) are kept
+# when they hold more than half of the page's words
+ALWAYS_DROP = DROP_TAGS - {"form", "aside", "footer", "nav", "header"}
 DROP_ROLES = {
     "navigation",
     "banner",
@@ -271,6 +277,13 @@ def _boilerplate_name(name: str) -> bool:
     return any(w in BOILERPLATE_WORDS for w in words) and not any(w in CONTENT_WORDS for w in words)
 
 
+@lru_cache(maxsize=1 << 16)
+def _content_name(name: str) -> bool:
+    """A class or id that names the content (`article-body`, `td-content-wrap`), not boilerplate."""
+    words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
+    return any(w in CONTENT_WORDS for w in words) and not any(w in BOILERPLATE_WORDS for w in words)
+
+
 def _is_boilerplate(el) -> bool:
     tag = el.tag
     if tag in DROP_TAGS:
@@ -290,7 +303,8 @@ def _is_boilerplate(el) -> bool:
     if tag in ("body", "html", "main", "article"):
         return False
     names = f"{attrib.get('class', '')} {attrib.get('id', '')}".split()
-    return any(_boilerplate_name(n) for n in names)
+    # `l-sidebar-fixed l-article-body-segment`: one name says content, so the element is content
+    return any(_boilerplate_name(n) for n in names) and not any(_content_name(n) for n in names)
 
 
 def _remove(el) -> None:
@@ -358,6 +372,8 @@ def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
     body = doc.find("body")
     if body is None:
         body = doc
+    # never text, and their words would make the content look like a small share of the page
+    etree.strip_elements(body, *NEVER_TEXT, with_tail=False)
     counts = _word_counts(body)
     total_words = max(1, counts[body][0])
     stack = [body]
@@ -365,7 +381,7 @@ def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
         for el in list(stack.pop()):
             if not isinstance(el.tag, str):
                 _remove(el)
-            elif _is_boilerplate(el) and (el.tag in DROP_TAGS or counts[el][0] <= max_share * total_words):
+            elif _is_boilerplate(el) and (el.tag in ALWAYS_DROP or counts[el][0] <= max_share * total_words):
                 _remove(el)
             else:
                 stack.append(el)
@@ -407,17 +423,31 @@ def _clean_text(parts: list[str]) -> str:
 
 
 class _Walker:
+    """Walks the cleaned tree in document order, cutting text into blocks at block-level boundaries and
+    noting for each block the element that holds it and how much of its text is link text."""
+
     def __init__(self, page: Page, base_url: str, min_declared_side: int):
         self.page, self.base_url, self.min_declared_side = page, base_url, min_declared_side
         self.buffer: list[str] = []
+        self.link_chars = 0
+        self.link_depth = 0
         self.block_tag = "p"
+        self.owners: list = []
+        self.blocks: list[Block] = []
 
     def flush(self) -> None:
         if self.buffer:
             text = _clean_text(self.buffer)
             self.buffer = []
             if text:
-                self.page.items.append(TextBlock(text, self.block_tag))
+                owner = self.owners[-1] if self.owners else None
+                self.blocks.append(Block(TextBlock(text, self.block_tag), owner, self.link_chars))
+            self.link_chars = 0
+
+    def text(self, text: str) -> None:
+        self.buffer.append(text)
+        if self.link_depth:
+            self.link_chars += len(text.strip())
 
     def image(self, el, caption: str | None) -> None:
         src = _image_url(el)
@@ -432,7 +462,8 @@ class _Walker:
         self.flush()
         alt = " ".join((el.get("alt") or "").split()) or None
         title = " ".join((el.get("title") or "").split()) or None
-        self.page.items.append(ImageRef(url, alt, caption, width, height, title))
+        owner = self.owners[-1] if self.owners else None
+        self.blocks.append(Block(ImageRef(url, alt, caption, width, height, title), owner, is_text=False))
 
     def walk(self, el, caption: str | None = None) -> None:
         tag = el.tag
@@ -445,19 +476,24 @@ class _Walker:
             if block:
                 self.flush()
                 self.block_tag = tag
+                self.owners.append(el)
+            link = tag == "a"
+            self.link_depth += link
             if tag == "figure":
                 captions = el.findall(".//figcaption")
                 if captions:
                     caption = " ".join("".join(captions[0].itertext()).split()) or caption
             if el.text:
-                self.buffer.append(el.text)
+                self.text(el.text)
             for child in el:
                 self.walk(child, caption)
+            self.link_depth -= link
             if block:
                 self.block_tag = tag
                 self.flush()
+                self.owners.pop()
         if el.tail:
-            self.buffer.append(el.tail)
+            self.text(el.tail)
 
 
 def extract_page(
@@ -467,12 +503,16 @@ def extract_page(
     charset: str | None = None,
     max_link_density: float = 0.5,
     min_declared_side: int = 10,
+    main_content: bool = True,
+    thresholds: Thresholds | None = None,
 ) -> Page:
     """The ordered text blocks and images of an HTML page (bytes or text), without boilerplate.
 
     `url` is the page's address: relative image sources are resolved against it (or its <base href>).
     `charset` is the HTTP-declared one, if any. Images declared smaller than `min_declared_side`
     pixels (tracking pixels, spacers) and inline data: images are skipped and counted.
+    `main_content` keeps only the blocks the classifier judges to be the page's main content (see
+    curate.web.blocks); without it every block left after boilerplate removal is kept.
     """
     if isinstance(data, bytes):
         charset = detect_charset(data, charset)
@@ -494,6 +534,10 @@ def extract_page(
     except RecursionError:
         raise ValueError("HTML nested too deeply to extract") from None
     walker.flush()
+    if main_content:
+        page.items = select_main_content(walker.blocks, root, thresholds)
+    else:
+        page.items = [b.item for b in walker.blocks]
     return page
 
 

@@ -1,0 +1,202 @@
+"""Which text blocks and images of a cleaned page are its main content: a block classifier in the manner of
+jusText (length, link density and stop-word density per block, then context from the neighbours) with a
+content region chosen on the DOM as in Readability (the element holding the most good text net of
+boilerplate text), repeated blocks dropped.
+
+Thresholds were tuned on half of the ScrapingHub article-extraction-benchmark (see benchmarks/bench_extract.py)
+starting from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
+link density 0.2).
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# jusText's stop lists for the languages most common on the web; a page's language is the one whose
+# stop words are most frequent in its text (the <html lang> attribute is often wrong or missing)
+STOPLIST_LANGUAGES = (
+    "English",
+    "German",
+    "French",
+    "Spanish",
+    "Portuguese",
+    "Italian",
+    "Dutch",
+    "Russian",
+    "Polish",
+    "Czech",
+    "Swedish",
+    "Danish",
+    "Norwegian_Bokmal",
+    "Finnish",
+    "Turkish",
+    "Indonesian",
+    "Romanian",
+    "Hungarian",
+    "Greek",
+    "Ukrainian",
+    "Vietnamese",
+    "Catalan",
+    "Slovak",
+    "Croatian",
+)
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+GOOD, NEAR_GOOD, SHORT, BAD = "good", "near-good", "short", "bad"
+
+
+@dataclass
+class Block:
+    """One text block or image of the page in document order, with what the classifier needs."""
+
+    item: object  # TextBlock or ImageRef
+    owner: object  # the innermost block-level element holding it
+    link_chars: int = 0
+    is_text: bool = True
+    kind: str = SHORT
+    words: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Thresholds:
+    length_low: int = 70  # characters: shorter blocks are judged by their neighbours
+    length_high: int = 200  # characters: a longer block with enough stop words is good on its own
+    stopwords_low: float = 0.30
+    stopwords_high: float = 0.32
+    max_link_density: float = 0.2
+    boilerplate_weight: float = 1.0  # how much a boilerplate character costs a candidate content region
+
+
+@lru_cache(maxsize=1)
+def _stopword_index() -> dict[str, tuple[int, ...]]:
+    """word -> the indexes (in STOPLIST_LANGUAGES) of the languages whose stop list holds it."""
+    index: dict[str, list[int]] = {}
+    for i, language in enumerate(STOPLIST_LANGUAGES):
+        data = pkgutil.get_data("justext", f"stoplists/{language}.txt") or b""
+        for word in data.decode("utf-8").split():
+            index.setdefault(word.lower(), []).append(i)
+    return {word: tuple(langs) for word, langs in index.items()}
+
+
+def page_stopwords(words: list[str]) -> frozenset[str] | None:
+    """The stop words of the page's language, or None when no known stop list fits its text."""
+    index = _stopword_index()
+    hits = [0] * len(STOPLIST_LANGUAGES)
+    for word in words:
+        for lang in index.get(word, ()):
+            hits[lang] += 1
+    best = max(range(len(hits)), key=hits.__getitem__)
+    if hits[best] < max(3, 0.1 * len(words)):
+        return None
+    return _stoplist(best)
+
+
+@lru_cache(maxsize=None)
+def _stoplist(language: int) -> frozenset[str]:
+    return frozenset(w for w, langs in _stopword_index().items() if language in langs)
+
+
+def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> str:
+    text = block.item.text
+    length = len(text)
+    link_density = block.link_chars / max(1, length)
+    if link_density > t.max_link_density:
+        return BAD
+    if length < t.length_low:
+        return BAD if block.link_chars else SHORT
+    if stopwords is None:  # no stop list for this language: length decides
+        return GOOD if length > t.length_high else NEAR_GOOD
+    density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
+    if density >= t.stopwords_high:
+        return GOOD if length > t.length_high else NEAR_GOOD
+    if density >= t.stopwords_low:
+        return NEAR_GOOD
+    return BAD
+
+
+def _content_region(blocks: list[Block], root, weight: float):
+    """The element whose text is most good net of boilerplate: good blocks count their length, bad ones
+    count against by `weight` times theirs; near-good count half, short blocks are neutral."""
+    score: dict = {}
+    for block in blocks:
+        if not block.is_text:
+            continue
+        length = len(block.item.text)
+        value = {GOOD: length, NEAR_GOOD: 0.5 * length, BAD: -weight * length}.get(block.kind, 0.0)
+        if not value:
+            continue
+        el = block.owner
+        while el is not None:
+            score[el] = score.get(el, 0.0) + value
+            if el is root:
+                break
+            el = el.getparent()
+    if not score:
+        return root
+    best = max(score, key=score.__getitem__)
+    return best if score[best] > 0 else root
+
+
+def _neighbour(kinds: list[str], i: int, step: int) -> str:
+    """The nearest good/near-good/bad kind from block i in direction `step` (BAD past the edges)."""
+    i += step
+    while 0 <= i < len(kinds):
+        if kinds[i] in (GOOD, BAD):
+            return kinds[i]
+        if kinds[i] == NEAR_GOOD:
+            return NEAR_GOOD
+        i += step
+    return BAD
+
+
+def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) -> list:
+    """The items (text blocks and images, in order) that make up the page's main content."""
+    t = t or Thresholds()
+    texts = [b for b in blocks if b.is_text]
+    if not texts:
+        return [b.item for b in blocks]
+    for block in texts:
+        block.words = block.item.text.lower().split()
+    stopwords = page_stopwords([w for b in texts for w in b.words])
+    for block in texts:
+        block.kind = _classify(block, stopwords, t)
+    region = _content_region(blocks, root, t.boilerplate_weight)
+    inside = set(region.iter())
+    blocks = [b for b in blocks if b.owner in inside]
+    kinds = [b.kind if b.is_text else "image" for b in blocks]
+    text_kinds = [k for k in kinds if k != "image"]
+    # context: short blocks take the class of their neighbours (jusText); headings stay before content
+    final: list[bool] = []
+    text_i = -1
+    for b, kind in zip(blocks, kinds, strict=True):
+        if not b.is_text:
+            final.append(True)
+            continue
+        text_i += 1
+        if kind in (GOOD, NEAR_GOOD):
+            keep = True
+        elif kind == BAD:
+            keep = False
+        else:
+            before, after = _neighbour(text_kinds, text_i, -1), _neighbour(text_kinds, text_i, 1)
+            if b.item.tag in HEADINGS:
+                keep = after in (GOOD, NEAR_GOOD)
+            else:
+                keep = before != BAD and after != BAD or (before == GOOD and after == GOOD)
+        final.append(keep)
+    # images belong to the content when text around them is kept; trailing ones after the last kept text
+    # (share icons, avatars, teasers) do not
+    kept_text = [i for i, (b, k) in enumerate(zip(blocks, final, strict=True)) if b.is_text and k]
+    last = kept_text[-1] if kept_text else -1
+    items, seen = [], set()
+    for i, (b, keep) in enumerate(zip(blocks, final, strict=True)):
+        if not keep or (not b.is_text and i > last):
+            continue
+        if b.is_text:
+            if len(b.item.text) > 20 and b.item.text in seen:  # gallery captions repeated, teasers twice
+                continue
+            seen.add(b.item.text)
+        items.append(b.item)
+    return items
