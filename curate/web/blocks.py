@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pkgutil
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 # jusText's stop lists for the languages most common on the web; a page's language is the one whose
 # stop words are most frequent in its text (the <html lang> attribute is often wrong or missing)
@@ -44,7 +44,10 @@ STOPLIST_LANGUAGES = (
 )
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
-GOOD, NEAR_GOOD, SHORT, BAD = "good", "near-good", "short", "bad"
+# GOOD / NEAR_GOOD: prose (long enough, stop words); LOW_STOP: long text with few stop words (tables,
+# schedules, lists of results); SHORT: too short to judge alone; LINKY: mostly link text (menus, teasers)
+GOOD, NEAR_GOOD, LOW_STOP, SHORT, LINKY = "good", "near-good", "low-stop", "short", "linky"
+POSITIVE = (GOOD, NEAR_GOOD, LOW_STOP)
 
 
 @dataclass
@@ -65,8 +68,10 @@ class Thresholds:
     length_high: int = 200  # characters: a longer block with enough stop words is good on its own
     stopwords_low: float = 0.30
     stopwords_high: float = 0.32
-    max_link_density: float = 0.2
-    boilerplate_weight: float = 1.0  # how much a boilerplate character costs a candidate content region
+    max_link_density: float = 0.3
+    short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
+    boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
+    low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +98,7 @@ def page_stopwords(words: list[str]) -> frozenset[str] | None:
     return _stoplist(best)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stoplist(language: int) -> frozenset[str]:
     return frozenset(w for w, langs in _stopword_index().items() if language in langs)
 
@@ -102,10 +107,10 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
     text = block.item.text
     length = len(text)
     link_density = block.link_chars / max(1, length)
-    if link_density > t.max_link_density:
-        return BAD
     if length < t.length_low:
-        return BAD if block.link_chars else SHORT
+        return LINKY if link_density > t.short_link_density else SHORT
+    if link_density > t.max_link_density:
+        return LINKY
     if stopwords is None:  # no stop list for this language: length decides
         return GOOD if length > t.length_high else NEAR_GOOD
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
@@ -113,20 +118,18 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         return GOOD if length > t.length_high else NEAR_GOOD
     if density >= t.stopwords_low:
         return NEAR_GOOD
-    return BAD
+    return LOW_STOP
 
 
-def _content_region(blocks: list[Block], root, weight: float):
-    """The element whose text is most good net of boilerplate: good blocks count their length, bad ones
-    count against by `weight` times theirs; near-good count half, short blocks are neutral."""
+def _content_region(blocks: list[Block], root, t: Thresholds):
+    """The element whose text is most content net of boilerplate: prose counts its length, other long
+    text a little, and link text counts against (`boilerplate_weight` times its length)."""
+    weights = {GOOD: 1.0, NEAR_GOOD: 0.5, LOW_STOP: t.low_stop_weight, LINKY: -t.boilerplate_weight}
     score: dict = {}
     for block in blocks:
-        if not block.is_text:
+        if not block.is_text or block.kind not in weights:
             continue
-        length = len(block.item.text)
-        value = {GOOD: length, NEAR_GOOD: 0.5 * length, BAD: -weight * length}.get(block.kind, 0.0)
-        if not value:
-            continue
+        value = weights[block.kind] * len(block.item.text)
         el = block.owner
         while el is not None:
             score[el] = score.get(el, 0.0) + value
@@ -139,16 +142,16 @@ def _content_region(blocks: list[Block], root, weight: float):
     return best if score[best] > 0 else root
 
 
-def _neighbour(kinds: list[str], i: int, step: int) -> str:
-    """The nearest good/near-good/bad kind from block i in direction `step` (BAD past the edges)."""
-    i += step
-    while 0 <= i < len(kinds):
-        if kinds[i] in (GOOD, BAD):
-            return kinds[i]
-        if kinds[i] == NEAR_GOOD:
-            return NEAR_GOOD
-        i += step
-    return BAD
+def _anchors(kinds: list[str], step: int) -> list[str | None]:
+    """For each block, the kind of the nearest non-short block in direction `step` (None at the edge)."""
+    out: list[str | None] = [None] * len(kinds)
+    last = None
+    order = range(len(kinds)) if step > 0 else range(len(kinds) - 1, -1, -1)
+    for i in order:
+        out[i] = last
+        if kinds[i] != SHORT:
+            last = kinds[i]
+    return out
 
 
 def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) -> list:
@@ -162,30 +165,30 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     stopwords = page_stopwords([w for b in texts for w in b.words])
     for block in texts:
         block.kind = _classify(block, stopwords, t)
-    region = _content_region(blocks, root, t.boilerplate_weight)
+    region = _content_region(blocks, root, t)
     inside = set(region.iter())
     blocks = [b for b in blocks if b.owner in inside]
-    kinds = [b.kind if b.is_text else "image" for b in blocks]
-    text_kinds = [k for k in kinds if k != "image"]
-    # context: short blocks take the class of their neighbours (jusText); headings stay before content
-    final: list[bool] = []
-    text_i = -1
-    for b, kind in zip(blocks, kinds, strict=True):
-        if not b.is_text:
-            final.append(True)
-            continue
-        text_i += 1
-        if kind in (GOOD, NEAR_GOOD):
-            keep = True
-        elif kind == BAD:
-            keep = False
+    texts = [b for b in blocks if b.is_text]
+    kinds = [b.kind for b in texts]
+    before, after = _anchors(kinds, -1), _anchors(kinds, 1)
+    keep_text: list[bool] = []
+    for i, kind in enumerate(kinds):
+        if kind == LINKY:
+            keep_text.append(False)
+        elif kind == LOW_STOP:  # tables and lists inside the content, unless next to link lists
+            keep_text.append(before[i] != LINKY and after[i] != LINKY)
+        elif kind == SHORT:  # between content blocks; headings just before content
+            heading = texts[i].item.tag in HEADINGS
+            keep_text.append(after[i] in POSITIVE and (heading or before[i] in POSITIVE))
         else:
-            before, after = _neighbour(text_kinds, text_i, -1), _neighbour(text_kinds, text_i, 1)
-            if b.item.tag in HEADINGS:
-                keep = after in (GOOD, NEAR_GOOD)
-            else:
-                keep = before != BAD and after != BAD or (before == GOOD and after == GOOD)
-        final.append(keep)
+            keep_text.append(True)
+    final, text_i = [], 0
+    for b in blocks:
+        if b.is_text:
+            final.append(keep_text[text_i])
+            text_i += 1
+        else:
+            final.append(True)
     # images belong to the content when text around them is kept; trailing ones after the last kept text
     # (share icons, avatars, teasers) do not
     kept_text = [i for i, (b, k) in enumerate(zip(blocks, final, strict=True)) if b.is_text and k]
