@@ -42,6 +42,30 @@ STOPLIST_LANGUAGES = (
     "Slovak",
     "Croatian",
 )
+# whole blocks that are never content wherever they stand (ad slot labels, reading prompts)
+NOT_CONTENT = {
+    "advertisement",
+    "advert",
+    "ad",
+    "anzeige",
+    "publicité",
+    "publicidad",
+    "pubblicità",
+    "werbung",
+    "sponsored",
+    "story continues below advertisement",
+    "continue reading below",
+    "continue reading",
+    "read more",
+    "share",
+    "share this",
+    "share this article",
+    "tweet",
+    "comments",
+    "loading...",
+    "caption",
+    "close",
+}
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 # GOOD / NEAR_GOOD: prose (long enough, stop words); LOW_STOP: long text with few stop words (tables,
@@ -173,13 +197,15 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     before, after = _anchors(kinds, -1), _anchors(kinds, 1)
     keep_text: list[bool] = []
     for i, kind in enumerate(kinds):
-        if kind == LINKY:
+        if kind == LINKY or texts[i].item.text.lower() in NOT_CONTENT:
             keep_text.append(False)
         elif kind == LOW_STOP:  # tables and lists inside the content, unless next to link lists
             keep_text.append(before[i] != LINKY and after[i] != LINKY)
         elif kind == SHORT:  # between content blocks; headings just before content
             heading = texts[i].item.tag in HEADINGS
             keep_text.append(after[i] in POSITIVE and (heading or before[i] in POSITIVE))
+        elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links
+            keep_text.append(before[i] not in (LINKY, None) or after[i] not in (LINKY, None))
         else:
             keep_text.append(True)
     final, text_i = [], 0
