@@ -93,8 +93,10 @@ class Thresholds:
     stopwords_low: float = 0.30
     stopwords_high: float = 0.32
     max_link_density: float = 0.3
+    max_prose_link_density: float = 0.5  # for paragraphs longer than length_high with stop words
     short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
     boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
+    sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
 
 
@@ -133,11 +135,15 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
     link_density = block.link_chars / max(1, length)
     if length < t.length_low:
         return LINKY if link_density > t.short_link_density else SHORT
-    if link_density > t.max_link_density:
-        return LINKY
-    if stopwords is None:  # no stop list for this language: length decides
+    if stopwords is None:  # no stop list for this language: length and links decide
+        if link_density > t.max_link_density:
+            return LINKY
         return GOOD if length > t.length_high else NEAR_GOOD
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
+    # a long paragraph of prose keeps its inline links; a list of links has few stop words
+    prose = length > t.length_high and density >= t.stopwords_low
+    if link_density > (t.max_prose_link_density if prose else t.max_link_density):
+        return LINKY
     if density >= t.stopwords_high:
         return GOOD if length > t.length_high else NEAR_GOOD
     if density >= t.stopwords_low:
@@ -145,7 +151,7 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
     return LOW_STOP
 
 
-def _content_region(blocks: list[Block], root, t: Thresholds):
+def _content_region(blocks: list[Block], root, t: Thresholds) -> list:
     """The element whose text is most content net of boilerplate: prose counts its length, other long
     text a little, and link text counts against (`boilerplate_weight` times its length)."""
     weights = {GOOD: 1.0, NEAR_GOOD: 0.5, LOW_STOP: t.low_stop_weight, LINKY: -t.boilerplate_weight}
@@ -161,9 +167,17 @@ def _content_region(blocks: list[Block], root, t: Thresholds):
                 break
             el = el.getparent()
     if not score:
-        return root
+        return [root]
     best = max(score, key=score.__getitem__)
-    return best if score[best] > 0 else root
+    if score[best] <= 0:
+        return [root]
+    # like Readability: siblings with a fair share of the best score belong to the content too
+    # (a lead paragraph or a second body part next to the main one)
+    parent = best.getparent()
+    if parent is None or best is root:
+        return [best]
+    floor = t.sibling_share * score[best]
+    return [el for el in parent if el is best or score.get(el, 0.0) > floor]
 
 
 def _anchors(kinds: list[str], step: int) -> list[str | None]:
@@ -189,8 +203,7 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     stopwords = page_stopwords([w for b in texts for w in b.words])
     for block in texts:
         block.kind = _classify(block, stopwords, t)
-    region = _content_region(blocks, root, t)
-    inside = set(region.iter())
+    inside = {el for region in _content_region(blocks, root, t) for el in region.iter()}
     blocks = [b for b in blocks if b.owner in inside]
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
