@@ -11,6 +11,7 @@ link density 0.2).
 from __future__ import annotations
 
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -66,6 +67,14 @@ NOT_CONTENT = {
     "caption",
     "close",
 }
+# an article's head, before its first paragraph: bylines and dates are furniture there
+_BYLINE = re.compile(r"^(by|von|par|por|di|door|av|af)\s", re.I)
+_DATE = re.compile(
+    r"\b\d{1,2}:\d{2}\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
+    r"|\b\d{1,2}\.?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{4}-\d{2}-\d{2}\b",
+    re.I,
+)
+_URL = re.compile(r"^(https?://|www\.)\S+$")
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 # GOOD / NEAR_GOOD: prose (long enough, stop words); LOW_STOP: long text with few stop words (tables,
@@ -92,7 +101,7 @@ class Thresholds:
     length_high: int = 200  # characters: a longer block with enough stop words is good on its own
     stopwords_low: float = 0.30
     stopwords_high: float = 0.32
-    max_link_density: float = 0.3
+    max_link_density: float = 0.4
     max_prose_link_density: float = 0.5  # for paragraphs longer than length_high with stop words
     short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
     boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
@@ -208,9 +217,13 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
     before, after = _anchors(kinds, -1), _anchors(kinds, 1)
+    first_prose = next((i for i, k in enumerate(kinds) if k in (GOOD, NEAR_GOOD)), len(kinds))
     keep_text: list[bool] = []
     for i, kind in enumerate(kinds):
-        if kind == LINKY or texts[i].item.text.lower() in NOT_CONTENT:
+        text = texts[i].item.text
+        if kind == LINKY or text.lower() in NOT_CONTENT or _URL.match(text):
+            keep_text.append(False)
+        elif kind == SHORT and i < first_prose and (_BYLINE.match(text) or _DATE.search(text)):
             keep_text.append(False)
         elif kind == LOW_STOP:  # tables and lists inside the content, unless next to link lists
             keep_text.append(before[i] != LINKY and after[i] != LINKY)

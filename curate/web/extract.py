@@ -118,6 +118,20 @@ BOILERPLATE_WORDS = {
     "editsection",
     "noprint",
     "copyright",
+    # article furniture around the body: bylines, dates, photo credits, tag lists
+    "byline",
+    "bylines",
+    "dateline",
+    "timestamp",
+    "credit",
+    "credits",
+    "author",
+    "authors",
+    "meta",
+    "date",
+    "published",
+    "updated",
+    "tags",
 }
 CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
 BLOCK_TAGS = {
