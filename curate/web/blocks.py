@@ -102,7 +102,7 @@ class Thresholds:
     stopwords_low: float = 0.30
     stopwords_high: float = 0.32
     max_link_density: float = 0.4
-    max_prose_link_density: float = 0.5  # for paragraphs longer than length_high with stop words
+    max_prose_link_density: float = 0.65  # for paragraphs longer than length_high with stop words
     short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
     boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
     sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
@@ -150,7 +150,8 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         return GOOD if length > t.length_high else NEAR_GOOD
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
     # a long paragraph of prose keeps its inline links; a list of links has few stop words
-    prose = length > t.length_high and density >= t.stopwords_low
+    # (and a long <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
+    prose = block.item.tag == "p" or (length > t.length_high and density >= t.stopwords_low)
     if link_density > (t.max_prose_link_density if prose else t.max_link_density):
         return LINKY
     if density >= t.stopwords_high:
@@ -186,11 +187,14 @@ def _content_region(blocks: list[Block], root, t: Thresholds) -> list:
     if parent is None or best is root:
         return [best]
     floor = t.sibling_share * score[best]
-    return [el for el in parent if el is best or score.get(el, 0.0) > floor]
+    siblings = list(parent)
+    chosen = [i for i, el in enumerate(siblings) if el is best or score.get(el, 0.0) > floor]
+    return siblings[chosen[0] : chosen[-1] + 1]  # with the headings and figures between them
 
 
 def _anchors(kinds: list[str], step: int) -> list[str | None]:
-    """For each block, the kind of the nearest non-short block in direction `step` (None at the edge)."""
+    """For each block, the kind of the nearest non-short block met before it when walking in direction
+    `step` (1: the one before it in the page, -1: the one after it; None at the edge)."""
     out: list[str | None] = [None] * len(kinds)
     last = None
     order = range(len(kinds)) if step > 0 else range(len(kinds) - 1, -1, -1)
@@ -212,16 +216,23 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     stopwords = page_stopwords([w for b in texts for w in b.words])
     for block in texts:
         block.kind = _classify(block, stopwords, t)
+        if block.kind == LINKY and block.item.tag == "figcaption":  # an attribution's links: neutral
+            block.kind = SHORT
     inside = {el for region in _content_region(blocks, root, t) for el in region.iter()}
+    every = blocks
     blocks = [b for b in blocks if b.owner in inside]
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
-    before, after = _anchors(kinds, -1), _anchors(kinds, 1)
+    before, after = _anchors(kinds, 1), _anchors(kinds, -1)
     first_prose = next((i for i, k in enumerate(kinds) if k in (GOOD, NEAR_GOOD)), len(kinds))
     keep_text: list[bool] = []
     for i, kind in enumerate(kinds):
         text = texts[i].item.text
-        if kind == LINKY or text.lower() in NOT_CONTENT or _URL.match(text):
+        if text.lower() in NOT_CONTENT or _URL.match(text):
+            keep_text.append(False)
+        elif texts[i].item.tag == "figcaption":  # an image's caption, links to its source and all
+            keep_text.append(True)
+        elif kind == LINKY:
             keep_text.append(False)
         elif kind == SHORT and i < first_prose and (_BYLINE.match(text) or _DATE.search(text)):
             keep_text.append(False)
@@ -254,4 +265,21 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 continue
             seen.add(b.item.text)
         items.append(b.item)
-    return items
+    headline = _headline(every, items)
+    return [headline, *items] if headline is not None else items
+
+
+def _headline(blocks: list[Block], items: list):
+    """The article's title when it sits above the content region (in a header, next to a date or tag list):
+    the nearest heading before the first kept item with no prose in between."""
+    if not items:
+        return None
+    first = next(i for i, b in enumerate(blocks) if b.item is items[0])
+    for b in reversed(blocks[max(0, first - 8) : first]):
+        if not b.is_text:
+            continue
+        if b.kind in POSITIVE:
+            return None
+        if b.item.tag in HEADINGS and b.kind == SHORT:
+            return b.item
+    return None

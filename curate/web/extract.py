@@ -118,7 +118,10 @@ BOILERPLATE_WORDS = {
     "editsection",
     "noprint",
     "copyright",
-    # article furniture around the body: bylines, dates, photo credits, tag lists
+}
+# article furniture around the body (bylines, dates, photo credits, tag lists): boilerplate when the name
+# ends with it (`post-date`, `entry-meta`), not when it only starts with it (Blogger's `date-outer` wraps posts)
+FURNITURE_WORDS = {
     "byline",
     "bylines",
     "dateline",
@@ -131,7 +134,6 @@ BOILERPLATE_WORDS = {
     "date",
     "published",
     "updated",
-    "tags",
 }
 CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
 BLOCK_TAGS = {
@@ -286,7 +288,7 @@ def _boilerplate_name(name: str) -> bool:
     words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
     if not words:
         return False
-    if words[-1] in BOILERPLATE_WORDS:
+    if words[-1] in BOILERPLATE_WORDS or words[-1] in FURNITURE_WORDS:
         return True
     return any(w in BOILERPLATE_WORDS for w in words) and not any(w in CONTENT_WORDS for w in words)
 
