@@ -265,6 +265,9 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 continue
             seen.add(b.item.text)
         items.append(b.item)
+    if not any(hasattr(item, "text") for item in items):
+        # nothing reads as content (a page of short lines): keep what is not link text rather than nothing
+        items = [b.item for b in every if not b.is_text or b.kind != LINKY]
     headline = _headline(every, items)
     return [headline, *items] if headline is not None else items
 
