@@ -66,9 +66,19 @@ NOT_CONTENT = {
     "loading...",
     "caption",
     "close",
+    "published",
+    "updated",
+    "posted",
+    "back to gallery",
+    "order reprints",
+    "print",
+    "print article",
+    "text size",
+    "read later",
+    "newsletter",
 }
 # an article's head, before its first paragraph: bylines and dates are furniture there
-_BYLINE = re.compile(r"^(by|von|par|por|di|door|av|af)\s", re.I)
+_BYLINE = re.compile(r"^(by|von|par|por|di|door|av|af)(\s|$)", re.I)
 _DATE = re.compile(
     r"\b\d{1,2}:\d{2}\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
     r"|\b\d{1,2}\.?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{4}-\d{2}-\d{2}\b",
@@ -224,14 +234,21 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
     before, after = _anchors(kinds, 1), _anchors(kinds, -1)
+    caption_follows_image, previous = [], None
+    for b in blocks:
+        if b.is_text:
+            caption_follows_image.append(
+                previous is not None and (not previous.is_text or previous.item.tag == "figcaption")
+            )
+        previous = b
     first_prose = next((i for i, k in enumerate(kinds) if k in (GOOD, NEAR_GOOD)), len(kinds))
     keep_text: list[bool] = []
     for i, kind in enumerate(kinds):
         text = texts[i].item.text
         if text.lower() in NOT_CONTENT or _URL.match(text):
             keep_text.append(False)
-        elif texts[i].item.tag == "figcaption":  # an image's caption, links to its source and all
-            keep_text.append(True)
+        elif texts[i].item.tag == "figcaption":  # an image's caption (links to its source and all) follows it
+            keep_text.append(caption_follows_image[i])
         elif kind == LINKY:
             keep_text.append(False)
         elif kind == SHORT and i < first_prose and (_BYLINE.match(text) or _DATE.search(text)):

@@ -300,6 +300,12 @@ def _content_name(name: str) -> bool:
     return any(w in CONTENT_WORDS for w in words) and not any(w in BOILERPLATE_WORDS for w in words)
 
 
+def _caption_name(el) -> bool:
+    """An element whose class or id ends with `caption` (`image-caption`, `wp-caption-text` does not)."""
+    names = f"{el.get('class', '')} {el.get('id', '')}".lower().split()
+    return any(n.endswith("caption") for n in names)
+
+
 def _is_boilerplate(el) -> bool:
     tag = el.tag
     if tag in DROP_TAGS:
@@ -447,6 +453,7 @@ class _Walker:
         self.buffer: list[str] = []
         self.link_chars = 0
         self.link_depth = 0
+        self.caption_depth = 0
         self.block_tag = "p"
         self.owners: list = []
         self.blocks: list[Block] = []
@@ -457,7 +464,9 @@ class _Walker:
             self.buffer = []
             if text:
                 owner = self.owners[-1] if self.owners else None
-                self.blocks.append(Block(TextBlock(text, self.block_tag), owner, self.link_chars))
+                # text inside a <figure> or a caption box is a caption, whatever its tags
+                tag = "figcaption" if self.caption_depth else self.block_tag
+                self.blocks.append(Block(TextBlock(text, tag), owner, self.link_chars))
             self.link_chars = 0
 
     def text(self, text: str) -> None:
@@ -495,6 +504,8 @@ class _Walker:
                 self.owners.append(el)
             link = tag == "a"
             self.link_depth += link
+            captioned = tag == "figure" or (block and _caption_name(el))
+            self.caption_depth += captioned
             if tag == "figure":
                 captions = el.findall(".//figcaption")
                 if captions:
@@ -508,6 +519,7 @@ class _Walker:
                 self.block_tag = tag
                 self.flush()
                 self.owners.pop()
+            self.caption_depth -= captioned
         if el.tail:
             self.text(el.tail)
 
