@@ -115,6 +115,9 @@ class Thresholds:
     max_prose_link_density: float = 0.65  # for paragraphs longer than length_high with stop words
     short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
     boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
+    min_cards: int = 3  # sibling elements alike in tag and class, each a linked headline with a blurb
+    card_link_share: float = 0.25
+    card_depth: int = 3  # how far above a block its card element may be
     sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
 
@@ -215,6 +218,40 @@ def _anchors(kinds: list[str], step: int) -> list[str | None]:
     return out
 
 
+def _teaser_cards(blocks: list[Block], t: Thresholds) -> set:
+    """Elements that are cards of a teaser list: at least `min_cards` siblings of the same tag and class, each
+    holding two or more blocks of which link text is a good share (a linked headline over a blurb)."""
+    chars: dict = {}
+    link_chars: dict = {}
+    count: dict = {}
+    for b in blocks:
+        if not b.is_text:
+            continue
+        length = len(b.item.text)
+        el, level = b.owner, 0
+        while el is not None and level <= t.card_depth:
+            chars[el] = chars.get(el, 0) + length
+            count[el] = count.get(el, 0) + 1
+            if b.kind == LINKY:
+                link_chars[el] = link_chars.get(el, 0) + length
+            el, level = el.getparent(), level + 1
+    groups: dict = {}
+    for el, linked in link_chars.items():
+        parent = el.getparent()
+        if parent is not None and count[el] >= 2 and linked >= t.card_link_share * chars[el]:
+            groups.setdefault((parent, el.tag, el.get("class")), []).append(el)
+    return {el for cards in groups.values() if len(cards) >= t.min_cards for el in cards}
+
+
+def _in_any(el, elements: set, depth: int) -> bool:
+    level = 0
+    while el is not None and level <= depth:
+        if el in elements:
+            return True
+        el, level = el.getparent(), level + 1
+    return False
+
+
 def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) -> list:
     """The items (text blocks and images, in order) that make up the page's main content."""
     t = t or Thresholds()
@@ -228,6 +265,11 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         block.kind = _classify(block, stopwords, t)
         if block.kind == LINKY and block.item.tag == "figcaption":  # an attribution's links: neutral
             block.kind = SHORT
+    cards = _teaser_cards(blocks, t)
+    if cards:  # a list of teasers (related stories, "more from"): link text however long their blurbs
+        for b in blocks:
+            if _in_any(b.owner, cards, t.card_depth):
+                b.kind = LINKY
     inside = {el for region in _content_region(blocks, root, t) for el in region.iter()}
     every = blocks
     blocks = [b for b in blocks if b.owner in inside]
@@ -268,7 +310,7 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
             final.append(keep_text[text_i])
             text_i += 1
         else:
-            final.append(True)
+            final.append(b.kind != LINKY)  # an image in a teaser card goes with it
     # images belong to the content when text around them is kept; trailing ones after the last kept text
     # (share icons, avatars, teasers) do not
     kept_text = [i for i, (b, k) in enumerate(zip(blocks, final, strict=True)) if b.is_text and k]
