@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pkgutil
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -85,6 +86,7 @@ _DATE = re.compile(
     re.I,
 )
 _URL = re.compile(r"^(https?://|www\.)\S+$")
+LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 # GOOD / NEAR_GOOD: prose (long enough, stop words); LOW_STOP: long text with few stop words (tables,
@@ -137,11 +139,13 @@ def page_stopwords(words: list[str]) -> frozenset[str] | None:
     """The stop words of the page's language, or None when no known stop list fits its text."""
     index = _stopword_index()
     hits = [0] * len(STOPLIST_LANGUAGES)
-    for word in words:
-        for lang in index.get(word, ()):
-            hits[lang] += 1
+    counts = Counter(words[:LANGUAGE_SAMPLE_WORDS])  # a sample is enough to tell the language
+    for word in counts.keys() & index.keys():
+        n = counts[word]
+        for lang in index[word]:
+            hits[lang] += n
     best = max(range(len(hits)), key=hits.__getitem__)
-    if hits[best] < max(3, 0.1 * len(words)):
+    if hits[best] < max(3, 0.1 * min(len(words), LANGUAGE_SAMPLE_WORDS)):
         return None
     return _stoplist(best)
 
@@ -182,6 +186,8 @@ def _content_region(blocks: list[Block], root, t: Thresholds) -> list:
     for block in blocks:
         if not block.is_text or block.kind not in weights:
             continue
+        if block.kind == LINKY and block.item.tag in ("td", "th") and len(block.item.text) < t.length_low:
+            continue  # a linked name in a data table is not a menu
         value = weights[block.kind] * len(block.item.text)
         el = block.owner
         while el is not None:
@@ -202,7 +208,40 @@ def _content_region(blocks: list[Block], root, t: Thresholds) -> list:
     floor = t.sibling_share * score[best]
     siblings = list(parent)
     chosen = [i for i, el in enumerate(siblings) if el is best or score.get(el, 0.0) > floor]
-    return siblings[chosen[0] : chosen[-1] + 1]  # with the headings and figures between them
+    last = chosen[-1]
+    # sections after the last scoring one (a list, a table under its heading), up to the first link text
+    for j in range(last + 1, len(siblings)):
+        if score.get(siblings[j], 0.0) < 0:
+            break
+        if score.get(siblings[j], 0.0) > 0:
+            last = j
+    region = siblings[chosen[0] : last + 1]  # with the headings and figures between them
+    return _with_head(blocks, region, score)
+
+
+def _with_head(blocks: list[Block], region: list, score: dict, levels: int = 3) -> list:
+    """The region plus the article's head when that sits in sibling boxes before it: from the box holding
+    the page's first <h1> to the body (headline, standfirst, lead image), boxes of net link text left out."""
+    h1 = next((b.owner for b in blocks if b.is_text and b.item.tag == "h1"), None)
+    if h1 is None:
+        return region
+    ancestor = region[0].getparent()
+    for _ in range(levels):
+        if ancestor is None:
+            return region
+        children = list(ancestor)
+        top = next(
+            (c for c in children if c is region[0] or any(a is c for a in region[0].iterancestors())), None
+        )
+        head = next((c for c in children if c is h1 or any(a is c for a in h1.iterancestors())), None)
+        if head is not None and top is not None:
+            start, end = children.index(head), children.index(top)
+            if start >= end or score.get(head, 0.0) < 0:
+                return region
+            # the headline's box and what lies between it and the body (standfirst, lead image), link lists aside
+            return [c for c in children[start:end] if score.get(c, 0.0) >= 0] + region
+        ancestor = ancestor.getparent()
+    return region
 
 
 def _anchors(kinds: list[str], step: int) -> list[str | None]:
@@ -276,6 +315,12 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
     before, after = _anchors(kinds, 1), _anchors(kinds, -1)
+    # for short blocks, a short line of links ("Read more: ...") inside the text does not break it
+    see_through = [
+        SHORT if k == LINKY and len(b.item.text) < t.length_low else k
+        for k, b in zip(kinds, texts, strict=True)
+    ]
+    short_before, short_after = _anchors(see_through, 1), _anchors(see_through, -1)
     caption_follows_image, previous = [], None
     for b in blocks:
         if b.is_text:
@@ -299,7 +344,7 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
             keep_text.append(before[i] != LINKY and after[i] != LINKY)
         elif kind == SHORT:  # between content blocks; headings just before content
             heading = texts[i].item.tag in HEADINGS
-            keep_text.append(after[i] in POSITIVE and (heading or before[i] in POSITIVE))
+            keep_text.append(short_after[i] in POSITIVE and (heading or short_before[i] in POSITIVE))
         elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links
             keep_text.append(before[i] not in (LINKY, None) or after[i] not in (LINKY, None))
         else:
@@ -327,21 +372,31 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     if not any(hasattr(item, "text") for item in items):
         # nothing reads as content (a page of short lines): keep what is not link text rather than nothing
         items = [b.item for b in every if not b.is_text or b.kind != LINKY]
-    headline = _headline(every, items)
-    return [headline, *items] if headline is not None else items
+    return _head(every, items) + items
 
 
-def _headline(blocks: list[Block], items: list):
-    """The article's title when it sits above the content region (in a header, next to a date or tag list):
-    the nearest heading before the first kept item with no prose in between."""
+def _head(blocks: list[Block], items: list) -> list:
+    """The article's title and lead images when they sit above the content region (in a header, next to a
+    date or a tag list): the nearest heading before the first kept item with no prose in between (else the
+    page's <h1> there), and the images between it and the body."""
     if not items:
-        return None
+        return []
     first = next(i for i, b in enumerate(blocks) if b.item is items[0])
-    for b in reversed(blocks[max(0, first - 8) : first]):
+    headline = None
+    for i in range(first - 1, -1, -1):
+        b = blocks[i]
         if not b.is_text:
             continue
         if b.kind in POSITIVE:
-            return None
-        if b.item.tag in HEADINGS and b.kind == SHORT:
-            return b.item
-    return None
+            break
+        text = b.item.text
+        if b.item.tag in HEADINGS and b.kind == SHORT and not (_DATE.search(text) or _BYLINE.match(text)):
+            if headline is None and first - i <= 8:
+                headline = i
+            if b.item.tag == "h1":
+                headline = i
+                break
+    if headline is None:
+        return []
+    lead = [b.item for b in blocks[headline + 1 : first] if not b.is_text and b.kind != LINKY]
+    return [blocks[headline].item, *lead]

@@ -85,7 +85,7 @@ class WebPageReader(InputReader):
         output: str = "interleaved",
         use_stored_images: bool = True,
         min_caption_words: int = 3,
-        max_link_density: float = 0.5,
+        max_link_density: float | None = None,
         error_writer: DiskWriter | None = None,
         glob_pattern: str | None = None,
         **reader_kwargs,

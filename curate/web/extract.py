@@ -10,7 +10,7 @@ and an image at each `<img>` (src resolved to an absolute URL, alt text, declare
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from urllib.parse import urljoin
 
@@ -174,7 +174,6 @@ BLOCK_TAGS = {
     "body",
     "html",
 }
-LINK_LIST_TAGS = ("ul", "ol", "dl", "table", "div", "section", "p", "td")
 LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-srcset")
 _NAME_SPLIT = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
@@ -343,50 +342,24 @@ def _remove(el) -> None:
     parent.remove(el)
 
 
-def _word_counts(root) -> dict:
-    """(words, words inside links) under every element of `root`, in one bottom-up pass."""
-    counts: dict = {}
-    for el in reversed(list(root.iter())):  # children come before their parents
-        words = len(el.text.split()) if el.text and isinstance(el.tag, str) else 0
-        links = 0
-        for child in el:
-            child_words, child_links = counts[child]
-            words += child_words + (len(child.tail.split()) if child.tail else 0)
-            links += child_links
-        counts[el] = (words, words if el.tag == "a" else links)
-    return counts
+def _words(el) -> int:
+    """Words of text under `el` (lxml's text serialiser: much faster than joining itertext())."""
+    return len(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
 
 
-def _main_content(body, counts: dict):
+def _main_content(body):
     """The page's main content element when it declares exactly one (<main>, role=main, <article>)."""
     for xpath in ('.//main|.//*[@role="main"]', ".//article"):
         found = body.xpath(xpath)
-        if len(found) == 1 and counts[found[0]][0] >= 20:
+        if len(found) == 1 and _words(found[0]) >= 20:
             return found[0]
     return body
 
 
-def _drop_link_lists(root, counts: dict, max_link_density: float, max_share: float = 0.5) -> None:
-    """Remove blocks whose text is mostly link text: menus, tag clouds, 'related posts' lists.
-    A block holding more than `max_share` of the content is the content itself (e.g. a wiki stub)."""
-    total = max(1, counts[root][0])
-    stack = [root]
-    while stack:
-        for el in list(stack.pop()):
-            words, links = counts[el]
-            if (
-                el.tag in LINK_LIST_TAGS
-                and links
-                and words <= max_share * total
-                and links > max_link_density * words
-            ):
-                _remove(el)
-            elif words:
-                stack.append(el)
-
-
-def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
-    """Remove boilerplate in place; return the element to extract from.
+def clean_tree(doc, max_share: float = 0.5):
+    """Remove what is never content (by tag, ARIA role, class/id names) in place; return the element to
+    extract from. Link lists, teasers and other boilerplate without telling names are left to the block
+    classifier (curate.web.blocks), which sees them in context.
 
     An element named like boilerplate that holds more than `max_share` of the page's words is a
     wrapper of the content (e.g. Blogger's `widget Blog`), not boilerplate, and is kept.
@@ -396,21 +369,22 @@ def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
         body = doc
     # never text, and their words would make the content look like a small share of the page
     etree.strip_elements(body, *NEVER_TEXT, with_tail=False)
-    counts = _word_counts(body)
-    total_words = max(1, counts[body][0])
+    total = None  # measured once, and only when a named element needs the share test
     stack = [body]
     while stack:
         for el in list(stack.pop()):
             if not isinstance(el.tag, str):
                 _remove(el)
-            elif _is_boilerplate(el) and (el.tag in ALWAYS_DROP or counts[el][0] <= max_share * total_words):
+            elif _is_boilerplate(el):
+                if el.tag not in ALWAYS_DROP:
+                    total = _words(body) if total is None else total
+                    if _words(el) > max_share * total:
+                        stack.append(el)
+                        continue
                 _remove(el)
             else:
                 stack.append(el)
-    counts = _word_counts(body)
-    root = _main_content(body, counts)
-    _drop_link_lists(root, counts, max_link_density)
-    return root
+    return _main_content(body)
 
 
 # ---- the ordered walk -------------------------------------------------------------------------
@@ -529,7 +503,7 @@ def extract_page(
     url: str,
     *,
     charset: str | None = None,
-    max_link_density: float = 0.5,
+    max_link_density: float | None = None,
     min_declared_side: int = 10,
     main_content: bool = True,
     thresholds: Thresholds | None = None,
@@ -539,7 +513,8 @@ def extract_page(
     `url` is the page's address: relative image sources are resolved against it (or its <base href>).
     `charset` is the HTTP-declared one, if any. Images declared smaller than `min_declared_side`
     pixels (tracking pixels, spacers) and inline data: images are skipped and counted.
-    `main_content` keeps only the blocks the classifier judges to be the page's main content (see
+    `max_link_density` is the most link text a long block may hold and still be content (default:
+    `Thresholds.max_link_density`). `main_content` keeps only the blocks the classifier judges to be the page's main content (see
     curate.web.blocks); without it every block left after boilerplate removal is kept.
     """
     if isinstance(data, bytes):
@@ -555,7 +530,9 @@ def extract_page(
             page.robots += [d.strip().lower() for d in (meta.get("content") or "").split(",") if d.strip()]
     base = doc.find(".//base")
     base_url = urljoin(url, base.get("href").strip()) if base is not None and base.get("href") else url
-    root = clean_tree(doc, max_link_density)
+    root = clean_tree(doc)
+    if max_link_density is not None:
+        thresholds = replace(thresholds or Thresholds(), max_link_density=max_link_density)
     walker = _Walker(page, base_url, min_declared_side)
     try:
         walker.walk(root)
