@@ -157,7 +157,14 @@ class WebPageReader(InputReader):
     def _records(self, data: bytes, url: str, record_id: str, source: str, stored, meta: dict, charset=None):
         try:
             with self.track_time():
-                page = extract_page(data, url, charset=charset, max_link_density=self.max_link_density)
+                # pairs take every captioned image of the page (as LAION/DataComp do), not only the article's
+                page = extract_page(
+                    data,
+                    url,
+                    charset=charset,
+                    max_link_density=self.max_link_density,
+                    main_content=self.output != "pairs",
+                )
         except Exception as exc:  # one bad page must not stop the file
             self._fail(
                 f"{source}#{url}",
