@@ -309,3 +309,20 @@ def test_news_page_keeps_article_and_images_in_order_drops_related_share_and_fur
         assert boilerplate in everything and boilerplate not in text
     assert "Author" not in text and "Ben Knight" not in text
     assert len(page.images) >= 12  # the article's photos and its gallery, not the teasers' thumbnails
+
+
+def test_blog_post_without_its_comment_widget_and_meta_line(shared_data):
+    """A long technical blog post: all of its prose in order; the date/category/"View Comments" line above it
+    and the comment widget's footer below it go."""
+    data = (shared_data / "html" / "gregoryszorc.com.python3.html").read_bytes()
+    page = extract_page(
+        data, "https://gregoryszorc.com/blog/2020/01/13/mercurial%27s-journey-to-and-reflections-on-python-3/"
+    )
+    blocks = page.text_blocks
+    assert blocks[0].startswith("Mercurial 5.2 was released on November 5, 2019.")
+    assert blocks[-1].startswith("Python had a wildly successful past few decades.")
+    assert _index(blocks, "Porting Mercurial to Python 3") < _index(blocks, "Commentary on Python 3")
+    everything = "\n".join(extract_page(data, page.url, main_content=False).text_blocks)
+    text = "\n".join(blocks)
+    for boilerplate in ("View Comments", "blog comments powered by"):
+        assert boilerplate in everything and boilerplate not in text
