@@ -2,10 +2,10 @@
 
 Steps: decode with the right charset; parse with lxml; remove what is never content (scripts, forms,
 navigation, headers and footers, sidebars, ads, comment sections, cookie banners: by tag, ARIA role
-and class/id names); keep the page's main content element when it has one; drop link lists (text that
-is mostly links); then walk the tree in order, emitting a text block at each block-level boundary
-and an image at each `<img>` (src resolved to an absolute URL, alt text, declared size, figure caption).
-"""
+and class/id names); keep the page's main content element when it declares one; walk the tree in order,
+emitting a text block at each block-level boundary and an image at each `<img>` (src resolved to an
+absolute URL, alt text, declared size, figure caption), each noted with the element holding it and its
+link text; then let the block classifier (curate.web.blocks) keep the blocks that are the main content."""
 
 from __future__ import annotations
 
