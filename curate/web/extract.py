@@ -301,8 +301,13 @@ def _content_name(name: str) -> bool:
 
 def _caption_name(el) -> bool:
     """An element whose class or id ends with `caption` (`image-caption`, `wp-caption-text` does not)."""
-    names = f"{el.get('class', '')} {el.get('id', '')}".lower().split()
-    return any(n.endswith("caption") for n in names)
+    attrib = el.attrib
+    return bool(attrib) and _caption_names(attrib.get("class", ""), attrib.get("id", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def _caption_names(classes: str, ids: str) -> bool:
+    return any(n.endswith("caption") for n in f"{classes} {ids}".lower().split())
 
 
 def _is_boilerplate(el) -> bool:
@@ -323,7 +328,12 @@ def _is_boilerplate(el) -> bool:
         return True
     if tag in ("body", "html", "main", "article"):
         return False
-    names = f"{attrib.get('class', '')} {attrib.get('id', '')}".split()
+    return _boilerplate_names(attrib.get("class", ""), attrib.get("id", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def _boilerplate_names(classes: str, ids: str) -> bool:
+    names = f"{classes} {ids}".split()
     # `l-sidebar-fixed l-article-body-segment`: one name says content, so the element is content
     return any(_boilerplate_name(n) for n in names) and not any(_content_name(n) for n in names)
 
