@@ -85,6 +85,8 @@ _DATE = re.compile(
     r"|\b\d{1,2}\.?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{4}-\d{2}-\d{2}\b",
     re.I,
 )
+# a photo credit on its own line ("Foto: dpa", "Bild via X", "Image: Getty")
+_CREDIT = re.compile(r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I)
 _URL = re.compile(r"^(https?://|www\.)\S+$")
 LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -343,8 +345,10 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         elif kind == LOW_STOP:  # tables and lists inside the content, unless next to link lists
             keep_text.append(before[i] != LINKY and after[i] != LINKY)
         elif kind == SHORT:  # between content blocks; headings just before content
-            heading = texts[i].item.tag in HEADINGS
-            keep_text.append(short_after[i] in POSITIVE and (heading or short_before[i] in POSITIVE))
+            if texts[i].item.tag in HEADINGS:  # a heading introduces what follows: a list of links, or text
+                keep_text.append(after[i] in POSITIVE)
+            else:
+                keep_text.append(short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text))
         elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links
             keep_text.append(before[i] not in (LINKY, None) or after[i] not in (LINKY, None))
         else:
