@@ -86,7 +86,9 @@ _DATE = re.compile(
     re.I,
 )
 # a photo credit on its own line ("Foto: dpa", "Bild via X", "Image: Getty")
-_CREDIT = re.compile(r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I)
+_CREDIT = re.compile(
+    r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I
+)
 _URL = re.compile(r"^(https?://|www\.)\S+$")
 LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -348,9 +350,12 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
             if texts[i].item.tag in HEADINGS:  # a heading introduces what follows: a list of links, or text
                 keep_text.append(after[i] in POSITIVE)
             else:
-                keep_text.append(short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text))
+                keep_text.append(
+                    short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text)
+                )
         elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links
-            keep_text.append(before[i] not in (LINKY, None) or after[i] not in (LINKY, None))
+            alone = before[i] not in POSITIVE and after[i] not in POSITIVE
+            keep_text.append(not (alone and LINKY in (before[i], after[i])))
         else:
             keep_text.append(True)
     final, text_i = [], 0

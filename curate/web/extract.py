@@ -135,6 +135,23 @@ FURNITURE_WORDS = {
     "published",
     "updated",
 }
+INLINE_TAGS = {
+    "span",
+    "time",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "u",
+    "small",
+    "abbr",
+    "sup",
+    "sub",
+    "font",
+    "mark",
+    "cite",
+    "q",
+}
 CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
 BLOCK_TAGS = {
     "p",
@@ -328,6 +345,8 @@ def _is_boilerplate(el) -> bool:
         return True
     if tag in ("body", "html", "main", "article"):
         return False
+    if tag in INLINE_TAGS and el.tail and len(el.tail.split()) > 2:
+        return False  # a date or a name marked up inside a sentence is part of the sentence
     return _boilerplate_names(attrib.get("class", ""), attrib.get("id", ""))
 
 
