@@ -77,6 +77,7 @@ NOT_CONTENT = {
     "text size",
     "read later",
     "newsletter",
+    "by",
 }
 # an article's head, before its first paragraph: bylines and dates are furniture there
 _BYLINE = re.compile(r"^(by|von|par|por|di|door|av|af)(\s|$)", re.I)
@@ -84,6 +85,10 @@ _DATE = re.compile(
     r"\b\d{1,2}:\d{2}\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
     r"|\b\d{1,2}\.?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{4}-\d{2}-\d{2}\b",
     re.I,
+)
+# a newsletter or subscription prompt, not part of the text it interrupts
+_CALL_TO_ACTION = re.compile(
+    r"\b(newsletters?|subscribe|sign up for|abonnieren sie|inscrivez-vous|suscríbete)\b", re.I
 )
 # a photo credit on its own line ("Foto: dpa", "Bild via X", "Image: Getty")
 _CREDIT = re.compile(
@@ -332,7 +337,7 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 previous is not None and (not previous.is_text or previous.item.tag == "figcaption")
             )
         previous = b
-    first_prose = next((i for i, k in enumerate(kinds) if k in (GOOD, NEAR_GOOD)), len(kinds))
+    first_prose = next((i for i, k in enumerate(kinds) if k == GOOD), len(kinds))
     keep_text: list[bool] = []
     for i, kind in enumerate(kinds):
         text = texts[i].item.text
@@ -343,6 +348,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         elif kind == LINKY:
             keep_text.append(False)
         elif kind == SHORT and i < first_prose and (_BYLINE.match(text) or _DATE.search(text)):
+            keep_text.append(False)
+        elif len(text) < t.length_high and _CALL_TO_ACTION.search(text):
             keep_text.append(False)
         elif kind == LOW_STOP:  # tables and lists inside the content, unless next to link lists
             keep_text.append(before[i] != LINKY and after[i] != LINKY)
