@@ -90,6 +90,11 @@ _DATE = re.compile(
 _CALL_TO_ACTION = re.compile(
     r"\b(newsletters?|subscribe|sign up for|abonnieren sie|inscrivez-vous|suscríbete)\b", re.I
 )
+# the link under a teaser's blurb
+_READ_MORE = re.compile(
+    r"^\W*(read more|continue reading|weiterlesen|mehr lesen|lire la suite|leer más|leggi di più|lees meer)\W*$",
+    re.I,
+)
 # a photo credit on its own line ("Foto: dpa", "Bild via X", "Image: Getty")
 _CREDIT = re.compile(
     r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I
@@ -313,6 +318,9 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         block.kind = _classify(block, stopwords, t)
         if block.kind == LINKY and block.item.tag == "figcaption":  # an attribution's links: neutral
             block.kind = SHORT
+    for block, following in zip(texts, texts[1:], strict=False):
+        if _READ_MORE.match(following.item.text):  # a teaser's blurb, over its "read more" link
+            block.kind = LINKY
     cards = _teaser_cards(blocks, t)
     if cards:  # a list of teasers (related stories, "more from"): link text however long their blurbs
         for b in blocks:
