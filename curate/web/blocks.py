@@ -1,12 +1,12 @@
 """Which text blocks and images of a cleaned page are its main content: a block classifier in the manner of
 jusText (length, link density and stop-word density per block, then context from the neighbours) with a
-content region chosen on the DOM as in Readability (the element holding the most good text net of
-boilerplate text), repeated blocks dropped.
+content region chosen on the DOM as in Readability (the element holding the most prose net of link text),
+teaser lists (alike cards of a linked headline over a blurb) and repeated blocks dropped.
 
-Thresholds were tuned on half of the ScrapingHub article-extraction-benchmark (see benchmarks/bench_extract.py)
-starting from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
-link density 0.2).
-"""
+Thresholds start from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
+link density 0.2) and were tuned on one half of two public labelled sets, the ScrapingHub
+article-extraction-benchmark and trafilatura's evaluation set (see benchmarks/bench_extract.py); the other
+halves are held out."""
 
 from __future__ import annotations
 
@@ -123,12 +123,13 @@ class Block:
 
 @dataclass
 class Thresholds:
-    length_low: int = 70  # characters: shorter blocks are judged by their neighbours
+    length_low: int = 50  # characters: shorter blocks are judged by their neighbours
     length_high: int = 200  # characters: a longer block with enough stop words is good on its own
     stopwords_low: float = 0.30
     stopwords_high: float = 0.32
     max_link_density: float = 0.4
     max_prose_link_density: float = 0.65  # for paragraphs longer than length_high with stop words
+    short_link_line: int = 70  # characters: a shorter line of links inside the text ("Read more: ...")
     short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
     boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
     min_cards: int = 3  # sibling elements alike in tag and class, each a linked headline with a blurb
@@ -173,7 +174,7 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
     text = block.item.text
     length = len(text)
     link_density = block.link_chars / max(1, length)
-    if length < t.length_low:
+    if length < t.length_low or (block.item.tag in HEADINGS and length < t.length_high):  # judged in context
         return LINKY if link_density > t.short_link_density else SHORT
     if stopwords is None:  # no stop list for this language: length and links decide
         if link_density > t.max_link_density:
@@ -334,7 +335,7 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     before, after = _anchors(kinds, 1), _anchors(kinds, -1)
     # for short blocks, a short line of links ("Read more: ...") inside the text does not break it
     see_through = [
-        SHORT if k == LINKY and len(b.item.text) < t.length_low else k
+        SHORT if k == LINKY and len(b.item.text) < t.short_link_line else k
         for k, b in zip(kinds, texts, strict=True)
     ]
     short_before, short_after = _anchors(see_through, 1), _anchors(see_through, -1)
