@@ -27,7 +27,8 @@ heading) and without figure captions, which an article body leaves out; the full
 captions included, as our documents have them) and the blocks before the classifier are scored too.
 
 Speed: documents per second from the raw page bytes (each tool decodes them itself), one core, best of
-BENCH_EXTRACT_ROUNDS rounds (default 2) on set 1, the rounds interleaved so every tool sees the same load.
+BENCH_EXTRACT_ROUNDS rounds (default 2) on set 1; the tools take turns page by page, so every tool sees
+the same machine load.
 """
 
 from __future__ import annotations
@@ -220,16 +221,23 @@ def _extract_all(extract: Callable[[LabelledPage], str], pages: list[LabelledPag
 
 
 def run(pages: list[LabelledPage], tools: dict, rounds: int) -> dict[str, tuple[list[str], float]]:
-    """Each extractor's outputs and its best docs/s over `rounds` interleaved rounds."""
-    outputs: dict[str, list[str]] = {}
+    """Each extractor's outputs and its best docs/s over `rounds` rounds. The tools take turns page by page,
+    so a change in machine load (other jobs on a shared machine) falls on all of them alike."""
+    outputs: dict[str, list[str]] = {name: [""] * len(pages) for name in tools}
     speed: dict[str, float] = {}
     for _ in range(rounds):
-        for name, extract in tools.items():
-            started = time.perf_counter()
-            outputs[name] = _extract_all(extract, pages)
-            rate = len(pages) / (time.perf_counter() - started)
-            speed[name] = max(speed.get(name, 0.0), rate)
-    return {name: (outputs[name], speed[name]) for name in outputs}
+        seconds = dict.fromkeys(tools, 0.0)
+        for i, page in enumerate(pages):
+            for name, extract in tools.items():
+                started = time.perf_counter()
+                try:
+                    outputs[name][i] = extract(page)
+                except Exception:  # a tool that fails on a page scores nothing for it
+                    outputs[name][i] = ""
+                seconds[name] += time.perf_counter() - started
+        for name in tools:
+            speed[name] = max(speed.get(name, 0.0), len(pages) / seconds[name])
+    return {name: (outputs[name], speed[name]) for name in tools}
 
 
 # ---- the report -------------------------------------------------------------------------------
