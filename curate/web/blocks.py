@@ -128,7 +128,7 @@ class Thresholds:
     stopwords_low: float = 0.30
     stopwords_high: float = 0.32
     max_link_density: float = 0.4
-    max_prose_link_density: float = 0.65  # for paragraphs longer than length_high with stop words
+    max_prose_link_density: float = 0.65  # for prose: a <p>, or a block over length_high with stop words
     short_link_line: int = 70  # characters: a shorter line of links inside the text ("Read more: ...")
     short_link_density: float = 0.5  # a short block with more link text is a link (menu entry, teaser)
     boilerplate_weight: float = 1.0  # how much a link-text character costs a candidate content region
@@ -182,7 +182,7 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         return GOOD if length > t.length_high else NEAR_GOOD
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
     # a long paragraph of prose keeps its inline links; a list of links has few stop words
-    # (and a long <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
+    # (and a <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
     prose = block.item.tag == "p" or (length > t.length_high and density >= t.stopwords_low)
     if link_density > (t.max_prose_link_density if prose else t.max_link_density):
         return LINKY
