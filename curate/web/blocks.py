@@ -90,6 +90,15 @@ _DATE = re.compile(
 _CALL_TO_ACTION = re.compile(
     r"\b(newsletters?|subscribe|sign up for|abonnieren sie|inscrivez-vous|suscríbete)\b", re.I
 )
+# a heading that opens the "more to read" part after an article: what follows it is not the article
+_MORE_TO_READ = re.compile(
+    r"^\W*(related( articles| stories| posts| content| coverage)?|more (stories|from [\w .]+|on this topic)|"
+    r"you (may|might) also like|recommended( for you)?|read next|also read|"
+    r"ähnliche (themen|beiträge|artikel)|weitere (themen|artikel|beiträge)|mehr zum thema|auch interessant|"
+    r"topmeldungen|lesen sie auch|das könnte sie auch interessieren|articles similaires|à lire aussi|"
+    r"sur le même sujet|noticias relacionadas|te puede interesar|articoli correlati)\W*$",
+    re.I,
+)
 # the link under a teaser's blurb
 _READ_MORE = re.compile(
     r"^\W*(read more|continue reading|weiterlesen|mehr lesen|lire la suite|leer más|leggi di più|lees meer)\W*$",
@@ -348,8 +357,20 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         previous = b
     first_prose = next((i for i, k in enumerate(kinds) if k == GOOD), len(kinds))
     keep_text: list[bool] = []
+    # everything after a "related stories" heading that follows the article's prose is not the article
+    end = next(
+        (
+            i
+            for i in range(first_prose + 1, len(texts))
+            if kinds[i] == SHORT and _MORE_TO_READ.match(texts[i].item.text)
+        ),
+        len(texts),
+    )
     for i, kind in enumerate(kinds):
         text = texts[i].item.text
+        if i >= end and kind != GOOD:  # teaser lines and blurbs; a long paragraph may still be the text's
+            keep_text.append(False)
+            continue
         if text.lower() in NOT_CONTENT or _URL.match(text):
             keep_text.append(False)
         elif texts[i].item.tag == "figcaption":  # an image's caption (links to its source and all) follows it
@@ -379,8 +400,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         if b.is_text:
             final.append(keep_text[text_i])
             text_i += 1
-        else:
-            final.append(b.kind != LINKY)  # an image in a teaser card goes with it
+        else:  # an image in a teaser card, or after the "related stories" heading, goes with them
+            final.append(b.kind != LINKY and text_i <= end)
     # images belong to the content when text around them is kept; trailing ones after the last kept text
     # (share icons, avatars, teasers) do not
     kept_text = [i for i, (b, k) in enumerate(zip(blocks, final, strict=True)) if b.is_text and k]
