@@ -326,3 +326,21 @@ def test_blog_post_without_its_comment_widget_and_meta_line(shared_data):
     text = "\n".join(blocks)
     for boilerplate in ("View Comments", "blog comments powered by"):
         assert boilerplate in everything and boilerplate not in text
+
+
+def test_news_page_drops_the_related_stories_after_the_article(shared_data):
+    """FAZ: after the article come "Weitere Themen" teasers with thumbnails, a stock widget, "Ähnliche Themen"
+    and "Topmeldungen"; from the "related" heading on, teaser lines and their images go."""
+    data = (shared_data / "html" / "faz.net.streaming.html").read_bytes()
+    page = extract_page(data, page_url_from_html(data))
+    blocks = page.text_blocks
+    assert blocks[0].startswith("Nutzerbasierte Abrechnung")
+    assert _index(blocks, "Einen größeren Anteil an den Streamingerlösen") < _index(
+        blocks, "Nicht bloß mehr Geld"
+    )
+    assert _index(blocks, "Nicht bloß mehr Geld") < _index(blocks, "Es gehe nicht bloß um höhere Einkünfte")
+    everything = "\n".join(extract_page(data, page.url, main_content=False).text_blocks)
+    text = "\n".join(blocks)
+    for boilerplate in ("Weitere Themen", "Ähnliche Themen", "Topmeldungen", "Kurse und Finanzdaten"):
+        assert boilerplate in everything and boilerplate not in text
+    assert not any("article_teaser" in image.url for image in page.images)
