@@ -95,7 +95,9 @@ def test_dw_article_resolves_relative_images_and_drops_footer(shared_data):
 def test_blogger_post_without_sidebar_pager_or_header(shared_data):
     page = _page(shared_data, "blog.python.org.html")
     blocks = page.text_blocks
-    assert blocks[:2] == ["Friday, December 23, 2016", "Python 3.6.0 is now available!"]
+    # the post's title comes first; its date header is furniture around the post, like a byline
+    assert blocks[0] == "Python 3.6.0 is now available!"
+    assert "Friday, December 23, 2016" not in blocks
     assert blocks[-1].startswith("P.S. As a volunteer-staffed open source project")
     text = "\n".join(blocks)
     for boilerplate in (
@@ -274,3 +276,73 @@ def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_dat
     assert by_file["clipped.warc.gz"] == "truncated record: 13068 of 88275 bytes missing"
     assert by_file["example-trunc.warc"].startswith("digest mismatch")
     assert all(e["severity"] == "error" and e["stage"] == "🕸 Web pages" for e in errors)
+
+
+def test_news_page_keeps_article_and_images_in_order_drops_related_share_and_furniture(shared_data):
+    """A boilerplate-heavy news page (DW): the article, its photos and its embedded gallery stay in page
+    order; the recommendation lists, the share/print/permalink bar, keywords and the byline/date box go."""
+    data = (shared_data / "html" / "dw.com.colonial.html").read_bytes()
+    page = extract_page(data, page_url_from_html(data) or "https://www.dw.com/")
+    items = [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in page.items]
+    order = [
+        "Berlin confronts Germany's colonial past with new initiative",
+        "IMG https://www.dw.com/image/43470564_303.jpg",
+        "In January, the German capital is launching a new five-year project",
+        "IMG https://www.dw.com/image/47985084_404.jpg",
+        "Freedom fighters replace colonial leaders",
+        "IMG https://www.dw.com/image/36038592_303.jpg",
+        "Under Chancellor Otto von Bismarck, Germany's colonial empire",
+        "Right-wing resistance",
+        "The city of Berlin itself became a major part of African colonial history in 1884",
+    ]
+    positions = [_index(items, s) for s in order]
+    assert positions == sorted(positions)
+    assert items[-1].startswith("The city of Berlin itself became")  # the article's last paragraph ends it
+    # the same page with every block kept after tag/class clean-up still has them: the classifier drops them
+    everything = "\n".join(extract_page(data, page.url, main_content=False).text_blocks)
+    text = "\n".join(page.text_blocks)
+    for boilerplate in (
+        "DW recommends",
+        "Audios and videos on the topic",
+        "Print this page",
+        "Permalink",
+        "Keywords",
+    ):
+        assert boilerplate in everything and boilerplate not in text
+    assert "Author" not in text and "Ben Knight" not in text
+    assert len(page.images) >= 12  # the article's photos and its gallery, not the teasers' thumbnails
+
+
+def test_blog_post_without_its_comment_widget_and_meta_line(shared_data):
+    """A long technical blog post: all of its prose in order; the date/category/"View Comments" line above it
+    and the comment widget's footer below it go."""
+    data = (shared_data / "html" / "gregoryszorc.com.python3.html").read_bytes()
+    page = extract_page(
+        data, "https://gregoryszorc.com/blog/2020/01/13/mercurial%27s-journey-to-and-reflections-on-python-3/"
+    )
+    blocks = page.text_blocks
+    assert blocks[0].startswith("Mercurial 5.2 was released on November 5, 2019.")
+    assert blocks[-1].startswith("Python had a wildly successful past few decades.")
+    assert _index(blocks, "Porting Mercurial to Python 3") < _index(blocks, "Commentary on Python 3")
+    everything = "\n".join(extract_page(data, page.url, main_content=False).text_blocks)
+    text = "\n".join(blocks)
+    for boilerplate in ("View Comments", "blog comments powered by"):
+        assert boilerplate in everything and boilerplate not in text
+
+
+def test_news_page_drops_the_related_stories_after_the_article(shared_data):
+    """FAZ: after the article come "Weitere Themen" teasers with thumbnails, a stock widget, "Ähnliche Themen"
+    and "Topmeldungen"; from the "related" heading on, teaser lines and their images go."""
+    data = (shared_data / "html" / "faz.net.streaming.html").read_bytes()
+    page = extract_page(data, page_url_from_html(data))
+    blocks = page.text_blocks
+    assert blocks[0].startswith("Nutzerbasierte Abrechnung")
+    assert _index(blocks, "Einen größeren Anteil an den Streamingerlösen") < _index(
+        blocks, "Nicht bloß mehr Geld"
+    )
+    assert _index(blocks, "Nicht bloß mehr Geld") < _index(blocks, "Es gehe nicht bloß um höhere Einkünfte")
+    everything = "\n".join(extract_page(data, page.url, main_content=False).text_blocks)
+    text = "\n".join(blocks)
+    for boilerplate in ("Weitere Themen", "Ähnliche Themen", "Topmeldungen", "Kurse und Finanzdaten"):
+        assert boilerplate in everything and boilerplate not in text
+    assert not any("article_teaser" in image.url for image in page.images)

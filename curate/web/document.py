@@ -86,7 +86,7 @@ class WebPageReader(InputReader):
         output: str = "interleaved",
         use_stored_images: bool = True,
         min_caption_words: int = 3,
-        max_link_density: float = 0.5,
+        max_link_density: float | None = None,
         error_writer: DiskWriter | None = None,
         glob_pattern: str | None = None,
         **reader_kwargs,
@@ -162,7 +162,14 @@ class WebPageReader(InputReader):
     def _records(self, data: bytes, url: str, record_id: str, source: str, stored, meta: dict, charset=None):
         try:
             with self.track_time():
-                page = extract_page(data, url, charset=charset, max_link_density=self.max_link_density)
+                # pairs take every captioned image of the page (as LAION/DataComp do), not only the article's
+                page = extract_page(
+                    data,
+                    url,
+                    charset=charset,
+                    max_link_density=self.max_link_density,
+                    main_content=self.output != "pairs",
+                )
         # what a malformed page can make the parser raise (bad markup, unknown charset, too deep)
         except (ValueError, LookupError, etree.LxmlError) as exc:
             self._fail(

@@ -2,19 +2,21 @@
 
 Steps: decode with the right charset; parse with lxml; remove what is never content (scripts, forms,
 navigation, headers and footers, sidebars, ads, comment sections, cookie banners: by tag, ARIA role
-and class/id names); keep the page's main content element when it has one; drop link lists (text that
-is mostly links); then walk the tree in order, emitting a text block at each block-level boundary
-and an image at each `<img>` (src resolved to an absolute URL, alt text, declared size, figure caption).
-"""
+and class/id names); keep the page's main content element when it declares one; walk the tree in order,
+emitting a text block at each block-level boundary and an image at each `<img>` (src resolved to an
+absolute URL, alt text, declared size, figure caption), each noted with the element holding it and its
+link text; then let the block classifier (curate.web.blocks) keep the blocks that are the main content."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from urllib.parse import urljoin
 
 from lxml import etree
+
+from curate.web.blocks import Block, Thresholds, select_main_content
 
 # removed with their content: never part of a document's text
 DROP_TAGS = {
@@ -45,6 +47,10 @@ DROP_TAGS = {
     "audio",
     "math",
 }
+NEVER_TEXT = ("script", "style", "noscript", "template", "svg", "math", "head")
+# dropped whatever their size; other DROP_TAGS (e.g. an ASP.NET <form> around the whole page) are kept
+# when they hold more than half of the page's words
+ALWAYS_DROP = DROP_TAGS - {"form", "aside", "footer", "nav", "header"}
 DROP_ROLES = {
     "navigation",
     "banner",
@@ -113,6 +119,39 @@ BOILERPLATE_WORDS = {
     "noprint",
     "copyright",
 }
+# article furniture around the body (bylines, dates, photo credits, tag lists): boilerplate when the name
+# ends with it (`post-date`, `entry-meta`), not when it only starts with it (Blogger's `date-outer` wraps posts)
+FURNITURE_WORDS = {
+    "byline",
+    "bylines",
+    "dateline",
+    "timestamp",
+    "credit",
+    "credits",
+    "author",
+    "authors",
+    "meta",
+    "date",
+    "published",
+    "updated",
+}
+INLINE_TAGS = {
+    "span",
+    "time",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "u",
+    "small",
+    "abbr",
+    "sup",
+    "sub",
+    "font",
+    "mark",
+    "cite",
+    "q",
+}
 CONTENT_WORDS = {"article", "content", "main", "body", "post", "entry", "story", "text", "page"}
 BLOCK_TAGS = {
     "p",
@@ -152,7 +191,6 @@ BLOCK_TAGS = {
     "body",
     "html",
 }
-LINK_LIST_TAGS = ("ul", "ol", "dl", "table", "div", "section", "p", "td")
 LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-srcset")
 _NAME_SPLIT = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
@@ -243,8 +281,24 @@ def detect_charset(data: bytes, declared: str | None = None) -> str:
 # ---- parsing and cleaning ---------------------------------------------------------------------
 
 
+def _byte_parseable(charset: str | None) -> bool:
+    """Charsets libxml2 reads straight from bytes as Python does (ASCII-compatible, single-byte or UTF-8)."""
+    return charset is not None and (charset in ("utf-8", "ascii") or charset.startswith(("cp125", "iso8859")))
+
+
 def parse_html(data: bytes | str, charset: str | None = None):
     """An lxml tree of the page (bytes are decoded with `charset`; undecodable bytes replaced)."""
+    if isinstance(data, bytes) and _byte_parseable(charset) and b"\x00" not in data:
+        try:  # lxml parses bytes faster than str; `charset` decodes them (detect_charset checked that)
+            data.decode(charset)
+            parser = etree.HTMLParser(
+                remove_comments=True, remove_pis=True, collect_ids=False, encoding=charset
+            )
+            root = etree.fromstring(data, parser) if data.strip() else None
+            if root is not None:
+                return root
+        except (UnicodeDecodeError, LookupError, etree.ParserError):
+            pass
     if isinstance(data, bytes):
         text = data.decode(charset or "utf-8", errors="replace")
     else:
@@ -266,9 +320,27 @@ def _boilerplate_name(name: str) -> bool:
     words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
     if not words:
         return False
-    if words[-1] in BOILERPLATE_WORDS:
+    if words[-1] in BOILERPLATE_WORDS or words[-1] in FURNITURE_WORDS:
         return True
     return any(w in BOILERPLATE_WORDS for w in words) and not any(w in CONTENT_WORDS for w in words)
+
+
+@lru_cache(maxsize=1 << 16)
+def _content_name(name: str) -> bool:
+    """A class or id that names the content (`article-body`, `td-content-wrap`), not boilerplate."""
+    words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
+    return any(w in CONTENT_WORDS for w in words) and not any(w in BOILERPLATE_WORDS for w in words)
+
+
+def _caption_name(el) -> bool:
+    """An element whose class or id ends with `caption` (`image-caption`, `wp-caption-text` does not)."""
+    attrib = el.attrib
+    return bool(attrib) and _caption_names(attrib.get("class", ""), attrib.get("id", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def _caption_names(classes: str, ids: str) -> bool:
+    return any(n.endswith("caption") for n in f"{classes} {ids}".lower().split())
 
 
 def _is_boilerplate(el) -> bool:
@@ -289,8 +361,16 @@ def _is_boilerplate(el) -> bool:
         return True
     if tag in ("body", "html", "main", "article"):
         return False
-    names = f"{attrib.get('class', '')} {attrib.get('id', '')}".split()
-    return any(_boilerplate_name(n) for n in names)
+    if tag in INLINE_TAGS and el.tail and len(el.tail.split()) > 2:
+        return False  # a date or a name marked up inside a sentence is part of the sentence
+    return _boilerplate_names(attrib.get("class", ""), attrib.get("id", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def _boilerplate_names(classes: str, ids: str) -> bool:
+    names = f"{classes} {ids}".split()
+    # `l-sidebar-fixed l-article-body-segment`: one name says content, so the element is content
+    return any(_boilerplate_name(n) for n in names) and not any(_content_name(n) for n in names)
 
 
 def _remove(el) -> None:
@@ -307,50 +387,24 @@ def _remove(el) -> None:
     parent.remove(el)
 
 
-def _word_counts(root) -> dict:
-    """(words, words inside links) under every element of `root`, in one bottom-up pass."""
-    counts: dict = {}
-    for el in reversed(list(root.iter())):  # children come before their parents
-        words = len(el.text.split()) if el.text and isinstance(el.tag, str) else 0
-        links = 0
-        for child in el:
-            child_words, child_links = counts[child]
-            words += child_words + (len(child.tail.split()) if child.tail else 0)
-            links += child_links
-        counts[el] = (words, words if el.tag == "a" else links)
-    return counts
+def _words(el) -> int:
+    """Words of text under `el` (lxml's text serialiser: much faster than joining itertext())."""
+    return len(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
 
 
-def _main_content(body, counts: dict):
+def _main_content(body):
     """The page's main content element when it declares exactly one (<main>, role=main, <article>)."""
     for xpath in ('.//main|.//*[@role="main"]', ".//article"):
         found = body.xpath(xpath)
-        if len(found) == 1 and counts[found[0]][0] >= 20:
+        if len(found) == 1 and _words(found[0]) >= 20:
             return found[0]
     return body
 
 
-def _drop_link_lists(root, counts: dict, max_link_density: float, max_share: float = 0.5) -> None:
-    """Remove blocks whose text is mostly link text: menus, tag clouds, 'related posts' lists.
-    A block holding more than `max_share` of the content is the content itself (e.g. a wiki stub)."""
-    total = max(1, counts[root][0])
-    stack = [root]
-    while stack:
-        for el in list(stack.pop()):
-            words, links = counts[el]
-            if (
-                el.tag in LINK_LIST_TAGS
-                and links
-                and words <= max_share * total
-                and links > max_link_density * words
-            ):
-                _remove(el)
-            elif words:
-                stack.append(el)
-
-
-def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
-    """Remove boilerplate in place; return the element to extract from.
+def clean_tree(doc, max_share: float = 0.5):
+    """Remove what is never content (by tag, ARIA role, class/id names) in place; return the element to
+    extract from. Link lists, teasers and other boilerplate without telling names are left to the block
+    classifier (curate.web.blocks), which sees them in context.
 
     An element named like boilerplate that holds more than `max_share` of the page's words is a
     wrapper of the content (e.g. Blogger's `widget Blog`), not boilerplate, and is kept.
@@ -358,21 +412,24 @@ def clean_tree(doc, max_link_density: float = 0.5, max_share: float = 0.5):
     body = doc.find("body")
     if body is None:
         body = doc
-    counts = _word_counts(body)
-    total_words = max(1, counts[body][0])
+    # never text, and their words would make the content look like a small share of the page
+    etree.strip_elements(body, *NEVER_TEXT, with_tail=False)
+    total = None  # measured once, and only when a named element needs the share test
     stack = [body]
     while stack:
         for el in list(stack.pop()):
             if not isinstance(el.tag, str):
                 _remove(el)
-            elif _is_boilerplate(el) and (el.tag in DROP_TAGS or counts[el][0] <= max_share * total_words):
+            elif _is_boilerplate(el):
+                if el.tag not in ALWAYS_DROP:
+                    total = _words(body) if total is None else total
+                    if _words(el) > max_share * total:
+                        stack.append(el)
+                        continue
                 _remove(el)
             else:
                 stack.append(el)
-    counts = _word_counts(body)
-    root = _main_content(body, counts)
-    _drop_link_lists(root, counts, max_link_density)
-    return root
+    return _main_content(body)
 
 
 # ---- the ordered walk -------------------------------------------------------------------------
@@ -407,17 +464,34 @@ def _clean_text(parts: list[str]) -> str:
 
 
 class _Walker:
+    """Walks the cleaned tree in document order, cutting text into blocks at block-level boundaries and
+    noting for each block the element that holds it and how much of its text is link text."""
+
     def __init__(self, page: Page, base_url: str, min_declared_side: int):
         self.page, self.base_url, self.min_declared_side = page, base_url, min_declared_side
         self.buffer: list[str] = []
+        self.link_chars = 0
+        self.link_depth = 0
+        self.caption_depth = 0
         self.block_tag = "p"
+        self.owners: list = []
+        self.blocks: list[Block] = []
 
     def flush(self) -> None:
         if self.buffer:
             text = _clean_text(self.buffer)
             self.buffer = []
             if text:
-                self.page.items.append(TextBlock(text, self.block_tag))
+                owner = self.owners[-1] if self.owners else None
+                # text inside a <figure> or a caption box is a caption, whatever its tags
+                tag = "figcaption" if self.caption_depth else self.block_tag
+                self.blocks.append(Block(TextBlock(text, tag), owner, self.link_chars))
+            self.link_chars = 0
+
+    def text(self, text: str) -> None:
+        self.buffer.append(text)
+        if self.link_depth:
+            self.link_chars += len(text.strip())
 
     def image(self, el, caption: str | None) -> None:
         src = _image_url(el)
@@ -432,7 +506,8 @@ class _Walker:
         self.flush()
         alt = " ".join((el.get("alt") or "").split()) or None
         title = " ".join((el.get("title") or "").split()) or None
-        self.page.items.append(ImageRef(url, alt, caption, width, height, title))
+        owner = self.owners[-1] if self.owners else None
+        self.blocks.append(Block(ImageRef(url, alt, caption, width, height, title), owner, is_text=False))
 
     def walk(self, el, caption: str | None = None) -> None:
         tag = el.tag
@@ -445,19 +520,27 @@ class _Walker:
             if block:
                 self.flush()
                 self.block_tag = tag
+                self.owners.append(el)
+            link = tag == "a"
+            self.link_depth += link
+            captioned = tag == "figure" or (block and _caption_name(el))
+            self.caption_depth += captioned
             if tag == "figure":
                 captions = el.findall(".//figcaption")
                 if captions:
                     caption = " ".join("".join(captions[0].itertext()).split()) or caption
             if el.text:
-                self.buffer.append(el.text)
+                self.text(el.text)
             for child in el:
                 self.walk(child, caption)
+            self.link_depth -= link
             if block:
                 self.block_tag = tag
                 self.flush()
+                self.owners.pop()
+            self.caption_depth -= captioned
         if el.tail:
-            self.buffer.append(el.tail)
+            self.text(el.tail)
 
 
 def extract_page(
@@ -465,14 +548,19 @@ def extract_page(
     url: str,
     *,
     charset: str | None = None,
-    max_link_density: float = 0.5,
+    max_link_density: float | None = None,
     min_declared_side: int = 10,
+    main_content: bool = True,
+    thresholds: Thresholds | None = None,
 ) -> Page:
     """The ordered text blocks and images of an HTML page (bytes or text), without boilerplate.
 
     `url` is the page's address: relative image sources are resolved against it (or its <base href>).
     `charset` is the HTTP-declared one, if any. Images declared smaller than `min_declared_side`
     pixels (tracking pixels, spacers) and inline data: images are skipped and counted.
+    `max_link_density` is the most link text a long block may hold and still be content (default:
+    `Thresholds.max_link_density`). `main_content` keeps only the blocks the classifier judges to be the page's main content (see
+    curate.web.blocks); without it every block left after boilerplate removal is kept.
     """
     if isinstance(data, bytes):
         charset = detect_charset(data, charset)
@@ -487,13 +575,19 @@ def extract_page(
             page.robots += [d.strip().lower() for d in (meta.get("content") or "").split(",") if d.strip()]
     base = doc.find(".//base")
     base_url = urljoin(url, base.get("href").strip()) if base is not None and base.get("href") else url
-    root = clean_tree(doc, max_link_density)
+    root = clean_tree(doc)
+    if max_link_density is not None:
+        thresholds = replace(thresholds or Thresholds(), max_link_density=max_link_density)
     walker = _Walker(page, base_url, min_declared_side)
     try:
         walker.walk(root)
     except RecursionError:
         raise ValueError("HTML nested too deeply to extract") from None
     walker.flush()
+    if main_content:
+        page.items = select_main_content(walker.blocks, root, thresholds)
+    else:
+        page.items = [b.item for b in walker.blocks]
     return page
 
 
