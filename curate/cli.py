@@ -228,7 +228,7 @@ def cmd_report(args) -> int:
             source = line.get("metadata", {}).get("source", line.get("id"))
             print(f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}")
     if args.html:
-        from filters.report_html import write_html_report
+        from curate.report_html import write_html_report
 
         print(f"HTML report: {write_html_report(output)}")
     return 0 if all(f.balanced for f in funnels) else EXIT_UNBALANCED
