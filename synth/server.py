@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,13 +143,6 @@ class EmbeddedServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def embedded_server(**kwargs) -> Iterator[EmbeddedServer]:
-    server = EmbeddedServer(**kwargs)
-    with server:
-        yield server
 
 
 def vllm_command(
