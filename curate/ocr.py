@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-
 # Below this mean word confidence the page may be sideways or upside down: worth an orientation check.
 MIN_CONFIDENCE = 70
 
@@ -19,6 +17,7 @@ def ocr_image(image_bytes: bytes, lang: str = "eng") -> str:
     """Text of an encoded page image. Pages scanned sideways or upside down are turned upright first."""
     from PIL import Image
 
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # the tesseract processes started below inherit it
     image = Image.open(io.BytesIO(image_bytes))
     text, confidence = _read(image, lang)
     if confidence < MIN_CONFIDENCE:
