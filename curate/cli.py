@@ -235,7 +235,7 @@ def cmd_report(args) -> int:
             source = line.get("metadata", {}).get("source", line.get("id"))
             print(f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}")
     if args.html:
-        from filters.report_html import write_html_report
+        from curate.report_html import write_html_report
 
         print(f"HTML report: {write_html_report(output)}")
     accounted = all(f.balanced and f.follows_upstream and not f.failed for f in funnels)

@@ -8,9 +8,11 @@ processes in an environment variable, read when they import `curate`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
+import sysconfig
 
 QUIET_ENV = "CURATE_QUIET_LOGS"
 # loguru's line as datatrove formats it: "[NODE n] 2026-01-01 12:00:00.000 | INFO     | ..."
@@ -48,3 +50,31 @@ def quiet_logs(enabled: bool = True) -> None:
 def install_from_environment() -> None:
     if os.environ.get(QUIET_ENV) == "1" and not isinstance(sys.stderr, QuietStderr):
         sys.stderr = QuietStderr(sys.stderr)
+
+
+_uncached_get_path = sysconfig.get_path
+
+
+@functools.cache
+def _cached_get_path(name: str, scheme: str | None, expand: bool) -> str:
+    return (
+        _uncached_get_path(name, scheme, expand=expand) if scheme else _uncached_get_path(name, expand=expand)
+    )
+
+
+def _get_path(name, scheme=None, vars=None, expand=True):
+    if vars is not None:
+        return _uncached_get_path(name, scheme or sysconfig.get_default_scheme(), vars, expand)
+    return _cached_get_path(name, scheme, expand)
+
+
+def prepare_worker() -> None:
+    """Set up a process that runs stage tasks, before a task adds its log sinks.
+
+    - datatrove adds three loguru sinks per task, and each `logger.add` resolves the interpreter's
+      install paths through sysconfig (~10 ms each): measured, a third of a one-page task. They never
+      change while a process runs, so `sysconfig.get_path` is made to compute them once.
+    - a worker of a `curate run` without --verbose hides datatrove's INFO lines, as its parent does.
+    """
+    sysconfig.get_path = _get_path
+    install_from_environment()

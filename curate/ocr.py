@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-
 # Below this mean word confidence the page may be sideways or upside down: worth an orientation check.
 MIN_CONFIDENCE = 70
 
@@ -20,6 +18,7 @@ def ocr_image(image_bytes: bytes, lang: str = "eng", dpi: float = 300) -> str:
     upright first. Lines come in reading order: columns one after the other, table rows as rows."""
     from PIL import Image
 
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # the tesseract processes started below inherit it
     image = Image.open(io.BytesIO(image_bytes))
     text, confidence = _read(image, lang, dpi)
     if confidence < MIN_CONFIDENCE:

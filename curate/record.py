@@ -21,7 +21,6 @@ from typing import Any
 from datatrove.data import Document, Media, MediaType
 
 PAGE, PAIR, INTERLEAVED = "page", "pair", "interleaved"
-KINDS = (PAGE, PAIR, INTERLEAVED)
 
 
 def image_media(

@@ -147,6 +147,13 @@ class ScoreFilter(ErrorSinkMixin, BaseFilter):
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
         """Keep (True) or drop ((False, reason)) a scored record."""
 
+    def thresholds(self) -> dict[str, dict]:
+        """The cuts `decide` applies, per score name: `{"min"|"max": value, "rule": text}` (for the report)."""
+        return {}
+
+    def preflight(self) -> None:
+        """Raise, in the driver before any task starts, when something this filter needs is missing."""
+
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         self.score_batch([doc])
         return self.decide(doc)

@@ -21,8 +21,10 @@ from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.errors import decoding_image
+from curate.options import PATH, Option
 from curate.record import INTERLEAVED, scores, set_score
 from curate.steps import ScoreFilter
+from filters.registry import DatasetCut, FilterSpec, arg
 
 HF_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 SURROUNDING_CHARS = 300  # CLIP reads 77 tokens; a few hundred characters around the image is plenty
@@ -188,6 +190,13 @@ class ClipScoreFilter(ScoreFilter):
         if self.random_init_seed is None:
             find_clip_weights(self.model_name, self.pretrained, self.weights_path, self.hub_cache)
 
+    def preflight(self) -> None:
+        self.check_weights()  # ClipWeightsMissing says how to provide the weights
+
+    def thresholds(self) -> dict[str, dict]:
+        cut = f", drop below {self.min_score}" if self.min_score is not None else ", score only"
+        return {"clip": {"min": self.min_score, "rule": f"{self.model_name} ({self.pretrained}){cut}"}}
+
     @property
     def clip(self):
         if self._clip is None:
@@ -241,3 +250,43 @@ class ClipScoreFilter(ScoreFilter):
         if self.min_score is not None and value is not None and value < self.min_score:
             return False, "clip_score_low"
         return True
+
+
+KEEP_FRACTION = Option(
+    "clip_keep_fraction",
+    float,
+    None,
+    minimum=0.01,
+    maximum=1,
+    help="keep the top fraction by CLIP score, dataset-wide, instead of clip_min_score",
+    source="DataComp ViT-L/14: 0.3",
+)
+
+
+def _score_only_with_keep_fraction(kwargs: dict, option) -> dict:
+    # with a top-k% rule this filter only scores; the cut stage after it applies the dataset-wide cut
+    return {**kwargs, "min_score": None} if option(KEEP_FRACTION.name) is not None else kwargs
+
+
+FILTER = FilterSpec(
+    "clip",
+    ClipScoreFilter,
+    "CLIP image-text score (open_clip)",
+    args=(
+        arg(ClipScoreFilter, "model", "clip_model", type=str, help="open_clip model name"),
+        arg(ClipScoreFilter, "pretrained", "clip_pretrained", type=str, help="open_clip weights tag"),
+        arg(ClipScoreFilter, "weights_path", "clip_weights", type=PATH, help="local checkpoint file"),
+        arg(ClipScoreFilter, "hub_cache", "clip_hub_cache", type=PATH,
+            help="Hugging Face hub cache holding the weights"),
+        arg(ClipScoreFilter, "batch_size", "clip_batch_size", type=int, minimum=1, help="images per batch"),
+        arg(ClipScoreFilter, "device", "clip_device", type=str, help="cuda or cpu (default: cuda if present)"),
+        arg(ClipScoreFilter, "random_init_seed", "clip_random_seed", type=int,
+            help="random weights with this seed: tests and benchmarks only"),
+        arg(ClipScoreFilter, "min_score", "clip_min_score", type=float,
+            help="drop pairs with a lower image-text cosine (none: score only)", source="DataComp ViT-B/32"),
+    ),
+    options=(KEEP_FRACTION,),
+    prepare=_score_only_with_keep_fraction,
+    cut=DatasetCut(KEEP_FRACTION, score="clip", highest=False, keep=True,
+                   description="keep the top CLIP-score fraction"),
+)  # fmt: skip

@@ -16,9 +16,11 @@ from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.lid import FT176LID
 
+from curate.options import LIST
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
 from filters.packaged import lid176_path
+from filters.registry import FilterSpec, arg
 
 
 class PackagedFT176LID(FT176LID):
@@ -114,3 +116,30 @@ class LanguageFilter(ScoreFilter):
         if score < self.min_score:
             return False, "language_score_low"
         return True
+
+    def thresholds(self) -> dict[str, dict]:
+        wanted = ",".join(self.languages) if self.languages else "any language"
+        return {
+            "language": {
+                "min": self.min_score,
+                "rule": f"{wanted}, fastText lid.176 score >= {self.min_score}",
+            }
+        }
+
+
+def _any_language(kwargs: dict, option) -> dict:
+    languages = kwargs["languages"]
+    return {**kwargs, "languages": None if not languages or languages == ["any"] else languages}
+
+
+FILTER = FilterSpec(
+    "language",
+    LanguageFilter,
+    "language ID (fastText lid.176), keep wanted languages",
+    args=(
+        arg(LanguageFilter, "languages", type=LIST, help="languages kept, comma-separated ISO codes, or any"),
+        arg(LanguageFilter, "min_score", "language_min_score", type=float, minimum=0, maximum=1,
+            help="fastText lid.176 score of a kept language at least", source="OBELICS"),
+    ),
+    prepare=_any_language,
+)  # fmt: skip

@@ -20,9 +20,10 @@ from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.errors import decoding_image
-from curate.options import OptionError
+from curate.options import Option, OptionError
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
+from filters.registry import FilterSpec, arg
 
 # NudeNet classes that make an image NSFW, with the weight of their confidence in the image score.
 EXPLICIT_CLASSES: Mapping[str, float] = {
@@ -158,3 +159,32 @@ class NsfwFilter(ScoreFilter):
         if value is not None and value >= self.max_score:
             return False, "nsfw"
         return True
+
+    def thresholds(self) -> dict[str, dict]:
+        return {
+            "nsfw": {"max": self.max_score, "rule": f"drop records with an image scoring >= {self.max_score}"}
+        }
+
+
+def _with_classifier(kwargs: dict, option) -> dict:
+    return {
+        **kwargs,
+        "classifier": make_nsfw_classifier(option("nsfw_classifier"), batch_size=kwargs["batch_size"]),
+    }
+
+
+FILTER = FilterSpec(
+    "nsfw",
+    NsfwFilter,
+    "NSFW score (NudeNet), drop explicit images",
+    args=(
+        arg(NsfwFilter, "max_score", "nsfw_max_score", type=float, minimum=0, maximum=1,
+            help="drop records with an image scoring at least this"),
+        arg(NsfwFilter, "batch_size", "nsfw_batch_size", type=int, minimum=1, help="images per batch"),
+    ),
+    options=(
+        Option.arg(make_nsfw_classifier, "name", "nsfw_classifier", type=str,
+                   help="nudenet, or package.module:Class of your own NsfwClassifier"),
+    ),
+    prepare=_with_classifier,
+)  # fmt: skip

@@ -23,10 +23,11 @@ import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from curate.options import OptionError
+from curate.options import PATH, Option, OptionError
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
 from filters.packaged import default_gguf_path, pocketsphinx_lm_path
+from filters.registry import DatasetCut, FilterSpec, arg
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -253,3 +254,29 @@ class PerplexityFilter(ScoreFilter):
         if self.max_perplexity is not None and value is not None and value > self.max_perplexity:
             return False, "perplexity_too_high"
         return True
+
+    def thresholds(self) -> dict[str, dict]:
+        cut = f", drop above {self.max_perplexity}" if self.max_perplexity is not None else ", score only"
+        return {self.score_name: {"max": self.max_perplexity, "rule": f"{self.backend} LM{cut}"}}
+
+
+FILTER = FilterSpec(
+    "perplexity",
+    PerplexityFilter,
+    "perplexity score (n-gram or causal LM)",
+    args=(
+        arg(PerplexityFilter, "backend", "perplexity_backend", type=str, choices=("ngram", "kenlm", "causal", "hf"),
+            help="language model scoring perplexity"),
+        arg(PerplexityFilter, "model_path", "perplexity_model", type=PATH,
+            help="model file (kenlm, causal) or hub name (hf); default: the packaged one"),
+        arg(PerplexityFilter, "max_perplexity", "perplexity_max", type=float, minimum=0,
+            help="absolute cut (none: score only)", source="OBELICS used 1500 with its KenLM"),
+    ),
+    cut=DatasetCut(
+        Option("perplexity_drop_fraction", float, 0.05, minimum=0, maximum=0.99, source="Idefics2",
+               help="drop this fraction of highest-perplexity records, dataset-wide (none: no cut)"),
+        score="perplexity",
+        highest=True,
+        description="drop the highest-perplexity fraction of the dataset",
+    ),
+)  # fmt: skip

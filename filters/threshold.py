@@ -3,7 +3,8 @@
 A percentile cut ("drop the 5% highest perplexity", Idefics2; "keep the top 30% CLIP score",
 DataComp) needs every score before any record is dropped, so it takes two stages: one writes the
 scores, the next one's `build` (which runs once, in the driver) reads all stored scores of the
-previous stage with `score_quantile_threshold` and builds a `ScoreThresholdFilter` with the value.
+previous stage (`stored_scores`, `percentile_threshold`) and builds a `ScoreThresholdFilter` with the
+value (`filters.stages.cut_stage`).
 """
 
 from __future__ import annotations
@@ -51,16 +52,6 @@ def percentile_threshold(values: np.ndarray, fraction: float, highest: bool = Tr
     ordered = np.sort(values)
     # keep the n - dropped lowest (or highest): the threshold is the last kept value
     return float(ordered[n - dropped - 1] if highest else ordered[dropped])
-
-
-def score_quantile_threshold(
-    folder: str | Path, name: str, fraction: float, highest: bool = True
-) -> float | None:
-    """`percentile_threshold` over all stored scores `name` of a stage's data folder."""
-    values = stored_scores(folder, name)
-    if len(values) == 0:
-        raise ValueError(f"no record in {folder} has a {name!r} score: run the stage that writes it first")
-    return percentile_threshold(values, fraction, highest)
 
 
 class ScoreThresholdFilter(ScoreFilter):

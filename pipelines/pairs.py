@@ -103,7 +103,7 @@ def recipe() -> Recipe:
                 options=FETCH_OPTIONS + IMAGE_FILTER_OPTIONS,
             ),
             *image_phash_dedup_stages(name="image-dedup"),
-            filters_stage("filter", ["language", "nsfw", "clip"]),
+            filters_stage("filter", ["language", "nsfw", "sharpness", "clip"]),
             clip_cut_stage(),
             cross_source_stage(),
             decontamination_stage(),

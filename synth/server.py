@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,13 +162,6 @@ class EmbeddedServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def embedded_server(**kwargs) -> Iterator[EmbeddedServer]:
-    server = EmbeddedServer(**kwargs)
-    with server:
-        yield server
 
 
 def vllm_command(

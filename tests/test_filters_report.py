@@ -15,8 +15,8 @@ from PIL import Image
 
 from curate.io import RecordWriter
 from curate.record import image_media, pair_record
+from curate.report_html import write_html_report
 from curate.stage import ExecutorConfig, Recipe, run_recipe
-from filters.report_html import write_html_report
 from filters.stages import filters_stage, perplexity_cut_stage
 
 THRESHOLD_RED = np.array([198, 40, 40])  # the colour of the threshold line (#c62828)

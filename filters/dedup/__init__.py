@@ -49,7 +49,6 @@ from filters.dedup.stages import (
     interleaved_dedup_stages,
     minhash_dedup_stages,
     page_dedup_stages,
-    pair_dedup_stages,
     url_frequency_stages,
 )
 
@@ -68,6 +67,5 @@ __all__ = [
     "interleaved_dedup_stages",
     "minhash_dedup_stages",
     "page_dedup_stages",
-    "pair_dedup_stages",
     "url_frequency_stages",
 ]

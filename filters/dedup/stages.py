@@ -201,12 +201,6 @@ def interleaved_dedup_stages(max_url_count: int = 10, name: str = "dedup") -> li
     return dedup_stages(kinds, name)
 
 
-def pair_dedup_stages(phash_threshold: int = 6, max_url_count: int = 10, name: str = "dedup") -> list[Stage]:
-    """Image-text pairs, one pass: same pixels, near-duplicate images (pHash), frequent image URLs."""
-    kinds = [ExactImage(), NearImage(threshold=phash_threshold), ImageUrlFrequency(max_count=max_url_count)]
-    return dedup_stages(kinds, name)
-
-
 def url_frequency_stages(
     max_count: int = 10, paragraphs: bool = True, name: str = "obelics-dedup"
 ) -> list[Stage]:
@@ -218,7 +212,7 @@ def url_frequency_stages(
 def decontamination_stage(name: str = "decontaminate") -> Stage:
     """Drops samples matching an evaluation set given by options `decontaminate_images` (a folder)
     and/or `decontaminate_texts` (a file); `decontaminate_phash` and `decontaminate_ngram` tune it.
-    Without either option the stage passes records through, so recipes can always include it."""
+    Without either option the stage is left out of the run, so recipes can always include it."""
 
     def build(ctx: StageContext):
         if not ctx.option("decontaminate_images") and not ctx.option("decontaminate_texts"):
@@ -251,7 +245,7 @@ def decontamination_stage(name: str = "decontaminate") -> Stage:
 def cross_source_stage(name: str = "cross-source") -> Stage:
     """Flags pairs whose image is also in another source's records (option `cross_source_records`:
     a folder of records, e.g. an interleaved run's OUTPUT/stages/<last stage>/data); without it the
-    stage passes records through."""
+    stage is left out of the run."""
 
     def build(ctx: StageContext):
         other = ctx.option("cross_source_records")
