@@ -15,6 +15,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
 from curate.ocr import ocr_image
+from curate.pdf_worker import PageError, PageTimeout, PageWorker, WorkerDied
 from curate.record import error_record, image_media, page_record
 from curate.steps import InputReader, describe_error
 
@@ -61,6 +62,10 @@ class PdfPageReader(InputReader):
         ocr_dpi: resolution of the image given to Tesseract
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
         max_seconds_per_pdf: time budget per PDF; pages left when it runs out are errors
+        max_seconds_per_page: time limit of one page's render + text/OCR. Pages are made in a worker
+            process (one per task, reused) that is killed when a page passes it; the page is an error
+            (`time_limit`) and the next page goes on in a new worker. 0: pages are made in this
+            process, with no limit
         max_pixels: pixel budget of a rendered page
         max_image_pixels: largest embedded image a page may hold; beyond it the page is an error
             (decompression-bomb guard: 250 MP is 750 MB decoded)
@@ -83,6 +88,7 @@ class PdfPageReader(InputReader):
         ocr_lang: str = "eng",
         max_pages: int = 1000,
         max_seconds_per_pdf: float = 600,
+        max_seconds_per_page: float = 120,
         max_pixels: int = 2940 * 2940,
         max_image_pixels: int = 250_000_000,
         max_image_dpi: int = 1200,
@@ -95,8 +101,14 @@ class PdfPageReader(InputReader):
         self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang
         self.max_pages, self.max_seconds_per_pdf = max_pages, max_seconds_per_pdf
+        self.max_seconds_per_page = max_seconds_per_page
         self.max_pixels, self.max_image_pixels = max_pixels, max_image_pixels
         self.max_image_dpi, self.strict = max_image_dpi, strict
+        self._worker: PageWorker | None = None
+        self._worker_pdf = None  # the document the worker has open
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_worker": None, "_worker_pdf": None}  # processes stay with their owner
 
     def read_file(self, filepath: str):
         import pymupdf
@@ -125,15 +137,50 @@ class PdfPageReader(InputReader):
                         self._fail(error_record(source, self.name, reason, page=missed + 1, file=record_id))
                     return
                 try:
-                    record = self._page_record(pdf[index], source, record_id, index, pages)
+                    budget = self.max_seconds_per_pdf - (time.monotonic() - started)
+                    record = self._make_page(pdf, index, source, record_id, pages, budget)
                     for problem in record.metadata["warnings"]:
                         self.send_warning(record, problem, self._rank)
                     yield record
+                except (PageError, PageTimeout, WorkerDied) as exc:
+                    reason = str(exc) if isinstance(exc, PageError) else f"{exc.kind}: {exc}"
+                    self._fail(error_record(source, self.name, reason, page=index + 1, file=record_id), exc)
                 except (PdfError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
                     record = error_record(
                         source, self.name, describe_error(exc), page=index + 1, file=record_id
                     )
                     self._fail(record, exc)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        try:
+            yield from super().run(data, rank, world_size)
+        finally:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = self._worker_pdf = None
+
+    def _make_page(self, pdf, index: int, source: str, record_id: str, page_count: int, budget: float):
+        """The page's record, made in the page worker under the per-page limit (see max_seconds_per_page);
+        the PDF's remaining time budget shortens the limit."""
+        if self.max_seconds_per_page <= 0:
+            return self._page_record(pdf[index], source, record_id, index, page_count)
+        if self._worker is None:
+            self._worker = PageWorker(self)
+        if self._worker_pdf is not pdf:
+            self._worker.open(pdf.stream, source, record_id, page_count, min(page_count, self.max_pages))
+            self._worker_pdf = pdf
+        try:
+            record, stats = self._worker.page(index, max(0.1, min(self.max_seconds_per_page, budget)))
+        except PageError as exc:
+            self._merge_stats(exc.stats)
+            raise
+        self._merge_stats(stats)
+        return record
+
+    def _merge_stats(self, stats) -> None:
+        """Counters the worker's copy of this reader kept for the page (e.g. ocr_pages)."""
+        if stats:
+            self.stats.stats = self.stats.stats + stats
 
     def _fail(self, record, exc: BaseException | None = None) -> None:
         kind = getattr(exc, "kind", type(exc).__name__) if exc else "time_limit"

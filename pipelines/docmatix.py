@@ -81,6 +81,7 @@ def build_qa(ctx: StageContext):
             concurrency=int(ctx.option("llm_concurrency", 32 if external else 1)),
             timeout=float(ctx.option("llm_timeout", 900)),
             retries=int(ctx.option("llm_retries", 4)),
+            deadline=float(ctx.option("llm_deadline", 120)),
             response_format=ctx.option("response_format", "openai" if external else "llama"),
             cache_dir=str(ctx.stage_dir / "requests"),
             error_writer=ctx.error_writer("qa"),

@@ -6,9 +6,10 @@ decontamination (with `--set decontaminate_texts=FILE`) -> WebDataset shards who
 order (`texts` aligned with numbered images).
 
 Options (`--set key=value`): allow_private (false; true lets fetching reach 127.0.0.1 and private
-networks, e.g. a local image server), fetch_workers (32), fetch_timeout (10), fetch_retries (2),
-max_image_bytes (20 MB), respect_robots (true), use_stored_images (true), min_side (150),
-max_side (20000), max_aspect_ratio (2), min_images (1), max_images (30), paragraph_min_words (4),
+networks, e.g. a local image server), fetch_workers (32), fetch_timeout (10, per read), fetch_retries (2),
+fetch_deadline (30 s per image, retries included), max_image_bytes (20 MB, as sent and decoded),
+max_html_bytes (16 MiB per page), max_record_bytes (64 MiB per WARC record), respect_robots (true),
+use_stored_images (true), min_side (150), max_side (20000), max_aspect_ratio (2), min_images (1), max_images (30), paragraph_min_words (4),
 paragraph_max_words (1000), min_words (10), max_words (2000), min_stop_word_ratio (0.35),
 max_special_char_ratio (0.275).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages
+from curate.web.warc import DEFAULT_MAX_HTML_BYTES, DEFAULT_MAX_RECORD_BYTES
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
     ObelicsImageCountFilter,
@@ -40,6 +42,7 @@ def fetch_options(ctx: StageContext) -> dict:
         "timeout": float(ctx.option("fetch_timeout", 10)),
         "retries": int(ctx.option("fetch_retries", 2)),
         "max_bytes": int(ctx.option("max_image_bytes", 20 << 20)),
+        "deadline": float(ctx.option("fetch_deadline", 30)),
         "respect_robots": bool(ctx.option("respect_robots", True)),
     }
 
@@ -64,6 +67,8 @@ def build_extract(ctx: StageContext):
             ctx.input,
             output="interleaved",
             use_stored_images=bool(ctx.option("use_stored_images", True)),
+            max_html_bytes=int(ctx.option("max_html_bytes", DEFAULT_MAX_HTML_BYTES)),
+            max_record_bytes=int(ctx.option("max_record_bytes", DEFAULT_MAX_RECORD_BYTES)),
             error_writer=ctx.error_writer("pages"),
         ),
         ObelicsParagraphFilter(

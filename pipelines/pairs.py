@@ -17,6 +17,7 @@ from pathlib import Path
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
+from curate.web.warc import DEFAULT_MAX_HTML_BYTES, DEFAULT_MAX_RECORD_BYTES
 from filters.dedup.stages import (
     cross_source_stage,
     decontamination_stage,
@@ -52,6 +53,8 @@ def build_extract(ctx: StageContext):
             output="pairs",
             use_stored_images=bool(ctx.option("use_stored_images", True)),
             min_caption_words=int(ctx.option("min_caption_words", 3)),
+            max_html_bytes=int(ctx.option("max_html_bytes", DEFAULT_MAX_HTML_BYTES)),
+            max_record_bytes=int(ctx.option("max_record_bytes", DEFAULT_MAX_RECORD_BYTES)),
             error_writer=ctx.error_writer("pages"),
         )
     return [reader, ctx.writer()]

@@ -1,0 +1,215 @@
+"""Page records made in a child process, so a page whose render or OCR never ends can be stopped.
+
+MuPDF's render and Tesseract cannot be interrupted from Python: a page with a pathological content
+stream rendered for 685 s while `max_seconds_per_pdf` waited for it to finish. `PageWorker` runs the
+reader's own `_page_record` in one long-lived child per task (started once, reused for every PDF of
+the task, so a normal page pays only for sending its record back; the next page is asked for ahead,
+so the child renders it while this process writes the last one), waits for each page at most
+`seconds`, and when a page takes longer kills the child and its process group (Tesseract included);
+the next page starts a fresh child. A child that dies (a MuPDF crash, the OOM killer) costs its page
+only, with the exit status as the reason.
+
+The child is a plain `python -m curate.pdf_worker` subprocess, not a multiprocessing child: stage
+tasks may run in daemonic pool workers, which may not have multiprocessing children.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+
+
+class PageTimeout(Exception):
+    """The page took longer than the per-page limit; the worker was killed."""
+
+    kind = "time_limit"
+
+
+class WorkerDied(Exception):
+    """The worker process ended while making the page (a crash in MuPDF or Tesseract, or killed)."""
+
+    kind = "worker_died"
+
+
+class WorkerBug(Exception):
+    """An unexpected exception in the worker: a bug, not a data problem; re-raised with its traceback."""
+
+
+class PageWorker:
+    """Makes page records of the PDFs given to `open` in a child process, one page per call of `page`."""
+
+    def __init__(self, reader):
+        # the reader's settings travel to the child; its input folder and error sink stay here
+        state = copy.copy(reader)
+        state.data_folder = state.error_writer = None
+        self._reader_bytes = pickle.dumps(state)
+        self._process: subprocess.Popen | None = None
+        self._conn: Connection | None = None
+        self._job: tuple | None = None
+        self._job_sent = False
+        self._last = 0  # pages before this index may be asked for ahead
+        self._pending: dict[int, int] = {}  # page index -> number of the request asked for it
+        self._sequence = 0
+
+    def _start(self) -> None:
+        parent_read, child_write = os.pipe()
+        child_read, parent_write = os.pipe()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "curate.pdf_worker", str(child_read), str(child_write)],
+            pass_fds=(child_read, child_write),
+            env=env,
+            start_new_session=True,  # its own process group: killing it kills its Tesseract too
+        )
+        os.close(child_read)
+        os.close(child_write)
+        self._conn = _Duplex(parent_read, parent_write)
+        self._conn.send_bytes(self._reader_bytes)
+        self._job_sent = False
+        self._pending.clear()
+
+    def open(self, data: bytes, source: str, record_id: str, page_count: int, last: int) -> None:
+        """The PDF the next pages come from (sent to the child with its first page); pages up to `last`
+        (exclusive) are asked for ahead."""
+        if self._pending and self._process is not None:
+            # the previous PDF stopped early with a page still being made: do not wait behind it
+            self._stop()
+        self._job = (data, source, record_id, page_count)
+        self._job_sent = False
+        self._last = last
+        self._pending.clear()
+
+    def _ask(self, index: int) -> None:
+        if index < self._last and index not in self._pending:
+            self._sequence += 1
+            self._conn.send(("page", self._sequence, index))
+            self._pending[index] = self._sequence
+
+    def page(self, index: int, seconds: float):
+        """(record, stats) for page `index` of the open PDF. Raises the page's own error as
+        (kind, message) in `PageError`, PageTimeout after `seconds`, WorkerDied, or WorkerBug."""
+        if self._process is None or self._process.poll() is not None:
+            self._start()
+        if not self._job_sent:
+            self._conn.send(("open", *self._job))
+            self._job_sent = True
+        self._last = max(self._last, index + 1)
+        self._ask(index)
+        self._ask(index + 1)
+        ends = time.monotonic() + seconds
+        while True:
+            try:
+                ready = self._conn.poll(max(0.0, ends - time.monotonic()))
+                reply = self._conn.recv() if ready else None
+            except (EOFError, OSError):
+                status = self._stop()
+                raise WorkerDied(f"the worker making page {index + 1} died (exit status {status})") from None
+            if reply is None:
+                self._stop()
+                raise PageTimeout(
+                    f"page {index + 1} not made (render, text, OCR) within {seconds:g}s; its worker was stopped"
+                )
+            if reply[0] == self._pending.get(index):
+                break  # else an answer to a request no longer wanted
+        del self._pending[index]
+        _, kind, *rest = reply
+        if kind == "ok":
+            return rest[0], rest[1]
+        if kind == "error":
+            raise PageError(rest[0], rest[1], rest[2])
+        raise WorkerBug(f"page worker failed on page {index + 1}:\n{rest[0]}")
+
+    def _stop(self) -> int | None:
+        if self._process is None:
+            return None
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        status = self._process.wait()
+        self._conn.close()
+        self._process = self._conn = None
+        self._pending.clear()
+        return status
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            try:
+                self._conn.send(("exit",))
+                self._process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._stop()
+
+
+class PageError(Exception):
+    """The page's own error, as the reader raised it in the child (kind, message)."""
+
+    def __init__(self, kind: str, message: str, stats=None):
+        super().__init__(message)
+        self.kind, self.stats = kind, stats
+
+
+class _Duplex(Connection):
+    """A multiprocessing Connection over a pair of pipe ends (read fd, write fd)."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        super().__init__(read_fd, readable=True, writable=False)
+        self._writer = Connection(write_fd, readable=False, writable=True)
+
+    def send(self, obj) -> None:
+        self._writer.send(obj)
+
+    def send_bytes(self, buf) -> None:
+        self._writer.send_bytes(buf)
+
+    def close(self) -> None:
+        self._writer.close()
+        super().close()
+
+
+def _serve(conn: _Duplex) -> None:
+    import pymupdf
+
+    from curate.pdf import PdfError
+    from curate.steps import describe_error
+
+    reader = pickle.loads(conn.recv_bytes())
+    pdf, job = None, None
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if message[0] == "exit":
+            return
+        if message[0] == "open":
+            if pdf is not None:
+                pdf.close()
+            pdf, job = None, message[1:]
+            continue
+        sequence, index = message[1], message[2]
+        data, source, record_id, page_count = job
+        reader.stats.stats.clear()
+        try:
+            if pdf is None:
+                pdf = pymupdf.open(stream=data, filetype="pdf")
+            record = reader._page_record(pdf[index], source, record_id, index, page_count)
+            reply = (sequence, "ok", record, reader.stats.stats)
+        except (PdfError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
+            kind = getattr(exc, "kind", type(exc).__name__)
+            reply = (sequence, "error", kind, describe_error(exc), reader.stats.stats)
+        except Exception:
+            reply = (sequence, "bug", traceback.format_exc())
+        conn.send(reply)
+
+
+if __name__ == "__main__":
+    _serve(_Duplex(int(sys.argv[1]), int(sys.argv[2])))
