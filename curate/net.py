@@ -2,8 +2,8 @@
 
 requests' `timeout` bounds each socket read, not the whole exchange: a server that sends one byte a
 second never trips it. `Deadline` bounds the whole exchange (all retries and redirects): when it
-expires, the sockets of the connections used under it are shut down, which ends a read blocked on
-such a server; the caller then sees `deadline.expired`.
+expires, the sockets of the connections used under it get a tiny timeout and are shut down, which
+ends a read waiting on such a server; the caller then sees `deadline.expired`.
 
 `DeadlineAdapter` is a requests adapter whose connections register with the current thread's
 `Deadline`, and, given `resolve(host, port) -> [ip, ...]`, connect only to those addresses: the
@@ -25,6 +25,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 _current = threading.local()
 RECHECK_SECONDS = 0.5  # after expiry, sockets opened since are shut down on this period
+EXPIRED_TIMEOUT = 0.001
 
 
 class AddressRefused(Exception):
@@ -38,7 +39,8 @@ class Deadline:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.expired = False
-        self._connections: list[HTTPConnection] = []
+        self._watched: list = []  # connections, and the sockets they opened (a response may outlive its
+        # connection's `sock`: http.client hands the socket to a response that closes the connection)
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._active = False
@@ -46,19 +48,22 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.ends - time.monotonic())
 
-    def watch(self, connection: HTTPConnection) -> None:
+    def watch(self, item: HTTPConnection | socket.socket) -> None:
         with self._lock:
-            self._connections.append(connection)
+            self._watched.append(item)
 
     def _expire(self) -> None:
         with self._lock:
             if not self._active:
                 return
             self.expired = True
-            for connection in self._connections:
-                sock = getattr(connection, "sock", None)
+            for item in self._watched:
+                sock = item if isinstance(item, socket.socket) else getattr(item, "sock", None)
                 if sock is not None:
                     try:
+                        # the next wait for data times out at once (a drip sends a byte a second);
+                        # shutdown alone does not stop a Linux socket from receiving what keeps coming
+                        sock.settimeout(EXPIRED_TIMEOUT)
                         sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
@@ -81,7 +86,7 @@ class Deadline:
             self._active = False
             if self._timer is not None:
                 self._timer.cancel()
-            self._connections.clear()
+            self._watched.clear()
         _current.deadline = self._previous
 
 
@@ -99,6 +104,13 @@ class _WatchedMixin:
         return super().request(*args, **kwargs)
 
     def _new_conn(self) -> socket.socket:
+        sock = self._connect()
+        deadline = current_deadline()
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
+
+    def _connect(self) -> socket.socket:
         if self.resolve is None:
             return super()._new_conn()
         addresses = self.resolve(self.host, self.port)  # checked addresses only; may raise AddressRefused

@@ -169,8 +169,11 @@ class PdfPageReader(InputReader):
         if self._worker_pdf is not pdf:
             self._worker.open(pdf.stream, source, record_id, page_count, min(page_count, self.max_pages))
             self._worker_pdf = pdf
+        limit, name = self.max_seconds_per_page, "max_seconds_per_page"
+        if budget < limit:
+            limit, name = max(0.1, budget), "the time left of max_seconds_per_pdf"
         try:
-            record, stats = self._worker.page(index, max(0.1, min(self.max_seconds_per_page, budget)))
+            record, stats = self._worker.page(index, limit, name)
         except PageError as exc:
             self._merge_stats(exc.stats)
             raise

@@ -15,7 +15,6 @@ tasks may run in daemonic pool workers, which may not have multiprocessing child
 
 from __future__ import annotations
 
-import copy
 import os
 import pickle
 import signal
@@ -24,6 +23,19 @@ import sys
 import time
 import traceback
 from multiprocessing.connection import Connection
+
+START_TIMEOUT = 120.0  # seconds a worker may take to start (imports), before any page is timed
+
+
+def _plain(value) -> bool:
+    """A setting that can travel to the worker as it is: numbers, strings and containers of them."""
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return True
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
 
 
 class PageTimeout(Exception):
@@ -45,11 +57,12 @@ class WorkerBug(Exception):
 class PageWorker:
     """Makes page records of the PDFs given to `open` in a child process, one page per call of `page`."""
 
-    def __init__(self, reader):
-        # the reader's settings travel to the child; its input folder and error sink stay here
-        state = copy.copy(reader)
-        state.data_folder = state.error_writer = None
-        self._reader_bytes = pickle.dumps(state)
+    def __init__(self, reader, start_timeout: float = START_TIMEOUT):
+        # the reader's settings (plain values) travel to the child; its input folder, error sink and
+        # anything else with state stay here
+        settings = {k: v for k, v in vars(reader).items() if _plain(v)}
+        self._reader_bytes = pickle.dumps((type(reader), settings))
+        self.start_timeout = start_timeout
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._job: tuple | None = None
@@ -71,9 +84,17 @@ class PageWorker:
         os.close(child_read)
         os.close(child_write)
         self._conn = _Duplex(parent_read, parent_write)
-        self._conn.send_bytes(self._reader_bytes)
         self._job_sent = False
         self._pending.clear()
+        # started, imported and ready before any page's clock starts (imports take seconds on a busy machine)
+        try:
+            self._conn.send_bytes(self._reader_bytes)
+            hello = self._conn.recv() if self._conn.poll(self.start_timeout) else ("bug", "no answer")
+        except (EOFError, OSError) as exc:
+            hello = ("bug", f"{type(exc).__name__}: {exc}")
+        if hello[0] != "ready":
+            status = self._stop()
+            raise WorkerBug(f"the page worker did not start (exit status {status}): {hello[1]}")
 
     def open(self, data: bytes, source: str, record_id: str, page_count: int, last: int) -> None:
         """The PDF the next pages come from (sent to the child with its first page); pages up to `last`
@@ -92,18 +113,22 @@ class PageWorker:
             self._conn.send(("page", self._sequence, index))
             self._pending[index] = self._sequence
 
-    def page(self, index: int, seconds: float):
+    def page(self, index: int, seconds: float, limit_name: str = "max_seconds_per_page"):
         """(record, stats) for page `index` of the open PDF. Raises the page's own error as
         (kind, message) in `PageError`, PageTimeout after `seconds`, WorkerDied, or WorkerBug."""
         if self._process is None or self._process.poll() is not None:
             self._start()
-        if not self._job_sent:
-            self._conn.send(("open", *self._job))
-            self._job_sent = True
-        self._last = max(self._last, index + 1)
-        self._ask(index)
-        self._ask(index + 1)
         ends = time.monotonic() + seconds
+        self._last = max(self._last, index + 1)
+        try:
+            if not self._job_sent:
+                self._conn.send(("open", *self._job))
+                self._job_sent = True
+            self._ask(index)
+            self._ask(index + 1)
+        except OSError:  # the worker is gone (a broken pipe): as when it dies while working
+            status = self._stop()
+            raise WorkerDied(f"the worker making page {index + 1} died (exit status {status})") from None
         while True:
             try:
                 ready = self._conn.poll(max(0.0, ends - time.monotonic()))
@@ -114,7 +139,8 @@ class PageWorker:
             if reply is None:
                 self._stop()
                 raise PageTimeout(
-                    f"page {index + 1} not made (render, text, OCR) within {seconds:g}s; its worker was stopped"
+                    f"page {index + 1} not made (render, text, OCR) within {limit_name}={seconds:g}s; "
+                    "its worker was stopped"
                 )
             if reply[0] == self._pending.get(index):
                 break  # else an answer to a request no longer wanted
@@ -177,11 +203,20 @@ class _Duplex(Connection):
 
 def _serve(conn: _Duplex) -> None:
     import pymupdf
+    from datatrove.utils.stats import Stats
 
     from curate.pdf import PdfError
     from curate.steps import describe_error
 
-    reader = pickle.loads(conn.recv_bytes())
+    try:
+        cls, settings = pickle.loads(conn.recv_bytes())
+        reader = cls.__new__(cls)
+        reader.__dict__.update(settings)
+        reader.stats = Stats(str(reader))
+    except Exception:
+        conn.send(("bug", traceback.format_exc()))
+        return
+    conn.send(("ready",))
     pdf, job = None, None
     while True:
         try:

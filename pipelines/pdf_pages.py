@@ -22,6 +22,7 @@ def build_pages(ctx: StageContext):
             ocr=ctx.flag("ocr", True),
             max_pages=int(ctx.option("max_pages", 1000)),
             max_seconds_per_pdf=float(ctx.option("max_seconds_per_pdf", 600)),
+            max_seconds_per_page=float(ctx.option("max_seconds_per_page", 120)),
             error_writer=ctx.error_writer("pages"),
         ),
         ctx.writer(),

@@ -218,8 +218,8 @@ class ChatClient:
                     timed_out = True
                     break
             except requests.RequestException as exc:  # refused, reset, read timeout, cut body
-                problem = f"{type(exc).__name__}: {exc}"
                 timed_out = isinstance(exc, requests.Timeout) or deadline.expired
+                problem = "no reply" if deadline.expired else f"{type(exc).__name__}: {exc}"
                 if deadline.expired or deadline.remaining() <= 0:
                     break
                 continue

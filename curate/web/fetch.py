@@ -269,7 +269,7 @@ class ImageFetcher:
     def _check_deadline(self) -> None:
         deadline = self._deadline()
         if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
-            raise FetchError("deadline", f"download not finished within deadline={deadline.seconds:g}s")
+            raise FetchError("deadline", f"download not finished within fetch_deadline={deadline.seconds:g}s")
 
     def _check_peer(self, response) -> None:
         """The address actually connected to must pass the same check: a host whose DNS answer changed
@@ -350,7 +350,7 @@ class ImageFetcher:
                     return result
                 pause = self.backoff * (2**attempt)
                 if pause >= deadline.remaining():
-                    result.reason += f"; no time left for a retry within deadline={self.deadline:g}s"
+                    result.reason += f"; no time left for a retry within fetch_deadline={self.deadline:g}s"
                     return result
                 time.sleep(pause)
         return result

@@ -124,6 +124,7 @@ def iter_responses(
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     max_payload_bytes: int = DEFAULT_MAX_HTML_BYTES,
     stop_at_bytes: int | None = None,
+    payload_cap_name: str = "max_html_bytes",
 ) -> Iterator[WarcResponse | WarcProblem]:
     """Responses of a WARC (or ARC) stream in file order; damaged and over-cap records as `WarcProblem`s.
 
@@ -177,7 +178,7 @@ def iter_responses(
         if payload is None:
             encoding = record.http_headers.get_header("Content-Encoding")
             yield WarcProblem(
-                f"payload too large: over max_payload_bytes={max_payload_bytes:,} bytes"
+                f"payload too large: over {max_payload_bytes:,} bytes ({payload_cap_name})"
                 + (f" after Content-Encoding {encoding} decoding" if encoding else "")
                 + f" ({record.length:,} bytes stored)",
                 url,

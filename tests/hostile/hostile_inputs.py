@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import os
+import socket
 import struct
+import subprocess
+import sys
+import threading
+import time
 import zlib
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 MB = 1 << 20
@@ -97,8 +105,10 @@ def _http_head(length: int, encoding: str | None = None) -> bytes:
 
 GOOD_PAGE = (
     b"<html><head><title>A good page</title></head><body><article><p>"
-    + b"This page comes after the hostile record and must still be read from the same file. " * 8
-    + b"</p></article></body></html>"
+    b"This page comes after the hostile record in the same file, and it must still be read. The "
+    b"reader skips what it cannot hold, writes down why, and then goes on with the next record, as "
+    b"a careful person would do with a damaged book: one torn chapter is noted, and the rest of the "
+    b"story is still there to be read from the first page to the last one.</p></article></body></html>"
 )
 
 
@@ -151,3 +161,189 @@ def warc_huge_html(path: Path, size_mb: int = 200) -> Path:
         out.write(b"</body></html>\r\n\r\n")
         out.write(good_record())
     return path
+
+
+def html_gz_bomb(path: Path, decoded_mb: int = 1200) -> Path:
+    """A saved page `x.html.gz` that decompresses to `decoded_mb` MiB."""
+    with open(path, "wb") as out:
+        for piece in gzip_repeat(b"<html><body><p>", b" " * MB, decoded_mb, b"</p></body></html>"):
+            out.write(piece)
+    return path
+
+
+# ---- servers on 127.0.0.1 (port 0: chosen at run time) ----
+
+
+class LocalServer:
+    """A ThreadingHTTPServer on 127.0.0.1 in a thread, with the paths it was asked for."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(handler):
+            def log_message(self, *args):
+                pass
+
+            def parse_request(self):
+                ok = super().parse_request()
+                if ok:
+                    outer.requests.append(self.path)
+                return ok
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> LocalServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def tiny_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+class ImageSiteHandler(BaseHTTPRequestHandler):
+    """/drip.png: one byte a second; /bomb.png: `Content-Encoding: gzip`, 1.2 GB once decoded;
+    /redirect.png -> /private/x.png, which robots.txt disallows; /ok.png: a real image."""
+
+    def do_GET(self):
+        if self.path == "/robots.txt":
+            return self._send(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if self.path == "/ok.png" or self.path.startswith("/private/"):
+            return self._send(tiny_png(), "image/png")
+        if self.path == "/redirect.png":
+            self.send_response(302)
+            self.send_header("Location", "/private/x.png")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if self.path == "/bomb.png":
+            body = b"".join(gzip_repeat(b"\x89PNG\r\n\x1a\n", b"\0" * MB, 1200))
+            return self._send(body, "image/png", {"Content-Encoding": "gzip"})
+        if self.path == "/drip.png":
+            data = tiny_png()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(1.0)
+            except OSError:
+                pass
+            return None
+        self.send_error(404)
+        return None
+
+    def _send(self, body: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never answers (holds them until stopped)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def __enter__(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+QA_REPLY = json.dumps([{"question": "What colour is the sky?", "answer": "The sky is blue."}])
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    """An OpenAI-compatible stub: a request whose prompt holds POISON gets JSON without `choices`."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if "POISON" in json.dumps(body["messages"]):
+            reply = {"object": "error", "message": "the model is overloaded"}
+        else:
+            reply = {
+                "choices": [{"message": {"role": "assistant", "content": QA_REPLY}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10},
+            }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+# ---- measuring a run in a child process ----
+
+
+def measure(command: list[str], timeout: float = 300, cwd: str | None = None) -> dict:
+    """Run `command`; return its exit code, output, peak RSS (MB, the child and the processes it waited
+    for) and wall time (s)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True
+    )
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    out_chunks: dict[str, str] = {}
+
+    def drain(name, stream):
+        out_chunks[name] = stream.read()
+
+    readers = [
+        threading.Thread(target=drain, args=(n, s))
+        for n, s in (("out", process.stdout), ("err", process.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    timer.cancel()
+    for reader in readers:
+        reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "returncode": process.returncode,
+        "stdout": out_chunks.get("out", ""),
+        "stderr": out_chunks.get("err", ""),
+        "rss_mb": usage.ru_maxrss / 1024,
+        "wall_s": wall,
+    }

@@ -1,0 +1,97 @@
+"""One hostile case run as a pipeline step in this process (run as a child of the tests and of
+`benchmarks/bench_hostile.py`, so its peak memory is its own):
+
+    python tests/hostile/hostile_runner.py CASE WORKDIR
+
+Prints one JSON line: the ids kept and the errors recorded (kind, reason), as the step's error sink
+wrote them. The servers these cases need run in this process, on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from hostile_inputs import ChatHandler, ImageSiteHandler, LocalServer, SilentServer
+
+from curate.io import ErrorWriter
+
+
+def _errors(folder: Path) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [{"id": r["id"], "reason": r["reason"]} for r in rows if r.get("severity") != "warning"]
+
+
+def _run(step, docs, errors: Path) -> list[str]:
+    with step.error_writer:
+        return [doc.id for doc in step.run(iter(docs))]
+
+
+def fetch_case(path: str, workdir: Path) -> dict:
+    """Two image-caption pairs: `path` on the hostile site, and a good image after it."""
+    from curate.record import image_media, pair_record
+    from curate.web.fetch import FetchImages
+
+    errors = workdir / "errors"
+    with LocalServer(ImageSiteHandler) as site:
+        docs = [
+            pair_record(
+                name,
+                "an image",
+                image_media(None, media_id=f"{name}#img", url=f"{site.url}{url}"),
+                source=name,
+            )
+            for name, url in (("hostile", path), ("good", "/ok.png"))
+        ]
+        # fetch_timeout (per read) far above the deadline: the deadline must be what stops the drip
+        options = {"allow_private": True, "timeout": 10, "retries": 2, "deadline": 3, "max_bytes": 20 << 20}
+        step = FetchImages(options, error_writer=ErrorWriter(str(errors)))
+        kept = _run(step, docs, errors)
+        requests = list(site.requests)
+    return {"kept": kept, "errors": _errors(errors), "requests": requests}
+
+
+def llm_case(kind: str, workdir: Path) -> dict:
+    """Two pages through QA generation: against a server that never answers, or one whose reply to
+    the first page is JSON without `choices`."""
+    from datatrove.data import Document
+
+    from synth.generate import QAGenerator
+
+    errors = workdir / "errors"
+    text = "The sky over the harbour was blue all day, and the boats left at seven in the morning. " * 3
+    docs = [Document(text="POISON " + text, id="page-1"), Document(text=text, id="page-2")]
+    server = SilentServer() if kind == "silent" else LocalServer(ChatHandler)
+    with server:
+        url = server.url if kind == "silent" else f"{server.url}/v1"
+        step = QAGenerator(
+            url,
+            deadline=3,
+            status_seconds=1,
+            concurrency=2,
+            retries=4,
+            timeout=600,
+            error_writer=ErrorWriter(str(errors)),
+        )
+        kept = _run(step, docs, errors)
+    return {"kept": kept, "errors": _errors(errors)}
+
+
+CASES = {
+    "fetch-drip": lambda w: fetch_case("/drip.png", w),
+    "fetch-gzip-bomb": lambda w: fetch_case("/bomb.png", w),
+    "llm-silent": lambda w: llm_case("silent", w),
+    "llm-no-choices": lambda w: llm_case("no-choices", w),
+}
+
+
+if __name__ == "__main__":
+    from curate.console import quiet_logs
+
+    quiet_logs()
+    case, workdir = sys.argv[1], Path(sys.argv[2])
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(CASES[case](workdir)))
