@@ -80,9 +80,55 @@ def llm_case(kind: str, workdir: Path) -> dict:
     return {"kept": kept, "errors": _errors(errors)}
 
 
+def fetch_redirect_case(workdir: Path) -> dict:
+    """An allowed URL that redirects to one robots.txt disallows: the target must not be requested."""
+    from curate.web.fetch import ImageFetcher
+
+    with LocalServer(ImageSiteHandler) as site:
+        fetcher = ImageFetcher(allow_private=True, retries=0)
+        result = fetcher.fetch(f"{site.url}/redirect.png")
+        fetcher.close()
+        requests = list(site.requests)
+    reached = "/private/x.png" in requests
+    reason = f"{result.kind}: {result.reason}; the redirect target was {'REQUESTED' if reached else 'not requested'}"
+    return {
+        "kept": [],
+        "errors": [{"id": "redirect", "reason": reason}] if not result.ok else [],
+        "requests": requests,
+    }
+
+
+def fetch_rebinding_case(workdir: Path) -> dict:
+    """A name that resolves to a public address when checked, then to 127.0.0.1 (DNS rebinding)."""
+    import socket
+
+    from curate.web.fetch import ImageFetcher
+
+    real, answers = socket.getaddrinfo, []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "images.rebind.test":
+            return real(host, port, *args, **kwargs)
+        answers.append("93.184.216.34" if not answers else "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
+
+    socket.getaddrinfo = rebinding
+    with LocalServer(ImageSiteHandler) as site:
+        port = site.url.rsplit(":", 1)[1]
+        fetcher = ImageFetcher(retries=0, respect_robots=False, timeout=1, deadline=3)
+        result = fetcher.fetch(f"http://images.rebind.test:{port}/ok.png")
+        fetcher.close()
+        requests = list(site.requests)
+    reached = "a request REACHED the local server" if requests else "no request reached the local server"
+    reason = f"{result.kind}: {result.reason[:80]}; resolved {len(answers)}x; {reached}"
+    return {"kept": [], "errors": [{"id": "rebinding", "reason": reason}], "requests": requests}
+
+
 CASES = {
     "fetch-drip": lambda w: fetch_case("/drip.png", w),
     "fetch-gzip-bomb": lambda w: fetch_case("/bomb.png", w),
+    "fetch-robots-redirect": fetch_redirect_case,
+    "fetch-rebinding": fetch_rebinding_case,
     "llm-silent": lambda w: llm_case("silent", w),
     "llm-no-choices": lambda w: llm_case("no-choices", w),
 }
