@@ -74,14 +74,35 @@ def _inspect_case(work: Path) -> dict:
     return {**result, "errors": [reason] if not escaped else [], "others": ""}
 
 
+# what the same input did before the limits (issue 14's measurements)
+BEFORE = {
+    "WARC Content-Encoding gzip 1.2 GB": ">4 GiB in 10 s",
+    "WARC gzip member 1.2 GB": ">4 GiB in 10 s",
+    "WARC 200 MB HTML payload": "3.7 GiB",
+    ".html.gz bomb 1.2 GB": "read whole",
+    "PDF page rendering for minutes (5 s cap)": "685 s, not stopped",
+    "image: 1 byte/s drip (3 s deadline)": "135 s+ (timeout 10)",
+    "image: gzip 1.2 MB -> 1.2 GB": "capped once decoded",
+    "image: redirect to a robots.txt-denied": "target fetched",
+    "image: DNS rebinding to 127.0.0.1": "GET reached host",
+    "LLM: accepts, never answers (3 s)": "900 s x 5, silent",
+    "LLM: JSON without choices": "run ended (KeyError)",
+    "inspect: keys with ../ and /abs": "wrote outside DIR",
+}
+
+
+def _line(name: str, status: str, rss: float, baseline_rss: float, wall: float, reason: str = "") -> str:
+    return (
+        f"{name:<41}{status:>4} {rss:>6.0f} MB {rss / baseline_rss:>4.1f}x {wall:>6.1f} s  "
+        f"{BEFORE.get(name, ''):<21} {reason[:90]}"
+    )
+
+
 def _row(name: str, result: dict, expect: str, baseline_rss: float) -> str:
     recorded = next((e for e in result["errors"] if expect in e), None)
     status = "yes" if recorded and result["returncode"] == 0 else "NO"
     reason = " ".join((recorded or (result["errors"] or [result["stderr"][-200:]])[0]).split())
-    return (
-        f"{name:<38}{status:>5}  {result['rss_mb']:>7.0f} MB {result['rss_mb'] / baseline_rss:>5.1f}x"
-        f"  {result['wall_s']:>6.1f} s   {reason[:110]}"
-    )
+    return _line(name, status, result["rss_mb"], baseline_rss, result["wall_s"], reason)
 
 
 def main() -> None:
@@ -90,7 +111,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="curate-stress-") as tmp:
         work = Path(tmp)
-        print("hostile input                         rec.    peak RSS  vs base    wall   recorded reason")
+        print(
+            f"{'hostile input':<41}{'rec.':>4} {'peak RSS':>9} {'/base':>5} {'wall':>8}  "
+            f"{'before':<21} recorded reason"
+        )
         # baselines: the same runs on benign inputs
         base_web = _cli_case(
             work,
@@ -100,9 +124,7 @@ def main() -> None:
             "extract",
         )
         base = base_web["rss_mb"]
-        print(
-            f"{'(baseline: a good WARC page, CLI run)':<38}{'-':>5}  {base:>7.0f} MB {1:>5.1f}x  {base_web['wall_s']:>6.1f} s"
-        )
+        print(_line("(baseline: a good WARC page, CLI run)", "-", base, base, base_web["wall_s"]))
         web_cases = [
             (
                 "WARC Content-Encoding gzip 1.2 GB",
@@ -126,8 +148,7 @@ def main() -> None:
                 "ocr=false",
             )  # fmt: skip
             print(
-                f"{'(baseline: a 5-page PDF, CLI run)':<38}{'-':>5}  {base_pdf['rss_mb']:>7.0f} MB "
-                f"{base_pdf['rss_mb'] / base:>5.1f}x  {base_pdf['wall_s']:>6.1f} s"
+                _line("(baseline: a 5-page PDF, CLI run)", "-", base_pdf["rss_mb"], base, base_pdf["wall_s"])
             )
         result = _cli_case(
             work, "slow-pdf", lambda d: hostile.slow_pdf(d / "slow.pdf", depth=7), "pdf-pages", "pages",
