@@ -23,7 +23,7 @@ from loguru import logger
 
 from curate.steps import RecordStep, describe_error
 from synth import prompts
-from synth.client import BadResponse, ChatClient, ChatResult, RequestCache, RequestRejected
+from synth.client import BadResponse, ChatClient, ChatResult, RequestCache, RequestRejected, RequestTimedOut
 
 STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
 
@@ -228,7 +228,7 @@ class QAGenerator(RecordStep):
         params = self.request_params()
         try:
             return client.chat(messages, **params)
-        except BadResponse:
+        except (BadResponse, RequestTimedOut):  # not about the request's format
             raise
         except RequestRejected as exc:
             message = str(exc).lower()
