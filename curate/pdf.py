@@ -15,7 +15,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
 from curate.ocr import ocr_image
-from curate.pdf_worker import PageError, PageTimeout, PageWorker, WorkerDied
+from curate.pdf_worker import PageError, PageTimeout, WorkerDied, shared_worker
 from curate.record import error_record, image_media, page_record
 from curate.steps import InputReader, describe_error
 
@@ -63,7 +63,7 @@ class PdfPageReader(InputReader):
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
         max_seconds_per_pdf: time budget per PDF; pages left when it runs out are errors
         max_seconds_per_page: time limit of one page's render + text/OCR. Pages are made in a worker
-            process (one per task, reused) that is killed when a page passes it; the page is an error
+            process (one per process, reused by its tasks) that is killed when a page passes it; the page is an error
             (`time_limit`) and the next page goes on in a new worker. 0: pages are made in this
             process, with no limit
         max_pixels: pixel budget of a rendered page
@@ -104,11 +104,6 @@ class PdfPageReader(InputReader):
         self.max_seconds_per_page = max_seconds_per_page
         self.max_pixels, self.max_image_pixels = max_pixels, max_image_pixels
         self.max_image_dpi, self.strict = max_image_dpi, strict
-        self._worker: PageWorker | None = None
-        self._worker_pdf = None  # the document the worker has open
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_worker": None, "_worker_pdf": None}  # processes stay with their owner
 
     def read_file(self, filepath: str):
         import pymupdf
@@ -151,29 +146,19 @@ class PdfPageReader(InputReader):
                     )
                     self._fail(record, exc)
 
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        try:
-            yield from super().run(data, rank, world_size)
-        finally:
-            if self._worker is not None:
-                self._worker.close()
-                self._worker = self._worker_pdf = None
-
     def _make_page(self, pdf, index: int, source: str, record_id: str, page_count: int, budget: float):
         """The page's record, made in the page worker under the per-page limit (see max_seconds_per_page);
         the PDF's remaining time budget shortens the limit."""
         if self.max_seconds_per_page <= 0:
             return self._page_record(pdf[index], source, record_id, index, page_count)
-        if self._worker is None:
-            self._worker = PageWorker(self)
-        if self._worker_pdf is not pdf:
-            self._worker.open(pdf.stream, source, record_id, page_count, min(page_count, self.max_pages))
-            self._worker_pdf = pdf
+        worker = shared_worker(self)
+        if worker.job_token is not pdf:
+            worker.open(pdf.stream, source, record_id, page_count, min(page_count, self.max_pages), token=pdf)
         limit, name = self.max_seconds_per_page, "max_seconds_per_page"
         if budget < limit:
             limit, name = max(0.1, budget), "the time left of max_seconds_per_pdf"
         try:
-            record, stats = self._worker.page(index, limit, name)
+            record, stats = worker.page(index, limit, name)
         except PageError as exc:
             self._merge_stats(exc.stats)
             raise

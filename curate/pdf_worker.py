@@ -2,8 +2,8 @@
 
 MuPDF's render and Tesseract cannot be interrupted from Python: a page with a pathological content
 stream rendered for 685 s while `max_seconds_per_pdf` waited for it to finish. `PageWorker` runs the
-reader's own `_page_record` in one long-lived child per task (started once, reused for every PDF of
-the task, so a normal page pays only for sending its record back; the next page is asked for ahead,
+reader's own `_page_record` in one long-lived child per process (`shared_worker`: started once, reused
+by every task and PDF that process runs, so a normal page pays only for sending its record back; the next page is asked for ahead,
 so the child renders it while this process writes the last one), waits for each page at most
 `seconds`, and when a page takes longer kills the child and its process group (Tesseract included);
 the next page starts a fresh child. A child that dies (a MuPDF crash, the OOM killer) costs its page
@@ -15,6 +15,7 @@ tasks may run in daemonic pool workers, which may not have multiprocessing child
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import signal
@@ -58,11 +59,11 @@ class PageWorker:
     """Makes page records of the PDFs given to `open` in a child process, one page per call of `page`."""
 
     def __init__(self, reader, start_timeout: float = START_TIMEOUT):
-        # the reader's settings (plain values) travel to the child; its input folder, error sink and
-        # anything else with state stay here
-        settings = {k: v for k, v in vars(reader).items() if _plain(v)}
-        self._reader_bytes = pickle.dumps((type(reader), settings))
         self.start_timeout = start_timeout
+        self.job_token = None  # what the open PDF is, for the caller (e.g. its document object)
+        self._reader_bytes = b""
+        self._reader_sent = False
+        self.configure(reader)
         self._process: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._job: tuple | None = None
@@ -70,6 +71,14 @@ class PageWorker:
         self._last = 0  # pages before this index may be asked for ahead
         self._pending: dict[int, int] = {}  # page index -> number of the request asked for it
         self._sequence = 0
+
+    def configure(self, reader) -> None:
+        """The reader whose `_page_record` makes the pages: its settings (plain values) travel to the
+        child; its input folder, error sink and anything else with state stay here."""
+        settings = {k: v for k, v in vars(reader).items() if _plain(v)}
+        data = pickle.dumps((type(reader), settings))
+        if data != self._reader_bytes:
+            self._reader_bytes, self._reader_sent = data, False
 
     def _start(self) -> None:
         parent_read, child_write = os.pipe()
@@ -95,13 +104,15 @@ class PageWorker:
         if hello[0] != "ready":
             status = self._stop()
             raise WorkerBug(f"the page worker did not start (exit status {status}): {hello[1]}")
+        self._reader_sent = True
 
-    def open(self, data: bytes, source: str, record_id: str, page_count: int, last: int) -> None:
+    def open(self, data: bytes, source: str, record_id: str, page_count: int, last: int, token=None) -> None:
         """The PDF the next pages come from (sent to the child with its first page); pages up to `last`
         (exclusive) are asked for ahead."""
         if self._pending and self._process is not None:
             # the previous PDF stopped early with a page still being made: do not wait behind it
             self._stop()
+        self.job_token = token
         self._job = (data, source, record_id, page_count)
         self._job_sent = False
         self._last = last
@@ -121,6 +132,9 @@ class PageWorker:
         ends = time.monotonic() + seconds
         self._last = max(self._last, index + 1)
         try:
+            if not self._reader_sent:
+                self._conn.send(("reader", self._reader_bytes))
+                self._reader_sent = True
             if not self._job_sent:
                 self._conn.send(("open", *self._job))
                 self._job_sent = True
@@ -175,6 +189,21 @@ class PageWorker:
         self._stop()
 
 
+_shared: PageWorker | None = None
+
+
+def shared_worker(reader) -> PageWorker:
+    """This process's page worker, set up for `reader` (started on its first page, kept for the
+    next tasks this process runs; it exits with this process)."""
+    global _shared
+    if _shared is None:
+        _shared = PageWorker(reader)
+        atexit.register(_shared.close)
+    else:
+        _shared.configure(reader)
+    return _shared
+
+
 class PageError(Exception):
     """The page's own error, as the reader raised it in the child (kind, message)."""
 
@@ -208,11 +237,15 @@ def _serve(conn: _Duplex) -> None:
     from curate.pdf import PdfError
     from curate.steps import describe_error
 
-    try:
-        cls, settings = pickle.loads(conn.recv_bytes())
+    def load(data: bytes):
+        cls, settings = pickle.loads(data)
         reader = cls.__new__(cls)
         reader.__dict__.update(settings)
         reader.stats = Stats(str(reader))
+        return reader
+
+    try:
+        reader = load(conn.recv_bytes())
     except Exception:
         conn.send(("bug", traceback.format_exc()))
         return
@@ -225,6 +258,9 @@ def _serve(conn: _Duplex) -> None:
             return
         if message[0] == "exit":
             return
+        if message[0] == "reader":
+            reader = load(message[1])
+            continue
         if message[0] == "open":
             if pdf is not None:
                 pdf.close()
