@@ -20,7 +20,7 @@ STAGE ?=
 SHARED ?= ../shared/data
 CURATE_ARGS ?=
 
-.PHONY: install test test-vllm vllm-cpu docmatix pdf-pages obelics pairs bench lint serve-llm clean
+.PHONY: install test test-vllm vllm-cpu docmatix pdf-pages obelics pairs bench stress lint serve-llm clean
 
 install: $(STAMP)
 
@@ -96,6 +96,11 @@ pairs: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# hostile inputs at full size (gzip bombs, a page that renders for minutes, drip and silent servers):
+# what each recorded, peak RSS, wall time
+stress: install
+	$(BIN)/python -m benchmarks hostile
 
 clean:
 	rm -rf out

@@ -123,13 +123,21 @@ def main() -> None:
         same_work = {"ocr": False}  # the plain loop does not OCR the one image-only page in the set
         base_n, base_s = best_of(REPEATS, timed, plain_pymupdf, text_pdfs)
         one_n, one_s, _ = best_of(REPEATS, our_stage_timed, text_pdfs, 1, same_work)
+        # pages made in this process, without the page worker that enforces max_seconds_per_page
+        unlimited = {**same_work, "max_seconds_per_page": 0}
+        inproc_n, inproc_s, _ = best_of(REPEATS, our_stage_timed, text_pdfs, 1, unlimited)
         two_n, two_s, two_startup = best_of(REPEATS, our_stage_timed, text_pdfs, 2, same_work)
         pool_n, pool_s = plain_pymupdf_pool(text_pdfs, 2)
-    assert base_n == one_n == two_n == pool_n, (base_n, one_n, two_n, pool_n)
+    assert base_n == one_n == two_n == pool_n == inproc_n, (base_n, one_n, two_n, pool_n, inproc_n)
     base, one, two = base_n / base_s, one_n / one_s, two_n / two_s
     print(f"text + render, {base_n} born-digital pages at 150 dpi (PNG):")
     print(f"  plain PyMuPDF loop (1 process)   {base:7.1f} pages/s")
     print(f"  our pages stage, 1 worker        {one:7.1f} pages/s   ratio {one / base:.2f}x   (goal >= 0.9x)")
+    inproc = inproc_n / inproc_s
+    print(
+        f"    pages in-process (no page limit) {inproc:5.1f} pages/s   page worker costs {1 - one / inproc:+.0%}"
+        "   (max_seconds_per_page=0)"
+    )
     print(
         f"  our pages stage, 2 workers       {two:7.1f} pages/s   vs 1 worker {two / one:.2f}x   (goal >= 1.8x)"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import traceback
@@ -190,6 +191,16 @@ def cmd_run(args) -> int:
     return 0
 
 
+def safe_path(folder: Path, name: str) -> Path:
+    """`folder/name` with `name` made one plain file name: a shard from elsewhere may hold keys such as
+    `../../x` or `/etc/x`; separators, `..` and control characters must not take the file outside."""
+    flat = re.sub(r"[^\w.\-]+", "_", name).lstrip(".") or "_"
+    path = (folder / flat[:200]).resolve()
+    if path.parent != folder.resolve():
+        raise ValueError(f"unsafe file name from the shard: {name!r}")
+    return path
+
+
 def cmd_inspect(args) -> int:
     from curate.loader import make_dataset
 
@@ -213,8 +224,8 @@ def cmd_inspect(args) -> int:
             print(
                 f"image: {image.get('member')} {image.get('width')}x{image.get('height')} {image.get('url') or ''}"
             )
-            if save_dir and image.get("member"):
-                out = save_dir / f"{sample['__key__']}.{image['member']}"
+            if save_dir and image.get("member") in sample:
+                out = safe_path(save_dir, f"{sample['__key__']}.{image['member']}")
                 out.write_bytes(sample[image["member"]])
                 print(f"  saved {out}")
     return 0

@@ -19,6 +19,7 @@ from curate.names import escape_name, raw_name_metadata
 from curate.ocr import ocr_image
 from curate.page_text import better_text, clean_ratio, layer_signals, ocr_reason
 from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
+from curate.pdf_worker import PageError, PageTimeout, WorkerDied, shared_worker
 from curate.record import error_record, image_media, page_record
 from curate.steps import InputReader, describe_error
 
@@ -54,6 +55,10 @@ class PdfPageReader(InputReader):
         ocr_dpi: resolution of the image given to Tesseract
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
         max_seconds_per_pdf: time budget per PDF; pages left when it runs out are errors
+        max_seconds_per_page: time limit of one page's render + text/OCR. Pages are made in a worker
+            process (one per process, reused by its tasks) that is killed when a page passes it; the page is an error
+            (`time_limit`) and the next page goes on in a new worker. 0: pages are made in this
+            process, with no limit
         max_pixels: pixel budget of a rendered page
         max_image_pixels: largest embedded image a page may hold; beyond it the page is an error
             (decompression-bomb guard: 250 MP is 750 MB decoded)
@@ -81,6 +86,7 @@ class PdfPageReader(InputReader):
         ocr_lang: str = "eng",
         max_pages: int = 1000,
         max_seconds_per_pdf: float = 600,
+        max_seconds_per_page: float = 120,
         max_pixels: int = 2940 * 2940,
         max_image_pixels: int = 250_000_000,
         max_image_dpi: int = 1200,
@@ -95,6 +101,7 @@ class PdfPageReader(InputReader):
         self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang
         self.max_pages, self.max_seconds_per_pdf = max_pages, max_seconds_per_pdf
+        self.max_seconds_per_page = max_seconds_per_page
         self.max_pixels, self.max_image_pixels = max_pixels, max_image_pixels
         self.max_image_dpi, self.strict = max_image_dpi, strict
 
@@ -137,10 +144,15 @@ class PdfPageReader(InputReader):
                         )
                     return
                 try:
-                    record = self._page_record(pdf[index], source, record_id, index, pages, raw)
+                    budget = self.max_seconds_per_pdf - (time.monotonic() - started)
+                    record = self._make_page(pdf, index, source, record_id, pages, budget, raw)
                     for problem in record.metadata["warnings"]:
                         self.send_warning(record, problem, self._rank)
                     yield record
+                except (PageError, PageTimeout, WorkerDied) as exc:
+                    reason = str(exc) if isinstance(exc, PageError) else f"{exc.kind}: {exc}"
+                    record = error_record(source, self.name, reason, page=index + 1, file=record_id, **raw)
+                    self._fail(record, exc)
                 # MuPDF raises FzErrorBase (and RuntimeError/ValueError from its Python layer) on broken
                 # page objects, Tesseract a TesseractError (a RuntimeError): this page's data is bad
                 except (RecordError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
@@ -148,6 +160,33 @@ class PdfPageReader(InputReader):
                         source, self.name, describe_error(exc), page=index + 1, file=record_id, **raw
                     )
                     self._fail(record, exc)
+
+    def _make_page(
+        self, pdf, index: int, source: str, record_id: str, page_count: int, budget: float, raw: dict
+    ):
+        """The page's record, made in the page worker under the per-page limit (see max_seconds_per_page);
+        the PDF's remaining time budget shortens the limit."""
+        if self.max_seconds_per_page <= 0:
+            return self._page_record(pdf[index], source, record_id, index, page_count, raw)
+        worker = shared_worker(self)
+        if worker.job_token is not pdf:
+            last = min(page_count, self.max_pages)
+            worker.open(pdf.stream, source, record_id, page_count, last, token=pdf, raw=raw)
+        limit, name = self.max_seconds_per_page, "max_seconds_per_page"
+        if budget < limit:
+            limit, name = max(0.1, budget), "the time left of max_seconds_per_pdf"
+        try:
+            record, stats = worker.page(index, limit, name)
+        except PageError as exc:
+            self._merge_stats(exc.stats)
+            raise
+        self._merge_stats(stats)
+        return record
+
+    def _merge_stats(self, stats) -> None:
+        """Counters the worker's copy of this reader kept for the page (e.g. ocr_pages)."""
+        if stats:
+            self.stats.stats = self.stats.stats + stats
 
     def _fail(self, record, exc: BaseException | None = None) -> None:
         kind = getattr(exc, "kind", type(exc).__name__) if exc else "time_limit"

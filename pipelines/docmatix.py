@@ -101,6 +101,14 @@ QA_OPTIONS = (
     Option.arg(
         QAGenerator, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"
     ),
+    Option.arg(
+        QAGenerator,
+        "deadline",
+        "llm_deadline",
+        type=float,
+        minimum=1,
+        help="seconds one request may take in all, retries included (then the page is an error)",
+    ),
     Option(
         "response_format",
         str,
@@ -137,6 +145,7 @@ def build_qa(ctx: StageContext):
             concurrency=ctx.option("llm_concurrency") or (32 if external else 1),
             timeout=ctx.option("llm_timeout"),
             retries=ctx.option("llm_retries"),
+            deadline=ctx.option("llm_deadline"),
             response_format=ctx.option("response_format") or ("openai" if external else "llama"),
             cache_dir=str(ctx.stage_dir / "requests"),
             api_key=ctx.option("llm_api_key") if external else None,

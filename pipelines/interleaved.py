@@ -48,6 +48,14 @@ FETCH_OPTIONS = (
     ),
     Option.arg(
         ImageFetcher,
+        "deadline",
+        "fetch_deadline",
+        type=float,
+        minimum=0.1,
+        help="seconds one image download may take in all, retries and redirects included",
+    ),
+    Option.arg(
+        ImageFetcher,
         "max_bytes",
         "max_image_bytes",
         type=int,
@@ -96,9 +104,17 @@ WARC_BASE_URL = Option(
     help="base URL of the paths in a warc.paths.gz input",
     source="Common Crawl's published base",
 )
+# bounds on hostile pages: a WARC record larger than this is not read; a page's HTML is read up to this
+PAGE_LIMITS = (
+    Option.arg(WebPageReader, "max_html_bytes", type=int, minimum=1,
+               help="HTML bytes read of a page (after gzip decoding); lxml needs ~15-20x this in memory"),
+    Option.arg(WebPageReader, "max_record_bytes", type=int, minimum=1,
+               help="WARC records larger than this (as stored) are recorded as errors, not read"),
+)  # fmt: skip
 EXTRACT_OPTIONS = (
     STORED_IMAGES,
     WARC_BASE_URL,
+    *PAGE_LIMITS,
     Option.arg(
         ObelicsParagraphFilter,
         "min_words",
@@ -162,6 +178,7 @@ def fetch_options(ctx: StageContext) -> dict:
         "timeout": ctx.option("fetch_timeout"),
         "retries": ctx.option("fetch_retries"),
         "max_bytes": ctx.option("max_image_bytes"),
+        "deadline": ctx.option("fetch_deadline"),
         "respect_robots": ctx.option("respect_robots"),
     }
 
@@ -187,6 +204,8 @@ def build_extract(ctx: StageContext):
             **reader_location(ctx.input, ctx.option("warc_base_url")),
             output="interleaved",
             use_stored_images=ctx.option("use_stored_images"),
+            max_html_bytes=ctx.option("max_html_bytes"),
+            max_record_bytes=ctx.option("max_record_bytes"),
             error_writer=ctx.error_writer("pages"),
         ),
         ObelicsParagraphFilter(

@@ -29,6 +29,7 @@ from pipelines.common import shards_stage
 from pipelines.interleaved import (
     FETCH_OPTIONS,
     IMAGE_FILTER_OPTIONS,
+    PAGE_LIMITS,
     STORED_IMAGES,
     WARC_BASE_URL,
     image_steps,
@@ -42,6 +43,7 @@ EXTRACT_OPTIONS = (
                help="caption column of a URL list (found by name when unset)"),
     STORED_IMAGES,
     WARC_BASE_URL,
+    *PAGE_LIMITS,
     Option.arg(WebPageReader, "min_caption_words", type=int, minimum=0,
                help="alt texts and captions with fewer words are not pairs"),
 )  # fmt: skip
@@ -71,6 +73,8 @@ def build_extract(ctx: StageContext):
             output="pairs",
             use_stored_images=ctx.option("use_stored_images"),
             min_caption_words=ctx.option("min_caption_words"),
+            max_html_bytes=ctx.option("max_html_bytes"),
+            max_record_bytes=ctx.option("max_record_bytes"),
             error_writer=ctx.error_writer("pages"),
         )
     return [reader, ctx.writer()]

@@ -23,6 +23,8 @@ PAGE_OPTIONS = (
     Option.arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
     Option.arg(PdfPageReader, "max_seconds_per_pdf", type=float, minimum=0,
                help="time budget per PDF; later pages are recorded as errors"),
+    Option.arg(PdfPageReader, "max_seconds_per_page", type=float, minimum=0,
+               help="time limit of one page (render + OCR, in a worker process); 0: no limit, in-process"),
     Option.arg(PdfPageReader, "pdf_column", type=str,
                help="column of PDF bytes in Parquet/Arrow inputs (found by name or type when unset)"),
 )  # fmt: skip
@@ -38,6 +40,7 @@ def build_pages(ctx: StageContext):
             ocr=ctx.option("ocr"),
             max_pages=ctx.option("max_pages"),
             max_seconds_per_pdf=ctx.option("max_seconds_per_pdf"),
+            max_seconds_per_page=ctx.option("max_seconds_per_page"),
             pdf_column=ctx.option("pdf_column"),
             error_writer=ctx.error_writer("pages"),
         ),

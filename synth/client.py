@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from curate.errors import LLMResponseError
+from curate.net import Deadline, DeadlineAdapter
 from curate.options import UserError
 from curate.secrets import redact_text, redact_url
 
@@ -45,8 +46,23 @@ class ServerRefused(ServerUnavailable):
 class RequestRejected(LLMResponseError):
     """The server refused this one request (HTTP 4xx): the page it was about is an error, the run goes on."""
 
+    default_kind = "request_rejected"
+
     def __init__(self, message: str):
-        super().__init__("request_rejected", message)
+        super().__init__(self.default_kind, message)
+
+
+class BadResponse(RequestRejected):
+    """The server answered this request with something that is not a chat completion (e.g. JSON without
+    `choices`): the page is an error with the reply quoted, the run goes on."""
+
+    default_kind = "bad_response"
+
+
+class RequestTimedOut(RequestRejected):
+    """No answer within the request's deadline (all tries included): the page is an error, the run goes on."""
+
+    default_kind = "llm_timeout"
 
 
 @dataclass
@@ -122,19 +138,28 @@ class ChatClient:
         backoff: float = 2.0,
         api_key: str | None = None,
         cache: RequestCache | None = None,
+        deadline: float = 120,
     ):
         self.base_url = base_url.rstrip("/")
         self.shown_url = redact_url(self.base_url)  # for messages: no credentials
         self.model = model
-        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.timeout, self.retries, self.backoff, self.deadline = timeout, retries, backoff, deadline
         self.cache = cache if cache is not None else RequestCache(None)
         self.session = requests.Session()
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=256)
+        adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=256)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.requests_sent = 0
+        self._in_flight: dict[int, float] = {}  # request number -> when it started
+        self._lock = threading.Lock()
+
+    def in_flight(self) -> tuple[int, float]:
+        """(requests waiting for the server, seconds the oldest has waited)."""
+        with self._lock:
+            started = list(self._in_flight.values())
+        return len(started), (time.monotonic() - min(started)) if started else 0.0
 
     def check(self) -> list[str]:
         """The served model ids; raises ServerUnavailable with what to do if nothing answers."""
@@ -162,35 +187,63 @@ class ChatClient:
         cached = self.cache.get(key)
         if cached is not None:
             return ChatResult(**cached, cached=True)
-        body = self._post(payload)
-        choices = body.get("choices") if isinstance(body, dict) else None
-        choice = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(choice, dict) or not isinstance(choice.get("message") or {}, dict):
-            raise LLMResponseError(
-                "bad_response", f"reply without a usable `choices` entry: {str(body)[:300]}"
-            )
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        result = ChatResult(
-            text=(choice.get("message") or {}).get("content") or "",
-            finish_reason=choice.get("finish_reason"),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
+        with self._lock:
+            number = self.requests_sent
+            self.requests_sent += 1
+            self._in_flight[number] = time.monotonic()
+        try:
+            with Deadline(self.deadline) as deadline:
+                body = self._post(payload, deadline)
+        finally:
+            with self._lock:
+                del self._in_flight[number]
+        result = self._result(body)
         self.cache.put(key, result.to_json())
         return result
 
-    def _post(self, payload: dict) -> dict:
+    def _result(self, body) -> ChatResult:
+        """The completion in a reply; BadResponse (quoting the reply) when it is not one."""
+        try:
+            choice = body["choices"][0]
+            usage = body.get("usage") or {}
+            text = (choice.get("message") or {}).get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError(f"message content is {type(text).__name__}, not a string")
+            return ChatResult(
+                text=text,
+                finish_reason=choice.get("finish_reason"),
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            reply = json.dumps(body)[:300]
+            raise BadResponse(
+                f"not a chat completion from {self.shown_url} ({type(exc).__name__}: {exc}): {reply}"
+            ) from None
+
+    def _post(self, payload: dict, deadline: Deadline) -> dict:
         url = f"{self.base_url}/chat/completions"
-        problem = ""
+        problem, timed_out = "", False
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), 60))
+                pause = min(self.backoff * 2 ** (attempt - 1), 60)
+                if pause >= deadline.remaining():
+                    break
+                time.sleep(pause)
+            # connecting is quick or the server is gone; answering may take minutes on a CPU
+            read_timeout = min(self.timeout, deadline.remaining())
+            if read_timeout <= 0:
+                break
             try:
-                self.requests_sent += 1
-                # connecting is quick or the server is gone; answering may take minutes on a CPU
-                response = self.session.post(url, json=payload, timeout=(min(10, self.timeout), self.timeout))
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem = f"{type(exc).__name__}: {redact_text(str(exc))}"
+                response = self.session.post(url, json=payload, timeout=(min(10, read_timeout), read_timeout))
+                if deadline.expired:  # the socket was shut down under a slow reply
+                    timed_out = True
+                    break
+            except requests.RequestException as exc:  # refused, reset, read timeout, cut body
+                timed_out = isinstance(exc, requests.Timeout) or deadline.expired
+                problem = "no reply" if deadline.expired else f"{type(exc).__name__}: {redact_text(str(exc))}"
+                if deadline.expired or deadline.remaining() <= 0:
+                    break
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 problem = f"HTTP {response.status_code}: {response.text[:300]}"
@@ -205,7 +258,12 @@ class ChatClient:
                 return response.json()
             except ValueError:
                 problem = f"not JSON: {response.text[:300]!r}"
+        if timed_out:
+            raise RequestTimedOut(
+                f"no answer from the LLM server at {self.shown_url} within llm_deadline={self.deadline:g}s "
+                f"({attempt + 1} tries; last problem: {problem or 'none'})"
+            )
         raise ServerUnavailable(
-            f"the LLM server at {self.shown_url} failed {self.retries + 1} times ({problem}); "
+            f"the LLM server at {self.shown_url} failed {attempt + 1} times ({problem}); "
             "completed requests are saved: rerun the same command to resume"
         )

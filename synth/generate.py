@@ -13,7 +13,8 @@ import collections
 import hashlib
 import json
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
@@ -24,8 +25,10 @@ from curate.errors import LLMResponseError
 from curate.secrets import Secret, redact_url
 from curate.steps import RecordStep, describe_error
 from synth import prompts
-from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
+from synth.client import BadResponse, ChatClient, ChatResult, RequestCache, RequestRejected, RequestTimedOut
 from synth.server import DEFAULT_N_CTX
+
+STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
 PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
@@ -162,6 +165,11 @@ class QAGenerator(RecordStep):
             2 cores); 0 or None: no cap
         min_text_chars: pages with less text are dropped (`no_text`): nothing to ask about
         concurrency: requests in flight per task; enough to keep the server busy
+        timeout: seconds one try may wait for the reply
+        retries: tries after the first on connection failures and 429/5xx replies
+        deadline: seconds a request may take in all, tries included; past it the page is an error
+            (`llm_timeout`) and the run goes on
+        status_seconds: with no reply for this long, log "waiting for the LLM server (...)"
         response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
         cache_dir: where finished requests are kept so a rerun does not ask them again
         api_key: sent as `Authorization: Bearer` on every request (kept as a Secret: never shown,
@@ -186,6 +194,8 @@ class QAGenerator(RecordStep):
         concurrency: int = 4,
         timeout: float = 900,
         retries: int = 4,
+        deadline: float = 120,
+        status_seconds: float = STATUS_SECONDS,
         response_format: str = "none",
         cache_dir: str | None = None,
         api_key: str | Secret | None = None,
@@ -202,6 +212,7 @@ class QAGenerator(RecordStep):
         self.chunk_chars = min(chunk_chars_for(n_ctx, max_tokens), max_chunk_chars or 1 << 30)
         self.min_text_chars, self.temperature = min_text_chars, temperature
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
+        self.deadline, self.status_seconds = deadline, status_seconds
         self.response_format = prompts.response_format(response_format, pairs_per_request)
         self.cache_dir = cache_dir
         for style in self.styles:
@@ -228,6 +239,8 @@ class QAGenerator(RecordStep):
         params = self.request_params()
         try:
             return client.chat(messages, **params)
+        except (BadResponse, RequestTimedOut):  # not about the request's format
+            raise
         except RequestRejected as exc:
             message = str(exc).lower()
             about_format = (
@@ -283,16 +296,36 @@ class QAGenerator(RecordStep):
             self.stat_update("responses_malformed", value=len(rejects))
         return doc
 
+    def wait_for(self, client: ChatClient, futures: list[Future]) -> None:
+        """Wait for a page's requests; while nothing comes back, say so every `status_seconds`
+        (a silent progress bar at 0% looks like a hang)."""
+        pending = {f for f in futures if not f.done()}
+        quiet_since = time.monotonic()
+        while pending:
+            done, pending = wait(pending, timeout=self.status_seconds, return_when=FIRST_COMPLETED)
+            if done:
+                quiet_since = time.monotonic()
+                continue
+            count, oldest = client.in_flight()
+            logger.warning(
+                f"waiting for the LLM server at {self.llm_url} ({count} requests in flight, oldest "
+                f"{oldest:.0f} s, nothing back for {time.monotonic() - quiet_since:.0f} s; "
+                f"each request gives up after llm_deadline={self.deadline:g} s)"
+            )
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cache_path = Path(self.cache_dir) / f"{rank:05d}.jsonl" if self.cache_dir else None
         cache = RequestCache(cache_path)
         url, api_key = self.server.get()
-        client = ChatClient(url, self.model, self.timeout, self.retries, api_key=api_key, cache=cache)
+        client = ChatClient(
+            url, self.model, self.timeout, self.retries, api_key=api_key, cache=cache, deadline=self.deadline
+        )
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 
         def settle(doc: Document, futures: list[Future]):
             try:
+                self.wait_for(client, futures)
                 answers = [f.result() for f in futures]
                 with self.track_time():
                     doc = self.finish_page(doc, answers)

@@ -109,12 +109,15 @@ def test_redirects_timeouts_and_retries(server):
 
 
 def test_dns_rebinding_is_caught_at_connection(server, monkeypatch):
-    """The host check passes (as if DNS said a public address), but the connection lands on 127.0.0.1."""
+    """The URL check passes (as if DNS said a public address), but the connection would land on
+    127.0.0.1: the connection itself checks the address it uses, so nothing reaches the server
+    (tests/hostile/test_fetch_hostile.py changes the DNS answer between the two)."""
+    _Handler.requests_seen.clear()
     fetcher = ImageFetcher(retries=0, respect_robots=False)
     monkeypatch.setattr(fetcher, "host_problem", lambda host, port: None)
     result = fetcher.fetch(f"{server}/photos/hopper.png")
-    assert result.kind == "private_address" and "connected to 127.0.0.1" in result.reason
-    assert result.data is None
+    assert result.kind == "private_address" and "127.0.0.1 (loopback)" in result.reason
+    assert result.data is None and _Handler.requests_seen == []
 
 
 def test_private_addresses_refused_without_allowance(server):

@@ -21,7 +21,16 @@ from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page, extract_page, page_url_from_html
 from curate.web.fetch import opt_out_directives
 from curate.web.pairs import page_pairs
-from curate.web.warc import StoredImages, WarcProblem, WarcResponse, iter_responses, stored_images
+from curate.web.warc import (
+    DEFAULT_MAX_HTML_BYTES,
+    DEFAULT_MAX_RECORD_BYTES,
+    StoredImages,
+    WarcProblem,
+    WarcResponse,
+    iter_responses,
+    read_capped,
+    stored_images,
+)
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 HTML_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
@@ -75,6 +84,9 @@ class WebPageReader(InputReader):
         output: "interleaved" or "pairs"
         use_stored_images: take images stored in the WARC from it (a first pass over each file)
         min_caption_words: pairs: fewest words an alt text needs to count as a caption
+        max_html_bytes: largest page (HTML after Content-Encoding / .gz decoding) read and parsed;
+            a larger one is an error record (`too_large`) naming the file and URL
+        max_record_bytes: largest WARC record as stored (before decoding); larger ones are errors too
         error_writer: where damaged records and failed pages are recorded
     """
 
@@ -87,6 +99,8 @@ class WebPageReader(InputReader):
         use_stored_images: bool = True,
         min_caption_words: int = 3,
         max_link_density: float | None = None,
+        max_html_bytes: int = DEFAULT_MAX_HTML_BYTES,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         error_writer: DiskWriter | None = None,
         glob_pattern: str | None = None,
         **reader_kwargs,
@@ -96,6 +110,7 @@ class WebPageReader(InputReader):
             raise ValueError(f"output must be 'interleaved' or 'pairs', not {output!r}")
         self.output, self.use_stored_images = output, use_stored_images
         self.min_caption_words, self.max_link_density = min_caption_words, max_link_density
+        self.max_html_bytes, self.max_record_bytes = max_html_bytes, max_record_bytes
 
     def _fail(self, source: str, reason: str, kind: str, **meta) -> None:
         self.send_to_errors(error_record(source, self.name, reason, **meta), reason, kind, self._rank)
@@ -111,9 +126,16 @@ class WebPageReader(InputReader):
     def _read_html(self, filepath: str, source: str, file_id: str, raw: dict):
         try:
             with self.data_folder.open(filepath, "rb", compression="infer") as f:
-                data = f.read()
-        except OSError as exc:  # unreadable or not valid gzip: this file is an error, the others go on
+                data = read_capped(f, self.max_html_bytes)
+        except (
+            OSError,
+            EOFError,
+        ) as exc:  # unreadable or not valid gzip: this file is an error, the others go on
             self._fail(source, describe_error(exc), "unreadable_file", file=file_id, **raw)
+            return
+        if data is None:
+            reason = f"page too large: over max_html_bytes={self.max_html_bytes:,} bytes of HTML"
+            self._fail(source, reason, "too_large", file=filepath)
             return
         url = page_url_from_html(data) or f"file://{os.path.abspath(source)}"
         yield from self._records(data, url, file_id, source, None, {"file": file_id, **raw})
@@ -121,10 +143,19 @@ class WebPageReader(InputReader):
     def _read_warc(self, filepath: str, source: str, file_id: str, raw: dict):
         stored = None
         if self.use_stored_images:
-            stored = stored_images(lambda: self.data_folder.open(filepath, "rb"))
+            stored = stored_images(
+                lambda: self.data_folder.open(filepath, "rb"), max_record_bytes=self.max_record_bytes
+            )
             self.stat_update("warc_stored_images", value=len(stored.by_url))
         with self.data_folder.open(filepath, "rb") as stream:
-            for item in iter_responses(stream, html=True, images=False):
+            responses = iter_responses(
+                stream,
+                html=True,
+                images=False,
+                max_record_bytes=self.max_record_bytes,
+                max_payload_bytes=self.max_html_bytes,
+            )
+            for item in responses:
                 if isinstance(item, WarcProblem):
                     source_id = f"{source}#{item.url or item.offset}"
                     self._fail(

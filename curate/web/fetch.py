@@ -1,7 +1,10 @@
 """Image fetching over HTTP(S): concurrent, with timeouts, retries, size caps and a content check,
-honouring opt-out signals (X-Robots-Tag noai/noimageai, robots.txt), and refusing private, loopback,
-link-local and other non-public addresses unless `allow_private` (the host is resolved and every address
-checked, at each redirect hop). Every network or data failure comes back as a reason (a bug in our code
+honouring opt-out signals (X-Robots-Tag noai/noimageai, robots.txt of every redirect hop), and refusing
+private, loopback, link-local and other non-public addresses unless `allow_private` (the host is resolved
+once and every address checked, at each redirect hop, and the connection goes to a checked address, so a
+DNS answer that changes in between never reaches another host). Each download has an overall deadline
+(`deadline` seconds, retries and redirects included) and a cap on its body both as sent and after
+Content-Encoding decoding. Every network or data failure comes back as a reason (a bug in our code
 still raises, see curate/errors.py).
 
 `FetchImages` is the pipeline step: it fetches the images of records that have no bytes yet (images
@@ -27,6 +30,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.batching import batched
 
 from curate.errors import FetchError, ImageError
+from curate.net import AddressRefused, Deadline, DeadlineAdapter, current_deadline
 from curate.record import PAIR
 from curate.steps import ErrorSinkMixin
 from curate.web.images import DEFAULT_MAX_PIXELS, decode_image, sniff_format
@@ -103,6 +107,7 @@ class ImageFetcher:
         retries: int = 2,
         backoff: float = 0.5,
         max_bytes: int = 20 << 20,
+        deadline: float = 30.0,
         workers: int = 32,
         respect_robots: bool = True,
         robots_agent: str = "curate",
@@ -111,8 +116,8 @@ class ImageFetcher:
         user_agent: str = USER_AGENT,
     ):
         import requests
-        from requests.adapters import HTTPAdapter
 
+        self.deadline = deadline
         self.allow_private, self.timeout, self.retries, self.backoff = (
             allow_private,
             timeout,
@@ -126,11 +131,13 @@ class ImageFetcher:
             opt_out_tokens,
         )
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=64, pool_maxsize=max(workers, 10), max_retries=0)
+        adapter = DeadlineAdapter(
+            self.pinned_addresses, pool_connections=64, pool_maxsize=max(workers, 10), max_retries=0
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent
-        self._hosts: dict[tuple[str, int], str | None] = {}
+        self._hosts: dict[tuple[str, int], tuple[str | None, list[str]]] = {}
         self._robots: dict[str, RobotFileParser | None] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -138,8 +145,9 @@ class ImageFetcher:
 
     # ---- checks ----
 
-    def host_problem(self, host: str, port: int) -> str | None:
-        """Resolve the host and check every address it has (cached per host for this fetcher)."""
+    def _resolve(self, host: str, port: int) -> tuple[str | None, list[str]]:
+        """(problem, addresses): resolve the host once and check every address it has (cached per host
+        for this fetcher); connections then go to these addresses only (`pinned_addresses`)."""
         key = (host, port)
         if key in self._hosts:
             return self._hosts[key]
@@ -147,15 +155,30 @@ class ImageFetcher:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError, OSError) as exc:
             raise FetchError("dns", f"cannot resolve {host!r}: {exc}") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
         problem = None
         if not self.allow_private:
-            for info in infos:
-                why = address_problem(info[4][0])
+            for address in addresses:
+                why = address_problem(address)
                 if why:
-                    problem = f"{host} resolves to {info[4][0]} ({why}); refused (allow_private is off)"
+                    problem = f"{host} resolves to {address} ({why}); refused (allow_private is off)"
                     break
-        self._hosts[key] = problem
-        return problem
+        self._hosts[key] = (problem, addresses)
+        return problem, addresses
+
+    def host_problem(self, host: str, port: int) -> str | None:
+        """Why the host must not be contacted (one of its addresses is not public), or None."""
+        return self._resolve(host, port)[0]
+
+    def pinned_addresses(self, host: str, port: int) -> list[str]:
+        """The checked addresses a connection to host:port may use (called by the connection itself)."""
+        try:
+            problem, addresses = self._resolve(host.strip("[]"), port)
+        except FetchError as exc:
+            raise AddressRefused(str(exc)) from None
+        if problem:
+            raise AddressRefused(problem)
+        return addresses
 
     def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
@@ -176,7 +199,7 @@ class ImageFetcher:
                 return self._robots[origin]
             parser: RobotFileParser | None = None
             try:
-                response = self._get(origin + "/robots.txt")
+                response = self._get(origin + "/robots.txt", robots=False)
                 status = response.status_code
                 body = self._read(response, 512 << 10) if status == 200 else b""
                 response.close()
@@ -201,20 +224,28 @@ class ImageFetcher:
 
     # ---- requests ----
 
-    def _get(self, url: str):
-        """GET following redirects by hand, so that every hop's address is checked."""
+    def _get(self, url: str, robots: bool | None = None):
+        """GET following redirects by hand, so that every hop's address (and robots.txt) is checked."""
         import requests
 
+        robots = self.respect_robots if robots is None else robots
         for _ in range(self.max_redirects + 1):
             self._check_url(url)
+            if robots:
+                self._robots_allow(url)
             try:
-                response = self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=False)
+                response = self.session.get(url, stream=True, timeout=self._timeout(), allow_redirects=False)
+            except AddressRefused as exc:
+                raise FetchError("private_address", str(exc)) from None
             except requests.Timeout as exc:
+                self._check_deadline()
                 raise FetchError("timeout", f"timed out after {self.timeout}s: {exc}", retry=True) from None
             except requests.ConnectionError as exc:
+                self._check_deadline()
                 raise FetchError("connection", f"connection failed: {exc}"[:300], retry=True) from None
             except requests.RequestException as exc:
                 raise FetchError("request", f"{type(exc).__name__}: {exc}"[:300]) from None
+            self._check_deadline()
             self._check_peer(response)
             if response.is_redirect and response.headers.get("location"):
                 url = urljoin(url, response.headers["location"])
@@ -223,6 +254,20 @@ class ImageFetcher:
             response.final_url = url
             return response
         raise FetchError("too_many_redirects", f"more than {self.max_redirects} redirects")
+
+    def _timeout(self) -> float:
+        """Per-read timeout, never past the download's deadline."""
+        deadline = self._deadline()
+        return self.timeout if deadline is None else max(0.05, min(self.timeout, deadline.remaining()))
+
+    @staticmethod
+    def _deadline() -> Deadline | None:
+        return current_deadline()
+
+    def _check_deadline(self) -> None:
+        deadline = self._deadline()
+        if deadline is not None and (deadline.expired or deadline.remaining() <= 0):
+            raise FetchError("deadline", f"download not finished within fetch_deadline={deadline.seconds:g}s")
 
     def _check_peer(self, response) -> None:
         """The address actually connected to must pass the same check: a host whose DNS answer changed
@@ -240,15 +285,21 @@ class ImageFetcher:
             raise FetchError("too_large", f"Content-Length {declared} > max_bytes={max_bytes}")
         chunks, size = [], 0
         try:
+            # urllib3 decodes at most one chunk's size per read, so a gzip bomb is stopped at the cap
             for chunk in response.iter_content(1 << 16):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FetchError("too_large", f"body larger than max_bytes={max_bytes}")
+                    raise FetchError("too_large", f"body larger than max_bytes={max_bytes} once decoded")
+                if response.raw.tell() > max_bytes:  # bytes as sent, before Content-Encoding decoding
+                    raise FetchError("too_large", f"body larger than max_bytes={max_bytes} as sent")
                 chunks.append(chunk)
+            self._check_deadline()  # a socket shut down at the deadline reads as a (short) end of body
         except FetchError:
             raise
-        # a body cut or garbled on the wire (chunking, content decoding, reset, read timeout)
+        # a body cut or garbled on the wire (chunking, content decoding, reset, read timeout), or a socket
+        # shut down at the deadline
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            self._check_deadline()
             raise FetchError(
                 "connection", f"body read failed: {type(exc).__name__}: {exc}"[:300], True
             ) from None
@@ -257,8 +308,6 @@ class ImageFetcher:
         return b"".join(chunks)
 
     def _fetch_once(self, url: str, result: FetchResult) -> bytes:
-        if self.respect_robots:
-            self._robots_allow(url)
         response = self._get(url)
         result.status, result.final_url = response.status_code, response.final_url
         result.content_type = response.headers.get("content-type")
@@ -285,22 +334,32 @@ class ImageFetcher:
     def fetch(self, url: str) -> FetchResult:
         """Fetch one image URL; failures come back in the result with their reason."""
         result = FetchResult(url)
-        for attempt in range(self.retries + 1):
-            result.attempts = attempt + 1
-            try:
-                result.data = self._fetch_once(url, result)
-                result.kind = result.reason = None
-                return result
-            except FetchError as exc:
-                result.kind, result.reason = exc.kind, str(exc)
-                if not exc.retry or attempt == self.retries:
+        with Deadline(self.deadline) as deadline:
+            for attempt in range(self.retries + 1):
+                result.attempts = attempt + 1
+                try:
+                    result.data = self._fetch_once(url, result)
+                    result.kind = result.reason = None
                     return result
-            # a URL that the HTTP stack cannot even parse (bad IPv6 literal, IDNA, ...) is bad data;
-            # anything else is a bug and stops the task with its traceback
-            except (ValueError, UnicodeError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                result.kind, result.reason = "bad_url", f"{type(exc).__name__}: {exc}"[:300]
-                return result
-            time.sleep(self.backoff * (2**attempt))
+                except FetchError as exc:
+                    result.kind, result.reason = exc.kind, str(exc)
+                    if not exc.retry or attempt == self.retries:
+                        return result
+                # a URL that the HTTP stack cannot even parse (bad IPv6 literal, IDNA, ...) is bad data;
+                # anything else is a bug and stops the task with its traceback
+                except (
+                    ValueError,
+                    UnicodeError,
+                    requests.RequestException,
+                    urllib3.exceptions.HTTPError,
+                ) as exc:
+                    result.kind, result.reason = "bad_url", f"{type(exc).__name__}: {exc}"[:300]
+                    return result
+                pause = self.backoff * (2**attempt)
+                if pause >= deadline.remaining():
+                    result.reason += f"; no time left for a retry within fetch_deadline={self.deadline:g}s"
+                    return result
+                time.sleep(pause)
         return result
 
     def fetch_all(self, urls: list[str]) -> dict[str, FetchResult]:

@@ -2,6 +2,12 @@
 
 A damaged record (truncated body, failed digest, unreadable gzip member) becomes a `WarcProblem` with
 its reason; the file is read on where warcio can go on, and stops with a problem where it cannot.
+
+Bodies are read as streams with two caps, so a hostile record cannot take the memory: the record as
+stored (`max_record_bytes`, its WARC Content-Length, checked before any byte is read) and the payload
+after HTTP Content-Encoding/chunked decoding (`max_payload_bytes`, counted while reading). An over-cap
+record becomes a `too_large` problem. Records not read are skipped in 4 MiB blocks (warcio's own skip
+reads 16 KB at a time: 12 s for a 1.2 GB gzip-bomb record, 3 s this way).
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 # image payloads stored in a WARC are kept in memory up to this size per file, then left for fetching
 DEFAULT_IMAGE_BUDGET = 256 << 20
 MAX_STORED_IMAGE = 20 << 20
+# Caps per record. Common Crawl truncates payloads at 1 MiB; real pages rarely pass a few MB of HTML,
+# and lxml takes ~15-20x the HTML's size in memory, so 16 MiB of HTML is ~300 MB to parse.
+DEFAULT_MAX_HTML_BYTES = 16 << 20
+DEFAULT_MAX_RECORD_BYTES = 64 << 20
+READ_BLOCK = 1 << 16
+SKIP_BLOCK = 4 << 20
+PREPASS_STOP_BYTES = 256 << 20
 
 
 @dataclass
@@ -79,6 +92,25 @@ def _content_type(value: str | None) -> tuple[str, str | None]:
     return parts[0].lower(), charset
 
 
+def read_capped(stream: BinaryIO, cap: int) -> bytes | None:
+    """The stream's bytes, or None as soon as there are more than `cap` (at most cap + one block read)."""
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(min(READ_BLOCK, cap + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            return None
+
+
+def _skip(record) -> None:
+    """Read past the rest of a record's block (memory: one SKIP_BLOCK at a time)."""
+    while record.raw_stream.read(SKIP_BLOCK):
+        pass
+
+
 def _status(record) -> int:
     try:
         return int(record.http_headers.get_statuscode())
@@ -87,11 +119,19 @@ def _status(record) -> int:
 
 
 def iter_responses(
-    stream: BinaryIO, html: bool = True, images: bool = False
+    stream: BinaryIO,
+    html: bool = True,
+    images: bool = False,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    max_payload_bytes: int = DEFAULT_MAX_HTML_BYTES,
+    stop_at_bytes: int | None = None,
+    payload_cap_name: str = "max_html_bytes",
 ) -> Iterator[WarcResponse | WarcProblem]:
-    """Responses of a WARC (or ARC) stream in file order; damaged records as `WarcProblem`s.
+    """Responses of a WARC (or ARC) stream in file order; damaged and over-cap records as `WarcProblem`s.
 
-    `html` / `images` choose which responses are yielded; only their bodies are read.
+    `html` / `images` choose which responses are yielded; only their bodies are read, and only up to
+    the caps (see the module docstring). With `stop_at_bytes`, a record longer than that ends the
+    iteration silently (a pass that may stop early, rather than decompress a bomb to skip it).
     """
     from warcio.archiveiterator import ArchiveIterator
     from warcio.bufferedreaders import ChunkedDataException
@@ -110,7 +150,10 @@ def iter_responses(
                 f"unreadable WARC data: {reason}", offset=iterator.offset, kind="unreadable_warc"
             )
             return
+        if stop_at_bytes is not None and (record.length or 0) > stop_at_bytes:
+            return
         if record.rec_type != "response" or record.http_headers is None:
+            _skip(record)
             continue
         url = record.rec_headers.get_header("WARC-Target-URI") or record.rec_headers.get_header("uri") or ""
         record_id = record.rec_headers.get_header("WARC-Record-ID") or f"{url}@{iterator.offset}"
@@ -118,12 +161,34 @@ def iter_responses(
         is_image = content_type.startswith("image/")
         wanted = (html and (content_type in HTML_TYPES or not content_type)) or (images and is_image)
         if not wanted:
+            _skip(record)
+            continue
+        if record.length and record.length > max_record_bytes:
+            yield WarcProblem(
+                f"record too large: {record.length:,} bytes stored, over max_record_bytes={max_record_bytes:,}",
+                url,
+                record_id,
+                kind="too_large",
+            )
+            _skip(record)
             continue
         try:
-            payload = record.content_stream().read()
+            payload = read_capped(record.content_stream(), max_payload_bytes)
         # bad chunking (warcio's ChunkedDataException) or compression (zlib, brotli) inside one record
         except (ChunkedDataException, zlib.error, OSError, EOFError, ValueError) as exc:
             yield WarcProblem(f"unreadable record body: {type(exc).__name__}: {exc}"[:300], url, record_id)
+            continue
+        if payload is None:
+            encoding = record.http_headers.get_header("Content-Encoding")
+            yield WarcProblem(
+                f"payload too large: over {max_payload_bytes:,} bytes ({payload_cap_name})"
+                + (f" after Content-Encoding {encoding} decoding" if encoding else "")
+                + f" ({record.length:,} bytes stored)",
+                url,
+                record_id,
+                kind="too_large",
+            )
+            _skip(record)
             continue
         missing = getattr(record.raw_stream, "limit", 0) or 0
         if missing > 0:
@@ -159,11 +224,23 @@ def iter_responses(
         )
 
 
-def stored_images(open_stream, budget: int = DEFAULT_IMAGE_BUDGET) -> StoredImages:
-    """First pass over a WARC: the image responses it holds, so pages can take their images from it."""
+def stored_images(
+    open_stream, budget: int = DEFAULT_IMAGE_BUDGET, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> StoredImages:
+    """First pass over a WARC: the image responses it holds, so pages can take their images from it.
+    Over-cap and damaged image records are left out here (the page pass reports the file's problems);
+    the pass stops at a record over PREPASS_STOP_BYTES rather than decompress it twice (images after it
+    are then fetched like any other)."""
     images = StoredImages(budget)
     with open_stream() as stream:
-        for item in iter_responses(stream, html=False, images=True):
+        for item in iter_responses(
+            stream,
+            html=False,
+            images=True,
+            max_record_bytes=max_record_bytes,
+            max_payload_bytes=MAX_STORED_IMAGE,
+            stop_at_bytes=max(max_record_bytes, PREPASS_STOP_BYTES),
+        ):
             if isinstance(item, WarcResponse) and item.content_type.startswith("image/"):
                 images.add(item.url, item.payload)
     return images
