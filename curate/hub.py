@@ -111,7 +111,7 @@ def _funnels(fs, root: str, output: str, stages: list[str] | None) -> list[Stage
 def card_charts(output: str, funnels: list[StageFunnel], stages: list[str]) -> list[tuple[str, str, bytes]]:
     """(repo path, caption, PNG) of the funnel chart and of each score's histogram with its threshold,
     drawn as in the HTML report (`curate report --html`). Nothing is written to the output."""
-    from filters.report_html import funnel_chart, histogram_chart, score_sections
+    from curate.report_html import funnel_chart, histogram_chart, score_sections
 
     charts = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -300,17 +300,8 @@ def _table_pattern(path: str) -> str:
 
 
 def _recipe_options(recipe: str, given: dict) -> dict[str, tuple[object, str]]:
-    """Options of the run: set with --set, and the recipe's own defaults."""
-    defaults = {}
-    try:
-        from pipelines import get_recipe
-
-        defaults = dict(get_recipe(recipe).defaults)
-    except Exception:  # a recipe this version does not know: show what the run recorded
-        pass
-    options = {k: (v, "recipe default") for k, v in defaults.items()}
-    options.update({k: (v, "--set") for k, v in given.items() if not k.startswith("_")})
-    return options
+    """Options of the run as `run.json` records them: every option resolved (set or default), secrets masked."""
+    return {k: (v, "run.json") for k, v in given.items() if not k.startswith("_")}
 
 
 def _command(run: dict) -> str:

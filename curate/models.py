@@ -66,6 +66,12 @@ LID_176 = PackagedModel.installed_file(
     938_013,
     "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83",
 )
+CMU_DICT = PackagedModel.installed_file(
+    "CMU pronouncing dictionary (US English word list)",
+    ("pocketsphinx", "5.1.1", "pocketsphinx/model/en-us/cmudict-en-us.dict"),
+    3_275_645,
+    "20b5c293e1f311fb375fe067e500ec5636f4fc7af5594967263696def9b23bfe",
+)
 POCKETSPHINX_EN_US_LM = PackagedModel.installed_file(
     "CMU US-English trigram LM",
     ("pocketsphinx", "5.1.1", "pocketsphinx/model/en-us/en-us.lm.bin"),

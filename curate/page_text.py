@@ -56,9 +56,9 @@ OCR_MARGIN = 1.05  # OCR replaces a layer only when its score is this much highe
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """The CMU pronouncing dictionary's 126k words (lower case), shipped with pocketsphinx."""
-    from filters.packaged import packaged_file
+    from curate.models import CMU_DICT, model_path
 
-    path = packaged_file("pocketsphinx", "model/en-us/cmudict-en-us.dict")
+    path = model_path(CMU_DICT)
     words = set()
     with open(path, encoding="utf-8") as f:
         for line in f:

@@ -83,13 +83,11 @@ def _stop_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def launch_server(
-    command: list[str], base_url: str, log_path: Path, timeout: float, env: dict | None = None
-) -> subprocess.Popen:
-    """Start a server process (its output to `log_path`) and wait until `base_url` answers."""
+def launch_server(command: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start a server process, its output to `log_path`; `wait_until_ready` then waits for it."""
     with open(log_path, "wb") as log:
         # own process group: stopping it cannot touch the caller's processes
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -98,12 +96,6 @@ def launch_server(
             preexec_fn=_stop_with_parent,
             env={**os.environ, **(env or {})},
         )
-    try:
-        wait_until_ready(base_url, process, timeout, log_path)
-    except BaseException:
-        stop_server(process)
-        raise
-    return process
 
 
 def stop_server(process: subprocess.Popen | None) -> None:
@@ -151,7 +143,12 @@ class EmbeddedServer:
         self.log_path = self.log_path or Path(f"/tmp/curate-llama-{self.port}.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = llama_server_command(self.model, self.port, n_ctx=self.n_ctx, threads=self.threads)
-        self.process = launch_server(command, self.base_url, self.log_path, self.start_timeout)
+        self.process = launch_server(command, self.log_path)
+        try:
+            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

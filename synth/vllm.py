@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth.models import MODELS, ModelNotAvailable, cache_dir, model_path
-from synth.server import free_port, launch_server, stop_server
+from synth.server import free_port, launch_server, stop_server, wait_until_ready
 
 REPO = Path(__file__).resolve().parent.parent
 # measured here: KV cache of 2 GiB, HF hub never asked, no usage report
@@ -123,7 +123,12 @@ class VllmCpuServer:
             max_num_seqs=self.max_num_seqs,
             prefix_caching=self.prefix_caching,
         )
-        self.process = launch_server(command, self.base_url, self.log_path, self.start_timeout, env=CPU_ENV)
+        self.process = launch_server(command, self.log_path, env=CPU_ENV)
+        try:
+            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -188,7 +188,9 @@ def test_common_crawl_paths_listing_gives_the_same_documents_as_the_folder(share
         records = {}
         for path in (output / "stages" / "extract" / "data").glob("*.parquet"):
             for row in pq.read_table(path, columns=["id", "text", "metadata"]).to_pylist():
-                records[row["id"]] = (row["text"], Path(json.loads(row["metadata"])["file"]).name)
+                # ids start with the WARC's path relative to the input (or the listing's base)
+                url_and_record = row["id"].split(".warc.gz#", 1)[1]
+                records[url_and_record] = (row["text"], Path(json.loads(row["metadata"])["file"]).name)
         assert all(f.balanced for f in run_funnel(output))
         return records
 
