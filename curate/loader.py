@@ -14,6 +14,26 @@ from pathlib import Path
 
 from curate.shards import shard_paths
 
+# Shards on an object store stream through fsspec (webdataset has no handler of its own for these);
+# registered at import, so DataLoader workers that import this module have it too.
+_FSSPEC_SCHEMES = ("s3", "s3a", "gcs", "az", "abfs", "abfss")
+
+
+def _gopen_fsspec(url: str, mode: str = "rb", bufsize: int = 8192, **kw):
+    import fsspec
+
+    return fsspec.open(url, mode).open()
+
+
+def _register_fsspec_schemes() -> None:
+    from webdataset.gopen import gopen_schemes
+
+    for scheme in _FSSPEC_SCHEMES:
+        gopen_schemes.setdefault(scheme, _gopen_fsspec)
+
+
+_register_fsspec_schemes()
+
 
 def make_dataset(output: str | Path | list[str], decode_images: bool = True, shuffle: int = 0):
     """A `webdataset.WebDataset` over a run's shards (or a list of shard paths/URLs).

@@ -102,7 +102,9 @@ class PdfPageReader(InputReader):
         import pymupdf
 
         # ids are relative to the input folder, so keys do not change when the folder moves
-        source = os.path.normpath(self.data_folder.resolve_paths(filepath))
+        source = self.data_folder.resolve_paths(filepath)
+        if "://" not in source:  # normpath would turn s3://bucket into s3:/bucket
+            source = os.path.normpath(source)
         record_id = filepath.lstrip("/")
         try:
             pdf = self._open(filepath, source)

@@ -4,6 +4,7 @@ A sample is `KEY.json` (text, metadata, scores, QA turns or the interleaved orde
 `KEY.png|jpg|webp` (`KEY.0.png`, `KEY.1.jpg`, ... when there are several) and `KEY.txt` (its text,
 possibly empty). Shard names are `{prefix}-{rank:05d}-{n:05d}.tar`: a task that restarts deletes its own
 earlier shards and writes them again, so a crash and a rerun never lose or duplicate a sample.
+The shard folder may be local or an fsspec URL (`s3://bucket/out/shards`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from curate.location import datafolder, is_url, location, write_text_atomic
 from curate.record import INTERLEAVED, sample_key
 
 MANIFEST = "manifest.json"
@@ -98,8 +101,10 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
 class WebDatasetWriter(PipelineStep):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
-    Each shard is written to `NAME.tar.tmp` and renamed to `NAME.tar` when complete; the task's
-    shard list, with sample counts, sizes and sha256, goes to `manifests/{rank}.json` at the end.
+    A reader never sees a partial shard: each shard is written to `NAME.tar.tmp` and renamed to
+    `NAME.tar` when complete; on an object store it is written to a local temporary file and uploaded
+    once complete (an object appears only when its upload finishes). The task's shard list, with
+    sample counts, sizes and sha256, goes to `manifests/{rank}.json` at the end.
     """
 
     name = "📦 WebDataset shards"
@@ -114,34 +119,40 @@ class WebDatasetWriter(PipelineStep):
         resize_max_side: int | None = None,
     ):
         super().__init__()
-        self.output_folder = Path(output_folder)
+        self.output_folder = str(output_folder)
         self.max_bytes, self.max_samples = max_bytes, max_samples
         self.prefix = prefix
         self.resize_max_side = resize_max_side
 
-    def _clear_previous_attempt(self, rank: int) -> None:
-        for stale in self.output_folder.glob(f"{self.prefix}-{rank:05d}-*.tar*"):
-            stale.unlink()
-        (self.output_folder / "manifests" / f"{rank:05d}.json").unlink(missing_ok=True)
+    def _clear_previous_attempt(self, folder, rank: int) -> None:
+        for stale in folder.glob(f"{self.prefix}-{rank:05d}-*.tar*"):
+            folder.rm(stale)
+        if folder.exists(f"manifests/{rank:05d}.json"):
+            folder.rm(f"manifests/{rank:05d}.json")
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         import webdataset as wds
 
-        self.output_folder.mkdir(parents=True, exist_ok=True)
-        self._clear_previous_attempt(rank)
+        folder = datafolder(self.output_folder)
+        remote = is_url(self.output_folder)
+        if not remote:
+            Path(self.output_folder).mkdir(parents=True, exist_ok=True)
+        self._clear_previous_attempt(folder, rank)
         shards: list[dict] = []
-        writer = tmp_path = None
+        writer = tmp_path = name = None
         count = size = 0
 
         def close_shard():
             writer.close()
-            final = tmp_path.with_suffix("")  # drop ".tmp"
-            os.replace(tmp_path, final)
-            with open(final, "rb") as f:
+            with open(tmp_path, "rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
-            shards.append(
-                {"name": final.name, "samples": count, "bytes": final.stat().st_size, "sha256": digest}
-            )
+            nbytes = os.path.getsize(tmp_path)
+            if remote:
+                folder.put_file(tmp_path, name)  # the object exists only once the upload completed
+                os.unlink(tmp_path)
+            else:
+                os.replace(tmp_path, os.path.join(self.output_folder, name))
+            shards.append({"name": name, "samples": count, "bytes": nbytes, "sha256": digest})
 
         for doc in data or []:
             with self.track_time():
@@ -151,8 +162,9 @@ class WebDatasetWriter(PipelineStep):
                     close_shard()
                     writer = None
                 if writer is None:
-                    tmp_path = self.output_folder / f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar.tmp"
-                    writer = wds.TarWriter(str(tmp_path), encoder=False, mtime=0)
+                    name = f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar"
+                    tmp_path = _local_tmp(name) if remote else os.path.join(self.output_folder, name + ".tmp")
+                    writer = wds.TarWriter(tmp_path, encoder=False, mtime=0)
                     count = size = 0
                 writer.write(sample)
                 count += 1
@@ -161,20 +173,26 @@ class WebDatasetWriter(PipelineStep):
             self.stat_update("bytes", value=sample_bytes)
         if writer is not None:
             close_shard()
-        manifest_part = self.output_folder / "manifests" / f"{rank:05d}.json"
-        manifest_part.parent.mkdir(exist_ok=True)
-        tmp = manifest_part.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(shards))
-        os.replace(tmp, manifest_part)
+        manifest_part = location(self.output_folder) / "manifests" / f"{rank:05d}.json"
+        if not remote:
+            manifest_part.parent.mkdir(exist_ok=True)
+        write_text_atomic(manifest_part, json.dumps(shards))
         return
         yield  # a generator that yields nothing: the writer is the end of the pipeline
 
 
+def _local_tmp(name: str) -> str:
+    handle, path = tempfile.mkstemp(prefix=f"{name}.", suffix=".tmp")
+    os.close(handle)
+    return path
+
+
 def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict:
     """Combine the tasks' shard lists into `manifest.json` (written atomically)."""
-    folder = Path(shard_folder)
+    folder = location(shard_folder)
     shards = []
-    for part in sorted((folder / "manifests").glob("*.json")):
+    parts = folder / "manifests"
+    for part in sorted(parts.glob("*.json"), key=lambda p: p.name) if parts.exists() else []:
         shards.extend(json.loads(part.read_text()))
     manifest = {
         "format": "webdataset",
@@ -183,15 +201,13 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
         "total_bytes": sum(s["bytes"] for s in shards),
         **(extra or {}),
     }
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, folder / MANIFEST)
+    write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=2))
     return manifest
 
 
 def shard_paths(output: str | Path) -> list[str]:
-    """The shards of a run (or of a shard folder), in manifest order."""
-    folder = Path(output)
+    """The shards of a run (or of a shard folder), in manifest order: local paths or fsspec URLs."""
+    folder = location(output)
     if (folder / "shards" / MANIFEST).exists():
         folder = folder / "shards"
     manifest = folder / MANIFEST

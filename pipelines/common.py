@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 from curate.shards import WebDatasetWriter, merge_manifests
 from curate.stage import Stage, StageContext
 
@@ -29,12 +26,11 @@ def _finish_shards(ctx: StageContext) -> None:
     merge_manifests(shards_dir(ctx))
 
 
-def _shard_tasks(ctx: StageContext) -> int:
+def _shard_task_bytes(ctx: StageContext) -> int:
     """One task per target-size shard of input (records are about shard-sized once in tar), so small
-    runs give few full shards rather than one small shard per upstream file."""
-    files = list(Path(ctx.input).glob("*.parquet"))
-    total = sum(f.stat().st_size for f in files)
-    return min(len(files), math.ceil(total / int(ctx.option("shard_bytes", 1 << 30))))
+    runs give few full shards rather than one small shard per upstream file (sizes from the plan's
+    one listing)."""
+    return int(ctx.option("shard_bytes", 1 << 30))
 
 
 def shards_stage() -> Stage:
@@ -43,6 +39,6 @@ def shards_stage() -> Stage:
         "shards",
         _build_shards,
         finish=_finish_shards,
-        task_count=_shard_tasks,
+        task_bytes=_shard_task_bytes,
         description="write WebDataset shards",
     )

@@ -76,9 +76,11 @@ def build_qa(ctx: StageContext):
             max_tokens=int(ctx.option("max_tokens")),
             max_chunks_per_page=int(ctx.option("max_chunks_per_page")),
             max_chunk_chars=int(ctx.option("max_chunk_chars")) or None,
-            # llama.cpp answers one request at a time: one queued per task keeps it busy;
-            # vLLM batches many, so keep many in flight
-            concurrency=int(ctx.option("llm_concurrency", 32 if external else 1)),
+            # llm_concurrency is the total in flight for the run, divided among the tasks running at
+            # once. llama.cpp answers one request at a time: one queued per task keeps it busy;
+            # vLLM batches many, so keep many in flight (64 in all by default)
+            concurrency=1,
+            total_concurrency=int(ctx.option("llm_concurrency", 64 if external else 0)) or None,
             timeout=float(ctx.option("llm_timeout", 900)),
             retries=int(ctx.option("llm_retries", 4)),
             response_format=ctx.option("response_format", "openai" if external else "llama"),
@@ -140,11 +142,20 @@ def finish_checks(ctx: StageContext) -> None:
 
 @contextlib.contextmanager
 def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
-    """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one."""
+    """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one.
+
+    The embedded server listens on the driver's 127.0.0.1, which tasks on other nodes cannot reach: a
+    run on a Ray cluster (`--ray-address`) without `llm_url` is refused before any work."""
     if "qa" not in stages:
         yield {}
         return
     url = options.get("llm_url")
+    if not url and options.get("ray_address"):
+        raise StageFailed(
+            f"the qa stage on a Ray cluster ({options['ray_address']}) needs an LLM server every node "
+            "can reach: pass --set llm_url=http://HOST:PORT/v1 (e.g. vLLM started with `curate serve-llm` "
+            "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
+        )
     if url:
         client = ChatClient(url, api_key=os.environ.get("LLM_API_KEY"))
         try:

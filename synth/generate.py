@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
@@ -156,6 +155,8 @@ class QAGenerator(RecordStep):
             of the time on a CPU)
         min_text_chars: pages with less text are dropped (`no_text`): nothing to ask about
         concurrency: requests in flight per task; enough to keep the server busy
+        total_concurrency: requests in flight for the whole run (`llm_concurrency`): divided among the
+            tasks that run at once (`share_concurrency`), so 64 tasks do not send 64x to one server
         response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
         cache_dir: where finished requests are kept so a rerun does not ask them again
     """
@@ -176,6 +177,7 @@ class QAGenerator(RecordStep):
         min_text_chars: int = 50,
         temperature: float = 0.2,
         concurrency: int = 4,
+        total_concurrency: int | None = None,
         timeout: float = 600,
         retries: int = 4,
         response_format: str = "none",
@@ -191,10 +193,16 @@ class QAGenerator(RecordStep):
         self.chunk_chars = min(chunk_chars_for(n_ctx, max_tokens), max_chunk_chars or 1 << 30)
         self.min_text_chars, self.temperature = min_text_chars, temperature
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
+        self.total_concurrency = total_concurrency
         self.response_format = prompts.response_format(response_format, pairs_per_request)
         self.cache_dir = cache_dir
         for style in self.styles:
             prompts.messages("", style)  # unknown style -> error now, not per page
+
+    def share_concurrency(self, running_tasks: int) -> None:
+        """Called by the driver once it knows how many tasks run at once."""
+        if self.total_concurrency:
+            self.concurrency = max(1, self.total_concurrency // max(1, running_tasks))
 
     def process(self, doc: Document) -> Document:  # the pool-based run() below replaces it
         raise NotImplementedError
@@ -273,9 +281,12 @@ class QAGenerator(RecordStep):
         return doc
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        cache_path = Path(self.cache_dir) / f"{rank:05d}.jsonl" if self.cache_dir else None
-        cache = RequestCache(cache_path)
-        client = ChatClient(self.llm_url, self.model, self.timeout, self.retries, cache=cache)
+        cache_path = f"{str(self.cache_dir).rstrip('/')}/{rank:05d}.jsonl" if self.cache_dir else None
+        client = ChatClient(self.llm_url, self.model, self.timeout, self.retries)
+        # from the node this task runs on (the driver's check says nothing about a cluster node's view):
+        # an unreachable server is a clear error naming its URL before any page is read
+        client.check()
+        cache = client.cache = RequestCache(cache_path)
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 
