@@ -88,7 +88,7 @@ def check_output(path: str | os.PathLike) -> None:
     folder = datafolder(path)
     root = str(path).split("://", 1)[1].split("/", 1)[0]
     try:
-        bucket_exists = folder.fs.fs.exists(root) if hasattr(folder.fs, "fs") else True
+        bucket_exists = folder.fs.exists(root)  # DataFolder wraps the store's filesystem in `fs`
     except Exception as exc:
         raise _explain(str(path), exc, "output") from exc
     if not bucket_exists:
