@@ -49,6 +49,26 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """`write_text_atomic` for bytes (local parent folders are created)."""
+    if is_url(path):
+        path.write_bytes(data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def load_npy(path: Path):
+    """`np.load` of a local file or an object (read whole: these arrays are per partition or task)."""
+    import io
+
+    import numpy as np
+
+    return np.load(io.BytesIO(path.read_bytes()))
+
+
 _CREDENTIAL_HINTS = {
     "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE; AWS_ENDPOINT_URL for an "
     "S3-compatible server)",

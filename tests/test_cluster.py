@@ -115,6 +115,32 @@ def test_pdf_pages_on_s3_end_to_end(s3_run, s3_pdfs):
     assert fs.exists(f"{s3_run}/stages/pages/logs/completions") and fs.exists(f"{s3_run}/run.json")
 
 
+@pytest.mark.slow
+def test_dedup_and_filters_keep_their_files_in_the_bucket(s3_pdfs, tmp_path, monkeypatch):
+    """Dedup index, thresholds and the percentile cut read and write the bucket like any stage."""
+    import fsspec
+
+    monkeypatch.chdir(tmp_path)
+    output = "s3://curate/out-filters"
+    options = {"dedup": True, "language": True, "perplexity": True, "shard_samples": 3}
+    run_recipe(
+        get_recipe("pdf-pages"), s3_pdfs[0], output, ExecutorConfig("local", workers=2), options=options
+    )
+    assert not any(tmp_path.iterdir())
+    fs = fsspec.filesystem("s3")
+    funnel = json.loads(fs.cat(f"{output}/funnel.json"))
+    assert [f["stage"] for f in funnel] == [
+        "pages", "dedup-keys", "dedup-match", "dedup-filter", "filter", "perplexity_cut", "shards"
+    ]  # fmt: skip
+    assert all(f["balanced"] for f in funnel)
+    assert fs.glob(f"{output}/stages/dedup-keys/index/*/p*/*.bin") and fs.glob(
+        f"{output}/stages/dedup-match/decisions/*"
+    )
+    assert "perplexity" in json.loads(fs.cat(f"{output}/stages/perplexity_cut/thresholds.json")).__repr__()
+    kept = funnel[-1]["kept"]
+    assert kept == json.loads(fs.cat(f"{output}/shards/manifest.json"))["total_samples"] > 0
+
+
 def test_report_and_inspect_read_an_s3_output(s3_run, capsys):
     from curate.cli import main
 
