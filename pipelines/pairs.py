@@ -12,8 +12,7 @@ fetch_retries, max_image_bytes, respect_robots, use_stored_images); min_caption_
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from curate.location import location
 from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
@@ -31,7 +30,7 @@ DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}
 
 
 def _is_url_list(folder: str) -> bool:
-    path = Path(folder)
+    path = location(folder)  # local or a URL (s3://...)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
         p.name.lower().endswith(WEB_SUFFIXES) for p in files

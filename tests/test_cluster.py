@@ -136,7 +136,9 @@ def test_dedup_and_filters_keep_their_files_in_the_bucket(s3_pdfs, tmp_path, mon
     assert fs.glob(f"{output}/stages/dedup-keys/index/*/p*/*.bin") and fs.glob(
         f"{output}/stages/dedup-match/decisions/*"
     )
-    assert "perplexity" in json.loads(fs.cat(f"{output}/stages/perplexity_cut/thresholds.json")).__repr__()
+    assert "language" in json.loads(fs.cat(f"{output}/stages/filter/thresholds.json"))
+    # 7 pages: 5% of them is no page, so the cut (computed from the scores in the bucket) drops none
+    assert fs.exists(f"{output}/stages/perplexity_cut/thresholds.json")
     kept = funnel[-1]["kept"]
     assert kept == json.loads(fs.cat(f"{output}/shards/manifest.json"))["total_samples"] > 0
 
