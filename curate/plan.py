@@ -2,9 +2,10 @@
 
 The listing (names and sizes, one listing request on an object store) becomes `stages/NAME/inputs.txt`,
 one work unit a line, and the stage's reader reads it as datatrove's `paths_file`: task r reads lines
-r, r + tasks, r + 2 * tasks, ... So no task lists the input folder, the number of tasks is free of the
-number of files (a task whose share is empty just completes), and a rerun reuses the same plan, so a
-resumed stage gives every unit to the same task as before.
+r, r + tasks, r + 2 * tasks, ... Units go to tasks by size, largest first to the task with the fewest
+bytes so far (empty lines pad the shorter shares), so one task does not get all the big files. No task
+lists the input folder, the number of tasks is free of the number of files (a task whose share is empty
+just completes), and a rerun reuses the same plan, so a resumed stage gives every unit to the same task.
 
 A work unit is a file, or for record stages (Parquet) a range of one file's row groups,
 `NAME.parquet::rg=START-END`: a stage after a large one is split by rows, not by its input's file count.
@@ -12,6 +13,7 @@ A work unit is a file, or for record stages (Parquet) a range of one file's row 
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from dataclasses import dataclass
@@ -38,9 +40,33 @@ class InputPlan:
     sizes: list[int]
     tasks: int
     listed_files: int = 0
+    balanced: bool = True  # False for a reader that cannot skip padding lines: plain round-robin
+
+    def shares(self) -> list[list[int]]:
+        """Unit indices of each task: largest unit first, each to the task with the fewest bytes so far."""
+        if not self.balanced:
+            return [list(range(rank, len(self.units), self.tasks)) for rank in range(self.tasks)]
+        shares: list[list[int]] = [[] for _ in range(self.tasks)]
+        load = [(0, rank) for rank in range(self.tasks)]
+        heapq.heapify(load)
+        for unit in sorted(range(len(self.units)), key=lambda i: (-self.sizes[i], i)):
+            total, rank = heapq.heappop(load)
+            shares[rank].append(unit)
+            heapq.heappush(load, (total + self.sizes[unit], rank))
+        return shares
+
+    def lines(self) -> list[str]:
+        """The paths file: line i is read by task i % tasks; empty lines pad shorter shares."""
+        shares = self.shares()
+        depth = max((len(share) for share in shares), default=0)
+        return [
+            self.units[shares[rank][row]] if row < len(shares[rank]) else ""
+            for row in range(depth)
+            for rank in range(self.tasks)
+        ]
 
     def rank_sizes(self) -> dict[int, int]:
-        return {rank: sum(self.sizes[rank :: self.tasks]) for rank in range(self.tasks)}
+        return {rank: sum(self.sizes[i] for i in share) for rank, share in enumerate(self.shares())}
 
 
 def list_inputs(reader: BaseDiskReader) -> dict[str, int]:
@@ -109,7 +135,8 @@ def make_plan(
     if getattr(reader, "splits_row_groups", False) and 0 < len(files) < wanted:
         units, sizes = row_group_units(reader, files, wanted)
     count = tasks or max(1, min(wanted, len(units)))
-    return InputPlan(units, sizes, count, listed_files=len(files))
+    balanced = getattr(reader, "skips_empty_paths", False)
+    return InputPlan(units, sizes, count, listed_files=len(files), balanced=balanced)
 
 
 def plan_for_stage(
@@ -131,7 +158,7 @@ def plan_for_stage(
                 f"{stage_dir} was started with {info['tasks']} tasks, not {tasks}: rerun with "
                 f"--tasks {info['tasks']} to resume it, or delete that folder to start the stage again"
             )
-        units = (stage_dir / PLAN_FILE).read_text().splitlines()
+        units = [line for line in (stage_dir / PLAN_FILE).read_text().splitlines() if line]
         plan = InputPlan(units, [0] * len(units), info["tasks"], info.get("files", 0))
         rank_bytes = info.get("rank_bytes", [])
         plan.rank_sizes = lambda: dict(enumerate(rank_bytes))  # type: ignore[method-assign]
@@ -139,7 +166,7 @@ def plan_for_stage(
     plan = make_plan(reader, tasks, slots, bytes_per_task)
     if not is_url(stage_dir):
         stage_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(stage_dir / PLAN_FILE, "".join(f"{u}\n" for u in plan.units))
+    write_text_atomic(stage_dir / PLAN_FILE, "".join(f"{line}\n" for line in plan.lines()))
     rank_bytes = [plan.rank_sizes()[r] for r in range(plan.tasks)]
     write_text_atomic(
         info_path,

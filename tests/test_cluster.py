@@ -188,7 +188,7 @@ def test_record_stage_splits_row_groups_and_reads_each_record_once(tmp_path):
     reader = RecordReader(str(tmp_path / "in"))
     plan = make_plan(reader, tasks=None, slots=2)
     assert plan.tasks == 5 and len(plan.units) == 5 and plan.listed_files == 1
-    (tmp_path / "inputs.txt").write_text("".join(u + "\n" for u in plan.units))
+    (tmp_path / "inputs.txt").write_text("".join(line + "\n" for line in plan.lines()))
     reader.paths_file = str(tmp_path / "inputs.txt")
     ids = [doc.id for rank in range(plan.tasks) for doc in reader.run(rank=rank, world_size=plan.tasks)]
     assert sorted(ids) == sorted(f"doc#page={n}" for n in range(320))
