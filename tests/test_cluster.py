@@ -261,3 +261,27 @@ def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shar
     )  # fmt: skip
     assert result.returncode == 1
     assert "RAY_AUTH_MODE=token" in result.stderr and cluster.address in result.stderr
+
+
+def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():
+    from datatrove.data import Document
+
+    from synth.client import ServerUnavailable
+    from synth.generate import QAGenerator
+    from synth.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    generator = QAGenerator(url, concurrency=1, total_concurrency=64)
+    generator.share_concurrency(8)  # 8 tasks at once share 64 requests in flight
+    assert generator.concurrency == 8
+    generator.share_concurrency(200)
+    assert generator.concurrency == 1
+    read = []
+
+    def pages():
+        read.append(1)
+        yield Document(text="A page about the bridge that opened on 4 May 1931.", id="p")
+
+    with pytest.raises(ServerUnavailable, match=f"no OpenAI-compatible LLM server answers at {url}"):
+        list(generator.run(pages(), rank=0, world_size=1))
+    assert not read  # checked at task start, before any page
