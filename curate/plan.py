@@ -53,7 +53,11 @@ class InputPlan:
             total, rank = heapq.heappop(load)
             shares[rank].append(unit)
             heapq.heappush(load, (total + self.sizes[unit], rank))
-        return shares
+        # in listing order, within a task and across tasks (task 0 holds the first unit), so "the first
+        # record" (e.g. the copy dedup keeps) follows the input's order as with a plain round-robin
+        for share in shares:
+            share.sort()
+        return sorted(shares, key=lambda share: share[0] if share else len(self.units))
 
     def lines(self) -> list[str]:
         """The paths file: line i is read by task i % tasks; empty lines pad shorter shares."""
