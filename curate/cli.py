@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from curate.options import UserError, format_options, load_config
+from curate.options import OptionError, UserError, format_options, load_config
 from curate.secrets import redact_text
 
 EXIT_FAILED, EXIT_UNBALANCED = 1, 2
@@ -43,12 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a recipe (or one of its stages)")
     run.add_argument("recipe", help="recipe name; `curate recipes` lists them")
-    run.add_argument("--input", required=True, help="input folder or file")
-    run.add_argument("--output", required=True, help="output folder (rerun the same command to resume)")
+    run.add_argument(
+        "--input", required=True, help="input folder or file, local or a URL (s3://, gs://, hf://)"
+    )
+    run.add_argument(
+        "--output",
+        required=True,
+        help="output folder or URL, e.g. s3://bucket/out (rerun the same command to resume)",
+    )
     run.add_argument("--stage", help="run only this stage (its input is the previous stage's output)")
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument("--ray-address", help="address of a Ray cluster; default: start Ray on this machine")
-    run.add_argument("--workers", type=int, help="tasks run at once (default: one per core)")
+    run.add_argument("--workers", type=int, help="tasks run at once (default: one per core / every Ray CPU)")
+    run.add_argument(
+        "--tasks",
+        type=int,
+        help="tasks per stage, free of the number of input files (default: 3 per worker slot, "
+        "at most one per file for file inputs; record stages split Parquet row groups)",
+    )
+    run.add_argument("--cpus-per-task", type=int, help="Ray: CPUs a task asks for (default: the stage's, 1)")
+    run.add_argument("--mem-per-cpu-gb", type=float, help="Ray: memory per CPU a task asks for (default: 2)")
     run.add_argument(
         "--verbose",
         action="store_true",
@@ -147,16 +161,26 @@ def cmd_recipes(args) -> int:
 
 def cmd_run(args) -> int:
     from curate.console import quiet_logs
+    from curate.location import location
     from curate.report import format_funnel, run_funnel
     from curate.stage import ExecutorConfig, OutputInUse, StageFailed, active_stage_names, run_recipe
     from pipelines import get_recipe
 
     quiet_logs(not args.verbose)
     recipe = get_recipe(args.recipe)
-    output = Path(args.output)
+    output = location(args.output)
     options = {**(load_config(args.config) if args.config else {}), **dict(args.options)}
     options = recipe.resolve(options)  # a bad or unknown option: one line naming it, before any work
-    config = ExecutorConfig(args.executor, args.workers, args.ray_address)
+    if args.tasks is not None and args.tasks < 1:
+        raise OptionError(f"--tasks must be at least 1, got {args.tasks}")
+    config = ExecutorConfig(
+        args.executor,
+        args.workers,
+        args.ray_address,
+        tasks=args.tasks,
+        cpus_per_task=args.cpus_per_task,
+        mem_per_cpu_gb=args.mem_per_cpu_gb,
+    )
     if args.stage:
         recipe.stage(args.stage)
     failed = None
@@ -203,8 +227,9 @@ def safe_path(folder: Path, name: str) -> Path:
 
 def cmd_inspect(args) -> int:
     from curate.loader import make_dataset
+    from curate.location import location
 
-    path = Path(args.path)
+    path = location(args.path)
     dataset = make_dataset([str(path)] if path.suffix == ".tar" else path, decode_images=False)
     save_dir = Path(args.save_images) if args.save_images else None
     if save_dir:
@@ -232,9 +257,10 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from curate.location import location
     from curate.report import error_lines, format_funnel, run_funnel
 
-    output = Path(args.output)
+    output = location(args.output)
     if not (output / "stages").is_dir():
         raise FileNotFoundError(f"{output} is not a run output folder (no stages/ inside)")
     run_info = output / "run.json"

@@ -43,9 +43,14 @@ class RecordWriter(ParquetWriter):
 
 
 class RecordReader(ParquetReader):
-    """Reads records written by `RecordWriter`, including records without text (e.g. image-only pages)."""
+    """Reads records written by `RecordWriter`, including records without text (e.g. image-only pages).
+
+    A work unit of the stage's plan (curate/plan.py) is a file or a range of its row groups
+    (`NAME.parquet::rg=START-END`), so a stage's tasks need not follow its input's file count.
+    """
 
     name = "📖 Records"
+    splits_row_groups = True
 
     def __init__(self, data_folder: DataFolderLike, **kwargs):
         super().__init__(
@@ -58,9 +63,32 @@ class RecordReader(ParquetReader):
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         # an upstream stage that kept nothing leaves an empty folder: that is zero records, not an error
-        if not self.data_folder.list_files(glob_pattern=self.glob_pattern, recursive=self.recursive):
+        # (with a plan, an empty share is simply no line of the paths file)
+        if not self.paths_file and not self.data_folder.list_files(
+            glob_pattern=self.glob_pattern, recursive=self.recursive
+        ):
             return
         yield from super().run(data, rank, world_size)
+
+    skips_empty_paths = True
+
+    def read_files_shard(self, shard: list[str]):
+        # a task's share from the stage's plan has empty lines where it has fewer units than others
+        return super().read_files_shard([unit for unit in shard if unit])
+
+    def read_file(self, filepath: str):
+        import pyarrow.parquet as pq
+
+        from curate.plan import split_unit
+
+        name, row_groups = split_unit(filepath)
+        with self.data_folder.open(name, "rb") as f, pq.ParquetFile(f) as parquet:
+            for batch in parquet.iter_batches(batch_size=self.batch_size, row_groups=row_groups):
+                with self.track_time("batch"):
+                    documents = [
+                        self.get_document_from_dict(row, name, i) for i, row in enumerate(batch.to_pylist())
+                    ]
+                yield from documents
 
     def get_document_from_dict(self, data: dict, source_file: str, id_in_file: int) -> Document:
         # datatrove's readers skip rows without text; here every record counts, so none is skipped.

@@ -44,6 +44,27 @@ from torch.utils.data import IterableDataset
 
 from curate.shards import shard_paths
 
+# Shards on an object store stream through fsspec (webdataset has no handler of its own for these);
+# registered at import, so DataLoader workers that import this module have it too.
+_FSSPEC_SCHEMES = ("s3", "s3a", "gcs", "az", "abfs", "abfss")
+
+
+def _gopen_fsspec(url: str, mode: str = "rb", bufsize: int = 8192, **kw):
+    import fsspec
+
+    return fsspec.open(url, mode).open()
+
+
+def _register_fsspec_schemes() -> None:
+    from webdataset.gopen import gopen_schemes
+
+    for scheme in _FSSPEC_SCHEMES:
+        gopen_schemes.setdefault(scheme, _gopen_fsspec)
+
+
+_register_fsspec_schemes()
+
+
 _IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "tif")
 
 

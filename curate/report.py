@@ -16,6 +16,7 @@ from pathlib import Path
 from datatrove.utils.stats import PipelineStats
 
 from curate import ledger
+from curate.location import location, write_text_atomic
 
 # Counters a stage keeps about its records that the funnel shows: where PDF page text came from, and why
 # a page was OCRed
@@ -79,12 +80,13 @@ def stat_total(stats, key: str) -> int:
 
 def stage_funnel(stage_dir: Path) -> StageFunnel | None:
     stats_dir = stage_dir / "logs" / "stats"
-    files = sorted(stats_dir.glob("*.json")) if stats_dir.exists() else []
+    files = sorted(stats_dir.glob("*.json"), key=str) if stats_dir.exists() else []
     if not files:
         return None
     merged = sum((PipelineStats.from_json(json.loads(f.read_text())) for f in files), start=PipelineStats())
     steps = merged.stats
-    funnel = StageFunnel(stage_dir.name, tasks_done=len(list((stage_dir / "logs" / "completions").glob("*"))))
+    marks = stage_dir / "logs" / "completions"
+    funnel = StageFunnel(stage_dir.name, tasks_done=len(list(marks.iterdir())) if marks.exists() else 0)
     reader, writer = steps[0], steps[-1]
     dropped, errored = Counter(), Counter()
     for step in steps:
@@ -119,7 +121,7 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
 
 
 def run_funnel(output: str | Path, stage_names: list[str] | None = None) -> list[StageFunnel]:
-    stages_dir = Path(output) / "stages"
+    stages_dir = location(output) / "stages"
     if not stages_dir.exists():
         return []
     names = stage_names or sorted(p.name for p in stages_dir.iterdir() if p.is_dir())
@@ -130,7 +132,7 @@ def run_funnel(output: str | Path, stage_names: list[str] | None = None) -> list
 def error_lines(output: str | Path, stage: str | None = None) -> list[dict]:
     """Every error record of a run (or of one stage): id, source, stage, reason."""
     lines = []
-    for path in sorted(Path(output).glob(f"stages/{stage or '*'}/errors/*.jsonl")):
+    for path in sorted(location(output).glob(f"stages/{stage or '*'}/errors/*.jsonl"), key=str):
         lines.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
     return lines
 
@@ -158,7 +160,7 @@ def format_funnel(funnels: list[StageFunnel]) -> str:
 
 
 def write_funnel_json(output: str | Path, funnels: list[StageFunnel]) -> Path:
-    path = Path(output) / "funnel.json"
+    path = location(output) / "funnel.json"
     data = [
         {
             **asdict(f),
@@ -168,5 +170,5 @@ def write_funnel_json(output: str | Path, funnels: list[StageFunnel]) -> Path:
         }
         for f in funnels
     ]
-    path.write_text(json.dumps(data, indent=2))
+    write_text_atomic(path, json.dumps(data, indent=2))
     return path

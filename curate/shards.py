@@ -8,6 +8,8 @@ earlier shards and writes them again, so a crash and a rerun never lose or dupli
 Keys are unique in a run: a record whose key a task already wrote is an error record naming both
 sources (two samples under one key would make webdataset merge or refuse them); each task lists its
 keys, sorted, in `manifests/{rank}.keys`, and `merge_manifests` refuses a key written by two tasks.
+
+The shard folder may be local or an fsspec URL (`s3://bucket/out/shards`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import heapq
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.location import datafolder, is_url, location, write_text_atomic
 from curate.record import INTERLEAVED, sample_key
 from curate.steps import ErrorSinkMixin
 
@@ -109,8 +113,10 @@ class DuplicateKeys(ValueError):
 class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
-    Each shard is written to `NAME.tar.tmp` and renamed to `NAME.tar` when complete; the task's
-    shard list, with sample counts, sizes and sha256, goes to `manifests/{rank}.json` at the end.
+    A reader never sees a partial shard: each shard is written to `NAME.tar.tmp` and renamed to
+    `NAME.tar` when complete; on an object store it is written to a local temporary file and uploaded
+    once complete (an object appears only when its upload finishes). The task's shard list, with
+    sample counts, sizes and sha256, goes to `manifests/{rank}.json` at the end.
     """
 
     name = "📦 WebDataset shards"
@@ -126,37 +132,43 @@ class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
         error_writer: DiskWriter | None = None,
     ):
         super().__init__()
-        self.output_folder = Path(output_folder)
+        self.output_folder = str(output_folder)
         self.max_bytes, self.max_samples = max_bytes, max_samples
         self.prefix = prefix
         self.resize_max_side = resize_max_side
         self.error_writer = error_writer
 
-    def _clear_previous_attempt(self, rank: int) -> None:
-        for stale in self.output_folder.glob(f"{self.prefix}-{rank:05d}-*.tar*"):
-            stale.unlink()
-        (self.output_folder / "manifests" / f"{rank:05d}.json").unlink(missing_ok=True)
-        (self.output_folder / "manifests" / f"{rank:05d}.keys").unlink(missing_ok=True)
+    def _clear_previous_attempt(self, folder, rank: int) -> None:
+        for stale in folder.glob(f"{self.prefix}-{rank:05d}-*.tar*"):
+            folder.rm(stale)
+        for part in (f"manifests/{rank:05d}.json", f"manifests/{rank:05d}.keys"):
+            if folder.exists(part):
+                folder.rm(part)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         import webdataset as wds
 
-        self.output_folder.mkdir(parents=True, exist_ok=True)
-        self._clear_previous_attempt(rank)
+        folder = datafolder(self.output_folder)
+        remote = is_url(self.output_folder)
+        if not remote:
+            Path(self.output_folder).mkdir(parents=True, exist_ok=True)
+        self._clear_previous_attempt(folder, rank)
         shards: list[dict] = []
-        writer = tmp_path = None
+        writer = tmp_path = name = None
         count = size = 0
         written: dict[str, str] = {}  # key -> the record (id and source) written under it
 
         def close_shard():
             writer.close()
-            final = tmp_path.with_suffix("")  # drop ".tmp"
-            os.replace(tmp_path, final)
-            with open(final, "rb") as f:
+            with open(tmp_path, "rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
-            shards.append(
-                {"name": final.name, "samples": count, "bytes": final.stat().st_size, "sha256": digest}
-            )
+            nbytes = os.path.getsize(tmp_path)
+            if remote:
+                folder.put_file(tmp_path, name)  # the object exists only once the upload completed
+                os.unlink(tmp_path)
+            else:
+                os.replace(tmp_path, os.path.join(self.output_folder, name))
+            shards.append({"name": name, "samples": count, "bytes": nbytes, "sha256": digest})
 
         with self._error_context():
             for doc in data or []:
@@ -175,8 +187,10 @@ class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
                         close_shard()
                         writer = None
                     if writer is None:
-                        tmp_path = self.output_folder / f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar.tmp"
-                        writer = wds.TarWriter(str(tmp_path), encoder=False, mtime=0)
+                        name = f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar"
+                        local_tmp = os.path.join(self.output_folder, name + ".tmp")
+                        tmp_path = _local_tmp(name) if remote else local_tmp
+                        writer = wds.TarWriter(tmp_path, encoder=False, mtime=0)
                         count = size = 0
                     writer.write(sample)
                     count += 1
@@ -185,26 +199,28 @@ class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
                 self.stat_update("bytes", value=sample_bytes)
         if writer is not None:
             close_shard()
-        manifests = self.output_folder / "manifests"
-        manifests.mkdir(exist_ok=True)
+        manifests = location(self.output_folder) / "manifests"
+        if not remote:
+            manifests.mkdir(exist_ok=True)
         # sorted, so the driver checks keys across tasks by merging files, in bounded memory
         lines = "".join(f"{key}\t{json.dumps(written[key])}\n" for key in sorted(written))
-        _write_atomic(manifests / f"{rank:05d}.keys", lines)
-        _write_atomic(manifests / f"{rank:05d}.json", json.dumps(shards))
+        write_text_atomic(manifests / f"{rank:05d}.keys", lines)
+        write_text_atomic(manifests / f"{rank:05d}.json", json.dumps(shards))
         return
         yield  # a generator that yields nothing: the writer is the end of the pipeline
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _local_tmp(name: str) -> str:
+    handle, path = tempfile.mkstemp(prefix=f"{name}.", suffix=".tmp")
+    os.close(handle)
+    return path
 
 
 def duplicate_keys(shard_folder: str | Path, limit: int = 5) -> list[str]:
     """Keys written by more than one task of a shard folder (each with both records), at most `limit`."""
-    parts = sorted((Path(shard_folder) / "manifests").glob("*.keys"))
-    files = [open(p, encoding="utf-8") for p in parts]
+    manifests = location(shard_folder) / "manifests"
+    parts = sorted(manifests.glob("*.keys"), key=lambda p: p.name) if manifests.exists() else []
+    files = [p.open("r", encoding="utf-8") for p in parts]
     found: list[str] = []
     try:
         previous_key = previous_origin = None
@@ -224,7 +240,7 @@ def duplicate_keys(shard_folder: str | Path, limit: int = 5) -> list[str]:
 def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict:
     """Combine the tasks' shard lists into `manifest.json` (written atomically); raise DuplicateKeys
     if two tasks wrote the same sample key (the shard set would hold two samples under one key)."""
-    folder = Path(shard_folder)
+    folder = location(shard_folder)
     duplicates = duplicate_keys(folder)
     if duplicates:
         raise DuplicateKeys(
@@ -232,7 +248,8 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
             + "; ".join(duplicates)
         )
     shards = []
-    for part in sorted((folder / "manifests").glob("[0-9]*.json")):
+    parts = folder / "manifests"
+    for part in sorted(parts.glob("[0-9]*.json"), key=lambda p: p.name) if parts.exists() else []:
         shards.extend(json.loads(part.read_text()))
     merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.compact
     if merged.exists():
@@ -246,15 +263,13 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
         "total_bytes": sum(s["bytes"] for s in shards),
         **(extra or {}),
     }
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, folder / MANIFEST)
+    write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=2))
     return manifest
 
 
 def shard_paths(output: str | Path) -> list[str]:
-    """The shards of a run (or of a shard folder), in manifest order."""
-    folder = Path(output)
+    """The shards of a run (or of a shard folder), in manifest order: local paths or fsspec URLs."""
+    folder = location(output)
     if (folder / "shards" / MANIFEST).exists():
         folder = folder / "shards"
     manifest = folder / MANIFEST

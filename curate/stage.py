@@ -12,6 +12,8 @@ Layout of a run's output folder:
 
 A stage whose tasks all completed is skipped on a rerun (datatrove's completion markers), so a
 crashed run resumes where it stopped, and any stage can run alone (`--stage NAME`) on a cluster.
+OUTPUT (and the input) may be a local folder or an fsspec URL (`s3://bucket/out`); the driver lists a
+stage's input once and hands each task its share (curate/plan.py).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from datatrove.pipeline.base import PipelineStep
 
 from curate import ledger
 from curate.io import ErrorWriter, RecordReader, RecordWriter
+from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
 from curate.lock import OutputLock, OutputLocked
 from curate.options import Option, UserError, declared_options, parse_bool, public_options, resolve_options
+from curate.plan import PLAN_FILE, PlanMismatch, plan_for_stage
 from curate.progress import StageProgress
 from curate.secrets import redact_url
-
-DEFAULT_MAX_TASKS = 64
 
 # options every recipe has: the run ledger's limit on errored records per stage
 RUN_OPTIONS = (
@@ -63,10 +65,13 @@ class StageContext:
 
     name: str
     input: str
-    output: Path
+    output: Path  # a `UPath` (same API, over fsspec) when the output is a URL
     options: dict[str, Any] = field(default_factory=dict)
     declared: dict[str, Option] = field(default_factory=dict)  # the options stages may read, by name
     services: dict[str, Any] = field(default_factory=dict)  # what the recipe's services provide (LLM URL)
+
+    def __post_init__(self):
+        self.output = location(self.output)
 
     @property
     def stage_dir(self) -> Path:
@@ -122,31 +127,29 @@ def _warn_undeclared(key: str) -> None:
         )
 
 
-def count_input_files(folder: str, suffixes: tuple[str, ...]) -> int:
-    path = Path(folder)
-    if path.is_file():
-        return 1
-    return sum(1 for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
-
-
 @dataclass
 class Stage:
     """A named step of a recipe.
 
-    `build` returns the stage's whole datatrove pipeline (reader, steps, writer). `input_suffixes`
-    say which files of the input folder are the stage's inputs; the stage runs one task per file,
-    up to `max_tasks`. `finish` runs once in the driver after every task completed (e.g. merging
-    shard manifests).
+    `build` returns the stage's whole datatrove pipeline (reader, steps, writer). When it starts with
+    a file reader, the driver lists the input once and splits it into `--tasks` tasks (default: every
+    worker slot several times over; curate/plan.py); `task_count` replaces that for stages whose
+    tasks are not input files (e.g. dedup partitions), and `task_bytes` asks for one task per that
+    many input bytes (e.g. one per shard). `finish` runs once in the driver after every task
+    completed (e.g. merging shard manifests). `cpus_per_task` and `mem_per_cpu_gb` are what a task
+    asks of a Ray cluster (`--cpus-per-task`, `--mem-per-cpu-gb` override them for a run).
     """
 
     name: str
     build: Callable[[StageContext], list[PipelineStep]]
     input_suffixes: tuple[str, ...] = (".parquet",)
-    max_tasks: int = DEFAULT_MAX_TASKS
+    max_tasks: int = 1 << 20  # a bound on `task_count` only
     cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2.0
     finish: Callable[[StageContext], None] | None = None
     description: str = ""
-    task_count: Callable[[StageContext], int] | None = None  # overrides one task per input file
+    task_count: Callable[[StageContext], int] | None = None  # tasks not made from input files
+    task_bytes: Callable[[StageContext], int] | None = None  # default: one task per this many bytes
     # checks run for every selected stage before the first one starts (e.g. model weights present),
     # so a run that cannot finish fails before doing any work
     preflight: Callable[[StageContext], None] | None = None
@@ -175,10 +178,8 @@ class Stage:
         return self.active is None or bool(self.active(ctx))
 
     def tasks(self, ctx: StageContext) -> int:
-        wanted = (
-            self.task_count(ctx) if self.task_count else count_input_files(ctx.input, self.input_suffixes)
-        )
-        return max(1, min(self.max_tasks, wanted))
+        """Tasks of a stage with `task_count` (other stages get theirs from their input plan)."""
+        return max(1, min(self.max_tasks, self.task_count(ctx) if self.task_count else 1))
 
 
 @contextlib.contextmanager
@@ -200,8 +201,10 @@ class Recipe:
     services: Callable[[dict[str, Any], list[str]], contextlib.AbstractContextManager] = no_services
     options: Sequence[Option] = ()
 
-    def open_services(self, options: dict[str, Any], stages: list[str]):
-        return self.services(self.resolve(options), stages)
+    def open_services(self, options: dict[str, Any], stages: list[str], config: ExecutorConfig | None = None):
+        """`config` tells services where tasks run (`executor`, `ray_address` keys for them)."""
+        where = {"executor": config.kind, "ray_address": config.ray_address} if config else {}
+        return self.services({**self.resolve(options), **where}, stages)
 
     def declared(self) -> dict[str, Option]:
         """Every option this recipe accepts: its own and its stages' declarations."""
@@ -244,19 +247,79 @@ class OutputInUse(StageFailed):
 @dataclass
 class ExecutorConfig:
     kind: str = "local"  # local | ray
-    workers: int | None = None  # tasks run at once; default: one per core
+    workers: int | None = None  # tasks run at once; default: one per core (local), every slot (ray)
     ray_address: str | None = None
+    tasks: int | None = None  # tasks per stage; default: every worker slot TASKS_PER_SLOT times
+    cpus_per_task: int | None = None  # Ray: CPUs a task asks for; default: the stage's
+    mem_per_cpu_gb: float | None = None  # Ray: memory per CPU a task asks for; default: the stage's
+
+
+def worker_slots(stage: Stage, config: ExecutorConfig) -> int:
+    """Tasks that can run at once: `--workers`, else this machine's cores or the Ray cluster's CPUs
+    divided by what a task asks for."""
+    if config.workers:
+        return config.workers
+    if config.kind == "ray":
+        import ray
+
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus // (config.cpus_per_task or stage.cpus_per_task))
+    return os.cpu_count() or 1
+
+
+def _reader(pipeline: list[PipelineStep]):
+    from datatrove.pipeline.readers.base import BaseDiskReader
+
+    return pipeline[0] if pipeline and isinstance(pipeline[0], BaseDiskReader) else None
+
+
+def _has_completed_tasks(ctx: StageContext) -> bool:
+    marks = ctx.logs_dir / "completions"
+    return marks.exists() and any(True for _ in marks.iterdir())
+
+
+def plan_tasks(stage: Stage, ctx: StageContext, pipeline: list[PipelineStep], config: ExecutorConfig):
+    """(tasks, input bytes per task): from the input plan when the stage starts with a file reader
+    (the reader then reads its share from the plan's paths file, without listing), else `task_count`."""
+    reader = _reader(pipeline)
+    if stage.task_count or reader is None:
+        return stage.tasks(ctx), {}
+    if reader.paths_file:  # the user's own listing (Common Crawl's warc.paths.gz): a task a line, or --tasks
+        from curate.web.listing import listing_size
+
+        return config.tasks or max(1, listing_size(reader.paths_file)), {}
+    wanted = config.tasks
+    bytes_per_task = stage.task_bytes(ctx) if stage.task_bytes else None
+    try:
+        plan = plan_for_stage(
+            ctx.stage_dir,
+            reader,
+            wanted,
+            worker_slots(stage, config),
+            resumable=_has_completed_tasks(ctx),
+            bytes_per_task=bytes_per_task,
+        )
+    except PlanMismatch as exc:
+        raise StageFailed(f"stage {stage.name!r}: {exc}") from exc
+    reader.paths_file = str(ctx.stage_dir / PLAN_FILE)
+    return plan.tasks, plan.rank_sizes()
 
 
 def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
     pipeline = stage.build(ctx)
-    tasks = stage.tasks(ctx)
+    if config.kind == "ray":
+        connect_ray(config.ray_address, config.workers or os.cpu_count() or 1)
+    tasks, sizes = plan_tasks(stage, ctx, pipeline, config)
     workers = config.workers or os.cpu_count() or 1
+    running = min(tasks, worker_slots(stage, config))
+    for step in pipeline:
+        if hasattr(step, "share_concurrency"):  # e.g. the LLM's total requests in flight
+            step.share_concurrency(running)
     if config.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
         return _largest_first(LocalPipelineExecutor)(
-            rank_sizes(pipeline, tasks),
+            sizes,
             pipeline=pipeline,
             tasks=tasks,
             workers=min(workers, tasks),
@@ -267,35 +330,16 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
     if config.kind == "ray":
         from datatrove.executor import RayPipelineExecutor
 
-        connect_ray(config.ray_address, workers)
         return _largest_first(RayPipelineExecutor)(
-            rank_sizes(pipeline, tasks),
+            sizes,
             pipeline=pipeline,
             tasks=tasks,
             workers=min(workers, tasks) if config.workers else -1,
-            logging_dir=str(ctx.logs_dir),
-            cpus_per_task=stage.cpus_per_task,
-            mem_per_cpu_gb=1,
+            logging_dir=str(ctx.logs_dir),  # shared: the output location (fsspec) on a cluster
+            cpus_per_task=config.cpus_per_task or stage.cpus_per_task,
+            mem_per_cpu_gb=config.mem_per_cpu_gb or stage.mem_per_cpu_gb,
         )
     raise ValueError(f"unknown executor {config.kind!r}: use 'local' or 'ray'")
-
-
-def rank_sizes(pipeline: list[PipelineStep], tasks: int) -> dict[int, int]:
-    """Bytes of input each task reads, when the pipeline starts with a file reader (else empty).
-
-    Tasks split the reader's files as datatrove's readers do (task r reads files r, r+tasks, ...)."""
-    from datatrove.pipeline.readers.base import BaseDiskReader
-
-    reader = pipeline[0] if pipeline else None
-    if not isinstance(reader, BaseDiskReader) or reader.paths_file:
-        return {}
-    folder = reader.data_folder
-    if not folder.isdir(""):
-        return {}
-    files = folder.list_files(recursive=reader.recursive, glob_pattern=reader.glob_pattern)
-    listing = folder.find("", detail=True)  # one listing with sizes, not a request per file
-    sizes = [listing[f]["size"] if f in listing else 0 for f in files]
-    return {rank: sum(sizes[rank::tasks]) for rank in range(tasks)}
 
 
 def _largest_first(executor_class: type) -> type:
@@ -318,16 +362,60 @@ def _largest_first(executor_class: type) -> type:
     return LargestFirst
 
 
+# Passed to every Ray worker (when set here): where the object store is and how to reach it. On a
+# cloud cluster, prefer instance roles over keys in the environment.
+FORWARDED_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "HF_TOKEN",
+    "HF_ENDPOINT",
+    "LLM_API_KEY",
+    "CURATE_SHARED_DATA",
+)
+
+
+def ray_runtime_env() -> dict[str, Any]:
+    """What workers on other nodes need besides the same Python environment: this checkout's packages
+    (so they run the driver's code, not whatever is installed there) and the storage settings."""
+    import importlib
+
+    packages = [Path(importlib.import_module(name).__file__).parent for name in RAY_PACKAGES]
+    return {
+        "py_modules": [str(p) for p in packages],
+        "env_vars": {key: os.environ[key] for key in FORWARDED_ENV if key in os.environ},
+        "excludes": ["__pycache__", "*.pyc"],
+    }
+
+
+RAY_PACKAGES = ("curate", "filters", "synth", "pipelines")
+
+
 def connect_ray(address: str | None, num_cpus: int) -> None:
-    """Join the cluster at `address`, or start a Ray on this machine's cores."""
+    """Join the cluster at `address` (with a runtime environment for its nodes), or start a Ray on
+    this machine's cores."""
     import ray
 
     if ray.is_initialized():
         return
-    if address:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    else:
+    if not address:
         ray.init(num_cpus=num_cpus, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        return
+    try:
+        ray.init(address=address, log_to_driver=False, runtime_env=ray_runtime_env())
+    except (ConnectionError, RuntimeError) as exc:
+        token = "set" if os.environ.get("RAY_AUTH_TOKEN") else "not set"
+        raise StageFailed(
+            f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {str(exc)[:300]}. "
+            "Check the address (`ray status` on the head node prints it). A cluster started with token "
+            "authentication needs RAY_AUTH_MODE=token here, and its token: RAY_AUTH_TOKEN (now "
+            f"{token}) or the token file that `ray start` wrote on the head node (~/.ray/auth_token)."
+        ) from exc
 
 
 def stage_contexts(recipe: Recipe, input: str, output: Path, options: dict[str, Any]) -> list[StageContext]:
@@ -348,26 +436,39 @@ def active_stage_names(recipe: Recipe, input: str, output: Path, options: dict[s
     return [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
 
 
-def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig) -> float:
+def _check_input(stage: Stage, ctx: StageContext) -> None:
+    """A missing input is "no such input" (a missing bucket or credentials say so, naming it)."""
+    try:
+        found = exists(ctx.input, "input")
+        upstream = location(ctx.input).parent  # OUTPUT/stages/PREVIOUS when reading a stage's data
+        if not found and exists(upstream / "logs" / "completions"):
+            # the previous stage ran and kept nothing: an empty input (an empty prefix on object stores)
+            if not is_url(ctx.input):
+                Path(ctx.input).mkdir(parents=True)
+            return
+    except LocationError as exc:
+        raise StageFailed(f"stage {stage.name!r}: {exc}") from exc
+    if not found:
+        raise StageFailed(
+            f"stage {stage.name!r}: no such input {ctx.input} (run the stage before it first, or pass --input)"
+        )
+
+
+def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress: bool = False) -> float:
     """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
     what the stage before it kept (curate/ledger.py), or if too many of its records errored.
     Returns seconds."""
-    upstream = Path(ctx.input).parent  # OUTPUT/stages/PREVIOUS when reading a stage's data
-    if not Path(ctx.input).exists() and (upstream / "logs" / "completions").is_dir():
-        Path(ctx.input).mkdir(parents=True)  # the previous stage ran and kept nothing: an empty input
-    if not Path(ctx.input).exists():
-        raise StageFailed(
-            f"stage {stage.name!r}: its input {ctx.input} does not exist"
-            " (run the stage before it first, or pass --input)"
-        )
+    _check_input(stage, ctx)
     started = time.monotonic()
     executor = make_executor(stage, ctx, config)
     try:
         input_part = ledger.check_input(stage.name, executor.pipeline)
     except ledger.LedgerError as exc:
         raise StageFailed(str(exc)) from exc
+    watch = StageProgress(stage, ctx, executor.world_size) if progress else contextlib.nullcontext()
     try:
-        executor.run()
+        with watch:
+            executor.run()
     except Exception as exc:  # whatever a task raised: the stage failed; its traceback is in the task's log
         raise StageFailed(
             f"stage {stage.name!r} failed: {type(exc).__name__}: {exc} (traceback in {ctx.logs_dir}/logs)"
@@ -414,7 +515,7 @@ def _record_elapsed(ctx: StageContext, seconds: float) -> None:
     """Wall time of the stage's last run, for throughput in the report (reruns of finished stages add 0)."""
     path = ctx.stage_dir / "elapsed.txt"
     previous = float(path.read_text()) if path.exists() else 0.0
-    path.write_text(f"{previous + seconds:.3f}")
+    write_text_atomic(path, f"{previous + seconds:.3f}")
 
 
 def run_recipe(
@@ -428,9 +529,12 @@ def run_recipe(
 ) -> None:
     """Run (or resume) a recipe's stages in order, or only `only_stage`; raise StageFailed on failure."""
     config = config or ExecutorConfig()
-    output = Path(output)
+    output = location(output)
     options = recipe.resolve(options or {})  # typed; an unknown or bad option fails here, before any work
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        check_output(output)
+    except LocationError as exc:
+        raise StageFailed(str(exc)) from exc
     if only_stage:
         recipe.stage(only_stage)  # validates the name
     contexts = stage_contexts(recipe, input, output, options)
@@ -450,7 +554,8 @@ def run_recipe(
 
 def _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active) -> None:
     """The stages of `run_recipe`, with the output folder locked."""
-    (output / "run.json").write_text(
+    write_text_atomic(
+        output / "run.json",
         json.dumps(
             {
                 "recipe": recipe.name,
@@ -460,19 +565,18 @@ def _run_locked(recipe, input, output, config, only_stage, options, progress, co
             },
             indent=2,
             default=str,
-        )
+        ),
     )
     selected = [name for name in active if not only_stage or name == only_stage]
     for stage, ctx in zip(recipe.stages, contexts, strict=True):
         if stage.name in selected and stage.preflight:
             stage.preflight(ctx)
     try:
-        with recipe.open_services(options, selected) as services:
+        with recipe.open_services(options, selected, config) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):
                 if stage.name in selected:
                     ctx.services.update(services)
-                    with StageProgress(stage, ctx) if progress else contextlib.nullcontext():
-                        run_stage(stage, ctx, config)
+                    run_stage(stage, ctx, config, progress=progress)
     finally:
         from curate.report import run_funnel, write_funnel_json
 

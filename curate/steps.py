@@ -91,6 +91,12 @@ class InputReader(ErrorSinkMixin, BaseDiskReader):
         source = source if "://" in source else os.path.normpath(source)  # keep a URL's `//`
         return escape_name(source), escape_name(filepath.lstrip("/")), raw_name_metadata(filepath)
 
+    skips_empty_paths = True
+
+    def read_files_shard(self, shard: list[str]) -> DocumentsPipeline:
+        # a task's share from the stage's plan has empty lines where it has fewer files than others
+        return super().read_files_shard([path for path in shard if path])
+
 
 class RecordStep(ErrorSinkMixin, PipelineStep):
     """A step that changes records one at a time. Subclasses implement `process`."""

@@ -200,13 +200,11 @@ class ClipScoreFilter(ScoreFilter):
     @property
     def clip(self):
         if self._clip is None:
-            self._clip = load_clip(
-                self.model_name,
-                self.pretrained,
-                self.weights_path,
-                self.device,
-                self.random_init_seed,
-                self.hub_cache,
+            from curate.worker_cache import worker_model
+
+            args = (self.model_name, self.pretrained, self.weights_path, self.device, self.random_init_seed)
+            self._clip = worker_model(
+                ("clip", *args, self.hub_cache), lambda: load_clip(*args, self.hub_cache)
             )
         return self._clip
 

@@ -90,7 +90,9 @@ class NudeNetClassifier(NsfwClassifier):
         if self._detector is None:
             from nudenet import NudeDetector
 
-            self._detector = NudeDetector()
+            from curate.worker_cache import worker_model
+
+            self._detector = worker_model(("nudenet",), NudeDetector)
         return self._detector
 
     def detections(self, images: list[np.ndarray]) -> list[list[dict]]:

@@ -241,7 +241,13 @@ class PerplexityFilter(ScoreFilter):
     @property
     def lm(self) -> LanguageModel:
         if self._lm is None:
-            self._lm = make_language_model(self.backend, self.model_path, **self.model_kwargs)
+            from curate.worker_cache import worker_model
+
+            path = self.model_path if isinstance(self.model_path, str | Path | None) else id(self.model_path)
+            key = ("lm", self.backend, path, tuple(sorted(self.model_kwargs.items())))
+            self._lm = worker_model(
+                key, lambda: make_language_model(self.backend, self.model_path, **self.model_kwargs)
+            )
         return self._lm
 
     def score(self, doc: Document) -> None:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.location import location
 from curate.record import scores
 from curate.steps import ScoreFilter
 
@@ -28,8 +29,9 @@ def stored_scores(folder: str | Path, name: str) -> np.ndarray:
     Reads only the metadata column of each Parquet file, so it is cheap next to the stage that scored.
     """
     values: list[float] = []
-    for path in sorted(Path(folder).glob("*.parquet")):
-        column = pq.read_table(path, columns=["metadata"]).column("metadata")
+    for path in sorted(location(folder).glob("*.parquet"), key=str):  # local or a URL (s3://...)
+        with path.open("rb") as f:
+            column = pq.read_table(f, columns=["metadata"]).column("metadata")
         for text in column.to_pylist():
             value = json.loads(text or "{}").get("scores", {}).get(name)
             if value is not None and math.isfinite(value):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 from curate.compact import compact_shards
 from curate.options import Option
 from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
@@ -50,12 +47,11 @@ def _finish_shards(ctx: StageContext) -> None:
         raise StageFailed(f"stage {ctx.name!r}: {exc}") from exc
 
 
-def _shard_tasks(ctx: StageContext) -> int:
+def _shard_task_bytes(ctx: StageContext) -> int:
     """One task per target-size shard of input (records are about shard-sized once in tar), so small
-    runs give few full shards rather than one small shard per upstream file."""
-    files = list(Path(ctx.input).glob("*.parquet"))
-    total = sum(f.stat().st_size for f in files)
-    return min(len(files), math.ceil(total / ctx.option("shard_bytes")))
+    runs give few full shards rather than one small shard per upstream file (sizes from the plan's
+    one listing)."""
+    return ctx.option("shard_bytes")
 
 
 def shards_stage() -> Stage:
@@ -64,7 +60,7 @@ def shards_stage() -> Stage:
         "shards",
         _build_shards,
         finish=_finish_shards,
-        task_count=_shard_tasks,
+        task_bytes=_shard_task_bytes,
         description="write WebDataset shards",
         options=SHARD_OPTIONS,
     )

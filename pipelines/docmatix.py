@@ -93,7 +93,8 @@ QA_OPTIONS = (
         int,
         None,
         minimum=1,
-        help="requests in flight per task (default: 32 for a server at llm_url, 1 for the embedded one)",
+        help="requests in flight for the whole run, divided among the running tasks (default: 64 for a "
+        "server at llm_url; the embedded llama.cpp server: 1 per task)",
     ),
     Option.arg(
         QAGenerator, "timeout", "llm_timeout", type=float, minimum=1, help="seconds to wait for one answer"
@@ -140,9 +141,11 @@ def build_qa(ctx: StageContext):
             max_tokens=ctx.option("max_tokens"),
             max_chunks_per_page=ctx.option("max_chunks_per_page"),
             max_chunk_chars=ctx.option("max_chunk_chars") or None,
-            # llama.cpp answers one request at a time: one queued per task keeps it busy;
-            # vLLM batches many, so keep many in flight
-            concurrency=ctx.option("llm_concurrency") or (32 if external else 1),
+            # llm_concurrency is the total in flight for the run, divided among the tasks running at
+            # once. llama.cpp answers one request at a time: one queued per task keeps it busy;
+            # vLLM batches many, so keep many in flight (64 in all by default)
+            concurrency=1,
+            total_concurrency=ctx.option("llm_concurrency") or (64 if external else None),
             timeout=ctx.option("llm_timeout"),
             retries=ctx.option("llm_retries"),
             deadline=ctx.option("llm_deadline"),
@@ -206,11 +209,20 @@ def finish_checks(ctx: StageContext) -> None:
 
 @contextlib.contextmanager
 def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
-    """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one."""
+    """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one.
+
+    The embedded server listens on the driver's 127.0.0.1, which tasks on other nodes cannot reach: a
+    run on a Ray cluster (`--ray-address`) without `llm_url` is refused before any work."""
     if "qa" not in stages:
         yield {}
         return
     url = options.get("llm_url")
+    if not url and options.get("ray_address"):
+        raise StageFailed(
+            f"the qa stage on a Ray cluster ({options['ray_address']}) needs an LLM server every node "
+            "can reach: pass --set llm_url=http://HOST:PORT/v1 (e.g. vLLM started with `curate serve-llm` "
+            "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
+        )
     if url:
         key = options.get("llm_api_key")
         client = ChatClient(url, api_key=key.get() if key else None)

@@ -11,10 +11,10 @@ Options: `curate recipes interleaved --options` lists them with their defaults a
 from __future__ import annotations
 
 from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext, count_input_files
+from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages, ImageFetcher
-from curate.web.listing import COMMON_CRAWL_BASE, reader_location, web_task_count
+from curate.web.listing import COMMON_CRAWL_BASE, reader_location
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (
     ObelicsImageCountFilter,
@@ -247,8 +247,6 @@ def recipe() -> Recipe:
                 "extract",
                 build_extract,
                 input_suffixes=WEB_SUFFIXES,
-                # a Common Crawl warc.paths.gz listing: one task per WARC it names
-                task_count=web_task_count(lambda folder: count_input_files(folder, WEB_SUFFIXES)),
                 description="web pages -> ordered text and images; OBELICS text filters",
                 options=EXTRACT_OPTIONS,
             ),

@@ -11,12 +11,11 @@ and max_aspect_ratio 3 as DataComp).
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from curate.location import location
 from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext, count_input_files
+from curate.stage import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
-from curate.web.listing import is_paths_listing, reader_location, web_task_count
+from curate.web.listing import is_paths_listing, reader_location
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader
 from filters.dedup.stages import (
     cross_source_stage,
@@ -52,7 +51,7 @@ EXTRACT_OPTIONS = (
 def _is_url_list(folder: str) -> bool:
     if is_paths_listing(folder):
         return False
-    path = Path(folder)
+    path = location(folder)  # local or a URL (s3://...)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
         p.name.lower().endswith(WEB_SUFFIXES) for p in files
@@ -92,10 +91,6 @@ def recipe() -> Recipe:
                 "extract",
                 build_extract,
                 input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
-                # a Common Crawl warc.paths.gz listing: one task per WARC it names
-                task_count=web_task_count(
-                    lambda folder: count_input_files(folder, WEB_SUFFIXES + LIST_SUFFIXES)
-                ),
                 description="pages or URL lists -> image-caption pairs",
                 options=EXTRACT_OPTIONS,
             ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -84,10 +85,18 @@ class ChatResult:
 
 class RequestCache:
     """Finished requests, one JSON line each (`key`, `result`), appended as they finish and flushed,
-    so whatever completed before a crash is replayed instead of re-asked."""
+    so whatever completed before a crash is replayed instead of re-asked.
 
-    def __init__(self, path: str | Path | None):
-        self.path = Path(path) if path else None
+    On an object store (a URL path), where a file cannot be appended to, the lines go to a local file
+    and the whole file is uploaded every `sync_seconds` and at the end: a crash loses at most that
+    much of finished requests, which a rerun asks again."""
+
+    def __init__(self, path: str | Path | None, sync_seconds: float = 30.0):
+        from curate.location import is_url, location
+
+        self.path = location(path) if path else None
+        self.remote = bool(path) and is_url(path)
+        self.sync_seconds, self._synced = sync_seconds, time.monotonic()
         self._lock = threading.Lock()
         self._results: dict[str, dict] = {}
         if self.path and self.path.exists():
@@ -112,17 +121,39 @@ class RequestCache:
             if self.path is None:
                 return
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a")
+                self._file = self._open()
             self._file.write(json.dumps({"key": key, "result": result}) + "\n")
             self._file.flush()
+            if self.remote and time.monotonic() - self._synced > self.sync_seconds:
+                self._upload()
+
+    def _open(self):
+        if not self.remote:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return open(self.path, "a")
+        import tempfile
+
+        spool = tempfile.NamedTemporaryFile("w+", suffix=".jsonl", delete=False)  # noqa: SIM115
+        if self.path.exists():
+            spool.write(self.path.read_text())
+        return spool
+
+    def _upload(self) -> None:
+        from curate.location import datafolder
+
+        datafolder(str(self.path.parent)).put_file(self._file.name, self.path.name)
+        self._synced = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._results)
 
     def close(self) -> None:
         if self._file is not None:
+            if self.remote:
+                self._upload()
             self._file.close()
+            if self.remote:
+                os.unlink(self._file.name)
             self._file = None
 
 

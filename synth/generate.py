@@ -15,7 +15,6 @@ import json
 import re
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
@@ -170,6 +169,8 @@ class QAGenerator(RecordStep):
         deadline: seconds a request may take in all, tries included; past it the page is an error
             (`llm_timeout`) and the run goes on
         status_seconds: with no reply for this long, log "waiting for the LLM server (...)"
+        total_concurrency: requests in flight for the whole run (`llm_concurrency`): divided among the
+            tasks that run at once (`share_concurrency`), so 64 tasks do not send 64x to one server
         response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
         cache_dir: where finished requests are kept so a rerun does not ask them again
         api_key: sent as `Authorization: Bearer` on every request (kept as a Secret: never shown,
@@ -192,6 +193,7 @@ class QAGenerator(RecordStep):
         min_text_chars: int = 50,
         temperature: float = 0.2,
         concurrency: int = 4,
+        total_concurrency: int | None = None,
         timeout: float = 900,
         retries: int = 4,
         deadline: float = 120,
@@ -213,10 +215,16 @@ class QAGenerator(RecordStep):
         self.min_text_chars, self.temperature = min_text_chars, temperature
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
         self.deadline, self.status_seconds = deadline, status_seconds
+        self.total_concurrency = total_concurrency
         self.response_format = prompts.response_format(response_format, pairs_per_request)
         self.cache_dir = cache_dir
         for style in self.styles:
             prompts.messages("", style)  # unknown style -> error now, not per page
+
+    def share_concurrency(self, running_tasks: int) -> None:
+        """Called by the driver once it knows how many tasks run at once."""
+        if self.total_concurrency:
+            self.concurrency = max(1, self.total_concurrency // max(1, running_tasks))
 
     def process(self, doc: Document) -> Document:  # the pool-based run() below replaces it
         raise NotImplementedError
@@ -314,12 +322,15 @@ class QAGenerator(RecordStep):
             )
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        cache_path = Path(self.cache_dir) / f"{rank:05d}.jsonl" if self.cache_dir else None
-        cache = RequestCache(cache_path)
+        cache_path = f"{str(self.cache_dir).rstrip('/')}/{rank:05d}.jsonl" if self.cache_dir else None
         url, api_key = self.server.get()
         client = ChatClient(
-            url, self.model, self.timeout, self.retries, api_key=api_key, cache=cache, deadline=self.deadline
+            url, self.model, self.timeout, self.retries, api_key=api_key, deadline=self.deadline
         )
+        # from the node this task runs on (the driver's check says nothing about a cluster node's view):
+        # an unreachable server is a clear error naming its URL before any page is read
+        client.check()
+        cache = client.cache = RequestCache(cache_path)
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 

@@ -119,14 +119,15 @@ def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path
     stage = pages_stage()
     ctx = StageContext("pages", str(folder), tmp_path / "out")
     executor = make_executor(stage, ctx, ExecutorConfig("local", workers=2))
+    from datatrove.io import get_shard_from_paths_file
+
     reader = executor.pipeline[0]
     order = executor.get_incomplete_ranks()
-    sizes = {
-        rank: sum(
-            os.path.getsize(folder / f) for f in reader.data_folder.get_shard(rank, executor.world_size)
-        )
+    shares = {  # what each task reads: its lines of the stage's plan (empty lines pad shorter shares)
+        rank: [f for f in get_shard_from_paths_file(reader.paths_file, rank, executor.world_size) if f]
         for rank in range(executor.world_size)
     }
+    sizes = {rank: sum(os.path.getsize(folder / f) for f in files) for rank, files in shares.items()}
     assert sorted(order) == list(range(executor.world_size)) == list(range(len(SMALL_SET)))
+    assert sorted(f for files in shares.values() for f in files) == sorted(SMALL_SET)
     assert [sizes[rank] for rank in order] == sorted(sizes.values(), reverse=True)
-    assert order != list(range(executor.world_size))  # these files are not already in size order

@@ -8,8 +8,6 @@ warc_base_url=`): datatrove's `paths_file`, so each task reads only its own line
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 PATHS_SUFFIXES = (".paths.gz", ".paths", ".paths.txt")
 COMMON_CRAWL_BASE = "https://data.commoncrawl.org/"
 
@@ -31,12 +29,3 @@ def listing_size(path: str) -> int:
 
     with fsspec.open(path, "rt", compression="infer") as f:
         return sum(1 for line in f if line.strip())
-
-
-def web_task_count(count_files: Callable[[str], int]) -> Callable:
-    """A stage's task count: one per WARC of a listing, else `count_files(input)` (one per input file)."""
-
-    def count(ctx) -> int:
-        return listing_size(ctx.input) if is_paths_listing(ctx.input) else count_files(ctx.input)
-
-    return count

@@ -16,12 +16,14 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from curate.location import load_npy, location
 from filters.dedup.index import (
     COUNT,
     GROUP,
     PAIR,
     decisions_path,
     read_ids,
+    save_atomic,
     split_node,
     write_json_atomic,
 )
@@ -31,8 +33,9 @@ FREQUENT_FILE = "frequent_{kind}.npy"
 
 
 def _load(match_dir: Path, kind: str, dtype: np.dtype) -> np.ndarray:
-    files = sorted((match_dir / "matches" / kind).glob("p*.npy"))
-    arrays = [np.load(f) for f in files if not f.name.endswith(".tmp.npy")]
+    folder = location(match_dir) / "matches" / kind
+    files = sorted(folder.glob("p*.npy"), key=str) if folder.exists() else []
+    arrays = [load_npy(f) for f in files if not f.name.endswith(".tmp")]
     return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
 
@@ -93,13 +96,13 @@ def write_decisions(kinds: list[DedupKind], keys_dir: Path, match_dir: Path) -> 
                 wanted[split_node(kept_value)[0]].add(split_node(kept_value)[1])
         elif kind.mode == "frequency":
             frequent = _load(match_dir, kind.name, COUNT)
-            np.save(match_dir / FREQUENT_FILE.format(kind=kind.name), frequent)
+            save_atomic(location(match_dir) / FREQUENT_FILE.format(kind=kind.name), frequent)
             counts[f"frequent_{kind.name}"] = len(frequent)
     names = {}
     for rank, indices in wanted.items():
         for idx, record_id in read_ids(keys_dir, rank, indices).items():
             names[(rank << 32) | idx] = record_id
-    ranks = len(list((keys_dir / "ids").glob("*.jsonl")))
+    ranks = len(list((location(keys_dir) / "ids").glob("*.jsonl")))
     for rank in range(ranks):
         write_json_atomic(
             decisions_path(match_dir, rank),

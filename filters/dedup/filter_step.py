@@ -13,12 +13,12 @@ import contextlib
 import json
 from pathlib import Path
 
-import numpy as np
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.errors import data_errors, error_kind
+from curate.location import load_npy, location
 from curate.record import set_sequence
 from curate.steps import ErrorSinkMixin, describe_error
 from filters.dedup.decisions import FREQUENT_FILE
@@ -68,7 +68,7 @@ class DedupFilter(ErrorSinkMixin, PipelineStep):
         error_writer: DiskWriter | None = None,
     ):
         super().__init__()
-        self.kinds, self.match_dir = kinds, Path(match_dir)
+        self.kinds, self.match_dir = kinds, location(match_dir)
         self.exclusion_writer, self.error_writer = exclusion_writer, error_writer
 
     def _load(self, rank: int) -> None:
@@ -80,7 +80,7 @@ class DedupFilter(ErrorSinkMixin, PipelineStep):
         for kind in self.kinds:
             if kind.mode == "frequency":
                 path = self.match_dir / FREQUENT_FILE.format(kind=kind.name)
-                table = np.load(path) if path.exists() else []
+                table = load_npy(path) if path.exists() else []
                 self.frequent.update(zip(table["key"].tolist(), table["count"].tolist(), strict=True))
         self.url_reason = next((k.reason for k in self.kinds if k.mode == "frequency"), "frequent_image_url")
         self.paragraph_reason = next((k.reason for k in self.kinds if k.mode == "paragraph"), "")

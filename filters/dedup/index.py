@@ -13,12 +13,15 @@ the address in one uint64 (rank << 32 | index) so joins and sorts are numpy oper
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from curate.location import is_url, location, write_bytes_atomic
 
 ENTRY = np.dtype([("key", "<u8"), ("rank", "<u4"), ("idx", "<u4"), ("aux", "<u8")])
 PAIR = np.dtype([("a", "<u8"), ("b", "<u8")])  # b duplicates a (a is the smaller address)
@@ -52,28 +55,25 @@ def decisions_path(match_dir: Path, rank: int) -> Path:
 
 
 def save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def write_json_atomic(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, ensure_ascii=False))
-    os.replace(tmp, path)
+    write_bytes_atomic(path, json.dumps(value, ensure_ascii=False).encode())
 
 
 class EntryWriter:
     """Appends one task's key entries to one file per (kind, partition), flushing a bounded buffer.
 
     Files are written under a temporary name and renamed on `close`, so a crashed task leaves no
-    half file that a rerun or the match stage would read.
+    half file that a rerun or the match stage would read; on an object store a file is one upload,
+    completed on `close`.
     """
 
     def __init__(self, keys_dir: Path, rank: int, partitions: int):
-        self.keys_dir, self.rank, self.partitions = keys_dir, rank, partitions
+        self.keys_dir, self.rank, self.partitions = location(keys_dir), rank, partitions
         self.buffers: dict[tuple[str, int], list[tuple[int, int, int, int]]] = defaultdict(list)
         self.files: dict[tuple[str, int], object] = {}
         self.buffered = 0
@@ -92,10 +92,12 @@ class EntryWriter:
             return
         handle = self.files.get(slot)
         if handle is None:
-            path = partition_dir(self.keys_dir, *slot) / f"{self.rank:05d}.bin.tmp"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.files[slot] = open(path, "wb")  # noqa: SIM115 - closed in close()
-        np.array(buffer, dtype=ENTRY).tofile(handle)
+            path = partition_dir(self.keys_dir, *slot) / f"{self.rank:05d}.bin"
+            if not is_url(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path = path.with_name(path.name + ".tmp")
+            handle = self.files[slot] = path.open("wb")  # closed in close()
+        handle.write(np.array(buffer, dtype=ENTRY).tobytes())
 
     def close(self) -> None:
         for slot in list(self.buffers):
@@ -103,21 +105,23 @@ class EntryWriter:
         for slot, handle in self.files.items():
             handle.close()
             final = partition_dir(self.keys_dir, *slot) / f"{self.rank:05d}.bin"
-            os.replace(final.with_name(final.name + ".tmp"), final)
+            if not is_url(final):
+                os.replace(final.with_name(final.name + ".tmp"), final)
         self.files.clear()
 
 
 def read_partition(keys_dir: Path, kind: str, partition: int) -> np.ndarray:
-    files = sorted(partition_dir(keys_dir, kind, partition).glob("*.bin"))
+    folder = partition_dir(location(keys_dir), kind, partition)
+    files = sorted(folder.glob("*.bin"), key=str) if folder.exists() else []
     if not files:
         return np.empty(0, dtype=ENTRY)
-    return np.concatenate([np.fromfile(f, dtype=ENTRY) for f in files])
+    return np.concatenate([np.frombuffer(f.read_bytes(), dtype=ENTRY) for f in files])
 
 
 def read_ids(keys_dir: Path, rank: int, wanted: set[int]) -> dict[int, str]:
     """The ids at the wanted indices of one task (streams the file: memory ~ len(wanted))."""
     found = {}
-    with open(ids_path(keys_dir, rank), encoding="utf-8") as lines:
+    with ids_path(location(keys_dir), rank).open("r", encoding="utf-8") as lines:
         for idx, line in enumerate(lines):
             if idx in wanted:
                 found[idx] = json.loads(line)

@@ -11,6 +11,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.batching import batched
 
 from curate.errors import data_errors
+from curate.location import is_url, location
 from curate.steps import ErrorSinkMixin, describe_error
 from filters.dedup.index import EntryWriter, ids_path
 from filters.dedup.kinds import DecodedImages, DedupKind
@@ -24,18 +25,20 @@ class DedupKeys(ErrorSinkMixin, PipelineStep):
 
     def __init__(self, kinds: list[DedupKind], keys_dir: str | Path, partitions: int, error_writer=None):
         super().__init__()
-        self.kinds, self.keys_dir, self.partitions = kinds, Path(keys_dir), partitions
+        self.kinds, self.keys_dir, self.partitions = kinds, location(keys_dir), partitions
         self.error_writer = error_writer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         entries = EntryWriter(self.keys_dir, rank, self.partitions)
         ids = ids_path(self.keys_dir, rank)
-        ids.parent.mkdir(parents=True, exist_ok=True)
-        tmp_ids = ids.with_name(ids.name + ".tmp")
+        remote = is_url(ids)  # an object appears when its one upload completes: no temporary name
+        if not remote:
+            ids.parent.mkdir(parents=True, exist_ok=True)
+        tmp_ids = ids if remote else ids.with_name(ids.name + ".tmp")
         idx = 0
         batched_kinds = [k for k in self.kinds if k.batched]  # text only: cheap to hold a batch
         single_kinds = [k for k in self.kinds if not k.batched]  # images: decoded one record at a time
-        with self._error_context(), open(tmp_ids, "w", encoding="utf-8") as id_lines:
+        with self._error_context(), tmp_ids.open("w", encoding="utf-8") as id_lines:
             for batch in batched(data, BATCH):
                 with self.track_time("batch"):
                     per_kind = {k.name: self._entries(k, batch, rank) for k in batched_kinds}
@@ -56,7 +59,8 @@ class DedupKeys(ErrorSinkMixin, PipelineStep):
                         self.send_warning(doc, problem, rank)
                 idx += len(batch)
         entries.close()
-        tmp_ids.replace(ids)
+        if not remote:
+            tmp_ids.replace(ids)
         return
         yield  # a generator that forwards nothing: records stay where they were read
 

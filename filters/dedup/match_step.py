@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
+from curate.location import location
 from filters.dedup.image_keys import hamming
 from filters.dedup.index import COUNT, GROUP, PAIR, matches_path, node, read_partition, save_atomic
 from filters.dedup.kinds import DedupKind
@@ -95,7 +96,7 @@ class DedupMatch(PipelineStep):
 
     def __init__(self, kinds: list[DedupKind], keys_dir: str | Path, match_dir: str | Path):
         super().__init__()
-        self.kinds, self.keys_dir, self.match_dir = kinds, Path(keys_dir), Path(match_dir)
+        self.kinds, self.keys_dir, self.match_dir = kinds, location(keys_dir), location(match_dir)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         partition = rank

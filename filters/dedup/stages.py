@@ -20,6 +20,7 @@ from pathlib import Path
 
 from curate.io import RecordReader
 from curate.options import PATH, Option
+from curate.plan import PLAN_FILE
 from curate.stage import Stage, StageContext
 from filters.dedup.cross_source import CrossSourceFlag
 from filters.dedup.decisions import write_decisions
@@ -120,8 +121,10 @@ def dedup_stages(kinds: list[DedupKind], name: str = "dedup") -> list[Stage]:
         return len(list((_stage_dir(ctx, keys_name) / "ids").glob("*.jsonl")))
 
     def build_filter(ctx: StageContext):
+        # the same share of records per task as the keys stage (its ids files are per task)
+        keys_plan = _stage_dir(ctx, keys_name) / PLAN_FILE
         return [
-            RecordReader(keys_input(ctx)),
+            RecordReader(keys_input(ctx), paths_file=str(keys_plan) if keys_plan.exists() else None),
             DedupFilter(
                 kinds,
                 _stage_dir(ctx, match_name),

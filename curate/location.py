@@ -1,0 +1,124 @@
+"""Locations: a local folder or any fsspec URL (`s3://`, `gs://`, `hf://datasets/ORG/NAME/...`).
+
+Records, shards, logs and completion markers go through datatrove's `DataFolder` (fsspec). The run's
+own small files (run.json, funnel, stats, elapsed time, thresholds) are read and written through
+`location(...)`: a `pathlib.Path` for a local folder and a `UPath` (fsspec's pathlib API) for a URL,
+so `ctx.output / "funnel.json"` works the same on both and a URL never becomes a local folder
+named `s3:`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from datatrove.io import DataFolder, get_datafolder
+
+from curate.options import UserError
+
+
+class LocationError(UserError, RuntimeError):
+    """A location that cannot be used: no such input, no such bucket, or no credentials for it."""
+
+
+def is_url(path: str | os.PathLike) -> bool:
+    return "://" in str(path)
+
+
+def location(path: str | os.PathLike) -> Path:
+    """`Path` for a local path, `UPath` (same API, over fsspec) for a URL."""
+    if isinstance(path, Path):
+        return path
+    if is_url(path):
+        from upath import UPath
+
+        return UPath(str(path))
+    return Path(path)
+
+
+def datafolder(path: str | os.PathLike) -> DataFolder:
+    return get_datafolder(str(path))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Readers never see half a file: a local file is written aside and renamed; an object store
+    creates the object only when its single upload completes."""
+    if is_url(path):
+        path.write_text(text)
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """`write_text_atomic` for bytes (local parent folders are created)."""
+    if is_url(path):
+        path.write_bytes(data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def load_npy(path: Path):
+    """`np.load` of a local file or an object (read whole: these arrays are per partition or task)."""
+    import io
+
+    import numpy as np
+
+    return np.load(io.BytesIO(path.read_bytes()))
+
+
+_CREDENTIAL_HINTS = {
+    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE; AWS_ENDPOINT_URL for an "
+    "S3-compatible server)",
+    "gs": "set GOOGLE_APPLICATION_CREDENTIALS",
+    "gcs": "set GOOGLE_APPLICATION_CREDENTIALS",
+    "hf": "set HF_TOKEN (or run `huggingface-cli login`)",
+}
+
+
+def _explain(path: str, exc: BaseException, what: str) -> LocationError:
+    scheme = str(path).split("://", 1)[0] if is_url(path) else "file"
+    name = type(exc).__name__
+    text = f"{name}: {exc}"
+    hint = _CREDENTIAL_HINTS.get(scheme, "check the URL and your credentials")
+    if "credential" in text.lower() or name in ("PermissionError", "NoCredentialsError", "ClientError"):
+        return LocationError(f"cannot access {what} {path}: no valid credentials ({text}); {hint}")
+    if "bucket" in text.lower():
+        return LocationError(f"cannot access {what} {path}: no such bucket ({text})")
+    return LocationError(f"cannot access {what} {path} ({text}); {hint}")
+
+
+def exists(path: str | os.PathLike, what: str = "location") -> bool:
+    """Whether a file or folder (a prefix, on object stores) exists; a credential or network problem
+    is a `LocationError` naming the location, never a raw traceback or a silent False."""
+    try:
+        return location(path).exists()
+    except Exception as exc:
+        raise _explain(str(path), exc, what) from exc
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """An output URL's bucket must exist and be writable with the credentials at hand: checked before
+    any work (never create a bucket implicitly)."""
+    if not is_url(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return
+    folder = datafolder(path)
+    root = str(path).split("://", 1)[1].split("/", 1)[0]
+    try:
+        bucket_exists = folder.fs.exists(root)  # DataFolder wraps the store's filesystem in `fs`
+    except Exception as exc:
+        raise _explain(str(path), exc, "output") from exc
+    if not bucket_exists:
+        raise LocationError(f"cannot write output {path}: no such bucket {root!r} (create it first)")
+    probe = ".curate-write-check"
+    try:
+        with folder.open(probe, "w") as f:
+            f.write("ok")
+        folder.rm(probe)
+    except Exception as exc:
+        raise _explain(str(path), exc, "output") from exc

@@ -1,0 +1,287 @@
+"""Cluster scale for real: input and output on an S3-compatible server (moto, started here), a Ray
+cluster of two nodes (two `ray start` processes, token authentication), tasks free of the file count."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.loader import make_dataset
+from curate.stage import ExecutorConfig, StageFailed, run_recipe
+from pipelines import get_recipe
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL_SET = [
+    "born_digital/scotus-transcript-p1.pdf",
+    "born_digital/multi_page.pdf",
+    "scanned/ocr_test.pdf",
+]
+
+
+def _copy(shared_data: Path, dest: Path) -> Path:
+    for name in SMALL_SET:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / "pdf" / name, dest / name)
+    return dest
+
+
+def _pages(folder: Path) -> set[str]:
+    """Every page id the PDFs of `folder` have (`file#page=N`)."""
+    import pymupdf
+
+    ids = set()
+    for path in folder.rglob("*.pdf"):
+        with pymupdf.open(path) as pdf:
+            ids.update(f"{path.relative_to(folder).as_posix()}#page={n + 1}" for n in range(pdf.page_count))
+    return ids
+
+
+def _samples(output: str) -> dict[str, str]:
+    """Sample key -> hash of its members and JSON, streamed with webdataset (URLs through fsspec)."""
+    found = {}
+    for sample in make_dataset(output, decode_images=False):
+        digest = hashlib.sha256()
+        for member in sorted(k for k in sample if not k.startswith("__") and k not in ("image", "json")):
+            value = sample[member]
+            digest.update(member.encode() + (value if isinstance(value, bytes) else value.encode()))
+        digest.update(json.dumps(sample["json"], sort_keys=True).encode())
+        assert sample["__key__"] not in found, "duplicate sample"
+        found[sample["__key__"]] = digest.hexdigest()
+    return found
+
+
+@pytest.fixture(scope="module")
+def s3():
+    pytest.importorskip("moto", reason="moto[server] is a dev dependency (make install)")
+    from curate.testing import s3_server
+
+    with s3_server(("curate",)) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def s3_pdfs(s3, shared_data, tmp_path_factory) -> tuple[str, Path]:
+    from curate.testing import upload_folder
+
+    local = _copy(shared_data, tmp_path_factory.mktemp("pdfs"))
+    upload_folder(local, "s3://curate/pdfs")
+    return "s3://curate/pdfs", local
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3_pdfs, tmp_path_factory) -> str:
+    """pdf-pages with input and output in the bucket, local executor, run from an empty folder."""
+    workdir = tmp_path_factory.mktemp("cwd")
+    before = os.getcwd()
+    os.chdir(workdir)
+    try:
+        run_recipe(
+            get_recipe("pdf-pages"),
+            s3_pdfs[0],
+            "s3://curate/out-local",
+            ExecutorConfig("local", workers=2),
+            options={"shard_samples": 3},
+        )
+    finally:
+        os.chdir(before)
+    assert not any(workdir.iterdir()), "an s3:// output must not create a local folder"
+    return "s3://curate/out-local"
+
+
+def test_pdf_pages_on_s3_end_to_end(s3_run, s3_pdfs):
+    import fsspec
+
+    fs = fsspec.filesystem("s3")
+    manifest = json.loads(fs.cat(f"{s3_run}/shards/manifest.json"))
+    assert manifest["shards"] and not fs.glob(f"{s3_run}/shards/*.tmp")
+    for shard in manifest["shards"]:
+        data = fs.cat(f"{s3_run}/shards/{shard['name']}")
+        assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
+    samples = list(make_dataset(s3_run, decode_images=False))
+    assert len(samples) == manifest["total_samples"]
+    # every readable page once; the recorded source is the object's URL, not "s3:/..."
+    pages = {s["json"]["id"] for s in samples}
+    assert pages <= _pages(s3_pdfs[1]) and len(pages) == len(samples) >= 3
+    assert all(s["json"]["source"].startswith("s3://curate/pdfs/") for s in samples)
+    funnel = json.loads(fs.cat(f"{s3_run}/funnel.json"))
+    assert [f["stage"] for f in funnel] == ["pages", "shards"] and all(f["balanced"] for f in funnel)
+    assert fs.exists(f"{s3_run}/stages/pages/logs/completions") and fs.exists(f"{s3_run}/run.json")
+
+
+@pytest.mark.slow
+def test_dedup_and_filters_keep_their_files_in_the_bucket(s3_pdfs, tmp_path, monkeypatch):
+    """Dedup index, thresholds and the percentile cut read and write the bucket like any stage."""
+    import fsspec
+
+    monkeypatch.chdir(tmp_path)
+    output = "s3://curate/out-filters"
+    options = {"dedup": True, "language": True, "perplexity": True, "shard_samples": 3}
+    run_recipe(
+        get_recipe("pdf-pages"), s3_pdfs[0], output, ExecutorConfig("local", workers=2), options=options
+    )
+    assert not any(tmp_path.iterdir())
+    fs = fsspec.filesystem("s3")
+    funnel = json.loads(fs.cat(f"{output}/funnel.json"))
+    assert [f["stage"] for f in funnel] == [
+        "pages", "dedup-keys", "dedup-match", "dedup-filter", "filter", "perplexity_cut", "shards"
+    ]  # fmt: skip
+    assert all(f["balanced"] for f in funnel)
+    assert fs.glob(f"{output}/stages/dedup-keys/index/*/p*/*.bin") and fs.glob(
+        f"{output}/stages/dedup-match/decisions/*"
+    )
+    assert "language" in json.loads(fs.cat(f"{output}/stages/filter/thresholds.json"))
+    # 7 pages: 5% of them is no page, so the cut (computed from the scores in the bucket) drops none
+    assert fs.exists(f"{output}/stages/perplexity_cut/thresholds.json")
+    kept = funnel[-1]["kept"]
+    assert kept == json.loads(fs.cat(f"{output}/shards/manifest.json"))["total_samples"] > 0
+
+
+def test_report_and_inspect_read_an_s3_output(s3_run, capsys):
+    from curate.cli import main
+
+    assert main(["report", s3_run]) == 0
+    assert "pages" in capsys.readouterr().out
+    assert main(["inspect", s3_run, "-n", "1"]) == 0
+    assert "s3://curate/pdfs/" in capsys.readouterr().out
+
+
+def test_missing_input_and_missing_bucket_are_clear_errors(s3_pdfs, tmp_path):
+    with pytest.raises(StageFailed, match="no such input s3://curate/nothing"):
+        run_recipe(get_recipe("pdf-pages"), "s3://curate/nothing", tmp_path / "out")
+    with pytest.raises(StageFailed, match="no such bucket 'no-bucket'"):
+        run_recipe(get_recipe("pdf-pages"), "s3://curate/pdfs", "s3://no-bucket/out")
+    assert not Path("s3:").exists()
+
+
+def test_more_tasks_than_pdfs_give_every_page_exactly_once(shared_data, tmp_path):
+    pdfs = _copy(shared_data, tmp_path / "pdfs")
+    output = tmp_path / "out"
+    run_recipe(get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", workers=2, tasks=8))
+    assert len(list((output / "stages" / "pages" / "logs" / "completions").iterdir())) == 8
+    plan = json.loads((output / "stages" / "pages" / "plan.json").read_text())
+    assert plan["tasks"] == 8 and plan["files"] == 3
+    ids = [s["json"]["id"] for s in make_dataset(output, decode_images=False)]
+    assert sorted(ids) == sorted(_pages(pdfs))  # these three PDFs have no unreadable page
+
+
+def test_record_stage_splits_row_groups_and_reads_each_record_once(tmp_path):
+    """One Parquet file of 5 row groups -> 5 tasks, each reading its own row groups."""
+    import pyarrow.parquet as pq
+
+    from curate.io import RecordReader, RecordWriter
+    from curate.plan import make_plan
+    from curate.record import page_record
+
+    writer = RecordWriter(str(tmp_path / "in"))
+    with writer:
+        for n in range(5 * 64):  # the writer puts 64 records in a row group
+            writer.write(page_record(f"doc#page={n}", f"text {n}", None, source="x", page=n), rank=0)
+    (written,) = (tmp_path / "in").glob("*.parquet")
+    assert pq.ParquetFile(written).metadata.num_row_groups == 5
+    reader = RecordReader(str(tmp_path / "in"))
+    plan = make_plan(reader, tasks=None, slots=2)
+    assert plan.tasks == 5 and len(plan.units) == 5 and plan.listed_files == 1
+    (tmp_path / "inputs.txt").write_text("".join(line + "\n" for line in plan.lines()))
+    reader.paths_file = str(tmp_path / "inputs.txt")
+    ids = [doc.id for rank in range(plan.tasks) for doc in reader.run(rank=rank, world_size=plan.tasks)]
+    assert sorted(ids) == sorted(f"doc#page={n}" for n in range(320))
+
+
+def test_docmatix_on_a_cluster_without_llm_url_is_refused_before_any_work(shared_data, tmp_path):
+    pdfs = _copy(shared_data, tmp_path / "pdfs")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(pdfs), "--output", str(out),
+         "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "needs an LLM server every node can reach: pass --set llm_url=" in result.stderr
+    assert not (out / "stages" / "pages").exists()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    pytest.importorskip("ray")
+    from curate.testing import ray_cluster
+
+    with ray_cluster(tmp_path_factory.mktemp("ray"), nodes=2, cpus_per_node=1) as running:
+        yield running
+
+
+def _curate(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "curate.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_two_node_ray_run_on_s3_equals_the_local_run_and_resumes(cluster, s3, s3_pdfs, s3_run):
+    import fsspec
+
+    output = "s3://curate/out-ray"
+    args = ["run", "pdf-pages", "--input", s3_pdfs[0], "--output", output, "--executor", "ray"]
+    args += ["--ray-address", cluster.address, "--set", "shard_samples=3"]
+    first = _curate(args, {**cluster.env, **s3})
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert _samples(output) == _samples(s3_run)
+
+    # a task that did not finish: its completion marker is gone; the rerun redoes only that task
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    marks = sorted(fs.ls(f"{output}/stages/pages/logs/completions"))
+    data = {p: fs.info(p)["LastModified"] for p in fs.ls(f"{output}/stages/pages/data")}
+    fs.rm(marks[0])
+    again = _curate(args, {**cluster.env, **s3})
+    assert again.returncode == 0, again.stderr[-3000:]
+    fs.invalidate_cache()
+    redone = {p for p in data if fs.info(p)["LastModified"] != data[p]}
+    rank = Path(marks[0]).name  # the data files of a task end in _RANK.parquet
+    assert redone and redone == {p for p in data if p.endswith(f"_{rank}.parquet")} != set(data)
+    assert _samples(output) == _samples(s3_run)
+
+
+def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shared_data, tmp_path):
+    pdfs = _copy(shared_data, tmp_path / "pdfs")
+    result = _curate(
+        ["run", "pdf-pages", "--input", str(pdfs), "--output", str(tmp_path / "out"), "--executor", "ray",
+         "--ray-address", cluster.address, "--stage", "pages"],
+        {"HOME": str(tmp_path), "RAY_AUTH_MODE": "disabled", "RAY_AUTH_TOKEN": ""},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "RAY_AUTH_MODE=token" in result.stderr and cluster.address in result.stderr
+
+
+def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():
+    from datatrove.data import Document
+
+    from synth.client import ServerUnavailable
+    from synth.generate import QAGenerator
+    from synth.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    generator = QAGenerator(url, concurrency=1, total_concurrency=64)
+    generator.share_concurrency(8)  # 8 tasks at once share 64 requests in flight
+    assert generator.concurrency == 8
+    generator.share_concurrency(200)
+    assert generator.concurrency == 1
+    read = []
+
+    def pages():
+        read.append(1)
+        yield Document(text="A page about the bridge that opened on 4 May 1931.", id="p")
+
+    with pytest.raises(ServerUnavailable, match=f"no OpenAI-compatible LLM server answers at {url}"):
+        list(generator.run(pages(), rank=0, world_size=1))
+    assert not read  # checked at task start, before any page
