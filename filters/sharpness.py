@@ -19,6 +19,7 @@ import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.errors import decoding_image
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
 from filters.registry import FilterSpec, arg
@@ -65,7 +66,8 @@ class SharpnessFilter(ScoreFilter):
         values = []
         for media in doc.media:
             if media.media_bytes:  # an image not fetched has nothing to score
-                value = image_sharpness(media.media_bytes, self.side)
+                with decoding_image(media.url or media.id or doc.id):  # bad bytes are the record's error
+                    value = image_sharpness(media.media_bytes, self.side)
                 media.metadata["sharpness"] = value
                 values.append(value)
         if values:

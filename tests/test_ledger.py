@@ -341,8 +341,10 @@ def test_an_llm_reply_without_choices_is_a_response_error(monkeypatch):
     from synth.client import ChatClient
 
     client = ChatClient("http://127.0.0.1:9/v1")
-    monkeypatch.setattr(client, "_post", lambda payload: {"object": "error", "message": "overloaded"})
-    with pytest.raises(LLMResponseError, match="without a usable `choices`") as caught:
+    monkeypatch.setattr(
+        client, "_post", lambda payload, deadline: {"object": "error", "message": "overloaded"}
+    )
+    with pytest.raises(LLMResponseError, match="not a chat completion") as caught:
         client.chat([{"role": "user", "content": "hi"}])
     assert caught.value.kind == "bad_response"
 

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -318,10 +319,19 @@ def measure(command: list[str], timeout: float = 300, cwd: str | None = None) ->
     for) and wall time (s)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     started = time.monotonic()
+    # Linux starts a forked child's peak RSS at its parent's RSS (a test process that has loaded models
+    # is hundreds of MB): the command is forked from a small launcher, which reports the command's own
+    # peak on its last stderr line
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True
+        [sys.executable, "-c", _LAUNCHER, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        text=True,
+        start_new_session=True,  # a timeout kills the launcher and the command together
     )
-    timer = threading.Timer(timeout, process.kill)
+    timer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
     timer.start()
     out_chunks: dict[str, str] = {}
 
@@ -340,10 +350,21 @@ def measure(command: list[str], timeout: float = 300, cwd: str | None = None) ->
     for reader in readers:
         reader.join()
     process.returncode = os.waitstatus_to_exitcode(status)
+    stderr, _, peak = out_chunks.get("err", "").rstrip("\n").rpartition("\n")
+    peak_kb = int(peak.removeprefix("peak_rss_kb=")) if peak.startswith("peak_rss_kb=") else usage.ru_maxrss
     return {
         "returncode": process.returncode,
         "stdout": out_chunks.get("out", ""),
-        "stderr": out_chunks.get("err", ""),
-        "rss_mb": usage.ru_maxrss / 1024,
+        "stderr": stderr if peak.startswith("peak_rss_kb=") else out_chunks.get("err", ""),
+        "rss_mb": peak_kb / 1024,
         "wall_s": wall,
     }
+
+
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(child.pid, 0)
+print(f"peak_rss_kb={usage.ru_maxrss}", file=sys.stderr, flush=True)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
