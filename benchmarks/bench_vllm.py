@@ -38,8 +38,9 @@ def qa_run(pdfs: Path, work: Path, url: str, model: str, response_format: str, c
     """Our qa stage with `concurrency` requests in flight in all, then the plain client with the same."""
     output = work / f"run-{response_format}"
     options = {"llm_url": url, "llm_model": model, "response_format": response_format, "max_pages": 1}
-    options.update(EVERY_PAGE, llm_concurrency=max(1, concurrency // TASKS))
-    run_recipe(recipe(), str(pdfs), output, ExecutorConfig(workers=TASKS), options=options)
+    # llm_concurrency is the run's total, shared by its TASKS tasks (one per worker, all running at once)
+    options.update(EVERY_PAGE, llm_concurrency=concurrency)
+    run_recipe(recipe(), str(pdfs), output, ExecutorConfig(workers=TASKS, tasks=TASKS), options=options)
     summary = qa_summary(output)
     seconds = float((output / "stages" / "qa" / "elapsed.txt").read_text())
     plain = baseline(url, model, output / "stages" / "pages" / "data", concurrency, response_format)
