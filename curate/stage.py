@@ -358,6 +358,13 @@ def _largest_first(executor_class: type) -> type:
             incomplete = super().get_incomplete_ranks(ranks, skip_completed)
             return sorted(incomplete, key=lambda rank: -self.rank_input_bytes.get(rank, 0))
 
+        def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+            # in the process that runs the task (a pool worker, a Ray worker), before the task's log sinks
+            from curate.console import prepare_worker
+
+            prepare_worker()
+            return super()._run_for_rank(rank, local_rank, node_rank)
+
     LargestFirst.__name__ = LargestFirst.__qualname__ = f"LargestFirst{executor_class.__name__}"
     return LargestFirst
 
