@@ -114,8 +114,40 @@ def stop_server(process: subprocess.Popen | None) -> None:
         process.wait(timeout=10)
 
 
+class LocalServer:
+    """A server process of ours on 127.0.0.1 (`port`, `process`, `log_path`, `start_timeout` set by the
+    subclass); a context manager that always stops it."""
+
+    port: int | None
+    process: subprocess.Popen | None
+    log_path: Path | None
+    start_timeout: float
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _launch(self, command: list[str], env: dict | None = None) -> None:
+        """Start `command` and wait until it answers; stopped again if it does not."""
+        self.process = launch_server(command, self.log_path, env=env)
+        try:
+            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        stop_server(self.process)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @dataclass
-class EmbeddedServer:
+class EmbeddedServer(LocalServer):
     """A llama.cpp server on 127.0.0.1 with a packaged model (by name, see synth.models.MODELS) or a GGUF
     path; a context manager that always stops it."""
 
@@ -128,10 +160,6 @@ class EmbeddedServer:
     process: subprocess.Popen | None = field(default=None, init=False)
 
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
     def model_name(self) -> str:
         return Path(str(self.model)).name
 
@@ -142,23 +170,8 @@ class EmbeddedServer:
         self.port = self.port or free_port()
         self.log_path = self.log_path or Path(f"/tmp/curate-llama-{self.port}.log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = llama_server_command(self.model, self.port, n_ctx=self.n_ctx, threads=self.threads)
-        self.process = launch_server(command, self.log_path)
-        try:
-            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
-        except BaseException:
-            self.stop()
-            raise
+        self._launch(llama_server_command(self.model, self.port, n_ctx=self.n_ctx, threads=self.threads))
         return self
-
-    def stop(self) -> None:
-        stop_server(self.process)
-
-    def __enter__(self) -> EmbeddedServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def vllm_command(

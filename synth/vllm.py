@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth.models import MODELS, ModelNotAvailable, cache_dir, model_path
-from synth.server import free_port, launch_server, stop_server, wait_until_ready
+from synth.server import LocalServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 # measured here: KV cache of 2 GiB, HF hub never asked, no usage report
@@ -89,7 +89,7 @@ def vllm_cpu_command(
 
 
 @dataclass
-class VllmCpuServer:
+class VllmCpuServer(LocalServer):
     """vLLM on this machine's CPU with a packaged model, on 127.0.0.1; a context manager that always stops it."""
 
     model: str = "qwen2.5-coder-0.5b"
@@ -100,10 +100,6 @@ class VllmCpuServer:
     start_timeout: float = 600
     log_path: Path | None = None
     process: subprocess.Popen | None = field(default=None, init=False)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
 
     @property
     def model_name(self) -> str:
@@ -123,19 +119,5 @@ class VllmCpuServer:
             max_num_seqs=self.max_num_seqs,
             prefix_caching=self.prefix_caching,
         )
-        self.process = launch_server(command, self.log_path, env=CPU_ENV)
-        try:
-            wait_until_ready(self.base_url, self.process, self.start_timeout, self.log_path)
-        except BaseException:
-            self.stop()
-            raise
+        self._launch(command, env=CPU_ENV)
         return self
-
-    def stop(self) -> None:
-        stop_server(self.process)
-
-    def __enter__(self) -> VllmCpuServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

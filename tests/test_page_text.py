@@ -9,6 +9,7 @@ import pymupdf
 import pytest
 from rapidfuzz.distance import Levenshtein
 
+from benchmarks.bench_ocr import bad_ocr  # the same garbling as the benchmark
 from curate.page_text import layer_signals, ocr_reason, ordered_blocks, text_quality
 
 # linn.pdf's ground truth was itself typed/OCR'd: our OCR measures ~1% CER on it (see test_pdf_pages.py)
@@ -47,24 +48,6 @@ def _scan_with_layer(scan: Path, layer: str, *, invisible: bool, fontsize: float
     return pdf
 
 
-def _bad_ocr(text: str) -> str:
-    """The kind of text an old OCR engine leaves: letters confused (c/e, b/h, rn/m), words split, debris."""
-    lines, i = [], 0
-    for line in text.splitlines():
-        out = []
-        for word in line.split():
-            if i % 3 == 0:
-                word = word.translate(str.maketrans("ehamC", "cbcnG"))
-            if i % 5 == 0 and len(word) > 3:
-                word = word[:2] + " " + word[2:]
-            if i % 7 == 0:
-                word += " t>."
-            out.append(word)
-            i += 1
-        lines.append(" ".join(out))
-    return "\n".join(lines)
-
-
 def test_image_of_text_under_a_running_header_is_ocred(shared_data, tmp_path):
     # Federal Register page 8: the page's text (an aircraft manual revision) is an image; the text layer
     # holds the running header and a margin note only
@@ -101,7 +84,7 @@ def test_scanned_page_with_a_running_header_only_is_ocred(shared_data, tmp_path)
 def test_garbage_ocr_layer_is_replaced_by_ocr(shared_data, tmp_path):
     scanned = shared_data / "pdf" / "scanned"
     truth = (scanned / "linn.txt").read_text()
-    garbage = _bad_ocr(truth)
+    garbage = bad_ocr(truth)
     assert _cer(garbage, truth) > 0.1
     pdf = _scan_with_layer(scanned / "linn.pdf", garbage, invisible=True)
     assert ocr_reason(layer_signals(pdf[0])) == "poor_ocr_layer"
@@ -127,7 +110,7 @@ def test_clean_ocr_layer_on_a_scan_is_kept_without_ocr(shared_data, tmp_path, mo
 
 def test_garbage_layer_is_kept_and_flagged_when_ocr_is_off(shared_data, tmp_path):
     scanned = shared_data / "pdf" / "scanned"
-    garbage = _bad_ocr((scanned / "linn.txt").read_text())
+    garbage = bad_ocr((scanned / "linn.txt").read_text())
     pdf = _scan_with_layer(scanned / "linn.pdf", garbage, invisible=True)
     [page] = _read_pages(pdf, tmp_path / "in", ocr=False)
     assert (page.metadata["text_source"], page.metadata["ocr_reason"]) == ("text_layer", "poor_ocr_layer")
@@ -135,10 +118,10 @@ def test_garbage_layer_is_kept_and_flagged_when_ocr_is_off(shared_data, tmp_path
 
 def test_word_validity_tells_garbage_from_text(shared_data):
     truth = (shared_data / "pdf" / "scanned" / "linn.txt").read_text()
-    clean, garbage = text_quality(truth), text_quality(_bad_ocr(truth))
+    clean, garbage = text_quality(truth), text_quality(bad_ocr(truth))
     assert clean.valid_share > 0.9 and clean.english
     assert garbage.valid_share < clean.valid_share - 0.15 and garbage.noise_share > 0.05
-    assert text_quality(_bad_ocr(truth)).score < 0.7 * clean.score
+    assert text_quality(bad_ocr(truth)).score < 0.7 * clean.score
 
 
 def test_born_digital_pages_need_no_ocr(shared_data):
