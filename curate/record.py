@@ -21,7 +21,8 @@ from typing import Any
 from datatrove.data import Document, Media, MediaType
 
 PAGE, PAIR, INTERLEAVED = "page", "pair", "interleaved"
-KINDS = (PAGE, PAIR, INTERLEAVED)
+DOCUMENT = "document"  # the pages of one PDF (curate/documents.py)
+KINDS = (PAGE, PAIR, INTERLEAVED, DOCUMENT)
 
 
 def image_media(

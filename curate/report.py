@@ -22,6 +22,7 @@ class StageFunnel:
     dropped: dict[str, int] = field(default_factory=dict)
     errored: dict[str, int] = field(default_factory=dict)
     warnings: int = 0
+    merged: int = 0  # records joined into another (pages into their document)
     seconds: float = 0.0
     tasks_done: int = 0
 
@@ -35,7 +36,7 @@ class StageFunnel:
 
     @property
     def balanced(self) -> bool:
-        return self.records_in == self.kept + self.dropped_total + self.errored_total
+        return self.records_in == self.kept + self.merged + self.dropped_total + self.errored_total
 
     @property
     def per_second(self) -> float:
@@ -67,6 +68,7 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
             elif key.startswith("errored_"):
                 errored[key.removeprefix("errored_")] += stat_total(step, key)
         funnel.warnings += stat_total(step, "warnings")
+        funnel.merged += stat_total(step, "merged")
         # steps that count drops without a reason (datatrove filters) still count
         unexplained = stat_total(step, "dropped") - sum(
             stat_total(step, k) for k in step.stats if k.startswith("dropped_")
@@ -103,11 +105,15 @@ def error_lines(output: str | Path, stage: str | None = None) -> list[dict]:
 def format_funnel(funnels: list[StageFunnel]) -> str:
     rows = [f"{'stage':<14}{'in':>8}{'kept':>8}{'dropped':>9}{'errored':>9}{'rec/s':>9}  check"]
     for f in funnels:
-        check = "ok" if f.balanced else "MISMATCH: in != kept + dropped + errored"
+        check = "ok" if f.balanced else "MISMATCH: in != kept + merged + dropped + errored"
         rows.append(
             f"{f.stage:<14}{f.records_in:>8}{f.kept:>8}{f.dropped_total:>9}{f.errored_total:>9}"
             f"{f.per_second:>9.1f}  {check}"
         )
+        if f.merged:
+            rows.append(
+                f"{'':<14}  merged  {f.merged:>6}  joined into the record before them (pages of a PDF)"
+            )
         for reason, n in sorted(f.dropped.items(), key=lambda kv: -kv[1]):
             rows.append(f"{'':<14}  dropped {n:>6}  {reason}")
         for reason, n in sorted(f.errored.items(), key=lambda kv: -kv[1]):

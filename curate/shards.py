@@ -159,6 +159,7 @@ class WebDatasetWriter(PipelineStep):
                 size += sample_bytes
             self.stat_update("total")
             self.stat_update("bytes", value=sample_bytes)
+            yield doc  # passed on, so another writer (e.g. Parquet) can follow in the same pipeline
         if writer is not None:
             close_shard()
         manifest_part = self.output_folder / "manifests" / f"{rank:05d}.json"
@@ -166,8 +167,6 @@ class WebDatasetWriter(PipelineStep):
         tmp = manifest_part.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(shards))
         os.replace(tmp, manifest_part)
-        return
-        yield  # a generator that yields nothing: the writer is the end of the pipeline
 
 
 def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict:

@@ -1,11 +1,14 @@
-"""Docmatix: PDFs -> page images + question/answer conversations written by an LLM -> shards.
+"""Docmatix: PDFs -> documents (page images in order) + question/answer conversations written by an LLM.
 
-Stages: pages (PDF -> page records, Docmatix limits: 150 dpi, longest side 2940 px, first 4 pages of
-a PDF) -> dedup (identical renders, same or near-duplicate text; `--set dedup=false`) -> filter
-(English by fastText lid.176 >= 0.5, n-gram perplexity scored; `--set language=false`,
-`--set perplexity=false`) -> perplexity_cut (the 5% highest-perplexity pages over the whole run,
-Idefics2) -> qa (an OpenAI-compatible LLM writes QA pairs about each page's text) -> checks (QA rules,
-each rejection counted with its reason) -> shards (WebDataset; `json` has Docmatix's `texts` turns).
+Stages: pages (PDF -> page records, Docmatix limits: 150 dpi, longest side 2940 px, PDFs of at most 4
+pages; longer ones are skipped and counted as `too_many_pages`) -> dedup (identical renders, same or
+near-duplicate text; `--set dedup=false`) -> filter (English by fastText lid.176 >= 0.5, n-gram
+perplexity scored; `--set language=false`, `--set perplexity=false`) -> perplexity_cut (the 5%
+highest-perplexity pages over the whole run, Idefics2) -> documents (the pages of each PDF joined into
+one sample, as Docmatix; `--set sample_unit=page` keeps one sample per page) -> qa (an OpenAI-compatible
+LLM writes QA pairs about the text, then answers them again from the page: the round trip) -> checks
+(QA rules, each rejection counted with its reason) -> shards (WebDataset and Hub-native Parquet; both
+have Docmatix's `texts` turns).
 
 The LLM: `--set llm_url=http://HOST:PORT/v1` uses a running server (e.g. `curate serve-llm`);
 without it an embedded llama.cpp server with the packaged model is started for the qa stage and
@@ -24,6 +27,7 @@ from typing import Any
 
 from datatrove.utils.stats import PipelineStats
 
+from curate.documents import PagesToDocuments, check_documents_unique
 from curate.report import stat_total
 from curate.stage import Recipe, Stage, StageContext, StageFailed
 from filters.dedup.stages import page_dedup_stages
@@ -43,7 +47,13 @@ DEFAULTS = {
     "language_min_score": 0.5,
     "dpi": 150,
     "max_side": 2940,
-    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; here longer PDFs give their first 4
+    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages
+    # Docmatix's sample: a whole PDF (its page images in order, questions about all of it);
+    # "page": one sample per page. Longer PDFs: `--set long_pdfs=first` takes their first max_pages
+    "sample_unit": "document",
+    # a page dropped by dedup or the filters leaves its document with the other pages ("drop": drop it)
+    "incomplete_documents": "keep",
+    "formats": "webdataset,parquet",
     "n_ctx": 2048,
     "max_tokens": 384,
     "styles": "lookup,numbers,reasoning",
@@ -59,7 +69,42 @@ DEFAULTS = {
     # by >= 80% of all their words; at 0.8, 92% (paraphrases such as "The page discusses ..." go)
     "min_grounding": 0.8,
     "min_pairs": 1,
+    # the model answers its own questions again from the page; a pair is kept when both answers agree
+    # (same after normalising, one inside the other, or token F1 >= roundtrip_min_f1; numbers equal)
+    "roundtrip": True,
+    "roundtrip_min_f1": 0.5,
+    # tables of contents, indexes and reference lists are not sent to the LLM
+    "skip_toc_pages": True,
 }
+
+
+def build_documents(ctx: StageContext):
+    return [
+        ctx.reader(),
+        PagesToDocuments(
+            incomplete=str(ctx.option("incomplete_documents", "keep")),
+            exclusion_writer=ctx.exclusion_writer("documents"),
+            error_writer=ctx.error_writer("documents"),
+        ),
+        ctx.writer(),
+    ]
+
+
+def finish_documents(ctx: StageContext) -> None:
+    try:
+        check_documents_unique(ctx.data_dir)
+    except RuntimeError as exc:
+        raise StageFailed(f"stage 'documents': {exc}") from exc
+
+
+def documents_stage() -> Stage:
+    return Stage(
+        "documents",
+        build_documents,
+        finish=finish_documents,
+        active=lambda ctx: ctx.option("sample_unit", "document") == "document",
+        description="the pages of each PDF joined into one document sample (--set sample_unit=page: off)",
+    )
 
 
 def build_qa(ctx: StageContext):
@@ -83,6 +128,11 @@ def build_qa(ctx: StageContext):
             retries=int(ctx.option("llm_retries", 4)),
             response_format=ctx.option("response_format", "openai" if external else "llama"),
             cache_dir=str(ctx.stage_dir / "requests"),
+            skip_page_kinds=ctx.flag("skip_toc_pages", True),
+            roundtrip=ctx.flag("roundtrip", True),
+            roundtrip_url=ctx.option("roundtrip_llm_url"),
+            roundtrip_model=ctx.option("roundtrip_llm_model"),
+            min_grounding=float(ctx.option("min_grounding")),
             error_writer=ctx.error_writer("qa"),
         ),
         ctx.writer(),
@@ -95,6 +145,7 @@ def build_checks(ctx: StageContext):
         QAChecks(
             min_grounding=float(ctx.option("min_grounding")),
             min_pairs=int(ctx.option("min_pairs")),
+            roundtrip_min_f1=float(ctx.option("roundtrip_min_f1", 0.5)),
             exclusion_writer=ctx.exclusion_writer("checks"),
             error_writer=ctx.error_writer("checks"),
         ),
@@ -110,8 +161,9 @@ def qa_summary(output: Path) -> dict:
             for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
                 for key in step.stats:
                     if key.startswith(
-                        ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_")
-                    ):
+                        ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_", "roundtrip_",
+                         "pages_skipped_")
+                    ):  # fmt: skip
                         totals[key] += stat_total(step, key)
     return {
         "pairs_generated": totals["qa_pairs_generated"],
@@ -125,6 +177,11 @@ def qa_summary(output: Path) -> dict:
         "requests_from_checkpoint": totals["requests_cached"],
         "prompt_tokens": totals["prompt_tokens"],
         "completion_tokens": totals["completion_tokens"],
+        "pages_not_sent": {
+            k.removeprefix("pages_skipped_"): v for k, v in totals.items() if k.startswith("pages_skipped_")
+        },
+        "roundtrip_requests": totals["roundtrip_requests"],
+        "roundtrip_seconds": totals["roundtrip_ms"] / 1000,
     }
 
 
@@ -144,6 +201,12 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
     if "qa" not in stages:
         yield {}
         return
+    second = options.get("roundtrip_llm_url")
+    if second and str(options.get("roundtrip", True)).lower() not in ("false", "0", "no", "off"):
+        try:
+            ChatClient(second, api_key=os.environ.get("LLM_API_KEY")).check()
+        except ServerUnavailable as exc:
+            raise StageFailed(f"roundtrip_llm_url: {exc}") from exc
     url = options.get("llm_url")
     if url:
         client = ChatClient(url, api_key=os.environ.get("LLM_API_KEY"))
@@ -177,12 +240,13 @@ def recipe() -> Recipe:
             pages_stage(),
             *page_dedup_stages(),
             *page_filter_stages(),
-            Stage("qa", build_qa, description="LLM writes question/answer pairs about each page"),
+            documents_stage(),
+            Stage("qa", build_qa, description="LLM writes question/answer pairs, then answers them again"),
             Stage(
                 "checks",
                 build_checks,
                 finish=finish_checks,
-                description="QA checks; pages without a kept pair are dropped",
+                description="QA checks; samples without a kept pair are dropped",
             ),
             shards_stage(),
         ],

@@ -21,6 +21,9 @@ def build_pages(ctx: StageContext):
             image_format=ctx.option("image_format", "png"),
             ocr=ctx.flag("ocr", True),
             max_pages=int(ctx.option("max_pages", 1000)),
+            # Docmatix's document samples skip longer PDFs; page samples take their first pages
+            long_pdfs=ctx.option("long_pdfs")
+            or ("skip" if ctx.option("sample_unit") == "document" else "first"),
             max_seconds_per_pdf=float(ctx.option("max_seconds_per_pdf", 600)),
             error_writer=ctx.error_writer("pages"),
         ),

@@ -13,7 +13,9 @@ import collections
 import hashlib
 import json
 import re
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
@@ -22,6 +24,7 @@ from loguru import logger
 
 from curate.steps import RecordStep, describe_error
 from synth import prompts
+from synth.checks import PageIndex, check_pair, page_kind, sample_pages
 from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
@@ -134,6 +137,53 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
+def parse_answers(text: str, n: int) -> list[str | None]:
+    """The round-trip answers, in order; None for each one the model did not give."""
+    try:
+        value = json.loads(text or "")
+    except json.JSONDecodeError:
+        found = re.search(r"\[.*\]", text or "", re.S)
+        try:
+            value = json.loads(found.group()) if found else None
+        except json.JSONDecodeError:
+            value = None
+    if isinstance(value, dict):
+        value = value.get("answers")
+    answers = [str(a) if isinstance(a, str | int | float) else None for a in value or []][:n]
+    return answers + [None] * (n - len(answers))
+
+
+@dataclass
+class Chunk:
+    """The text of one request: part of a page, or several short pages of a document packed together."""
+
+    index: int
+    text: str
+    pages: list[int]
+
+
+def document_chunks(
+    pages: list[tuple[int, str]], max_chars: int, max_tokens: int, max_chunks_per_page: int, label: bool
+) -> list[Chunk]:
+    """Each page cut into chunks (the first `max_chunks_per_page` used); consecutive short pages packed
+    into one chunk while it fits, so questions can span pages. `label` marks each page ("[Page 2]")."""
+    pieces = []
+    for number, text in pages:
+        for chunk in fit_chunks(text, max_chars, max_tokens)[:max_chunks_per_page]:
+            pieces.append((number, f"[Page {number}]\n{chunk}" if label else chunk))
+    chunks: list[Chunk] = []
+    for number, text in pieces:
+        last = chunks[-1] if chunks else None
+        joined = f"{last.text}\n\n{text}" if last else text
+        if last and len(joined) <= max_chars and estimate_tokens(joined) <= max_tokens:
+            last.text = joined
+            if number not in last.pages:
+                last.pages.append(number)
+        else:
+            chunks.append(Chunk(len(chunks), text, [number]))
+    return chunks
+
+
 def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]:
     """`per_page` styles for a page, rotated by a stable hash of its id so a run mixes all styles."""
     start = int(hashlib.sha1(doc_id.encode()).hexdigest(), 16) % len(styles)
@@ -158,6 +208,13 @@ class QAGenerator(RecordStep):
         concurrency: requests in flight per task; enough to keep the server busy
         response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
         cache_dir: where finished requests are kept so a rerun does not ask them again
+        skip_page_kinds: tables of contents, indexes and reference lists are not sent (`page_kind`);
+            counted as `pages_skipped_<kind>`; a record with no page left is dropped with that reason
+        roundtrip: after generating, ask the model again to answer the questions that pass the cheap
+            checks, from the same page text (same prompt prefix, so a prompt cache makes it cheap); the
+            checks stage keeps a pair only when both answers agree
+        roundtrip_url / roundtrip_model: a second server for the round trip (default: the same)
+        min_grounding: used by the cheap checks run before the round trip
     """
 
     name = "💬 QA generation"
@@ -180,9 +237,16 @@ class QAGenerator(RecordStep):
         retries: int = 4,
         response_format: str = "none",
         cache_dir: str | None = None,
+        skip_page_kinds: bool = True,
+        roundtrip: bool = False,
+        roundtrip_url: str | None = None,
+        roundtrip_model: str | None = None,
+        min_grounding: float = 0.6,
         error_writer: DiskWriter | None = None,
     ):
         super().__init__(error_writer)
+        self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
+        self.roundtrip_url, self.roundtrip_model = roundtrip_url, roundtrip_model
         self.llm_url, self.model = llm_url, model
         self.styles, self.styles_per_page = tuple(styles), styles_per_page
         self.pairs_per_request = pairs_per_request
@@ -199,12 +263,30 @@ class QAGenerator(RecordStep):
     def process(self, doc: Document) -> Document:  # the pool-based run() below replaces it
         raise NotImplementedError
 
-    def requests_for(self, doc: Document) -> list[tuple[int, str, list[dict]]]:
-        chunks = fit_chunks(doc.text, self.chunk_chars, self.chunk_tokens)[: self.max_chunks_per_page]
+    def pages_to_ask(self, doc: Document) -> tuple[list[tuple[int, str]], list[str]]:
+        """(pages sent to the model, kinds of the pages left out: table_of_contents, index, references)."""
+        asked, skipped = [], []
+        for number, text in sample_pages(doc):
+            if len(text.strip()) < self.min_text_chars:
+                continue
+            kind = page_kind(text) if self.skip_page_kinds else None
+            if kind:
+                skipped.append(kind)
+            else:
+                asked.append((number, text))
+        return asked, skipped
+
+    def chunks_for(self, doc: Document, pages: list[tuple[int, str]] | None = None) -> list[Chunk]:
+        pages = self.pages_to_ask(doc)[0] if pages is None else pages
+        label = bool(doc.metadata.get("pages"))  # a document: say which page each text comes from
+        return document_chunks(pages, self.chunk_chars, self.chunk_tokens, self.max_chunks_per_page, label)
+
+    def requests_for(self, doc: Document, pages: list[tuple[int, str]] | None = None) -> list[tuple]:
+        """(chunk, style, messages) of each request about a record."""
         return [
-            (i, style, prompts.messages(chunk, style, self.pairs_per_request))
-            for i, chunk in enumerate(chunks)
-            for style in styles_for(f"{doc.id}#{i}", self.styles, self.styles_per_page)
+            (chunk, style, prompts.messages(chunk.text, style, self.pairs_per_request))
+            for chunk in self.chunks_for(doc, pages)
+            for style in styles_for(f"{doc.id}#{chunk.index}", self.styles, self.styles_per_page)
         ]
 
     def request_params(self) -> dict:
@@ -229,13 +311,15 @@ class QAGenerator(RecordStep):
             self.response_format = None
             return client.chat(messages, **self.request_params())
 
-    def ask(self, client: ChatClient, chunk: int, style: str, messages: list[dict]) -> dict:
+    def ask(self, client: ChatClient, chunk: Chunk, style: str, messages: list[dict],
+            roundtrip_client: ChatClient | None = None) -> dict:  # fmt: skip
         result = self.send(client, messages)
         pairs, problem = parse_pairs(result.text)
         if problem is None and result.finish_reason == "length":
             problem = "malformed: output cut at max_tokens"
-        return {
-            "chunk": chunk,
+        answer = {
+            "chunk": chunk.index,
+            "pages": chunk.pages,
             "style": style,
             "pairs": pairs,
             "problem": problem,
@@ -244,29 +328,77 @@ class QAGenerator(RecordStep):
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
             "cached": result.cached,
+            "roundtrip": None,
         }
+        if self.roundtrip and pairs:
+            answer["roundtrip"] = self.ask_roundtrip(roundtrip_client or client, chunk, pairs)
+        return answer
+
+    def ask_roundtrip(self, client: ChatClient, chunk: Chunk, pairs: list[dict]) -> dict:
+        """Answer again the questions that pass the cheap checks, from the same text; the answers go into
+        the pairs (`roundtrip`). Right after the generation request for the same text, so a server's
+        prompt cache still holds the page."""
+        index = PageIndex(chunk.text)
+        cover = chunk.pages == [1]
+        seen: set[str] = set()
+        asked = [
+            p for p in pairs
+            if check_pair(p["question"], p["answer"], index, seen, self.min_grounding, cover=cover)[0] is None
+        ]  # fmt: skip
+        if not asked:
+            return {
+                "questions": 0,
+                "seconds": 0.0,
+                "cached": False,
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+            }
+        params = {"max_tokens": 24 + 40 * len(asked), "temperature": 0.0}
+        if self.response_format:
+            kind = "llama" if "schema" in self.response_format else "openai"
+            schema = prompts.roundtrip_schema(len(asked))
+            params["response_format"] = prompts.response_format(kind, schema=schema, name="answers")
+        started = time.monotonic()
+        result = client.chat(prompts.roundtrip_messages(chunk.text, [p["question"] for p in asked]), **params)
+        seconds = 0.0 if result.cached else time.monotonic() - started
+        for pair, other in zip(asked, parse_answers(result.text, len(asked)), strict=True):
+            pair["roundtrip"] = other
+        return {"questions": len(asked), "seconds": seconds, "cached": result.cached,
+                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}  # fmt: skip
 
     def finish_page(self, doc: Document, answers: list[dict]) -> Document:
         candidates, rejects = [], []
         for answer in answers:
             for pair in answer["pairs"]:
-                candidates.append({**pair, "style": answer["style"], "chunk": answer["chunk"]})
+                candidates.append(
+                    {**pair, "style": answer["style"], "chunk": answer["chunk"], "pages": answer["pages"]}
+                )
             if answer["problem"]:
                 rejects.append({"reason": "malformed", "detail": answer["problem"], "raw": answer["raw"],
                                 "style": answer["style"], "chunk": answer["chunk"]})  # fmt: skip
         doc.metadata["qa_candidates"] = candidates
         doc.metadata["qa_rejects"] = rejects
+        roundtrips = [a["roundtrip"] for a in answers if a["roundtrip"] and a["roundtrip"]["questions"]]
         doc.metadata["qa_generation"] = {
             "model": self.model,
-            "requests": len(answers),
+            "requests": len(answers) + len(roundtrips),
             "prompt_tokens": sum(a["prompt_tokens"] for a in answers),
             "completion_tokens": sum(a["completion_tokens"] for a in answers),
+            "roundtrip": self.roundtrip,
+            "roundtrip_model": (self.roundtrip_model or self.model) if self.roundtrip else None,
+            "roundtrip_seconds": round(sum(r["seconds"] for r in roundtrips), 3),
         }
         for answer in answers:
             self.stat_update("requests_cached" if answer["cached"] else "requests")
             if not answer["cached"]:
                 self.stat_update("prompt_tokens", value=answer["prompt_tokens"])
                 self.stat_update("completion_tokens", value=answer["completion_tokens"])
+        for roundtrip in roundtrips:
+            self.stat_update("roundtrip_cached" if roundtrip["cached"] else "roundtrip_requests")
+            if not roundtrip["cached"]:
+                self.stat_update("roundtrip_ms", value=int(roundtrip["seconds"] * 1000))
+                self.stat_update("roundtrip_prompt_tokens", value=roundtrip["prompt_tokens"])
+                self.stat_update("roundtrip_completion_tokens", value=roundtrip["completion_tokens"])
         self.stat_update("qa_pairs_generated", value=len(candidates))
         if rejects:
             self.stat_update("responses_malformed", value=len(rejects))
@@ -276,6 +408,13 @@ class QAGenerator(RecordStep):
         cache_path = Path(self.cache_dir) / f"{rank:05d}.jsonl" if self.cache_dir else None
         cache = RequestCache(cache_path)
         client = ChatClient(self.llm_url, self.model, self.timeout, self.retries, cache=cache)
+        roundtrip_client = (
+            ChatClient(
+                self.roundtrip_url, self.roundtrip_model or "", self.timeout, self.retries, cache=cache
+            )
+            if self.roundtrip and self.roundtrip_url
+            else None
+        )
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 
@@ -295,10 +434,19 @@ class QAGenerator(RecordStep):
             try:
                 for doc in data:
                     self.stat_update("total")
-                    if len(doc.text.strip()) < self.min_text_chars:
-                        self.stat_update("dropped", "dropped_no_text")
+                    pages, skipped = self.pages_to_ask(doc)
+                    for kind in skipped:
+                        self.stat_update(f"pages_skipped_{kind}")
+                    if not pages:
+                        reason = skipped[0] if skipped else "no_text"
+                        self.stat_update("dropped", f"dropped_{reason}")
                         continue
-                    futures = [pool.submit(self.ask, client, *request) for request in self.requests_for(doc)]
+                    if skipped:
+                        doc.metadata["qa_pages_skipped"] = skipped
+                    futures = [
+                        pool.submit(self.ask, client, *request, roundtrip_client)
+                        for request in self.requests_for(doc, pages)
+                    ]
                     in_flight.append((doc, futures))
                     while len(in_flight) > window or (in_flight and all(f.done() for f in in_flight[0][1])):
                         done = settle(*in_flight.popleft())

@@ -31,7 +31,8 @@ class StubLLM:
     in the prompt, or fails as told (HTTP errors, malformed output, dying after some requests)."""
 
     def __init__(self, fail_first: int = 0, status: int = 200, malformed_every: int = 0, die_after: int = 0,
-                 port: int | None = None):  # fmt: skip
+                 port: int | None = None, roundtrip_answer: str | None = None):  # fmt: skip
+        self.roundtrip_answer = roundtrip_answer
         self.fail_first, self.status = fail_first, status
         self.malformed_every, self.die_after = malformed_every, die_after
         self.port = port or free_port()
@@ -53,18 +54,23 @@ class StubLLM:
             self.server.socket.close()  # as a killed process: new connections are refused at once
             threading.Thread(target=self.server.shutdown).start()
             return 0, None  # and this request's connection is dropped
-        text = payload["messages"][-1]["content"].split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        prompt = payload["messages"][-1]["content"]
+        text = prompt.split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        first = next(line for line in text.splitlines() if len(line.split()) >= 2)
+        number = re.search(r"\d+", text)
+        known = {"What are the first words of the page?": " ".join(first.split()[:3]),
+                 "Which number appears first?": number.group() if number else ""}  # fmt: skip
+        if "Answer each question" in prompt:  # the round trip: the same answers, or a wrong one if told
+            questions = re.findall(r"^\d+\. (.*)$", prompt.split(">>>", 1)[1], re.M)
+            answers = [self.roundtrip_answer or known.get(q, "") for q in questions]
+            content = json.dumps({"answers": answers})
+            return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 5, "completion_tokens": 5}}  # fmt: skip
         self.pages.append(text)
         if self.malformed_every and len(self.pages) % self.malformed_every == 0:
             content = "Sure! Q1: What is this page? A1: A page."
         else:
-            first = next(line for line in text.splitlines() if len(line.split()) >= 2)
-            number = re.search(r"\d+", text)
-            pairs = [
-                {"question": "What are the first words of the page?", "answer": " ".join(first.split()[:3])}
-            ]
-            if number:
-                pairs.append({"question": "Which number appears first?", "answer": number.group()})
+            pairs = [{"question": q, "answer": a} for q, a in known.items() if a]
             content = json.dumps({"pairs": pairs})
         usage = {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4}
         return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}], "usage": usage}
@@ -202,9 +208,9 @@ def test_questions_in_other_scripts_count_as_questions(shared_data):
 
 
 def test_grounding_measures_overlap_with_the_page(precinct):
-    words, numbers = page_index(precinct)
-    assert grounding("GENERAL ELECTION", words, numbers) == 1.0
-    assert grounding("a completely invented sentence about dragons", words, numbers) < 0.3
+    page = page_index(precinct)
+    assert grounding("GENERAL ELECTION", page) == 1.0
+    assert grounding("a completely invented sentence about dragons", page) < 0.3
 
 
 def test_qa_checks_step_keeps_good_pairs_and_counts_reasons(precinct):
