@@ -113,6 +113,14 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(unicodedata.normalize("NFKC", text))]
 
 
+def stem(word: str) -> str:
+    """A crude English stem, so "approve" matches "approved" and "market" "markets"."""
+    for suffix in ("ing", "ed", "es", "s", "e", "d"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def normalise_number(value: str) -> str:
     return re.sub(r"[\s,]", "", value)
 
@@ -126,6 +134,7 @@ class PageIndex:
         self.text = text
         toks = tokens(text)
         self.words = set(words(unicodedata.normalize("NFKC", text))) | set(toks)
+        self.stems = {stem(w) for w in toks}
         self.squashed = "".join(toks)
         self.boundaries = {0}
         position = 0
@@ -146,7 +155,12 @@ class PageIndex:
         return False
 
     def has_word(self, word: str) -> bool:
-        return word in self.words or normalise_number(word) in self.words or self.has_span(tokens(word))
+        return (
+            word in self.words
+            or normalise_number(word) in self.words
+            or self.has_span(tokens(word))
+            or stem(word) in self.stems
+        )
 
 
 def page_index(text: str) -> PageIndex:

@@ -361,3 +361,131 @@ def test_embedded_server_that_cannot_start_fails_with_its_log(tmp_path):
     with pytest.raises(ServerStartError, match="exited with code"):
         server.start()
     assert server.process.poll() is not None
+
+
+# ---- checks a reader would apply ---------------------------------------------------------------------
+
+# The misses of the old grounding on OCR text of real document pages (measured on a document-VQA set):
+# spacing inside numbers, dates, codes and compounds; currency and percent signs; yes/no answers.
+OCR_PAGE = (
+    "INTER - OFFICE MEMORANDUM\nDate : 4- 30- 92\nTo: R. J. Reynolds , Winston - Salem , u. s. a.\n"
+    "Total cost of the program 1, 228. 2 thousand . Price per pack $ 8.50 , up 12 % over 1991 .\n"
+    "Was the test market extended ? The committee approved the test market extension ."
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["4-30-92", "U.S.A.", "USA", "inter-office", "1,228.2", "$8.50", "8.50 dollars", "12%", "12 percent",
+     "Winston-Salem", "R.J. Reynolds"],
+)  # fmt: skip
+def test_grounding_holds_on_ocr_spacing_currency_and_percent(answer):
+    assert grounding(answer, page_index(OCR_PAGE)) == 1.0
+
+
+@pytest.mark.parametrize("answer", ["4-30-93", "U.K.", "1,228.3", "$9.50", "13%", "Greensboro"])
+def test_grounding_still_rejects_what_is_not_on_the_page(answer):
+    assert grounding(answer, page_index(OCR_PAGE)) < 0.8
+
+
+def test_yes_no_answers_are_grounded_by_their_question(precinct):
+    page = page_index(OCR_PAGE)
+    assert grounding("Yes", page, "Did the committee approve the test market extension?") == 1.0
+    assert grounding("no", page_index(precinct), "Did the committee approve the test market extension?") < 0.5
+    assert grounding("Yes", page, "What was approved?") == 0.0  # not a yes/no question
+
+
+def test_questions_about_the_document_itself_are_rejected_unless_on_a_cover():
+    from synth.checks import about_document
+
+    for question in ("What is the title of this document?", "What is the name of the manual?",
+                     "On which page is the summary?", "What is the page number?",
+                     "Where was this manual published?"):  # fmt: skip
+        assert about_document(question), question
+    assert not about_document("What is the title of this document?", cover=True)
+    assert about_document("What page number is shown?", cover=True)  # never: page numbers
+    assert not about_document("What is the name of the precinct?")
+
+
+@pytest.mark.parametrize(
+    "question, answer, mismatch",
+    [
+        ("How many packages can be installed from CRAN?", "21", False),
+        ("How many voters were registered?", "the county clerk", True),
+        ("How much did the program cost?", "1,228.2 thousand", False),
+        ("When was the memo sent?", "4-30-92", False),
+        ("When was the memo sent?", "R. J. Reynolds", True),
+        ("When is the deadline?", "before the end of March", False),
+        ("Who sent the memo?", "R. J. Reynolds", False),
+        ("Who owns the resources?", "65536", True),
+        ("Who approved it?", "Yes", True),
+        ("What is the name of the precinct?", "12", False),  # only how many / when / who are typed
+    ],
+)
+def test_answer_type_agrees_with_the_question(question, answer, mismatch):
+    from synth.checks import answer_type_mismatch
+
+    assert answer_type_mismatch(question, answer) is mismatch
+
+
+def test_control_characters_and_broken_encodings_are_rejected():
+    page = page_index("It's the company's policy: report by Friday.")
+    for answer in ("Itâ€™s the policy", "report\x07 by Friday", "report by Fri\ufffdday", "caf\u00c3\u00a9"):
+        assert check_pair("What is the policy?", answer, page, set())[0] == "bad_encoding", answer
+    assert check_pair("When is the report due?", "by Friday", page, set())[0] is None
+
+
+def test_near_duplicate_questions_across_a_document_are_rejected(precinct):
+    page = page_index(precinct)
+    seen: set[str] = set()
+    kept = [({"kind", "election"}, "general election")]
+    assert check_pair("What kind of election is this?", "GENERAL ELECTION", page, seen, kept=kept)[0] == (
+        "near_duplicate"
+    )
+    assert check_pair("Which precinct is listed?", "ACTON", page, seen, kept=kept)[0] is None
+
+
+def test_round_trip_answers_agree_after_normalising():
+    from synth.checks import answers_agree
+
+    assert answers_agree("1,228.2", "The total is 1, 228. 2 thousand")
+    assert answers_agree("John Smith", "Mr. John Smith")
+    assert answers_agree("the general election", "General Election, November 4, 2014")
+    assert answers_agree("November 4, 2014", "Nov 4, 2014")  # token F1 0.67
+    assert not answers_agree("21", "12")
+    assert not answers_agree("$8.50", "$9.50")
+    assert not answers_agree("ACTON", "unanswerable")
+
+
+def test_tables_of_contents_and_reference_lists_are_found_on_real_pages(shared_data):
+    from synth.checks import page_kind
+
+    assert page_kind(page_text(shared_data, "redp5110_sampled.pdf", 1)) == "table_of_contents"
+    assert page_kind(page_text(shared_data, "tracemonkey.pdf", 13)) == "references"
+    for name, page in [("ca-warn-report.pdf", 0), ("senate-expenditures.pdf", 0), ("tracemonkey.pdf", 0),
+                       ("la-precinct-bulletin-2014-p1.pdf", 0), ("federal-register-2020-17221.pdf", 1)]:  # fmt: skip
+        assert page_kind(page_text(shared_data, name, page)) is None, name
+
+
+def test_pages_of_a_pdf_become_one_document_and_missing_pages_are_listed(shared_data):
+    from curate.documents import PagesToDocuments
+    from curate.pdf import PdfPageReader
+
+    pages = list(PdfPageReader(str(shared_data / "pdf" / "born_digital"), glob_pattern="multi_page.pdf",
+                               max_pages=4).run())  # fmt: skip
+    step = PagesToDocuments()
+    (doc,) = list(step.run([pages[0], pages[1], pages[3]]))  # page 3 dropped upstream
+    assert [p["page"] for p in doc.metadata["pages"]] == [1, 2, 4] and doc.metadata["missing_pages"] == [3, 5]
+    assert doc.text.split("\f") == [pages[0].text, pages[1].text, pages[3].text]
+    assert [m.media_bytes for m in doc.media] == [
+        p.media[0].media_bytes for p in (pages[0], pages[1], pages[3])
+    ]
+    assert step.stats["merged"].total == 2 and step.stats["forwarded"].total == 1
+
+    strict = PagesToDocuments(incomplete="drop")
+    assert list(strict.run(pages[:2])) == [] and strict.stats["dropped_incomplete_document"].total == 2
+
+    other = list(PdfPageReader(str(shared_data / "pdf" / "born_digital"), glob_pattern="scotus*.pdf").run())
+    split = PagesToDocuments()
+    out = list(split.run([pages[0], other[0], pages[1]]))  # multi_page's pages not consecutive
+    assert len(out) == 2 and split.stats["errored_split_document"].total == 1
