@@ -66,13 +66,15 @@ _BAD_TEXT = re.compile(
 
 _DOC = r"(?:document|page|pdf|file|report|manual|paper|book|guide|booklet|publication|article|form|brochure|handbook)"
 _PAGE_NUMBER = re.compile(
-    r"\bpage\s*(?:number|no\b|#)|\b(?:which|what) page\b|\bon page \d|\bhow many pages\b|\bpages? \d+ of\b",
+    r"\bpage\s*(?:number|no\b|#)|\b(?:which|what) page\b|\bon page \d|\bhow many pages\b|\bpages? \d+ of\b|"
+    r"\bnumber of pages\b",
     re.IGNORECASE,
 )
 _DOCUMENT_ITSELF = re.compile(
     rf"\b(?:title|name|file ?name|heading)\s+of\s+(?:this|the)\s+{_DOC}\b|"
     rf"\b(?:this|the)\s+{_DOC}(?:'s)?\s+(?:title|name|called|named|titled)\b|"
     rf"\bwhat\s+is\s+(?:this|the)\s+{_DOC}\s+(?:called|about)\b|"
+    rf"\b(?:purpose|location|author|type|format|length|size)\s+of\s+(?:this|the)\s+(?:{_DOC}|page text|text)\b|"
     rf"\b(?:where|when|by whom|who)\b.{{0,20}}\b(?:this|the)\s+{_DOC}\b.{{0,20}}"
     rf"\b(?:published|printed|written|created|issued|released)\b",
     re.IGNORECASE,
@@ -84,7 +86,8 @@ _COUNT_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _DATE_QUESTION = re.compile(
-    r"^(?:\W*)(?:when\b|(?:in |on |by |since )?(?:what|which) (?:year|date|day|month|time|decade|century)\b)",
+    r"^(?:\W*)(?:when\b|(?:in |on |by |since )?(?:what|which) (?:year|date|day|month|time|decade|century)\b|"
+    r"(?:the )?date of\b)",
     re.IGNORECASE,
 )
 _WHO_QUESTION = re.compile(r"^(?:\W*)(?:who|whom)\b", re.IGNORECASE)
