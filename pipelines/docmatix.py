@@ -29,7 +29,7 @@ from datatrove.utils.stats import PipelineStats
 
 from curate.documents import PagesToDocuments, check_documents_unique
 from curate.report import stat_total
-from curate.stage import Recipe, Stage, StageContext, StageFailed
+from curate.stage import Recipe, Stage, StageContext, StageFailed, count_input_files
 from filters.dedup.stages import page_dedup_stages
 from pipelines.common import shards_stage
 from pipelines.pdf_pages import page_filter_stages, pages_stage
@@ -139,6 +139,16 @@ def build_qa(ctx: StageContext):
     ]
 
 
+def qa_tasks(ctx: StageContext) -> int:
+    """The embedded llama.cpp server answers one request at a time and keeps only the last prompt in its
+    cache: one task sends a page's round trip right after its generation request, so the page is read
+    once; tasks interleaving their requests would evict each other's page. A server of your own
+    (`llm_url`, e.g. vLLM batching many requests) gets one task per input file."""
+    if ctx.option("llm_external"):
+        return count_input_files(ctx.input, (".parquet",))
+    return 1
+
+
 def build_checks(ctx: StageContext):
     return [
         ctx.reader(),
@@ -241,7 +251,12 @@ def recipe() -> Recipe:
             *page_dedup_stages(),
             *page_filter_stages(),
             documents_stage(),
-            Stage("qa", build_qa, description="LLM writes question/answer pairs, then answers them again"),
+            Stage(
+                "qa",
+                build_qa,
+                task_count=qa_tasks,
+                description="LLM writes question/answer pairs, then answers them again",
+            ),
             Stage(
                 "checks",
                 build_checks,
