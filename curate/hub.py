@@ -1,4 +1,4 @@
-"""Push a run's shards to the Hugging Face Hub as a dataset repo, with a dataset card.
+"""Push a run's shards (WebDataset and/or Hub-native Parquet) to the Hugging Face Hub, with a dataset card.
 
 Uses huggingface_hub's `upload_large_folder` (resumable, multi-threaded). The token comes from the
 usual places (HF_TOKEN, `huggingface-cli login`) and is never printed.
@@ -38,19 +38,35 @@ class PushPlan:
         return "\n".join(lines)
 
 
+def _manifest(output: Path, folder: str) -> dict | None:
+    path = output / folder / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def card_configs(output: Path) -> str:
+    """The card's `configs`: Parquet files per layout (the Hub's viewer reads them) and the tar shards."""
+    parquet, shards = _manifest(output, "parquet"), _manifest(output, "shards")
+    configs = []
+    for i, (layout, pattern) in enumerate(sorted((parquet or {}).get("configs", {}).items())):
+        configs.append(("default" if i == 0 else layout, f"parquet/{pattern}"))
+    if shards:
+        configs.append(("default" if not configs else "webdataset", "shards/*.tar"))
+    return "\n".join(
+        f"- config_name: {name}\n  data_files:\n  - split: train\n    path: {path}" for name, path in configs
+    )
+
+
 def dataset_card(output: Path, repo: str) -> str:
     """What the dataset is, the funnel of the run, and how to load it."""
-    manifest = json.loads((output / "shards" / MANIFEST).read_text())
+    manifest = _manifest(output, "shards") or {"total_samples": 0, "shards": [], "total_bytes": 0}
+    parquet = _manifest(output, "parquet")
     run = json.loads((output / "run.json").read_text()) if (output / "run.json").exists() else {}
     order = run.get("stages")
     funnel = format_funnel(run_funnel(output, order)) if (output / "stages").exists() else "(no stage logs)"
     recipe = run.get("recipe", "curate")
     return f"""---
 configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: shards/*.tar
+{card_configs(output)}
 tags:
 - webdataset
 - curate
@@ -61,7 +77,7 @@ A WebDataset made by the `curate` recipe `{recipe}`: {manifest["total_samples"]}
 {len(manifest["shards"])} tar shards ({manifest["total_bytes"]:,} bytes). Each sample has `KEY.json`
 (text, metadata, scores{", QA turns in `texts`" if recipe == "docmatix" else ""}), its image(s) and
 `KEY.txt`. `shards/manifest.json` lists every shard with its sample count and sha256.
-
+{_parquet_note(parquet)}
 ## How it was made
 
 ```
@@ -91,19 +107,31 @@ loader = DataLoader(ds, batch_size=None, num_workers=2)
 """
 
 
+def _parquet_note(parquet: dict | None) -> str:
+    if not parquet:
+        return ""
+    return (
+        f"\nThe same samples as Hub-native Parquet in `parquet/` ({parquet['total_samples']} rows): an `images` "
+        "list and `texts` (QA turns `{user, assistant, source}`, or OBELICS's aligned texts), loaded by "
+        "`load_dataset` and the dataset viewer; the tar shards are the `webdataset` config.\n"
+    )
+
+
 def push_plan(output: Path, repo: str) -> PushPlan:
     output = Path(output)
-    manifest_path = output / "shards" / MANIFEST
-    if not manifest_path.exists():
-        raise FileNotFoundError(f"{output} has no shards/{MANIFEST}: run a recipe to the end first")
-    manifest = json.loads(manifest_path.read_text())
     files = []
-    for shard in manifest["shards"]:
-        path = output / "shards" / shard["name"]
-        if not path.exists() or path.stat().st_size != shard["bytes"]:
-            raise FileNotFoundError(f"shard {path} is missing or not the size the manifest says")
-        files.append((f"shards/{shard['name']}", shard["bytes"]))
-    files.append((f"shards/{MANIFEST}", manifest_path.stat().st_size))
+    for folder, key in (("shards", "shards"), ("parquet", "files")):
+        manifest_path = output / folder / MANIFEST
+        if not manifest_path.exists():
+            continue
+        for entry in json.loads(manifest_path.read_text())[key]:
+            path = output / folder / entry["name"]
+            if not path.exists() or path.stat().st_size != entry["bytes"]:
+                raise FileNotFoundError(f"{path} is missing or not the size the manifest says")
+            files.append((f"{folder}/{entry['name']}", entry["bytes"]))
+        files.append((f"{folder}/{MANIFEST}", manifest_path.stat().st_size))
+    if not files:
+        raise FileNotFoundError(f"{output} has no shards/{MANIFEST}: run a recipe to the end first")
     card = dataset_card(output, repo)
     (output / CARD).write_text(card)
     files.append((CARD, len(card.encode())))

@@ -208,6 +208,14 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
     manifest = json.loads((out / "parquet" / "manifest.json").read_text())
     assert manifest["total_samples"] == 1 and manifest["configs"] == {"qa": "qa-*.parquet"}
 
+    from curate.hub import push_plan
+
+    plan = push_plan(out, "org/docs")  # both formats go up; the card's default config is the Parquet
+    assert {p.split("/")[0] for p, _ in plan.files} >= {"shards", "parquet"}
+    card = (out / "README.md").read_text()
+    assert "config_name: default\n  data_files:\n  - split: train\n    path: parquet/qa-*.parquet" in card
+    assert "config_name: webdataset" in card
+
 
 def test_round_trip_disagreement_rejects_the_pair(four_pages, tmp_path):
     out = tmp_path / "out"
