@@ -42,6 +42,7 @@ from synth.checks import (
     check_pair,
     content_words,
     grounding,
+    is_cover,
     page_kind,
     words,
 )
@@ -151,15 +152,27 @@ def load_labels() -> tuple[list[dict], dict[str, str]]:
     return labels, pages
 
 
-def cheap_verdicts(labels: list[dict], pages: dict[str, str], min_grounding: float) -> list[str | None]:
-    """The checks without the LLM, on each labelled pair (pairs of one page checked together, in order)."""
+def label_verdicts(
+    labels: list[dict], pages: dict[str, str], min_grounding: float, answers=None
+) -> list[str | None]:
+    """Each labelled pair's rejection reason (None: kept), as the checks stage decides: the pairs of a page
+    in order, a page a reader would not ask about rejected whole, and, given the round-trip `answers` (by
+    label index), a pair kept only when they agree; only kept pairs count for near-duplicates."""
     verdicts: list[str | None] = []
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
-    for label in labels:
+    for i, label in enumerate(labels):
         seen, kept = state[label["page_id"]]
-        cover = label["page_id"].endswith("#page=1")
+        kind = page_kind(pages[label["page_id"]])
+        if kind:  # the page is not sent to the LLM at all
+            verdicts.append(kind)
+            continue
+        cover = is_cover(1 if label["page_id"].endswith("#page=1") else 2, pages[label["page_id"]])
         reason, _ = check_pair(label["question"], label["answer"], PageIndex(pages[label["page_id"]]), seen,
                                min_grounding, cover=cover, kept=kept)  # fmt: skip
+        if reason is None and answers is not None:
+            other = answers.get(i)
+            if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
+                reason = "roundtrip"
         if reason is None:
             kept.append((content_words(label["question"]), " ".join(answer_tokens(label["answer"]))))
         verdicts.append(reason)
@@ -221,11 +234,11 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
     page_ids = sorted({label["page_id"] for label in labels})
     print(
         f"labelled set: {len(labels)} pairs ({sum(x['label'] == 'keep' for x in labels)} keep) about "
-        f"{len(page_ids)} pages: {dict(Counter(x['page_id'].split('/')[0] for x in labels))} pairs by page kind"
+        f"{len(page_ids)} pages: {dict(Counter(x['kind'] for x in labels))} pairs by page kind"
     )
     toc = [p for p in pages if page_kind(pages[p])]
     print(f"pages a reader would not ask about, found from text and not sent to the LLM: {toc}")
-    verdicts = cheap_verdicts(labels, pages, threshold)
+    verdicts = label_verdicts(labels, pages, threshold)
     agree = sum((v is None) == (label["label"] == "keep") for v, label in zip(verdicts, labels, strict=True))
     precision, good, kept = precision_figures(labels, [v is None for v in verdicts])
     print(f"checks without the round trip: {kept} kept, precision {precision:.2f} ({good}/{kept}); "
@@ -244,16 +257,18 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
     if client is None:
         return
     answers, seconds = roundtrip_answers(client, labels, pages, verdicts, kind)
-    final = [
-        v is None and bool(answers.get(i)) and answers_agree(labels[i]["answer"], answers[i], DEFAULTS["roundtrip_min_f1"])
-        for i, v in enumerate(verdicts)
-    ]  # fmt: skip
+    final = [v is None for v in label_verdicts(labels, pages, threshold, answers)]
     precision, good, kept = precision_figures(labels, final)
-    with_text = len(page_ids)
+    model = [i for i, x in enumerate(labels) if x["origin"] == "model"]
+    model_precision, model_good, model_kept = precision_figures(
+        [labels[i] for i in model], [final[i] for i in model]
+    )
     print(f"with the round trip ({client.model}): {kept} kept, precision {precision:.2f} ({good}/{kept}, goal >= 0.85); "
-          f"{kept / with_text:.2f} kept pairs per page with text (goal >= 1.5); round trip rejected "
-          f"{sum(v is None for v in verdicts) - kept}; {len(seconds)} requests, {sum(seconds) / max(1, len(seconds)):.1f} s "
-          "per page (no prompt cached)")  # fmt: skip
+          f"of the model's own pairs: {model_kept} kept of {len(model)}, precision {model_precision:.2f} "
+          f"({model_good}/{model_kept}); {kept / len(page_ids):.2f} kept pairs per page with text (goal >= 1.5; "
+          f"model's pairs only: {model_kept / len(page_ids):.2f}); round trip rejected "
+          f"{sum(v is None for v in verdicts) - kept}; {len(seconds)} requests, "
+          f"{sum(seconds) / max(1, len(seconds)):.1f} s per page (no prompt cached)")  # fmt: skip
     for i, label in enumerate(labels):
         if verdicts[i] is None and not final[i] and label["label"] == "keep":
             print(

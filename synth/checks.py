@@ -10,7 +10,9 @@ Checks, in order (the first that fails names the reason):
   code_like        braces or function calls in the answer (Docmatix's rule, but without its `\\w+\\.\\w+`
                    pattern, which also dropped every answer with a decimal number such as 3.5)
   about_document   the question is about the document itself: its page numbers, or its name/title/
-                   publication (allowed on a cover: the first page, where the title is the content)
+                   publication (allowed on a cover: a first page with little text, where the title is
+                   the content)
+  answer_in_question  the answer only repeats words of the question ("Code for ibm.com/redbooks?")
   answer_type      the answer is not of the kind the question asks for ("how many" wants a count, "when" a
                    date or time, "who" a name rather than a number)
   duplicate        the same question was already asked about this sample
@@ -72,7 +74,7 @@ _PAGE_NUMBER = re.compile(
 )
 _DOCUMENT_ITSELF = re.compile(
     rf"\b(?:title|name|file ?name|heading)\s+of\s+(?:this|the)\s+{_DOC}\b|"
-    rf"\b(?:this|the)\s+{_DOC}(?:'s)?\s+(?:title|name|called|named|titled)\b|"
+    rf"\b(?:this|the)\s+{_DOC}'s\s+(?:title|name)\b|\b(?:this|the)\s+{_DOC}\s+(?:is\s+)?(?:called|titled)\b|"
     rf"\bwhat\s+is\s+(?:this|the)\s+{_DOC}\s+(?:called|about)\b|"
     rf"\b(?:purpose|location|author|type|format|length|size)\s+of\s+(?:this|the)\s+(?:{_DOC}|page text|text)\b|"
     rf"\b(?:where|when|by whom|who)\b.{{0,20}}\b(?:this|the)\s+{_DOC}\b.{{0,20}}"
@@ -102,7 +104,7 @@ _DATE_WORDS = re.compile(
     r"august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"spring|summer|autumn|fall|winter|today|yesterday|tomorrow|ago|before|after|during|since|until|"
     r"annually|daily|weekly|monthly|yearly|year|years|century|decade|morning|evening|noon|midnight|"
-    r"quarter|fy|q[1-4])\b",
+    r"quarter|fy|q[1-4]|when|whenever|if|once|upon|while|each|every)\b",
     re.IGNORECASE,
 )
 
@@ -215,6 +217,21 @@ def bad_encoding(text: str) -> bool:
     return bool(_BAD_TEXT.search(text))
 
 
+COVER_MAX_CHARS = 1000
+
+
+def is_cover(page: int, text: str) -> bool:
+    """A cover or title page: the first page, with little text (a title, authors, a date)."""
+    return page == 1 and len(text.strip()) <= COVER_MAX_CHARS
+
+
+def answer_in_question(question: str, answer: str) -> bool:
+    """The answer says nothing the question does not: all its words are in the question (stemmed)."""
+    answer_words = [stem(w) for w in tokens(answer) if w not in STOP_WORDS]
+    question_words = {stem(w) for w in tokens(question)}
+    return bool(answer_words) and not _yes_no(answer) and all(w in question_words for w in answer_words)
+
+
 def about_document(question: str, cover: bool = False) -> bool:
     """The question asks about the document rather than what it says: its page numbers always; its name,
     title or publication unless the page is a cover (the first page)."""
@@ -314,6 +331,8 @@ def check_pair(
         return "code_like", 0.0
     if about_document(question, cover):
         return "about_document", 0.0
+    if answer_in_question(question, answer):
+        return "answer_in_question", 0.0
     if answer_type_mismatch(question, answer):
         return "answer_type", 0.0
     key = " ".join(words(question))
@@ -421,7 +440,7 @@ class QAChecks(ScoreFilter):
         """(reason or None, grounding, source pages) of one candidate pair."""
         question, answer = pair["question"], pair["answer"]
         chunk_pages = pair.get("pages") or [n for n, _ in pages]
-        cover = 1 in chunk_pages and len(chunk_pages) == 1 or (len(pages) == 1 and pages[0][0] == 1)
+        cover = chunk_pages == [1] and any(is_cover(n, index.text) for n, index in pages if n == 1)
         reason, score = check_pair(
             question, answer, doc_index, seen, self.min_grounding,
             self.max_question_chars, self.max_answer_chars, cover=cover, kept=kept,

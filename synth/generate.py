@@ -24,7 +24,7 @@ from loguru import logger
 
 from curate.steps import RecordStep, describe_error
 from synth import prompts
-from synth.checks import PageIndex, check_pair, page_kind, sample_pages
+from synth.checks import PageIndex, check_pair, is_cover, page_kind, sample_pages
 from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
@@ -339,7 +339,7 @@ class QAGenerator(RecordStep):
         the pairs (`roundtrip`). Right after the generation request for the same text, so a server's
         prompt cache still holds the page."""
         index = PageIndex(chunk.text)
-        cover = chunk.pages == [1]
+        cover = chunk.pages == [1] and is_cover(1, chunk.text)
         seen: set[str] = set()
         asked = [
             p for p in pairs
