@@ -213,8 +213,19 @@ def is_question(text: str) -> bool:
     return text.endswith(("?", "؟", "？")) or bool(first and first[0] in QUESTION_WORDS)
 
 
+_TYPOGRAPHY = set("—–‘’“”•…«»£€¥°±×·§©®™¢")
+
+
 def bad_encoding(text: str) -> bool:
-    return bool(_BAD_TEXT.search(text))
+    """Control or replacement characters, mojibake of UTF-8, or text that is mostly symbols such as
+    "†∞¶£•" among accented letters (a font whose encoding the text layer lost)."""
+    if _BAD_TEXT.search(text):
+        return True
+    visible = [c for c in text if not c.isspace()]
+    symbols = sum(
+        1 for c in visible if ord(c) > 127 and unicodedata.category(c)[0] in "SP" and c not in _TYPOGRAPHY
+    )
+    return symbols >= 3 and symbols / len(visible) >= 0.1
 
 
 COVER_MAX_CHARS = 1000

@@ -489,3 +489,27 @@ def test_pages_of_a_pdf_become_one_document_and_missing_pages_are_listed(shared_
     split = PagesToDocuments()
     out = list(split.run([pages[0], other[0], pages[1]]))  # multi_page's pages not consecutive
     assert len(out) == 2 and split.stats["errored_split_document"].total == 1
+
+
+def test_answers_that_repeat_the_question_and_covers(shared_data):
+    from synth.checks import answer_in_question, is_cover
+
+    assert answer_in_question("Code for IBM.com/redbooks?", "ibm.com/redbooks")
+    assert answer_in_question("What is the name of the word processor in a Post-Digital Era?",
+                              "Word Processors in a Post-Digital Era")  # fmt: skip
+    assert not answer_in_question("Which checklist is used when the autopilot does not set the trim?",
+                                  "the Stabilizer Out of Trim checklist")  # fmt: skip
+    assert not answer_in_question("Is the test market extended?", "Yes")
+    assert is_cover(1, page_text(shared_data, "redp5110_sampled.pdf", 0))  # a Redpaper's front cover
+    assert not is_cover(1, page_text(shared_data, "ca-warn-report.pdf", 0))  # a first page that is a table
+    assert not is_cover(2, page_text(shared_data, "redp5110_sampled.pdf", 0))
+
+
+def test_a_text_layer_with_a_lost_font_encoding_is_bad_encoding(shared_data):
+    from synth.checks import bad_encoding
+
+    text = page_text(shared_data, "redp5110_sampled.pdf", 2)  # its "Highlights" box lost its encoding
+    broken = next(line for line in text.splitlines() if "üìÜ" in line)
+    assert bad_encoding(broken)
+    assert not bad_encoding("The price is £5 — “quoted” • IBM® Redpaper™, résumé")
+    assert not any(bad_encoding(line) for line in page_text(shared_data, "tracemonkey.pdf", 0).splitlines())
