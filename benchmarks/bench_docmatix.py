@@ -152,8 +152,21 @@ def load_labels() -> tuple[list[dict], dict[str, str]]:
     return labels, pages
 
 
+def language_dropped(pages: dict[str, str]) -> set[str]:
+    """Pages the recipe's language filter drops before the LLM (English >= language_min_score)."""
+    from filters.language import LanguageFilter
+
+    lid = LanguageFilter(languages=["en"])
+    dropped = set()
+    for page_id, text in pages.items():
+        lang, score = lid.identify(text)
+        if lang != "en" or score < DEFAULTS["language_min_score"]:
+            dropped.add(page_id)
+    return dropped
+
+
 def label_verdicts(
-    labels: list[dict], pages: dict[str, str], min_grounding: float, answers=None
+    labels: list[dict], pages: dict[str, str], min_grounding: float, answers=None, dropped_pages=frozenset()
 ) -> list[str | None]:
     """Each labelled pair's rejection reason (None: kept), as the checks stage decides: the pairs of a page
     in order, a page a reader would not ask about rejected whole, and, given the round-trip `answers` (by
@@ -162,8 +175,8 @@ def label_verdicts(
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
     for i, label in enumerate(labels):
         seen, kept = state[label["page_id"]]
-        kind = page_kind(pages[label["page_id"]])
-        if kind:  # the page is not sent to the LLM at all
+        kind = "language" if label["page_id"] in dropped_pages else page_kind(pages[label["page_id"]])
+        if kind:  # the page is not sent to the LLM at all (dropped by the language filter, or a ToC...)
             verdicts.append(kind)
             continue
         cover = is_cover(1 if label["page_id"].endswith("#page=1") else 2, pages[label["page_id"]])
@@ -238,7 +251,12 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
     )
     toc = [p for p in pages if page_kind(pages[p])]
     print(f"pages a reader would not ask about, found from text and not sent to the LLM: {toc}")
-    verdicts = label_verdicts(labels, pages, threshold)
+    dropped = language_dropped(pages)
+    asked_pages = [p for p in page_ids if p not in dropped and not page_kind(pages[p])]
+    print(
+        f"pages the language filter drops before the LLM (pairs about them count as rejected): {sorted(dropped)}"
+    )
+    verdicts = label_verdicts(labels, pages, threshold, dropped_pages=dropped)
     agree = sum((v is None) == (label["label"] == "keep") for v, label in zip(verdicts, labels, strict=True))
     precision, good, kept = precision_figures(labels, [v is None for v in verdicts])
     print(f"checks without the round trip: {kept} kept, precision {precision:.2f} ({good}/{kept}); "
@@ -257,7 +275,7 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
     if client is None:
         return
     answers, seconds = roundtrip_answers(client, labels, pages, verdicts, kind)
-    final = [v is None for v in label_verdicts(labels, pages, threshold, answers)]
+    final = [v is None for v in label_verdicts(labels, pages, threshold, answers, dropped)]
     precision, good, kept = precision_figures(labels, final)
     model = [i for i, x in enumerate(labels) if x["origin"] == "model"]
     model_precision, model_good, model_kept = precision_figures(
@@ -265,8 +283,8 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
     )
     print(f"with the round trip ({client.model}): {kept} kept, precision {precision:.2f} ({good}/{kept}, goal >= 0.85); "
           f"of the model's own pairs: {model_kept} kept of {len(model)}, precision {model_precision:.2f} "
-          f"({model_good}/{model_kept}); {kept / len(page_ids):.2f} kept pairs per page with text (goal >= 1.5; "
-          f"model's pairs only: {model_kept / len(page_ids):.2f}); round trip rejected "
+          f"({model_good}/{model_kept}); {kept / len(asked_pages):.2f} kept pairs per page sent to the LLM (goal >= 1.5; "
+          f"model's pairs only: {model_kept / len(asked_pages):.2f}; {len(asked_pages)} of {len(page_ids)} pages); round trip rejected "
           f"{sum(v is None for v in verdicts) - kept}; {len(seconds)} requests, "
           f"{sum(seconds) / max(1, len(seconds)):.1f} s per page (no prompt cached)")  # fmt: skip
     for i, label in enumerate(labels):

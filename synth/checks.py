@@ -77,6 +77,7 @@ _DOCUMENT_ITSELF = re.compile(
     rf"\b(?:this|the)\s+{_DOC}'s\s+(?:title|name)\b|\b(?:this|the)\s+{_DOC}\s+(?:is\s+)?(?:called|titled)\b|"
     rf"\bwhat\s+is\s+(?:this|the)\s+{_DOC}\s+(?:called|about)\b|"
     rf"\b(?:purpose|location|author|type|format|length|size)\s+of\s+(?:this|the)\s+(?:{_DOC}|page text|text)\b|"
+    rf"\b(?:this|the)\s+{_DOC}\s+(?:reside|come\s+from|located|stored|kept|found)\b|"
     rf"\b(?:where|when|by whom|who)\b.{{0,20}}\b(?:this|the)\s+{_DOC}\b.{{0,20}}"
     rf"\b(?:published|printed|written|created|issued|released)\b",
     re.IGNORECASE,
