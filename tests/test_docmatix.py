@@ -224,3 +224,13 @@ def test_round_trip_disagreement_rejects_the_pair(four_pages, tmp_path):
     summary = qa_summary(out)
     assert summary["pairs_kept"] == 0 and summary["rejected"]["roundtrip"] >= 4
     assert summary["roundtrip_requests"] == 4
+
+
+def test_unknown_output_format_is_a_clear_error(tmp_path):
+    from curate.stage import StageContext
+    from pipelines.common import output_formats
+
+    ctx = StageContext("shards", str(tmp_path), tmp_path, {"formats": "webdataset,tfrecord"})
+    with pytest.raises(ValueError, match="formats='webdataset,tfrecord': choose from webdataset, parquet"):
+        output_formats(ctx)
+    assert output_formats(StageContext("shards", "", tmp_path, {})) == ["webdataset"]
