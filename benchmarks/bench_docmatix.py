@@ -48,7 +48,7 @@ from synth.checks import (
 )
 from synth.checks import tokens as answer_tokens
 from synth.client import ChatClient
-from synth.generate import Chunk, QAGenerator, parse_answers
+from synth.generate import Chunk, QAGenerator, parse_answer
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -195,42 +195,45 @@ def label_verdicts(
 def roundtrip_answers(
     client: ChatClient, labels, pages, verdicts, kind: str
 ) -> tuple[dict[int, str | None], list]:
-    """One round-trip request per page for its pairs that passed the cheap checks; (answers by label
-    index, seconds of each request)."""
+    """The round trip for the pairs that passed the cheap checks, one request per question, the pairs of
+    a page one after another (as the qa stage sends them); (answers by label index, seconds per page)."""
     by_page: dict[str, list[int]] = defaultdict(list)
     for i, (label, verdict) in enumerate(zip(labels, verdicts, strict=True)):
         if verdict is None:
             by_page[label["page_id"]].append(i)
+    fmt = prompts.response_format(kind, schema=prompts.ROUNDTRIP_SCHEMA, name="answer")
     answers, seconds = {}, []
     for page_id, indices in by_page.items():
-        questions = [labels[i]["question"] for i in indices]
-        schema = prompts.roundtrip_schema(len(questions))
         started = time.monotonic()
-        result = client.chat(prompts.roundtrip_messages(pages[page_id], questions), max_tokens=24 + 40 * len(questions),
-                             temperature=0.0, response_format=prompts.response_format(kind, schema=schema))  # fmt: skip
+        for i in indices:
+            result = client.chat(prompts.roundtrip_messages(pages[page_id], labels[i]["question"]), max_tokens=64,
+                                 temperature=0.0, response_format=fmt)  # fmt: skip
+            answers[i] = parse_answer(result.text)
         seconds.append(time.monotonic() - started)
-        for i, other in zip(indices, parse_answers(result.text, len(indices)), strict=True):
-            answers[i] = other
     return answers, seconds
 
 
 def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int) -> dict:
-    """Seconds of a generation request and of the round trip sent right after it about the same text
-    (the server's prompt cache holds the page), and of a round trip about a page not asked just before."""
-    generator = QAGenerator(llm_url=client.base_url, response_format=kind, **_generator_options())
-    ids = list(pages)[:n]
+    """Seconds per page of the generation request and of the round trip sent right after it about the
+    same text (as the qa stage does: the server's prompt cache holds the page), and of the same round
+    trip after a request about another page (nothing cached)."""
+    generator = QAGenerator(
+        llm_url=client.base_url, response_format=kind, roundtrip=True, **_generator_options()
+    )
+    ids = [p for p in pages if not page_kind(pages[p])][:n]
     gen, warm, cold = [], [], []
     for i, page_id in enumerate(ids):
-        chunk = Chunk(0, pages[page_id], [1])
+        chunk = Chunk(0, pages[page_id], [2])
         started = time.monotonic()
         answer = generator.ask(client, chunk, "lookup", prompts.messages(chunk.text, "lookup", 3))
-        gen.append(time.monotonic() - started)
-        questions = [p["question"] for p in answer["pairs"]] or ["What is this page about?"]
-        for bucket, text in ((warm, pages[page_id]), (cold, pages[ids[(i + 1) % len(ids)]])):
-            started = time.monotonic()
-            client.chat(prompts.roundtrip_messages(text, questions), max_tokens=24 + 40 * len(questions),
-                        temperature=0.0)  # fmt: skip
-            bucket.append(time.monotonic() - started)
+        gen.append(time.monotonic() - started - answer["roundtrip"]["seconds"])
+        warm.append(answer["roundtrip"]["seconds"])
+        other = Chunk(0, pages[ids[(i + 1) % len(ids)]], [2])  # evicts this page from the cache
+        generator.ask(client, other, "numbers", prompts.messages(other.text, "numbers", 3)) if len(
+            ids
+        ) > 1 else None
+        pairs = [{k: p[k] for k in ("question", "answer")} for p in answer["pairs"]]
+        cold.append(generator.ask_roundtrip(client, chunk, pairs)["seconds"] if pairs else 0.0)
     return {"pages": len(ids), "generation": sum(gen) / len(ids), "warm": sum(warm) / len(ids),
             "cold": sum(cold) / len(ids)}  # fmt: skip
 
@@ -286,7 +289,7 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
           f"({model_good}/{model_kept}); {kept / len(asked_pages):.2f} kept pairs per page sent to the LLM (goal >= 1.5; "
           f"model's pairs only: {model_kept / len(asked_pages):.2f}; {len(asked_pages)} of {len(page_ids)} pages); round trip rejected "
           f"{sum(v is None for v in verdicts) - kept}; {len(seconds)} requests, "
-          f"{sum(seconds) / max(1, len(seconds)):.1f} s per page (no prompt cached)")  # fmt: skip
+          f"{sum(seconds) / max(1, len(seconds)):.1f} s per page (the page read once per page, cached for its later questions)")  # fmt: skip
     for i, label in enumerate(labels):
         if verdicts[i] is None and not final[i] and label["label"] == "keep":
             print(

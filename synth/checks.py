@@ -290,16 +290,36 @@ def near_duplicate(
 
 
 _ARTICLES = frozenset({"a", "an", "the"})
+_DIGITS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}  # fmt: skip
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
+def _date(text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date written as "August 6, 2020", "6 Aug 2020", "2020-08-06" or "08/06/2020"."""
+    t = text.lower()
+    if m := re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", t):
+        return int(m[1]), int(m[2]), int(m[3])
+    if m := re.search(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", t):
+        return int(m[3]), int(m[1]), int(m[2])
+    if m := re.search(r"\b([a-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})\b", t):
+        return (int(m[3]), _MONTHS[m[1]], int(m[2])) if m[1] in _MONTHS else None
+    if m := re.search(r"\b(\d{1,2}) ([a-z]{3})[a-z]*\.? (\d{4})\b", t):
+        return (int(m[3]), _MONTHS[m[2]], int(m[1])) if m[2] in _MONTHS else None
+    return None
 
 
 def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
-    """Two answers to one question say the same: every number of `answer` is in `other`, and they match
-    after normalising (case, punctuation, articles, OCR spacing), one contains the other, or their token
-    F1 is >= `min_f1` (SQuAD's measure)."""
-    a = [t for t in tokens(answer) if t not in _ARTICLES]
-    b = [t for t in tokens(other) if t not in _ARTICLES]
+    """Two answers to one question say the same: the same date in any common format, or every number of
+    `answer` is in `other` and they match after normalising (case, punctuation, articles, number words,
+    OCR spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
+    a = [_DIGITS.get(t, t) for t in tokens(answer) if t not in _ARTICLES]
+    b = [_DIGITS.get(t, t) for t in tokens(other) if t not in _ARTICLES]
     if not a or not b:
         return False
+    if _date(answer) and _date(answer) == _date(other):
+        return True
     other_index = PageIndex(" ".join(b))
     for number in _NUMBER.findall(unicodedata.normalize("NFKC", answer)):
         if not other_index.has_span(tokens(number)):

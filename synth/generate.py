@@ -137,20 +137,16 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
-def parse_answers(text: str, n: int) -> list[str | None]:
-    """The round-trip answers, in order; None for each one the model did not give."""
+def parse_answer(text: str) -> str | None:
+    """The round-trip answer: `{"answer": ...}`, or the text itself when it is not JSON."""
+    text = (text or "").strip()
     try:
-        value = json.loads(text or "")
+        value = json.loads(text)
     except json.JSONDecodeError:
-        found = re.search(r"\[.*\]", text or "", re.S)
-        try:
-            value = json.loads(found.group()) if found else None
-        except json.JSONDecodeError:
-            value = None
+        return text or None
     if isinstance(value, dict):
-        value = value.get("answers")
-    answers = [str(a) if isinstance(a, str | int | float) else None for a in value or []][:n]
-    return answers + [None] * (n - len(answers))
+        value = value.get("answer")
+    return str(value) if isinstance(value, str | int | float) else None
 
 
 @dataclass
@@ -335,9 +331,9 @@ class QAGenerator(RecordStep):
         return answer
 
     def ask_roundtrip(self, client: ChatClient, chunk: Chunk, pairs: list[dict]) -> dict:
-        """Answer again the questions that pass the cheap checks, from the same text; the answers go into
-        the pairs (`roundtrip`). Right after the generation request for the same text, so a server's
-        prompt cache still holds the page."""
+        """Answer again, one request each, the questions that pass the cheap checks, from the same text;
+        the answers go into the pairs (`roundtrip`). Sent right after the generation request for the
+        same text, so a server's prompt cache still holds the page and only the question is new."""
         index = PageIndex(chunk.text)
         cover = chunk.pages == [1] and is_cover(1, chunk.text)
         seen: set[str] = set()
@@ -345,26 +341,26 @@ class QAGenerator(RecordStep):
             p for p in pairs
             if check_pair(p["question"], p["answer"], index, seen, self.min_grounding, cover=cover)[0] is None
         ]  # fmt: skip
-        if not asked:
-            return {
-                "questions": 0,
-                "seconds": 0.0,
-                "cached": False,
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-            }
-        params = {"max_tokens": 24 + 40 * len(asked), "temperature": 0.0}
+        params = {"max_tokens": 64, "temperature": 0.0}
         if self.response_format:
             kind = "llama" if "schema" in self.response_format else "openai"
-            schema = prompts.roundtrip_schema(len(asked))
-            params["response_format"] = prompts.response_format(kind, schema=schema, name="answers")
-        started = time.monotonic()
-        result = client.chat(prompts.roundtrip_messages(chunk.text, [p["question"] for p in asked]), **params)
-        seconds = 0.0 if result.cached else time.monotonic() - started
-        for pair, other in zip(asked, parse_answers(result.text, len(asked)), strict=True):
-            pair["roundtrip"] = other
-        return {"questions": len(asked), "seconds": seconds, "cached": result.cached,
-                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}  # fmt: skip
+            params["response_format"] = prompts.response_format(
+                kind, schema=prompts.ROUNDTRIP_SCHEMA, name="answer"
+            )
+        totals = {"questions": len(asked), "requests": 0, "seconds": 0.0, "cached": 0, "prompt_tokens": 0,
+                  "completion_tokens": 0}  # fmt: skip
+        for pair in asked:
+            started = time.monotonic()
+            result = client.chat(prompts.roundtrip_messages(chunk.text, pair["question"]), **params)
+            pair["roundtrip"] = parse_answer(result.text)
+            if result.cached:
+                totals["cached"] += 1
+                continue
+            totals["requests"] += 1
+            totals["seconds"] += time.monotonic() - started
+            totals["prompt_tokens"] += result.prompt_tokens
+            totals["completion_tokens"] += result.completion_tokens
+        return totals
 
     def finish_page(self, doc: Document, answers: list[dict]) -> Document:
         candidates, rejects = [], []
@@ -381,7 +377,7 @@ class QAGenerator(RecordStep):
         roundtrips = [a["roundtrip"] for a in answers if a["roundtrip"] and a["roundtrip"]["questions"]]
         doc.metadata["qa_generation"] = {
             "model": self.model,
-            "requests": len(answers) + len(roundtrips),
+            "requests": len(answers) + sum(r["requests"] + r["cached"] for r in roundtrips),
             "prompt_tokens": sum(a["prompt_tokens"] for a in answers),
             "completion_tokens": sum(a["completion_tokens"] for a in answers),
             "roundtrip": self.roundtrip,
@@ -394,11 +390,11 @@ class QAGenerator(RecordStep):
                 self.stat_update("prompt_tokens", value=answer["prompt_tokens"])
                 self.stat_update("completion_tokens", value=answer["completion_tokens"])
         for roundtrip in roundtrips:
-            self.stat_update("roundtrip_cached" if roundtrip["cached"] else "roundtrip_requests")
-            if not roundtrip["cached"]:
-                self.stat_update("roundtrip_ms", value=int(roundtrip["seconds"] * 1000))
-                self.stat_update("roundtrip_prompt_tokens", value=roundtrip["prompt_tokens"])
-                self.stat_update("roundtrip_completion_tokens", value=roundtrip["completion_tokens"])
+            self.stat_update("roundtrip_requests", value=roundtrip["requests"])
+            self.stat_update("roundtrip_cached", value=roundtrip["cached"])
+            self.stat_update("roundtrip_ms", value=int(roundtrip["seconds"] * 1000))
+            self.stat_update("roundtrip_prompt_tokens", value=roundtrip["prompt_tokens"])
+            self.stat_update("roundtrip_completion_tokens", value=roundtrip["completion_tokens"])
         self.stat_update("qa_pairs_generated", value=len(candidates))
         if rejects:
             self.stat_update("responses_malformed", value=len(rejects))

@@ -68,21 +68,18 @@ def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def roundtrip_messages(page_text: str, questions: list[str]) -> list[dict[str, str]]:
-    """The round-trip check: answer the questions again from the same page text (same prefix as
-    `messages`, so a server with a prompt cache does not process the page twice)."""
-    listed = "\n".join(f"{i}. {q}" for i, q in enumerate(questions, 1))
+def roundtrip_messages(page_text: str, question: str) -> list[dict[str, str]]:
+    """The round-trip check: answer a question again from the same page text (same prefix as
+    `messages`, so a server with a prompt cache does not process the page again)."""
     user = (
-        f"{page_prefix(page_text)}Answer each question from the page text alone, with the shortest exact "
-        f'words of the page. If the page does not tell, answer "unanswerable".\n{listed}\n'
-        'Reply as JSON: {"answers": ["...", ...]} with one answer per question, in order.'
+        f"{page_prefix(page_text)}Answer the question from the page text alone, with the shortest exact "
+        f'words of the page. If the page does not tell, answer "unanswerable".\nQuestion: {question}\n'
+        'Reply as JSON: {"answer": "..."}'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def roundtrip_schema(n: int) -> dict:
-    answers = {"type": "array", "items": {"type": "string"}, "minItems": n, "maxItems": n}
-    return {"type": "object", "properties": {"answers": answers}, "required": ["answers"]}
+ROUNDTRIP_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 
 
 def qa_schema(n: int) -> dict:

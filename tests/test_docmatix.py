@@ -223,7 +223,7 @@ def test_round_trip_disagreement_rejects_the_pair(four_pages, tmp_path):
         run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
     summary = qa_summary(out)
     assert summary["pairs_kept"] == 0 and summary["rejected"]["roundtrip"] >= 4
-    assert summary["roundtrip_requests"] == 4
+    assert summary["roundtrip_requests"] >= 4  # one per question that passed the cheap checks
 
 
 def test_unknown_output_format_is_a_clear_error(tmp_path):

@@ -60,10 +60,9 @@ class StubLLM:
         number = re.search(r"\d+", text)
         known = {"What are the first words of the page?": " ".join(first.split()[:3]),
                  "Which number appears first?": number.group() if number else ""}  # fmt: skip
-        if "Answer each question" in prompt:  # the round trip: the same answers, or a wrong one if told
-            questions = re.findall(r"^\d+\. (.*)$", prompt.split(">>>", 1)[1], re.M)
-            answers = [self.roundtrip_answer or known.get(q, "") for q in questions]
-            content = json.dumps({"answers": answers})
+        if "Answer the question from the page" in prompt:  # the round trip: the same answer, or one told
+            question = re.search(r"^Question: (.*)$", prompt, re.M).group(1)
+            content = json.dumps({"answer": self.roundtrip_answer or known.get(question, "")})
             return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
                          "usage": {"prompt_tokens": 5, "completion_tokens": 5}}  # fmt: skip
         self.pages.append(text)
