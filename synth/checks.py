@@ -141,6 +141,13 @@ class PageIndex:
         toks = tokens(text)
         self.words = set(words(unicodedata.normalize("NFKC", text))) | set(toks)
         self.stems = {stem(w) for w in toks}
+        digits = re.findall(r"\d+", unicodedata.normalize("NFKC", text))
+        self.digits = "".join(digits)
+        self.digit_boundaries = {0}
+        position = 0
+        for run in digits:
+            position += len(run)
+            self.digit_boundaries.add(position)
         self.squashed = "".join(toks)
         self.boundaries = {0}
         position = 0
@@ -158,6 +165,17 @@ class PageIndex:
             if start in self.boundaries and start + len(target) in self.boundaries:
                 return True
             start = self.squashed.find(target, start + 1)
+        return False
+
+    def has_number(self, number: str) -> bool:
+        """True when the number's digit groups appear in a row among the page's digit runs, whatever
+        stands between or around them ("1, 228. 2" and "$1,228.2" hold 1,228.2; "DB2" holds 2)."""
+        target = "".join(re.findall(r"\d+", number))
+        start = self.digits.find(target) if target else -1
+        while start != -1:
+            if start in self.digit_boundaries and start + len(target) in self.digit_boundaries:
+                return True
+            start = self.digits.find(target, start + 1)
         return False
 
     def has_word(self, word: str) -> bool:
@@ -198,8 +216,8 @@ def grounding(answer: str, page: PageIndex, question: str = "") -> float:
         return sum(page.has_word(w) for w in content) / len(content) if content else 0.0
     if page.has_span(answer_tokens):
         return 1.0
-    numbers = [tokens(n) for n in _NUMBER.findall(unicodedata.normalize("NFKC", answer))]
-    if any(not page.has_span(n) for n in numbers):
+    numbers = _NUMBER.findall(unicodedata.normalize("NFKC", answer))
+    if any(not page.has_number(n) for n in numbers):
         return 0.0
     content = [w for w in words(answer) if w not in STOP_WORDS and w not in UNIT_WORDS]
     content = [w for w in content if not _NUMBER.fullmatch(w)]  # numbers were checked above
@@ -322,7 +340,7 @@ def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
         return True
     other_index = PageIndex(" ".join(b))
     for number in _NUMBER.findall(unicodedata.normalize("NFKC", answer)):
-        if not other_index.has_span(tokens(number)):
+        if not other_index.has_number(number):
             return False
     if "".join(a) == "".join(b) or other_index.has_span(a) or PageIndex(" ".join(a)).has_span(b):
         return True
