@@ -221,7 +221,7 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
         llm_url=client.base_url, response_format=kind, roundtrip=True, **_generator_options()
     )
     ids = [p for p in pages if not page_kind(pages[p])][:n]
-    gen, warm, cold = [], [], []
+    gen, warm, cold, questions = [], [], [], []
     for i, page_id in enumerate(ids):
         chunk = Chunk(0, pages[page_id], [2])
         started = time.monotonic()
@@ -233,9 +233,11 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
             ids
         ) > 1 else None
         pairs = [{k: p[k] for k in ("question", "answer")} for p in answer["pairs"]]
-        cold.append(generator.ask_roundtrip(client, chunk, pairs)["seconds"] if pairs else 0.0)
+        fresh = ChatClient(client.base_url, client.model, timeout=900)  # no memo of the warm answers
+        cold.append(generator.ask_roundtrip(fresh, chunk, pairs)["seconds"] if pairs else 0.0)
+        questions.append(answer["roundtrip"]["questions"])
     return {"pages": len(ids), "generation": sum(gen) / len(ids), "warm": sum(warm) / len(ids),
-            "cold": sum(cold) / len(ids)}  # fmt: skip
+            "cold": sum(cold) / len(ids), "questions": sum(questions) / len(ids)}  # fmt: skip
 
 
 def precision_figures(labels, kept_flags) -> tuple[float, int, int]:
@@ -296,7 +298,8 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
                 f"   labelled keep, round trip disagreed: {label['question']} -> {label['answer']} / {answers.get(i)}"
             )
     cost = roundtrip_cost(client, pages, kind, int(os.environ.get("CURATE_BENCH_ROUNDTRIP_PAGES", "3")))
-    print(f"round-trip cost on {cost['pages']} pages: generation {cost['generation']:.1f} s/page; round trip right "
+    print(f"round-trip cost on {cost['pages']} pages ({cost['questions']:.1f} questions asked again per page): "
+          f"generation {cost['generation']:.1f} s/page; round trip right "
           f"after it (page in the prompt cache) {cost['warm']:.1f} s/page = {cost['warm'] / cost['generation']:.2f}x "
           f"of generation; about a page not in the cache {cost['cold']:.1f} s/page "
           f"(cache saves {1 - cost['warm'] / max(cost['cold'], 1e-9):.0%})")  # fmt: skip
