@@ -129,11 +129,16 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
                     bad += 1
             problem = f"malformed: {bad} items without a question and an answer" if bad else None
             return pairs, problem
-    # truncated JSON (output cut at max_tokens): keep the complete objects
-    salvaged = [
-        {"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')}
-        for q, a in _QA_OBJECT.findall(text)
-    ]
+    # truncated JSON (output cut at max_tokens): keep the complete objects (raw newlines and other
+    # control characters inside a string are accepted; an object that still does not decode is left out)
+    salvaged = []
+    for q, a in _QA_OBJECT.findall(text):
+        try:
+            salvaged.append(
+                {"question": json.loads(f'"{q}"', strict=False), "answer": json.loads(f'"{a}"', strict=False)}
+            )
+        except json.JSONDecodeError:
+            continue
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 

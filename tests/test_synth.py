@@ -512,3 +512,10 @@ def test_a_text_layer_with_a_lost_font_encoding_is_bad_encoding(shared_data):
     assert bad_encoding(broken)
     assert not bad_encoding("The price is £5 — “quoted” • IBM® Redpaper™, résumé")
     assert not any(bad_encoding(line) for line in page_text(shared_data, "tracemonkey.pdf", 0).splitlines())
+
+
+def test_truncated_output_with_raw_control_characters_is_salvaged_not_fatal():
+    text = '{"pairs": [{"question": "Which words?", "answer": "Tempora co\nNeque labo"}, {"question": "Cut'
+    pairs, problem = parse_pairs(text)
+    assert pairs == [{"question": "Which words?", "answer": "Tempora co\nNeque labo"}]
+    assert problem.startswith("malformed: not valid JSON")
