@@ -25,7 +25,7 @@ from loguru import logger
 from curate.steps import RecordStep, describe_error
 from synth import prompts
 from synth.checks import PageIndex, check_pair, is_cover, page_kind, sample_pages
-from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected
+from synth.client import ChatClient, ChatResult, RequestCache, RequestRejected, ServerUnavailable
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
 PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
@@ -426,6 +426,11 @@ class QAGenerator(RecordStep):
                     doc = self.finish_page(doc, answers)
             except RequestRejected as exc:  # this page's request was refused: an error, the run goes on
                 self.send_to_errors(doc, describe_error(exc), "request_rejected", rank)
+                return None
+            except ServerUnavailable:
+                raise  # the server is gone: the task stops, and a rerun resumes from the checkpoint
+            except Exception as exc:  # anything else about this record: an error naming it, the run goes on
+                self.send_to_errors(doc, describe_error(exc), type(exc).__name__, rank)
                 return None
             self.stat_update("forwarded")
             return doc
