@@ -1,18 +1,32 @@
-"""Docmatix QA generation: our qa stage vs a plain concurrent client sending the same prompts to the same
-server in the same run; plus the acceptance figures on ../shared/data/pdf/born_digital (kept QA pairs
-per page with text, share of kept answers grounded in their page).
+"""Docmatix QA: the checks against pairs labelled by reading the pages, the round-trip check's cost, the
+grounding check on real OCR text, and our qa stage vs a plain concurrent client (same prompts, same server,
+same run) with the acceptance figures on ../shared/data/pdf/born_digital.
 
-Environment: CURATE_BENCH_PDFS (default ../shared/data/pdf/born_digital), CURATE_BENCH_MAX_PAGES
-(pages per PDF, default 1: the embedded model on 2 shared cores takes ~30-60 s a page),
-CURATE_BENCH_LLM_URL (use a running server instead of starting the embedded one).
+Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
+- grounding: `synth.checks.grounding` on real (OCR text, question, human answer) triples of DocVQA: the
+  300-question sample with Tesseract and a second OCR's text in github.com/IriventiBharath/
+  High-Level-Computer-Vision-Project (results/OCR_tesseract_results.csv, results/OCR_VRDU_results.csv;
+  not committed here). Read from CURATE_DOCVQA_CSV (comma-separated paths) or that repository's mirror
+  in /work/.mirror; skipped, saying so, where absent. Baseline: the answer verbatim in the page.
+- labels: benchmarks/data/docmatix_labels.jsonl, QA pairs about real pages of ../shared/data/pdf labelled
+  keep/reject by reading the page (benchmarks/data/docmatix_pages.jsonl has the text each was written
+  from). The checks run on the stored pairs (the model is not asked to write them again); the round
+  trip asks the embedded model (or CURATE_BENCH_LLM_URL) to answer them again.
+- throughput: the qa stage vs a plain client on the first CURATE_BENCH_MAX_PAGES (default 1) page(s) of
+  each PDF of CURATE_BENCH_PDFS (default ../shared/data/pdf/born_digital), round trip off in both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import os
+import re
+import subprocess
 import tempfile
 import time
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,13 +35,275 @@ import requests
 from curate.io import RecordReader
 from curate.stage import ExecutorConfig, run_recipe
 from pipelines.docmatix import qa_summary, recipe
-from synth.checks import words
-from synth.generate import QAGenerator
+from synth import prompts
+from synth.checks import (
+    PageIndex,
+    answers_agree,
+    check_pair,
+    content_words,
+    grounding,
+    is_cover,
+    page_kind,
+    words,
+)
+from synth.checks import tokens as answer_tokens
+from synth.client import ChatClient
+from synth.generate import Chunk, QAGenerator, parse_answer
 
 REPO = Path(__file__).resolve().parent.parent
+DEFAULTS = recipe().resolve({})  # the recipe's options, typed, as a run without --set has them
+DATA = Path(__file__).resolve().parent / "data"
 WORKERS = 2  # tasks at once, each with one request in flight: the same concurrency as the baseline
-# the figures measure QA generation on every page with text, and the baseline asks about the same pages
-EVERY_PAGE = {"dedup": False, "language": False, "perplexity": False}
+# the figures measure QA generation on every page with text, and the baseline asks about the same pages;
+# one sample per page and no round trip, so both send the same requests
+EVERY_PAGE = {
+    "dedup": False,
+    "language": False,
+    "perplexity": False,
+    "sample_unit": "page",
+    "roundtrip": False,
+}
+DOCVQA_REPO = "IriventiBharath/High-Level-Computer-Vision-Project"
+DOCVQA_FILES = ("results/OCR_tesseract_results.csv", "results/OCR_VRDU_results.csv")
+
+
+# ---- grounding on real OCR text ------------------------------------------------------------------------
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def docvqa_tables() -> dict[str, list[dict]]:
+    """name -> rows (question, ground_truth "a | b", ocr_content) of each DocVQA CSV found."""
+    paths = [p for p in os.environ.get("CURATE_DOCVQA_CSV", "").split(",") if p]
+    tables = {
+        Path(p).name: list(csv.DictReader(open(p, encoding="utf-8"))) for p in paths if Path(p).is_file()
+    }
+    mirror = Path("/work/.mirror") / DOCVQA_REPO.replace("/", "+") / "repo"
+    if not tables and mirror.is_dir():
+        for name in DOCVQA_FILES:
+            done = subprocess.run(["git", "-C", str(mirror), "show", f"HEAD:{name}"], capture_output=True)
+            if done.returncode == 0:
+                tables[Path(name).name] = list(csv.DictReader(done.stdout.decode("utf-8").splitlines(True)))
+    return tables
+
+
+def grounding_on_ocr(rows: list[dict], threshold: float) -> dict:
+    """Accept rate of human answers that are on their page (up to spacing and punctuation, or yes/no to a
+    yes/no question), and how many of them are accepted on another document's page that lacks them."""
+    from synth.checks import is_yes_no_question
+
+    texts = list(dict.fromkeys(r["ocr_content"] for r in rows))
+    on_page = accepted = verbatim = moved = moved_checked = moved_any = 0
+    for row in rows:
+        answers = [a.strip() for a in row["ground_truth"].split(" | ") if a.strip()]
+        page, question = row["ocr_content"], row["question"]
+        yes_no = is_yes_no_question(question) and any(a.lower() in ("yes", "no") for a in answers)
+        if not yes_no and not any(_squash(a) and _squash(a) in _squash(page) for a in answers):
+            continue  # OCR lost the answer: no text check can accept it
+        on_page += 1
+        index = PageIndex(page)
+        accepted += max(grounding(a, index, question) for a in answers) >= threshold
+        flat = " ".join(page.lower().split())
+        verbatim += any(
+            re.search(rf"(?<!\w){re.escape(' '.join(a.lower().split()))}(?!\w)", flat) for a in answers
+        )
+        other = texts[(texts.index(page) + 1) % len(texts)]
+        moved_any += max(grounding(a, PageIndex(other), question) for a in answers) >= threshold
+        if not any(_squash(a) in _squash(other) for a in answers):
+            moved_checked += 1
+            moved += max(grounding(a, PageIndex(other), question) for a in answers) >= threshold
+    return {"triples": len(rows), "on_page": on_page, "accepted": accepted / max(1, on_page),
+            "verbatim": verbatim / max(1, on_page), "moved": moved / max(1, moved_checked),
+            "moved_checked": moved_checked, "moved_any": moved_any / max(1, on_page)}  # fmt: skip
+
+
+def bench_grounding() -> None:
+    tables = docvqa_tables()
+    if not tables:
+        print(
+            f"grounding on OCR text: skipped (no DocVQA CSV: set CURATE_DOCVQA_CSV, or mirror {DOCVQA_REPO})"
+        )
+        return
+    threshold = DEFAULTS["min_grounding"]
+    for name, rows in tables.items():
+        f = grounding_on_ocr(rows, threshold)
+        print(
+            f"grounding >= {threshold} on DocVQA {name}: {f['on_page']} of {f['triples']} human answers are on "
+            f"their OCR page; accepted {f['accepted']:.1%} (goal >= 95%; verbatim-match baseline "
+            f"{f['verbatim']:.1%}, {f['accepted'] / max(f['verbatim'], 1e-9):.2f}x); accepted on another "
+            f"document's page that lacks them: {f['moved']:.1%} of {f['moved_checked']} (goal <= 5%); on the next document's page "
+            f"whatever it holds: {f['moved_any']:.1%} (short numbers and words are on many pages)"
+        )
+
+
+# ---- the labelled set ------------------------------------------------------------------------------------
+
+
+def load_labels() -> tuple[list[dict], dict[str, str]]:
+    labels = [
+        json.loads(line) for line in open(DATA / "docmatix_labels.jsonl", encoding="utf-8") if line.strip()
+    ]
+    pages = {}
+    for line in open(DATA / "docmatix_pages.jsonl", encoding="utf-8"):
+        if line.strip():
+            page = json.loads(line)
+            pages[page["page_id"]] = page["text"]
+    return labels, pages
+
+
+def language_dropped(pages: dict[str, str]) -> set[str]:
+    """Pages the recipe's language filter drops before the LLM (English >= language_min_score)."""
+    from filters.language import LanguageFilter
+
+    lid = LanguageFilter(languages=["en"])
+    dropped = set()
+    for page_id, text in pages.items():
+        lang, score = lid.identify(text)
+        if lang != "en" or score < DEFAULTS["language_min_score"]:
+            dropped.add(page_id)
+    return dropped
+
+
+def label_verdicts(
+    labels: list[dict], pages: dict[str, str], min_grounding: float, answers=None, dropped_pages=frozenset()
+) -> list[str | None]:
+    """Each labelled pair's rejection reason (None: kept), as the checks stage decides: the pairs of a page
+    in order, a page a reader would not ask about rejected whole, and, given the round-trip `answers` (by
+    label index), a pair kept only when they agree; only kept pairs count for near-duplicates."""
+    verdicts: list[str | None] = []
+    state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
+    for i, label in enumerate(labels):
+        seen, kept = state[label["page_id"]]
+        kind = "language" if label["page_id"] in dropped_pages else page_kind(pages[label["page_id"]])
+        if kind:  # the page is not sent to the LLM at all (dropped by the language filter, or a ToC...)
+            verdicts.append(kind)
+            continue
+        cover = is_cover(1 if label["page_id"].endswith("#page=1") else 2, pages[label["page_id"]])
+        reason, _ = check_pair(label["question"], label["answer"], PageIndex(pages[label["page_id"]]), seen,
+                               min_grounding, cover=cover, kept=kept)  # fmt: skip
+        if reason is None and answers is not None:
+            other = answers.get(i)
+            if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
+                reason = "roundtrip"
+        if reason is None:
+            kept.append((content_words(label["question"]), " ".join(answer_tokens(label["answer"]))))
+        verdicts.append(reason)
+    return verdicts
+
+
+def roundtrip_answers(
+    client: ChatClient, labels, pages, verdicts, kind: str
+) -> tuple[dict[int, str | None], list]:
+    """The round trip for the pairs that passed the cheap checks, one request per question, the pairs of
+    a page one after another (as the qa stage sends them); (answers by label index, seconds per page)."""
+    by_page: dict[str, list[int]] = defaultdict(list)
+    for i, (label, verdict) in enumerate(zip(labels, verdicts, strict=True)):
+        if verdict is None:
+            by_page[label["page_id"]].append(i)
+    fmt = prompts.response_format(kind, schema=prompts.ROUNDTRIP_SCHEMA, name="answer")
+    answers, seconds = {}, []
+    for page_id, indices in by_page.items():
+        started = time.monotonic()
+        for i in indices:
+            result = client.chat(prompts.roundtrip_messages(pages[page_id], labels[i]["question"]), max_tokens=64,
+                                 temperature=0.0, response_format=fmt)  # fmt: skip
+            answers[i] = parse_answer(result.text)
+        seconds.append(time.monotonic() - started)
+    return answers, seconds
+
+
+def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int) -> dict:
+    """Seconds per page of the generation request and of the round trip sent right after it about the
+    same text (as the qa stage does: the server's prompt cache holds the page), and of the same round
+    trip after a request about another page (nothing cached)."""
+    generator = QAGenerator(
+        llm_url=client.base_url, response_format=kind, roundtrip=True, **_generator_options()
+    )
+    ids = [p for p in pages if not page_kind(pages[p])][:n]
+    gen, warm, cold, questions = [], [], [], []
+    for i, page_id in enumerate(ids):
+        chunk = Chunk(0, pages[page_id], [2])
+        started = time.monotonic()
+        answer = generator.ask(client, chunk, "lookup", prompts.messages(chunk.text, "lookup", 3))
+        gen.append(time.monotonic() - started - answer["roundtrip"]["seconds"])
+        warm.append(answer["roundtrip"]["seconds"])
+        other = Chunk(0, pages[ids[(i + 1) % len(ids)]], [2])  # evicts this page from the cache
+        generator.ask(client, other, "numbers", prompts.messages(other.text, "numbers", 3)) if len(
+            ids
+        ) > 1 else None
+        pairs = [{k: p[k] for k in ("question", "answer")} for p in answer["pairs"]]
+        fresh = ChatClient(client.base_url, client.model, timeout=900)  # no memo of the warm answers
+        cold.append(generator.ask_roundtrip(fresh, chunk, pairs)["seconds"] if pairs else 0.0)
+        questions.append(answer["roundtrip"]["questions"])
+    return {"pages": len(ids), "generation": sum(gen) / len(ids), "warm": sum(warm) / len(ids),
+            "cold": sum(cold) / len(ids), "questions": sum(questions) / len(ids)}  # fmt: skip
+
+
+def precision_figures(labels, kept_flags) -> tuple[float, int, int]:
+    kept = [label for label, k in zip(labels, kept_flags, strict=True) if k]
+    good = sum(label["label"] == "keep" for label in kept)
+    return good / max(1, len(kept)), good, len(kept)
+
+
+def bench_labels(client: ChatClient | None, kind: str) -> None:
+    labels, pages = load_labels()
+    threshold = DEFAULTS["min_grounding"]
+    page_ids = sorted({label["page_id"] for label in labels})
+    print(
+        f"labelled set: {len(labels)} pairs ({sum(x['label'] == 'keep' for x in labels)} keep) about "
+        f"{len(page_ids)} pages: {dict(Counter(x['kind'] for x in labels))} pairs by page kind"
+    )
+    toc = [p for p in pages if page_kind(pages[p])]
+    print(f"pages a reader would not ask about, found from text and not sent to the LLM: {toc}")
+    dropped = language_dropped(pages)
+    asked_pages = [p for p in page_ids if p not in dropped and not page_kind(pages[p])]
+    print(
+        f"pages the language filter drops before the LLM (pairs about them count as rejected): {sorted(dropped)}"
+    )
+    verdicts = label_verdicts(labels, pages, threshold, dropped_pages=dropped)
+    agree = sum((v is None) == (label["label"] == "keep") for v, label in zip(verdicts, labels, strict=True))
+    precision, good, kept = precision_figures(labels, [v is None for v in verdicts])
+    print(f"checks without the round trip: {kept} kept, precision {precision:.2f} ({good}/{kept}); "
+          f"agreement with the labels {agree / len(labels):.1%}; rejected by reason "
+          f"{dict(Counter(v for v in verdicts if v))}")  # fmt: skip
+    real = [label for label in labels if label["label"] == "keep"]
+    grounded = sum(
+        grounding(x["answer"], PageIndex(pages[x["page_id"]]), x["question"]) >= threshold for x in real
+    )
+    print(f"grounding >= {threshold} accepts {grounded}/{len(real)} = {grounded / max(1, len(real)):.1%} of the "
+          "answers labelled keep (real answers on real pages)")  # fmt: skip
+    missed = [(x["question"], x["answer"], v) for x, v in zip(labels, verdicts, strict=True)
+              if x["label"] == "keep" and v]  # fmt: skip
+    for question, answer, reason in missed:
+        print(f"   labelled keep, rejected ({reason}): {question} -> {answer}")
+    if client is None:
+        return
+    answers, seconds = roundtrip_answers(client, labels, pages, verdicts, kind)
+    final = [v is None for v in label_verdicts(labels, pages, threshold, answers, dropped)]
+    precision, good, kept = precision_figures(labels, final)
+    model = [i for i, x in enumerate(labels) if x["origin"] == "model"]
+    model_precision, model_good, model_kept = precision_figures(
+        [labels[i] for i in model], [final[i] for i in model]
+    )
+    print(f"with the round trip ({client.model}): {kept} kept, precision {precision:.2f} ({good}/{kept}, goal >= 0.85); "
+          f"of the model's own pairs: {model_kept} kept of {len(model)}, precision {model_precision:.2f} "
+          f"({model_good}/{model_kept}); {kept / len(asked_pages):.2f} kept pairs per page sent to the LLM (goal >= 1.5; "
+          f"model's pairs only: {model_kept / len(asked_pages):.2f}; {len(asked_pages)} of {len(page_ids)} pages); round trip rejected "
+          f"{sum(v is None for v in verdicts) - kept}; {len(seconds)} requests, "
+          f"{sum(seconds) / max(1, len(seconds)):.1f} s per page (the page read once per page, cached for its later questions)")  # fmt: skip
+    for i, label in enumerate(labels):
+        if verdicts[i] is None and not final[i] and label["label"] == "keep":
+            print(
+                f"   labelled keep, round trip disagreed: {label['question']} -> {label['answer']} / {answers.get(i)}"
+            )
+    cost = roundtrip_cost(client, pages, kind, int(os.environ.get("CURATE_BENCH_ROUNDTRIP_PAGES", "3")))
+    print(f"round-trip cost on {cost['pages']} pages ({cost['questions']:.1f} questions asked again per page): "
+          f"generation {cost['generation']:.1f} s/page; round trip right "
+          f"after it (page in the prompt cache) {cost['warm']:.1f} s/page = {cost['warm'] / cost['generation']:.2f}x "
+          f"of generation; about a page not in the cache {cost['cold']:.1f} s/page "
+          f"(cache saves {1 - cost['warm'] / max(cost['cold'], 1e-9):.0%})")  # fmt: skip
 
 
 def records(folder: Path):
@@ -102,8 +378,7 @@ def _generator_options() -> dict:
         "max_chunks_per_page",
         "max_chunk_chars",
     )
-    resolved = recipe().resolve({})  # the recipe's defaults, typed
-    return {k: resolved[k] for k in keys}
+    return {k: DEFAULTS[k] for k in keys}
 
 
 def run(pdfs: Path, url: str, model: str, work: Path) -> None:
@@ -166,20 +441,34 @@ def compare_models(pdfs: Path, names: list[str]) -> None:
 
 
 def main() -> None:
+    parts = os.environ.get("CURATE_BENCH_DOCMATIX", "grounding,labels,throughput").split(",")
+    if "grounding" in parts:
+        bench_grounding()
     pdfs = Path(os.environ.get("CURATE_BENCH_PDFS", REPO.parent / "shared" / "data" / "pdf" / "born_digital"))
-    if not pdfs.is_dir():
-        print(f"skipped: {pdfs} not found (set CURATE_BENCH_PDFS)")
+    if "throughput" in parts and not pdfs.is_dir():
+        print(f"throughput: skipped: {pdfs} not found (set CURATE_BENCH_PDFS)")
+        parts.remove("throughput")
+    if not {"labels", "throughput"} & set(parts):
         return
-    with tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work:
-        url = os.environ.get("CURATE_BENCH_LLM_URL")
-        if url:
-            models = requests.get(f"{url}/models", timeout=10).json()["data"]
-            run(pdfs, url, models[0]["id"] if models else "", Path(work))
-            return
-        from synth.server import EmbeddedServer
+    with tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work, _llm() as (url, model, kind):
+        if "labels" in parts:
+            bench_labels(ChatClient(url, model, timeout=900), kind)
+        if "throughput" in parts:
+            run(pdfs, url, model, Path(work))
 
-        with EmbeddedServer(n_ctx=recipe().resolve({})["n_ctx"]) as server:
-            run(pdfs, server.base_url, server.model_name, Path(work))
+
+@contextlib.contextmanager
+def _llm():
+    """(base URL, model, response format kind) of CURATE_BENCH_LLM_URL, or of the embedded server."""
+    url = os.environ.get("CURATE_BENCH_LLM_URL")
+    if url:
+        models = requests.get(f"{url}/models", timeout=10).json()["data"]
+        yield url, models[0]["id"] if models else "", "openai"
+        return
+    from synth.server import EmbeddedServer
+
+    with EmbeddedServer(n_ctx=recipe().resolve({})["n_ctx"]) as server:
+        yield server.base_url, server.model_name, "llama"
 
 
 if __name__ == "__main__":

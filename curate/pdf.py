@@ -54,6 +54,8 @@ class PdfPageReader(InputReader):
         ocr: run Tesseract on pages whose text layer is missing, partial or garbage
         ocr_dpi: resolution of the image given to Tesseract
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
+        long_pdfs: "first": a longer PDF gives its first `max_pages` pages; "skip": it gives none, all
+            its pages counted as dropped (`too_many_pages`; Docmatix kept PDFs of at most 4 pages)
         max_seconds_per_pdf: time budget per PDF; pages left when it runs out are errors
         max_seconds_per_page: time limit of one page's render + text/OCR. Pages are made in a worker
             process (one per process, reused by its tasks) that is killed when a page passes it; the page is an error
@@ -91,6 +93,7 @@ class PdfPageReader(InputReader):
         max_image_pixels: int = 250_000_000,
         max_image_dpi: int = 1200,
         strict: bool = False,
+        long_pdfs: str = "first",
         error_writer: DiskWriter | None = None,
         pdf_column: str | None = None,
         glob_pattern: str | None = None,
@@ -104,6 +107,9 @@ class PdfPageReader(InputReader):
         self.max_seconds_per_page = max_seconds_per_page
         self.max_pixels, self.max_image_pixels = max_pixels, max_image_pixels
         self.max_image_dpi, self.strict = max_image_dpi, strict
+        if long_pdfs not in ("first", "skip"):
+            raise ValueError(f"long_pdfs={long_pdfs!r}: use 'first' or 'skip'")
+        self.long_pdfs = long_pdfs
 
     def read_file(self, filepath: str):
         if not is_pdf_input(filepath):
@@ -129,6 +135,11 @@ class PdfPageReader(InputReader):
         started = time.monotonic()
         with pdf:
             pages = pdf.page_count
+            if pages > self.max_pages and self.long_pdfs == "skip":
+                self.stat_update("dropped", "dropped_too_many_pages", value=pages)
+                self.stat_update("pdfs_too_many_pages")
+                logger.info(f"{source}: {pages} pages, over max_pages={self.max_pages}: skipped")
+                return
             if pages > self.max_pages:
                 self.stat_update("dropped", "dropped_page_limit", value=pages - self.max_pages)
                 logger.warning(f"{source}: {pages} pages, only the first max_pages={self.max_pages} are read")

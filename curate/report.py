@@ -32,6 +32,7 @@ class StageFunnel:
     errored: dict[str, int] = field(default_factory=dict)
     warnings: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # what kept records are made of (COUNTED)
+    merged: int = 0  # records joined into another (pages into their document)
     seconds: float = 0.0
     tasks_done: int = 0
     upstream: str | None = None  # the stage whose kept records this one read (ledger.json)
@@ -48,7 +49,7 @@ class StageFunnel:
 
     @property
     def balanced(self) -> bool:
-        return self.records_in == self.kept + self.dropped_total + self.errored_total
+        return self.records_in == self.kept + self.merged + self.dropped_total + self.errored_total
 
     @property
     def follows_upstream(self) -> bool:
@@ -58,7 +59,7 @@ class StageFunnel:
     @property
     def check(self) -> str:
         if not self.balanced:
-            return "MISMATCH: in != kept + dropped + errored"
+            return "MISMATCH: in != kept + merged + dropped + errored"
         if not self.follows_upstream:
             return f"LOST: in != {self.upstream_kept} kept by {self.upstream}"
         if self.failed:
@@ -99,6 +100,7 @@ def stage_funnel(stage_dir: Path) -> StageFunnel | None:
         for key in step.stats:
             if key.startswith(COUNTED):
                 funnel.counts[key] = funnel.counts.get(key, 0) + stat_total(step, key)
+        funnel.merged += stat_total(step, "merged")
         # steps that count drops without a reason (datatrove filters) still count
         unexplained = stat_total(step, "dropped") - sum(
             stat_total(step, k) for k in step.stats if k.startswith("dropped_")
@@ -146,6 +148,10 @@ def format_funnel(funnels: list[StageFunnel]) -> str:
         )
         if f.failed:
             rows.append(f"{'':<14}  failed: {f.failed}")
+        if f.merged:
+            rows.append(
+                f"{'':<14}  merged  {f.merged:>6}  joined into the record before them (pages of a PDF)"
+            )
         for reason, n in sorted(f.dropped.items(), key=lambda kv: -kv[1]):
             rows.append(f"{'':<14}  dropped {n:>6}  {reason}")
         for reason, n in sorted(f.errored.items(), key=lambda kv: -kv[1]):

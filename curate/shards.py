@@ -197,6 +197,7 @@ class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
                     size += sample_bytes
                 self.stat_update("total")
                 self.stat_update("bytes", value=sample_bytes)
+                yield doc  # passed on, so another writer (e.g. Parquet) can follow in the same pipeline
         if writer is not None:
             close_shard()
         manifests = location(self.output_folder) / "manifests"
@@ -206,8 +207,6 @@ class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
         lines = "".join(f"{key}\t{json.dumps(written[key])}\n" for key in sorted(written))
         write_text_atomic(manifests / f"{rank:05d}.keys", lines)
         write_text_atomic(manifests / f"{rank:05d}.json", json.dumps(shards))
-        return
-        yield  # a generator that yields nothing: the writer is the end of the pipeline
 
 
 def _local_tmp(name: str) -> str:

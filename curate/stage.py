@@ -177,10 +177,6 @@ class Stage:
     def is_active(self, ctx: StageContext) -> bool:
         return self.active is None or bool(self.active(ctx))
 
-    def tasks(self, ctx: StageContext) -> int:
-        """Tasks of a stage with `task_count` (other stages get theirs from their input plan)."""
-        return max(1, min(self.max_tasks, self.task_count(ctx) if self.task_count else 1))
-
 
 @contextlib.contextmanager
 def no_services(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
@@ -282,8 +278,9 @@ def plan_tasks(stage: Stage, ctx: StageContext, pipeline: list[PipelineStep], co
     """(tasks, input bytes per task): from the input plan when the stage starts with a file reader
     (the reader then reads its share from the plan's paths file, without listing), else `task_count`."""
     reader = _reader(pipeline)
-    if stage.task_count or reader is None:
-        return stage.tasks(ctx), {}
+    counted = stage.task_count(ctx) if stage.task_count else None  # None: tasks from the input plan
+    if counted or reader is None:
+        return max(1, min(stage.max_tasks, counted or 1)), {}
     if reader.paths_file:  # the user's own listing (Common Crawl's warc.paths.gz): a task a line, or --tasks
         from curate.web.listing import listing_size
 

@@ -1,11 +1,14 @@
-"""Docmatix: PDFs -> page images + question/answer conversations written by an LLM -> shards.
+"""Docmatix: PDFs -> documents (page images in order) + question/answer conversations written by an LLM.
 
-Stages: pages (PDF -> page records, Docmatix limits: 150 dpi, longest side 2940 px, first 4 pages of
-a PDF) -> dedup (identical renders, same or near-duplicate text; `--set dedup=false`) -> filter
-(English by fastText lid.176 >= 0.5, n-gram perplexity scored; `--set language=false`,
-`--set perplexity=false`) -> perplexity_cut (the 5% highest-perplexity pages over the whole run,
-Idefics2) -> qa (an OpenAI-compatible LLM writes QA pairs about each page's text) -> checks (QA rules,
-each rejection counted with its reason) -> shards (WebDataset; `json` has Docmatix's `texts` turns).
+Stages: pages (PDF -> page records, Docmatix limits: 150 dpi, longest side 2940 px, PDFs of at most 4
+pages; longer ones are skipped and counted as `too_many_pages`) -> dedup (identical renders, same or
+near-duplicate text; `--set dedup=false`) -> filter (English by fastText lid.176 >= 0.5, n-gram
+perplexity scored; `--set language=false`, `--set perplexity=false`) -> perplexity_cut (the 5%
+highest-perplexity pages over the whole run, Idefics2) -> documents (the pages of each PDF joined into
+one sample, as Docmatix; `--set sample_unit=page` keeps one sample per page) -> qa (an OpenAI-compatible
+LLM writes QA pairs about the text, then answers them again from the page: the round trip) -> checks
+(QA rules, each rejection counted with its reason) -> shards (WebDataset and Hub-native Parquet; both
+have Docmatix's `texts` turns).
 
 The LLM: `--set llm_url=http://HOST:PORT/v1` uses a running server (e.g. `curate serve-llm`; its API
 key, if any, in the environment variable LLM_API_KEY); without it an embedded llama.cpp server with the
@@ -24,6 +27,8 @@ from typing import Any
 
 from datatrove.utils.stats import PipelineStats
 
+from curate.documents import PagesToDocuments, check_documents_unique
+from curate.location import write_text_atomic
 from curate.options import LIST, PATH, Option
 from curate.report import stat_total
 from curate.secrets import redact_text
@@ -46,7 +51,10 @@ DEFAULTS = {
     # pages are forms, tables and transcripts, not web prose: OBELICS's 0.8 dropped English pages of
     # the shared set (a bulletin table at 0.71, a Redbooks cover at 0.78); other languages still go
     "language_min_score": 0.5,
-    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; here longer PDFs give their first 4
+    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; longer ones are skipped
+    "long_pdfs": "skip",
+    "sample_unit": "document",  # Docmatix's sample: a whole PDF, its page images in order
+    "formats": ["webdataset", "parquet"],  # tar shards for training, Parquet for the Hub's viewer
 }
 
 # With a GPU server, give each page more text and more requests in flight:
@@ -118,12 +126,82 @@ QA_OPTIONS = (
         help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)",
     ),
 )
+DOCUMENT_OPTIONS = (
+    Option("sample_unit", str, "page", choices=("document", "page"),
+           help="a sample per PDF (its pages in order, questions about all of it) or per page",
+           source="Docmatix: a whole PDF of at most 4 pages"),
+    Option.arg(PagesToDocuments, "incomplete", "incomplete_documents", type=str, choices=("keep", "drop"),
+               help="a document some of whose pages dedup or the filters dropped: keep the rest, or drop it"),
+)  # fmt: skip
+QA_OPTIONS += (
+    Option.arg(
+        QAGenerator,
+        "skip_page_kinds",
+        "skip_toc_pages",
+        type=bool,
+        help="tables of contents, indexes and reference lists are not sent to the LLM",
+    ),
+    Option.arg(
+        QAGenerator,
+        "roundtrip",
+        type=bool,
+        help="the model answers each question again from the page; kept only when the answers agree",
+        source="round-trip consistency, Alberti et al. 2019",
+    ),
+    Option.arg(
+        QAGenerator,
+        "roundtrip_url",
+        "roundtrip_llm_url",
+        type=PATH,
+        help="a second server for the round trip (default: the same)",
+    ),
+    Option.arg(
+        QAGenerator,
+        "roundtrip_model",
+        "roundtrip_llm_model",
+        type=str,
+        help="model name for the round-trip server",
+    ),
+)
 CHECK_OPTIONS = (
+    Option.arg(QAChecks, "roundtrip_min_f1", type=float, minimum=0, maximum=1,
+               help="token F1 at least, between an answer and its round-trip answer (numbers must match)",
+               source="SQuAD's token F1"),
     Option.arg(QAChecks, "min_grounding", type=float, minimum=0, maximum=1,
                help="share of an answer's content words found in the page, at least",
                source="measured on shared born-digital pages: 92% of kept answers from the page"),
     Option.arg(QAChecks, "min_pairs", type=int, minimum=1, help="pages with fewer kept pairs dropped"),
 )  # fmt: skip
+
+
+def build_documents(ctx: StageContext):
+    return [
+        ctx.reader(),
+        PagesToDocuments(
+            incomplete=ctx.option("incomplete_documents"),
+            exclusion_writer=ctx.exclusion_writer("documents"),
+            error_writer=ctx.error_writer("documents"),
+        ),
+        ctx.writer(),
+    ]
+
+
+def finish_documents(ctx: StageContext) -> None:
+    try:
+        check_documents_unique(ctx.data_dir)
+    except RuntimeError as exc:
+        raise StageFailed(f"stage 'documents': {exc}") from exc
+
+
+def documents_stage() -> Stage:
+    return Stage(
+        "documents",
+        build_documents,
+        finish=finish_documents,
+        active=lambda ctx: ctx.option("sample_unit") == "document",
+        description="the pages of each PDF joined into one document sample (--set sample_unit=page: off)",
+        options=DOCUMENT_OPTIONS,
+    )
 
 
 def build_qa(ctx: StageContext):
@@ -152,10 +230,23 @@ def build_qa(ctx: StageContext):
             response_format=ctx.option("response_format") or ("openai" if external else "llama"),
             cache_dir=str(ctx.stage_dir / "requests"),
             api_key=ctx.option("llm_api_key") if external else None,
+            skip_page_kinds=ctx.option("skip_toc_pages"),
+            roundtrip=ctx.option("roundtrip"),
+            roundtrip_url=ctx.option("roundtrip_llm_url"),
+            roundtrip_model=ctx.option("roundtrip_llm_model"),
+            min_grounding=ctx.option("min_grounding"),
             error_writer=ctx.error_writer("qa"),
         ),
         ctx.writer(),
     ]
+
+
+def qa_tasks(ctx: StageContext) -> int:
+    """The embedded llama.cpp server answers one request at a time and keeps only the last prompt in its
+    cache: one task sends a page's round trip right after its generation request, so the page is read
+    once; tasks interleaving their requests would evict each other's page. A server of your own
+    (`llm_url`, e.g. vLLM batching many requests) gets one task per input file."""
+    return None if ctx.services.get("llm_external") else 1  # None: tasks from the input plan
 
 
 def build_checks(ctx: StageContext):
@@ -164,6 +255,7 @@ def build_checks(ctx: StageContext):
         QAChecks(
             min_grounding=ctx.option("min_grounding"),
             min_pairs=ctx.option("min_pairs"),
+            roundtrip_min_f1=ctx.option("roundtrip_min_f1"),
             exclusion_writer=ctx.exclusion_writer("checks"),
             error_writer=ctx.error_writer("checks"),
         ),
@@ -179,8 +271,9 @@ def qa_summary(output: Path) -> dict:
             for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
                 for key in step.stats:
                     if key.startswith(
-                        ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_")
-                    ):
+                        ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_", "roundtrip_",
+                         "pages_skipped_")
+                    ):  # fmt: skip
                         totals[key] += stat_total(step, key)
     return {
         "pairs_generated": totals["qa_pairs_generated"],
@@ -194,12 +287,17 @@ def qa_summary(output: Path) -> dict:
         "requests_from_checkpoint": totals["requests_cached"],
         "prompt_tokens": totals["prompt_tokens"],
         "completion_tokens": totals["completion_tokens"],
+        "pages_not_sent": {
+            k.removeprefix("pages_skipped_"): v for k, v in totals.items() if k.startswith("pages_skipped_")
+        },
+        "roundtrip_requests": totals["roundtrip_requests"],
+        "roundtrip_seconds": totals["roundtrip_ms"] / 1000,
     }
 
 
 def finish_checks(ctx: StageContext) -> None:
     summary = qa_summary(ctx.output)
-    (ctx.output / "qa_summary.json").write_text(json.dumps(summary, indent=2))
+    write_text_atomic(ctx.output / "qa_summary.json", json.dumps(summary, indent=2))
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejected"].items(), key=lambda kv: -kv[1]))
     print(
         f"\nQA pairs: {summary['pairs_generated']} generated ({summary['responses_malformed']} malformed "
@@ -216,6 +314,13 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
     if "qa" not in stages:
         yield {}
         return
+    key = options.get("llm_api_key")
+    second = options.get("roundtrip_llm_url")
+    if second and options.get("roundtrip"):
+        try:
+            ChatClient(second, api_key=key.get() if key else None).check()
+        except ServerUnavailable as exc:
+            raise StageFailed(f"roundtrip_llm_url: {exc}") from exc
     url = options.get("llm_url")
     if not url and options.get("ray_address"):
         raise StageFailed(
@@ -224,7 +329,6 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
             "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
         )
     if url:
-        key = options.get("llm_api_key")
         client = ChatClient(url, api_key=key.get() if key else None)
         try:
             served = client.check()
@@ -256,17 +360,19 @@ def recipe() -> Recipe:
             pages_stage(),
             *page_dedup_stages(),
             *page_filter_stages(),
+            documents_stage(),
             Stage(
                 "qa",
                 build_qa,
-                description="LLM writes question/answer pairs about each page",
+                task_count=qa_tasks,
+                description="LLM writes question/answer pairs, then answers them again",
                 options=QA_OPTIONS,
             ),
             Stage(
                 "checks",
                 build_checks,
                 finish=finish_checks,
-                description="QA checks; pages without a kept pair are dropped",
+                description="QA checks; samples without a kept pair are dropped",
                 options=CHECK_OPTIONS,
             ),
             shards_stage(),

@@ -1,21 +1,31 @@
-"""QA checks: each candidate pair is kept or rejected with a reason; a page with no kept pair is dropped.
+"""QA checks: each candidate pair is kept or rejected with a reason; a sample with no kept pair is dropped.
 
 Checks, in order (the first that fails names the reason):
-  empty         question or answer blank
-  too_long      question or answer longer than a turn should be
-  nested_qa     "Q:", "Answer:"... markers inside a turn (the model wrote several pairs in one)
-  not_question  the question is not phrased as a question
-  unanswerable  the answer says the page does not tell ("unanswerable", "not mentioned", ...)
-  code_like     braces or function calls in the answer (Docmatix's rule, but without its `\\w+\\.\\w+`
-                pattern, which also dropped every answer with a decimal number such as 3.5)
-  duplicate     the same question was already asked about this page
-  not_grounded  too few of the answer's words (and none of its numbers missing) appear in the page
+  empty            question or answer blank
+  too_long         question or answer longer than a turn should be
+  bad_encoding     control characters, replacement characters, private-use glyphs or mojibake ("â€™")
+  nested_qa        "Q:", "Answer:"... markers inside a turn (the model wrote several pairs in one)
+  not_question     the question is not phrased as a question
+  unanswerable     the answer says the page does not tell ("unanswerable", "not mentioned", ...)
+  code_like        braces or function calls in the answer (Docmatix's rule, but without its `\\w+\\.\\w+`
+                   pattern, which also dropped every answer with a decimal number such as 3.5)
+  about_document   the question is about the document itself: its page numbers, or its name/title/
+                   publication (allowed on a cover: a first page with little text, where the title is
+                   the content)
+  answer_in_question  the answer only repeats words of the question ("Code for ibm.com/redbooks?")
+  answer_type      the answer is not of the kind the question asks for ("how many" wants a count, "when" a
+                   date or time, "who" a name rather than a number)
+  duplicate        the same question was already asked about this sample
+  near_duplicate   nearly the same question (content words) was already kept for this sample
+  not_grounded     the answer is not on the page (see `grounding`)
+  roundtrip        the model, asked the question again with only the page, answered something else
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 from datatrove.data import Document
@@ -28,13 +38,22 @@ QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could will would "
     "should shall may might has have had according name list give identify describe explain".split()
 )
+YES_NO_STARTS = frozenset(
+    "is are was were do does did can could will would should shall may might has have had am".split()
+)
 STOP_WORDS = frozenset(
     "a an the of in on at to for by with from and or as is are was were be been it its this that these "
     "those which who what when where how why do does did not no yes there their they he she his her "
     "we our you your i me my than then so such also into per via about".split()
 )
+# units written in words on one side and as a sign on the other ("$8.50" / "8.50 dollars", "25%")
+UNIT_WORDS = frozenset(
+    "percent pct cent cents dollar dollars usd us$ eur euro euros gbp pound pounds".split()
+)
 _WORD = re.compile(r"[^\W_]+(?:[.,/:-][^\W_]+)*", re.UNICODE)
-_NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # runs of letters and digits: what OCR keeps of a value
+# a number with the separators OCR spaces apart: "1, 228. 2", "4- 30- 92"
+_NUMBER = re.compile(r"\d+(?:\s?[.,:/-]\s?\d+)*")
 _NESTED = re.compile(r"(?:^|\s|\n)(?:Q|A|Question|Answer)\s*\d*\s*[:：]", re.IGNORECASE)
 _UNANSWERABLE = re.compile(
     r"\b(?:unanswerable|not (?:mentioned|specified|provided|stated|given|available|clear)|"
@@ -42,39 +61,169 @@ _UNANSWERABLE = re.compile(
     re.IGNORECASE,
 )
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
+# C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, and UTF-8 read as cp1252/latin-1
+_BAD_TEXT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]|Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]"
+)
+
+_DOC = r"(?:document|page|pdf|file|report|manual|paper|book|guide|booklet|publication|article|form|brochure|handbook)"
+_PAGE_NUMBER = re.compile(
+    r"\bpage\s*(?:number|no\b|#)|\b(?:which|what) page\b|\bon page \d|\bhow many pages\b|\bpages? \d+ of\b|"
+    r"\bnumber of pages\b",
+    re.IGNORECASE,
+)
+_DOCUMENT_ITSELF = re.compile(
+    rf"\b(?:title|name|file ?name|heading)\s+of\s+(?:this|the)\s+{_DOC}\b|"
+    rf"\b(?:this|the)\s+{_DOC}'s\s+(?:title|name)\b|\b(?:this|the)\s+{_DOC}\s+(?:is\s+)?(?:called|titled)\b|"
+    rf"\bwhat\s+is\s+(?:this|the)\s+{_DOC}\s+(?:called|about)\b|"
+    rf"\b(?:purpose|location|author|type|format|length|size)\s+of\s+(?:this|the)\s+(?:{_DOC}|page text|text)\b|"
+    rf"\b(?:this|the)\s+{_DOC}\s+(?:reside|come\s+from|located|stored|kept|found)\b|"
+    rf"\b(?:where|when|by whom|who)\b.{{0,20}}\b(?:this|the)\s+{_DOC}\b.{{0,20}}"
+    rf"\b(?:published|printed|written|created|issued|released)\b",
+    re.IGNORECASE,
+)
+
+_COUNT_QUESTION = re.compile(
+    r"^(?:\W*)(?:how (?:many|much)|what (?:is the )?(?:number|count|amount|total|percentage|percent|"
+    r"share|proportion|sum|cost|price|quantity) of)\b",
+    re.IGNORECASE,
+)
+_DATE_QUESTION = re.compile(
+    r"^(?:\W*)(?:when\b|(?:in |on |by |since )?(?:what|which) (?:year|date|day|month|time|decade|century)\b|"
+    r"(?:the )?date of\b)",
+    re.IGNORECASE,
+)
+_WHO_QUESTION = re.compile(r"^(?:\W*)(?:who|whom)\b", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(
+    r"\b(?:zero|none|no|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred|thousand|million|billion|trillion|dozen|half|single|double|several|few|many|all)\b",
+    re.IGNORECASE,
+)
+_DATE_WORDS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|"
+    r"august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"spring|summer|autumn|fall|winter|today|yesterday|tomorrow|ago|before|after|during|since|until|"
+    r"annually|daily|weekly|monthly|yearly|year|years|century|decade|morning|evening|noon|midnight|"
+    r"quarter|fy|q[1-4]|when|whenever|if|once|upon|while|each|every)\b",
+    re.IGNORECASE,
+)
 
 
 def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+def tokens(text: str) -> list[str]:
+    """Letters-and-digits runs, lower-cased, after Unicode compatibility folding (ligatures, full-width)."""
+    return [t.lower() for t in _TOKEN.findall(unicodedata.normalize("NFKC", text))]
+
+
+def stem(word: str) -> str:
+    """A crude English stem, so "approve" matches "approved" and "market" "markets"."""
+    for suffix in ("ing", "ed", "es", "s", "e", "d"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def normalise_number(value: str) -> str:
-    return value.replace(",", "")
+    return re.sub(r"[\s,]", "", value)
 
 
-def grounding(answer: str, page_words: set[str], page_numbers: set[str]) -> float:
-    """Share of the answer's content words found in the page; 0 if one of its numbers is not there.
+class PageIndex:
+    """A page's text prepared for grounding: its words, and its tokens squashed together with the token
+    boundaries kept, so a value matches whatever spaces and separators OCR put inside it
+    ("4- 30- 92" = "4-30-92", "u. s. a." = "U.S.A." = "USA", "1, 228. 2" = "1,228.2")."""
 
-    Words are compared whole and lower-cased, and a word also counts when the page has it as part of
-    a longer token (e.g. "2014" in "12/3/2014")."""
-    numbers = {normalise_number(n) for n in _NUMBER.findall(answer)}
-    if numbers - page_numbers:
+    def __init__(self, text: str):
+        self.text = text
+        toks = tokens(text)
+        self.words = set(words(unicodedata.normalize("NFKC", text))) | set(toks)
+        self.stems = {stem(w) for w in toks}
+        digits = re.findall(r"\d+", unicodedata.normalize("NFKC", text))
+        self.digits = "".join(digits)
+        self.digit_boundaries = {0}
+        position = 0
+        for run in digits:
+            position += len(run)
+            self.digit_boundaries.add(position)
+        self.squashed = "".join(toks)
+        self.boundaries = {0}
+        position = 0
+        for token in toks:
+            position += len(token)
+            self.boundaries.add(position)
+
+    def has_span(self, parts: list[str]) -> bool:
+        """True when the tokens `parts`, squashed, start and end at token boundaries of the page."""
+        target = "".join(parts)
+        if not target:
+            return False
+        start = self.squashed.find(target)
+        while start != -1:
+            if start in self.boundaries and start + len(target) in self.boundaries:
+                return True
+            start = self.squashed.find(target, start + 1)
+        return False
+
+    def has_number(self, number: str) -> bool:
+        """True when the number's digit groups appear in a row among the page's digit runs, whatever
+        stands between or around them ("1, 228. 2" and "$1,228.2" hold 1,228.2; "DB2" holds 2)."""
+        target = "".join(re.findall(r"\d+", number))
+        start = self.digits.find(target) if target else -1
+        while start != -1:
+            if start in self.digit_boundaries and start + len(target) in self.digit_boundaries:
+                return True
+            start = self.digits.find(target, start + 1)
+        return False
+
+    def has_word(self, word: str) -> bool:
+        return (
+            word in self.words
+            or normalise_number(word) in self.words
+            or self.has_span(tokens(word))
+            or stem(word) in self.stems
+        )
+
+
+def page_index(text: str) -> PageIndex:
+    return PageIndex(text)
+
+
+def is_yes_no_question(question: str) -> bool:
+    first = words(question.strip()[:20])[:1]
+    return bool(first) and first[0] in YES_NO_STARTS
+
+
+def _yes_no(answer: str) -> bool:
+    return tokens(answer)[:1] in (["yes"], ["no"]) and len(tokens(answer)) <= 3
+
+
+def grounding(answer: str, page: PageIndex, question: str = "") -> float:
+    """How much of the answer is on the page, 0..1.
+
+    1.0 when the answer's tokens appear in a row on the page, spaces and separators ignored (OCR writes
+    "$ 8.50", "4- 30- 92", "inter - office"). Otherwise the share of its content words found on the page,
+    and 0 when one of its numbers is not there. Unit words ("percent", "dollars") are left out, so
+    "25 percent" matches "25%". A yes/no answer to a yes/no question is grounded as far as the question's
+    own words are on the page (so it does not count as grounded on any page at all)."""
+    answer_tokens = tokens(answer)
+    if not answer_tokens:
         return 0.0
-    content = [w for w in words(answer) if w not in STOP_WORDS]
+    if question and _yes_no(answer) and is_yes_no_question(question):
+        content = [w for w in tokens(question) if w not in STOP_WORDS]
+        return sum(page.has_word(w) for w in content) / len(content) if content else 0.0
+    if page.has_span(answer_tokens):
+        return 1.0
+    numbers = _NUMBER.findall(unicodedata.normalize("NFKC", answer))
+    if any(not page.has_number(n) for n in numbers):
+        return 0.0
+    content = [w for w in words(answer) if w not in STOP_WORDS and w not in UNIT_WORDS]
+    content = [w for w in content if not _NUMBER.fullmatch(w)]  # numbers were checked above
     if not content:
         return 1.0 if numbers else 0.0
-    found = sum(1 for w in content if w in page_words or normalise_number(w) in page_numbers)
-    return found / len(content)
-
-
-def page_index(text: str) -> tuple[set[str], set[str]]:
-    tokens = words(text)
-    index = set(tokens)
-    for token in tokens:  # parts of compound tokens: "12/3/2014" -> 12, 3, 2014
-        index.update(p for p in re.split(r"[.,/:-]", token) if p)
-    numbers = {normalise_number(n) for n in _NUMBER.findall(text)}
-    numbers |= {p for n in list(numbers) for p in re.split(r"[.,:/-]", n) if p}
-    return index, numbers
+    return sum(page.has_word(w) for w in content) / len(content)
 
 
 def is_question(text: str) -> bool:
@@ -83,21 +232,145 @@ def is_question(text: str) -> bool:
     return text.endswith(("?", "؟", "？")) or bool(first and first[0] in QUESTION_WORDS)
 
 
+_TYPOGRAPHY = set("—–‘’“”•…«»£€¥°±×·§©®™¢")
+
+
+def bad_encoding(text: str) -> bool:
+    """Control or replacement characters, mojibake of UTF-8, or text that is mostly symbols such as
+    "†∞¶£•" among accented letters (a font whose encoding the text layer lost)."""
+    if _BAD_TEXT.search(text):
+        return True
+    visible = [c for c in text if not c.isspace()]
+    symbols = sum(
+        1 for c in visible if ord(c) > 127 and unicodedata.category(c)[0] in "SP" and c not in _TYPOGRAPHY
+    )
+    return symbols >= 3 and symbols / len(visible) >= 0.1
+
+
+COVER_MAX_CHARS = 1000
+
+
+def is_cover(page: int, text: str) -> bool:
+    """A cover or title page: the first page, with little text (a title, authors, a date)."""
+    return page == 1 and len(text.strip()) <= COVER_MAX_CHARS
+
+
+def answer_in_question(question: str, answer: str) -> bool:
+    """The answer says nothing the question does not: all its words are in the question (stemmed)."""
+    answer_words = [stem(w) for w in tokens(answer) if w not in STOP_WORDS]
+    question_words = {stem(w) for w in tokens(question)}
+    return bool(answer_words) and not _yes_no(answer) and all(w in question_words for w in answer_words)
+
+
+def about_document(question: str, cover: bool = False) -> bool:
+    """The question asks about the document rather than what it says: its page numbers always; its name,
+    title or publication unless the page is a cover (the first page)."""
+    if _PAGE_NUMBER.search(question):
+        return True
+    return not cover and bool(_DOCUMENT_ITSELF.search(question))
+
+
+def _has_number(answer: str) -> bool:
+    return bool(re.search(r"\d", answer) or _NUMBER_WORDS.search(answer))
+
+
+def answer_type_mismatch(question: str, answer: str) -> bool:
+    """True when the answer is not the kind of value the question asks for."""
+    q = question.strip()
+    if _COUNT_QUESTION.search(q):
+        return not _has_number(answer)
+    if _DATE_QUESTION.search(q):
+        return not (re.search(r"\d", answer) or _DATE_WORDS.search(answer))
+    if _WHO_QUESTION.search(q):  # a person or body: letters, not a bare number, date or yes/no
+        letters = [t for t in tokens(answer) if not t.isdigit()]
+        return not letters or _yes_no(answer) or bool(re.fullmatch(r"[\d\s.,:/$%-]+", answer.strip()))
+    return False
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in tokens(text) if w not in STOP_WORDS}
+
+
+def near_duplicate(
+    question: str, answer: str, kept: list[tuple[set[str], str]], threshold: float = 0.7
+) -> bool:
+    """Nearly the same question as one kept before: content words with Jaccard >= `threshold`, or >= 0.5
+    with the same answer ("What is the total?" / "What is the total amount?" -> "$1,228.20")."""
+    mine, my_answer = content_words(question), " ".join(tokens(answer))
+    for other, other_answer in kept:
+        union = mine | other
+        if not union:
+            continue
+        similarity = len(mine & other) / len(union)
+        if similarity >= threshold or (similarity >= 0.5 and my_answer == other_answer):
+            return True
+    return False
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
+_DIGITS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}  # fmt: skip
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
+def _date(text: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date written as "August 6, 2020", "6 Aug 2020", "2020-08-06" or "08/06/2020"."""
+    t = text.lower()
+    if m := re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", t):
+        return int(m[1]), int(m[2]), int(m[3])
+    if m := re.search(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", t):
+        return int(m[3]), int(m[1]), int(m[2])
+    if m := re.search(r"\b([a-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})\b", t):
+        return (int(m[3]), _MONTHS[m[1]], int(m[2])) if m[1] in _MONTHS else None
+    if m := re.search(r"\b(\d{1,2}) ([a-z]{3})[a-z]*\.? (\d{4})\b", t):
+        return (int(m[3]), _MONTHS[m[2]], int(m[1])) if m[2] in _MONTHS else None
+    return None
+
+
+def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
+    """Two answers to one question say the same: the same date in any common format, or every number of
+    `answer` is in `other` and they match after normalising (case, punctuation, articles, number words,
+    OCR spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
+    a = [_DIGITS.get(t, t) for t in tokens(answer) if t not in _ARTICLES]
+    b = [_DIGITS.get(t, t) for t in tokens(other) if t not in _ARTICLES]
+    if not a or not b:
+        return False
+    if _date(answer) and _date(answer) == _date(other):
+        return True
+    other_index = PageIndex(" ".join(b))
+    for number in _NUMBER.findall(unicodedata.normalize("NFKC", answer)):
+        if not other_index.has_number(number):
+            return False
+    if "".join(a) == "".join(b) or other_index.has_span(a) or PageIndex(" ".join(a)).has_span(b):
+        return True
+    common = sum((Counter(a) & Counter(b)).values())
+    if not common:
+        return False
+    precision, recall = common / len(b), common / len(a)
+    return 2 * precision * recall / (precision + recall) >= min_f1
+
+
 def check_pair(
     question: str,
     answer: str,
-    page: tuple[set[str], set[str]],
+    page: PageIndex,
     seen: set[str],
     min_grounding: float = 0.6,
     max_question_chars: int = 300,
     max_answer_chars: int = 500,
+    cover: bool = False,
+    kept: list[tuple[set[str], str]] | None = None,
 ) -> tuple[str | None, float]:
-    """(reason the pair is rejected or None, its grounding score)."""
+    """(reason the pair is rejected or None, its grounding score). `seen` (exact questions) and `kept`
+    (questions kept so far, for near-duplicates) carry over between the pairs of one sample."""
     question, answer = question.strip(), answer.strip()
     if not question or not answer:
         return "empty", 0.0
     if len(question) > max_question_chars or len(answer) > max_answer_chars:
         return "too_long", 0.0
+    if bad_encoding(question) or bad_encoding(answer):
+        return "bad_encoding", 0.0
     if _NESTED.search(question) or _NESTED.search(answer):
         return "nested_qa", 0.0
     if not is_question(question):
@@ -106,21 +379,91 @@ def check_pair(
         return "unanswerable", 0.0
     if _CODE.search(answer):
         return "code_like", 0.0
+    if about_document(question, cover):
+        return "about_document", 0.0
+    if answer_in_question(question, answer):
+        return "answer_in_question", 0.0
+    if answer_type_mismatch(question, answer):
+        return "answer_type", 0.0
     key = " ".join(words(question))
     if key in seen:
         return "duplicate", 0.0
     seen.add(key)
-    score = grounding(answer, *page)
+    if kept is not None and near_duplicate(question, answer, kept):
+        return "near_duplicate", 0.0
+    score = grounding(answer, page, question)
     if score < min_grounding:
         return "not_grounded", score
     return None, score
 
 
+# ---- pages that are not worth questions ------------------------------------------------------------
+
+_LEADER_LINE = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+\s*$|\s{2,}\d{1,4}\s*$|…+\s*\d+\s*$", re.IGNORECASE)
+_ENDS_IN_PAGE = re.compile(r"[A-Za-z][^\d]*\s\d{1,4}\s*$")
+_INDEX_LINE = re.compile(r"^[^\d]{2,60}?,?\s\d{1,4}(?:\s?[,–-]\s?\d{1,4})+\s*$|^[^\d]{2,60},\s?\d{1,4}\s*$")
+_REFERENCE_LINE = re.compile(
+    r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.\s+[A-Z][\w'-]+,\s+[A-Z]\.)|\b(?:19|20)\d\d[a-z]?\)?[.,]|\bdoi\b|\bpp?\.\s?\d",
+)
+_HEADINGS = {
+    "table_of_contents": re.compile(r"^\s*(?:table of )?contents\s*$", re.IGNORECASE | re.MULTILINE),
+    "index": re.compile(r"^\s*(?:general |subject |name )?index\s*$", re.IGNORECASE | re.MULTILINE),
+    "references": re.compile(
+        r"^\s*(?:\d+\.?\s*)?(?:references|bibliography|works cited|literature cited)\s*$",
+        re.IGNORECASE | re.MULTILINE,
+    ),
+}
+
+
+def page_kind(text: str) -> str | None:
+    """ "table_of_contents", "index" or "references" when the page is one (questions about it would be
+    about page numbers and citations), else None. From the text alone: dotted leaders or lines ending in
+    page numbers under a "Contents" heading; "Index" with lines of page lists; "References" with most
+    lines citations."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) < 5:
+        return None
+    share = lambda pattern: sum(1 for line in lines if pattern.search(line)) / len(lines)  # noqa: E731
+    head = "\n".join(lines[:8])
+    if share(_LEADER_LINE) >= 0.3:
+        return "table_of_contents"
+    if _HEADINGS["table_of_contents"].search(head) and share(_ENDS_IN_PAGE) >= 0.3:
+        return "table_of_contents"
+    if _HEADINGS["index"].search(head) and share(_INDEX_LINE) >= 0.3:
+        return "index"
+    if share(_INDEX_LINE) >= 0.5:
+        return "index"
+    if _HEADINGS["references"].search(text) and share(_REFERENCE_LINE) >= 0.4:
+        return "references"
+    return None
+
+
+# ---- the checks step -------------------------------------------------------------------------------
+
+
+def sample_pages(doc: Document) -> list[tuple[int, str]]:
+    """(page number, text) of each page of a record: a document's pages (its text holds them separated by
+    form feeds), or the page itself."""
+    pages = doc.metadata.get("pages")
+    if pages:
+        texts = doc.text.split("\f")
+        return [(p["page"], t) for p, t in zip(pages, texts, strict=False)]
+    return [(int(doc.metadata.get("page") or 1), doc.text)]
+
+
+def source_pages(answer: str, question: str, pages: list[tuple[int, PageIndex]], floor: float) -> list[int]:
+    """The page(s) an answer comes from: those where it is best grounded (at least `floor`)."""
+    scored = [(grounding(answer, index, question), number) for number, index in pages]
+    best = max((s for s, _ in scored), default=0.0)
+    return [n for s, n in scored if s == best and s >= floor] if best > 0 else []
+
+
 class QAChecks(ScoreFilter):
-    """Applies the checks to a page's `qa_candidates`; kept pairs become the sample's `qa` turns.
+    """Applies the checks to a sample's `qa_candidates`; kept pairs become the sample's `qa` turns.
 
     Scores written: `qa_kept`, `qa_rejected`, `qa_grounding` (mean over kept pairs).
     Stats: `qa_pairs` (candidates + malformed responses), `qa_kept`, `qa_rejected_<reason>`.
+    Per kept turn, `qa_provenance` has the page(s) its answer comes from.
     """
 
     name = "✅ QA checks"
@@ -135,6 +478,7 @@ class QAChecks(ScoreFilter):
         max_pairs: int = 10,
         max_question_chars: int = 300,
         max_answer_chars: int = 500,
+        roundtrip_min_f1: float = 0.5,
         source: str = "curate-docmatix",
         exclusion_writer: DiskWriter | None = None,
         error_writer: DiskWriter | None = None,
@@ -142,32 +486,51 @@ class QAChecks(ScoreFilter):
         super().__init__(exclusion_writer, error_writer)
         self.min_grounding, self.min_pairs, self.max_pairs = min_grounding, min_pairs, max_pairs
         self.max_question_chars, self.max_answer_chars = max_question_chars, max_answer_chars
+        self.roundtrip_min_f1 = roundtrip_min_f1
         self.source = source
+
+    def check(self, pair: dict, doc_index: PageIndex, pages, seen, kept, roundtrip: bool):
+        """(reason or None, grounding, source pages) of one candidate pair."""
+        question, answer = pair["question"], pair["answer"]
+        chunk_pages = pair.get("pages") or [n for n, _ in pages]
+        cover = chunk_pages == [1] and any(is_cover(n, index.text) for n, index in pages if n == 1)
+        reason, score = check_pair(
+            question, answer, doc_index, seen, self.min_grounding,
+            self.max_question_chars, self.max_answer_chars, cover=cover, kept=kept,
+        )  # fmt: skip
+        if reason is None and roundtrip:
+            other = pair.get("roundtrip")
+            if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
+                reason = "roundtrip"
+        found = source_pages(answer, question, pages, self.min_grounding) if reason is None else []
+        return reason, score, found or chunk_pages
 
     def score(self, doc: Document) -> None:
         candidates = doc.metadata.get("qa_candidates")
         if candidates is None:
             raise ValueError("record has no qa_candidates: run the qa stage on it first")
-        page = page_index(doc.text)
+        pages = [(number, PageIndex(text)) for number, text in sample_pages(doc)]
+        doc_index = PageIndex(doc.text)
         seen: set[str] = set()
+        kept: list[tuple[set[str], str]] = []
         turns, provenance, rejected = [], [], []
         reasons = Counter(r["reason"] for r in doc.metadata.get("qa_rejects", []))
-        model = (doc.metadata.get("qa_generation") or {}).get("model", "")
+        generation = doc.metadata.get("qa_generation") or {}
+        model, roundtrip = generation.get("model", ""), bool(generation.get("roundtrip"))
         for pair in candidates:
-            reason, score = check_pair(
-                pair["question"], pair["answer"], page, seen,
-                self.min_grounding, self.max_question_chars, self.max_answer_chars,
-            )  # fmt: skip
+            reason, score, found = self.check(pair, doc_index, pages, seen, kept, roundtrip)
             if reason is None and len(turns) >= self.max_pairs:
                 reason = "over_max_pairs"
             if reason:
                 reasons[reason] += 1
                 rejected.append({**pair, "reason": reason, "grounding": round(score, 3)})
                 continue
+            kept.append((content_words(pair["question"]), " ".join(tokens(pair["answer"]))))
             turns.append({"user": pair["question"].strip(), "assistant": pair["answer"].strip(),
                           "source": self.source})  # fmt: skip
             provenance.append({"style": pair.get("style"), "chunk": pair.get("chunk"), "model": model,
-                               "grounding": round(score, 3)})  # fmt: skip
+                               "pages": found, "grounding": round(score, 3),
+                               "roundtrip": pair.get("roundtrip")})  # fmt: skip
         doc.metadata["qa"] = turns
         doc.metadata["qa_provenance"] = provenance
         doc.metadata["qa_rejected"] = rejected

@@ -15,6 +15,7 @@ import json
 import re
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
@@ -24,7 +25,15 @@ from curate.errors import LLMResponseError
 from curate.secrets import Secret, redact_url
 from curate.steps import RecordStep, describe_error
 from synth import prompts
-from synth.client import BadResponse, ChatClient, ChatResult, RequestCache, RequestRejected, RequestTimedOut
+from synth.checks import PageIndex, check_pair, is_cover, page_kind, sample_pages
+from synth.client import (
+    BadResponse,
+    ChatClient,
+    ChatResult,
+    RequestCache,
+    RequestRejected,
+    RequestTimedOut,
+)
 from synth.server import DEFAULT_N_CTX
 
 STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
@@ -131,14 +140,60 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
                     bad += 1
             problem = f"malformed: {bad} items without a question and an answer" if bad else None
             return pairs, problem
-    # truncated JSON (output cut at max_tokens): keep the complete objects
+    # truncated JSON (output cut at max_tokens): keep the complete objects (raw newlines and other
+    # control characters inside a string are accepted; an object that still does not decode is left out)
     salvaged = []
     for q, a in _QA_OBJECT.findall(text):
         try:
-            salvaged.append({"question": json.loads(f'"{q}"'), "answer": json.loads(f'"{a}"')})
-        except json.JSONDecodeError:  # an invalid escape in the model's text: that pair is lost, not the task
+            salvaged.append(
+                {"question": json.loads(f'"{q}"', strict=False), "answer": json.loads(f'"{a}"', strict=False)}
+            )
+        except json.JSONDecodeError:
             continue
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
+
+
+def parse_answer(text: str) -> str | None:
+    """The round-trip answer: `{"answer": ...}`, or the text itself when it is not JSON."""
+    text = (text or "").strip()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text or None
+    if isinstance(value, dict):
+        value = value.get("answer")
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+@dataclass
+class Chunk:
+    """The text of one request: part of a page, or several short pages of a document packed together."""
+
+    index: int
+    text: str
+    pages: list[int]
+
+
+def document_chunks(
+    pages: list[tuple[int, str]], max_chars: int, max_tokens: int, max_chunks_per_page: int, label: bool
+) -> list[Chunk]:
+    """Each page cut into chunks (the first `max_chunks_per_page` used); consecutive short pages packed
+    into one chunk while it fits, so questions can span pages. `label` marks each page ("[Page 2]")."""
+    pieces = []
+    for number, text in pages:
+        for chunk in fit_chunks(text, max_chars, max_tokens)[:max_chunks_per_page]:
+            pieces.append((number, f"[Page {number}]\n{chunk}" if label else chunk))
+    chunks: list[Chunk] = []
+    for number, text in pieces:
+        last = chunks[-1] if chunks else None
+        joined = f"{last.text}\n\n{text}" if last else text
+        if last and len(joined) <= max_chars and estimate_tokens(joined) <= max_tokens:
+            last.text = joined
+            if number not in last.pages:
+                last.pages.append(number)
+        else:
+            chunks.append(Chunk(len(chunks), text, [number]))
+    return chunks
 
 
 def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]:
@@ -175,6 +230,13 @@ class QAGenerator(RecordStep):
         cache_dir: where finished requests are kept so a rerun does not ask them again
         api_key: sent as `Authorization: Bearer` on every request (kept as a Secret: never shown,
             nor written to datatrove's executor.json)
+        skip_page_kinds: tables of contents, indexes and reference lists are not sent (`page_kind`);
+            counted as `pages_skipped_<kind>`; a record with no page left is dropped with that reason
+        roundtrip: after generating, ask the model again to answer the questions that pass the cheap
+            checks, from the same page text (same prompt prefix, so a prompt cache makes it cheap); the
+            checks stage keeps a pair only when both answers agree
+        roundtrip_url / roundtrip_model: a second server for the round trip (default: the same)
+        min_grounding: used by the cheap checks run before the round trip
     """
 
     name = "💬 QA generation"
@@ -201,9 +263,16 @@ class QAGenerator(RecordStep):
         response_format: str = "none",
         cache_dir: str | None = None,
         api_key: str | Secret | None = None,
+        skip_page_kinds: bool = True,
+        roundtrip: bool = False,
+        roundtrip_url: str | None = None,
+        roundtrip_model: str | None = None,
+        min_grounding: float = 0.8,
         error_writer: DiskWriter | None = None,
     ):
         super().__init__(error_writer)
+        self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
+        self.roundtrip_url, self.roundtrip_model = roundtrip_url, roundtrip_model
         # the real URL and key travel to the workers as a Secret; `llm_url` is for messages (no credentials)
         self.llm_url, self.model = redact_url(llm_url), model
         self.server = Secret((llm_url, api_key.get() if isinstance(api_key, Secret) else api_key))
@@ -229,12 +298,30 @@ class QAGenerator(RecordStep):
     def process(self, doc: Document) -> Document:  # the pool-based run() below replaces it
         raise NotImplementedError
 
-    def requests_for(self, doc: Document) -> list[tuple[int, str, list[dict]]]:
-        chunks = fit_chunks(doc.text, self.chunk_chars, self.chunk_tokens)[: self.max_chunks_per_page]
+    def pages_to_ask(self, doc: Document) -> tuple[list[tuple[int, str]], list[str]]:
+        """(pages sent to the model, kinds of the pages left out: table_of_contents, index, references)."""
+        asked, skipped = [], []
+        for number, text in sample_pages(doc):
+            if len(text.strip()) < self.min_text_chars:
+                continue
+            kind = page_kind(text) if self.skip_page_kinds else None
+            if kind:
+                skipped.append(kind)
+            else:
+                asked.append((number, text))
+        return asked, skipped
+
+    def chunks_for(self, doc: Document, pages: list[tuple[int, str]] | None = None) -> list[Chunk]:
+        pages = self.pages_to_ask(doc)[0] if pages is None else pages
+        label = bool(doc.metadata.get("pages"))  # a document: say which page each text comes from
+        return document_chunks(pages, self.chunk_chars, self.chunk_tokens, self.max_chunks_per_page, label)
+
+    def requests_for(self, doc: Document, pages: list[tuple[int, str]] | None = None) -> list[tuple]:
+        """(chunk, style, messages) of each request about a record."""
         return [
-            (i, style, prompts.messages(chunk, style, self.pairs_per_request))
-            for i, chunk in enumerate(chunks)
-            for style in styles_for(f"{doc.id}#{i}", self.styles, self.styles_per_page)
+            (chunk, style, prompts.messages(chunk.text, style, self.pairs_per_request))
+            for chunk in self.chunks_for(doc, pages)
+            for style in styles_for(f"{doc.id}#{chunk.index}", self.styles, self.styles_per_page)
         ]
 
     def request_params(self) -> dict:
@@ -261,13 +348,15 @@ class QAGenerator(RecordStep):
             self.response_format = None
             return client.chat(messages, **self.request_params())
 
-    def ask(self, client: ChatClient, chunk: int, style: str, messages: list[dict]) -> dict:
+    def ask(self, client: ChatClient, chunk: Chunk, style: str, messages: list[dict],
+            roundtrip_client: ChatClient | None = None) -> dict:  # fmt: skip
         result = self.send(client, messages)
         pairs, problem = parse_pairs(result.text)
         if problem is None and result.finish_reason == "length":
             problem = "malformed: output cut at max_tokens"
-        return {
-            "chunk": chunk,
+        answer = {
+            "chunk": chunk.index,
+            "pages": chunk.pages,
             "style": style,
             "pairs": pairs,
             "problem": problem,
@@ -276,29 +365,77 @@ class QAGenerator(RecordStep):
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
             "cached": result.cached,
+            "roundtrip": None,
         }
+        if self.roundtrip and pairs:
+            answer["roundtrip"] = self.ask_roundtrip(roundtrip_client or client, chunk, pairs)
+        return answer
+
+    def ask_roundtrip(self, client: ChatClient, chunk: Chunk, pairs: list[dict]) -> dict:
+        """Answer again, one request each, the questions that pass the cheap checks, from the same text;
+        the answers go into the pairs (`roundtrip`). Sent right after the generation request for the
+        same text, so a server's prompt cache still holds the page and only the question is new."""
+        index = PageIndex(chunk.text)
+        cover = chunk.pages == [1] and is_cover(1, chunk.text)
+        seen: set[str] = set()
+        asked = [
+            p for p in pairs
+            if check_pair(p["question"], p["answer"], index, seen, self.min_grounding, cover=cover)[0] is None
+        ]  # fmt: skip
+        params = {"max_tokens": 64, "temperature": 0.0}
+        if self.response_format:
+            kind = "llama" if "schema" in self.response_format else "openai"
+            params["response_format"] = prompts.response_format(
+                kind, schema=prompts.ROUNDTRIP_SCHEMA, name="answer"
+            )
+        totals = {"questions": len(asked), "requests": 0, "seconds": 0.0, "cached": 0, "prompt_tokens": 0,
+                  "completion_tokens": 0}  # fmt: skip
+        for pair in asked:
+            started = time.monotonic()
+            result = client.chat(prompts.roundtrip_messages(chunk.text, pair["question"]), **params)
+            pair["roundtrip"] = parse_answer(result.text)
+            if result.cached:
+                totals["cached"] += 1
+                continue
+            totals["requests"] += 1
+            totals["seconds"] += time.monotonic() - started
+            totals["prompt_tokens"] += result.prompt_tokens
+            totals["completion_tokens"] += result.completion_tokens
+        return totals
 
     def finish_page(self, doc: Document, answers: list[dict]) -> Document:
         candidates, rejects = [], []
         for answer in answers:
             for pair in answer["pairs"]:
-                candidates.append({**pair, "style": answer["style"], "chunk": answer["chunk"]})
+                candidates.append(
+                    {**pair, "style": answer["style"], "chunk": answer["chunk"], "pages": answer["pages"]}
+                )
             if answer["problem"]:
                 rejects.append({"reason": "malformed", "detail": answer["problem"], "raw": answer["raw"],
                                 "style": answer["style"], "chunk": answer["chunk"]})  # fmt: skip
         doc.metadata["qa_candidates"] = candidates
         doc.metadata["qa_rejects"] = rejects
+        roundtrips = [a["roundtrip"] for a in answers if a["roundtrip"] and a["roundtrip"]["questions"]]
         doc.metadata["qa_generation"] = {
             "model": self.model,
-            "requests": len(answers),
+            "requests": len(answers) + sum(r["requests"] + r["cached"] for r in roundtrips),
             "prompt_tokens": sum(a["prompt_tokens"] for a in answers),
             "completion_tokens": sum(a["completion_tokens"] for a in answers),
+            "roundtrip": self.roundtrip,
+            "roundtrip_model": (self.roundtrip_model or self.model) if self.roundtrip else None,
+            "roundtrip_seconds": round(sum(r["seconds"] for r in roundtrips), 3),
         }
         for answer in answers:
             self.stat_update("requests_cached" if answer["cached"] else "requests")
             if not answer["cached"]:
                 self.stat_update("prompt_tokens", value=answer["prompt_tokens"])
                 self.stat_update("completion_tokens", value=answer["completion_tokens"])
+        for roundtrip in roundtrips:
+            self.stat_update("roundtrip_requests", value=roundtrip["requests"])
+            self.stat_update("roundtrip_cached", value=roundtrip["cached"])
+            self.stat_update("roundtrip_ms", value=int(roundtrip["seconds"] * 1000))
+            self.stat_update("roundtrip_prompt_tokens", value=roundtrip["prompt_tokens"])
+            self.stat_update("roundtrip_completion_tokens", value=roundtrip["completion_tokens"])
         self.stat_update("qa_pairs_generated", value=len(candidates))
         if rejects:
             self.stat_update("responses_malformed", value=len(rejects))
@@ -331,6 +468,19 @@ class QAGenerator(RecordStep):
         # an unreachable server is a clear error naming its URL before any page is read
         client.check()
         cache = client.cache = RequestCache(cache_path)
+        roundtrip_client = (
+            ChatClient(
+                self.roundtrip_url,
+                self.roundtrip_model or "",
+                self.timeout,
+                self.retries,
+                api_key=api_key,
+                cache=cache,
+                deadline=self.deadline,
+            )
+            if self.roundtrip and self.roundtrip_url
+            else None
+        )
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 
@@ -344,6 +494,8 @@ class QAGenerator(RecordStep):
             except LLMResponseError as exc:
                 self.send_to_errors(doc, describe_error(exc), exc.kind, rank)
                 return None
+            # a dead server (ServerUnavailable) or a bug goes up: the task stops with its traceback, and
+            # a rerun resumes from the checkpoint
             self.stat_update("forwarded")
             return doc
 
@@ -352,10 +504,19 @@ class QAGenerator(RecordStep):
             try:
                 for doc in data:
                     self.stat_update("total")
-                    if len(doc.text.strip()) < self.min_text_chars:
-                        self.stat_update("dropped", "dropped_no_text")
+                    pages, skipped = self.pages_to_ask(doc)
+                    for kind in skipped:
+                        self.stat_update(f"pages_skipped_{kind}")
+                    if not pages:
+                        reason = skipped[0] if skipped else "no_text"
+                        self.stat_update("dropped", f"dropped_{reason}")
                         continue
-                    futures = [pool.submit(self.ask, client, *request) for request in self.requests_for(doc)]
+                    if skipped:
+                        doc.metadata["qa_pages_skipped"] = skipped
+                    futures = [
+                        pool.submit(self.ask, client, *request, roundtrip_client)
+                        for request in self.requests_for(doc, pages)
+                    ]
                     in_flight.append((doc, futures))
                     while len(in_flight) > window or (in_flight and all(f.done() for f in in_flight[0][1])):
                         done = settle(*in_flight.popleft())

@@ -33,8 +33,23 @@ def four_pages(shared_data, tmp_path) -> Path:
     return folder
 
 
-def stub_options(url: str) -> dict:
-    return {"llm_url": url, "llm_retries": 0, "llm_timeout": 30, "response_format": "none", "ocr": False}
+@pytest.fixture
+def four_page_pdf(shared_data, tmp_path) -> Path:
+    """A real 4-page PDF (multi_page.pdf without its 5th page) next to the 5-page original."""
+    import pymupdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    with pymupdf.open(shared_data / "pdf" / "born_digital" / "multi_page.pdf") as pdf:
+        pdf.delete_page(4)
+        pdf.save(folder / "four.pdf")
+    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", folder)
+    return folder
+
+
+def stub_options(url: str, unit: str = "page") -> dict:
+    return {"llm_url": url, "llm_retries": 0, "llm_timeout": 30, "response_format": "none", "ocr": False,
+            "sample_unit": unit}  # fmt: skip
 
 
 def records(folder: Path):
@@ -145,3 +160,77 @@ def test_embedded_model_writes_grounded_qa_for_a_sample_page(tmp_path, monkeypat
     done = subprocess.run([sys.executable, "-m", "curate.cli", "inspect", str(out), "-n", "1"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
     assert "  Q: " in done.stdout and "  A: " in done.stdout
+
+
+# ---- document samples (Docmatix's unit: a whole PDF of at most 4 pages) --------------------------------
+
+
+def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf, tmp_path):
+    import pyarrow.parquet as pq
+    import webdataset as wds
+    from datasets import load_dataset
+
+    from curate.hub_parquet import parquet_files
+    from curate.loader import load_hf_dataset, make_dataset
+
+    out = tmp_path / "out"
+    with StubLLM() as stub:
+        run_recipe(recipe(), str(four_page_pdf), out, ONE_TASK, options=stub_options(stub.url, "document"))
+    pages = {d.metadata["page"]: d for d in records(out / "stages" / "pages" / "data")}
+    assert sorted(pages) == [1, 2, 3, 4]  # all from four.pdf: the 5-page PDF was skipped
+    funnels = {f.stage: f for f in run_funnel(out, recipe().stage_names)}
+    assert funnels["pages"].dropped == {"too_many_pages": 5}
+    assert (funnels["documents"].records_in, funnels["documents"].kept, funnels["documents"].merged) == (
+        4,
+        1,
+        3,
+    )
+    assert all(f.balanced for f in funnels.values())
+
+    (sample,) = list(wds.WebDataset(shard_paths(out), shardshuffle=False))
+    meta = json.loads(sample["json"])
+    assert meta["kind"] == "document" and [p["page"] for p in meta["metadata"]["pages"]] == [1, 2, 3, 4]
+    for n in range(4):  # image i is page i+1's render
+        assert sample[f"{n}.png"] == pages[n + 1].media[0].media_bytes
+    assert meta["texts"] and all(set(t) == {"user", "assistant", "source"} for t in meta["texts"])
+    assert all(set(p["pages"]) <= {1, 2, 3, 4} and p["pages"] for p in meta["metadata"]["qa_provenance"])
+
+    streamed = list(make_dataset(out))
+    assert len(streamed) == 1 and streamed[0]["0.png"].size == streamed[0]["3.png"].size
+    webdataset_rows = load_hf_dataset(out)
+    assert len(webdataset_rows) == 1 and webdataset_rows[0]["3.png"].size[0] > 0
+
+    (row,) = load_dataset("parquet", data_files=parquet_files(out), split="train")
+    assert [im.size for im in row["images"]] == [streamed[0][f"{n}.png"].size for n in range(4)]
+    stored = pq.read_table(parquet_files(out)[0]).column("images").to_pylist()[0]
+    assert [image["bytes"] for image in stored] == [pages[n].media[0].media_bytes for n in range(1, 5)]
+    assert row["texts"] == meta["texts"]
+    manifest = json.loads((out / "parquet" / "manifest.json").read_text())
+    assert manifest["total_samples"] == 1 and manifest["configs"] == {"qa": "qa-*.parquet"}
+
+    from curate.hub import push_plan
+
+    plan = push_plan(out, "org/docs")  # both formats go up; the card's default config is the Parquet
+    assert {p.split("/")[0] for p, _ in plan.files} >= {"shards", "parquet"}
+    card = (out / "README.md").read_text()
+    assert "config_name: default\n  data_files:\n  - split: train\n    path: parquet/qa-*.parquet" in card
+    assert "config_name: webdataset" in card
+
+
+def test_round_trip_disagreement_rejects_the_pair(four_pages, tmp_path):
+    out = tmp_path / "out"
+    with StubLLM(roundtrip_answer="something else entirely") as stub:
+        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+    summary = qa_summary(out)
+    assert summary["pairs_kept"] == 0 and summary["rejected"]["roundtrip"] >= 4
+    assert summary["roundtrip_requests"] >= 4  # one per question that passed the cheap checks
+
+
+def test_unknown_output_format_is_a_clear_error(tmp_path):
+    from curate.stage import StageContext
+    from pipelines.common import output_formats
+
+    ctx = StageContext("shards", str(tmp_path), tmp_path, {"formats": "webdataset,tfrecord"})
+    with pytest.raises(ValueError, match="formats='webdataset,tfrecord': choose from webdataset, parquet"):
+        output_formats(ctx)
+    assert output_formats(StageContext("shards", "", tmp_path, {})) == ["webdataset"]

@@ -31,7 +31,8 @@ class StubLLM:
     in the prompt, or fails as told (HTTP errors, malformed output, dying after some requests)."""
 
     def __init__(self, fail_first: int = 0, status: int = 200, malformed_every: int = 0, die_after: int = 0,
-                 port: int | None = None):  # fmt: skip
+                 port: int | None = None, roundtrip_answer: str | None = None):  # fmt: skip
+        self.roundtrip_answer = roundtrip_answer
         self.fail_first, self.status = fail_first, status
         self.malformed_every, self.die_after = malformed_every, die_after
         self.port = port or free_port()
@@ -53,18 +54,22 @@ class StubLLM:
             self.server.socket.close()  # as a killed process: new connections are refused at once
             threading.Thread(target=self.server.shutdown).start()
             return 0, None  # and this request's connection is dropped
-        text = payload["messages"][-1]["content"].split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        prompt = payload["messages"][-1]["content"]
+        text = prompt.split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        first = next(line for line in text.splitlines() if len(line.split()) >= 2)
+        number = re.search(r"\d+", text)
+        known = {"What are the first words of the page?": " ".join(first.split()[:3]),
+                 "Which number appears first?": number.group() if number else ""}  # fmt: skip
+        if "Answer the question from the page" in prompt:  # the round trip: the same answer, or one told
+            question = re.search(r"^Question: (.*)$", prompt, re.M).group(1)
+            content = json.dumps({"answer": self.roundtrip_answer or known.get(question, "")})
+            return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 5, "completion_tokens": 5}}  # fmt: skip
         self.pages.append(text)
         if self.malformed_every and len(self.pages) % self.malformed_every == 0:
             content = "Sure! Q1: What is this page? A1: A page."
         else:
-            first = next(line for line in text.splitlines() if len(line.split()) >= 2)
-            number = re.search(r"\d+", text)
-            pairs = [
-                {"question": "What are the first words of the page?", "answer": " ".join(first.split()[:3])}
-            ]
-            if number:
-                pairs.append({"question": "Which number appears first?", "answer": number.group()})
+            pairs = [{"question": q, "answer": a} for q, a in known.items() if a]
             content = json.dumps({"pairs": pairs})
         usage = {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4}
         return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}], "usage": usage}
@@ -202,9 +207,9 @@ def test_questions_in_other_scripts_count_as_questions(shared_data):
 
 
 def test_grounding_measures_overlap_with_the_page(precinct):
-    words, numbers = page_index(precinct)
-    assert grounding("GENERAL ELECTION", words, numbers) == 1.0
-    assert grounding("a completely invented sentence about dragons", words, numbers) < 0.3
+    page = page_index(precinct)
+    assert grounding("GENERAL ELECTION", page) == 1.0
+    assert grounding("a completely invented sentence about dragons", page) < 0.3
 
 
 def test_qa_checks_step_keeps_good_pairs_and_counts_reasons(precinct):
@@ -356,3 +361,162 @@ def test_embedded_server_that_cannot_start_fails_with_its_log(tmp_path):
     with pytest.raises(ServerStartError, match="exited with code"):
         server.start()
     assert server.process.poll() is not None
+
+
+# ---- checks a reader would apply ---------------------------------------------------------------------
+
+# The misses of the old grounding on OCR text of real document pages (measured on a document-VQA set):
+# spacing inside numbers, dates, codes and compounds; currency and percent signs; yes/no answers.
+OCR_PAGE = (
+    "INTER - OFFICE MEMORANDUM\nDate : 4- 30- 92\nTo: R. J. Reynolds , Winston - Salem , u. s. a.\n"
+    "Total cost of the program 1, 228. 2 thousand . Price per pack $ 8.50 , up 12 % over 1991 .\n"
+    "Was the test market extended ? The committee approved the test market extension ."
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["4-30-92", "U.S.A.", "USA", "inter-office", "1,228.2", "$8.50", "8.50 dollars", "12%", "12 percent",
+     "Winston-Salem", "R.J. Reynolds"],
+)  # fmt: skip
+def test_grounding_holds_on_ocr_spacing_currency_and_percent(answer):
+    assert grounding(answer, page_index(OCR_PAGE)) == 1.0
+
+
+@pytest.mark.parametrize("answer", ["4-30-93", "U.K.", "1,228.3", "$9.50", "13%", "Greensboro"])
+def test_grounding_still_rejects_what_is_not_on_the_page(answer):
+    assert grounding(answer, page_index(OCR_PAGE)) < 0.8
+
+
+def test_yes_no_answers_are_grounded_by_their_question(precinct):
+    page = page_index(OCR_PAGE)
+    assert grounding("Yes", page, "Did the committee approve the test market extension?") == 1.0
+    assert grounding("no", page_index(precinct), "Did the committee approve the test market extension?") < 0.5
+    assert grounding("Yes", page, "What was approved?") == 0.0  # not a yes/no question
+
+
+def test_questions_about_the_document_itself_are_rejected_unless_on_a_cover():
+    from synth.checks import about_document
+
+    for question in ("What is the title of this document?", "What is the name of the manual?",
+                     "On which page is the summary?", "What is the page number?",
+                     "Where was this manual published?"):  # fmt: skip
+        assert about_document(question), question
+    assert not about_document("What is the title of this document?", cover=True)
+    assert about_document("What page number is shown?", cover=True)  # never: page numbers
+    assert not about_document("What is the name of the precinct?")
+
+
+@pytest.mark.parametrize(
+    "question, answer, mismatch",
+    [
+        ("How many packages can be installed from CRAN?", "21", False),
+        ("How many voters were registered?", "the county clerk", True),
+        ("How much did the program cost?", "1,228.2 thousand", False),
+        ("When was the memo sent?", "4-30-92", False),
+        ("When was the memo sent?", "R. J. Reynolds", True),
+        ("When is the deadline?", "before the end of March", False),
+        ("Who sent the memo?", "R. J. Reynolds", False),
+        ("Who owns the resources?", "65536", True),
+        ("Who approved it?", "Yes", True),
+        ("What is the name of the precinct?", "12", False),  # only how many / when / who are typed
+    ],
+)
+def test_answer_type_agrees_with_the_question(question, answer, mismatch):
+    from synth.checks import answer_type_mismatch
+
+    assert answer_type_mismatch(question, answer) is mismatch
+
+
+def test_control_characters_and_broken_encodings_are_rejected():
+    page = page_index("It's the company's policy: report by Friday.")
+    for answer in ("Itâ€™s the policy", "report\x07 by Friday", "report by Fri\ufffdday", "caf\u00c3\u00a9"):
+        assert check_pair("What is the policy?", answer, page, set())[0] == "bad_encoding", answer
+    assert check_pair("When is the report due?", "by Friday", page, set())[0] is None
+
+
+def test_near_duplicate_questions_across_a_document_are_rejected(precinct):
+    page = page_index(precinct)
+    seen: set[str] = set()
+    kept = [({"kind", "election"}, "general election")]
+    assert check_pair("What kind of election is this?", "GENERAL ELECTION", page, seen, kept=kept)[0] == (
+        "near_duplicate"
+    )
+    assert check_pair("Which precinct is listed?", "ACTON", page, seen, kept=kept)[0] is None
+
+
+def test_round_trip_answers_agree_after_normalising():
+    from synth.checks import answers_agree
+
+    assert answers_agree("1,228.2", "The total is 1, 228. 2 thousand")
+    assert answers_agree("John Smith", "Mr. John Smith")
+    assert answers_agree("the general election", "General Election, November 4, 2014")
+    assert answers_agree("November 4, 2014", "Nov 4, 2014")  # token F1 0.67
+    assert not answers_agree("21", "12")
+    assert not answers_agree("$8.50", "$9.50")
+    assert not answers_agree("ACTON", "unanswerable")
+
+
+def test_tables_of_contents_and_reference_lists_are_found_on_real_pages(shared_data):
+    from synth.checks import page_kind
+
+    assert page_kind(page_text(shared_data, "redp5110_sampled.pdf", 1)) == "table_of_contents"
+    assert page_kind(page_text(shared_data, "tracemonkey.pdf", 13)) == "references"
+    for name, page in [("ca-warn-report.pdf", 0), ("senate-expenditures.pdf", 0), ("tracemonkey.pdf", 0),
+                       ("la-precinct-bulletin-2014-p1.pdf", 0), ("federal-register-2020-17221.pdf", 1)]:  # fmt: skip
+        assert page_kind(page_text(shared_data, name, page)) is None, name
+
+
+def test_pages_of_a_pdf_become_one_document_and_missing_pages_are_listed(shared_data):
+    from curate.documents import PagesToDocuments
+    from curate.pdf import PdfPageReader
+
+    pages = list(PdfPageReader(str(shared_data / "pdf" / "born_digital"), glob_pattern="multi_page.pdf",
+                               max_pages=4).run())  # fmt: skip
+    step = PagesToDocuments()
+    (doc,) = list(step.run([pages[0], pages[1], pages[3]]))  # page 3 dropped upstream
+    assert [p["page"] for p in doc.metadata["pages"]] == [1, 2, 4] and doc.metadata["missing_pages"] == [3, 5]
+    assert doc.text.split("\f") == [pages[0].text, pages[1].text, pages[3].text]
+    assert [m.media_bytes for m in doc.media] == [
+        p.media[0].media_bytes for p in (pages[0], pages[1], pages[3])
+    ]
+    assert step.stats["merged"].total == 2 and step.stats["forwarded"].total == 1
+
+    strict = PagesToDocuments(incomplete="drop")
+    assert list(strict.run(pages[:2])) == [] and strict.stats["dropped_incomplete_document"].total == 2
+
+    other = list(PdfPageReader(str(shared_data / "pdf" / "born_digital"), glob_pattern="scotus*.pdf").run())
+    split = PagesToDocuments()
+    out = list(split.run([pages[0], other[0], pages[1]]))  # multi_page's pages not consecutive
+    assert len(out) == 2 and split.stats["errored_split_document"].total == 1
+
+
+def test_answers_that_repeat_the_question_and_covers(shared_data):
+    from synth.checks import answer_in_question, is_cover
+
+    assert answer_in_question("Code for IBM.com/redbooks?", "ibm.com/redbooks")
+    assert answer_in_question("What is the name of the word processor in a Post-Digital Era?",
+                              "Word Processors in a Post-Digital Era")  # fmt: skip
+    assert not answer_in_question("Which checklist is used when the autopilot does not set the trim?",
+                                  "the Stabilizer Out of Trim checklist")  # fmt: skip
+    assert not answer_in_question("Is the test market extended?", "Yes")
+    assert is_cover(1, page_text(shared_data, "redp5110_sampled.pdf", 0))  # a Redpaper's front cover
+    assert not is_cover(1, page_text(shared_data, "ca-warn-report.pdf", 0))  # a first page that is a table
+    assert not is_cover(2, page_text(shared_data, "redp5110_sampled.pdf", 0))
+
+
+def test_a_text_layer_with_a_lost_font_encoding_is_bad_encoding(shared_data):
+    from synth.checks import bad_encoding
+
+    text = page_text(shared_data, "redp5110_sampled.pdf", 2)  # its "Highlights" box lost its encoding
+    broken = next(line for line in text.splitlines() if "üìÜ" in line)
+    assert bad_encoding(broken)
+    assert not bad_encoding("The price is £5 — “quoted” • IBM® Redpaper™, résumé")
+    assert not any(bad_encoding(line) for line in page_text(shared_data, "tracemonkey.pdf", 0).splitlines())
+
+
+def test_truncated_output_with_raw_control_characters_is_salvaged_not_fatal():
+    text = '{"pairs": [{"question": "Which words?", "answer": "Tempora co\nNeque labo"}, {"question": "Cut'
+    pairs, problem = parse_pairs(text)
+    assert pairs == [{"question": "Which words?", "answer": "Tempora co\nNeque labo"}]
+    assert problem.startswith("malformed: not valid JSON")
