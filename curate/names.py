@@ -9,7 +9,10 @@ A valid UTF-8 name is left as it is, so ids (and sample keys) of ordinary files 
 
 from __future__ import annotations
 
-from urllib.parse import quote_from_bytes
+from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+# a line of a task plan (curate/plan.py) holding a name that is not valid UTF-8, percent-encoded
+PLAN_RAW = "%raw:"
 
 
 def name_bytes(name: str) -> bytes:
@@ -40,3 +43,15 @@ def raw_name_metadata(name: str) -> dict[str, str]:
     if is_text(name):
         return {}
     return {"raw_name": quote_from_bytes(name_bytes(name), safe="/")}
+
+
+def plan_line(name: str) -> str:
+    """`name` as a line of a task plan (a UTF-8 text file): itself, or its bytes percent-encoded."""
+    return name if is_text(name) else PLAN_RAW + quote_from_bytes(name_bytes(name), safe="/")
+
+
+def plan_name(line: str) -> str:
+    """The file name of a plan line (the inverse of `plan_line`)."""
+    if line.startswith(PLAN_RAW):
+        return unquote_to_bytes(line[len(PLAN_RAW) :]).decode("utf-8", "surrogateescape")
+    return line

@@ -22,6 +22,7 @@ from glob import has_magic
 from datatrove.pipeline.readers.base import BaseDiskReader
 
 from curate.location import is_url, location, write_text_atomic
+from curate.names import plan_line, plan_name
 
 PLAN_FILE = "inputs.txt"
 PLAN_INFO = "plan.json"
@@ -64,7 +65,7 @@ class InputPlan:
         shares = self.shares()
         depth = max((len(share) for share in shares), default=0)
         return [
-            self.units[shares[rank][row]] if row < len(shares[rank]) else ""
+            plan_line(self.units[shares[rank][row]]) if row < len(shares[rank]) else ""
             for row in range(depth)
             for rank in range(self.tasks)
         ]
@@ -162,7 +163,7 @@ def plan_for_stage(
                 f"{stage_dir} was started with {info['tasks']} tasks, not {tasks}: rerun with "
                 f"--tasks {info['tasks']} to resume it, or delete that folder to start the stage again"
             )
-        units = [line for line in (stage_dir / PLAN_FILE).read_text().splitlines() if line]
+        units = [plan_name(line) for line in (stage_dir / PLAN_FILE).read_text().splitlines() if line]
         plan = InputPlan(units, [0] * len(units), info["tasks"], info.get("files", 0))
         rank_bytes = info.get("rank_bytes", [])
         plan.rank_sizes = lambda: dict(enumerate(rank_bytes))  # type: ignore[method-assign]

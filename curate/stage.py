@@ -38,6 +38,8 @@ from curate.plan import PLAN_FILE, PlanMismatch, plan_for_stage
 from curate.progress import StageProgress
 from curate.secrets import redact_url
 
+# what services are told about the run beside its options: where the tasks run (not settable)
+RUN_FACTS = ("executor", "ray_address")
 # options every recipe has: the run ledger's limit on errored records per stage
 RUN_OPTIONS = (
     Option(
@@ -199,7 +201,7 @@ class Recipe:
 
     def open_services(self, options: dict[str, Any], stages: list[str], config: ExecutorConfig | None = None):
         """`config` tells services where tasks run (`executor`, `ray_address` keys for them)."""
-        where = {"executor": config.kind, "ray_address": config.ray_address} if config else {}
+        where = {"executor": config.kind, "ray_address": config.ray_address} if config else {}  # RUN_FACTS
         return self.services({**self.resolve(options), **where}, stages)
 
     def declared(self) -> dict[str, Option]:

@@ -25,7 +25,7 @@ from datatrove.utils.batching import batched
 from loguru import logger
 
 from curate.errors import data_errors, error_kind
-from curate.names import escape_name, raw_name_metadata
+from curate.names import escape_name, plan_name, raw_name_metadata
 from curate.record import mark_error
 from curate.secrets import redact_text
 
@@ -95,7 +95,7 @@ class InputReader(ErrorSinkMixin, BaseDiskReader):
 
     def read_files_shard(self, shard: list[str]) -> DocumentsPipeline:
         # a task's share from the stage's plan has empty lines where it has fewer files than others
-        return super().read_files_shard([path for path in shard if path])
+        return super().read_files_shard([plan_name(path) for path in shard if path])
 
 
 class RecordStep(ErrorSinkMixin, PipelineStep):

@@ -260,7 +260,8 @@ class ImageSiteHandler(BaseHTTPRequestHandler):
 
 
 class SilentServer:
-    """Accepts TCP connections on 127.0.0.1 and never answers (holds them until stopped)."""
+    """Accepts TCP connections on 127.0.0.1 and never answers a completion (holds them until stopped);
+    its model listing answers, as an overloaded server's does."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -277,6 +278,18 @@ class SilentServer:
             except OSError:
                 return
             self.connections.append(conn)
+            threading.Thread(target=self._models, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _models(conn: socket.socket) -> None:
+        try:
+            request = conn.recv(4096)
+            if request.startswith(b"GET") and b"/models" in request.split(b"\r\n", 1)[0]:
+                body = b'{"object": "list", "data": [{"id": "silent"}]}'
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                conn.sendall(head.encode() + body)
+        except OSError:
+            pass
 
     def __enter__(self) -> SilentServer:
         self.thread.start()
@@ -293,6 +306,14 @@ QA_REPLY = json.dumps([{"question": "What colour is the sky?", "answer": "The sk
 
 class ChatHandler(BaseHTTPRequestHandler):
     """An OpenAI-compatible stub: a request whose prompt holds POISON gets JSON without `choices`."""
+
+    def do_GET(self):  # the model listing a server check reads
+        data = b'{"object": "list", "data": [{"id": "stub"}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
