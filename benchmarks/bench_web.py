@@ -29,6 +29,7 @@ ROUNDS = int(os.environ.get("BENCH_WEB_ROUNDS", 3))
 IMAGES = int(os.environ.get("BENCH_WEB_IMAGES", 1500))
 THREADS = int(os.environ.get("BENCH_WEB_THREADS", 16))
 LATENCY = float(os.environ.get("BENCH_WEB_LATENCY", 0.1))
+FETCH_ROUNDS = int(os.environ.get("BENCH_WEB_FETCH_ROUNDS", 2))
 IMG2DATASET = "1.47.0"
 IMG2DATASET_VENV = Path(__file__).resolve().parents[1] / "build" / "venv-img2dataset"
 
@@ -209,65 +210,80 @@ def _ours_fetch(urls: list[str]) -> tuple[int, float, dict[str, int]]:
     return sum(r.ok for r in results.values()), elapsed, failures
 
 
-def bench_fetch() -> None:
+def _img2dataset_fetch(python: Path, urls: list[str]) -> tuple[int, float, dict[str, int], float]:
+    """(images, seconds of its shard, failures, seconds with its process start and imports)."""
     import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "urls.txt").write_text("\n".join(urls) + "\n")
+        done = subprocess.run(
+            [str(python), "-c", IMG2DATASET_RUN, f"{tmp}/urls.txt", f"{tmp}/out", str(THREADS)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "disabled"},
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"img2dataset failed: {done.stderr.strip()[-500:]}")
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    failed = {k: v for k, v in stats["status"].items() if k != "success"}
+    return stats["successes"], stats["duration"], failed, stats["wall"]
+
+
+def bench_fetch() -> None:
     import multiprocessing
 
     images = sorted(str(p) for p in (SHARED / "images" / "photos").iterdir() if p.is_file())
-    ports = multiprocessing.get_context("spawn").Queue()
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(images, LATENCY, ports), daemon=True
+    print(
+        f"image download: {IMAGES} URLs ({len(images)} real images under distinct URLs) from a local threaded "
+        f"server adding {LATENCY * 1000:.0f} ms per response, {THREADS} threads each, {FETCH_ROUNDS} rounds"
     )
+    python, why = _img2dataset_python()
+    if python is None:
+        print(f"  img2dataset: skipped, {why}")
+    spawn = multiprocessing.get_context("spawn")
+    ports = spawn.Queue()
+    server = spawn.Process(target=_serve, args=(images, LATENCY, ports), daemon=True)
     server.start()
+    totals = {"ours": [0, 0.0, {}], "img2dataset": [0, 0.0, {}]}
+    wall = 0.0
     try:
         port = ports.get(timeout=30)
         urls = [f"http://127.0.0.1:{port}/img/{i}.jpg" for i in range(IMAGES)]
-        print(
-            f"image download: {IMAGES} URLs ({len(images)} real images repeated) from a local threaded server "
-            f"adding {LATENCY * 1000:.0f} ms per response, {THREADS} threads each"
-        )
-        ours_ok, ours_s, ours_failed = _ours_fetch(urls)
-        ours = ours_ok / ours_s
-        print(
-            f"  curate ImageFetcher (robots.txt, X-Robots-Tag, content check, size cap, deadline): "
-            f"{ours:7.1f} images/s ({ours_ok}/{IMAGES} in {ours_s:.1f}s{f', failed {ours_failed}' if ours_failed else ''})"
-        )
-        python, why = _img2dataset_python()
-        if python is None:
-            print(f"  img2dataset: skipped, {why}")
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "urls.txt").write_text("\n".join(urls) + "\n")
-            done = subprocess.run(
-                [
-                    str(python),
-                    "-c",
-                    IMG2DATASET_RUN,
-                    str(Path(tmp) / "urls.txt"),
-                    str(Path(tmp) / "out"),
-                    str(THREADS),
-                ],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "disabled"},
-            )
-        if done.returncode != 0:
-            print(f"  img2dataset: failed, {done.stderr.strip()[-500:]}")
-            return
-        stats = json.loads(done.stdout.strip().splitlines()[-1])
-        base = stats["successes"] / stats["duration"]
-        failed = {k: v for k, v in stats["status"].items() if k != "success"}
-        print(
-            f"  img2dataset {IMG2DATASET} (files, resize_mode=no, no reencoding):{' ' * 25}"
-            f"{base:7.1f} images/s ({stats['successes']}/{stats['count']} in {stats['duration']:.1f}s of its shard; "
-            f"{stats['wall']:.1f}s with its process start{f', failed {failed}' if failed else ''})"
-        )
-        print(
-            f"  ratio: {ours / base:.2f}x (goal >= 1.0x); ceiling {THREADS / LATENCY:.0f} images/s at this latency"
-        )
+        for round_ in range(FETCH_ROUNDS):
+            sides = ["ours", "img2dataset"] if python is not None else ["ours"]
+            for side in sides if round_ % 2 == 0 else sides[::-1]:  # each side goes first in turn
+                if side == "ours":
+                    ok, seconds, failed = _ours_fetch(urls)
+                else:
+                    ok, seconds, failed, started = _img2dataset_fetch(python, urls)
+                    wall += started
+                totals[side][0] += ok
+                totals[side][1] += seconds
+                for kind, n in failed.items():
+                    totals[side][2][kind] = totals[side][2].get(kind, 0) + n
     finally:
         server.terminate()
         server.join()
+    rates = {}
+    labels = {
+        "ours": "curate ImageFetcher (robots.txt, X-Robots-Tag, content check, size cap, deadline)",
+        "img2dataset": f"img2dataset {IMG2DATASET} (files, resize_mode=no, no reencoding, sha256, exif)",
+    }
+    for side, (ok, seconds, failed) in totals.items():
+        if not seconds:
+            continue
+        rates[side] = ok / seconds
+        extra = f"; {wall:.1f}s with its process starts" if side == "img2dataset" else ""
+        print(f"  {labels[side]}:")
+        print(
+            f"      {rates[side]:7.1f} images/s ({ok}/{IMAGES * FETCH_ROUNDS} in {seconds:.1f}s{extra}"
+            f"{f', failed {failed}' if failed else ''})"
+        )
+    if len(rates) == 2:
+        print(
+            f"  ratio: {rates['ours'] / rates['img2dataset']:.2f}x (goal >= 1.0x); "
+            f"ceiling {THREADS / LATENCY:.0f} images/s at this latency and thread count"
+        )
 
 
 def main() -> None:
