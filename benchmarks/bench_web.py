@@ -9,7 +9,8 @@
    venv build/venv-img2dataset, made on first run: its pins would downgrade webdataset and pandas here),
    both with the same thread count (goal: >= 1.0x).
 
-Set BENCH_WEB_ROUNDS / BENCH_WEB_IMAGES / BENCH_WEB_THREADS to change the run (defaults: about a minute).
+Set BENCH_WEB_ROUNDS / BENCH_WEB_IMAGES / BENCH_WEB_THREADS / BENCH_WEB_LATENCY / BENCH_WEB_FETCH_ROUNDS to
+change the run (defaults: about a minute), CURATE_IMG2DATASET_PYTHON to use another img2dataset install.
 """
 
 from __future__ import annotations
