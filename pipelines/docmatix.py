@@ -51,10 +51,11 @@ DEFAULTS = {
     # pages are forms, tables and transcripts, not web prose: OBELICS's 0.8 dropped English pages of
     # the shared set (a bulletin table at 0.71, a Redbooks cover at 0.78); other languages still go
     "language_min_score": 0.5,
-    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; longer ones are skipped
-    "long_pdfs": "skip",
+    "max_pages": 4,  # Docmatix kept PDFs of at most 4 pages; longer ones are skipped (long_pdfs)
     "sample_unit": "document",  # Docmatix's sample: a whole PDF, its page images in order
     "formats": ["webdataset", "parquet"],  # tar shards for training, Parquet for the Hub's viewer
+    # the model answers its own questions again from the page; a pair is kept when both answers agree
+    "roundtrip": True,
 }
 
 # With a GPU server, give each page more text and more requests in flight:

@@ -21,9 +21,10 @@ PAGE_OPTIONS = (
                help="page image format (png is lossless, best for text)"),
     Option.arg(PdfPageReader, "ocr", type=bool, help="OCR (Tesseract) pages without a text layer"),
     Option.arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
-    Option.arg(PdfPageReader, "long_pdfs", type=str, choices=("first", "skip"),
-               help="a PDF over max_pages: its first pages, or none (counted as too_many_pages)",
-               source="Docmatix kept PDFs of at most 4 pages (docmatix: skip)"),
+    Option("long_pdfs", str, None, choices=("first", "skip"),
+           help="a PDF over max_pages: its first pages, or none, counted as too_many_pages (default: skip "
+           "for docmatix's document samples, else first)",
+           source="Docmatix kept PDFs of at most 4 pages"),
     Option.arg(PdfPageReader, "max_seconds_per_pdf", type=float, minimum=0,
                help="time budget per PDF; later pages are recorded as errors"),
     Option.arg(PdfPageReader, "max_seconds_per_page", type=float, minimum=0,
@@ -42,7 +43,9 @@ def build_pages(ctx: StageContext):
             image_format=ctx.option("image_format"),
             ocr=ctx.option("ocr"),
             max_pages=ctx.option("max_pages"),
-            long_pdfs=ctx.option("long_pdfs"),
+            # Docmatix's document samples skip longer PDFs; page samples take their first pages
+            long_pdfs=ctx.option("long_pdfs")
+            or ("skip" if ctx.options.get("sample_unit") == "document" else "first"),
             max_seconds_per_pdf=ctx.option("max_seconds_per_pdf"),
             max_seconds_per_page=ctx.option("max_seconds_per_page"),
             pdf_column=ctx.option("pdf_column"),

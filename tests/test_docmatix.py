@@ -16,6 +16,7 @@ from curate.io import RecordReader
 from curate.report import run_funnel
 from curate.shards import shard_paths
 from curate.stage import ExecutorConfig, StageFailed, run_recipe
+from pipelines import get_recipe
 from pipelines.docmatix import qa_summary, recipe
 from synth.sample_input import build
 from synth.server import free_port
@@ -210,11 +211,11 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
 
     from curate.hub import push_plan
 
-    plan = push_plan(out, "org/docs")  # both formats go up; the card's default config is the Parquet
-    assert {p.split("/")[0] for p, _ in plan.files} >= {"shards", "parquet"}
-    card = (out / "README.md").read_text()
-    assert "config_name: default\n  data_files:\n  - split: train\n    path: parquet/qa-*.parquet" in card
-    assert "config_name: webdataset" in card
+    plan = push_plan(out, "org/docs")  # both formats go up, each with its config in the card
+    assert {f.path.split("/")[0] for f in plan.files} >= {"shards", "parquet"}
+    card = next(f.content for f in plan.files if f.path == "README.md").decode()
+    assert "config_name: parquet\n  data_files:\n  - split: train\n    path: parquet/*.parquet" in card
+    assert "path: shards/*.tar" in card
 
 
 def test_round_trip_disagreement_rejects_the_pair(four_pages, tmp_path):
@@ -230,7 +231,9 @@ def test_unknown_output_format_is_a_clear_error(tmp_path):
     from curate.stage import StageContext
     from pipelines.common import output_formats
 
-    ctx = StageContext("shards", str(tmp_path), tmp_path, {"formats": "webdataset,tfrecord"})
-    with pytest.raises(ValueError, match="formats='webdataset,tfrecord': choose from webdataset, parquet"):
-        output_formats(ctx)
-    assert output_formats(StageContext("shards", "", tmp_path, {})) == ["webdataset"]
+    with pytest.raises(ValueError, match="formats.*tfrecord"):  # refused before any work
+        recipe().resolve({"formats": "webdataset,tfrecord"})
+    for name, wanted in (("docmatix", ["webdataset", "parquet"]), ("pdf-pages", ["webdataset"])):
+        chosen = get_recipe(name)
+        ctx = StageContext("shards", "", tmp_path, chosen.resolve({}), chosen.declared())
+        assert output_formats(ctx) == wanted
