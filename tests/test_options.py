@@ -308,7 +308,7 @@ def one_page(shared_data, tmp_path) -> Path:
     return folder
 
 
-QUICK = {"max_pages": 2, "long_pdfs": "first", "ocr": False, "dedup": False, "language": False, "perplexity": False,
+QUICK = {"max_pages": 2, "long_pdfs": "first", "roundtrip": False, "ocr": False, "dedup": False, "language": False, "perplexity": False,
          "llm_retries": 0, "llm_timeout": 30, "response_format": "none"}  # fmt: skip
 
 
