@@ -111,13 +111,14 @@ QA_OPTIONS = (
     Option.arg(
         QAGenerator, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"
     ),
-    Option.arg(
-        QAGenerator,
-        "deadline",
+    Option(
         "llm_deadline",
-        type=float,
+        float,
+        None,
         minimum=1,
-        help="seconds one request may take in all, retries included (then the page is an error)",
+        help="seconds one request may take in all, retries included, then the page is an error (default: "
+        "120 for a server at llm_url; 600 for the embedded CPU server, which answers one request at a time)",
+        source="measured: 10-60 s a request on 2 idle cores, minutes when they are shared",
     ),
     Option(
         "response_format",
@@ -227,7 +228,7 @@ def build_qa(ctx: StageContext):
             total_concurrency=ctx.option("llm_concurrency") or (64 if external else None),
             timeout=ctx.option("llm_timeout"),
             retries=ctx.option("llm_retries"),
-            deadline=ctx.option("llm_deadline"),
+            deadline=ctx.option("llm_deadline") or (120 if external else 600),
             response_format=ctx.option("response_format") or ("openai" if external else "llama"),
             cache_dir=str(ctx.stage_dir / "requests"),
             api_key=ctx.option("llm_api_key") if external else None,
