@@ -219,7 +219,7 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
     same text (as the qa stage does: the server's prompt cache holds the page), and of the same round
     trip after a request about another page (nothing cached)."""
     generator = QAGenerator(
-        llm_url=client.base_url, response_format=kind, roundtrip=True, **_generator_options()
+        llm_url=client.base_url, response_format=kind, roundtrip=True, **generator_options()
     )
     ids = [p for p in pages if not page_kind(pages[p])][:n]
     gen, warm, cold, questions = [], [], [], []
@@ -338,7 +338,7 @@ def acceptance(output: Path) -> dict:
 
 def baseline(url: str, model: str, pages_dir: Path, concurrency: int, response_format: str = "llama") -> dict:
     """The same requests as the qa stage, sent with requests + a thread pool, answers parsed with json.loads."""
-    generator = QAGenerator(llm_url=url, model=model, response_format=response_format, **_generator_options())
+    generator = QAGenerator(llm_url=url, model=model, response_format=response_format, **generator_options())
     payloads = [
         {"model": model, "messages": messages, **generator.request_params()}
         for doc in records(pages_dir)
@@ -369,7 +369,8 @@ def baseline(url: str, model: str, pages_dir: Path, concurrency: int, response_f
     }
 
 
-def _generator_options() -> dict:
+def generator_options() -> dict:
+    """The recipe's generation settings, as a run without --set has them."""
     keys = (
         "styles_per_page",
         "pairs_per_request",

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.bench_docmatix import DEFAULTS, generator_options
 from curate.pdf import PdfPageReader
-from pipelines.docmatix import DEFAULTS
 from synth.client import ChatClient
 from synth.generate import QAGenerator
 
@@ -36,17 +36,9 @@ def pages(limit_per_pdf: int = 4):
 def main(out: Path, max_pages: int) -> None:
     from synth.server import EmbeddedServer
 
-    keys = (
-        "styles_per_page",
-        "pairs_per_request",
-        "n_ctx",
-        "max_tokens",
-        "max_chunks_per_page",
-        "max_chunk_chars",
-    )
     with EmbeddedServer(n_ctx=DEFAULTS["n_ctx"]) as server, open(out, "a") as f:
         generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",
-                                **{k: DEFAULTS[k] for k in keys})  # fmt: skip
+                                **generator_options())  # fmt: skip
         client = ChatClient(server.base_url, server.model_name, timeout=900)
         for n, (folder, record) in enumerate(pages()):
             if n >= max_pages:
