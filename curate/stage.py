@@ -465,6 +465,8 @@ def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress:
     what the stage before it kept (curate/ledger.py), or if too many of its records errored.
     Returns seconds."""
     _check_input(stage, ctx)
+    for option in RUN_OPTIONS:  # a context built without a recipe (a benchmark) still has them
+        ctx.declared.setdefault(option.name, option)
     started = time.monotonic()
     executor = make_executor(stage, ctx, config)
     try:
