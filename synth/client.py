@@ -192,11 +192,13 @@ class ChatClient:
             started = list(self._in_flight.values())
         return len(started), (time.monotonic() - min(started)) if started else 0.0
 
-    def check(self) -> list[str]:
-        """The served model ids; raises ServerUnavailable with what to do if nothing answers."""
+    def check(self, read_timeout: float = 10) -> list[str]:
+        """The served model ids; raises ServerUnavailable with what to do if nothing answers.
+        `read_timeout`: how long a server that accepted the connection may take (a busy llama.cpp
+        server answers the listing only between two completions)."""
         url = f"{self.base_url}/models"
         try:
-            response = self.session.get(url, timeout=10)
+            response = self.session.get(url, timeout=(10, read_timeout))
             if response.status_code in (401, 403):
                 raise ServerRefused.of(self.base_url, response)
             response.raise_for_status()

@@ -466,7 +466,7 @@ class QAGenerator(RecordStep):
         )
         # from the node this task runs on (the driver's check says nothing about a cluster node's view):
         # an unreachable server is a clear error naming its URL before any page is read
-        client.check()
+        client.check(read_timeout=self.deadline)  # busy with another task's request is not gone
         cache = client.cache = RequestCache(cache_path)
         roundtrip_client = (
             ChatClient(
