@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_synth import StubLLM
+from stub_llm import StubLLM
 
 from curate.io import RecordReader
 from curate.report import run_funnel

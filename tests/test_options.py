@@ -3,18 +3,17 @@ work, recorded with secrets masked; the LLM API key on every request; credential
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from test_synth import StubLLM
+from stub_llm import Reply, StubLLM
 
 from curate.cli import main
 from curate.options import LIST, Option, OptionError, load_config
@@ -238,56 +237,22 @@ def test_redact_url_and_messages():
     assert "p%40ss" not in redact_text(text) and redact_text(text).count("http://***@10.0.0.1/v1") == 2
 
 
-class KeyServer:
-    """An OpenAI-compatible stub that records each request's Authorization header and answers 401
-    unless it is `Bearer KEY` (answers as test_synth.StubLLM)."""
+class KeyServer(StubLLM):
+    """A StubLLM that records each request's Authorization header and answers 401 unless it is
+    `Bearer KEY`."""
 
     def __init__(self, key: str, open_models: bool = False):
-        self.key, self.port, self.stub = key, free_port(), StubLLM()
+        super().__init__()
+        self.key = key
         self.open_models = open_models  # /models answers without a key (only the QA requests need it)
         self.seen: list[tuple[str, str | None]] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> KeyServer:
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def handle_request(self, answer) -> None:
-                auth = self.headers.get("Authorization")
-                server.seen.append((self.command, auth))
-                if auth != f"Bearer {server.key}" and not (self.command == "GET" and server.open_models):
-                    self.reply(401, {"error": "invalid api key"})
-                else:
-                    self.reply(*answer())
-
-            def do_GET(self):
-                self.handle_request(lambda: (200, {"data": [{"id": "stub"}]}))
-
-            def do_POST(self):
-                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                self.handle_request(lambda: server.stub.answer(payload))
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, method: str, headers: Mapping[str, str], payload: dict | None) -> Reply:
+        auth = headers.get("Authorization")
+        self.seen.append((method, auth))
+        if auth != f"Bearer {self.key}" and not (method == "GET" and self.open_models):
+            return 401, {"error": "invalid api key"}
+        return super().respond(method, headers, payload)
 
 
 def test_a_refused_key_stops_the_request_and_caches_nothing(tmp_path):

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
 import importlib.metadata
-import json
-import re
-import socket
-import threading
 from pathlib import Path
 
 import pymupdf
 import pytest
+from stub_llm import StubLLM
 
 from synth import prompts
 from synth.checks import QAChecks, check_pair, grounding, page_index
@@ -24,93 +20,6 @@ from synth.server import free_port, llama_server_command, vllm_command
 def page_text(shared_data: Path, name: str, page: int = 0) -> str:
     with pymupdf.open(shared_data / "pdf" / "born_digital" / name) as pdf:
         return pdf[page].get_text()
-
-
-class StubLLM:
-    """A minimal OpenAI-compatible server for failure tests: answers grounded pairs taken from the page text
-    in the prompt, or fails as told (HTTP errors, malformed output, dying after some requests)."""
-
-    def __init__(self, fail_first: int = 0, status: int = 200, malformed_every: int = 0, die_after: int = 0,
-                 port: int | None = None, roundtrip_answer: str | None = None):  # fmt: skip
-        self.roundtrip_answer = roundtrip_answer
-        self.fail_first, self.status = fail_first, status
-        self.malformed_every, self.die_after = malformed_every, die_after
-        self.port = port or free_port()
-        self.calls = 0
-        self.pages: list[str] = []  # page texts of the requests answered
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def answer(self, payload: dict) -> tuple[int, dict | None]:
-        self.calls += 1
-        if self.fail_first > 0:
-            self.fail_first -= 1
-            return 500, {"error": "overloaded"}
-        if self.status != 200:
-            return self.status, {"error": "bad request"}
-        if self.die_after and len(self.pages) >= self.die_after:
-            self.server.socket.close()  # as a killed process: new connections are refused at once
-            threading.Thread(target=self.server.shutdown).start()
-            return 0, None  # and this request's connection is dropped
-        prompt = payload["messages"][-1]["content"]
-        text = prompt.split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
-        first = next(line for line in text.splitlines() if len(line.split()) >= 2)
-        number = re.search(r"\d+", text)
-        known = {"What are the first words of the page?": " ".join(first.split()[:3]),
-                 "Which number appears first?": number.group() if number else ""}  # fmt: skip
-        if "Answer the question from the page" in prompt:  # the round trip: the same answer, or one told
-            question = re.search(r"^Question: (.*)$", prompt, re.M).group(1)
-            content = json.dumps({"answer": self.roundtrip_answer or known.get(question, "")})
-            return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": 5, "completion_tokens": 5}}  # fmt: skip
-        self.pages.append(text)
-        if self.malformed_every and len(self.pages) % self.malformed_every == 0:
-            content = "Sure! Q1: What is this page? A1: A page."
-        else:
-            pairs = [{"question": q, "answer": a} for q, a in known.items() if a]
-            content = json.dumps({"pairs": pairs})
-        usage = {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4}
-        return 200, {"choices": [{"message": {"content": content}, "finish_reason": "stop"}], "usage": usage}
-
-    def __enter__(self) -> StubLLM:
-        stub = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                self.reply(200, {"data": [{"id": "stub"}]})
-
-            def do_POST(self):
-                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, body = stub.answer(payload)
-                if body is None:
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.reply(status, body)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 # ---- chunking and parsing -----------------------------------------------------------------------

@@ -14,9 +14,13 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+# the stub LLM servers of the tests (tests/stub_llm.py), also when this runs in a benchmark's child
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from stub_llm import MODELS, JsonServer, Reply, completion  # noqa: E402
 
 MB = 1 << 20
 
@@ -304,32 +308,15 @@ class SilentServer:
 QA_REPLY = json.dumps([{"question": "What colour is the sky?", "answer": "The sky is blue."}])
 
 
-class ChatHandler(BaseHTTPRequestHandler):
+class PoisonLLM(JsonServer):
     """An OpenAI-compatible stub: a request whose prompt holds POISON gets JSON without `choices`."""
 
-    def do_GET(self):  # the model listing a server check reads
-        data = b'{"object": "list", "data": [{"id": "stub"}]}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if "POISON" in json.dumps(body["messages"]):
-            reply = {"object": "error", "message": "the model is overloaded"}
-        else:
-            reply = {
-                "choices": [{"message": {"role": "assistant", "content": QA_REPLY}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 10},
-            }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def respond(self, method: str, headers: Mapping[str, str], payload: dict | None) -> Reply:
+        if method == "GET":
+            return 200, MODELS
+        if "POISON" in json.dumps(payload["messages"]):
+            return 200, {"object": "error", "message": "the model is overloaded"}
+        return 200, completion(QA_REPLY, {"prompt_tokens": 10, "completion_tokens": 10})
 
 
 # ---- measuring a run in a child process ----

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from hostile_inputs import ChatHandler, ImageSiteHandler, LocalServer, SilentServer
+from hostile_inputs import ImageSiteHandler, LocalServer, PoisonLLM, SilentServer
 
 from curate.io import ErrorWriter
 
@@ -64,11 +64,9 @@ def llm_case(kind: str, workdir: Path) -> dict:
     errors = workdir / "errors"
     text = "The sky over the harbour was blue all day, and the boats left at seven in the morning. " * 3
     docs = [Document(text="POISON " + text, id="page-1"), Document(text=text, id="page-2")]
-    server = SilentServer() if kind == "silent" else LocalServer(ChatHandler)
-    with server:
-        url = server.url if kind == "silent" else f"{server.url}/v1"
+    with SilentServer() if kind == "silent" else PoisonLLM() as server:
         step = QAGenerator(
-            url,
+            server.url,
             deadline=3,
             status_seconds=1,
             concurrency=2,
