@@ -21,21 +21,15 @@ import tarfile
 
 import fsspec
 
+from curate.rolling import task_files
+
 MERGED = "merged.json"
-
-
-def _task_shards(fs, folder: str) -> list[dict]:
-    shards = []
-    for part in sorted(fs.glob(f"{folder}/manifests/[0-9]*.json")):
-        with fs.open(part) as f:
-            shards.extend(json.load(f))
-    return shards
 
 
 def compact_shards(folder: str, max_samples: int, max_bytes: int = 1 << 30, prefix: str = "shard") -> dict:
     """Merge the partial shards of `folder` (a local path or fsspec URL); returns `merged.json`'s content."""
     fs, root = fsspec.core.url_to_fs(str(folder))
-    shards = _task_shards(fs, root)
+    shards = task_files(folder)
     partial = [s for s in shards if s["samples"] < max_samples]
     sources = [{"name": s["name"], "sha256": s["sha256"]} for s in partial]
     merged_path = f"{root}/manifests/{MERGED}"

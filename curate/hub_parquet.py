@@ -10,22 +10,22 @@ the file's schema so `datasets.load_dataset("parquet", ...)` decodes them) and, 
 - `captioned` (pairs, pages without QA): `images` (one) and `text`.
 
 All rows also have `id`, `kind`, `source` and `metadata` (JSON text: scores, provenance). Files are
-`OUT/parquet/{layout}-{rank:05d}-{n:05d}.parquet`, written as `.tmp` and renamed when complete, in row
-groups of `row_group_rows` (the Hub's viewer reads a row group at a time), with a manifest like the
-shards'. A task that restarts deletes its own earlier files first.
+`OUT/parquet/{layout}-{rank:05d}-{n:05d}.parquet` in row groups of `row_group_rows` (the Hub's viewer
+reads a row group at a time), rolled over, published whole and listed in a manifest as the shards are
+(curate/rolling.py), in a local folder or at an fsspec URL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+from functools import partial
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 
+from curate.location import location, write_text_atomic
 from curate.record import INTERLEAVED, sample_key
+from curate.rolling import RollingWriter, task_files
 from curate.shards import _stable_types, image_extension
 
 MANIFEST = "manifest.json"
@@ -99,75 +99,44 @@ def to_row(doc: Document, layout: str) -> dict:
     return row
 
 
-class HubParquetWriter(PipelineStep):
-    """Writes samples to Hub-native Parquet files (one file set per layout) and passes them on."""
+class HubParquetWriter(RollingWriter):
+    """Writes samples to Hub-native Parquet files (one file set per layout) and passes them on; files
+    roll over, are published whole and listed in `manifests/{rank}.json` as the shards are
+    (curate/rolling.py), in a local folder or at an fsspec URL."""
 
     name = "🤗 Parquet samples"
     type = "💽 - WRITER"
-
-    def __init__(
-        self,
-        output_folder: str | Path,
-        max_bytes: int = 1 << 30,
-        max_samples: int = 10_000,
-        row_group_rows: int = 100,
-    ):
-        super().__init__()
-        self.output_folder = Path(output_folder)
-        self.max_bytes, self.max_samples, self.row_group_rows = max_bytes, max_samples, row_group_rows
-
-    def _clear_previous_attempt(self, rank: int) -> None:
-        for stale in self.output_folder.glob(f"*-{rank:05d}-*.parquet*"):
-            stale.unlink()
-        (self.output_folder / "manifests" / f"{rank:05d}.json").unlink(missing_ok=True)
+    ext = "parquet"
+    row_group_rows = 100  # rows the Hub's viewer reads at a time
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        self.output_folder.mkdir(parents=True, exist_ok=True)
-        self._clear_previous_attempt(rank)
-        files: list[dict] = []
-        open_files: dict[str, _OpenFile] = {}
+        files = self.task_files(rank)
+        files.clear_previous_attempt()  # every layout's files
         for doc in data or []:
             with self.track_time():
                 layout = layout_of(doc)
                 row = to_row(doc, layout)
                 size = sum(len(i["bytes"]) for i in row["images"] if i) + len(doc.text)
-                current = open_files.get(layout)
-                if current and (current.samples >= self.max_samples or current.bytes + size > self.max_bytes):
-                    files.append(current.close())
-                    current = None
-                if current is None:
-                    number = sum(1 for f in files if f["layout"] == layout)
-                    path = self.output_folder / f"{layout}-{rank:05d}-{number:05d}.parquet"
-                    current = open_files[layout] = _OpenFile(path, layout, self.row_group_rows)
-                current.add(row, size)
+                rows_writer = partial(_RowsWriter, layout=layout, row_group_rows=self.row_group_rows)
+                files.file_for(layout, size, rows_writer, layout=layout).write(row, size)
             self.stat_update("total")
             yield doc
-        files.extend(f.close() for f in open_files.values() if f.samples)
-        part = self.output_folder / "manifests" / f"{rank:05d}.json"
-        part.parent.mkdir(exist_ok=True)
-        tmp = part.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(files))
-        os.replace(tmp, part)
+        files.close()
 
 
-class _OpenFile:
-    """A Parquet file being written as `NAME.tmp`, renamed to NAME on close."""
+class _RowsWriter:
+    """Rows of one layout to a Parquet file, a row group of `row_group_rows` at a time."""
 
-    def __init__(self, path: Path, layout: str, row_group_rows: int):
+    def __init__(self, path: str, layout: str, row_group_rows: int):
         import pyarrow.parquet as pq
 
-        self.path, self.layout, self.row_group_rows = path, layout, row_group_rows
-        self.tmp = path.with_name(path.name + ".tmp")
-        self.features = features(layout)
-        self.schema = self.features.arrow_schema  # carries the `datasets` features in its metadata
-        self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        self.row_group_rows = row_group_rows
+        self.schema = features(layout).arrow_schema  # carries the `datasets` features in its metadata
+        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
         self.rows: list[dict] = []
-        self.samples = self.bytes = 0
 
-    def add(self, row: dict, size: int) -> None:
+    def write(self, row: dict) -> None:
         self.rows.append(row)
-        self.samples += 1
-        self.bytes += size
         if len(self.rows) >= self.row_group_rows:
             self.flush()
 
@@ -178,22 +147,14 @@ class _OpenFile:
             self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
             self.rows = []
 
-    def close(self) -> dict:
+    def close(self) -> None:
         self.flush()
         self.writer.close()
-        os.replace(self.tmp, self.path)
-        with open(self.path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        return {"name": self.path.name, "layout": self.layout, "samples": self.samples,
-                "bytes": self.path.stat().st_size, "sha256": digest}  # fmt: skip
 
 
 def merge_parquet_manifests(folder: str | Path) -> dict:
     """Combine the tasks' file lists into `manifest.json`, with a data_files pattern per layout."""
-    folder = Path(folder)
-    files = []
-    for part in sorted((folder / "manifests").glob("*.json")):
-        files.extend(json.loads(part.read_text()))
+    files = task_files(folder)
     layouts = sorted({f["layout"] for f in files})
     manifest = {
         "format": "parquet",
@@ -202,15 +163,13 @@ def merge_parquet_manifests(folder: str | Path) -> dict:
         "total_samples": sum(f["samples"] for f in files),
         "total_bytes": sum(f["bytes"] for f in files),
     }
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, folder / MANIFEST)
+    write_text_atomic(location(folder) / MANIFEST, json.dumps(manifest, indent=2))
     return manifest
 
 
 def parquet_files(output: str | Path, layout: str | None = None) -> list[str]:
     """The Parquet files of a run (or of its parquet folder), optionally of one layout."""
-    folder = Path(output)
+    folder = location(output)
     if (folder / "parquet").is_dir():
         folder = folder / "parquet"
     return sorted(str(p) for p in folder.glob(f"{layout or '*'}-*.parquet"))

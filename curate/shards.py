@@ -14,20 +14,17 @@ The shard folder may be local or an fsspec URL (`s3://bucket/out/shards`).
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from curate.location import datafolder, is_url, location, write_text_atomic
+from curate.location import location, write_text_atomic
 from curate.record import INTERLEAVED, sample_key
+from curate.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
 from curate.steps import ErrorSinkMixin
 
 MANIFEST = "manifest.json"
@@ -110,66 +107,40 @@ class DuplicateKeys(ValueError):
     """Two tasks of the shards stage wrote the same sample key."""
 
 
-class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
+class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
-    A reader never sees a partial shard: each shard is written to `NAME.tar.tmp` and renamed to
-    `NAME.tar` when complete; on an object store it is written to a local temporary file and uploaded
-    once complete (an object appears only when its upload finishes). The task's shard list, with
-    sample counts, sizes and sha256, goes to `manifests/{rank}.json` at the end.
+    A reader never sees a partial shard, and the task's shard list goes to `manifests/{rank}.json`
+    (curate/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
     """
 
     name = "📦 WebDataset shards"
     type = "💽 - WRITER"
+    ext = "tar"
 
     def __init__(
         self,
         output_folder: str | Path,
-        max_bytes: int = 1 << 30,
-        max_samples: int = 10_000,
+        max_bytes: int = MAX_BYTES,
+        max_samples: int = MAX_SAMPLES,
         prefix: str = "shard",
         resize_max_side: int | None = None,
         error_writer: DiskWriter | None = None,
     ):
-        super().__init__()
-        self.output_folder = str(output_folder)
-        self.max_bytes, self.max_samples = max_bytes, max_samples
+        super().__init__(output_folder, max_bytes, max_samples)
         self.prefix = prefix
         self.resize_max_side = resize_max_side
         self.error_writer = error_writer
 
-    def _clear_previous_attempt(self, folder, rank: int) -> None:
-        for stale in folder.glob(f"{self.prefix}-{rank:05d}-*.tar*"):
-            folder.rm(stale)
-        for part in (f"manifests/{rank:05d}.json", f"manifests/{rank:05d}.keys"):
-            if folder.exists(part):
-                folder.rm(part)
-
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         import webdataset as wds
 
-        folder = datafolder(self.output_folder)
-        remote = is_url(self.output_folder)
-        if not remote:
-            Path(self.output_folder).mkdir(parents=True, exist_ok=True)
-        self._clear_previous_attempt(folder, rank)
-        shards: list[dict] = []
-        writer = tmp_path = name = None
-        count = size = 0
+        def tar_writer(path: str):
+            return wds.TarWriter(path, encoder=False, mtime=0)
+
+        files = self.task_files(rank)
+        files.clear_previous_attempt(self.prefix, parts=("json", "keys"))
         written: dict[str, str] = {}  # key -> the record (id and source) written under it
-
-        def close_shard():
-            writer.close()
-            with open(tmp_path, "rb") as f:
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
-            nbytes = os.path.getsize(tmp_path)
-            if remote:
-                folder.put_file(tmp_path, name)  # the object exists only once the upload completed
-                os.unlink(tmp_path)
-            else:
-                os.replace(tmp_path, os.path.join(self.output_folder, name))
-            shards.append({"name": name, "samples": count, "bytes": nbytes, "sha256": digest})
-
         with self._error_context():
             for doc in data or []:
                 key, origin = sample_key(doc.id), f"{doc.id} ({doc.metadata.get('source') or '?'})"
@@ -181,38 +152,13 @@ class WebDatasetWriter(ErrorSinkMixin, PipelineStep):
                 with self.track_time():
                     sample = to_sample(doc, self.resize_max_side)
                     sample_bytes = sum(len(v) for k, v in sample.items() if k != "__key__")
-                    if writer is not None and (
-                        count >= self.max_samples or size + sample_bytes > self.max_bytes
-                    ):
-                        close_shard()
-                        writer = None
-                    if writer is None:
-                        name = f"{self.prefix}-{rank:05d}-{len(shards):05d}.tar"
-                        local_tmp = os.path.join(self.output_folder, name + ".tmp")
-                        tmp_path = _local_tmp(name) if remote else local_tmp
-                        writer = wds.TarWriter(tmp_path, encoder=False, mtime=0)
-                        count = size = 0
-                    writer.write(sample)
-                    count += 1
-                    size += sample_bytes
+                    files.file_for(self.prefix, sample_bytes, tar_writer).write(sample, sample_bytes)
                 self.stat_update("total")
                 self.stat_update("bytes", value=sample_bytes)
                 yield doc  # passed on, so another writer (e.g. Parquet) can follow in the same pipeline
-        if writer is not None:
-            close_shard()
-        manifests = location(self.output_folder) / "manifests"
-        if not remote:
-            manifests.mkdir(exist_ok=True)
         # sorted, so the driver checks keys across tasks by merging files, in bounded memory
-        lines = "".join(f"{key}\t{json.dumps(written[key])}\n" for key in sorted(written))
-        write_text_atomic(manifests / f"{rank:05d}.keys", lines)
-        write_text_atomic(manifests / f"{rank:05d}.json", json.dumps(shards))
-
-
-def _local_tmp(name: str) -> str:
-    handle, path = tempfile.mkstemp(prefix=f"{name}.", suffix=".tmp")
-    os.close(handle)
-    return path
+        files.write_part("keys", "".join(f"{key}\t{json.dumps(written[key])}\n" for key in sorted(written)))
+        files.close()
 
 
 def duplicate_keys(shard_folder: str | Path, limit: int = 5) -> list[str]:
@@ -246,10 +192,7 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
             f"{folder}: sample keys written by two tasks (each record of the run needs its own key): "
             + "; ".join(duplicates)
         )
-    shards = []
-    parts = folder / "manifests"
-    for part in sorted(parts.glob("[0-9]*.json"), key=lambda p: p.name) if parts.exists() else []:
-        shards.extend(json.loads(part.read_text()))
+    shards = task_files(folder)
     merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.compact
     if merged.exists():
         compaction = json.loads(merged.read_text())

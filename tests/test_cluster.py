@@ -4,6 +4,7 @@ cluster of two nodes (two `ray start` processes, token authentication), tasks fr
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -87,7 +88,7 @@ def s3_run(s3_pdfs, tmp_path_factory) -> str:
             s3_pdfs[0],
             "s3://curate/out-local",
             ExecutorConfig("local", workers=2),
-            options={"shard_samples": 3},
+            options={"shard_samples": 3, "formats": ["webdataset", "parquet"]},
         )
     finally:
         os.chdir(before)
@@ -113,6 +114,39 @@ def test_pdf_pages_on_s3_end_to_end(s3_run, s3_pdfs):
     funnel = json.loads(fs.cat(f"{s3_run}/funnel.json"))
     assert [f["stage"] for f in funnel] == ["pages", "shards"] and all(f["balanced"] for f in funnel)
     assert fs.exists(f"{s3_run}/stages/pages/logs/completions") and fs.exists(f"{s3_run}/run.json")
+
+
+def test_hub_parquet_on_s3_is_published_whole_and_a_rerun_replaces_its_files(s3_run):
+    """Hub Parquet in the bucket, beside the shards: files roll over at shard_samples, appear whole (no
+    .tmp), match their manifest, hold every sample once; a task run again deletes its earlier files."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    from curate.hub_parquet import HubParquetWriter, parquet_files
+    from curate.io import RecordReader
+
+    fs = fsspec.filesystem("s3")
+    folder = f"{s3_run}/parquet"
+    manifest = json.loads(fs.cat(f"{folder}/manifest.json"))
+    assert manifest["configs"] == {"captioned": "captioned-*.parquet"} and not fs.glob(f"{folder}/*.tmp")
+    assert len(manifest["files"]) >= 2 and all(1 <= f["samples"] <= 3 for f in manifest["files"])
+    assert parquet_files(s3_run) == sorted(f"{folder}/{f['name']}" for f in manifest["files"])
+    ids = []
+    for entry in manifest["files"]:
+        data = fs.cat(f"{folder}/{entry['name']}")
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["bytes"]
+        table = pq.read_table(io.BytesIO(data))
+        assert b"huggingface" in table.schema.metadata  # the `datasets` features: images decode on load
+        ids += table.column("id").to_pylist()
+    assert sorted(ids) == sorted(s["json"]["id"] for s in make_dataset(s3_run, decode_images=False))
+
+    docs = list(RecordReader(f"{s3_run}/stages/pages/data").run())
+    rerun = "s3://curate/parquet-rerun"
+    list(HubParquetWriter(rerun, max_samples=1).run(iter(docs), rank=0))
+    assert len(fs.glob(f"{rerun}/*.parquet")) == len(docs) >= 3
+    list(HubParquetWriter(rerun, max_samples=1).run(iter(docs[:1]), rank=0))  # the task again, less input
+    assert [p.rsplit("/", 1)[1] for p in fs.glob(f"{rerun}/*.parquet")] == ["captioned-00000-00000.parquet"]
+    assert [f["samples"] for f in json.loads(fs.cat(f"{rerun}/manifests/00000.json"))] == [1]
 
 
 @pytest.mark.slow
