@@ -1,7 +1,8 @@
 """Stub OpenAI-compatible LLM servers for tests and benchmarks, on 127.0.0.1 in a thread.
 
 `JsonServer` is the plumbing (every request answered with JSON by `respond`); `StubLLM` answers grounded
-QA pairs taken from the page text in the prompt, or fails as told.
+QA pairs taken from the page text in the prompt, or fails as told. `send_bytes`/`send_json` answer a
+request for any test server (the Hub stand-in, the hostile image site).
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ from synth.server import free_port
 Reply = tuple[int, dict | None]  # (HTTP status, JSON body or None to drop the connection)
 
 
-def send_json(handler: BaseHTTPRequestHandler, status: int, body=None, headers: dict | None = None) -> None:
-    """Answer `body` as JSON (an empty body for None) with its length, and any extra headers."""
-    data = json.dumps(body).encode() if body is not None else b""
+def send_bytes(
+    handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str, headers: dict | None = None
+) -> None:
+    """Answer `data` with its type and length, and any extra headers."""
     handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(data)))
     for key, value in (headers or {}).items():
         handler.send_header(key, value)
     handler.end_headers()
     handler.wfile.write(data)
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body=None, headers: dict | None = None) -> None:
+    """Answer `body` as JSON (an empty body for None)."""
+    data = json.dumps(body).encode() if body is not None else b""
+    send_bytes(handler, status, data, "application/json", headers)
 
 
 class JsonServer:

@@ -213,6 +213,15 @@ def caktus_input(shared_data, server, tmp_path):
     return folder
 
 
+# images from the test server on 127.0.0.1, one try each, no CLIP model
+LOCAL_IMAGES = {"allow_private": True, "fetch_retries": 0, "clip": False}
+
+
+def run_one_task(recipe: str, folder: Path, output: Path, only_stage: str | None = None, **options) -> None:
+    """`recipe` (or its stage `only_stage`) over `folder` in one local task."""
+    run_recipe(get_recipe(recipe), str(folder), output, ExecutorConfig(workers=1), only_stage, options)
+
+
 def _samples(output: Path) -> list[dict]:
     samples: dict[str, dict] = {}
     for shard in sorted((output / "shards").glob("*.tar")):
@@ -225,13 +234,7 @@ def _samples(output: Path) -> list[dict]:
 
 def test_interleaved_recipe_with_local_images(caktus_input, shared_data, tmp_path):
     output = tmp_path / "out"
-    run_recipe(
-        get_recipe("interleaved"),
-        str(caktus_input),
-        output,
-        ExecutorConfig(workers=1),
-        options={"allow_private": True, "fetch_retries": 0, "clip": False},
-    )
+    run_one_task("interleaved", caktus_input, output, **LOCAL_IMAGES)
     assert all(f.balanced for f in run_funnel(output))
     (sample,) = _samples(output)
     record = json.loads(sample["json"])
@@ -261,14 +264,7 @@ def test_interleaved_recipe_refuses_private_addresses_without_allowance(caktus_i
     recipe = get_recipe("interleaved")
     upto_images = recipe.stage_names[: recipe.stage_names.index("images") + 1]  # extract, dedup..., images
     for stage in upto_images:
-        run_recipe(
-            recipe,
-            str(caktus_input),
-            output,
-            ExecutorConfig(workers=1),
-            only_stage=stage,
-            options={"fetch_retries": 0},
-        )
+        run_one_task("interleaved", caktus_input, output, only_stage=stage, fetch_retries=0)
     funnels = {f.stage: f for f in run_funnel(output)}
     assert funnels["images"].balanced and funnels["images"].kept == 0
     assert funnels["images"].dropped == {"too_few_images": 1}
@@ -293,13 +289,7 @@ def test_pairs_recipe_from_a_url_list(server, shared_data, tmp_path):
         writer.writerow(["URL", "TEXT", "similarity"])
         writer.writerows([(f"{server}/{path}", caption, 0.3) for path, caption in rows])
     output = tmp_path / "out"
-    run_recipe(
-        get_recipe("pairs"),
-        str(folder),
-        output,
-        ExecutorConfig(workers=1),
-        options={"allow_private": True, "fetch_retries": 0, "clip": False},
-    )
+    run_one_task("pairs", folder, output, **LOCAL_IMAGES)
     funnels = {f.stage: f for f in run_funnel(output)}
     assert all(f.balanced for f in funnels.values())
     assert funnels["extract"].records_in == 6 and funnels["extract"].errored == {"missing_caption": 1}
@@ -349,13 +339,7 @@ def test_url_lists_in_parquet_and_jsonl(server, tmp_path):
 
 def test_pairs_recipe_extracts_captioned_images_from_warcs(shared_data, tmp_path):
     output = tmp_path / "out"
-    run_recipe(
-        get_recipe("pairs"),
-        str(shared_data / "warc"),
-        output,
-        ExecutorConfig(workers=1),
-        only_stage="extract",
-    )
+    run_one_task("pairs", shared_data / "warc", output, only_stage="extract")
     (funnel,) = run_funnel(output, ["extract"])
     # every image left after the tag/class clean-up counts, teasers' thumbnails with their alt text too (as
     # LAION/DataComp take a page's images); icons and bare names are no pairs

@@ -20,7 +20,7 @@ from pathlib import Path
 
 # the stub LLM servers of the tests (tests/stub_llm.py), also when this runs in a benchmark's child
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from stub_llm import MODELS, JsonServer, Reply, completion  # noqa: E402
+from stub_llm import MODELS, JsonServer, Reply, completion, send_bytes  # noqa: E402
 
 MB = 1 << 20
 
@@ -254,13 +254,7 @@ class ImageSiteHandler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, body: bytes, content_type: str, headers: dict | None = None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        send_bytes(self, 200, body, content_type, headers)
 
 
 class SilentServer:
