@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (set CURATE_SHARED_DATA to its folder)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def multi_page_dir(shared_data, tmp_path) -> Path:
+    """A folder holding the real 5-page born-digital multi_page.pdf."""
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

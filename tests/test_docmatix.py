@@ -4,7 +4,6 @@ embedded llama.cpp model on a sample page."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,26 +25,14 @@ ONE_TASK = ExecutorConfig(workers=1)
 
 
 @pytest.fixture
-def four_pages(shared_data, tmp_path) -> Path:
-    """A real 5-page PDF; the recipe reads its first 4 pages (Docmatix's limit)."""
-    folder = tmp_path / "pdfs"
-    folder.mkdir()
-    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", folder)
-    return folder
-
-
-@pytest.fixture
-def four_page_pdf(shared_data, tmp_path) -> Path:
+def four_page_pdf(multi_page_dir) -> Path:
     """A real 4-page PDF (multi_page.pdf without its 5th page) next to the 5-page original."""
     import pymupdf
 
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    with pymupdf.open(shared_data / "pdf" / "born_digital" / "multi_page.pdf") as pdf:
+    with pymupdf.open(multi_page_dir / "multi_page.pdf") as pdf:
         pdf.delete_page(4)
-        pdf.save(folder / "four.pdf")
-    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", folder)
-    return folder
+        pdf.save(multi_page_dir / "four.pdf")
+    return multi_page_dir
 
 
 def stub_options(url: str, unit: str = "page") -> dict:
@@ -57,17 +44,17 @@ def records(folder: Path):
     return list(RecordReader(str(folder)).run())
 
 
-def test_unreachable_server_fails_before_any_work(four_pages, tmp_path):
+def test_unreachable_server_fails_before_any_work(multi_page_dir, tmp_path):
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(StageFailed, match=f"no OpenAI-compatible LLM server answers at {url}"):
-        run_recipe(recipe(), str(four_pages), tmp_path / "out", ONE_TASK, options=stub_options(url))
+        run_recipe(recipe(), str(multi_page_dir), tmp_path / "out", ONE_TASK, options=stub_options(url))
     assert not (tmp_path / "out" / "stages").exists()  # not even the pages stage ran
 
 
-def test_unreachable_server_from_the_cli_names_the_url(four_pages, tmp_path):
+def test_unreachable_server_from_the_cli_names_the_url(multi_page_dir, tmp_path):
     url = f"http://127.0.0.1:{free_port()}/v1"
     done = subprocess.run(
-        [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(four_pages),
+        [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(multi_page_dir),
          "--output", str(tmp_path / "out"), "--set", f"llm_url={url}"],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
@@ -76,18 +63,18 @@ def test_unreachable_server_from_the_cli_names_the_url(four_pages, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_server_killed_midway_then_rerun_does_not_reask_finished_pages(four_pages, tmp_path):
+def test_server_killed_midway_then_rerun_does_not_reask_finished_pages(multi_page_dir, tmp_path):
     out = tmp_path / "out"
     port = free_port()
     with StubLLM(die_after=2, port=port) as dying:
         with pytest.raises(StageFailed, match="stage 'qa'.*rerun the same command to resume"):
-            run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(dying.url))
+            run_recipe(recipe(), str(multi_page_dir), out, ONE_TASK, options=stub_options(dying.url))
     first = list(dying.pages)
     assert len(first) == 2
     assert not (out / "stages" / "checks").exists()  # the run stopped at the failed stage
 
     with StubLLM(port=port) as stub:
-        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+        run_recipe(recipe(), str(multi_page_dir), out, ONE_TASK, options=stub_options(stub.url))
     assert len(stub.pages) == 2
     assert not set(stub.pages) & set(first)  # the two finished pages came from the request checkpoint
     summary = qa_summary(out)
@@ -97,10 +84,10 @@ def test_server_killed_midway_then_rerun_does_not_reask_finished_pages(four_page
     assert all(f.balanced for f in run_funnel(out, recipe().stage_names))
 
 
-def test_malformed_output_is_recorded_with_its_reason(four_pages, tmp_path):
+def test_malformed_output_is_recorded_with_its_reason(multi_page_dir, tmp_path):
     out = tmp_path / "out"
     with StubLLM(malformed_every=2) as stub:  # every second answer is prose, not JSON
-        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+        run_recipe(recipe(), str(multi_page_dir), out, ONE_TASK, options=stub_options(stub.url))
     generated = records(out / "stages" / "qa" / "data")
     rejects = [r for d in generated for r in d.metadata["qa_rejects"]]
     assert len(rejects) == 2
@@ -111,12 +98,12 @@ def test_malformed_output_is_recorded_with_its_reason(four_pages, tmp_path):
     assert qa_summary(out)["rejected"]["malformed"] == 2
 
 
-def test_sample_shards_carry_docmatix_turns_and_provenance(four_pages, tmp_path):
+def test_sample_shards_carry_docmatix_turns_and_provenance(multi_page_dir, tmp_path):
     import webdataset as wds
 
     out = tmp_path / "out"
     with StubLLM() as stub:
-        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+        run_recipe(recipe(), str(multi_page_dir), out, ONE_TASK, options=stub_options(stub.url))
     samples = list(wds.WebDataset(shard_paths(out), shardshuffle=False))
     assert len(samples) == 4
     sample = json.loads(samples[0]["json"])
@@ -218,10 +205,10 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
     assert "path: shards/*.tar" in card
 
 
-def test_round_trip_disagreement_rejects_the_pair(four_pages, tmp_path):
+def test_round_trip_disagreement_rejects_the_pair(multi_page_dir, tmp_path):
     out = tmp_path / "out"
     with StubLLM(roundtrip_answer="something else entirely") as stub:
-        run_recipe(recipe(), str(four_pages), out, ONE_TASK, options=stub_options(stub.url))
+        run_recipe(recipe(), str(multi_page_dir), out, ONE_TASK, options=stub_options(stub.url))
     summary = qa_summary(out)
     assert summary["pairs_kept"] == 0 and summary["rejected"]["roundtrip"] >= 4
     assert summary["roundtrip_requests"] >= 4  # one per question that passed the cheap checks

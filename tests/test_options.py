@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -201,15 +200,12 @@ def test_recipes_options_lists_every_option(capsys):
     assert re.search(r"llm_api_key +str +\$LLM_API_KEY ", out)
 
 
-def test_config_file_and_set_on_the_command_line(shared_data, tmp_path, capsys):
-    pdfs = tmp_path / "pdfs"
-    pdfs.mkdir()
-    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", pdfs)
+def test_config_file_and_set_on_the_command_line(multi_page_dir, tmp_path, capsys):
     config = tmp_path / "run.yaml"
     config.write_text("max_pages: 1\nocr: off\ndpi: 100\nshard-samples: 5\n")
     assert load_config(config) == {"max_pages": 1, "ocr": False, "dpi": 100, "shard_samples": 5}
     out = tmp_path / "out"
-    argv = ["run", "pdf-pages", "--input", str(pdfs), "--output", str(out), "--config", str(config)]
+    argv = ["run", "pdf-pages", "--input", str(multi_page_dir), "--output", str(out), "--config", str(config)]
     assert main([*argv, "--set", "dpi=72", "--workers", "1"]) == 0
     recorded = json.loads((out / "run.json").read_text())["options"]
     assert recorded["max_pages"] == 1 and recorded["ocr"] is False and recorded["dpi"] == 72  # --set wins
@@ -265,24 +261,16 @@ def test_a_refused_key_stops_the_request_and_caches_nothing(tmp_path):
     assert len(cache) == 0 and not (tmp_path / "cache.jsonl").exists()
 
 
-@pytest.fixture
-def one_page(shared_data, tmp_path) -> Path:
-    folder = tmp_path / "pdfs"
-    folder.mkdir()
-    shutil.copy(shared_data / "pdf" / "born_digital" / "multi_page.pdf", folder)
-    return folder
-
-
 QUICK = {"max_pages": 2, "long_pdfs": "first", "roundtrip": False, "ocr": False, "dedup": False, "language": False, "perplexity": False,
          "llm_retries": 0, "llm_timeout": 30, "response_format": "none"}  # fmt: skip
 
 
-def test_api_key_is_sent_on_every_qa_request_and_never_written(one_page, tmp_path, monkeypatch):
+def test_api_key_is_sent_on_every_qa_request_and_never_written(multi_page_dir, tmp_path, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.setenv("LLM_API_KEY", "sk-wrong-key")
     with KeyServer("sk-secret-key", open_models=True) as server:
         with pytest.raises(StageFailed) as failure:
-            run_recipe(get_recipe("docmatix"), str(one_page), out, ExecutorConfig(workers=1),
+            run_recipe(get_recipe("docmatix"), str(multi_page_dir), out, ExecutorConfig(workers=1),
                        options={**QUICK, "llm_url": server.url})  # fmt: skip
         # refused on the QA requests (the models listing was open): the run fails naming the server
         message = str(failure.value)
@@ -293,7 +281,7 @@ def test_api_key_is_sent_on_every_qa_request_and_never_written(one_page, tmp_pat
 
         monkeypatch.setenv("LLM_API_KEY", "sk-secret-key")
         server.seen.clear()
-        run_recipe(get_recipe("docmatix"), str(one_page), out, ExecutorConfig(workers=1),
+        run_recipe(get_recipe("docmatix"), str(multi_page_dir), out, ExecutorConfig(workers=1),
                    options={**QUICK, "llm_url": server.url})  # fmt: skip
     posts = [auth for method, auth in server.seen if method == "POST"]
     assert len(posts) == 2 and set(auth for _, auth in server.seen) == {"Bearer sk-secret-key"}
@@ -304,11 +292,11 @@ def test_api_key_is_sent_on_every_qa_request_and_never_written(one_page, tmp_pat
     assert not [p for p in written if "sk-secret-key" in p.read_text(errors="replace")]
 
 
-def test_credentials_in_the_llm_url_are_never_shown_or_written(one_page, tmp_path):
+def test_credentials_in_the_llm_url_are_never_shown_or_written(multi_page_dir, tmp_path):
     url = f"http://admin:hunter2@127.0.0.1:{free_port()}/v1"
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(one_page), "--output", str(out),
+        [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(multi_page_dir), "--output", str(out),
          "--set", f"llm_url={url}", "--set", "ocr=false"],
         capture_output=True, text=True, cwd=REPO, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO), "LLM_API_KEY": "sk-very-secret"},
