@@ -27,6 +27,16 @@ def _index(blocks: list[str], start: str) -> int:
     return matches[0]
 
 
+def _items(page) -> list[str]:
+    """A page's items in order: a text block's text, an image as `IMG url`."""
+    return [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in page.items]
+
+
+def _assert_in_order(blocks: list[str], starts: list[str]) -> None:
+    positions = [_index(blocks, s) for s in starts]
+    assert positions == sorted(positions)
+
+
 def _warc_docs(shared_data: Path, name: str, **kwargs):
     reader = WebPageReader(str(shared_data / "warc"), glob_pattern=name, **kwargs)
     return list(reader.run()), reader
@@ -34,8 +44,7 @@ def _warc_docs(shared_data: Path, name: str, **kwargs):
 
 def test_caktus_blog_post_in_order_without_boilerplate(shared_data):
     page = _page(shared_data, "caktusgroup.com.django.html")
-    items = page.items
-    texts = [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in items]
+    texts = _items(page)
     order = [
         "Testing Client-Side Applications with Django Post Mortem",
         "I had the opportunity to give a webcast for O’Reilly Media",
@@ -45,8 +54,7 @@ def test_caktus_blog_post_in_order_without_boilerplate(shared_data):
         "Fixing at the Source",
         "What’s Next",
     ]
-    positions = [_index(texts, s) for s in order]
-    assert positions == sorted(positions)
+    _assert_in_order(texts, order)
     # the screenshots sit between the paragraphs they illustrate
     failure = _index(
         texts, "IMG https://s3.amazonaws.com/caktus-website-production-2015/media/blog-images/test-failure"
@@ -58,7 +66,7 @@ def test_caktus_blog_post_in_order_without_boilerplate(shared_data):
     )
     assert texts[passing - 1].startswith("I looked through my terminal history")
     assert texts[passing + 1].startswith("It passed!")
-    assert items[failure].alt == "Test Failure"
+    assert page.items[failure].alt == "Test Failure"
     # navigation, footer, logo and tracking pixel are gone
     text = "\n".join(page.text_blocks)
     for boilerplate in (
@@ -76,7 +84,7 @@ def test_caktus_blog_post_in_order_without_boilerplate(shared_data):
 
 def test_dw_article_resolves_relative_images_and_drops_footer(shared_data):
     page = _page(shared_data, "dw.com.colonial.html")
-    texts = [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in page.items]
+    texts = _items(page)
     # <img src="/image/43470564_303.jpg"> resolved against the page's address
     street = texts.index("IMG https://www.dw.com/image/43470564_303.jpg")
     assert _index(texts, "Berlin confronts Germany's colonial past") < street
@@ -283,7 +291,7 @@ def test_news_page_keeps_article_and_images_in_order_drops_related_share_and_fur
     order; the recommendation lists, the share/print/permalink bar, keywords and the byline/date box go."""
     data = (shared_data / "html" / "dw.com.colonial.html").read_bytes()
     page = extract_page(data, page_url_from_html(data) or "https://www.dw.com/")
-    items = [i.text if not isinstance(i, ImageRef) else f"IMG {i.url}" for i in page.items]
+    items = _items(page)
     order = [
         "Berlin confronts Germany's colonial past with new initiative",
         "IMG https://www.dw.com/image/43470564_303.jpg",
@@ -295,8 +303,7 @@ def test_news_page_keeps_article_and_images_in_order_drops_related_share_and_fur
         "Right-wing resistance",
         "The city of Berlin itself became a major part of African colonial history in 1884",
     ]
-    positions = [_index(items, s) for s in order]
-    assert positions == sorted(positions)
+    _assert_in_order(items, order)
     assert items[-1].startswith("The city of Berlin itself became")  # the article's last paragraph ends it
     # the same page with every block kept after tag/class clean-up still has them: the classifier drops them
     everything = "\n".join(extract_page(data, page.url, main_content=False).text_blocks)
