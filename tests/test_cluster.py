@@ -7,12 +7,12 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from samples import copy_pdfs, sample_digests
 
 from curate.loader import make_dataset
 from curate.stage import ExecutorConfig, StageFailed, run_recipe
@@ -26,13 +26,6 @@ SMALL_SET = [
 ]
 
 
-def _copy(shared_data: Path, dest: Path) -> Path:
-    for name in SMALL_SET:
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shared_data / "pdf" / name, dest / name)
-    return dest
-
-
 def _pages(folder: Path) -> set[str]:
     """Every page id the PDFs of `folder` have (`file#page=N`)."""
     import pymupdf
@@ -42,20 +35,6 @@ def _pages(folder: Path) -> set[str]:
         with pymupdf.open(path) as pdf:
             ids.update(f"{path.relative_to(folder).as_posix()}#page={n + 1}" for n in range(pdf.page_count))
     return ids
-
-
-def _samples(output: str) -> dict[str, str]:
-    """Sample key -> hash of its members and JSON, streamed with webdataset (URLs through fsspec)."""
-    found = {}
-    for sample in make_dataset(output, decode_images=False):
-        digest = hashlib.sha256()
-        for member in sorted(k for k in sample if not k.startswith("__") and k not in ("image", "json")):
-            value = sample[member]
-            digest.update(member.encode() + (value if isinstance(value, bytes) else value.encode()))
-        digest.update(json.dumps(sample["json"], sort_keys=True).encode())
-        assert sample["__key__"] not in found, "duplicate sample"
-        found[sample["__key__"]] = digest.hexdigest()
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +50,7 @@ def s3():
 def s3_pdfs(s3, shared_data, tmp_path_factory) -> tuple[str, Path]:
     from curate.testing import upload_folder
 
-    local = _copy(shared_data, tmp_path_factory.mktemp("pdfs"))
+    local = copy_pdfs(shared_data, SMALL_SET, tmp_path_factory.mktemp("pdfs"))
     upload_folder(local, "s3://curate/pdfs")
     return "s3://curate/pdfs", local
 
@@ -195,7 +174,7 @@ def test_missing_input_and_missing_bucket_are_clear_errors(s3_pdfs, tmp_path):
 
 
 def test_more_tasks_than_pdfs_give_every_page_exactly_once(shared_data, tmp_path):
-    pdfs = _copy(shared_data, tmp_path / "pdfs")
+    pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     output = tmp_path / "out"
     run_recipe(get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", workers=2, tasks=8))
     assert len(list((output / "stages" / "pages" / "logs" / "completions").iterdir())) == 8
@@ -229,7 +208,7 @@ def test_record_stage_splits_row_groups_and_reads_each_record_once(tmp_path):
 
 
 def test_docmatix_on_a_cluster_without_llm_url_is_refused_before_any_work(shared_data, tmp_path):
-    pdfs = _copy(shared_data, tmp_path / "pdfs")
+    pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "curate.cli", "run", "docmatix", "--input", str(pdfs), "--output", str(out),
@@ -269,7 +248,7 @@ def test_two_node_ray_run_on_s3_equals_the_local_run_and_resumes(cluster, s3, s3
     args += ["--ray-address", cluster.address, "--set", "shard_samples=3"]
     first = _curate(args, {**cluster.env, **s3})
     assert first.returncode == 0, first.stderr[-3000:]
-    assert _samples(output) == _samples(s3_run)
+    assert sample_digests(output) == sample_digests(s3_run)
 
     # a task that did not finish: its completion marker is gone; the rerun redoes only that task
     fs = fsspec.filesystem("s3")
@@ -283,11 +262,11 @@ def test_two_node_ray_run_on_s3_equals_the_local_run_and_resumes(cluster, s3, s3
     redone = {p for p in data if fs.info(p)["LastModified"] != data[p]}
     rank = Path(marks[0]).name  # the data files of a task end in _RANK.parquet
     assert redone and redone == {p for p in data if p.endswith(f"_{rank}.parquet")} != set(data)
-    assert _samples(output) == _samples(s3_run)
+    assert sample_digests(output) == sample_digests(s3_run)
 
 
 def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shared_data, tmp_path):
-    pdfs = _copy(shared_data, tmp_path / "pdfs")
+    pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     result = _curate(
         ["run", "pdf-pages", "--input", str(pdfs), "--output", str(tmp_path / "out"), "--executor", "ray",
          "--ray-address", cluster.address, "--stage", "pages"],

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from samples import copy_pdfs, sample_digests
 
-from curate.loader import make_dataset
 from curate.stage import ExecutorConfig, run_recipe
 from pipelines import get_recipe
 
@@ -26,35 +23,12 @@ SMALL_SET = [
 ]
 
 
-def _copy(shared_data: Path, names: list[str], dest: Path) -> Path:
-    for name in names:
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shared_data / "pdf" / name, target)
-    return dest
-
-
-def _content(output: Path) -> dict[str, str]:
-    """Sample key -> hash of every member's bytes."""
-    hashes = {}
-    for sample in make_dataset(output, decode_images=False):
-        digest = hashlib.sha256()
-        for member in sorted(k for k in sample if not k.startswith("__") and k not in ("image", "json")):
-            value = sample[member]
-            digest.update(member.encode() + (value if isinstance(value, bytes) else value.encode()))
-        meta = dict(sample["json"])
-        digest.update(repr(sorted(meta.items())).encode())
-        assert sample["__key__"] not in hashes, "duplicate sample"
-        hashes[sample["__key__"]] = digest.hexdigest()
-    return hashes
-
-
 @pytest.mark.slow
 def test_local_and_ray_executors_give_the_same_samples(shared_data, tmp_path):
-    pdfs = _copy(shared_data, SMALL_SET, tmp_path / "pdfs")
+    pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     run_recipe(get_recipe("pdf-pages"), str(pdfs), tmp_path / "local", ExecutorConfig("local", workers=2))
     run_recipe(get_recipe("pdf-pages"), str(pdfs), tmp_path / "ray", ExecutorConfig("ray", workers=2))
-    local, ray_ = _content(tmp_path / "local"), _content(tmp_path / "ray")
+    local, ray_ = sample_digests(tmp_path / "local"), sample_digests(tmp_path / "ray")
     assert len(local) >= 5
     assert local == ray_
 
@@ -64,7 +38,7 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
     names = sorted(
         str(p.relative_to(shared_data / "pdf")) for p in (shared_data / "pdf" / "born_digital").glob("*.pdf")
     )
-    pdfs = _copy(shared_data, names, tmp_path / "pdfs")
+    pdfs = copy_pdfs(shared_data, names, tmp_path / "pdfs")
     output = tmp_path / "out"
     command = [
         sys.executable,
@@ -105,7 +79,7 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
         ExecutorConfig("local", workers=2),
         options={"shard_samples": 7},
     )
-    resumed, clean = _content(output), _content(reference)
+    resumed, clean = sample_digests(output), sample_digests(reference)
     assert resumed == clean
     assert not list((output / "shards").glob("*.tmp"))
 
@@ -115,7 +89,7 @@ def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path
     from curate.stage import StageContext, make_executor
     from pipelines.pdf_pages import pages_stage
 
-    folder = _copy(shared_data, SMALL_SET, tmp_path / "in")
+    folder = copy_pdfs(shared_data, SMALL_SET, tmp_path / "in")
     stage = pages_stage()
     ctx = StageContext("pages", str(folder), tmp_path / "out")
     executor = make_executor(stage, ctx, ExecutorConfig("local", workers=2))
