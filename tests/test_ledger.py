@@ -284,26 +284,25 @@ def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
 # ---- 5. the error policy -----------------------------------------------------------------------------
 
 
-class Failing(RecordStep):
+class Raises:
+    """A step whose work on every record raises `exc`."""
+
+    def __init__(self, exc: Exception):
+        super().__init__()
+        self.exc = exc
+
+    def fail(self, doc: Document) -> None:
+        raise self.exc
+
+
+class Failing(Raises, RecordStep):
     name = "failing"
-
-    def __init__(self, exc: Exception):
-        super().__init__()
-        self.exc = exc
-
-    def process(self, doc: Document) -> Document:
-        raise self.exc
+    process = Raises.fail
 
 
-class FailingScore(ScoreFilter):
+class FailingScore(Raises, ScoreFilter):
     name = "failing score"
-
-    def __init__(self, exc: Exception):
-        super().__init__()
-        self.exc = exc
-
-    def score(self, doc: Document) -> None:
-        raise self.exc
+    score = Raises.fail
 
     def decide(self, doc: Document) -> bool:
         return True
