@@ -24,10 +24,11 @@ from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.options import PATH, Option, OptionError
-from curate.record import scores, set_score
+from curate.record import set_score
 from curate.steps import ScoreFilter
 from filters.packaged import default_gguf_path, pocketsphinx_lm_path
 from filters.registry import DatasetCut, FilterSpec, arg
+from filters.threshold import score_cut
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -256,10 +257,7 @@ class PerplexityFilter(ScoreFilter):
             set_score(doc, self.score_name, math.exp(-sum(logp) / len(logp)))
 
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
-        value = scores(doc).get(self.score_name)
-        if self.max_perplexity is not None and value is not None and value > self.max_perplexity:
-            return False, "perplexity_too_high"
-        return True
+        return score_cut(doc, self.score_name, self.max_perplexity)
 
     def thresholds(self) -> dict[str, dict]:
         cut = f", drop above {self.max_perplexity}" if self.max_perplexity is not None else ", score only"

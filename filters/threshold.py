@@ -56,6 +56,21 @@ def percentile_threshold(values: np.ndarray, fraction: float, highest: bool = Tr
     return float(ordered[n - dropped - 1] if highest else ordered[dropped])
 
 
+def score_cut(
+    doc: Document, score_name: str, max_value: float | None = None, min_value: float | None = None
+) -> bool | tuple[bool, str]:
+    """A record's fate by its stored score `score_name`: dropped as `{score_name}_too_high` above
+    `max_value` or `_too_low` below `min_value` (None: no bound), kept without that score."""
+    value = scores(doc).get(score_name)
+    if value is None:
+        return True
+    if max_value is not None and value > max_value:
+        return False, f"{score_name}_too_high"
+    if min_value is not None and value < min_value:
+        return False, f"{score_name}_too_low"
+    return True
+
+
 class ScoreThresholdFilter(ScoreFilter):
     """Drops records whose stored score `score_name` is above `max_value` or below `min_value`.
 
@@ -82,11 +97,4 @@ class ScoreThresholdFilter(ScoreFilter):
         pass  # the scores were written by an earlier stage
 
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
-        value = scores(doc).get(self.score_name)
-        if value is None:
-            return True
-        if self.max_value is not None and value > self.max_value:
-            return False, f"{self.score_name}_too_high"
-        if self.min_value is not None and value < self.min_value:
-            return False, f"{self.score_name}_too_low"
-        return True
+        return score_cut(doc, self.score_name, self.max_value, self.min_value)
