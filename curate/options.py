@@ -13,6 +13,7 @@ signature, so the constructor and the option cannot disagree.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import json
@@ -129,26 +130,8 @@ class Option:
         kind = self.type
         if kind is bool:
             return parse_bool(value, self.name)
-        if kind is int:
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            if isinstance(value, str):
-                try:
-                    return int(value.strip().replace("_", ""))
-                except ValueError:
-                    pass
-            raise OptionError(f"option {self.name}: {value!r} is not a whole number")
-        if kind is float:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-            if isinstance(value, str):
-                try:
-                    return float(value.strip().replace("_", ""))
-                except ValueError:
-                    pass
-            raise OptionError(f"option {self.name}: {value!r} is not a number")
+        if kind is int or kind is float:
+            return self._parse_number(value)
         if kind is LIST:
             if isinstance(value, str):
                 text = value.strip()
@@ -171,6 +154,19 @@ class Option:
         if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)  # e.g. a model name a YAML file read as a number
         raise OptionError(f"option {self.name}: {value!r} is not a {self.type_name}")
+
+    def _parse_number(self, value: Any) -> int | float:
+        """An int or float from a typed value or text (`1_000` too); a bool is no number, nor 1.5 an int."""
+        kind = self.type
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if kind is float or isinstance(value, int) or value.is_integer():
+                return kind(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return kind(value.strip().replace("_", ""))
+        raise OptionError(
+            f"option {self.name}: {value!r} is not {'a whole number' if kind is int else 'a number'}"
+        )
 
 
 def declared_options(options: Iterable[Option]) -> dict[str, Option]:
