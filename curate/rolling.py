@@ -65,7 +65,7 @@ class RollingFiles:
         self.max_bytes, self.max_samples = max_bytes, max_samples
         self.manifests = location(self.output_folder) / "manifests"
         self.published: list[dict] = []
-        self.open: dict[str, OutputFile] = {}
+        self.current: dict[str, OutputFile] = {}
         self.numbers: Counter[str] = Counter()  # files opened so far, by stem
 
     def clear_previous_attempt(self, stem: str = "*", parts: tuple[str, ...] = ("json",)) -> None:
@@ -81,17 +81,17 @@ class RollingFiles:
         """The open file of `stem` with room for `size` more bytes and one more sample (a new one when
         the current is full; a sample larger than `max_bytes` gets a file of its own). `fields` are
         recorded in the manifest entry of a file opened here."""
-        current = self.open.get(stem)
+        current = self.current.get(stem)
         if current is not None and (
             current.samples >= self.max_samples or current.bytes + size > self.max_bytes
         ):
-            self._publish(self.open.pop(stem))
+            self._publish(self.current.pop(stem))
             current = None
         if current is None:
             name = f"{stem}-{self.rank:05d}-{self.numbers[stem]:05d}.{self.ext}"
             self.numbers[stem] += 1
             tmp = _local_tmp(name) if self.remote else os.path.join(self.output_folder, name + ".tmp")
-            current = self.open[stem] = OutputFile(name, tmp, make_writer(tmp), fields)
+            current = self.current[stem] = OutputFile(name, tmp, make_writer(tmp), fields)
         return current
 
     def _publish(self, file: OutputFile) -> None:
@@ -116,9 +116,9 @@ class RollingFiles:
 
     def close(self) -> list[dict]:
         """Publish the open files; write and return the task's file list (`manifests/{rank}.json`)."""
-        for file in self.open.values():
+        for file in self.current.values():
             self._publish(file)
-        self.open.clear()
+        self.current.clear()
         self.write_part("json", json.dumps(self.published))
         return self.published
 
