@@ -1,6 +1,6 @@
 """A step declared once with the run options it is built from, and stages listed as such steps.
 
-`StepSpec(Class, args=(arg(Class, "param", "option"), ...), errors="sink")` says how a step becomes
+`StepSpec(Class, args=(arg(Class, PARAM, OPTION_NAME), ...), errors=SINK)` says how a step becomes
 part of a run: each constructor argument is read from a run option whose default and type come from
 the constructor's own signature (`Option.arg`), so the option and the constructor cannot disagree;
 `exclusions`/`errors` name the stage's sinks the step writes to. A recipe then lists stages as
