@@ -43,18 +43,13 @@ DEFAULTS = {
 
 
 def recipe() -> Recipe:
-    return Recipe(
-        "docmatix",
-        [
-            pages_stage(),
-            *page_dedup_stages(),
-            *page_filter_stages(),
-            documents_stage(),
-            qa_stage(),
-            checks_stage(),
-            shards_stage(),
-        ],
-        description=__doc__,
-        defaults=DEFAULTS,
-        services=llm_service,  # the LLM server for the qa stage: checked, or started and stopped
-    )
+    stages = [
+        pages_stage(),
+        *page_dedup_stages(),
+        *page_filter_stages(),
+        documents_stage(),
+        qa_stage(),
+        checks_stage(),
+        shards_stage(),
+    ]
+    return Recipe("docmatix", stages, description=__doc__, defaults=DEFAULTS, services=llm_service)

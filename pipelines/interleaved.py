@@ -24,27 +24,23 @@ DEFAULTS = {"clip": False}
 
 
 def recipe() -> Recipe:
-    return Recipe(
-        "interleaved",
-        [
-            records_stage(
-                "extract",
-                [obelics.PARAGRAPHS, obelics.TEXT, obelics.REPETITION],
-                reader=INTERLEAVED_PAGES,
-                input_suffixes=WEB_SUFFIXES,
-                description="web pages -> ordered text and images; OBELICS text filters",
-            ),
-            *interleaved_dedup_stages(),  # before fetching: frequent image URLs are never downloaded
-            records_stage(
-                "images",
-                [FETCH_IMAGES, obelics.IMAGES, obelics.IMAGE_COUNT],
-                description="fetch + decode images; OBELICS image filters",
-            ),
-            filters_stage("filter", ["language", "nsfw", "perplexity", "clip"]),
-            perplexity_cut_stage(),
-            decontamination_stage(),
-            shards_stage(),
-        ],
-        description=__doc__,
-        defaults=dict(DEFAULTS),
-    )
+    stages = [
+        records_stage(
+            "extract",
+            [obelics.PARAGRAPHS, obelics.TEXT, obelics.REPETITION],
+            reader=INTERLEAVED_PAGES,
+            input_suffixes=WEB_SUFFIXES,
+            description="web pages -> ordered text and images; OBELICS text filters",
+        ),
+        *interleaved_dedup_stages(),  # before fetching: frequent image URLs are never downloaded
+        records_stage(
+            "images",
+            [FETCH_IMAGES, obelics.IMAGES, obelics.IMAGE_COUNT],
+            description="fetch + decode images; OBELICS image filters",
+        ),
+        filters_stage("filter", ["language", "nsfw", "perplexity", "clip"]),
+        perplexity_cut_stage(),
+        decontamination_stage(),
+        shards_stage(),
+    ]
+    return Recipe("interleaved", stages, description=__doc__, defaults=dict(DEFAULTS))

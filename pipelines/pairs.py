@@ -30,29 +30,25 @@ DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}  # DataComp's image size f
 
 
 def recipe() -> Recipe:
-    return Recipe(
-        "pairs",
-        [
-            records_stage(
-                "extract",
-                [],
-                reader=PairInput(),  # URL lists or web pages, by what the input holds
-                input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
-                description="pages or URL lists -> image-caption pairs",
-            ),
-            *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching
-            records_stage(
-                "images",
-                [FETCH_IMAGES, obelics.IMAGES],
-                description="fetch + decode images; image size filter",
-            ),
-            *image_phash_dedup_stages(name="image-dedup"),
-            filters_stage("filter", ["language", "nsfw", "sharpness", "clip"]),
-            clip_cut_stage(),
-            cross_source_stage(),
-            decontamination_stage(),
-            shards_stage(),
-        ],
-        description=__doc__,
-        defaults=DEFAULTS,
-    )
+    stages = [
+        records_stage(
+            "extract",
+            [],
+            reader=PairInput(),  # URL lists or web pages, by what the input holds
+            input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
+            description="pages or URL lists -> image-caption pairs",
+        ),
+        *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching
+        records_stage(
+            "images",
+            [FETCH_IMAGES, obelics.IMAGES],
+            description="fetch + decode images; image size filter",
+        ),
+        *image_phash_dedup_stages(name="image-dedup"),
+        filters_stage("filter", ["language", "nsfw", "sharpness", "clip"]),
+        clip_cut_stage(),
+        cross_source_stage(),
+        decontamination_stage(),
+        shards_stage(),
+    ]
+    return Recipe("pairs", stages, description=__doc__, defaults=DEFAULTS)
