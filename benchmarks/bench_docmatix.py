@@ -34,7 +34,7 @@ import requests
 
 from curate.io import RecordReader
 from curate.stage import ExecutorConfig, run_recipe
-from pipelines.docmatix import qa_summary, recipe
+from pipelines.docmatix import recipe
 from synth import prompts
 from synth.checks import (
     PageIndex,
@@ -49,6 +49,7 @@ from synth.checks import (
 from synth.checks import tokens as answer_tokens
 from synth.client import ChatClient
 from synth.generate import Chunk, QAGenerator, parse_answer
+from synth.summary import qa_summary
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS = recipe().resolve({})  # the recipe's options, typed, as a run without --set has them

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from benchmarks.bench_docmatix import EVERY_PAGE, REPO, baseline
 from curate.stage import ExecutorConfig, run_recipe
-from pipelines.docmatix import qa_summary, recipe
+from pipelines.docmatix import recipe
+from synth.summary import qa_summary
 
 TASKS = 2
 

@@ -25,8 +25,11 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from curate.options import Option
 from curate.record import DOCUMENT
+from curate.stage import Stage, StageContext, StageFailed
 from curate.steps import ErrorSinkMixin
+from curate.wiring import StepSpec, arg, records_stage
 
 PAGE_FIELDS = ("page", "text_source", "page_size_pt", "scores", "warnings", "language")
 
@@ -137,3 +140,35 @@ def check_documents_unique(data_dir: Path) -> None:
                     " each PDF's pages must stay in one file from the pages stage on"
                 )
             owner[record_id] = path.name
+
+
+# a sample per PDF or per page: read by this stage's switch and by the pages stage (longer PDFs skipped)
+SAMPLE_UNIT = Option("sample_unit", str, "page", choices=("document", "page"),
+                     help="a sample per PDF (its pages in order, questions about all of it) or per page",
+                     source="Docmatix: a whole PDF of at most 4 pages")  # fmt: skip
+DOCUMENTS = StepSpec(
+    PagesToDocuments,
+    args=(arg(PagesToDocuments, "incomplete", "incomplete_documents", type=str, choices=("keep", "drop"),
+              help="a document some of whose pages dedup or the filters dropped: keep the rest, or drop it"),),
+    exclusions="documents",
+    errors="documents",
+)  # fmt: skip
+
+
+def _check_unique(ctx: StageContext) -> None:
+    try:
+        check_documents_unique(ctx.data_dir)
+    except RuntimeError as exc:
+        raise StageFailed(f"stage 'documents': {exc}") from exc
+
+
+def documents_stage() -> Stage:
+    """The pages of each PDF joined into one document record; left out with `--set sample_unit=page`."""
+    return records_stage(
+        "documents",
+        [DOCUMENTS],
+        options=(SAMPLE_UNIT,),
+        finish=_check_unique,
+        active=lambda ctx: ctx.option("sample_unit") == "document",
+        description="the pages of each PDF joined into one document sample (--set sample_unit=page: off)",
+    )

@@ -17,11 +17,14 @@ from loguru import logger
 from curate.errors import PdfError, RecordError
 from curate.names import escape_name, raw_name_metadata
 from curate.ocr import ocr_image
+from curate.options import Option
 from curate.page_text import better_text, clean_ratio, layer_signals, ocr_reason
 from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.pdf_worker import PageError, PageTimeout, WorkerDied, shared_worker
 from curate.record import error_record, image_media, page_record
+from curate.stage import StageContext
 from curate.steps import InputReader, describe_error
+from curate.wiring import StepSpec, arg
 
 # PDF 1.7 caps a page side at 14,400 units (200 inches); larger pages are hostile or broken.
 MAX_PAGE_SIDE_PT = 14_400
@@ -329,3 +332,36 @@ def _add_source_metadata(record, metadata: dict) -> None:
             record.metadata["source_page"] = pages[page - 1]
         metadata = {k: v for k, v in metadata.items() if k != "pages"}
     record.metadata["source_metadata"] = metadata
+
+
+def _long_pdfs(kwargs: dict, ctx: StageContext) -> dict:
+    """Docmatix's document samples skip longer PDFs; page samples take their first pages."""
+    unit = ctx.options.get("sample_unit")
+    long_pdfs = kwargs["long_pdfs"] or ("skip" if unit == "document" else "first")
+    return {**kwargs, "data_folder": ctx.input, "long_pdfs": long_pdfs}
+
+
+# PDF pages as recipes read them, with their options (defaults: PdfPageReader's)
+PDF_PAGES = StepSpec(
+    PdfPageReader,
+    args=(
+        arg(PdfPageReader, "dpi", type=int, minimum=1, help="page render resolution", source="Docmatix"),
+        arg(PdfPageReader, "max_side", type=int, minimum=1, help="longest side of a page image, px",
+            source="Docmatix"),
+        arg(PdfPageReader, "image_format", type=str, choices=("png", "jpeg"),
+            help="page image format (png is lossless, best for text)"),
+        arg(PdfPageReader, "ocr", type=bool, help="OCR (Tesseract) pages without a text layer"),
+        arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
+        ("long_pdfs", Option("long_pdfs", str, None, choices=("first", "skip"),
+         help="a PDF over max_pages: its first pages, or none, counted as too_many_pages (default: skip "
+         "for docmatix's document samples, else first)", source="Docmatix kept PDFs of at most 4 pages")),
+        arg(PdfPageReader, "max_seconds_per_pdf", type=float, minimum=0,
+            help="time budget per PDF; later pages are recorded as errors"),
+        arg(PdfPageReader, "max_seconds_per_page", type=float, minimum=0,
+            help="time limit of one page (render + OCR, in a worker process); 0: no limit, in-process"),
+        arg(PdfPageReader, "pdf_column", type=str,
+            help="column of PDF bytes in Parquet/Arrow inputs (found by name or type when unset)"),
+    ),
+    prepare=_long_pdfs,
+    errors="pages",
+)  # fmt: skip

@@ -22,6 +22,7 @@ from datatrove.utils.word_tokenizers import WordTokenizer
 from curate.record import INTERLEAVED, PAIR, scores, sequence_of, set_score, set_sequence
 from curate.steps import RecordStep, ScoreFilter
 from curate.web.images import size_problem
+from curate.wiring import StepSpec, arg
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SPECIAL_CHARACTERS = frozenset(
@@ -207,3 +208,54 @@ class ObelicsTextFilter(ScoreFilter):
         if s["special_char_ratio"] > self.max_special_char_ratio:
             return False, "special_char_ratio"
         return True
+
+
+# ---- the OBELICS steps as recipes use them, each with its options (defaults: the constructors') ------
+
+PARAGRAPHS = StepSpec(
+    ObelicsParagraphFilter,
+    args=(
+        arg(ObelicsParagraphFilter, "min_words", "paragraph_min_words", type=int, minimum=0,
+            help="shorter paragraphs removed", source="OBELICS"),
+        arg(ObelicsParagraphFilter, "max_words", "paragraph_max_words", type=int, minimum=1,
+            help="longer paragraphs removed", source="OBELICS"),
+    ),
+    errors="paragraphs",
+)  # fmt: skip
+TEXT = StepSpec(
+    ObelicsTextFilter,
+    args=(
+        arg(ObelicsTextFilter, "min_words", type=int, minimum=0, help="shorter documents dropped", source="OBELICS"),
+        arg(ObelicsTextFilter, "max_words", type=int, minimum=1, help="longer documents dropped", source="OBELICS"),
+        arg(ObelicsTextFilter, "min_stop_word_ratio", type=float, minimum=0, maximum=1,
+            help="documents with fewer stop words dropped", source="OBELICS"),
+        arg(ObelicsTextFilter, "max_special_char_ratio", type=float, minimum=0, maximum=1,
+            help="documents with more special characters dropped", source="OBELICS"),
+    ),
+    exclusions="text_filter",
+    errors="text_filter",
+)  # fmt: skip
+REPETITION = StepSpec(repetition_filter, exclusions="repetition")
+IMAGES = StepSpec(
+    ObelicsImageFilter,
+    args=(
+        arg(ObelicsImageFilter, "min_side", type=int, minimum=0, help="images smaller on a side dropped, px",
+            source="OBELICS"),
+        arg(ObelicsImageFilter, "max_side", type=int, minimum=1, help="images larger on a side dropped, px",
+            source="OBELICS"),
+        arg(ObelicsImageFilter, "max_aspect_ratio", type=float, minimum=1, help="longer/shorter side at most",
+            source="OBELICS"),
+    ),
+    exclusions="image_filter",
+    errors="image_filter",
+)  # fmt: skip
+IMAGE_COUNT = StepSpec(
+    ObelicsImageCountFilter,
+    args=(
+        arg(ObelicsImageCountFilter, "min_images", type=int, minimum=0, help="documents with fewer images dropped",
+            source="OBELICS"),
+        arg(ObelicsImageCountFilter, "max_images", type=int, minimum=1, help="documents with more images dropped",
+            source="OBELICS"),
+    ),
+    exclusions="image_count",
+)  # fmt: skip

@@ -20,13 +20,11 @@ from datatrove.pipeline.base import PipelineStep
 
 from curate.options import Option
 from curate.stage import StageContext
+from curate.wiring import StepSpec, arg
+
+__all__ = ["DatasetCut", "FilterSpec", "arg", "filter_spec", "registered_filters"]
 
 OptionReader = Callable[[str], Any]
-
-
-def arg(step: Callable, param: str, name: str | None = None, **fields: Any) -> tuple[str, Option]:
-    """Constructor argument `param` of `step`, read from run option `name` (default: the constructor's)."""
-    return param, Option.arg(step, param, name, **fields)
 
 
 @dataclass(frozen=True)
@@ -71,14 +69,10 @@ class FilterSpec:
         return ctx.flag(self.name, self.enabled_by_default)
 
     def build(self, ctx: StageContext) -> PipelineStep:
-        kwargs = {param: ctx.option(option.name) for param, option in self.args}
-        if self.prepare:
-            kwargs = self.prepare(kwargs, ctx.option)
-        return self.step(
-            **kwargs,
-            exclusion_writer=ctx.exclusion_writer(self.name),
-            error_writer=ctx.error_writer(self.name),
-        )
+        prepare = self.prepare
+        spec = StepSpec(self.step, self.args, exclusions=self.name, errors=self.name,
+                        prepare=(lambda kwargs, ctx: prepare(kwargs, ctx.option)) if prepare else None)  # fmt: skip
+        return spec.build(ctx)
 
 
 @functools.cache

@@ -11,12 +11,12 @@ and max_aspect_ratio 3 as DataComp).
 
 from __future__ import annotations
 
-from curate.location import location
-from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext
-from curate.web.document import WEB_SUFFIXES, WebPageReader
-from curate.web.listing import is_paths_listing, reader_location
-from curate.web.pairs import LIST_SUFFIXES, UrlListReader
+from curate.stage import Recipe
+from curate.web.document import WEB_SUFFIXES
+from curate.web.pairs import LIST_SUFFIXES
+from curate.web.steps import FETCH_IMAGES, PairInput
+from curate.wiring import records_stage
+from filters import obelics
 from filters.dedup.stages import (
     cross_source_stage,
     decontamination_stage,
@@ -25,89 +25,30 @@ from filters.dedup.stages import (
 )
 from filters.stages import clip_cut_stage, filters_stage
 from pipelines.common import shards_stage
-from pipelines.interleaved import (
-    FETCH_OPTIONS,
-    IMAGE_FILTER_OPTIONS,
-    PAGE_LIMITS,
-    STORED_IMAGES,
-    WARC_BASE_URL,
-    image_steps,
-)
 
 DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}  # DataComp's image size filter
 
-EXTRACT_OPTIONS = (
-    Option.arg(UrlListReader, "url_column", type=str, help="URL column of a URL list (found by name when unset)"),
-    Option.arg(UrlListReader, "caption_column", type=str,
-               help="caption column of a URL list (found by name when unset)"),
-    STORED_IMAGES,
-    WARC_BASE_URL,
-    *PAGE_LIMITS,
-    Option.arg(WebPageReader, "min_caption_words", type=int, minimum=0,
-               help="alt texts and captions with fewer words are not pairs"),
-)  # fmt: skip
-
-
-def _is_url_list(folder: str) -> bool:
-    if is_paths_listing(folder):
-        return False
-    path = location(folder)  # local or a URL (s3://...)
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
-        p.name.lower().endswith(WEB_SUFFIXES) for p in files
-    )
-
-
-def build_extract(ctx: StageContext):
-    if _is_url_list(ctx.input):
-        reader = UrlListReader(
-            ctx.input,
-            url_column=ctx.option("url_column"),
-            caption_column=ctx.option("caption_column"),
-            error_writer=ctx.error_writer("url_list"),
-        )
-    else:
-        reader = WebPageReader(
-            **reader_location(ctx.input, ctx.option("warc_base_url")),
-            output="pairs",
-            use_stored_images=ctx.option("use_stored_images"),
-            min_caption_words=ctx.option("min_caption_words"),
-            max_html_bytes=ctx.option("max_html_bytes"),
-            max_record_bytes=ctx.option("max_record_bytes"),
-            error_writer=ctx.error_writer("pages"),
-        )
-    return [reader, ctx.writer()]
-
-
-def build_images(ctx: StageContext):
-    return [ctx.reader(), *image_steps(ctx), ctx.writer()]
-
 
 def recipe() -> Recipe:
-    return Recipe(
-        "pairs",
-        [
-            Stage(
-                "extract",
-                build_extract,
-                input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
-                description="pages or URL lists -> image-caption pairs",
-                options=EXTRACT_OPTIONS,
-            ),
-            *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching
-            Stage(
-                "images",
-                build_images,
-                description="fetch + decode images; image size filter",
-                options=FETCH_OPTIONS + IMAGE_FILTER_OPTIONS,
-            ),
-            *image_phash_dedup_stages(name="image-dedup"),
-            filters_stage("filter", ["language", "nsfw", "sharpness", "clip"]),
-            clip_cut_stage(),
-            cross_source_stage(),
-            decontamination_stage(),
-            shards_stage(),
-        ],
-        description=__doc__,
-        defaults=DEFAULTS,
-    )
+    stages = [
+        records_stage(
+            "extract",
+            [],
+            reader=PairInput(),  # URL lists or web pages, by what the input holds
+            input_suffixes=WEB_SUFFIXES + LIST_SUFFIXES,
+            description="pages or URL lists -> image-caption pairs",
+        ),
+        *url_frequency_stages(paragraphs=False, name="url-dedup"),  # before fetching
+        records_stage(
+            "images",
+            [FETCH_IMAGES, obelics.IMAGES],
+            description="fetch + decode images; image size filter",
+        ),
+        *image_phash_dedup_stages(name="image-dedup"),
+        filters_stage("filter", ["language", "nsfw", "sharpness", "clip"]),
+        clip_cut_stage(),
+        cross_source_stage(),
+        decontamination_stage(),
+        shards_stage(),
+    ]
+    return Recipe("pairs", stages, description=__doc__, defaults=DEFAULTS)

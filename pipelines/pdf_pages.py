@@ -5,63 +5,22 @@ language and perplexity filters with the 5% highest-perplexity pages cut (`--set
 
 from __future__ import annotations
 
-from curate.options import Option
-from curate.pdf import PdfPageReader
+from curate.pdf import PDF_PAGES
 from curate.pdf_sources import INPUT_SUFFIXES
-from curate.stage import Recipe, Stage, StageContext
+from curate.stage import Recipe, Stage
+from curate.wiring import records_stage
 from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage
 from pipelines.common import shards_stage
 
-PAGE_OPTIONS = (
-    Option.arg(PdfPageReader, "dpi", type=int, minimum=1, help="page render resolution", source="Docmatix"),
-    Option.arg(PdfPageReader, "max_side", type=int, minimum=1, help="longest side of a page image, px",
-               source="Docmatix"),
-    Option.arg(PdfPageReader, "image_format", type=str, choices=("png", "jpeg"),
-               help="page image format (png is lossless, best for text)"),
-    Option.arg(PdfPageReader, "ocr", type=bool, help="OCR (Tesseract) pages without a text layer"),
-    Option.arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
-    Option("long_pdfs", str, None, choices=("first", "skip"),
-           help="a PDF over max_pages: its first pages, or none, counted as too_many_pages (default: skip "
-           "for docmatix's document samples, else first)",
-           source="Docmatix kept PDFs of at most 4 pages"),
-    Option.arg(PdfPageReader, "max_seconds_per_pdf", type=float, minimum=0,
-               help="time budget per PDF; later pages are recorded as errors"),
-    Option.arg(PdfPageReader, "max_seconds_per_page", type=float, minimum=0,
-               help="time limit of one page (render + OCR, in a worker process); 0: no limit, in-process"),
-    Option.arg(PdfPageReader, "pdf_column", type=str,
-               help="column of PDF bytes in Parquet/Arrow inputs (found by name or type when unset)"),
-)  # fmt: skip
-
-
-def build_pages(ctx: StageContext):
-    return [
-        PdfPageReader(
-            ctx.input,
-            dpi=ctx.option("dpi"),
-            max_side=ctx.option("max_side"),
-            image_format=ctx.option("image_format"),
-            ocr=ctx.option("ocr"),
-            max_pages=ctx.option("max_pages"),
-            # Docmatix's document samples skip longer PDFs; page samples take their first pages
-            long_pdfs=ctx.option("long_pdfs")
-            or ("skip" if ctx.options.get("sample_unit") == "document" else "first"),
-            max_seconds_per_pdf=ctx.option("max_seconds_per_pdf"),
-            max_seconds_per_page=ctx.option("max_seconds_per_page"),
-            pdf_column=ctx.option("pdf_column"),
-            error_writer=ctx.error_writer("pages"),
-        ),
-        ctx.writer(),
-    ]
-
 
 def pages_stage() -> Stage:
-    return Stage(
+    return records_stage(
         "pages",
-        build_pages,
+        [],
+        reader=PDF_PAGES,
         input_suffixes=INPUT_SUFFIXES,  # PDFs, tar shards of PDFs (PDFA), Parquet/Arrow of PDF bytes
         description="PDF -> page records (text or OCR)",
-        options=PAGE_OPTIONS,
     )
 
 

@@ -18,12 +18,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
 from curate.errors import LLMResponseError
 from curate.secrets import Secret, redact_url
-from curate.steps import RecordStep, describe_error
+from curate.steps import ErrorSinkMixin, describe_error
 from synth import prompts
 from synth.checks import PageIndex, check_pair, is_cover, page_kind, sample_pages
 from synth.client import (
@@ -202,8 +203,11 @@ def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]
     return [styles[(start + i) % len(styles)] for i in range(min(per_page, len(styles)))]
 
 
-class QAGenerator(RecordStep):
+class QAGenerator(ErrorSinkMixin, PipelineStep):
     """Asks the LLM for QA pairs about each page's text; writes `qa_candidates`, `qa_rejects`, `qa_generation`.
+
+    Requests run in a pool, several pages at once; every record is counted as RecordStep's are:
+    `total` = `forwarded` + `dropped` (no text to ask about) + `errored` (unusable reply: the error sink).
 
     Args:
         llm_url: base URL of an OpenAI-compatible server (ending in /v1)
@@ -240,6 +244,7 @@ class QAGenerator(RecordStep):
     """
 
     name = "💬 QA generation"
+    type = "🧩 - STEP"
 
     def __init__(
         self,
@@ -270,7 +275,8 @@ class QAGenerator(RecordStep):
         min_grounding: float = 0.8,
         error_writer: DiskWriter | None = None,
     ):
-        super().__init__(error_writer)
+        super().__init__()
+        self.error_writer = error_writer
         self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
         self.roundtrip_url, self.roundtrip_model = roundtrip_url, roundtrip_model
         # the real URL and key travel to the workers as a Secret; `llm_url` is for messages (no credentials)
@@ -294,9 +300,6 @@ class QAGenerator(RecordStep):
         """Called by the driver once it knows how many tasks run at once."""
         if self.total_concurrency:
             self.concurrency = max(1, self.total_concurrency // max(1, running_tasks))
-
-    def process(self, doc: Document) -> Document:  # the pool-based run() below replaces it
-        raise NotImplementedError
 
     def pages_to_ask(self, doc: Document) -> tuple[list[tuple[int, str]], list[str]]:
         """(pages sent to the model, kinds of the pages left out: table_of_contents, index, references)."""

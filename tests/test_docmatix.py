@@ -16,9 +16,10 @@ from curate.report import run_funnel
 from curate.shards import shard_paths
 from curate.stage import ExecutorConfig, StageFailed, run_recipe
 from pipelines import get_recipe
-from pipelines.docmatix import qa_summary, recipe
+from pipelines.docmatix import recipe
 from synth.sample_input import build
 from synth.server import free_port
+from synth.summary import qa_summary
 
 REPO = Path(__file__).resolve().parent.parent
 ONE_TASK = ExecutorConfig(workers=1)

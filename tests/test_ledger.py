@@ -94,7 +94,7 @@ def test_a_complete_run_shows_each_stage_reading_what_the_one_before_kept(pdfs, 
 
 def test_a_stage_whose_data_lost_a_file_before_its_ledger_is_written_fails(pdfs, tmp_path):
     """The stage's own output is checked against what its writer counted, task by task."""
-    from pipelines.pdf_pages import build_pages
+    from pipelines.pdf_pages import pages_stage
 
     out = tmp_path / "out"
     recipe = get_recipe("pdf-pages")
@@ -103,7 +103,7 @@ def test_a_stage_whose_data_lost_a_file_before_its_ledger_is_written_fails(pdfs,
     victim = sorted(ctx.data_dir.glob("*.parquet"))[0]
     victim.unlink()
     with pytest.raises(ledger.LedgerError, match=rf"{victim.name} missing"):
-        ledger.record_output("pages", ctx.stage_dir, ctx.data_dir, build_pages(ctx))
+        ledger.record_output("pages", ctx.stage_dir, ctx.data_dir, pages_stage().build(ctx))
 
 
 def test_input_count_differing_from_upstream_kept_is_reported():

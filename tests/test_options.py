@@ -144,15 +144,20 @@ def test_one_default_per_option():
 
 
 def _option_reads() -> dict[str, list[str]]:
-    """Option names read in the source: ctx.option/ctx.flag("x"), options.get("x"), options["x"], enabled(ctx, "x")."""
+    """Option names read in the source: ctx.option/ctx.flag("x"), options.get("x"), options["x"], enabled(ctx, "x"),
+    and the constructor arguments a step spec reads from an option: arg(Class, "param"[, "x"])."""
     pattern = re.compile(
         r"""(?:\bctx\.(?:option|flag)\(|\boptions\.get\(|\boptions\[|\benabled\(ctx,\s*)\s*["']([a-z0-9_]+)["']"""
     )
+    spec_arg = re.compile(r"""\barg\(\s*\w+,\s*["']([a-z0-9_]+)["'](?:,\s*["']([a-z0-9_]+)["'])?""")
     reads: dict[str, list[str]] = {}
     for folder in SOURCE_DIRS:
         for path in sorted((REPO / folder).rglob("*.py")):
-            for match in pattern.finditer(path.read_text()):
-                reads.setdefault(match.group(1), []).append(str(path.relative_to(REPO)))
+            text = path.read_text()
+            names = [m.group(1) for m in pattern.finditer(text)]
+            names += [m.group(2) or m.group(1) for m in spec_arg.finditer(text)]
+            for name in names:
+                reads.setdefault(name, []).append(str(path.relative_to(REPO)))
     return reads
 
 

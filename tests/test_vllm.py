@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from curate.stage import ExecutorConfig, run_recipe
-from pipelines.docmatix import qa_summary, recipe
+from pipelines.docmatix import recipe
 from synth import prompts
 from synth.client import ChatClient
 from synth.models import ModelNotAvailable
 from synth.sample_input import build
+from synth.summary import qa_summary
 from synth.vllm import VllmCpuServer, vllm_cpu_python
 
 pytestmark = pytest.mark.vllm

@@ -226,3 +226,19 @@ class WebPageReader(InputReader):
             self.stat_update("dropped", "dropped_empty_page")
             return
         yield page_record(page, record_id, source, stored, **meta)
+
+
+def is_url_list(input: str) -> bool:
+    """Which reader an input needs: URL lists (`UrlListReader`: Parquet/CSV/TSV/JSONL files and no WARC
+    or HTML file among them) or pages (`WebPageReader`; a `warc.paths.gz` listing names WARCs)."""
+    from curate.location import location
+    from curate.web.listing import is_paths_listing
+    from curate.web.pairs import LIST_SUFFIXES
+
+    if is_paths_listing(input):
+        return False
+    path = location(input)  # local or a URL (s3://...)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return any(p.name.lower().endswith(LIST_SUFFIXES) for p in files) and not any(
+        p.name.lower().endswith(WEB_SUFFIXES) for p in files
+    )

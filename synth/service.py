@@ -1,0 +1,111 @@
+"""The LLM the qa stage talks to: which server (yours at `llm_url`, or an embedded llama.cpp one started
+for the run and stopped after it, also on failure), and how hard to drive it (requests in flight,
+deadlines, tasks), which depends on which server it is."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from curate.options import PATH, Option
+from curate.secrets import redact_text
+from curate.stage import StageContext, StageFailed
+from synth.client import ChatClient, ServerUnavailable
+from synth.models import ModelNotAvailable
+from synth.server import EmbeddedServer, ServerStartError
+
+# With a GPU server, give each page more text and more requests in flight:
+# --set max_chunk_chars=0 --set max_chunks_per_page=4 --set n_ctx=8192 --set llm_concurrency=64
+LLM_OPTIONS = (
+    Option("llm_url", PATH, None, help="OpenAI-compatible server (ending in /v1); none: start the embedded one"),
+    Option("llm_api_key", str, secret=True, env="LLM_API_KEY",
+           help="API key sent on every request to llm_url (from the environment only)"),
+    Option("llm_model", str, None, help="model name sent with requests (default: the server's first)"),
+    Option("embedded_model", PATH, None, help="embedded server's model: a packaged name or a GGUF path"),
+    Option("llm_threads", int, None, minimum=1, help="embedded server's threads (default: up to 4 cores)"),
+    Option("llm_concurrency", int, None, minimum=1,
+           help="requests in flight for the whole run, divided among the running tasks (default: 64 for a "
+           "server at llm_url; the embedded llama.cpp server: 1 per task)"),
+    Option("llm_deadline", float, None, minimum=1,
+           help="seconds one request may take in all, retries included, then the page is an error (default: "
+           "120 for a server at llm_url; 600 for the embedded CPU server, which answers one request at a time)",
+           source="measured: 10-60 s a request on 2 idle cores, minutes when they are shared"),
+    Option("response_format", str, None, choices=("llama", "openai", "none"),
+           help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)"),
+)  # fmt: skip
+
+
+def server_settings(ctx: StageContext) -> dict[str, Any]:
+    """QAGenerator's arguments that depend on the server `llm_service` found or started.
+
+    llm_concurrency is the total in flight for the run, divided among the tasks running at once.
+    llama.cpp answers one request at a time: one queued per task keeps it busy; vLLM batches many, so
+    keep many in flight (64 in all by default)."""
+    llm = ctx.services
+    external = bool(llm.get("llm_external"))
+    return {
+        "llm_url": llm.get("llm_url") or ctx.option("llm_url"),
+        "model": llm.get("llm_model") or ctx.option("llm_model") or "",
+        "concurrency": 1,
+        "total_concurrency": ctx.option("llm_concurrency") or (64 if external else None),
+        "deadline": ctx.option("llm_deadline") or (120 if external else 600),
+        "response_format": ctx.option("response_format") or ("openai" if external else "llama"),
+        "api_key": ctx.option("llm_api_key") if external else None,
+    }
+
+
+def qa_tasks(ctx: StageContext) -> int | None:
+    """The embedded llama.cpp server answers one request at a time and keeps only the last prompt in its
+    cache: one task sends a page's round trip right after its generation request, so the page is read
+    once; tasks interleaving their requests would evict each other's page. A server of your own
+    (`llm_url`, e.g. vLLM batching many requests) gets one task per input file."""
+    return None if ctx.services.get("llm_external") else 1  # None: tasks from the input plan
+
+
+@contextlib.contextmanager
+def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
+    """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one.
+
+    The embedded server listens on the driver's 127.0.0.1, which tasks on other nodes cannot reach: a
+    run on a Ray cluster (`--ray-address`) without `llm_url` is refused before any work."""
+    if "qa" not in stages:
+        yield {}
+        return
+    key = options.get("llm_api_key")
+    second = options.get("roundtrip_llm_url")
+    if second and options.get("roundtrip"):
+        try:
+            ChatClient(second, api_key=key.get() if key else None).check()
+        except ServerUnavailable as exc:
+            raise StageFailed(f"roundtrip_llm_url: {exc}") from exc
+    url = options.get("llm_url")
+    if not url and options.get("ray_address"):
+        raise StageFailed(
+            f"the qa stage on a Ray cluster ({options['ray_address']}) needs an LLM server every node "
+            "can reach: pass --set llm_url=http://HOST:PORT/v1 (e.g. vLLM started with `curate serve-llm` "
+            "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
+        )
+    if url:
+        client = ChatClient(url, api_key=key.get() if key else None)
+        try:
+            served = client.check()
+        except ServerUnavailable as exc:
+            raise StageFailed(str(exc)) from exc
+        model = options.get("llm_model") or (served[0] if served else "")
+        yield {"llm_external": True, "llm_url": url, "llm_model": model}
+        return
+    try:
+        server = EmbeddedServer(
+            model=options.get("embedded_model"),
+            n_ctx=options.get("n_ctx"),
+            threads=options.get("llm_threads"),
+        )
+        server.start()
+    # what a user can fix (model missing, server exits, port or binary problem, a bad n_ctx), in one line
+    except (ServerStartError, ModelNotAvailable, OSError, ValueError) as exc:
+        raise StageFailed(f"could not start the embedded LLM server: {redact_text(str(exc))}") from exc
+    try:
+        yield {"llm_url": server.base_url, "llm_model": server.model_name}
+    finally:
+        server.stop()
