@@ -83,8 +83,10 @@ def our_stage(folder: Path, workers: int, options: dict | None = None) -> int:
 
 def our_stage_timed(folder: Path, workers: int, options: dict | None = None) -> tuple[int, float, float]:
     """(pages kept, wall seconds, seconds before the first task started: process start-up and imports)."""
+    from curate.executors import ExecutorConfig
+    from curate.recipe import StageContext
     from curate.report import stage_funnel
-    from curate.stage import ExecutorConfig, StageContext, run_stage
+    from curate.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     with tempfile.TemporaryDirectory() as out:

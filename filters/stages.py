@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from curate.stage import Stage, StageContext
+from curate.recipe import Stage, StageContext
 from filters.registry import filter_spec
 from filters.threshold import ScoreThresholdFilter, percentile_threshold, stored_scores
 

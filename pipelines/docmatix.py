@@ -30,9 +30,9 @@ from datatrove.utils.stats import PipelineStats
 from curate.documents import PagesToDocuments, check_documents_unique
 from curate.location import write_text_atomic
 from curate.options import LIST, PATH, Option
+from curate.recipe import Recipe, Stage, StageContext, StageFailed
 from curate.report import stat_total
 from curate.secrets import redact_text
-from curate.stage import Recipe, Stage, StageContext, StageFailed
 from filters.dedup.stages import page_dedup_stages
 from pipelines.common import shards_stage
 from pipelines.pdf_pages import page_filter_stages, pages_stage

@@ -11,7 +11,7 @@ Options: `curate recipes interleaved --options` lists them with their defaults a
 from __future__ import annotations
 
 from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext
+from curate.recipe import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.fetch import FetchImages, ImageFetcher
 from curate.web.listing import COMMON_CRAWL_BASE, reader_location

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from curate.location import location
 from curate.options import Option
-from curate.stage import Recipe, Stage, StageContext
+from curate.recipe import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
 from curate.web.listing import is_paths_listing, reader_location
 from curate.web.pairs import LIST_SUFFIXES, UrlListReader

@@ -8,7 +8,7 @@ from __future__ import annotations
 from curate.options import Option
 from curate.pdf import PdfPageReader
 from curate.pdf_sources import INPUT_SUFFIXES
-from curate.stage import Recipe, Stage, StageContext
+from curate.recipe import Recipe, Stage, StageContext
 from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage
 from pipelines.common import shards_stage

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from curate.executors import ExecutorConfig
 from curate.loader import make_dataset
-from curate.stage import ExecutorConfig, StageFailed, run_recipe
+from curate.recipe import StageFailed
+from curate.runner import run_recipe
 from pipelines import get_recipe
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from curate.executors import ExecutorConfig
 from curate.loader import make_dataset
-from curate.stage import ExecutorConfig, run_recipe
+from curate.runner import run_recipe
 from pipelines import get_recipe
 
 SMALL_SET = [
@@ -112,7 +113,8 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
 
 def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path):
     """The executor starts tasks by input bytes, largest first; each task still reads its own files."""
-    from curate.stage import StageContext, make_executor
+    from curate.executors import make_executor
+    from curate.recipe import StageContext
     from pipelines.pdf_pages import pages_stage
 
     folder = _copy(shared_data, SMALL_SET, tmp_path / "in")

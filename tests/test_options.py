@@ -17,9 +17,11 @@ import pytest
 from test_synth import StubLLM
 
 from curate.cli import main
+from curate.executors import ExecutorConfig
 from curate.options import LIST, Option, OptionError, load_config
+from curate.recipe import StageContext, StageFailed
+from curate.runner import run_recipe, stage_contexts
 from curate.secrets import Secret, redact_text, redact_url
-from curate.stage import ExecutorConfig, StageContext, StageFailed, run_recipe, stage_contexts
 from curate.web.fetch import FetchImages
 from pipelines import available_recipes, get_recipe
 from synth.client import ChatClient, RequestCache, ServerRefused
@@ -164,7 +166,7 @@ def test_every_option_read_in_the_source_is_declared_by_a_recipe():
         declared |= set(get_recipe(name).declared())
     reads = _option_reads()
     assert len(reads) > 50  # the scan finds the reads (a broken pattern would pass vacuously)
-    from curate.stage import RUN_FACTS
+    from curate.recipe import RUN_FACTS
 
     undeclared = {n: files for n, files in reads.items() if n not in declared and n not in RUN_FACTS}
     assert not undeclared, f"options read but declared by no recipe's stages (add an Option): {undeclared}"

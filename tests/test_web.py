@@ -254,8 +254,9 @@ def test_text_filter_scores_then_decides(warc_docs):
 
 
 def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_data, tmp_path):
+    from curate.executors import ExecutorConfig
     from curate.report import error_lines, run_funnel
-    from curate.stage import ExecutorConfig, run_recipe
+    from curate.runner import run_recipe
     from pipelines import get_recipe
 
     output = tmp_path / "out"

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from curate.executors import ExecutorConfig
 from curate.record import image_media, pair_record
 from curate.report import error_lines, run_funnel
-from curate.stage import ExecutorConfig, run_recipe
+from curate.runner import run_recipe
 from curate.web.fetch import FetchImages, ImageFetcher, address_problem, opt_out_directives
 from pipelines import get_recipe
 
