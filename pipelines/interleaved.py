@@ -13,7 +13,8 @@ from __future__ import annotations
 from curate.options import Option
 from curate.recipe import Recipe, Stage, StageContext
 from curate.web.document import WEB_SUFFIXES, WebPageReader
-from curate.web.fetch import FetchImages, ImageFetcher
+from curate.web.fetch import FetchImages
+from curate.web.http_client import ImageFetcher
 from curate.web.listing import COMMON_CRAWL_BASE, reader_location
 from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
 from filters.obelics import (

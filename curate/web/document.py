@@ -19,7 +19,7 @@ from lxml import etree
 from curate.record import error_record, image_media, interleaved_record
 from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page, extract_page, page_url_from_html
-from curate.web.fetch import opt_out_directives
+from curate.web.http_client import opt_out_directives
 from curate.web.pairs import page_pairs
 from curate.web.warc import (
     DEFAULT_MAX_HTML_BYTES,
