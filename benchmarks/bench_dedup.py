@@ -108,13 +108,13 @@ def pipeline_run(input_dir: str, output_dir: str) -> None:
 
 def write_input(docs: list[str], folder: Path, files: int = 4) -> None:
     from curate.io import RecordWriter
-    from curate.record import page_record
+    from curate.record import pdf_page_record
 
     per_file = -(-len(docs) // files)
     for rank in range(files):
         with RecordWriter(str(folder)) as writer:
             for i, text in enumerate(docs[rank * per_file : (rank + 1) * per_file]):
-                writer.write(page_record(f"doc-{rank}-{i}", text, None, source="bench", page=1), rank)
+                writer.write(pdf_page_record(f"doc-{rank}-{i}", text, None, source="bench", page=1), rank)
 
 
 def measure_child(mode: str, arg: str) -> dict:

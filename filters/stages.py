@@ -115,10 +115,6 @@ def nsfw_stage(name: str = "nsfw") -> Stage:
     return filters_stage(name, ["nsfw"])
 
 
-def language_stage(name: str = "language") -> Stage:
-    return filters_stage(name, ["language"])
-
-
 def clip_stage(name: str = "clip") -> Stage:
     return filters_stage(name, ["clip"])
 

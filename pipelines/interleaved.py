@@ -203,7 +203,7 @@ def build_extract(ctx: StageContext):
     return [
         WebPageReader(
             **reader_location(ctx.input, ctx.option("warc_base_url")),
-            output="interleaved",
+            record_kind="interleaved",
             use_stored_images=ctx.option("use_stored_images"),
             max_html_bytes=ctx.option("max_html_bytes"),
             max_record_bytes=ctx.option("max_record_bytes"),

@@ -69,7 +69,7 @@ def build_extract(ctx: StageContext):
     else:
         reader = WebPageReader(
             **reader_location(ctx.input, ctx.option("warc_base_url")),
-            output="pairs",
+            record_kind="pair",
             use_stored_images=ctx.option("use_stored_images"),
             min_caption_words=ctx.option("min_caption_words"),
             max_html_bytes=ctx.option("max_html_bytes"),

@@ -15,8 +15,8 @@ from pipelines.common import shards_stage
 
 PAGE_OPTIONS = (
     Option.arg(PdfPageReader, "dpi", type=int, minimum=1, help="page render resolution", source="Docmatix"),
-    Option.arg(PdfPageReader, "max_side", type=int, minimum=1, help="longest side of a page image, px",
-               source="Docmatix"),
+    Option.arg(PdfPageReader, "render_max_side", type=int, minimum=1,
+               help="longest side of a rendered page image, px", source="Docmatix"),
     Option.arg(PdfPageReader, "image_format", type=str, choices=("png", "jpeg"),
                help="page image format (png is lossless, best for text)"),
     Option.arg(PdfPageReader, "ocr", type=bool, help="OCR (Tesseract) pages without a text layer"),
@@ -39,7 +39,7 @@ def build_pages(ctx: StageContext):
         PdfPageReader(
             ctx.input,
             dpi=ctx.option("dpi"),
-            max_side=ctx.option("max_side"),
+            render_max_side=ctx.option("render_max_side"),
             image_format=ctx.option("image_format"),
             ocr=ctx.option("ocr"),
             max_pages=ctx.option("max_pages"),

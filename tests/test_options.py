@@ -179,13 +179,14 @@ def test_reading_an_undeclared_option_fails_in_tests(tmp_path):
 
 
 def test_a_context_without_a_recipe_reads_the_stage_declarations(tmp_path):
-    from filters.stages import language_stage
+    from filters.stages import filters_stage
 
+    stage = filters_stage("language", ["language"])
     ctx = StageContext("language", str(tmp_path), tmp_path, {"language_min_score": "0.3"})
-    steps = language_stage().build(ctx)
+    steps = stage.build(ctx)
     assert steps[1].min_score == 0.3 and ctx.option("languages") == ["en"]
     ctx.options["language"] = "off"
-    assert [type(s).__name__ for s in language_stage().build(ctx)] == ["RecordReader", "RecordWriter"]
+    assert [type(s).__name__ for s in stage.build(ctx)] == ["RecordReader", "RecordWriter"]
 
 
 # ---- command line ---------------------------------------------------------------------------------
