@@ -132,8 +132,10 @@ def busy_seconds(logs_url: str) -> float:
 
 def run_pages(input: str, output: str, workers: int, tasks: int | None = None, options: dict | None = None):
     """(pages kept, wall seconds, tasks, ctx) of the pages stage alone."""
+    from curate.executors import ExecutorConfig
+    from curate.recipe import StageContext
     from curate.report import stage_funnel
-    from curate.stage import ExecutorConfig, StageContext, run_stage
+    from curate.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     ctx = StageContext("pages", input, output, options or {})

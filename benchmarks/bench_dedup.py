@@ -97,7 +97,9 @@ def our_dedup(docs: list[str]) -> int:
 
 def pipeline_run(input_dir: str, output_dir: str) -> None:
     """The three dedup stages through the recipe runner (what `curate run` does), one worker."""
-    from curate.stage import ExecutorConfig, Recipe, run_recipe
+    from curate.executors import ExecutorConfig
+    from curate.recipe import Recipe
+    from curate.runner import run_recipe
     from filters.dedup.stages import minhash_dedup_stages
 
     stages = minhash_dedup_stages(bands=BANDS, rows=ROWS, ngram=NGRAM, exact_text=False)
@@ -106,13 +108,13 @@ def pipeline_run(input_dir: str, output_dir: str) -> None:
 
 def write_input(docs: list[str], folder: Path, files: int = 4) -> None:
     from curate.io import RecordWriter
-    from curate.record import page_record
+    from curate.record import pdf_page_record
 
     per_file = -(-len(docs) // files)
     for rank in range(files):
         with RecordWriter(str(folder)) as writer:
             for i, text in enumerate(docs[rank * per_file : (rank + 1) * per_file]):
-                writer.write(page_record(f"doc-{rank}-{i}", text, None, source="bench", page=1), rank)
+                writer.write(pdf_page_record(f"doc-{rank}-{i}", text, None, source="bench", page=1), rank)
 
 
 def measure_child(mode: str, arg: str) -> dict:
@@ -147,7 +149,7 @@ def child(mode: str, arg: str) -> None:
     import scipy.sparse.csgraph  # noqa: F401
     from loguru import logger
 
-    import curate.stage  # noqa: F401
+    import curate.runner  # noqa: F401
     import filters.dedup.stages  # noqa: F401
 
     logger.remove()

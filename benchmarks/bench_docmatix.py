@@ -32,8 +32,9 @@ from pathlib import Path
 
 import requests
 
+from curate.executors import ExecutorConfig
 from curate.io import RecordReader
-from curate.stage import ExecutorConfig, run_recipe
+from curate.runner import run_recipe
 from pipelines.docmatix import recipe
 from synth import prompts
 from synth.checks import (

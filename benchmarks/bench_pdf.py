@@ -27,7 +27,7 @@ def _input_folder(source: Path, copies: int, dest: Path) -> Path:
     return dest
 
 
-def plain_pymupdf(folder: Path, dpi: int = 150, max_side: int = 2940) -> int:
+def plain_pymupdf(folder: Path, dpi: int = 150, render_max_side: int = 2940) -> int:
     """The same work without the pipeline: text layer + render to PNG, page by page."""
     import pymupdf
 
@@ -37,7 +37,9 @@ def plain_pymupdf(folder: Path, dpi: int = 150, max_side: int = 2940) -> int:
     for path in sorted(folder.glob("*.pdf")):
         with pymupdf.open(path) as pdf:
             for page in pdf:
-                zoom = render_scale(page.rect.width, page.rect.height, dpi, max_side, max_side * max_side)
+                zoom = render_scale(
+                    page.rect.width, page.rect.height, dpi, render_max_side, render_max_side * render_max_side
+                )
                 page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False).tobytes("png")
                 page.get_text("text")
                 pages += 1
@@ -83,8 +85,10 @@ def our_stage(folder: Path, workers: int, options: dict | None = None) -> int:
 
 def our_stage_timed(folder: Path, workers: int, options: dict | None = None) -> tuple[int, float, float]:
     """(pages kept, wall seconds, seconds before the first task started: process start-up and imports)."""
+    from curate.executors import ExecutorConfig
+    from curate.recipe import StageContext
     from curate.report import stage_funnel
-    from curate.stage import ExecutorConfig, StageContext, run_stage
+    from curate.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     with tempfile.TemporaryDirectory() as out:

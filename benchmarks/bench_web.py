@@ -193,7 +193,7 @@ print(json.dumps({"wall": wall, "duration": stats["duration"], "successes": stat
 
 
 def _ours_fetch(urls: list[str]) -> tuple[int, float, dict[str, int]]:
-    from curate.web.fetch import ImageFetcher
+    from curate.web.http_client import ImageFetcher
 
     # every check on (robots.txt, X-Robots-Tag, content check, size cap, deadline); only the private-address
     # refusal is lifted, as for any local server

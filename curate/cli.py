@@ -161,9 +161,11 @@ def cmd_recipes(args) -> int:
 
 def cmd_run(args) -> int:
     from curate.console import quiet_logs
+    from curate.executors import ExecutorConfig
     from curate.location import location
+    from curate.recipe import StageFailed
     from curate.report import format_funnel, run_funnel
-    from curate.stage import ExecutorConfig, OutputInUse, StageFailed, active_stage_names, run_recipe
+    from curate.runner import OutputInUse, active_stage_names, run_recipe
     from pipelines import get_recipe
 
     quiet_logs(not args.verbose)

@@ -26,8 +26,8 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.options import Option
+from curate.recipe import Stage, StageContext, StageFailed
 from curate.record import DOCUMENT
-from curate.stage import Stage, StageContext, StageFailed
 from curate.steps import ErrorSinkMixin
 from curate.wiring import StepSpec, arg, records_stage
 

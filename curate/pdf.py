@@ -21,8 +21,8 @@ from curate.options import Option
 from curate.page_text import better_text, clean_ratio, layer_signals, ocr_reason
 from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.pdf_worker import PageError, PageTimeout, WorkerDied, shared_worker
-from curate.record import error_record, image_media, page_record
-from curate.stage import StageContext
+from curate.recipe import StageContext
+from curate.record import error_record, image_media, pdf_page_record
 from curate.steps import InputReader, describe_error
 from curate.wiring import StepSpec, arg
 
@@ -37,10 +37,10 @@ def text_is_usable(text: str, min_chars: int = 20, min_clean_ratio: float = 0.75
     return visible >= min_chars and clean >= min_clean_ratio
 
 
-def render_scale(width_pt: float, height_pt: float, dpi: int, max_side: int, max_pixels: int) -> float:
+def render_scale(width_pt: float, height_pt: float, dpi: int, render_max_side: int, max_pixels: int) -> float:
     """Zoom factor for rendering at `dpi`, reduced so the longest side and the pixel count stay in bounds."""
     zoom = dpi / 72
-    zoom = min(zoom, max_side / max(width_pt, height_pt, 1))
+    zoom = min(zoom, render_max_side / max(width_pt, height_pt, 1))
     if width_pt * height_pt * zoom * zoom > max_pixels:
         zoom = (max_pixels / (width_pt * height_pt)) ** 0.5
     return zoom
@@ -52,7 +52,7 @@ class PdfPageReader(InputReader):
     Args:
         data_folder: folder (or file) of PDFs, local or any fsspec path
         dpi: rendering resolution of the page image (Docmatix: 150)
-        max_side: longest side of the page image, in pixels (Docmatix: 2940)
+        render_max_side: longest side of the page image, in pixels (Docmatix: 2940)
         image_format: "png" (lossless, best for text) or "jpeg"
         ocr: run Tesseract on pages whose text layer is missing, partial or garbage
         ocr_dpi: resolution of the image given to Tesseract
@@ -84,7 +84,7 @@ class PdfPageReader(InputReader):
         self,
         data_folder,
         dpi: int = 150,
-        max_side: int = 2940,
+        render_max_side: int = 2940,
         image_format: str = "png",
         ocr: bool = True,
         ocr_dpi: int = 300,
@@ -104,7 +104,7 @@ class PdfPageReader(InputReader):
     ):
         super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
         self.pdf_column = pdf_column
-        self.dpi, self.max_side, self.image_format = dpi, max_side, image_format
+        self.dpi, self.render_max_side, self.image_format = dpi, render_max_side, image_format
         self.ocr, self.ocr_dpi, self.ocr_lang = ocr, ocr_dpi, ocr_lang
         self.max_pages, self.max_seconds_per_pdf = max_pages, max_seconds_per_pdf
         self.max_seconds_per_page = max_seconds_per_page
@@ -242,8 +242,8 @@ class PdfPageReader(InputReader):
             x0, y0, x1, y1 = (float(v) for v in box.strip("[]").split()[:4])
             if x1 <= x0 or y1 <= y0:
                 problems.append(f"malformed: page MediaBox {box} is inverted; normalised")
-        if max(width, height) * self.dpi / 72 > self.max_side:
-            shown = self.max_side / (max(width, height) / 72)
+        if max(width, height) * self.dpi / 72 > self.render_max_side:
+            shown = self.render_max_side / (max(width, height) / 72)
             problems.append(
                 f"oversized page {width / 72:.0f}x{height / 72:.0f} in: rendered at {shown:.0f} dpi, not {self.dpi}"
             )
@@ -294,7 +294,7 @@ class PdfPageReader(InputReader):
 
         problems = self._page_problems(page)
         width_pt, height_pt = page.rect.width, page.rect.height
-        zoom = render_scale(width_pt, height_pt, self.dpi, self.max_side, self.max_pixels)
+        zoom = render_scale(width_pt, height_pt, self.dpi, self.render_max_side, self.max_pixels)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         image_bytes = pixmap.tobytes("jpeg" if self.image_format == "jpeg" else "png")
         text, text_source, reason = self._page_text(page)
@@ -306,7 +306,7 @@ class PdfPageReader(InputReader):
             height=pixmap.height,
             dpi=round(zoom * 72, 2),
         )
-        return page_record(
+        return pdf_page_record(
             f"{record_id}#page={index + 1}",
             text.strip(),
             image,
@@ -346,7 +346,7 @@ PDF_PAGES = StepSpec(
     PdfPageReader,
     args=(
         arg(PdfPageReader, "dpi", type=int, minimum=1, help="page render resolution", source="Docmatix"),
-        arg(PdfPageReader, "max_side", type=int, minimum=1, help="longest side of a page image, px",
+        arg(PdfPageReader, "render_max_side", type=int, minimum=1, help="longest side of a rendered page image, px",
             source="Docmatix"),
         arg(PdfPageReader, "image_format", type=str, choices=("png", "jpeg"),
             help="page image format (png is lossless, best for text)"),

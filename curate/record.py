@@ -47,7 +47,7 @@ def image_media(
     )
 
 
-def page_record(
+def pdf_page_record(
     record_id: str, text: str, image: Media | None, *, source: str, page: int, **metadata: Any
 ) -> Document:
     """A PDF page: its text and its rendered image. `page` counts from 1."""

@@ -16,7 +16,7 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from curate.options import Option
-from curate.stage import Stage, StageContext
+from curate.recipe import Stage, StageContext
 
 
 def arg(step: Callable, param: str, name: str | None = None, **fields: Any) -> tuple[str, Option]:

@@ -103,20 +103,30 @@ class ObelicsImageFilter(ScoreFilter):
         return size_problem(width, height, self.min_side, self.max_side, self.max_aspect_ratio)
 
     def score(self, doc: Document) -> None:
+        """List the unusable images with their reason (`metadata["removed_images"]`) and count them
+        (score `images_removed`); the record itself is unchanged."""
         removed = doc.metadata.setdefault("removed_images", [])
-        kept_sequence = []
-        for item in sequence_of(doc):
-            problem = None if isinstance(item, str) else self.image_problem(item)
+        for media in doc.media:
+            problem = self.image_problem(media)
             if problem:
-                removed.append({"url": item.url, "reason": problem})
+                removed.append({"url": media.url, "reason": problem})
                 self.stat_update(f"images_removed_{problem}")
-            else:
-                kept_sequence.append(item)
-        if doc.metadata.get("kind") == INTERLEAVED:
-            set_sequence(doc, kept_sequence)
-        elif removed:
-            doc.media = [m for m in doc.media if m.url not in {r["url"] for r in removed}]
         set_score(doc, "images_removed", len(removed))
+
+    def remove_images(self, doc: Document) -> None:
+        """Take the unusable images out of the record (an interleaved document keeps its text in order)."""
+        if doc.metadata.get("kind") == INTERLEAVED:
+            set_sequence(
+                doc, [i for i in sequence_of(doc) if isinstance(i, str) or not self.image_problem(i)]
+            )
+        else:
+            doc.media = [m for m in doc.media if not self.image_problem(m)]
+
+    def score_batch(self, batch: list[Document]) -> None:
+        # the images go before `decide`, so a pair that lost its image is dropped (and stored without it)
+        for doc in batch:
+            self.score(doc)
+            self.remove_images(doc)
 
     def decide(self, doc: Document) -> bool | tuple[bool, str]:
         if doc.metadata.get("kind") == PAIR and not doc.media:

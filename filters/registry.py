@@ -19,7 +19,7 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from curate.options import Option
-from curate.stage import StageContext
+from curate.recipe import StageContext
 from curate.wiring import StepSpec, arg
 
 __all__ = ["DatasetCut", "FilterSpec", "arg", "filter_spec", "registered_filters"]

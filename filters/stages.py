@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from curate.stage import Stage, StageContext
+from curate.recipe import Stage, StageContext
 from filters.registry import filter_spec
 from filters.threshold import ScoreThresholdFilter, percentile_threshold, stored_scores
 
@@ -113,10 +113,6 @@ def cut_stage(filter_name: str, name: str | None = None) -> Stage:
 
 def nsfw_stage(name: str = "nsfw") -> Stage:
     return filters_stage(name, ["nsfw"])
-
-
-def language_stage(name: str = "language") -> Stage:
-    return filters_stage(name, ["language"])
 
 
 def clip_stage(name: str = "clip") -> Stage:

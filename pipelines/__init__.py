@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from curate.stage import Recipe, UnknownName
+from curate.recipe import Recipe, UnknownName
 
 RECIPES = {
     "pdf-pages": "pipelines.pdf_pages",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from curate.compact import compact_shards
 from curate.hub_parquet import HubParquetWriter, merge_parquet_manifests
 from curate.options import LIST, Option
+from curate.recipe import Stage, StageContext, StageFailed
 from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
-from curate.stage import Stage, StageContext, StageFailed
 
 FORMATS = ("webdataset", "parquet")
 SHARD_OPTIONS = (

@@ -10,7 +10,7 @@ Options: `curate recipes interleaved --options` lists them with their defaults a
 
 from __future__ import annotations
 
-from curate.stage import Recipe
+from curate.recipe import Recipe
 from curate.web.document import WEB_SUFFIXES
 from curate.web.steps import FETCH_IMAGES, INTERLEAVED_PAGES
 from curate.wiring import records_stage

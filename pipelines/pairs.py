@@ -11,7 +11,7 @@ and max_aspect_ratio 3 as DataComp).
 
 from __future__ import annotations
 
-from curate.stage import Recipe
+from curate.recipe import Recipe
 from curate.web.document import WEB_SUFFIXES
 from curate.web.pairs import LIST_SUFFIXES
 from curate.web.steps import FETCH_IMAGES, PairInput

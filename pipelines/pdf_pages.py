@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from curate.pdf import PDF_PAGES
 from curate.pdf_sources import INPUT_SUFFIXES
-from curate.stage import Recipe, Stage
+from curate.recipe import Recipe, Stage
 from curate.wiring import records_stage
 from filters.dedup.stages import page_dedup_stages
 from filters.stages import filters_stage, perplexity_cut_stage

@@ -12,6 +12,7 @@ from it is the idea: a per-rank cache of finished requests keyed by payload, rep
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -182,7 +183,7 @@ class ChatClient:
         adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=256)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.requests_sent = 0
+        self._numbers = itertools.count()  # keys of `_in_flight`
         self._in_flight: dict[int, float] = {}  # request number -> when it started
         self._lock = threading.Lock()
 
@@ -221,8 +222,7 @@ class ChatClient:
         if cached is not None:
             return ChatResult(**cached, cached=True)
         with self._lock:
-            number = self.requests_sent
-            self.requests_sent += 1
+            number = next(self._numbers)
             self._in_flight[number] = time.monotonic()
         try:
             with Deadline(self.deadline) as deadline:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from curate.options import PATH, Option
+from curate.recipe import StageContext, StageFailed
 from curate.secrets import redact_text
-from curate.stage import StageContext, StageFailed
 from synth.client import ChatClient, ServerUnavailable
 from synth.models import ModelNotAvailable
 from synth.server import EmbeddedServer, ServerStartError

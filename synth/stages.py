@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from curate.options import LIST, PATH
-from curate.stage import Stage, StageContext
+from curate.recipe import Stage, StageContext
 from curate.wiring import StepSpec, arg, records_stage
 from synth import prompts
 from synth.checks import QAChecks

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# reading an option no stage declares fails the test (curate/stage.py), not only a warning
+# reading an option no stage declares fails the test (curate/recipe.py), not only a warning
 os.environ.setdefault("CURATE_STRICT_OPTIONS", "1")
 SHARED_DATA = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -33,7 +33,8 @@ def multi_page_dir(shared_data, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def pdf_run(shared_data, tmp_path_factory) -> Path:
     """The pdf-pages recipe run once over all of ../shared/data/pdf, in small shards (shared by tests)."""
-    from curate.stage import ExecutorConfig, run_recipe
+    from curate.executors import ExecutorConfig
+    from curate.runner import run_recipe
     from pipelines import get_recipe
 
     output = tmp_path_factory.mktemp("pdf_run")

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from samples import copy_pdfs, sample_digests
 
+from curate.executors import ExecutorConfig
 from curate.loader import make_dataset
-from curate.stage import ExecutorConfig, StageFailed, run_recipe
+from curate.recipe import StageFailed
+from curate.runner import run_recipe
 from pipelines import get_recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -190,12 +192,12 @@ def test_record_stage_splits_row_groups_and_reads_each_record_once(tmp_path):
 
     from curate.io import RecordReader, RecordWriter
     from curate.plan import make_plan
-    from curate.record import page_record
+    from curate.record import pdf_page_record
 
     writer = RecordWriter(str(tmp_path / "in"))
     with writer:
         for n in range(5 * 64):  # the writer puts 64 records in a row group
-            writer.write(page_record(f"doc#page={n}", f"text {n}", None, source="x", page=n), rank=0)
+            writer.write(pdf_page_record(f"doc#page={n}", f"text {n}", None, source="x", page=n), rank=0)
     (written,) = (tmp_path / "in").glob("*.parquet")
     assert pq.ParquetFile(written).metadata.num_row_groups == 5
     reader = RecordReader(str(tmp_path / "in"))

@@ -8,9 +8,11 @@ import io
 import pymupdf
 from PIL import Image
 
+from curate.executors import ExecutorConfig
 from curate.loader import make_dataset
-from curate.record import image_media, page_record, pair_record
-from curate.stage import ExecutorConfig, Recipe, run_recipe
+from curate.recipe import Recipe
+from curate.record import image_media, pair_record, pdf_page_record
+from curate.runner import run_recipe
 from filters.dedup.stages import cross_source_stage, decontamination_stage
 from pipelines.common import shards_stage
 from tests.test_dedup_images import read_folder, write_records
@@ -36,8 +38,10 @@ def test_samples_matching_the_evaluation_set_are_dropped(shared_data, tmp_path):
     docs = [
         _pair("hopper-jpeg-copy", smaller.getvalue()),
         _pair("flower", (photos / "flower.jpg").read_bytes()),
-        page_record("scotus#1", page_text, None, source="scotus-transcript-p1.pdf", page=1),
-        page_record("other-page", "A different page about gardening and tomatoes.", None, source="x", page=1),
+        pdf_page_record("scotus#1", page_text, None, source="scotus-transcript-p1.pdf", page=1),
+        pdf_page_record(
+            "other-page", "A different page about gardening and tomatoes.", None, source="x", page=1
+        ),
     ]
     write_records(tmp_path / "in", [docs])
     options = {"decontaminate_images": str(eval_images), "decontaminate_texts": str(questions)}

@@ -10,7 +10,7 @@ import lxml.html
 import pymupdf
 from warcio.archiveiterator import ArchiveIterator
 
-from curate.record import image_media, interleaved_record, page_record
+from curate.record import image_media, interleaved_record, pdf_page_record
 from filters.dedup.normalize import normalize_text
 from filters.dedup.stages import interleaved_dedup_stages, minhash_dedup_stages
 from tests.test_dedup_images import read_folder, run, write_records
@@ -30,7 +30,7 @@ def pdf_pages(shared_data: Path) -> list:
             for number, page in enumerate(pdf, start=1):
                 text = page.get_text()
                 if len(text.split()) >= 50:
-                    docs.append(page_record(f"{name}#{number}", text, None, source=name, page=number))
+                    docs.append(pdf_page_record(f"{name}#{number}", text, None, source=name, page=number))
     return docs
 
 
@@ -54,7 +54,7 @@ def test_page_text_duplicates(shared_data, tmp_path):
             "near_duplicate_text",
         ),
     }
-    copies = [page_record(k, text, None, source="planted", page=1) for k, (_, text, _) in planted.items()]
+    copies = [pdf_page_record(k, text, None, source="planted", page=1) for k, (_, text, _) in planted.items()]
     write_records(tmp_path / "in", [pages[:12] + copies[:1], pages[12:] + copies[1:]])
     run(minhash_dedup_stages(), tmp_path / "in", tmp_path / "out")
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from stub_llm import StubLLM
 
+from curate.executors import ExecutorConfig
 from curate.io import RecordReader
+from curate.recipe import StageFailed
 from curate.report import run_funnel
+from curate.runner import run_recipe
 from curate.shards import shard_paths
-from curate.stage import ExecutorConfig, StageFailed, run_recipe
 from pipelines import get_recipe
 from pipelines.docmatix import recipe
 from synth.sample_input import build
@@ -216,7 +218,7 @@ def test_round_trip_disagreement_rejects_the_pair(multi_page_dir, tmp_path):
 
 
 def test_unknown_output_format_is_a_clear_error(tmp_path):
-    from curate.stage import StageContext
+    from curate.recipe import StageContext
     from pipelines.common import output_formats
 
     with pytest.raises(ValueError, match="formats.*tfrecord"):  # refused before any work

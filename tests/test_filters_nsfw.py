@@ -106,7 +106,7 @@ class HalfClassifier(NsfwClassifier):
 
 
 def test_another_classifier_plugs_in_by_import_path(shared_data, tmp_path):
-    from curate.stage import StageContext
+    from curate.recipe import StageContext
     from filters.nsfw import NudeNetClassifier, make_nsfw_classifier
     from filters.stages import nsfw_stage
 

@@ -12,9 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 
+from curate.executors import ExecutorConfig
 from curate.io import RecordWriter
+from curate.recipe import Recipe
 from curate.record import scores
-from curate.stage import ExecutorConfig, Recipe, run_recipe
+from curate.runner import run_recipe
 from filters.perplexity import KenLMNgramLM, LlamaCppCausalLM, PerplexityFilter, PocketsphinxNgramLM
 from filters.stages import perplexity_cut_stage, perplexity_score_stage
 from filters.threshold import percentile_threshold

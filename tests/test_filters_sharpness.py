@@ -8,8 +8,8 @@ import json
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
+from curate.recipe import StageContext
 from curate.record import image_media, pair_record, scores
-from curate.stage import StageContext
 from filters.sharpness import SharpnessFilter, image_sharpness
 from filters.stages import filters_stage
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from hub_standin import StandInHub
 
-from curate.stage import ExecutorConfig, run_recipe
+from curate.executors import ExecutorConfig
+from curate.runner import run_recipe
 from pipelines import get_recipe
 
 TOKEN = "hf_standinSecretToken0123456789"

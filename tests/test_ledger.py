@@ -17,20 +17,14 @@ from datatrove.data import Document
 
 from curate import ledger
 from curate.errors import ImageError, LLMResponseError, PdfError
+from curate.executors import ExecutorConfig
 from curate.io import RecordWriter
 from curate.loader import make_dataset
 from curate.lock import LOCK_NAME, OutputLock, OutputLocked
+from curate.recipe import Recipe, Stage, StageContext, StageFailed
 from curate.report import error_lines, format_funnel, run_funnel
+from curate.runner import active_stage_names, run_recipe
 from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
-from curate.stage import (
-    ExecutorConfig,
-    Recipe,
-    Stage,
-    StageContext,
-    StageFailed,
-    active_stage_names,
-    run_recipe,
-)
 from curate.steps import RecordStep, ScoreFilter
 from pipelines import get_recipe
 from pipelines.common import shards_stage

@@ -15,9 +15,11 @@ import pytest
 from stub_llm import Reply, StubLLM
 
 from curate.cli import main
+from curate.executors import ExecutorConfig
 from curate.options import LIST, Option, OptionError, load_config
+from curate.recipe import StageContext, StageFailed
+from curate.runner import run_recipe, stage_contexts
 from curate.secrets import Secret, redact_text, redact_url
-from curate.stage import ExecutorConfig, StageContext, StageFailed, run_recipe, stage_contexts
 from curate.web.fetch import FetchImages
 from pipelines import available_recipes, get_recipe
 from synth.client import ChatClient, RequestCache, ServerRefused
@@ -167,7 +169,7 @@ def test_every_option_read_in_the_source_is_declared_by_a_recipe():
         declared |= set(get_recipe(name).declared())
     reads = _option_reads()
     assert len(reads) > 50  # the scan finds the reads (a broken pattern would pass vacuously)
-    from curate.stage import RUN_FACTS
+    from curate.recipe import RUN_FACTS
 
     undeclared = {n: files for n, files in reads.items() if n not in declared and n not in RUN_FACTS}
     assert not undeclared, f"options read but declared by no recipe's stages (add an Option): {undeclared}"
@@ -180,13 +182,14 @@ def test_reading_an_undeclared_option_fails_in_tests(tmp_path):
 
 
 def test_a_context_without_a_recipe_reads_the_stage_declarations(tmp_path):
-    from filters.stages import language_stage
+    from filters.stages import filters_stage
 
+    stage = filters_stage("language", ["language"])
     ctx = StageContext("language", str(tmp_path), tmp_path, {"language_min_score": "0.3"})
-    steps = language_stage().build(ctx)
+    steps = stage.build(ctx)
     assert steps[1].min_score == 0.3 and ctx.option("languages") == ["en"]
     ctx.options["language"] = "off"
-    assert [type(s).__name__ for s in language_stage().build(ctx)] == ["RecordReader", "RecordWriter"]
+    assert [type(s).__name__ for s in stage.build(ctx)] == ["RecordReader", "RecordWriter"]
 
 
 # ---- command line ---------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.executors import ExecutorConfig
 from curate.loader import make_dataset
 from curate.report import error_lines, run_funnel
-from curate.stage import ExecutorConfig, run_recipe
+from curate.runner import run_recipe
 from pipelines import get_recipe
 
 GOOD = [

@@ -261,9 +261,39 @@ def test_text_filter_scores_then_decides(warc_docs):
     assert text_filter.decide(long_post) == (False, "too_many_words")
 
 
+def test_image_filter_scores_without_removing_then_removes_unusable_images(shared_data):
+    from curate.record import image_media, interleaved_record, pair_record, scores
+    from curate.web.images import decode_image
+    from filters.obelics import ObelicsImageFilter
+
+    def image(name: str) -> Media:
+        decoded = decode_image((shared_data / "images" / "photos" / name).read_bytes())
+        url = f"https://example.org/{name}"
+        return image_media(decoded.data, media_id=name, url=url, width=decoded.width, height=decoded.height)
+
+    flower, small = image("flower.jpg"), image("hopper.jpg")
+    doc = interleaved_record("doc", ["A flower.", flower, "A small one:", small, "The end."], source="test")
+    image_filter = ObelicsImageFilter()
+    image_filter.score(doc)
+    assert doc.media == [flower, small] and scores(doc)["images_removed"] == 1  # scoring changes nothing
+    assert doc.metadata["removed_images"] == [{"url": small.url, "reason": "image_too_small"}]
+    image_filter.remove_images(doc)
+    assert sequence_of(doc) == ["A flower.", flower, "A small one:", "The end."]
+    # the step scores, removes, then decides: a pair without its image is dropped with the image's reason
+    pairs = [
+        pair_record("kept", "a flower", image("flower2.jpg"), source="test"),
+        pair_record("wide", "a wide one", image("208_495.jpg"), source="test"),
+    ]
+    step = ObelicsImageFilter()
+    assert [d.id for d in step.run(iter(pairs))] == ["kept"]
+    assert step.stats["dropped_image_aspect_ratio"].total == 1 and step.stats["forwarded"].total == 1
+    assert pairs[1].media == [] and pairs[1].metadata["scores"]["images_removed"] == 1
+
+
 def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_data, tmp_path):
+    from curate.executors import ExecutorConfig
     from curate.report import error_lines, run_funnel
-    from curate.stage import ExecutorConfig, run_recipe
+    from curate.runner import run_recipe
     from pipelines import get_recipe
 
     output = tmp_path / "out"

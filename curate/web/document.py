@@ -16,10 +16,10 @@ from datatrove.data import Document, Media
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from lxml import etree
 
-from curate.record import error_record, image_media, interleaved_record
+from curate.record import INTERLEAVED, PAIR, error_record, image_media, interleaved_record
 from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page, extract_page, page_url_from_html
-from curate.web.fetch import opt_out_directives
+from curate.web.http_client import opt_out_directives
 from curate.web.pairs import page_pairs
 from curate.web.warc import (
     DEFAULT_MAX_HTML_BYTES,
@@ -56,7 +56,10 @@ def image_of(ref: ImageRef, media_id: str, stored: StoredImages | None = None) -
     return image_media(data, media_id=media_id, url=ref.url, alt=ref.alt, **meta)
 
 
-def page_record(page: Page, record_id: str, source: str, stored: StoredImages | None, **meta) -> Document:
+def interleaved_record_from_page(
+    page: Page, record_id: str, source: str, stored: StoredImages | None, **meta
+) -> Document:
+    """The interleaved record of an extracted web page: its text blocks and images in page order."""
     sequence: list[str | Media] = []
     for item in page.items:
         if isinstance(item, ImageRef):
@@ -76,12 +79,12 @@ def page_record(page: Page, record_id: str, source: str, stored: StoredImages | 
 
 
 class WebPageReader(InputReader):
-    """Reads WARC/ARC and HTML files; yields one interleaved record per page (`output="interleaved"`)
-    or one pair record per captioned image (`output="pairs"`).
+    """Reads WARC/ARC and HTML files; yields one interleaved record per page (`record_kind="interleaved"`)
+    or one pair record per captioned image (`record_kind="pair"`).
 
     Args:
         data_folder: folder (or file) of .warc(.gz)/.arc(.gz) and .html files
-        output: "interleaved" or "pairs"
+        record_kind: the kind of record made, "interleaved" or "pair" (curate.record's INTERLEAVED, PAIR)
         use_stored_images: take images stored in the WARC from it (a first pass over each file)
         min_caption_words: pairs: fewest words an alt text needs to count as a caption
         max_html_bytes: largest page (HTML after Content-Encoding / .gz decoding) read and parsed;
@@ -95,7 +98,7 @@ class WebPageReader(InputReader):
     def __init__(
         self,
         data_folder,
-        output: str = "interleaved",
+        record_kind: str = INTERLEAVED,
         use_stored_images: bool = True,
         min_caption_words: int = 3,
         max_link_density: float | None = None,
@@ -106,9 +109,9 @@ class WebPageReader(InputReader):
         **reader_kwargs,
     ):
         super().__init__(data_folder, error_writer=error_writer, glob_pattern=glob_pattern, **reader_kwargs)
-        if output not in ("interleaved", "pairs"):
-            raise ValueError(f"output must be 'interleaved' or 'pairs', not {output!r}")
-        self.output, self.use_stored_images = output, use_stored_images
+        if record_kind not in (INTERLEAVED, PAIR):
+            raise ValueError(f"record_kind must be {INTERLEAVED!r} or {PAIR!r}, not {record_kind!r}")
+        self.record_kind, self.use_stored_images = record_kind, use_stored_images
         self.min_caption_words, self.max_link_density = min_caption_words, max_link_density
         self.max_html_bytes, self.max_record_bytes = max_html_bytes, max_record_bytes
 
@@ -199,7 +202,7 @@ class WebPageReader(InputReader):
                     url,
                     charset=charset,
                     max_link_density=self.max_link_density,
-                    main_content=self.output != "pairs",
+                    main_content=self.record_kind != PAIR,
                 )
         # what a malformed page can make the parser raise (bad markup, unknown charset, too deep)
         except (ValueError, LookupError, etree.LxmlError) as exc:
@@ -216,7 +219,7 @@ class WebPageReader(InputReader):
         )
         self.stat_update("pages")
         self.stat_update("images_skipped", value=page.skipped_images)
-        if self.output == "pairs":
+        if self.record_kind == PAIR:
             pairs = page_pairs(page, record_id, source, self.min_caption_words, stored, **meta)
             if not pairs:
                 self.stat_update("dropped", "dropped_no_captioned_image")
@@ -225,7 +228,7 @@ class WebPageReader(InputReader):
         if not page.items:
             self.stat_update("dropped", "dropped_empty_page")
             return
-        yield page_record(page, record_id, source, stored, **meta)
+        yield interleaved_record_from_page(page, record_id, source, stored, **meta)
 
 
 def is_url_list(input: str) -> bool:

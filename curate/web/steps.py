@@ -9,9 +9,11 @@ from typing import Any
 from datatrove.pipeline.base import PipelineStep
 
 from curate.options import Option
-from curate.stage import StageContext
+from curate.recipe import StageContext
+from curate.record import INTERLEAVED, PAIR
 from curate.web.document import WebPageReader, is_url_list
-from curate.web.fetch import FetchImages, ImageFetcher
+from curate.web.fetch import FetchImages
+from curate.web.http_client import ImageFetcher
 from curate.web.listing import COMMON_CRAWL_BASE, reader_location
 from curate.web.pairs import UrlListReader
 from curate.wiring import StepSpec, arg
@@ -38,16 +40,16 @@ def _input_folder(kwargs: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
     return {**kwargs, "data_folder": ctx.input}
 
 
-def page_reader(output: str, *args: tuple[str, Option]) -> StepSpec:
-    """WARC/HTML pages (or a `warc.paths.gz` listing of WARCs) -> `output` records."""
+def page_reader(record_kind: str, *args: tuple[str, Option]) -> StepSpec:
+    """WARC/HTML pages (or a `warc.paths.gz` listing of WARCs) -> records of `record_kind`."""
     args = (*PAGE_ARGS, *args)
-    return StepSpec(WebPageReader, args, {"output": output}, options=(WARC_BASE_URL,), prepare=_input_pages,
+    return StepSpec(WebPageReader, args, {"record_kind": record_kind}, options=(WARC_BASE_URL,), prepare=_input_pages,
                     errors="pages")  # fmt: skip
 
 
-INTERLEAVED_PAGES = page_reader("interleaved")
+INTERLEAVED_PAGES = page_reader(INTERLEAVED)
 PAIR_PAGES = page_reader(
-    "pairs",
+    PAIR,
     arg(WebPageReader, "min_caption_words", type=int, minimum=0,
         help="alt texts and captions with fewer words are not pairs"),
 )  # fmt: skip

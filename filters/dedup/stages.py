@@ -21,7 +21,7 @@ from pathlib import Path
 from curate.io import RecordReader
 from curate.options import PATH, Option
 from curate.plan import PLAN_FILE
-from curate.stage import Stage, StageContext
+from curate.recipe import Stage, StageContext
 from filters.dedup.cross_source import CrossSourceFlag
 from filters.dedup.decisions import write_decisions
 from filters.dedup.decontaminate import Decontaminate

@@ -80,7 +80,7 @@ def llm_case(kind: str, workdir: Path) -> dict:
 
 def fetch_redirect_case(workdir: Path) -> dict:
     """An allowed URL that redirects to one robots.txt disallows: the target must not be requested."""
-    from curate.web.fetch import ImageFetcher
+    from curate.web.http_client import ImageFetcher
 
     with LocalServer(ImageSiteHandler) as site:
         fetcher = ImageFetcher(allow_private=True, retries=0)
@@ -100,7 +100,7 @@ def fetch_rebinding_case(workdir: Path) -> dict:
     """A name that resolves to a public address when checked, then to 127.0.0.1 (DNS rebinding)."""
     import socket
 
-    from curate.web.fetch import ImageFetcher
+    from curate.web.http_client import ImageFetcher
 
     real, answers = socket.getaddrinfo, []
 

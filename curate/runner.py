@@ -1,0 +1,196 @@
+"""Running a recipe: its stages in order, each (re)started where it stopped, with the output folder locked.
+
+A stage whose tasks all completed is skipped on a rerun (datatrove's completion markers), so a
+crashed run resumes where it stopped, and any stage can run alone (`--stage NAME`) on a cluster.
+OUTPUT (and the input) may be a local folder or an fsspec URL (`s3://bucket/out`); the driver lists a
+stage's input once and hands each task its share (curate/plan.py). After a stage, its ledger records
+what it kept and fails it when records went missing or too many errored (curate/ledger.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from curate import ledger
+from curate.executors import ExecutorConfig, make_executor
+from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
+from curate.lock import OutputLock, OutputLocked
+from curate.options import public_options
+from curate.progress import StageProgress
+from curate.recipe import RUN_OPTIONS, Recipe, Stage, StageContext, StageFailed
+from curate.secrets import redact_url
+
+
+class OutputInUse(StageFailed):
+    """Another run holds the output folder's lock; this run touched nothing."""
+
+
+def stage_contexts(recipe: Recipe, input: str, output: Path, options: dict[str, Any]) -> list[StageContext]:
+    """Each stage reads the data of the active stage before it; the first reads the user's input."""
+    contexts = []
+    previous_data = input
+    declared, resolved = recipe.declared(), recipe.resolve(options)
+    for stage in recipe.stages:
+        ctx = StageContext(stage.name, str(previous_data), output, dict(resolved), dict(declared))
+        contexts.append(ctx)
+        if stage.is_active(ctx):
+            previous_data = ctx.data_dir
+    return contexts
+
+
+def active_stage_names(recipe: Recipe, input: str, output: Path, options: dict[str, Any]) -> list[str]:
+    contexts = stage_contexts(recipe, input, output, options)
+    return [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
+
+
+def _check_input(stage: Stage, ctx: StageContext) -> None:
+    """A missing input is "no such input" (a missing bucket or credentials say so, naming it)."""
+    try:
+        found = exists(ctx.input, "input")
+        upstream = location(ctx.input).parent  # OUTPUT/stages/PREVIOUS when reading a stage's data
+        if not found and exists(upstream / "logs" / "completions"):
+            # the previous stage ran and kept nothing: an empty input (an empty prefix on object stores)
+            if not is_url(ctx.input):
+                Path(ctx.input).mkdir(parents=True)
+            return
+    except LocationError as exc:
+        raise StageFailed(f"stage {stage.name!r}: {exc}") from exc
+    if not found:
+        raise StageFailed(
+            f"stage {stage.name!r}: no such input {ctx.input} (run the stage before it first, or pass --input)"
+        )
+
+
+def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress: bool = False) -> float:
+    """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
+    what the stage before it kept (curate/ledger.py), or if too many of its records errored.
+    Returns seconds."""
+    _check_input(stage, ctx)
+    for option in RUN_OPTIONS:  # a context built without a recipe (a benchmark) still has them
+        ctx.declared.setdefault(option.name, option)
+    started = time.monotonic()
+    executor = make_executor(stage, ctx, config)
+    try:
+        input_part = ledger.check_input(stage.name, executor.pipeline)
+    except ledger.LedgerError as exc:
+        raise StageFailed(str(exc)) from exc
+    watch = StageProgress(stage, ctx, executor.world_size) if progress else contextlib.nullcontext()
+    try:
+        with watch:
+            executor.run()
+    except Exception as exc:  # whatever a task raised: the stage failed; its traceback is in the task's log
+        raise StageFailed(
+            f"stage {stage.name!r} failed: {type(exc).__name__}: {exc} (traceback in {ctx.logs_dir}/logs)"
+        ) from exc
+    incomplete = executor.get_incomplete_ranks(skip_completed=True)
+    if incomplete:
+        raise StageFailed(
+            f"stage {stage.name!r}: tasks {incomplete} did not complete; see {ctx.logs_dir}/logs; "
+            "rerun the same command to resume"
+        )
+    if stage.finish:
+        stage.finish(ctx)
+    elapsed = time.monotonic() - started
+    _record_elapsed(ctx, elapsed)
+    _close_ledger(stage, ctx, executor.pipeline, input_part)
+    return elapsed
+
+
+def _close_ledger(stage: Stage, ctx: StageContext, pipeline: list, input_part: dict | None) -> None:
+    """Record what the stage kept (per file) and fail it if records went missing or too many errored;
+    a failed stage's ledger says why, so the next stage refuses to read it."""
+    from curate.report import stage_funnel
+
+    funnel = stage_funnel(ctx.stage_dir)
+    entry: dict[str, Any] = {"stage": stage.name, "input": input_part}
+    try:
+        entry["data"] = ledger.record_output(stage.name, ctx.stage_dir, ctx.data_dir, pipeline)
+        problem = ledger.check_input_count(stage.name, input_part, funnel.records_in if funnel else 0)
+        problem = problem or ledger.error_rate_problem(
+            funnel,
+            ctx.option("max_error_rate"),
+            ctx.option("error_rate_min_records"),
+        )
+    except ledger.LedgerError as exc:
+        problem = str(exc)
+    if problem:
+        entry["failed"] = problem
+    ledger.write_ledger(ctx.stage_dir, entry)
+    if problem:
+        raise StageFailed(problem)
+
+
+def _record_elapsed(ctx: StageContext, seconds: float) -> None:
+    """Wall time of the stage's last run, for throughput in the report (reruns of finished stages add 0)."""
+    path = ctx.stage_dir / "elapsed.txt"
+    previous = float(path.read_text()) if path.exists() else 0.0
+    write_text_atomic(path, f"{previous + seconds:.3f}")
+
+
+def run_recipe(
+    recipe: Recipe,
+    input: str,
+    output: str | Path,
+    config: ExecutorConfig | None = None,
+    only_stage: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> None:
+    """Run (or resume) a recipe's stages in order, or only `only_stage`; raise StageFailed on failure."""
+    config = config or ExecutorConfig()
+    output = location(output)
+    options = recipe.resolve(options or {})  # typed; an unknown or bad option fails here, before any work
+    try:
+        check_output(output)
+    except LocationError as exc:
+        raise StageFailed(str(exc)) from exc
+    if only_stage:
+        recipe.stage(only_stage)  # validates the name
+    contexts = stage_contexts(recipe, input, output, options)
+    active = [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
+    if only_stage and only_stage not in active:
+        raise StageFailed(f"stage {only_stage!r} is switched off by this run's options; nothing to run")
+    lock = OutputLock(output)
+    try:
+        lock.acquire()
+    except OutputLocked as exc:  # another run writes this folder: touch nothing
+        raise OutputInUse(str(exc)) from exc
+    try:
+        _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active)
+    finally:
+        lock.release()
+
+
+def _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active) -> None:
+    """The stages of `run_recipe`, with the output folder locked."""
+    write_text_atomic(
+        output / "run.json",
+        json.dumps(
+            {
+                "recipe": recipe.name,
+                "stages": active,
+                "input": redact_url(input),
+                "options": public_options(options, recipe.declared()),  # secrets masked
+            },
+            indent=2,
+            default=str,
+        ),
+    )
+    selected = [name for name in active if not only_stage or name == only_stage]
+    for stage, ctx in zip(recipe.stages, contexts, strict=True):
+        if stage.name in selected and stage.preflight:
+            stage.preflight(ctx)
+    try:
+        with recipe.open_services(options, selected, config) as services:
+            for stage, ctx in zip(recipe.stages, contexts, strict=True):
+                if stage.name in selected:
+                    ctx.services.update(services)
+                    run_stage(stage, ctx, config, progress=progress)
+    finally:
+        from curate.report import run_funnel, write_funnel_json
+
+        write_funnel_json(output, run_funnel(output, active))
