@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from datatrove.data import Document
-from test_synth import StubLLM, page_text
+from stub_llm import StubLLM
+from test_synth import page_text
 
 from curate.io import ErrorWriter
 from synth.generate import QAGenerator
