@@ -472,7 +472,7 @@ def pages_for_generation() -> dict[str, str]:
     return {p: pages[p] for p in ids if p not in dropped and not page_kind(pages[p])}
 
 
-def generate_on_pages(name: str, pages: dict[str, str], labels: dict) -> dict:
+def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path) -> dict:
     """The qa stage's generation, round trip and checks, as the recipe runs them (one sample per page),
     with packaged model `name` on the embedded server; kept pairs matched against the labels."""
     from datatrove.data import Document
@@ -506,6 +506,10 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict) -> dict:
                 kept.append((pair, label))
                 if label is None:
                     unlabelled.append(pair)
+                    with open(
+                        out, "a", encoding="utf-8"
+                    ) as file:  # as it goes: labelled while the run goes on
+                        file.write(json.dumps(pair, ensure_ascii=False) + "\n")
     labelled = [label for _, label in kept if label]
     good = sum(label["label"] == "keep" for label in labelled)
     generated = sum(rejected.values()) + len(kept)
@@ -522,10 +526,7 @@ def compare_generation(names: list[str]) -> None:
     out = Path(os.environ.get("CURATE_BENCH_UNLABELLED", "/tmp/docmatix-unlabelled.jsonl"))
     results = {}
     for name in names:
-        f = results[name] = generate_on_pages(name, pages, labels)
-        with open(out, "a", encoding="utf-8") as file:
-            for pair in f["unlabelled"]:
-                file.write(json.dumps(pair, ensure_ascii=False) + "\n")
+        f = results[name] = generate_on_pages(name, pages, labels, out)
         precision = (
             f"{f['good'] / f['labelled']:.2f} ({f['good']}/{f['labelled']} labelled)"
             if f["labelled"]
