@@ -12,6 +12,7 @@ SYSTEM = "You read document pages and work only from the page text given. Reply 
 # After the page (the page comes first for the prompt cache). Seen with the packaged models: without these
 # rules most questions were about the document itself ("What is the title of the document?"), summaries
 # ("What is the main topic?") answered with invented text, or counts made of table-of-contents numbers.
+# No example questions: the 0.5B model asked them about every page, whatever it held.
 GUIDE = (
     "Write {n} question-answer pairs about facts written in this page.\n"
     "- Each question asks for one fact: a value in a table (name its row and column), a name, a date, "
@@ -20,9 +21,7 @@ GUIDE = (
     "- Each answer is copied exactly from the page: a value, a name or a short phrase, at most 12 words.\n"
     "- Each pair is about a different fact of the page and has a different answer.\n"
     "- Never ask about the document itself (its title, file, author, page numbers or length), never ask "
-    "for a summary or the main topic, never ask why unless the page says why.\n"
-    'Examples of good questions: "What was the population of Lyon in 1990?", "When did the Tay Bridge '
-    'open?", "Who signed the treaty for France?", "What does GDP stand for?"'
+    "for a summary or the main topic, never ask why unless the page says why."
 )
 
 STYLES: dict[str, str] = {
