@@ -234,7 +234,9 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
             ids
         ) > 1 else None
         pairs = [{k: p[k] for k in ("question", "answer")} for p in answer["pairs"]]
-        fresh = ChatClient(client.base_url, client.model, timeout=900)  # no memo of the warm answers
+        fresh = ChatClient(
+            client.base_url, client.model, timeout=900, deadline=900
+        )  # no memo of the warm answers
         cold.append(generator.ask_roundtrip(fresh, chunk, pairs)["seconds"] if pairs else 0.0)
         questions.append(answer["roundtrip"]["questions"])
     return {"pages": len(ids), "generation": sum(gen) / len(ids), "warm": sum(warm) / len(ids),
@@ -557,7 +559,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work, _llm() as (url, model, kind):
         if "labels" in parts:
-            bench_labels(ChatClient(url, model, timeout=900), kind)
+            bench_labels(ChatClient(url, model, timeout=900, deadline=900), kind)
         if "throughput" in parts:
             run(pdfs, url, model, Path(work))
 
