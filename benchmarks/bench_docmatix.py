@@ -12,6 +12,11 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
   keep/reject by reading the page (benchmarks/data/docmatix_pages.jsonl has the text each was written
   from). The checks run on the stored pairs (the model is not asked to write them again); the round
   trip asks the embedded model (or CURATE_BENCH_LLM_URL) to answer them again.
+- CURATE_BENCH_MODEL: the embedded model of labels and throughput (a packaged name or a GGUF path).
+- `python -m benchmarks.bench_docmatix generate NAME [NAME ...]`: each packaged model writes, answers again
+  and checks pairs about the same pages (the labelled set's pages sent to the LLM, or CURATE_BENCH_PAGES),
+  one after the other: kept pairs per page, their precision by benchmarks/data/docmatix_generated_labels.jsonl
+  (pairs labelled by reading the page; unlabelled kept pairs go to CURATE_BENCH_UNLABELLED), s/page.
 - throughput: the qa stage vs a plain client on the first CURATE_BENCH_MAX_PAGES (default 1) page(s) of
   each PDF of CURATE_BENCH_PDFS (default ../shared/data/pdf/born_digital), round trip off in both.
 """
