@@ -580,7 +580,8 @@ def _llm():
     from synth.server import EmbeddedServer
 
     # CURATE_BENCH_MODEL: a packaged model name (synth.models.MODELS) or a GGUF path; default: the recipe's
-    with EmbeddedServer(model=os.environ.get("CURATE_BENCH_MODEL"), n_ctx=DEFAULTS["n_ctx"]) as server:
+    model = os.environ.get("CURATE_BENCH_MODEL") or DEFAULTS["embedded_model"]
+    with EmbeddedServer(model=model, n_ctx=DEFAULTS["n_ctx"]) as server:
         yield server.base_url, server.model_name, "llama"
 
 
