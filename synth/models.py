@@ -10,6 +10,7 @@ from pathlib import Path
 
 from curate.models import (
     QWEN_CODER_05B,
+    QWEN_CODER_15B,
     SMOLLM2_135M,
     ModelNotAvailable,
     PackagedModel,
@@ -32,7 +33,11 @@ __all__ = [
 ]
 
 # SmolLM2 is faster (~80 tok/s here) but weaker: kept for comparison (`--set embedded_model=smollm2-135m`).
-MODELS = {"qwen2.5-coder-0.5b": QWEN_CODER_05B, "smollm2-135m": SMOLLM2_135M}
+MODELS = {
+    "qwen2.5-coder-0.5b": QWEN_CODER_05B,
+    "qwen2.5-coder-1.5b": QWEN_CODER_15B,
+    "smollm2-135m": SMOLLM2_135M,
+}
 DEFAULT_MODEL = QWEN_CODER_05B
 
 

@@ -9,25 +9,25 @@ from __future__ import annotations
 # One system prompt and the page text first for every request about a page (generation and the
 # round-trip check): the server's prompt cache then reuses the page's tokens for the second request.
 SYSTEM = "You read document pages and work only from the page text given. Reply with JSON only."
+# After the page (the page comes first for the prompt cache). Seen with the packaged models: without these
+# rules most questions were about the document itself ("What is the title of the document?"), summaries
+# ("What is the main topic?") answered with invented text, or counts made of table-of-contents numbers.
+# No example questions: the 0.5B model asked them about every page, whatever it held.
 GUIDE = (
-    "You write question-answer pairs for training a document-reading assistant. Use only facts stated "
-    "in the page text. Each answer must be short and copied or closely paraphrased from the text. Do not "
-    "ask about the document itself (its title, file name or page numbers)."
+    "Write {n} question-answer pairs about facts written in this page.\n"
+    "- Each question asks for one fact: a value in a table (name its row and column), a name, a date, "
+    "an amount, a code, or what a term means.\n"
+    "- Each question names the thing it asks about, so it is clear without the page.\n"
+    "- Each answer is copied exactly from the page: a value, a name or a short phrase, at most 12 words.\n"
+    "- Each pair is about a different fact of the page and has a different answer.\n"
+    "- Never ask about the document itself (its title, file, author, page numbers or length), never ask "
+    "for a summary or the main topic, never ask why unless the page says why."
 )
 
 STYLES: dict[str, str] = {
-    "lookup": (
-        "Write {n} questions that ask for a specific fact stated in the page (a name, a place, a title, "
-        "an item). Each answer is the exact words from the page."
-    ),
-    "numbers": (
-        "Write {n} questions whose answers are numbers, amounts, dates or codes that appear in the page. "
-        "Each answer is the exact value as written in the page."
-    ),
-    "reasoning": (
-        "Write {n} questions about the main topic of the page, or about why or how something in it "
-        "happens. Each answer is one sentence copied from the page."
-    ),
+    "lookup": "Prefer names of people, organisations, places and things, and values read from table rows.",
+    "numbers": "Prefer numbers, amounts, dates and codes, each asked about what it measures or names.",
+    "reasoning": "Prefer what a term means, what something is for or does, as the page states it.",
 }
 DEFAULT_STYLES = tuple(STYLES)
 
@@ -39,9 +39,9 @@ QA_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {
-                    # constrained decoding ends every question with "?": small models otherwise write
-                    # noun phrases ("Town name") that the checks reject as not questions
-                    "question": {"type": "string", "pattern": r'^[^"\\]+[?]$'},
+                    # no pattern forcing a final "?": it turned statements and garbled fragments into
+                    # "questions" that passed the form check; the checks reject what is not a question
+                    "question": {"type": "string"},
                     "answer": {"type": "string"},
                 },
                 "required": ["question", "answer"],
@@ -59,10 +59,8 @@ def page_prefix(page_text: str) -> str:
 def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
     if style not in STYLES:
         raise ValueError(f"unknown prompt style {style!r}; styles: {', '.join(STYLES)}")
-    instruction = STYLES[style].format(n=n)
     user = (
-        f"{page_prefix(page_text)}{GUIDE}\n{instruction}\n"
-        "Every question ends with '?' and is answered by the page text alone. "
+        f"{page_prefix(page_text)}{GUIDE.format(n=n)}\n{STYLES[style]}\n"
         'Reply as JSON: {"pairs": [{"question": "...?", "answer": "..."}]}'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
@@ -73,7 +71,8 @@ def roundtrip_messages(page_text: str, question: str) -> list[dict[str, str]]:
     `messages`, so a server with a prompt cache does not process the page again)."""
     user = (
         f"{page_prefix(page_text)}Answer the question from the page text alone, with the shortest exact "
-        f'words of the page. If the page does not tell, answer "unanswerable".\nQuestion: {question}\n'
+        "words of the page (for a table, the value in the row and column the question names). If the page "
+        f'does not tell, answer "unanswerable".\nQuestion: {question}\n'
         'Reply as JSON: {"answer": "..."}'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -13,7 +13,15 @@ from synth import prompts
 from synth.checks import QAChecks, check_pair, grounding, page_index
 from synth.client import ChatClient, RequestCache, RequestRejected, ServerUnavailable
 from synth.generate import chunk_text, estimate_tokens, fit_chunks, parse_pairs, styles_for
-from synth.models import DEFAULT_MODEL, ModelNotAvailable, PackagedModel, file_sha256, model_path
+from synth.models import (
+    DEFAULT_MODEL,
+    MODELS,
+    ModelNotAvailable,
+    PackagedModel,
+    file_sha256,
+    model_path,
+    resolve_model,
+)
 from synth.server import free_port, llama_server_command, vllm_command
 
 
@@ -159,6 +167,15 @@ def test_packaged_model_is_assembled_and_verified():
     assert path.stat().st_size == DEFAULT_MODEL.size
     assert path.read_bytes()[:4] == b"GGUF"
     assert file_sha256(path) == DEFAULT_MODEL.sha256
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_packaged_llm_is_installed_and_is_a_gguf(name):
+    """`make install` installs each model of `embedded_model`'s choices at its pinned versions."""
+    path = resolve_model(name)
+    assert path.stat().st_size == MODELS[name].size
+    with open(path, "rb") as f:
+        assert f.read(4) == b"GGUF"
 
 
 def test_model_with_wrong_checksum_or_missing_package_is_refused(tmp_path):
