@@ -531,7 +531,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work, _llm() as (url, model, kind):
         if "labels" in parts:
-            bench_labels(ChatClient(url, model, timeout=900), kind)
+            bench_labels(ChatClient(url, model, timeout=900, deadline=900), kind)
         if "throughput" in parts:
             run(pdfs, url, model, Path(work))
 

@@ -14,6 +14,7 @@ Checks, in order (the first that fails names the reason):
                    publication (allowed on a cover: a first page with little text, where the title is
                    the content)
   answer_in_question  the answer only repeats words of the question ("Code for ibm.com/redbooks?")
+  copies_page      the question copies more than 12 words of the page in a row (a sentence with a blank)
   answer_is_label  the answer is the label of the field asked about, not its value ("PAYEE NAME")
   answer_type      the answer is not of the kind the question asks for ("how many" wants a count, "when" a
                    date or time, "who" a name rather than a number)
@@ -300,6 +301,18 @@ def answer_is_label(question: str, answer: str) -> bool:
     return stem(answer_tokens[-1]) in {stem(w) for w in tokens(question)}
 
 
+# no question of 646 human DocVQA questions copies more than 11 words of its page in a row
+MAX_COPIED_WORDS = 12
+
+
+def copies_page(question: str, page: PageIndex, limit: int = MAX_COPIED_WORDS) -> bool:
+    """The question copies more than `limit` words of the page in a row: a sentence of the page with a
+    blank (the model's "The LinnSequencer has 32 tracks, and each track ... How many tracks does the
+    LinnSequencer have?"), not a question a reader would ask."""
+    words_ = tokens(question)
+    return any(page.has_span(words_[i : i + limit + 1]) for i in range(len(words_) - limit))
+
+
 def too_many_sentences(answer: str, limit: int = 2) -> bool:
     """A passage copied as an answer: more than `limit` sentences (a sentence ends after a word of two or
     more letters, so "Charles M. Sevilla" and "U.S. Government" are not cut)."""
@@ -445,6 +458,8 @@ def check_pair(
         return "about_document", 0.0
     if answer_in_question(question, answer):
         return "answer_in_question", 0.0
+    if copies_page(question, page):
+        return "copies_page", 0.0
     if answer_is_label(question, answer):
         return "answer_is_label", 0.0
     if answer_type_mismatch(question, answer):

@@ -572,3 +572,18 @@ def test_near_duplicates_are_found_through_word_forms():
     kept = [(content_words("What is the name of the man who set in the kitchen door?"), "jim")]
     assert near_duplicate("Who was setting in the kitchen door?", "Jim", kept)
     assert not near_duplicate("What did the narrator fall over?", "a root", kept)
+
+
+def test_a_question_that_copies_a_long_passage_of_the_page_is_rejected(shared_data):
+    from synth.checks import copies_page
+
+    page = page_index(page_text(shared_data, "federal-register-2020-17221.pdf", 0))
+    cloze = ("What is the maximum number of airplanes that can be operated with certain systems only if certain "
+             "provisions are incorporated in the operator's existing FAA-approved minimum equipment list (MEL)?")  # fmt: skip
+    assert check_pair(cloze, "5", page, set())[0] == "copies_page"  # the model's question; 5 is invented
+    assert not copies_page("Which agency proposes the airworthiness directive?", page)
+    later = page_index(page_text(shared_data, "federal-register-2020-17221.pdf", 3))  # 12 words of it: kept
+    question = (
+        "Which checklist is used when the autopilot does not set the horizontal stabilizer trim correctly?"
+    )
+    assert not copies_page(question, later)
