@@ -404,20 +404,24 @@ def _dates(text: str) -> set[tuple[int, int, int]]:
 
 
 def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
-    """Two answers to one question say the same: the same date in any common format, or every number of
-    `answer` is in `other` and they match after normalising (case, punctuation, articles, number words,
-    OCR spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
+    """Two answers to one question say the same: the same date in any common format, or the numbers of
+    one are all in the other (a shorter answer may name some of a list's: "737-8 and 737-9 (737 MAX)" /
+    "737 MAX, 737-8") and they match after normalising (case, punctuation, articles, number words, OCR
+    spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
     a = [_DIGITS.get(t, t) for t in tokens(answer) if t not in _ARTICLES]
     b = [_DIGITS.get(t, t) for t in tokens(other) if t not in _ARTICLES]
     if not a or not b:
         return False
     if _date(answer) and _date(answer) == _date(other):
         return True
-    other_index = PageIndex(" ".join(b))
-    for number in _NUMBER.findall(unicodedata.normalize("NFKC", answer)):
-        if not other_index.has_number(number):
-            return False
-    if "".join(a) == "".join(b) or other_index.has_span(a) or PageIndex(" ".join(a)).has_span(b):
+    index, other_index = PageIndex(" ".join(a)), PageIndex(" ".join(b))
+    numbers = _NUMBER.findall(unicodedata.normalize("NFKC", answer))
+    other_numbers = _NUMBER.findall(unicodedata.normalize("NFKC", other))
+    if not all(other_index.has_number(n) for n in numbers) and not (
+        other_numbers and all(index.has_number(n) for n in other_numbers)
+    ):
+        return False
+    if "".join(a) == "".join(b) or other_index.has_span(a) or index.has_span(b):
         return True
     common = sum((Counter(a) & Counter(b)).values())
     if not common:

@@ -587,3 +587,13 @@ def test_a_question_that_copies_a_long_passage_of_the_page_is_rejected(shared_da
         "Which checklist is used when the autopilot does not set the horizontal stabilizer trim correctly?"
     )
     assert not copies_page(question, later)
+
+
+def test_round_trip_answers_that_name_part_of_a_list_agree():
+    from synth.checks import answers_agree
+
+    # a pair about the Federal Register notice, answered again by the model with part of the list
+    answer = "all The Boeing Company Model 737-8 and 737-9 (737 MAX) airplanes"
+    assert answers_agree(answer, "737 MAX, 737-8")
+    assert not answers_agree(answer, "737-7")
+    assert not answers_agree("474", "70") and not answers_agree("08/04/2015", "08/14/2015")
