@@ -2,7 +2,8 @@
 
 Checks, in order (the first that fails names the reason):
   empty            question or answer blank
-  too_long         question or answer longer than a turn should be
+  too_long         question or answer longer than a turn should be, or an answer of more than two sentences
+                   (a passage copied from the page)
   bad_encoding     control characters, replacement characters, private-use glyphs or mojibake ("â€™")
   nested_qa        "Q:", "Answer:"... markers inside a turn (the model wrote several pairs in one)
   not_question     the question is not phrased as a question
@@ -13,6 +14,8 @@ Checks, in order (the first that fails names the reason):
                    publication (allowed on a cover: a first page with little text, where the title is
                    the content)
   answer_in_question  the answer only repeats words of the question ("Code for ibm.com/redbooks?")
+  copies_page      the question copies more than 12 words of the page in a row (a sentence with a blank)
+  answer_is_label  the answer is the label of the field asked about, not its value ("PAYEE NAME")
   answer_type      the answer is not of the kind the question asks for ("how many" wants a count, "when" a
                    date or time, "who" a name rather than a number)
   duplicate        the same question was already asked about this sample
@@ -24,6 +27,7 @@ Malformed model responses were recorded by the generation step; they are counted
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -54,12 +58,15 @@ _WORD = re.compile(r"[^\W_]+(?:[.,/:-][^\W_]+)*", re.UNICODE)
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # runs of letters and digits: what OCR keeps of a value
 # a number with the separators OCR spaces apart: "1, 228. 2", "4- 30- 92"
 _NUMBER = re.compile(r"\d+(?:\s?[.,:/-]\s?\d+)*")
+# what may stand between the digit groups of one number on a page: "1, 228. 2", "4 - 30", "(202) 493", "180 116"
+_NUMBER_GAP = re.compile(r"[ \t]?[.,:/\-–—'’()]{0,2}[ \t]?")
 _NESTED = re.compile(r"(?:^|\s|\n)(?:Q|A|Question|Answer)\s*\d*\s*[:：]", re.IGNORECASE)
 _UNANSWERABLE = re.compile(
     r"\b(?:unanswerable|not (?:mentioned|specified|provided|stated|given|available|clear)|"
     r"cannot be (?:determined|answered|found)|no information|does not (?:say|mention|specify|state))\b|^n/?a$",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"[^\W\d_]{2}[.!?][\"'”’)]?\s+[\"'“‘(]?[A-Z]")
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
 # C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, and UTF-8 read as cp1252/latin-1
 _BAD_TEXT = re.compile(
@@ -120,15 +127,38 @@ def tokens(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A crude English stem, so "approve" matches "approved" and "market" "markets"."""
+    """A crude English stem, so "approve" matches "approved", "market" "markets" and "set" "setting"."""
     for suffix in ("ing", "ed", "es", "s", "e", "d"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(word) >= 4 and word[-1] == word[-2] and word[-1] in "bdgmnprt":
+                word = word[:-1]  # "setting" -> "sett" -> "set", "stopped" -> "stop"
+            return word
     return word
 
 
 def normalise_number(value: str) -> str:
     return re.sub(r"[\s,]", "", value)
+
+
+def _squash(runs: list[str]) -> tuple[str, dict[int, int]]:
+    """The runs joined, and the position where each run starts (and where the last ends) -> its index."""
+    boundaries, position = {0: 0}, 0
+    for i, run in enumerate(runs, 1):
+        position += len(run)
+        boundaries[position] = i
+    return "".join(runs), boundaries
+
+
+def _aligned(joined: str, boundaries: dict[int, int], target: str):
+    """(first run, run after the last) of each place `target` is in `joined`, starting and ending at run
+    boundaries."""
+    start = joined.find(target) if target else -1
+    while start != -1:
+        end = start + len(target)
+        if start in boundaries and end in boundaries:
+            yield boundaries[start], boundaries[end]
+        start = joined.find(target, start + 1)
 
 
 class PageIndex:
@@ -138,44 +168,31 @@ class PageIndex:
 
     def __init__(self, text: str):
         self.text = text
+        folded = unicodedata.normalize("NFKC", text)
         toks = tokens(text)
-        self.words = set(words(unicodedata.normalize("NFKC", text))) | set(toks)
+        self.words = set(words(folded)) | set(toks)
         self.stems = {stem(w) for w in toks}
-        digits = re.findall(r"\d+", unicodedata.normalize("NFKC", text))
-        self.digits = "".join(digits)
-        self.digit_boundaries = {0}
-        position = 0
-        for run in digits:
-            position += len(run)
-            self.digit_boundaries.add(position)
-        self.squashed = "".join(toks)
-        self.boundaries = {0}
-        position = 0
-        for token in toks:
-            position += len(token)
-            self.boundaries.add(position)
+        self.squashed, self.boundaries = _squash(toks)
+        self.digit_runs = list(re.finditer(r"\d+", folded))
+        self.digits, self.digit_boundaries = _squash([m[0] for m in self.digit_runs])
+        self.folded = folded
+        self.dates = _dates(folded)
 
     def has_span(self, parts: list[str]) -> bool:
         """True when the tokens `parts`, squashed, start and end at token boundaries of the page."""
-        target = "".join(parts)
-        if not target:
-            return False
-        start = self.squashed.find(target)
-        while start != -1:
-            if start in self.boundaries and start + len(target) in self.boundaries:
-                return True
-            start = self.squashed.find(target, start + 1)
-        return False
+        return any(_aligned(self.squashed, self.boundaries, "".join(parts)))
 
     def has_number(self, number: str) -> bool:
-        """True when the number's digit groups appear in a row among the page's digit runs, whatever
-        stands between or around them ("1, 228. 2" and "$1,228.2" hold 1,228.2; "DB2" holds 2)."""
+        """True when the number's digit groups are a run of the page's digit groups joined by what OCR and
+        typesetting put inside a number: a space, a separator, a bracket ("1, 228. 2" and "$1,228.2" hold
+        1,228.2; "(202) 493-2251" holds 202-493-2251; "DB2" holds 2). Groups from different values ("2015"
+        at a line end, "08/04" on the next) do not make a number."""
         target = "".join(re.findall(r"\d+", number))
-        start = self.digits.find(target) if target else -1
-        while start != -1:
-            if start in self.digit_boundaries and start + len(target) in self.digit_boundaries:
+        for first, end in _aligned(self.digits, self.digit_boundaries, target):
+            runs = self.digit_runs[first:end]
+            gaps = (self.folded[a.end() : b.start()] for a, b in itertools.pairwise(runs))
+            if all(_NUMBER_GAP.fullmatch(gap) for gap in gaps):
                 return True
-            start = self.digits.find(target, start + 1)
         return False
 
     def has_word(self, word: str) -> bool:
@@ -207,14 +224,20 @@ def grounding(answer: str, page: PageIndex, question: str = "") -> float:
     "$ 8.50", "4- 30- 92", "inter - office"). Otherwise the share of its content words found on the page,
     and 0 when one of its numbers is not there. Unit words ("percent", "dollars") are left out, so
     "25 percent" matches "25%". A yes/no answer to a yes/no question is grounded as far as the question's
-    own words are on the page (so it does not count as grounded on any page at all)."""
+    own words are on the page (so it does not count as grounded on any page at all). A date is on the page
+    when the page has it in any common format ("2015-08-04" = "08/04/2015")."""
     answer_tokens = tokens(answer)
     if not answer_tokens:
         return 0.0
     if question and _yes_no(answer) and is_yes_no_question(question):
         content = [w for w in tokens(question) if w not in STOP_WORDS]
         return sum(page.has_word(w) for w in content) / len(content) if content else 0.0
-    if page.has_span(answer_tokens):
+    if all(t.isdigit() for t in answer_tokens):  # a number, date or code: its groups must form one value
+        if page.has_number(answer):
+            return 1.0
+    elif page.has_span(answer_tokens):
+        return 1.0
+    if len(answer_tokens) <= 4 and _date(answer) in page.dates:  # the page's date in another format
         return 1.0
     numbers = _NUMBER.findall(unicodedata.normalize("NFKC", answer))
     if any(not page.has_number(n) for n in numbers):
@@ -262,6 +285,40 @@ def answer_in_question(question: str, answer: str) -> bool:
     return bool(answer_words) and not _yes_no(answer) and all(w in question_words for w in answer_words)
 
 
+# nouns a form or a table writes as a field's label beside its value ("PAYEE NAME", "DATE", "ACCOUNT NO.")
+LABEL_NOUNS = frozenset(
+    "name names date dates number no num title address amount total code id type signature phone fax email "
+    "time place description".split()
+)
+
+
+def answer_is_label(question: str, answer: str) -> bool:
+    """The answer is the label of the field the question asks about, not its value: a short answer ending
+    in the noun the question asks for ("What is the payee's name?" -> "PAYEE NAME")."""
+    answer_tokens = tokens(answer)
+    if not answer_tokens or len(answer_tokens) > 3 or answer_tokens[-1] not in LABEL_NOUNS:
+        return False
+    return stem(answer_tokens[-1]) in {stem(w) for w in tokens(question)}
+
+
+# no question of 646 human DocVQA questions copies more than 11 words of its page in a row
+MAX_COPIED_WORDS = 12
+
+
+def copies_page(question: str, page: PageIndex, limit: int = MAX_COPIED_WORDS) -> bool:
+    """The question copies more than `limit` words of the page in a row: a sentence of the page with a
+    blank (the model's "The LinnSequencer has 32 tracks, and each track ... How many tracks does the
+    LinnSequencer have?"), not a question a reader would ask."""
+    words_ = tokens(question)
+    return any(page.has_span(words_[i : i + limit + 1]) for i in range(len(words_) - limit))
+
+
+def too_many_sentences(answer: str, limit: int = 2) -> bool:
+    """A passage copied as an answer: more than `limit` sentences (a sentence ends after a word of two or
+    more letters, so "Charles M. Sevilla" and "U.S. Government" are not cut)."""
+    return len(_SENTENCE_END.findall(answer)) + 1 > limit
+
+
 def about_document(question: str, cover: bool = False) -> bool:
     """The question asks about the document rather than what it says: its page numbers always; its name,
     title or publication unless the page is a cover (the first page)."""
@@ -288,7 +345,8 @@ def answer_type_mismatch(question: str, answer: str) -> bool:
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in tokens(text) if w not in STOP_WORDS}
+    """The stems of the words of `text` that are not stop words."""
+    return {stem(w) for w in tokens(text) if w not in STOP_WORDS}
 
 
 def near_duplicate(
@@ -314,35 +372,56 @@ _DIGITS = {w: str(i) for i, w in enumerate(
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 
 
+# dates as "2020-08-06", "08/06/2020" (US order), "August 6, 2020", "6 Aug 2020": (pattern, year, month, day groups)
+_DATE_FORMS = [
+    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), 1, 2, 3),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), 3, 1, 2),
+    (re.compile(r"\b([a-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})\b"), 3, 1, 2),
+    (re.compile(r"\b(\d{1,2}) ([a-z]{3})[a-z]*\.? (\d{4})\b"), 3, 2, 1),
+]
+
+
+def _date_of(match: re.Match, year: int, month: int, day: int) -> tuple[int, int, int] | None:
+    m = match[month]
+    month_number = int(m) if m.isdigit() else _MONTHS.get(m)
+    return (int(match[year]), month_number, int(match[day])) if month_number else None
+
+
 def _date(text: str) -> tuple[int, int, int] | None:
-    """(year, month, day) of a date written as "August 6, 2020", "6 Aug 2020", "2020-08-06" or "08/06/2020"."""
-    t = text.lower()
-    if m := re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", t):
-        return int(m[1]), int(m[2]), int(m[3])
-    if m := re.search(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", t):
-        return int(m[3]), int(m[1]), int(m[2])
-    if m := re.search(r"\b([a-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})\b", t):
-        return (int(m[3]), _MONTHS[m[1]], int(m[2])) if m[1] in _MONTHS else None
-    if m := re.search(r"\b(\d{1,2}) ([a-z]{3})[a-z]*\.? (\d{4})\b", t):
-        return (int(m[3]), _MONTHS[m[2]], int(m[1])) if m[2] in _MONTHS else None
+    """(year, month, day) of the first date written in one of the common formats, else None."""
+    t = " ".join(text.lower().split())
+    for pattern, *groups in _DATE_FORMS:
+        if m := pattern.search(t):
+            return _date_of(m, *groups)
     return None
 
 
+def _dates(text: str) -> set[tuple[int, int, int]]:
+    """Every date of a page, in any of the formats of `_date`."""
+    t = " ".join(text.lower().split())
+    found = (_date_of(m, *groups) for pattern, *groups in _DATE_FORMS for m in pattern.finditer(t))
+    return {d for d in found if d}
+
+
 def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
-    """Two answers to one question say the same: the same date in any common format, or every number of
-    `answer` is in `other` and they match after normalising (case, punctuation, articles, number words,
-    OCR spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
+    """Two answers to one question say the same: the same date in any common format, or the numbers of
+    one are all in the other (a shorter answer may name some of a list's: "737-8 and 737-9 (737 MAX)" /
+    "737 MAX, 737-8") and they match after normalising (case, punctuation, articles, number words, OCR
+    spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
     a = [_DIGITS.get(t, t) for t in tokens(answer) if t not in _ARTICLES]
     b = [_DIGITS.get(t, t) for t in tokens(other) if t not in _ARTICLES]
     if not a or not b:
         return False
     if _date(answer) and _date(answer) == _date(other):
         return True
-    other_index = PageIndex(" ".join(b))
-    for number in _NUMBER.findall(unicodedata.normalize("NFKC", answer)):
-        if not other_index.has_number(number):
-            return False
-    if "".join(a) == "".join(b) or other_index.has_span(a) or PageIndex(" ".join(a)).has_span(b):
+    index, other_index = PageIndex(" ".join(a)), PageIndex(" ".join(b))
+    numbers = _NUMBER.findall(unicodedata.normalize("NFKC", answer))
+    other_numbers = _NUMBER.findall(unicodedata.normalize("NFKC", other))
+    if not all(other_index.has_number(n) for n in numbers) and not (
+        other_numbers and all(index.has_number(n) for n in other_numbers)
+    ):
+        return False
+    if "".join(a) == "".join(b) or other_index.has_span(a) or index.has_span(b):
         return True
     common = sum((Counter(a) & Counter(b)).values())
     if not common:
@@ -367,7 +446,7 @@ def check_pair(
     question, answer = question.strip(), answer.strip()
     if not question or not answer:
         return "empty", 0.0
-    if len(question) > max_question_chars or len(answer) > max_answer_chars:
+    if len(question) > max_question_chars or len(answer) > max_answer_chars or too_many_sentences(answer):
         return "too_long", 0.0
     if bad_encoding(question) or bad_encoding(answer):
         return "bad_encoding", 0.0
@@ -383,6 +462,10 @@ def check_pair(
         return "about_document", 0.0
     if answer_in_question(question, answer):
         return "answer_in_question", 0.0
+    if copies_page(question, page):
+        return "copies_page", 0.0
+    if answer_is_label(question, answer):
+        return "answer_is_label", 0.0
     if answer_type_mismatch(question, answer):
         return "answer_type", 0.0
     key = " ".join(words(question))

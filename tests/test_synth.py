@@ -446,3 +446,80 @@ def test_truncated_output_with_raw_control_characters_is_salvaged_not_fatal():
     pairs, problem = parse_pairs(text)
     assert pairs == [{"question": "Which words?", "answer": "Tempora co\nNeque labo"}]
     assert problem.startswith("malformed: not valid JSON")
+
+
+def test_numbers_are_not_assembled_from_separate_values(shared_data):
+    # the WARN report's text layer lists dates in a column: "07/13/2015     07/21/2015", "08/04/2015" on
+    # the next line; digit groups of two values do not make a number ("2015-07"), its own dates do, in
+    # any common format (the model wrote "2015-08-04" for "08/04/2015")
+    page = page_index(page_text(shared_data, "ca-warn-report.pdf", 2))
+    for answer in ("08/04/2015", "2015-08-04", "August 4, 2015", "661", "10/16/2015"):
+        assert grounding(answer, page) == 1.0, answer
+    for answer in ("2015-07", "2015-10-17", "6610", "2015/08"):
+        assert grounding(answer, page) == 0.0, answer
+    fax = page_index(page_text(shared_data, "federal-register-2020-17221.pdf", 0))  # "Fax: 202–493–2251"
+    assert grounding("202-493-2251", fax) == 1.0 and grounding("202-493-2215", fax) == 0.0
+
+
+def test_an_answer_that_is_the_label_of_the_field_is_rejected(shared_data):
+    from synth.checks import answer_is_label
+
+    page = page_index(page_text(shared_data, "senate-expenditures.pdf"))  # a table with a PAYEE NAME column
+    assert check_pair("What is the paymentee's name?", "PAYEE NAME", page, set())[0] == "answer_is_label"
+    assert answer_is_label("What is the date of the document?", "DATE")
+    assert answer_is_label("What is the document number?", "DOCUMENT NO.") is False  # "no" is not asked
+    assert check_pair("Who was the intern from Sep. 18?", "BOLLINGER, ERIN S", page, set())[0] is None
+    assert not answer_is_label("What is the name of the precinct?", "ACTON")
+    assert not answer_is_label("What is the title of Chapter 1?", "Securing and protecting IBM DB2 data")
+    assert not answer_is_label("Which form is it?", "Change of Address")  # "address" is not what is asked
+
+
+def test_a_passage_copied_as_an_answer_is_too_long():
+    from synth.checks import too_many_sentences
+
+    # the model's answer to "Why did the man go to tip-toeing?" on a scanned page of Huckleberry Finn
+    passage = ("He fell over a root and made a noise. We scrouched down and laid still. Miss Watson's Jim was "
+               "setting in the kitchen door; we could see him pretty clear, because there was a light behind "
+               "him. He got up and stretched his neck out about a minute, listening. Then he says, Who dah?")  # fmt: skip
+    assert too_many_sentences(passage)
+    page = page_index(passage)
+    assert check_pair("Why did the man go to tip-toeing?", passage, page, set())[0] == "too_long"
+    two = ("The word processor didn't just change workplaces—it changed culture. It democratized writing, "
+           "enabling anyone with access to a computer to produce professional-quality documents.")  # fmt: skip
+    assert not too_many_sentences(two)
+    assert not too_many_sentences("Mr. Charles M. Sevilla, Esq. of Cleveland, Ohio, for the U.S. Government.")
+
+
+def test_near_duplicates_are_found_through_word_forms():
+    from synth.checks import content_words, near_duplicate, stem
+
+    assert stem("setting") == stem("set") and stem("stopped") == stem("stop") and stem("called") == "call"
+    # two questions of the model about a scanned page, both answered "Jim"
+    kept = [(content_words("What is the name of the man who set in the kitchen door?"), "jim")]
+    assert near_duplicate("Who was setting in the kitchen door?", "Jim", kept)
+    assert not near_duplicate("What did the narrator fall over?", "a root", kept)
+
+
+def test_a_question_that_copies_a_long_passage_of_the_page_is_rejected(shared_data):
+    from synth.checks import copies_page
+
+    page = page_index(page_text(shared_data, "federal-register-2020-17221.pdf", 0))
+    cloze = ("What is the maximum number of airplanes that can be operated with certain systems only if certain "
+             "provisions are incorporated in the operator's existing FAA-approved minimum equipment list (MEL)?")  # fmt: skip
+    assert check_pair(cloze, "5", page, set())[0] == "copies_page"  # the model's question; 5 is invented
+    assert not copies_page("Which agency proposes the airworthiness directive?", page)
+    later = page_index(page_text(shared_data, "federal-register-2020-17221.pdf", 3))  # 12 words of it: kept
+    question = (
+        "Which checklist is used when the autopilot does not set the horizontal stabilizer trim correctly?"
+    )
+    assert not copies_page(question, later)
+
+
+def test_round_trip_answers_that_name_part_of_a_list_agree():
+    from synth.checks import answers_agree
+
+    # a pair about the Federal Register notice, answered again by the model with part of the list
+    answer = "all The Boeing Company Model 737-8 and 737-9 (737 MAX) airplanes"
+    assert answers_agree(answer, "737 MAX, 737-8")
+    assert not answers_agree(answer, "737-7")
+    assert not answers_agree("474", "70") and not answers_agree("08/04/2015", "08/14/2015")
