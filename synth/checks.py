@@ -11,8 +11,8 @@ Checks, in order (the first that fails names the reason):
   code_like        braces or function calls in the answer (Docmatix's rule, but without its `\\w+\\.\\w+`
                    pattern, which also dropped every answer with a decimal number such as 3.5)
   about_document   the question is about the document itself: its page numbers, or its name/title/
-                   publication (allowed on a cover: a first page with little text, where the title is
-                   the content)
+                   publication/main topic (allowed on a cover: a first page with little text, where the
+                   title is the content)
   answer_in_question  the answer only repeats words of the question ("Code for ibm.com/redbooks?")
   copies_page      the question copies more than 12 words of the page in a row (a sentence with a blank)
   answer_is_label  the answer is the label of the field asked about, not its value ("PAYEE NAME")
@@ -83,7 +83,8 @@ _DOCUMENT_ITSELF = re.compile(
     rf"\b(?:title|name|file ?name|heading)\s+of\s+(?:this|the)\s+{_DOC}\b|"
     rf"\b(?:this|the)\s+{_DOC}'s\s+(?:title|name)\b|\b(?:this|the)\s+{_DOC}\s+(?:is\s+)?(?:called|titled)\b|"
     rf"\bwhat\s+is\s+(?:this|the)\s+{_DOC}\s+(?:called|about)\b|"
-    rf"\b(?:purpose|location|author|type|format|length|size)\s+of\s+(?:this|the)\s+(?:{_DOC}|page text|text)\b|"
+    rf"\b(?:purpose|location|author|type|format|length|size|(?:main\s+)?(?:topic|theme))\s+of\s+"
+    rf"(?:this|the)\s+(?:{_DOC}|page text|text)\b|"
     rf"\b(?:this|the)\s+{_DOC}\s+(?:reside|come\s+from|located|stored|kept|found)\b|"
     rf"\b(?:where|when|by whom|who)\b.{{0,20}}\b(?:this|the)\s+{_DOC}\b.{{0,20}}"
     rf"\b(?:published|printed|written|created|issued|released)\b",

@@ -331,6 +331,10 @@ def test_questions_about_the_document_itself_are_rejected_unless_on_a_cover():
     assert not about_document("What is the title of this document?", cover=True)
     assert about_document("What page number is shown?", cover=True)  # never: page numbers
     assert not about_document("What is the name of the precinct?")
+    # a summary of the page is about the page itself too: neither grounding nor the round trip can check it
+    assert about_document("What was the main topic of the page?")  # the model's, on a scanned page
+    assert not about_document("What is the main topic of this page?", cover=True)
+    assert not about_document("What is the subject of the memorandum?")  # a DocVQA question: a form field
 
 
 @pytest.mark.parametrize(
