@@ -180,8 +180,12 @@ def declared_options(options: Iterable[Option]) -> dict[str, Option]:
 
 
 def unknown_option_error(name: str, declared: Iterable[str], where: str) -> OptionError:
-    close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    known = list(declared)
+    # a name that a longer option ends with (max_side: render_max_side, resize_max_side) is named in full
+    close = [k for k in known if k.endswith(f"_{name}")] or difflib.get_close_matches(
+        name, known, n=1, cutoff=0.6
+    )
+    hint = f"; did you mean {' or '.join(repr(c) for c in sorted(close))}?" if close else ""
     return OptionError(
         f"unknown option {name!r} for {where}{hint} (`curate recipes NAME --options` lists them)"
     )

@@ -98,6 +98,9 @@ def test_an_unknown_option_is_refused_with_the_closest_name():
         get_recipe("docmatix").resolve({"min_groundng": 0.5})
     with pytest.raises(OptionError, match="unknown option 'llm_url' for recipe 'pdf-pages'"):
         get_recipe("pdf-pages").resolve({"llm_url": "http://x"})  # a docmatix option, not this recipe's
+    # the render size's old name: both options it could mean are named
+    with pytest.raises(OptionError, match="did you mean 'render_max_side' or 'resize_max_side'"):
+        get_recipe("pdf-pages").resolve({"max_side": 100})
 
 
 def test_a_bad_option_fails_before_any_work(tmp_path):
