@@ -18,6 +18,14 @@ Checks, in order (the first that fails names the reason):
   answer_is_label  the answer is the label of the field asked about, not its value ("PAYEE NAME")
   answer_type      the answer is not of the kind the question asks for ("how many" wants a count, "when" a
                    date or time, "who" a name rather than a number)
+  summary          the question asks for a summary ("the main topic of the abstract", "what this section
+                   discusses"): the answer is the model's paraphrase, which no check can hold to the page
+  open_list        "What are some ...?": any subset is an answer, so neither a reader nor the round trip
+                   can tell a complete one from an invented one
+  term_for         "What is the term for ...?": the small models answered with a nearby term the page does
+                   not give that meaning (4 of 5 such kept pairs labelled wrong)
+  ambiguous_key    the question looks a row up by a date or code written more than once on the page
+                   ("Which company closed on 10/30/2015?" with three closures that day)
   duplicate        the same question was already asked about this sample
   near_duplicate   nearly the same question (content words) was already kept for this sample
   not_grounded     the answer is not on the page (see `grounding`)
@@ -67,6 +75,19 @@ _UNANSWERABLE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[^\W\d_]{2}[.!?][\"'”’)]?\s+[\"'“‘(]?[A-Z]")
+_SUMMARY = re.compile(
+    r"\bmain\s+(?:topic|idea|point|purpose|focus|subject|argument)s?\b|\b(?:discussed|covered|described)\s+in\s+"
+    r"(?:this|the)\s+(?:section|abstract|chapter|paragraph|passage|article|paper)\b|\bwhat\s+(?:does|is)\s+"
+    r"(?:this|the)\s+(?:section|abstract|chapter|paragraph|passage)\s+(?:about|discuss|describe|say)",
+    re.IGNORECASE,
+)
+_OPEN_LIST = re.compile(r"^\W*(?:what|which|who)\s+(?:are|were)\s+some\b|\bsome\s+(?:of\s+the\s+)?examples\b|"
+                        r"^\W*(?:name|list|give)\s+some\b", re.IGNORECASE)  # fmt: skip
+_TERM_FOR = re.compile(
+    r"\bwhat\s+is\s+the\s+(?:name\s+of\s+the\s+)?term\s+(?:for|that|which)\b", re.IGNORECASE
+)
+# a lookup key: a date or a code whose digit groups have separators ("10/30/2015", "07-15", "A-123.4")
+_KEY = re.compile(r"\b\w*\d+(?:[/.:-]\w*\d+\w*)+\b")
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
 # C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, and UTF-8 read as cp1252/latin-1
 _BAD_TEXT = re.compile(
@@ -328,6 +349,15 @@ def about_document(question: str, cover: bool = False) -> bool:
     return not cover and bool(_DOCUMENT_ITSELF.search(question))
 
 
+def ambiguous_key(question: str, page: PageIndex) -> bool:
+    """The question picks a row by a date or code the page writes more than once: several rows match."""
+    for key in _KEY.findall(question):
+        found = re.findall(rf"(?<![\w/.-]){re.escape(key)}(?![\w/-]|\.\d)", page.folded)
+        if len(found) >= 2:
+            return True
+    return False
+
+
 def _has_number(answer: str) -> bool:
     return bool(re.search(r"\d", answer) or _NUMBER_WORDS.search(answer))
 
@@ -469,6 +499,14 @@ def check_pair(
         return "answer_is_label", 0.0
     if answer_type_mismatch(question, answer):
         return "answer_type", 0.0
+    if _SUMMARY.search(question):
+        return "summary", 0.0
+    if _OPEN_LIST.search(question):
+        return "open_list", 0.0
+    if _TERM_FOR.search(question):
+        return "term_for", 0.0
+    if ambiguous_key(question, page):
+        return "ambiguous_key", 0.0
     key = " ".join(words(question))
     if key in seen:
         return "duplicate", 0.0
