@@ -561,6 +561,19 @@ def pages_for_generation() -> dict[str, str]:
     return {p: pages[p] for p in ids if p not in dropped and not page_kind(pages[p])}
 
 
+def write_pages(pdfs: Path, max_pages: int, out) -> None:
+    """A JSONL of page_id/text (for CURATE_BENCH_PAGES) of the first `max_pages` pages of every PDF under
+    `pdfs`, read as the recipe reads them, without the pages its language filter drops."""
+    from curate.pdf import PdfPageReader
+
+    reader = PdfPageReader(str(pdfs), max_pages=max_pages, glob_pattern="**/*.pdf", dpi=36)
+    pages = {doc.id: doc.text for doc in reader.run() if doc.text.strip()}
+    dropped = language_dropped(pages)
+    for page_id, text in pages.items():
+        if page_id not in dropped:
+            out.write(json.dumps({"page_id": page_id, "text": text}, ensure_ascii=False) + "\n")
+
+
 def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path) -> dict:
     """The qa stage's generation, round trip and checks, as the recipe runs them (one sample per page),
     with packaged model `name` on the embedded server; kept pairs matched against the labels."""
@@ -674,6 +687,8 @@ if __name__ == "__main__":
         from synth.models import MODELS
 
         compare_generation(sys.argv[2:] or list(MODELS))
+    elif sys.argv[1:2] == ["pages"]:  # python -m benchmarks.bench_docmatix pages PDF_DIR [MAX_PAGES] > X.jsonl
+        write_pages(Path(sys.argv[2]), int(sys.argv[3]) if sys.argv[3:] else 2, sys.stdout)
     elif sys.argv[1:2] == ["models"]:  # python -m benchmarks.bench_docmatix models [NAME ...]
         from synth.models import MODELS
 
