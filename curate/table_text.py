@@ -54,6 +54,11 @@ def find_tables(text_blocks: list, words: list) -> tuple[list, list, tuple[int, 
     if not words:
         return list(text_blocks), [], frame
     placed = [(*_to_frame(w, frame), w) for w in words]  # (u0, v0, u1, v1, word)
+    # words of a few letters are longer along their line than across it: if most are not, the lines
+    # run another way than the one guessed (a sideways table of one-word cells), and rows would be columns
+    long_words = [p for p in placed if len(p[4][4]) >= 4]
+    if sum(1 for p in long_words if p[2] - p[0] < p[3] - p[1]) * 2 > len(long_words):
+        return list(text_blocks), [], frame
     height = median(p[3] - p[1] for p in placed) or 1.0
     by_block: dict[int, list] = {}
     for p in placed:
