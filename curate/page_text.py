@@ -156,9 +156,10 @@ class LayerSignals:
         return text_quality(self.text)
 
 
-def layer_signals(page, grid: int = 48) -> LayerSignals:
+def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals:
     """Text blocks and image blocks of a PyMuPDF page from one parse; areas as a union on a coarse grid
-    (overlapping images are not counted twice)."""
+    (overlapping images are not counted twice). `table_rows`: tables written row by row (False: as MuPDF
+    stores them, the baseline of benchmarks/bench_ocr.py)."""
     import pymupdf
 
     rect = page.rect
@@ -167,7 +168,11 @@ def layer_signals(page, grid: int = 48) -> LayerSignals:
     blocks = textpage.extractBLOCKS()
     text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
     image_boxes = [b[:4] for b in blocks if b[6] == 1]
-    text = "".join(unit[4] for unit in _ordered_units(page, textpage, [b for b in blocks if b[6] == 0]))
+    if table_rows:
+        units = _ordered_units(page, textpage, [b for b in blocks if b[6] == 0])
+    else:
+        units = reading_order(page, text_blocks)
+    text = "".join(unit[4] for unit in units)
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
     return LayerSignals(

@@ -11,6 +11,7 @@ control characters) keeps the page as it was. Pages with no table keep their blo
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from statistics import median
 
@@ -111,6 +112,8 @@ def _line_directions(words: list) -> dict[int, Counter]:
 
 
 def _to_frame(box, frame: tuple[int, int]) -> tuple[float, float, float, float]:
+    if frame == (1, 0):
+        return box[0], box[1], box[2], box[3]
     dx, dy = frame
     x0, y0, x1, y1 = box[:4]
     us = (dx * x0 + dy * y0, dx * x1 + dy * y1)
@@ -193,9 +196,9 @@ def _edges(cells: list[list]) -> list[tuple[float, float, float]]:
 
 def _shared(values: list[float], tolerance: float, needed: float) -> list[float]:
     """Positions where at least `needed` of the sorted values cluster (within `tolerance` of the first)."""
-    shared, i = [], 0
+    shared, i, j = [], 0, 0
     while i < len(values):
-        j = i
+        j = max(j, i)
         while j < len(values) and values[j] - values[i] <= tolerance:
             j += 1
         if j - i >= needed:
@@ -207,7 +210,9 @@ def _shared(values: list[float], tolerance: float, needed: float) -> list[float]
 
 
 def _near(value: float, positions: list[float], tolerance: float) -> bool:
-    return any(abs(value - p) <= tolerance for p in positions)
+    """Is a value within `tolerance` of one of the sorted positions?"""
+    at = bisect_left(positions, value - tolerance)
+    return at < len(positions) and positions[at] <= value + tolerance
 
 
 def _inside(placed: list, region) -> bool:
