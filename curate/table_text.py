@@ -2,9 +2,10 @@
 
 MuPDF groups a table's words into blocks by column, or by odd runs of cells, so a page's block text
 gives a table column by column: a reader (an LLM writing questions) then matches a value to the wrong
-row. `with_table_rows` finds table regions from the words of the same text parse (rows whose words fall
-into three or more cells that line up with cells of other rows) and replaces the blocks holding them
-with one unit per table whose text is the table row by row, cells left to right joined by " | ".
+row. `find_tables` finds table regions from the words of the same text parse (runs of rows whose words
+fall into three or more short cells lining up with other rows' cells, most rows with about as many
+cells) and replaces the blocks holding them with one unit per table whose text is the table row by
+row, cells left to right joined by " | " (not a tab: a number is never read across two cells).
 Every word of those blocks is written once, verbatim; a block whose words do not match its text (odd
 control characters) keeps the page as it was. Pages with no table keep their blocks untouched.
 """
