@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from curate.table_text import find_tables, may_hold_table, place_tables
+
 # letter runs, apostrophes inside words ("don't"); accented letters count as letters
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # English function words: their share tells English text (judged by the English word list) from other
@@ -154,16 +156,23 @@ class LayerSignals:
         return text_quality(self.text)
 
 
-def layer_signals(page, grid: int = 48) -> LayerSignals:
+def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals:
     """Text blocks and image blocks of a PyMuPDF page from one parse; areas as a union on a coarse grid
-    (overlapping images are not counted twice)."""
+    (overlapping images are not counted twice). `table_rows`: tables written row by row (False: as MuPDF
+    stores them, the baseline of benchmarks/bench_ocr.py)."""
     import pymupdf
 
     rect = page.rect
-    blocks = page.get_text("blocks", flags=pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES)
+    # one parse: its blocks, and its words where the blocks look like a table's cells
+    textpage = page.get_textpage(flags=pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES)
+    blocks = textpage.extractBLOCKS()
     text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
     image_boxes = [b[:4] for b in blocks if b[6] == 1]
-    text = "".join(unit[4] for unit in reading_order(page, text_blocks))
+    if table_rows:
+        units = _ordered_units(page, textpage, [b for b in blocks if b[6] == 0])
+    else:
+        units = reading_order(page, text_blocks)
+    text = "".join(unit[4] for unit in units)
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
     return LayerSignals(
@@ -172,6 +181,22 @@ def layer_signals(page, grid: int = 48) -> LayerSignals:
         text_share=_covered_share([b[:4] for b in text_blocks], rect, grid),
         chars_per_kpt2=visible / area * 1000,
     )
+
+
+def _ordered_units(page, textpage, blocks: list) -> list:
+    """The page's text blocks in reading order, each table (see curate.table_text) as one unit written
+    row by row: within its column or as a band across columns, or below the text above it."""
+    text_blocks = [b for b in blocks if b[4].strip()]
+    if may_hold_table(text_blocks):
+        rest, tables, frame = find_tables(blocks, textpage.extractWORDS())
+        if tables:
+            units = [b for b in rest if b[4].strip()] + tables
+            # the tables' blocks are gone: splitting merged blocks (a new parse) would bring them back
+            columns = _column_bounds(units)
+            if columns is None:
+                return place_tables(units[: -len(tables)], tables, frame)
+            return _in_columns(units, columns)
+    return reading_order(page, text_blocks)
 
 
 def _covered_share(boxes, rect, grid: int) -> float:
