@@ -17,7 +17,8 @@ Checks, in order (the first that fails names the reason):
   copies_page      the question copies more than 12 words of the page in a row (a sentence with a blank)
   answer_is_label  the answer is the label of the field asked about, not its value ("PAYEE NAME")
   answer_type      the answer is not of the kind the question asks for ("how many" wants a count, "when" a
-                   date or time, "who" a name rather than a number)
+                   date or time, "who" a name rather than a number, "what is the name of" a name, not a
+                   sentence)
   summary          the question asks for a summary ("the main topic of the abstract", "what this section
                    discusses"): the answer is the model's paraphrase, which no check can hold to the page
   open_list        "What are some ...?": any subset is an answer, so neither a reader nor the round trip
@@ -121,6 +122,10 @@ _DATE_QUESTION = re.compile(
     r"^(?:\W*)(?:when\b|(?:in |on |by |since )?(?:what|which) (?:year|date|day|month|time|decade|century)\b|"
     r"(?:the )?date of\b)",
     re.IGNORECASE,
+)
+# asks for a name: answered by a name or a list of names, not a sentence
+_NAME_QUESTION = re.compile(
+    r"^\W*(?:what\s+(?:is|was|are|were)\s+the\s+names?\s+of|who\s+(?:is|was|are|were)\b)", re.I
 )
 _WHO_QUESTION = re.compile(r"^(?:\W*)(?:who|whom)\b", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(
@@ -369,10 +374,17 @@ def answer_type_mismatch(question: str, answer: str) -> bool:
         return not _has_number(answer)
     if _DATE_QUESTION.search(q):
         return not (re.search(r"\d", answer) or _DATE_WORDS.search(answer))
+    if _NAME_QUESTION.search(q) and _is_sentence(answer):  # "Who is the desk sergeant?" -> a plot sentence
+        return True
     if _WHO_QUESTION.search(q):  # a person or body: letters, not a bare number, date or yes/no
         letters = [t for t in tokens(answer) if not t.isdigit()]
         return not letters or _yes_no(answer) or bool(re.fullmatch(r"[\d\s.,:/$%-]+", answer.strip()))
     return False
+
+
+def _is_sentence(answer: str) -> bool:
+    """Four or more lower-case words: a clause, not a name or a list of names ("Andreas Gal, Brendan Eich")."""
+    return sum(1 for w in re.findall(r"[^\W\d_]+", answer) if w.islower()) >= 4
 
 
 def content_words(text: str) -> set[str]:

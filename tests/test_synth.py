@@ -443,7 +443,10 @@ def test_summaries_open_lists_term_questions_and_ambiguous_lookups_are_rejected(
         return check_pair(question, answer, page_index(text), set(), 0.0)[0]
 
     paper = page_text(shared_data, "tracemonkey.pdf", 0)
-    assert reason("What is the main topic of the abstract?", "Dynamic compilation techniques", paper) == "summary"
+    assert (
+        reason("What is the main topic of the abstract?", "Dynamic compilation techniques", paper)
+        == "summary"
+    )
     assert reason("What is the main topic discussed in this section?", "Traces", paper) == "summary"
     assert reason("What does this section discuss?", "trace trees", paper) == "summary"
     assert reason("What are some of the procedures in the AFM?", "emergency procedures", paper) == "open_list"
@@ -451,6 +454,14 @@ def test_summaries_open_lists_term_questions_and_ambiguous_lookups_are_rejected(
         "term_for"
     )
     assert reason("What is the term used to describe a format for documents?", "Templates", paper) is None
+
+    # a name asked, a sentence answered; a list of names is a name answer
+    assert reason(
+        "Who was Jim?", "Miss Watson's big servant, named Jim, was setting in the kitchen door", paper
+    ) == ("answer_type")
+    assert (
+        reason("Who are the authors of the paper?", "Andreas Gal, Brendan Eich, Mike Shaver", paper) is None
+    )
 
     warn = page_text(shared_data, "ca-warn-report.pdf", 2)  # three closures dated 10/30/2015 on this page
     assert ambiguous_key("What is the name of the company that closed on 10/30/2015?", page_index(warn))
