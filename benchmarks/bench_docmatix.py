@@ -18,7 +18,11 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
 - `python -m benchmarks.bench_docmatix generate NAME [NAME ...]`: each packaged model writes, answers again
   and checks pairs about the same pages (the labelled set's pages sent to the LLM, or CURATE_BENCH_PAGES),
   one after the other: kept pairs per page, their precision by benchmarks/data/docmatix_generated_labels.jsonl
-  (pairs labelled by reading the page; unlabelled kept pairs go to CURATE_BENCH_UNLABELLED), s/page.
+  and docmatix_heldout_labels.jsonl (pairs labelled by reading the page; unlabelled kept pairs go to
+  CURATE_BENCH_UNLABELLED), s/page. Held-out pages: CURATE_BENCH_PAGES=benchmarks/data/
+  docmatix_heldout_pages.jsonl (public PDFs of pdfplumber, py-pdf/sample-files, camelot and pdfminer.six, each
+  row citing its file; CURATE_BENCH_PAGE_SET=heldout1|heldout2 picks one set). `... pages PDF_DIR [N]`
+  writes such a file from PDFs, as the recipe reads them.
 - throughput: the qa stage vs a plain client on the first CURATE_BENCH_MAX_PAGES (default 1) page(s) of
   each PDF of CURATE_BENCH_PDFS (default ../shared/data/pdf/born_digital), round trip off in both.
 """
@@ -539,11 +543,14 @@ def _pair_key(page_id: str, question: str, answer: str) -> tuple[str, str, str]:
 
 def load_generated_labels() -> dict[tuple[str, str, str], dict]:
     """Labels (keep/reject with the reason, by reading the page) of pairs the models wrote during the
-    generation bench: benchmarks/data/docmatix_generated_labels.jsonl, keyed by page, question, answer."""
-    path = DATA / "docmatix_generated_labels.jsonl"
-    labels = (
-        [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()] if path.exists() else []
-    )
+    generation bench, keyed by page, question, answer: on the labelled set's pages
+    (docmatix_generated_labels.jsonl) and on held-out public pages (docmatix_heldout_labels.jsonl)."""
+    labels = [
+        json.loads(line)
+        for name in ("docmatix_generated_labels.jsonl", "docmatix_heldout_labels.jsonl")
+        for line in open(DATA / name, encoding="utf-8")
+        if line.strip()
+    ]
     labels += [x for x in load_labels()[0] if x["origin"] == "model"]
     return {_pair_key(x["page_id"], x["question"], x["answer"]): x for x in labels}
 
@@ -554,6 +561,8 @@ def pages_for_generation() -> dict[str, str]:
     source = os.environ.get("CURATE_BENCH_PAGES")
     if source:
         rows = [json.loads(line) for line in open(source, encoding="utf-8") if line.strip()]
+        wanted = os.environ.get("CURATE_BENCH_PAGE_SET")  # e.g. heldout2 of docmatix_heldout_pages.jsonl
+        rows = [r for r in rows if not wanted or r.get("set") == wanted]
         return {r["page_id"]: r["text"] for r in rows if not page_kind(r["text"])}
     labels, pages = load_labels()
     dropped = language_dropped(pages)
@@ -687,7 +696,9 @@ if __name__ == "__main__":
         from synth.models import MODELS
 
         compare_generation(sys.argv[2:] or list(MODELS))
-    elif sys.argv[1:2] == ["pages"]:  # python -m benchmarks.bench_docmatix pages PDF_DIR [MAX_PAGES] > X.jsonl
+    elif sys.argv[1:2] == [
+        "pages"
+    ]:  # python -m benchmarks.bench_docmatix pages PDF_DIR [MAX_PAGES] > X.jsonl
         write_pages(Path(sys.argv[2]), int(sys.argv[3]) if sys.argv[3:] else 2, sys.stdout)
     elif sys.argv[1:2] == ["models"]:  # python -m benchmarks.bench_docmatix models [NAME ...]
         from synth.models import MODELS
