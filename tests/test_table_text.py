@@ -157,10 +157,11 @@ def test_rotated_nics_rows_are_lines(shared_data):
         "Alabama | 18,870 | 23,022 | 22,650 | 859 | 1,178 | 0 | 14 | 15 | 0 | 2,179 | 2,307 | 11 | 0 | 0 | 0"
     )
     assert any(line.startswith(alabama) and line.endswith("| 71,137") for line in lines)
-    assert (
-        "State / Territory | Permit | Handgun | Long Gun"
-        in lines[lines.index(next(x for x in lines if x.startswith(alabama))) - 1]
+    header = next(
+        at for at, line in enumerate(lines) if line.startswith("State / Territory | Permit | Handgun")
     )
+    assert lines[header + 1].startswith(alabama)  # right under its header, not labelled
+    assert not any(LABEL_SEP in cell for line in lines for cell in line.split(CELL_SEP)[1:])
 
 
 def _all_pages(shared_data):
