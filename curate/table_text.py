@@ -40,6 +40,7 @@ SHORT_LINE_WORDS = 4  # a cell or a label, not a line of prose
 LABEL_SEP = ": "  # between a body cell's column header and the cell
 MAX_LABEL_CHARS = 40  # a longer header is not repeated on every row (the text would bloat) ...
 MAX_LABELLED_COLUMNS = 12  # ... nor are the headers of a wider table
+MAX_VALUE_WORDS = 6  # a column whose cells are longer (median) is prose set beside a table: no labels
 # a plain number (not a label): 150, -3.5, $6,205., (12), 45%
 PLAIN_NUMBER = re.compile(r"[-+\u2212]?[$\u20ac\u00a3]?\(?\d[\d.,\s]*\)?%?")
 
@@ -264,7 +265,8 @@ def _rows_text(placed: list, height: float) -> str:
 def _header_labels(rows: list[list]) -> tuple[list[str], list[tuple[float, float]], int] | None:
     """(header texts, column spans, index of the last header line) when the first row heads the table:
     as many cells as most rows, all short labels, over rows most of which hold numbers; the columns, as
-    spread by the rows with that many cells, apart and each under its header cell. None otherwise."""
+    spread by the rows with that many cells, of short values (but the first), apart and each under its
+    header cell. None otherwise."""
     count = Counter(len(row) for row in rows).most_common(1)[0][0]
     header, body = rows[0], rows[1:]
     if (
@@ -275,7 +277,9 @@ def _header_labels(rows: list[list]) -> tuple[list[str], list[tuple[float, float
     ):
         return None
     full = [row for row in body if len(row) == count]
-    if not full:
+    if not full or any(
+        median(len(row[k][0].split()) for row in full) > MAX_VALUE_WORDS for k in range(1, count)
+    ):
         return None
     spans = [(min(row[k][1] for row in full), max(row[k][2] for row in full)) for k in range(count)]
     if any(a[1] >= b[0] for a, b in zip(spans, spans[1:], strict=False)):

