@@ -8,10 +8,16 @@ cells) and replaces the blocks holding them with one unit per table whose text i
 row, cells left to right joined by " | " (not a tab: a number is never read across two cells).
 Every word of those blocks is written once, verbatim; a block whose words do not match its text (odd
 control characters) keeps the page as it was. Pages with no table keep their blocks untouched.
+
+A table whose first row is a header (labels over columns of numbers) has each body cell after the row
+label written with its column's header, "Himachal Pradesh | 1981-1991: 20.79 | 1991-2001: 17.54": a small
+model reading " | " rows otherwise picks the wrong column (it cannot count positions). Header words are
+then repeated once per labelled cell; every other word is still written once.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import Counter
 from statistics import median
@@ -31,6 +37,12 @@ MAX_ROW_STEP = 4.0  # of the median word height: table rows further apart start 
 MIN_SHORT_LINES = 12  # pages with fewer short lines in their blocks have no table worth a words parse
 MIN_SHORT_SHARE = 0.3  # ... nor pages where short lines are this rare (prose: long lines)
 SHORT_LINE_WORDS = 4  # a cell or a label, not a line of prose
+LABEL_SEP = ": "  # between a body cell's column header and the cell
+MAX_LABEL_CHARS = 40  # a longer header is not repeated on every row (the text would bloat) ...
+MAX_LABELLED_COLUMNS = 12  # ... nor are the headers of a wider table
+MAX_VALUE_WORDS = 6  # a column whose cells are longer (median) is prose set beside a table: no labels
+# a plain number (not a label): 150, -3.5, $6,205., (12), 45%
+PLAIN_NUMBER = re.compile(r"[-+\u2212]?[$\u20ac\u00a3]?\(?\d[\d.,\s]*\)?%?")
 
 
 def may_hold_table(blocks: list) -> bool:
@@ -230,7 +242,70 @@ def _words_match(block, placed: list) -> bool:
 
 
 def _rows_text(placed: list, height: float) -> str:
-    return "".join(
-        CELL_SEP.join(" ".join(p[4][4] for p in cell) for cell in _cells(row, height)) + "\n"
+    rows = [
+        [(" ".join(p[4][4] for p in cell), cell[0][0], cell[-1][2]) for cell in _cells(row, height)]
         for row in _rows(placed, height)
-    )
+    ]
+    labels = _header_labels(rows)
+    lines = []
+    for at, row in enumerate(rows):
+        columns = _columns_of(row, labels[1]) if labels and at > labels[2] else None
+        if columns is None:
+            lines.append(CELL_SEP.join(text for text, _, _ in row))
+        else:
+            lines.append(
+                CELL_SEP.join(
+                    text if column == 0 else labels[0][column] + LABEL_SEP + text
+                    for (text, _, _), column in zip(row, columns, strict=True)
+                )
+            )
+    return "".join(line + "\n" for line in lines)
+
+
+def _header_labels(rows: list[list]) -> tuple[list[str], list[tuple[float, float]], int] | None:
+    """(header texts, column spans, index of the last header line) when the first row heads the table:
+    as many cells as most rows, all short labels, over rows most of which hold numbers; the columns, as
+    spread by the rows with that many cells, of short values (but the first), apart and each under its
+    header cell. None otherwise."""
+    count = Counter(len(row) for row in rows).most_common(1)[0][0]
+    header, body = rows[0], rows[1:]
+    if (
+        len(header) != count
+        or not 2 <= count <= MAX_LABELLED_COLUMNS
+        or any(len(text) > MAX_LABEL_CHARS or PLAIN_NUMBER.fullmatch(text) for text, _, _ in header)
+        or sum(1 for row in body if any(_numeric(text) for text, _, _ in row)) * 2 <= len(body)
+    ):
+        return None
+    full = [row for row in body if len(row) == count]
+    if not full or any(
+        median(len(row[k][0].split()) for row in full) > MAX_VALUE_WORDS for k in range(1, count)
+    ):
+        return None
+    spans = [(min(row[k][1] for row in full), max(row[k][2] for row in full)) for k in range(count)]
+    if any(a[1] >= b[0] for a, b in zip(spans, spans[1:], strict=False)):
+        return None  # columns overlap: a cell could not be told which it is in
+    # a header is centred or aligned over its column, maybe wider: it is nearer its column than any other
+    for k, (_, u0, u1) in enumerate(header):
+        gaps = [max(0.0, s0 - u1, u0 - s1) for s0, s1 in spans]
+        if min(range(count), key=gaps.__getitem__) != k:
+            return None
+    # lines between the header and the first row with a number continue the header's labels
+    last = next(at for at, row in enumerate(rows) if at and any(_numeric(text) for text, _, _ in row)) - 1
+    return [text for text, _, _ in header], spans, last
+
+
+def _numeric(text: str) -> bool:
+    """A value cell: digits and no letters (numbers, amounts, dates, ranges)."""
+    return any(c.isdigit() for c in text) and not any(c.isalpha() for c in text)
+
+
+def _columns_of(row: list, spans: list[tuple[float, float]]) -> list[int] | None:
+    """Each cell's column, the one span it overlaps, left to right; None if a cell overlaps none or
+    several (a line across the table) or two cells share a column."""
+    columns = []
+    for _, u0, u1 in row:
+        hits = [k for k, (s0, s1) in enumerate(spans) if u0 <= s1 and s0 <= u1]
+        if len(hits) != 1 or (columns and hits[0] <= columns[-1]):
+            return None
+        columns.append(hits[0])
+    return columns

@@ -1,6 +1,8 @@
 """Tables in a page's text layer come out one row per line (cells joined by " | "), on real pages from
 ../shared/data/pdf (ca-warn-report, senate-expenditures, the rotated NICS page) and on built pages;
-every word of every page is kept, and pages without a table keep their text as it was."""
+a table headed by a row of labels has its body cells written with their column's header; every word of
+every page is kept (header words repeated once per labelled cell), and pages without a table keep their
+text as it was."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pymupdf
 import pytest
 
 from curate.page_text import layer_signals, reading_order
-from curate.table_text import CELL_SEP
+from curate.table_text import CELL_SEP, LABEL_SEP
 
 ROWS = [
     ("Notice Date", "Company", "City", "Employees"),
@@ -50,13 +52,22 @@ def _lines(path, index: int = 0) -> list[str]:
         return layer_signals(pdf[index]).text.splitlines()
 
 
-def _table_page(rotate: int) -> pymupdf.Document:
+def _labelled(cells) -> str:
+    """A body row as written under the header ROWS[0]: each cell after the first with its column's label."""
+    return CELL_SEP.join(
+        cell if not k else ROWS[0][k] + LABEL_SEP + cell for k, cell in enumerate(cells) if cell is not None
+    )
+
+
+def _table_page(rotate: int, rows=ROWS) -> pymupdf.Document:
     """A page whose table is stored column by column (as many producers write it); `rotate` 90 writes it
     sideways (running bottom to top) on a page shown turned, as a landscape table on a portrait sheet."""
     pdf = pymupdf.open()
     page = pdf.new_page(width=612, height=792)
     for column, left in enumerate((40, 130, 320, 440)):
-        for row, cells in enumerate(ROWS):
+        for row, cells in enumerate(rows):
+            if cells[column] is None:
+                continue
             if rotate:
                 page.insert_text((100 + 16 * row, 750 - left), cells[column], fontsize=10, rotate=90)
             else:
@@ -76,30 +87,58 @@ def test_table_stored_by_column_is_written_by_row(rotate):
         old, text = _blocks_text(page), layer_signals(page).text
     assert "06/22/2015\n06/30/2015" in old.replace(" \n", "\n"), "the page should store the table by column"
     lines = text.splitlines()
-    for cells in ROWS:
-        assert CELL_SEP.join(cells) in lines
+    assert CELL_SEP.join(ROWS[0]) in lines  # the header as it is
+    for cells in ROWS[1:]:
+        assert _labelled(cells) in lines
     assert lines[-1] == "Notes follow the table."
+
+
+def test_cells_of_a_row_with_a_missing_value_keep_their_columns():
+    """A row with an empty cell has fewer cells: each is labelled by where it stands, not by its place."""
+    rows = [*ROWS[:3], ("07/01/2015", "Leidos", None, "72"), *ROWS[4:]]
+    with _table_page(0, rows) as pdf:
+        lines = layer_signals(pdf[0]).text.splitlines()
+    assert "07/01/2015 | Company: Leidos | Employees: 72" in lines
+    assert _labelled(ROWS[1]) in lines
+
+
+def test_table_without_a_header_row_is_not_labelled():
+    """First row of values, not labels: rows are written as before, no cell labelled."""
+    with _table_page(0, ROWS[1:]) as pdf:
+        lines = layer_signals(pdf[0]).text.splitlines()
+    for cells in ROWS[1:]:
+        assert CELL_SEP.join(cells) in lines
 
 
 def test_warn_report_rows_are_lines(shared_data):
     path = shared_data / "pdf" / "born_digital" / "ca-warn-report.pdf"
     lines = _lines(path)
+    # page 1 has the header row: the body cells are written with their column's label
+    header = "Notice Date | Effective | Received | Company | City | No. Of | Layoff/Closure"
     row = (
-        "06/22/2015 | 03/25/2016 | 07/01/2015 | Maxim Integrated Product | San Jose | 150 | Closure Permanent"
+        "06/22/2015 | Effective: 03/25/2016 | Received: 07/01/2015 | Company: Maxim Integrated Product | "
+        "City: San Jose | No. Of: 150 | Layoff/Closure: Closure Permanent"
     )
+    assert header in lines
     assert row in lines
+    # the title, stored after the table, still comes first, then the header
+    assert lines.index("WARN Report*") < lines.index(header) < lines.index(row)
     assert (
-        "07/17/2015 | 07/13/2015 | 07/21/2015 | American Management Services LLC | Monterey | 56 | "
-        "Closure Permanent" in lines
+        "07/17/2015 | Effective: 07/13/2015 | Received: 07/21/2015 | Company: American Management Services "
+        "LLC | City: Monterey | No. Of: 56 | Layoff/Closure: Closure Permanent" in lines
     )
-    # the title, stored after the table, still comes first
-    assert lines.index("WARN Report*") < lines.index(row)
+    # page 2 goes on without a header row: as before
+    assert (
+        "07/17/2015 | 09/18/2015 | 07/21/2015 | Boeing Company | Huntington Beach | 65 | "
+        "Layoff Unknown at this time" in _lines(path, 1)
+    )
     # the summary on the last page too
     assert "Total | 632 | 53,454 | 295 | 11 | 90 | 212 | 12 | 12" in _lines(path, 15)
 
 
 def test_senate_expenditures_rows_are_lines(shared_data):
-    """A page rotated 90°, its text running bottom to top in the page's own coordinates."""
+    """A page rotated 90°, its text running bottom to top in the page's own coordinates. Its header
+    words are one per line, apart from the rows: no cell is labelled."""
     lines = _lines(shared_data / "pdf" / "born_digital" / "senate-expenditures.pdf")
     assert "GRUENDER, BENJAMIN L | FIELD REPRESENTATIVE FROM SEP. 16 | 1,458.33" in lines
     assert "BAIN, J MATTHEW | DISTRICT DIRECTOR | 37,499.96" in lines
@@ -107,15 +146,22 @@ def test_senate_expenditures_rows_are_lines(shared_data):
         "DHAW20190001 | 05/03/2019 | CITIBANK - TRAVEL CBA CARD | 03/04/2019 | 03/06/2019 | STAFF TRANSPORTATION "
         "| 920.68" in lines
     )
+    assert not any(LABEL_SEP in cell for line in lines for cell in line.split(CELL_SEP)[1:])
 
 
 def test_rotated_nics_rows_are_lines(shared_data):
-    """A page rotated 90° whose text runs left to right in its own coordinates."""
+    """A page rotated 90° whose text runs left to right in its own coordinates. Its header row has 22
+    columns: too wide to repeat on every cell, so no cell is labelled."""
     lines = _lines(shared_data / "pdf" / "born_digital" / "nics-background-checks-2015-11-rotated.pdf")
     alabama = (
         "Alabama | 18,870 | 23,022 | 22,650 | 859 | 1,178 | 0 | 14 | 15 | 0 | 2,179 | 2,307 | 11 | 0 | 0 | 0"
     )
     assert any(line.startswith(alabama) and line.endswith("| 71,137") for line in lines)
+    header = next(
+        at for at, line in enumerate(lines) if line.startswith("State / Territory | Permit | Handgun")
+    )
+    assert lines[header + 1].startswith(alabama)  # right under its header, not labelled
+    assert not any(LABEL_SEP in cell for line in lines for cell in line.split(CELL_SEP)[1:])
 
 
 def _all_pages(shared_data):
@@ -126,17 +172,38 @@ def _all_pages(shared_data):
                     yield path.name, page
 
 
+def _without_labels(text: str) -> tuple[str, int]:
+    """The text with each body cell's label (a cell of an earlier row of the page, then ": ") taken off,
+    and how many were."""
+    lines, earlier, labels = [], [], 0
+    for line in text.splitlines():
+        cells = line.split(CELL_SEP)
+        for k in range(1, len(cells)):
+            header = next((h for h in earlier if cells[k].startswith(h + LABEL_SEP)), None)
+            if header is not None:
+                cells[k] = cells[k][len(header + LABEL_SEP) :]
+                labels += 1
+        earlier.extend(cells if len(cells) > 1 else [])
+        lines.append(CELL_SEP.join(cells))
+    return "\n".join(lines), labels
+
+
 def test_every_word_is_kept_once(shared_data):
     """On every page of ../shared/data/pdf (born-digital and scanned), the text holds the same words as
-    the blocks did: none lost, none repeated; only cell separators are added."""
-    changed = 0
+    the blocks did: none lost, none repeated, but for header labels written before body cells; only cell
+    separators are added."""
+    changed = labelled = 0
     for name, page in _all_pages(shared_data):
-        old, new = Counter(_blocks_text(page).split()), Counter(layer_signals(page).text.split())
+        old = Counter(_blocks_text(page).split())
+        text, labels = _without_labels(layer_signals(page).text)
+        new = Counter(text.split())
         assert not old - new, f"{name} page {page.number}: words lost"
         added = new - old
         assert set(added) <= {CELL_SEP.strip()}, f"{name} page {page.number}: words added {added}"
         changed += bool(added)
+        labelled += bool(labels)
     assert changed >= 20  # the table pages: ca-warn (16), senate, nics, ...
+    assert labelled >= 1  # ca-warn's first page (the federal register's cost table has long cells)
 
 
 @pytest.mark.parametrize("name", PROSE)
