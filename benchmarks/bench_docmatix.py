@@ -15,6 +15,8 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
   a JSONL file its answers are kept in and reused from). Figures on two halves split by PDF and on the
   whole; the checks also run on DocVQA's human pairs (of the grounding part), which they were not tuned on.
 - CURATE_BENCH_MODEL: the embedded model of labels and throughput (a packaged name or a GGUF path).
+- CURATE_BENCH_SECOND_OPINION: the second opinion of labels and generate (default: the recipe's, the
+  packaged 0.5B beside the embedded writer, none with CURATE_BENCH_LLM_URL; a name, GGUF path, URL or none).
 - `python -m benchmarks.bench_docmatix generate NAME [NAME ...]`: each packaged model writes, answers again
   and checks pairs about the same pages (the labelled set's pages sent to the LLM, or CURATE_BENCH_PAGES),
   one after the other: kept pairs per page, their precision by benchmarks/data/docmatix_generated_labels.jsonl
@@ -180,7 +182,12 @@ def language_dropped(pages: dict[str, str]) -> set[str]:
 
 
 def label_verdicts(
-    labels: list[dict], pages: dict[str, str], min_grounding: float, answers=None, dropped_pages=frozenset()
+    labels: list[dict],
+    pages: dict[str, str],
+    min_grounding: float,
+    answers=None,
+    dropped_pages=frozenset(),
+    second=None,
 ) -> list[str | None]:
     """Each labelled pair's rejection reason (None: kept), as the checks stage decides: the pairs of a page
     in order, a page a reader would not ask about rejected whole, and, given the round-trip `answers` (by
@@ -200,6 +207,10 @@ def label_verdicts(
             other = answers.get(i)
             if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
                 reason = "roundtrip"
+        if reason is None and second is not None:
+            other = second.get(i)
+            if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
+                reason = "second_opinion"
         if reason is None:
             kept.append((content_words(label["question"]), " ".join(answer_tokens(label["answer"]))))
         verdicts.append(reason)
@@ -245,7 +256,9 @@ def roundtrip_answers(
     return answers, seconds
 
 
-def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int) -> dict:
+def roundtrip_cost(
+    client: ChatClient, pages: dict[str, str], kind: str, n: int, second: ChatClient | None = None
+) -> dict:
     """Seconds per page of the generation request and of the round trip sent right after it about the
     same text (as the qa stage does: the server's prompt cache holds the page), and of the same round
     trip after a request about another page (nothing cached)."""
@@ -253,12 +266,15 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
         llm_url=client.base_url, response_format=kind, roundtrip=True, **generator_options()
     )
     ids = [p for p in pages if not page_kind(pages[p])][:n]
-    gen, warm, cold, questions = [], [], [], []
+    gen, warm, cold, questions, opinion = [], [], [], [], []
     for i, page_id in enumerate(ids):
         chunk = Chunk(0, pages[page_id], [2])
         started = time.monotonic()
-        answer = generator.ask(client, chunk, "lookup", prompts.messages(chunk.text, "lookup", 3))
-        gen.append(time.monotonic() - started - answer["roundtrip"]["seconds"])
+        answer = generator.ask(
+            client, chunk, "lookup", prompts.messages(chunk.text, "lookup", 3), None, second
+        )
+        opinion.append(answer["second_opinion"]["seconds"] if answer.get("second_opinion") else 0.0)
+        gen.append(time.monotonic() - started - answer["roundtrip"]["seconds"] - opinion[-1])
         warm.append(answer["roundtrip"]["seconds"])
         other = Chunk(0, pages[ids[(i + 1) % len(ids)]], [2])  # evicts this page from the cache
         generator.ask(client, other, "numbers", prompts.messages(other.text, "numbers", 3)) if len(
@@ -271,7 +287,8 @@ def roundtrip_cost(client: ChatClient, pages: dict[str, str], kind: str, n: int)
         cold.append(generator.ask_roundtrip(fresh, chunk, pairs)["seconds"] if pairs else 0.0)
         questions.append(answer["roundtrip"]["questions"])
     return {"pages": len(ids), "generation": sum(gen) / len(ids), "warm": sum(warm) / len(ids),
-            "cold": sum(cold) / len(ids), "questions": sum(questions) / len(ids)}  # fmt: skip
+            "cold": sum(cold) / len(ids), "questions": sum(questions) / len(ids),
+            "second": sum(opinion) / len(ids)}  # fmt: skip
 
 
 def precision_figures(labels, kept_flags) -> tuple[float, int, int]:
@@ -328,7 +345,7 @@ def checks_on_human_pairs() -> str | None:
             "(DocVQA asks about titles and page numbers, which about_document rejects by design)")  # fmt: skip
 
 
-def bench_labels(client: ChatClient | None, kind: str) -> None:
+def bench_labels(client: ChatClient | None, kind: str, second: ChatClient | None = None) -> None:
     labels, pages = load_labels()
     threshold = DEFAULTS["min_grounding"]
     page_ids = sorted({label["page_id"] for label in labels})
@@ -391,12 +408,39 @@ def bench_labels(client: ChatClient | None, kind: str) -> None:
             print(
                 f"   labelled keep, round trip disagreed: {label['question']} -> {label['answer']} / {answers.get(i)}"
             )
-    cost = roundtrip_cost(client, pages, kind, int(os.environ.get("CURATE_BENCH_ROUNDTRIP_PAGES", "3")))
+    if second is not None:
+        # the second model is asked what passed the checks (as the qa stage asks it); the pairs the writer's
+        # round trip rejected are rejected either way
+        seconds_answers, _ = roundtrip_answers(
+            second, labels, pages, verdicts, kind, Path(store) if store else None
+        )
+        both = [
+            v is None for v in label_verdicts(labels, pages, threshold, answers, dropped, seconds_answers)
+        ]
+        precision, good, kept = precision_figures(labels, both)
+        model_precision, model_good, model_kept = precision_figures(
+            [labels[i] for i in model], [both[i] for i in model]
+        )
+        print(f"with the second opinion ({second.model}) agreeing too (the recipe's default): {kept} kept, "
+              f"precision {precision:.2f} ({good}/{kept}, goal >= 0.85); of the model's own pairs: {model_kept} kept, "
+              f"precision {model_precision:.2f} ({model_good}/{model_kept}); {kept / len(asked_pages):.2f} kept pairs "
+              f"per page sent to the LLM (goal >= 1.5)")  # fmt: skip
+        print(f"   with the second opinion, by half: {split_figures(labels, both, asked_pages)}")
+        for i, label in enumerate(labels):
+            if final[i] and not both[i]:
+                print(f"   second opinion rejected [{label['label']}]: {label['question']} -> {label['answer']} "
+                      f"/ {seconds_answers.get(i)}")  # fmt: skip
+    cost = roundtrip_cost(
+        client, pages, kind, int(os.environ.get("CURATE_BENCH_ROUNDTRIP_PAGES", "3")), second
+    )
     print(f"round-trip cost on {cost['pages']} pages ({cost['questions']:.1f} questions asked again per page): "
           f"generation {cost['generation']:.1f} s/page; round trip right "
           f"after it (page in the prompt cache) {cost['warm']:.1f} s/page = {cost['warm'] / cost['generation']:.2f}x "
           f"of generation; about a page not in the cache {cost['cold']:.1f} s/page "
           f"(cache saves {1 - cost['warm'] / max(cost['cold'], 1e-9):.0%})")  # fmt: skip
+    if second is not None:
+        print(f"second opinion ({second.model}): {cost['second']:.1f} s/page = "
+              f"{cost['second'] / cost['generation']:.2f}x of generation")  # fmt: skip
 
 
 def records(folder: Path):
@@ -592,9 +636,11 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
     from synth.server import EmbeddedServer
 
     kept, unlabelled, rejected, seconds = [], [], Counter(), []
-    with EmbeddedServer(model=name, n_ctx=DEFAULTS["n_ctx"]) as server:
+    with EmbeddedServer(model=name, n_ctx=DEFAULTS["n_ctx"]) as server, _second_opinion(False) as second:
         generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",
                                 roundtrip=True, min_grounding=DEFAULTS["min_grounding"],
+                                second_url=second.base_url if second else None,
+                                second_model=second.model if second else None,
                                 **generator_options())  # fmt: skip
         checks = QAChecks(
             min_grounding=DEFAULTS["min_grounding"], roundtrip_min_f1=DEFAULTS["roundtrip_min_f1"]
@@ -604,7 +650,9 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
             number = int(page_id.rsplit("=", 1)[-1]) if "#page=" in page_id else 1
             doc = Document(text=text, id=page_id, metadata={"page": number})
             started = time.monotonic()
-            answers = [generator.ask(client, *request) for request in generator.requests_for(doc)]
+            answers = [
+                generator.ask(client, *request, None, second) for request in generator.requests_for(doc)
+            ]
             seconds.append(time.monotonic() - started)
             print(f"   {name} {page_id}: {seconds[-1]:.0f} s", flush=True)
             checks.score(generator.finish_page(doc, answers))
@@ -612,7 +660,8 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
             rejected.update(r["reason"] for r in doc.metadata["qa_rejects"])
             for turn, prov in zip(doc.metadata["qa"], doc.metadata["qa_provenance"], strict=True):
                 pair = {"page_id": page_id, "question": turn["user"], "answer": turn["assistant"],
-                        "roundtrip": prov["roundtrip"], "style": prov["style"], "model": name}  # fmt: skip
+                        "roundtrip": prov["roundtrip"], "second_opinion": prov["second_opinion"],
+                        "style": prov["style"], "model": name}  # fmt: skip
                 label = labels.get(_pair_key(page_id, turn["user"], turn["assistant"]))
                 kept.append((pair, label))
                 if label is None:
@@ -666,9 +715,13 @@ def main() -> None:
         parts.remove("throughput")
     if not {"labels", "throughput"} & set(parts):
         return
-    with tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work, _llm() as (url, model, kind):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-docmatix-") as work,
+        _llm() as (url, model, kind),
+        _second_opinion(external=bool(os.environ.get("CURATE_BENCH_LLM_URL"))) as second,
+    ):
         if "labels" in parts:
-            bench_labels(ChatClient(url, model, timeout=900, deadline=900), kind)
+            bench_labels(ChatClient(url, model, timeout=900, deadline=900), kind, second)
         if "throughput" in parts:
             run(pdfs, url, model, Path(work))
 
@@ -687,6 +740,27 @@ def _llm():
     model = os.environ.get("CURATE_BENCH_MODEL") or DEFAULTS["embedded_model"]
     with EmbeddedServer(model=model, n_ctx=DEFAULTS["n_ctx"]) as server:
         yield server.base_url, server.model_name, "llama"
+
+
+@contextlib.contextmanager
+def _second_opinion(external: bool):
+    """A client of the second opinion the recipe would ask (CURATE_BENCH_SECOND_OPINION: a packaged name, a
+    GGUF path, a URL or none), started embedded; None when off."""
+    from synth.server import EmbeddedServer
+    from synth.service import OFF, SECOND_OPINION_MODEL
+
+    chosen = os.environ.get("CURATE_BENCH_SECOND_OPINION")
+    if chosen is not None and chosen.lower() in OFF or (chosen is None and external):
+        yield None
+        return
+    chosen = chosen or SECOND_OPINION_MODEL
+    if chosen.startswith(("http://", "https://")):
+        yield ChatClient(
+            chosen, ChatClient(chosen).check()[0], timeout=900, deadline=900, cache_scope="second"
+        )
+        return
+    with EmbeddedServer(model=chosen, n_ctx=DEFAULTS["n_ctx"]) as server:
+        yield ChatClient(server.base_url, server.model_name, timeout=900, deadline=900, cache_scope="second")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ Checks, in order (the first that fails names the reason):
   near_duplicate   nearly the same question (content words) was already kept for this sample
   not_grounded     the answer is not on the page (see `grounding`)
   roundtrip        the model, asked the question again with only the page, answered something else
+  second_opinion   a second model (`second_opinion`), asked the same, answered something else
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
 """
 
@@ -623,7 +624,9 @@ class QAChecks(ScoreFilter):
         self.roundtrip_min_f1 = roundtrip_min_f1
         self.source = source
 
-    def check(self, pair: dict, doc_index: PageIndex, pages, seen, kept, roundtrip: bool):
+    def check(
+        self, pair: dict, doc_index: PageIndex, pages, seen, kept, roundtrip: bool, second_opinion: bool
+    ):
         """(reason or None, grounding, source pages) of one candidate pair."""
         question, answer = pair["question"], pair["answer"]
         chunk_pages = pair.get("pages") or [n for n, _ in pages]
@@ -636,6 +639,10 @@ class QAChecks(ScoreFilter):
             other = pair.get("roundtrip")
             if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
                 reason = "roundtrip"
+        if reason is None and second_opinion:
+            other = pair.get("second_opinion")
+            if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
+                reason = "second_opinion"
         found = source_pages(answer, question, pages, self.min_grounding) if reason is None else []
         return reason, score, found or chunk_pages
 
@@ -651,8 +658,9 @@ class QAChecks(ScoreFilter):
         reasons = Counter(r["reason"] for r in doc.metadata.get("qa_rejects", []))
         generation = doc.metadata.get("qa_generation") or {}
         model, roundtrip = generation.get("model", ""), bool(generation.get("roundtrip"))
+        second_opinion = bool(generation.get("second_opinion_model"))
         for pair in candidates:
-            reason, score, found = self.check(pair, doc_index, pages, seen, kept, roundtrip)
+            reason, score, found = self.check(pair, doc_index, pages, seen, kept, roundtrip, second_opinion)
             if reason is None and len(turns) >= self.max_pairs:
                 reason = "over_max_pairs"
             if reason:
@@ -664,7 +672,8 @@ class QAChecks(ScoreFilter):
                           "source": self.source})  # fmt: skip
             provenance.append({"style": pair.get("style"), "chunk": pair.get("chunk"), "model": model,
                                "pages": found, "grounding": round(score, 3),
-                               "roundtrip": pair.get("roundtrip")})  # fmt: skip
+                               "roundtrip": pair.get("roundtrip"),
+                               "second_opinion": pair.get("second_opinion")})  # fmt: skip
         doc.metadata["qa"] = turns
         doc.metadata["qa_provenance"] = provenance
         doc.metadata["qa_rejected"] = rejected

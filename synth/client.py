@@ -171,12 +171,16 @@ class ChatClient:
         api_key: str | None = None,
         cache: RequestCache | None = None,
         deadline: float = 120,
+        cache_scope: str = "",
     ):
         self.base_url = base_url.rstrip("/")
         self.shown_url = redact_url(self.base_url)  # for messages: no credentials
         self.model = model
         self.timeout, self.retries, self.backoff, self.deadline = timeout, retries, backoff, deadline
         self.cache = cache if cache is not None else RequestCache(None)
+        # clients sharing one cache: the same request to another server (a second opinion whose model
+        # has the same name) is another entry
+        self.cache_scope = cache_scope
         self.session = requests.Session()
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
@@ -217,7 +221,7 @@ class ChatClient:
 
     def chat(self, messages: list[dict], **params: Any) -> ChatResult:
         payload = self.payload(messages, **params)
-        key = RequestCache.key(payload)
+        key = RequestCache.key({**payload, "scope": self.cache_scope} if self.cache_scope else payload)
         cached = self.cache.get(key)
         if cached is not None:
             return ChatResult(**cached, cached=True)

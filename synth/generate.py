@@ -240,6 +240,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             checks, from the same page text (same prompt prefix, so a prompt cache makes it cheap); the
             checks stage keeps a pair only when both answers agree
         roundtrip_url / roundtrip_model: a second server for the round trip (default: the same)
+        second_url / second_model: a second opinion: another model answers the same questions too, and
+            the checks stage keeps a pair only when its answer also agrees (a model agrees with its own
+            misreading of a table; a different one mostly does not)
         min_grounding: used by the cheap checks run before the round trip
     """
 
@@ -272,6 +275,8 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         roundtrip: bool = False,
         roundtrip_url: str | None = None,
         roundtrip_model: str | None = None,
+        second_url: str | None = None,
+        second_model: str | None = None,
         min_grounding: float = 0.8,
         error_writer: DiskWriter | None = None,
     ):
@@ -279,6 +284,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         self.error_writer = error_writer
         self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
         self.roundtrip_url, self.roundtrip_model = roundtrip_url, roundtrip_model
+        self.second_url, self.second_model = (second_url, second_model) if roundtrip else (None, None)
         # the real URL and key travel to the workers as a Secret; `llm_url` is for messages (no credentials)
         self.llm_url, self.model = redact_url(llm_url), model
         self.server = Secret((llm_url, api_key.get() if isinstance(api_key, Secret) else api_key))
@@ -352,7 +358,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             return client.chat(messages, **self.request_params())
 
     def ask(self, client: ChatClient, chunk: Chunk, style: str, messages: list[dict],
-            roundtrip_client: ChatClient | None = None) -> dict:  # fmt: skip
+            roundtrip_client: ChatClient | None = None, second_client: ChatClient | None = None) -> dict:  # fmt: skip
         result = self.send(client, messages)
         pairs, problem = parse_pairs(result.text)
         if problem is None and result.finish_reason == "length":
@@ -372,12 +378,17 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         }
         if self.roundtrip and pairs:
             answer["roundtrip"] = self.ask_roundtrip(roundtrip_client or client, chunk, pairs)
+            if second_client:
+                answer["second_opinion"] = self.ask_roundtrip(second_client, chunk, pairs, "second_opinion")
         return answer
 
-    def ask_roundtrip(self, client: ChatClient, chunk: Chunk, pairs: list[dict]) -> dict:
+    def ask_roundtrip(
+        self, client: ChatClient, chunk: Chunk, pairs: list[dict], key: str = "roundtrip"
+    ) -> dict:
         """Answer again, one request each, the questions that pass the cheap checks, from the same text;
-        the answers go into the pairs (`roundtrip`). Sent right after the generation request for the
-        same text, so a server's prompt cache still holds the page and only the question is new."""
+        the answers go into the pairs (under `key`: `roundtrip`, or `second_opinion` from a second model).
+        Sent right after the generation request for the same text, so a server's prompt cache still
+        holds the page and only the question is new."""
         index = PageIndex(chunk.text)
         cover = chunk.pages == [1] and is_cover(1, chunk.text)
         seen: set[str] = set()
@@ -396,7 +407,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         for pair in asked:
             started = time.monotonic()
             result = client.chat(prompts.roundtrip_messages(chunk.text, pair["question"]), **params)
-            pair["roundtrip"] = parse_answer(result.text)
+            pair[key] = parse_answer(result.text)
             if result.cached:
                 totals["cached"] += 1
                 continue
@@ -418,7 +429,12 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
                                 "style": answer["style"], "chunk": answer["chunk"]})  # fmt: skip
         doc.metadata["qa_candidates"] = candidates
         doc.metadata["qa_rejects"] = rejects
-        roundtrips = [a["roundtrip"] for a in answers if a["roundtrip"] and a["roundtrip"]["questions"]]
+        roundtrips = [
+            a[key]
+            for a in answers
+            for key in ("roundtrip", "second_opinion")
+            if (a.get(key) or {}).get("questions")
+        ]
         doc.metadata["qa_generation"] = {
             "model": self.model,
             "requests": len(answers) + sum(r["requests"] + r["cached"] for r in roundtrips),
@@ -426,6 +442,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             "completion_tokens": sum(a["completion_tokens"] for a in answers),
             "roundtrip": self.roundtrip,
             "roundtrip_model": (self.roundtrip_model or self.model) if self.roundtrip else None,
+            "second_opinion_model": (self.second_model or redact_url(self.second_url))
+            if self.second_url
+            else None,
             "roundtrip_seconds": round(sum(r["seconds"] for r in roundtrips), 3),
         }
         for answer in answers:
@@ -471,19 +490,14 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         # an unreachable server is a clear error naming its URL before any page is read
         client.check(read_timeout=self.deadline)  # busy with another task's request is not gone
         cache = client.cache = RequestCache(cache_path)
-        roundtrip_client = (
-            ChatClient(
-                self.roundtrip_url,
-                self.roundtrip_model or "",
-                self.timeout,
-                self.retries,
-                api_key=api_key,
-                cache=cache,
-                deadline=self.deadline,
-            )
-            if self.roundtrip and self.roundtrip_url
+        roundtrip_client, second_client = (
+            ChatClient(other_url, other_model or "", self.timeout, self.retries, api_key=api_key, cache=cache,
+                       deadline=self.deadline, cache_scope=scope)
+            if self.roundtrip and other_url
             else None
-        )
+            for other_url, other_model, scope in ((self.roundtrip_url, self.roundtrip_model, "roundtrip"),
+                                                  (self.second_url, self.second_model, "second_opinion"))
+        )  # fmt: skip
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
 
@@ -517,7 +531,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
                     if skipped:
                         doc.metadata["qa_pages_skipped"] = skipped
                     futures = [
-                        pool.submit(self.ask, client, *request, roundtrip_client)
+                        pool.submit(self.ask, client, *request, roundtrip_client, second_client)
                         for request in self.requests_for(doc, pages)
                     ]
                     in_flight.append((doc, futures))

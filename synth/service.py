@@ -15,6 +15,10 @@ from synth.client import ChatClient, ServerUnavailable
 from synth.models import ModelNotAvailable
 from synth.server import EmbeddedServer, ServerStartError
 
+# the embedded second opinion: a different (smaller, faster) packaged model than the default writer
+SECOND_OPINION_MODEL = "qwen2.5-coder-0.5b"
+OFF = ("", "none", "off", "false", "no")
+
 # With a GPU server, give each page more text and more requests in flight:
 # --set max_chunk_chars=0 --set max_chunks_per_page=4 --set n_ctx=8192 --set llm_concurrency=64
 LLM_OPTIONS = (
@@ -33,6 +37,12 @@ LLM_OPTIONS = (
            source="measured: 10-60 s a request on 2 idle cores, minutes when they are shared"),
     Option("response_format", str, None, choices=("llama", "openai", "none"),
            help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)"),
+    Option("second_opinion", PATH, "auto",
+           help="a second model that must give the same answer in the round trip: an OpenAI-compatible URL, "
+           "or a packaged model name or GGUF path started embedded; none: off; auto: "
+           f"{SECOND_OPINION_MODEL} when the embedded server writes the pairs, none with llm_url",
+           source="measured on held-out public pages: precision of the 1.5B model's kept pairs 0.59 -> 0.75 "
+           "and 0.41 -> 0.53 with the packaged 0.5B agreeing too"),
 )  # fmt: skip
 
 
@@ -52,6 +62,8 @@ def server_settings(ctx: StageContext) -> dict[str, Any]:
         "deadline": ctx.option("llm_deadline") or (120 if external else 600),
         "response_format": ctx.option("response_format") or ("openai" if external else "llama"),
         "api_key": ctx.option("llm_api_key") if external else None,
+        "second_url": llm.get("second_url"),
+        "second_model": llm.get("second_model"),
     }
 
 
@@ -72,6 +84,63 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
     if "qa" not in stages:
         yield {}
         return
+    with contextlib.ExitStack() as stack:
+        service = stack.enter_context(_writer(options))
+        second = _second_opinion(options, bool(service.get("llm_external")))
+        if second:
+            service = {**service, **stack.enter_context(_second_opinion_server(second, options))}
+        yield service
+
+
+def _second_opinion(options: dict[str, Any], external: bool) -> str | None:
+    """The second opinion asked for, or the default one (only beside the embedded writer: a small model
+    would overrule a bigger server's good answers); None when off or the round trip is off."""
+    chosen = str(options.get("second_opinion") or "auto")
+    if not options.get("roundtrip") or chosen.lower() in OFF:
+        return None
+    if chosen == "auto":
+        return None if external else SECOND_OPINION_MODEL
+    return chosen
+
+
+@contextlib.contextmanager
+def _second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if second.startswith(("http://", "https://")):
+        key = options.get("llm_api_key")
+        try:
+            served = ChatClient(second, api_key=key.get() if key else None).check()
+        except ServerUnavailable as exc:
+            raise StageFailed(f"second_opinion: {exc}") from exc
+        yield {"second_url": second, "second_model": served[0] if served else ""}
+        return
+    if options.get("ray_address"):
+        raise StageFailed(
+            f"second_opinion={second}: an embedded server listens on the driver only; on a Ray cluster give "
+            "a server every node can reach (second_opinion=http://HOST:PORT/v1) or second_opinion=none"
+        )
+    with _embedded(second, options, "second_opinion") as server:
+        yield {"second_url": server.base_url, "second_model": server.model_name}
+
+
+@contextlib.contextmanager
+def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator[EmbeddedServer]:
+    try:
+        server = EmbeddedServer(model=model, n_ctx=options.get("n_ctx"), threads=options.get("llm_threads"))
+        server.start()
+    # what a user can fix (model missing, server exits, port or binary problem, a bad n_ctx), in one line
+    except (ServerStartError, ModelNotAvailable, OSError, ValueError) as exc:
+        raise StageFailed(
+            f"could not start the embedded LLM server ({what}): {redact_text(str(exc))}"
+        ) from exc
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The server that writes the pairs: `llm_url` (checked), or the embedded one."""
     key = options.get("llm_api_key")
     second = options.get("roundtrip_llm_url")
     if second and options.get("roundtrip"):
@@ -95,17 +164,5 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
         model = options.get("llm_model") or (served[0] if served else "")
         yield {"llm_external": True, "llm_url": url, "llm_model": model}
         return
-    try:
-        server = EmbeddedServer(
-            model=options.get("embedded_model"),
-            n_ctx=options.get("n_ctx"),
-            threads=options.get("llm_threads"),
-        )
-        server.start()
-    # what a user can fix (model missing, server exits, port or binary problem, a bad n_ctx), in one line
-    except (ServerStartError, ModelNotAvailable, OSError, ValueError) as exc:
-        raise StageFailed(f"could not start the embedded LLM server: {redact_text(str(exc))}") from exc
-    try:
+    with _embedded(options.get("embedded_model"), options, "embedded_model") as server:
         yield {"llm_url": server.base_url, "llm_model": server.model_name}
-    finally:
-        server.stop()

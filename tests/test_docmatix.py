@@ -142,7 +142,12 @@ def test_embedded_model_writes_grounded_qa_for_a_sample_page(tmp_path, monkeypat
         extra.unlink()
     out = tmp_path / "out"
     run_recipe(recipe(), str(pdfs), out, ExecutorConfig(workers=1))
-    assert len(started) == 1 and started[0].process.poll() is not None  # stopped at the end of the run
+    # the writer and the second opinion (the packaged 0.5B), both stopped at the end of the run
+    assert [s.model_name.split("-instruct")[0] for s in started] == [
+        "qwen2.5-coder-1.5b",
+        "qwen2.5-coder-0.5b",
+    ]
+    assert all(s.process.poll() is not None for s in started)
     summary = qa_summary(out)
     assert summary["requests"] == 1 and summary["pairs_kept"] >= 1
     (doc,) = records(out / "stages" / "checks" / "data")
@@ -215,6 +220,32 @@ def test_round_trip_disagreement_rejects_the_pair(multi_page_dir, tmp_path):
     summary = qa_summary(out)
     assert summary["pairs_kept"] == 0 and summary["rejected"]["roundtrip"] >= 4
     assert summary["roundtrip_requests"] >= 4  # one per question that passed the cheap checks
+
+
+def test_second_opinion_must_agree_too(multi_page_dir, tmp_path):
+    with StubLLM() as writer, StubLLM(roundtrip_answer="something else entirely") as other, StubLLM() as same:
+        options = stub_options(writer.url)
+        run_recipe(recipe(), str(multi_page_dir), tmp_path / "a", ONE_TASK, options=options)
+        assert other.calls == 0 and same.calls == 0  # with llm_url there is no second opinion by default
+        alone = qa_summary(tmp_path / "a")
+
+        run_recipe(recipe(), str(multi_page_dir), tmp_path / "b", ONE_TASK,
+                   options={**options, "second_opinion": other.url})  # fmt: skip
+        disagreed = qa_summary(tmp_path / "b")
+        assert other.calls >= alone["pairs_kept"] > 0
+        assert disagreed["pairs_kept"] == 0 and disagreed["rejected"]["second_opinion"] == alone["pairs_kept"]
+
+        run_recipe(recipe(), str(multi_page_dir), tmp_path / "c", ONE_TASK,
+                   options={**options, "second_opinion": same.url})  # fmt: skip
+        assert qa_summary(tmp_path / "c")["pairs_kept"] == alone["pairs_kept"]
+        (doc, *_) = records(tmp_path / "c" / "stages" / "checks" / "data")
+        assert all(p["second_opinion"] == p["roundtrip"] for p in doc.metadata["qa_provenance"])
+
+        with pytest.raises(StageFailed, match="second_opinion"):  # a second server that is not there
+            run_recipe(
+                recipe(), str(multi_page_dir), tmp_path / "d", ONE_TASK,
+                options={**options, "second_opinion": f"http://127.0.0.1:{free_port()}/v1"},
+            )  # fmt: skip
 
 
 def test_unknown_output_format_is_a_clear_error(tmp_path):
