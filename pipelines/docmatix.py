@@ -6,7 +6,8 @@ near-duplicate text; `--set dedup=false`) -> filter (English by fastText lid.176
 perplexity scored; `--set language=false`, `--set perplexity=false`) -> perplexity_cut (the 5%
 highest-perplexity pages over the whole run, Idefics2) -> documents (the pages of each PDF joined into
 one sample, as Docmatix; `--set sample_unit=page` keeps one sample per page) -> qa (an OpenAI-compatible
-LLM writes QA pairs about the text, then answers them again from the page: the round trip) -> checks
+LLM writes QA pairs about the text, then answers them again from the page: the round trip; with the
+embedded writer a second, smaller model answers them too: the second opinion) -> checks
 (QA rules, each rejection counted with its reason) -> shards (WebDataset and Hub-native Parquet; both
 have Docmatix's `texts` turns).
 
