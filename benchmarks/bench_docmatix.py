@@ -66,7 +66,8 @@ from synth.generate import Chunk, QAGenerator, parse_answer
 from synth.summary import qa_summary
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULTS = recipe().resolve({})  # the recipe's options, typed, as a run without --set has them
+# the recipe's options, typed, as a run without --set has them (CURATE_BENCH_OPTIONS: a JSON of --set's to try)
+DEFAULTS = recipe().resolve(json.loads(os.environ.get("CURATE_BENCH_OPTIONS") or "{}"))
 DATA = Path(__file__).resolve().parent / "data"
 WORKERS = 2  # tasks at once, each with one request in flight: the same concurrency as the baseline
 # the figures measure QA generation on every page with text, and the baseline asks about the same pages;
