@@ -204,14 +204,11 @@ def label_verdicts(
         cover = is_cover(1 if label["page_id"].endswith("#page=1") else 2, pages[label["page_id"]])
         reason, _ = check_pair(label["question"], label["answer"], PageIndex(pages[label["page_id"]]), seen,
                                min_grounding, cover=cover, kept=kept)  # fmt: skip
-        if reason is None and answers is not None:
-            other = answers.get(i)
-            if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
-                reason = "roundtrip"
-        if reason is None and second is not None:
-            other = second.get(i)
-            if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
-                reason = "second_opinion"
+        for key, asked in (("roundtrip", answers), ("second_opinion", second)):
+            if reason is None and asked is not None:
+                other = asked.get(i)
+                if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
+                    reason = key
         if reason is None:
             kept.append((content_words(label["question"]), " ".join(answer_tokens(label["answer"]))))
         verdicts.append(reason)
@@ -746,22 +743,17 @@ def _llm():
 @contextlib.contextmanager
 def _second_opinion(external: bool):
     """A client of the second opinion the recipe would ask (CURATE_BENCH_SECOND_OPINION: a packaged name, a
-    GGUF path, a URL or none), started embedded; None when off."""
-    from synth.server import EmbeddedServer
-    from synth.service import OFF, SECOND_OPINION_MODEL
+    GGUF path, a URL or none; default: the recipe's), started as the recipe starts it; None when off."""
+    from synth.service import second_opinion, second_opinion_server
 
-    chosen = os.environ.get("CURATE_BENCH_SECOND_OPINION")
-    if chosen is not None and chosen.lower() in OFF or (chosen is None and external):
+    options = {**DEFAULTS, "second_opinion": os.environ.get("CURATE_BENCH_SECOND_OPINION") or "auto"}
+    chosen = second_opinion(options, external)
+    if chosen is None:
         yield None
         return
-    chosen = chosen or SECOND_OPINION_MODEL
-    if chosen.startswith(("http://", "https://")):
-        yield ChatClient(
-            chosen, ChatClient(chosen).check()[0], timeout=900, deadline=900, cache_scope="second"
-        )
-        return
-    with EmbeddedServer(model=chosen, n_ctx=DEFAULTS["n_ctx"]) as server:
-        yield ChatClient(server.base_url, server.model_name, timeout=900, deadline=900, cache_scope="second")
+    with second_opinion_server(chosen, options) as server:
+        yield ChatClient(server["second_url"], server["second_model"], timeout=900, deadline=900,
+                         cache_scope="second_opinion")  # fmt: skip
 
 
 if __name__ == "__main__":

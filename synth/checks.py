@@ -624,9 +624,7 @@ class QAChecks(ScoreFilter):
         self.roundtrip_min_f1 = roundtrip_min_f1
         self.source = source
 
-    def check(
-        self, pair: dict, doc_index: PageIndex, pages, seen, kept, roundtrip: bool, second_opinion: bool
-    ):
+    def check(self, pair: dict, doc_index: PageIndex, pages, seen, kept, answerers: tuple[str, ...]):
         """(reason or None, grounding, source pages) of one candidate pair."""
         question, answer = pair["question"], pair["answer"]
         chunk_pages = pair.get("pages") or [n for n, _ in pages]
@@ -635,14 +633,11 @@ class QAChecks(ScoreFilter):
             question, answer, doc_index, seen, self.min_grounding,
             self.max_question_chars, self.max_answer_chars, cover=cover, kept=kept,
         )  # fmt: skip
-        if reason is None and roundtrip:
-            other = pair.get("roundtrip")
+        for key in answerers if reason is None else ():  # "roundtrip", "second_opinion": each must agree
+            other = pair.get(key)
             if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
-                reason = "roundtrip"
-        if reason is None and second_opinion:
-            other = pair.get("second_opinion")
-            if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
-                reason = "second_opinion"
+                reason = key
+                break
         found = source_pages(answer, question, pages, self.min_grounding) if reason is None else []
         return reason, score, found or chunk_pages
 
@@ -657,10 +652,15 @@ class QAChecks(ScoreFilter):
         turns, provenance, rejected = [], [], []
         reasons = Counter(r["reason"] for r in doc.metadata.get("qa_rejects", []))
         generation = doc.metadata.get("qa_generation") or {}
-        model, roundtrip = generation.get("model", ""), bool(generation.get("roundtrip"))
-        second_opinion = bool(generation.get("second_opinion_model"))
+        model = generation.get("model", "")
+        # the models that answered the questions again, under the key their answers are in
+        asked = {
+            "roundtrip": generation.get("roundtrip"),
+            "second_opinion": generation.get("second_opinion_model"),
+        }
+        answerers = tuple(key for key, on in asked.items() if on)
         for pair in candidates:
-            reason, score, found = self.check(pair, doc_index, pages, seen, kept, roundtrip, second_opinion)
+            reason, score, found = self.check(pair, doc_index, pages, seen, kept, answerers)
             if reason is None and len(turns) >= self.max_pairs:
                 reason = "over_max_pairs"
             if reason:

@@ -86,13 +86,13 @@ def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str
         return
     with contextlib.ExitStack() as stack:
         service = stack.enter_context(_writer(options))
-        second = _second_opinion(options, bool(service.get("llm_external")))
+        second = second_opinion(options, bool(service.get("llm_external")))
         if second:
-            service = {**service, **stack.enter_context(_second_opinion_server(second, options))}
+            service = {**service, **stack.enter_context(second_opinion_server(second, options))}
         yield service
 
 
-def _second_opinion(options: dict[str, Any], external: bool) -> str | None:
+def second_opinion(options: dict[str, Any], external: bool) -> str | None:
     """The second opinion asked for, or the default one (only beside the embedded writer: a small model
     would overrule a bigger server's good answers); None when off or the round trip is off."""
     chosen = str(options.get("second_opinion") or "auto")
@@ -103,14 +103,21 @@ def _second_opinion(options: dict[str, Any], external: bool) -> str | None:
     return chosen
 
 
+def _served(url: str, options: dict[str, Any], option: str = "") -> list[str]:
+    """The models the server at `url` serves; StageFailed naming `option` (and the URL) if none answers."""
+    key = options.get("llm_api_key")
+    try:
+        return ChatClient(url, api_key=key.get() if key else None).check()
+    except ServerUnavailable as exc:
+        raise StageFailed(f"{option}: {exc}" if option else str(exc)) from exc
+
+
 @contextlib.contextmanager
-def _second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """`second_url`/`second_model` of the second opinion: the server at a URL (checked), or the model
+    started embedded for the run."""
     if second.startswith(("http://", "https://")):
-        key = options.get("llm_api_key")
-        try:
-            served = ChatClient(second, api_key=key.get() if key else None).check()
-        except ServerUnavailable as exc:
-            raise StageFailed(f"second_opinion: {exc}") from exc
+        served = _served(second, options, "second_opinion")
         yield {"second_url": second, "second_model": served[0] if served else ""}
         return
     if options.get("ray_address"):
@@ -141,13 +148,8 @@ def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator
 @contextlib.contextmanager
 def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The server that writes the pairs: `llm_url` (checked), or the embedded one."""
-    key = options.get("llm_api_key")
-    second = options.get("roundtrip_llm_url")
-    if second and options.get("roundtrip"):
-        try:
-            ChatClient(second, api_key=key.get() if key else None).check()
-        except ServerUnavailable as exc:
-            raise StageFailed(f"roundtrip_llm_url: {exc}") from exc
+    if options.get("roundtrip_llm_url") and options.get("roundtrip"):
+        _served(options["roundtrip_llm_url"], options, "roundtrip_llm_url")
     url = options.get("llm_url")
     if not url and options.get("ray_address"):
         raise StageFailed(
@@ -156,11 +158,7 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
         )
     if url:
-        client = ChatClient(url, api_key=key.get() if key else None)
-        try:
-            served = client.check()
-        except ServerUnavailable as exc:
-            raise StageFailed(str(exc)) from exc
+        served = _served(url, options)
         model = options.get("llm_model") or (served[0] if served else "")
         yield {"llm_external": True, "llm_url": url, "llm_model": model}
         return
