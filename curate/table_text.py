@@ -246,16 +246,16 @@ def _rows_text(placed: list, height: float) -> str:
         [(" ".join(p[4][4] for p in cell), cell[0][0], cell[-1][2]) for cell in _cells(row, height)]
         for row in _rows(placed, height)
     ]
-    labels = _header_labels(rows)
+    names, spans, last = _header_labels(rows) or (None, None, len(rows))
     lines = []
     for at, row in enumerate(rows):
-        columns = _columns_of(row, labels[1]) if labels and at > labels[2] else None
+        columns = _columns_of(row, spans) if at > last else None
         if columns is None:
             lines.append(CELL_SEP.join(text for text, _, _ in row))
         else:
             lines.append(
                 CELL_SEP.join(
-                    text if column == 0 else labels[0][column] + LABEL_SEP + text
+                    text if column == 0 else names[column] + LABEL_SEP + text
                     for (text, _, _), column in zip(row, columns, strict=True)
                 )
             )
