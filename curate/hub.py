@@ -23,6 +23,7 @@ from pathlib import Path
 
 import fsspec
 
+from curate.card_provenance import models_section, reproduce_section, stages_section
 from curate.report import StageFunnel, run_funnel
 from curate.shards import MANIFEST
 
@@ -234,7 +235,6 @@ def dataset_card(
     funnels = _funnels(fs, root, output, stages or None)
     charts = charts if charts is not None else card_charts(output, funnels, stages)
     tables = tables or []
-    options = _recipe_options(recipe, run.get("options", {}))
     total = manifest["total_samples"]
 
     configs = ["- config_name: default", "  data_files:", "  - split: train", "    path: shards/*.tar"]
@@ -280,14 +280,7 @@ def dataset_card(
         )
         for path, caption, _ in histograms:
             parts.append(f"{caption}\n\n![{caption}]({path})\n")
-    parts.append("## Recipe options\n")
-    if options:
-        parts.append("| option | value | set by |\n|---|---|---|")
-        parts += [f"| `{k}` | `{json.dumps(v)}` | {who} |" for k, (v, who) in sorted(options.items())]
-        parts.append("\nOther options had their defaults (`curate recipes`, and the recipe's docstring).\n")
-    else:
-        parts.append("All options had their defaults (`curate recipes`, and the recipe's docstring).\n")
-    parts.append(f"Run again with:\n\n```\n{_command(run)}\n```\n")
+    parts += [models_section(run), stages_section(run), reproduce_section(run)]
     parts.append("## Licence and opt-out\n")
     parts.append(_licence_section(recipe, run.get("options", {}), funnels, licence) + "\n")
     parts.append(_load_section(repo, bool(tables)))
@@ -297,19 +290,6 @@ def dataset_card(
 def _table_pattern(path: str) -> str:
     folder = path.rsplit("/", 1)[0] if "/" in path else ""
     return f"{folder}/*.parquet" if folder else "*.parquet"
-
-
-def _recipe_options(recipe: str, given: dict) -> dict[str, tuple[object, str]]:
-    """Options of the run as `run.json` records them: every option resolved (set or default), secrets masked."""
-    return {k: (v, "run.json") for k, v in given.items() if not k.startswith("_")}
-
-
-def _command(run: dict) -> str:
-    sets = " ".join(
-        f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}"
-        for k, v in run.get("options", {}).items()
-    )
-    return f"curate run {run.get('recipe', 'RECIPE')} --input INPUT --output OUTPUT {sets}".strip()
 
 
 def _funnel_markdown(funnels: list[StageFunnel]) -> str:
@@ -499,6 +479,8 @@ def push(
     plan = push_plan(output, repo, licence)
     print(plan.describe())
     if dry_run:
+        card = next(f.content for f in plan.files if f.path == CARD).decode()
+        print(f"\n--- {CARD} (the dataset card) ---\n{card}--- end of {CARD} ---")
         print("dry run: nothing uploaded, nothing written")
         return plan
     from huggingface_hub import HfApi

@@ -118,7 +118,7 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
     started embedded for the run."""
     if second.startswith(("http://", "https://")):
         served = _served(second, options, "second_opinion")
-        yield {"second_url": second, "second_model": served[0] if served else ""}
+        yield {"second_url": second, "second_model": served[0] if served else "", "second_served": served}
         return
     if options.get("ray_address"):
         raise StageFailed(
@@ -126,7 +126,11 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
             "a server every node can reach (second_opinion=http://HOST:PORT/v1) or second_opinion=none"
         )
     with _embedded(second, options, "second_opinion") as server:
-        yield {"second_url": server.base_url, "second_model": server.model_name}
+        yield {
+            "second_url": server.base_url,
+            "second_model": server.model_name,
+            "second_served": _served(server.base_url, {}),
+        }
 
 
 @contextlib.contextmanager
@@ -148,8 +152,9 @@ def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator
 @contextlib.contextmanager
 def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The server that writes the pairs: `llm_url` (checked), or the embedded one."""
+    roundtrip: dict[str, Any] = {}  # what the run's record names (curate/run_record.py)
     if options.get("roundtrip_llm_url") and options.get("roundtrip"):
-        _served(options["roundtrip_llm_url"], options, "roundtrip_llm_url")
+        roundtrip["roundtrip_served"] = _served(options["roundtrip_llm_url"], options, "roundtrip_llm_url")
     url = options.get("llm_url")
     if not url and options.get("ray_address"):
         raise StageFailed(
@@ -160,7 +165,8 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if url:
         served = _served(url, options)
         model = options.get("llm_model") or (served[0] if served else "")
-        yield {"llm_external": True, "llm_url": url, "llm_model": model}
+        yield {"llm_external": True, "llm_url": url, "llm_model": model, "llm_served": served, **roundtrip}
         return
     with _embedded(options.get("embedded_model"), options, "embedded_model") as server:
-        yield {"llm_url": server.base_url, "llm_model": server.model_name}
+        served = _served(server.base_url, {})
+        yield {"llm_url": server.base_url, "llm_model": server.model_name, "llm_served": served, **roundtrip}
