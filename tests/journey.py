@@ -190,7 +190,7 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
     for entry in record["runs"]:
         assert entry["version"].startswith("curate ") and entry["started"]
         assert entry["executor"] == {"kind": "ray", "ray_address": cluster.address, "tasks": None}
-        assert entry["options"]["llm_api_key"] in (None, "***") if "llm_api_key" in entry["options"] else True
+        assert entry["options"].get("llm_api_key") in (None, "***")  # a secret is never written
 
     # the card on the Hub: models named, a command that makes the data again
     repo = next(a[a.index("--repo") + 1] for a in argvs if a[:2] == ["curate", "push"])
@@ -205,7 +205,8 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
     assert len(again) == 1, f"one command makes the data again, not {again}"
     assert "llm_api_key" not in card and "=none" not in card.split("## Make it again")[1]
     _run(again[0], env, f"{name} (local, one command)")
-    assert sample_digests(tmp_path / "local") == sample_digests(output) != {}
+    here = sample_digests(tmp_path / "local", sources=(str(local_input), source.rstrip("/")))
+    assert here == sample_digests(output) != {}, "the local run's samples are not the cluster's"
 
     # the pushed copy loads with `datasets` from the Hub
     manifest = json.loads(fs.cat(f"{output}/shards/manifest.json"))
