@@ -230,7 +230,7 @@ def safe_path(folder: Path, name: str) -> Path:
 
 def cmd_inspect(args) -> int:
     from curate.location import location
-    from curate.out.loader import make_dataset
+    from curate.output.loader import make_dataset
 
     path = location(args.path)
     dataset = make_dataset([str(path)] if path.suffix == ".tar" else path, decode_images=False)
@@ -289,7 +289,7 @@ def cmd_serve_llm(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from curate.out.hub import push
+    from curate.output.hub import push
 
     try:
         push(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from curate.options import LIST, Option
-from curate.out.compact import compact_shards
-from curate.out.hub_parquet import HubParquetWriter, merge_parquet_manifests
-from curate.out.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
+from curate.output.compact import compact_shards
+from curate.output.hub_parquet import HubParquetWriter, merge_parquet_manifests
+from curate.output.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
 from curate.recipe import Stage, StageContext, StageFailed
 
 FORMATS = ("webdataset", "parquet")

@@ -4,7 +4,7 @@
 
 Only the composition root, `curate/cli.py`, may import recipes and wings (it wires them into commands).
 Inside the core, the base at its root (record, options, errors, steps, wiring, ...) imports none of the
-concern subpackages (`curate/pdf`, `curate/run`, `curate/out`, `curate/web`), and no module imports
+concern subpackages (`curate/pdf`, `curate/run`, `curate/output`, `curate/web`), and no module imports
 itself back through others: no import circle anywhere, imports inside functions and type-only ones included.
 """
 
@@ -51,7 +51,7 @@ def test_core_imports_no_wing_and_wings_do_not_import_each_other():
 
 
 PACKAGES = ("curate", "filters", "synth", "pipelines", "benchmarks")
-CONCERNS = ("curate.pdf", "curate.run", "curate.out", "curate.web")
+CONCERNS = ("curate.pdf", "curate.run", "curate.output", "curate.web")
 
 
 def module_graph(repo: Path = REPO) -> dict[str, set[str]]:

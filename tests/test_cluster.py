@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from samples import copy_pdfs, sample_digests
 
-from curate.out.loader import make_dataset
+from curate.output.loader import make_dataset
 from curate.recipe import StageFailed
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
@@ -67,14 +67,14 @@ def s3_run(s3_pdfs, tmp_path_factory) -> str:
         run_recipe(
             get_recipe("pdf-pages"),
             s3_pdfs[0],
-            "s3://curate/out-local",
+            "s3://curate/output-local",
             ExecutorConfig("local", workers=2),
             options={"shard_samples": 3, "formats": ["webdataset", "parquet"]},
         )
     finally:
         os.chdir(before)
     assert not any(workdir.iterdir()), "an s3:// output must not create a local folder"
-    return "s3://curate/out-local"
+    return "s3://curate/output-local"
 
 
 def test_pdf_pages_on_s3_end_to_end(s3_run, s3_pdfs):
@@ -104,7 +104,7 @@ def test_hub_parquet_on_s3_is_published_whole_and_a_rerun_replaces_its_files(s3_
     import pyarrow.parquet as pq
 
     from curate.io import RecordReader
-    from curate.out.hub_parquet import HubParquetWriter, parquet_files
+    from curate.output.hub_parquet import HubParquetWriter, parquet_files
 
     fs = fsspec.filesystem("s3")
     folder = f"{s3_run}/parquet"
@@ -136,7 +136,7 @@ def test_dedup_and_filters_keep_their_files_in_the_bucket(s3_pdfs, tmp_path, mon
     import fsspec
 
     monkeypatch.chdir(tmp_path)
-    output = "s3://curate/out-filters"
+    output = "s3://curate/output-filters"
     options = {"dedup": True, "language": True, "perplexity": True, "shard_samples": 3}
     run_recipe(
         get_recipe("pdf-pages"), s3_pdfs[0], output, ExecutorConfig("local", workers=2), options=options
@@ -245,7 +245,7 @@ def _curate(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 def test_two_node_ray_run_on_s3_equals_the_local_run_and_resumes(cluster, s3, s3_pdfs, s3_run):
     import fsspec
 
-    output = "s3://curate/out-ray"
+    output = "s3://curate/output-ray"
     args = ["run", "pdf-pages", "--input", s3_pdfs[0], "--output", output, "--executor", "ray"]
     args += ["--ray-address", cluster.address, "--set", "shard_samples=3"]
     first = _curate(args, {**cluster.env, **s3})

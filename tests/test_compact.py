@@ -6,9 +6,9 @@ import hashlib
 import json
 
 from curate.io import RecordReader
-from curate.out.compact import compact_shards
-from curate.out.loader import iter_shard
-from curate.out.shards import WebDatasetWriter, merge_manifests, shard_paths
+from curate.output.compact import compact_shards
+from curate.output.loader import iter_shard
+from curate.output.shards import WebDatasetWriter, merge_manifests, shard_paths
 
 
 def _write_tasks(pdf_run, folder, tasks: int, max_samples: int) -> list[str]:

@@ -8,7 +8,7 @@ import io
 import pymupdf
 from PIL import Image
 
-from curate.out.loader import make_dataset
+from curate.output.loader import make_dataset
 from curate.recipe import Recipe
 from curate.record import image_media, pair_record, pdf_page_record
 from curate.run.executors import ExecutorConfig

@@ -17,8 +17,8 @@ from datatrove.data import Document
 
 from curate.errors import ImageError, LLMResponseError, PdfError
 from curate.io import RecordWriter
-from curate.out.loader import make_dataset
-from curate.out.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
+from curate.output.loader import make_dataset
+from curate.output.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
 from curate.recipe import Recipe, Stage, StageContext, StageFailed
 from curate.run import ledger
 from curate.run.executors import ExecutorConfig

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curate.out.loader import make_dataset
+from curate.output.loader import make_dataset
 from curate.run.executors import ExecutorConfig
 from curate.run.report import error_lines, run_funnel
 from curate.run.runner import run_recipe

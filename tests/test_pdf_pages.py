@@ -9,7 +9,7 @@ import pymupdf
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from curate.out.loader import make_dataset
+from curate.output.loader import make_dataset
 from curate.pdf.ocr import ocr_image
 from curate.run.report import error_lines, run_funnel
 

@@ -21,7 +21,7 @@ What `make_dataloader` guarantees, on one process or on every rank of a multi-GP
 Rank and world size come from `torch.distributed` when it is initialised (DataLoader workers do not
 see the process group, so they are passed in), else from `RANK`/`WORLD_SIZE` (torchrun), else 0/1.
 
-    from curate.out.loader import make_dataloader
+    from curate.output.loader import make_dataloader
     loader = make_dataloader("out/docmatix", batch_size=8, num_workers=2, shuffle=1000)
     for epoch in range(3):
         loader.set_epoch(epoch)
@@ -41,7 +41,7 @@ from pathlib import Path
 
 from torch.utils.data import IterableDataset
 
-from curate.out.shards import read_samples, shard_paths
+from curate.output.shards import read_samples, shard_paths
 
 # Shards on an object store stream through fsspec (webdataset has no handler of its own for these);
 # registered at import, so DataLoader workers that import this module have it too.

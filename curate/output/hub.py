@@ -23,7 +23,7 @@ from pathlib import Path
 
 import fsspec
 
-from curate.out.shards import MANIFEST
+from curate.output.shards import MANIFEST
 from curate.run.report import StageFunnel, run_funnel
 
 CARD = "README.md"

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 import fsspec
 
-from curate.out.rolling import task_files
-from curate.out.shards import read_samples, tar_writer
+from curate.output.rolling import task_files
+from curate.output.shards import read_samples, tar_writer
 
 MERGED = "merged.json"
 

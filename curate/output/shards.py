@@ -26,7 +26,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.location import location, write_text_atomic
-from curate.out.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
+from curate.output.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
 from curate.record import INTERLEAVED, sample_key
 from curate.steps import ErrorSinkMixin
 
@@ -149,7 +149,7 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
     A reader never sees a partial shard, and the task's shard list goes to `manifests/{rank}.json`
-    (curate/out/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
+    (curate/output/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
     """
 
     name = "📦 WebDataset shards"
@@ -226,7 +226,7 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
             + "; ".join(duplicates)
         )
     shards = task_files(folder)
-    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.out.compact
+    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.output.compact
     if merged.exists():
         compaction = json.loads(merged.read_text())
         replaced = {s["name"] for s in compaction["sources"]}
