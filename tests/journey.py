@@ -38,7 +38,7 @@ from runbook import commands, runbook_blocks, stages_run
 from samples import copy_pdfs, sample_digests, warc_with_images
 
 from curate.cli import build_parser
-from curate.runner import active_stage_names
+from curate.run.runner import active_stage_names
 from pipelines import get_recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ WARC = "warc__sample-0001.warc.gz"
 @contextlib.contextmanager
 def stand_ins(root: Path) -> Iterator[tuple[dict[str, str], object, StandInHub]]:
     """The S3 server (bucket `my-bucket`, as the runbook names it), the two-node Ray cluster and the Hub."""
-    from curate.testing import ray_cluster, s3_server
+    from curate.run.testing import ray_cluster, s3_server
 
     hub = StandInHub.start()
     try:
@@ -93,7 +93,7 @@ def _env(extra: dict[str, str], home: Path) -> dict[str, str]:
 def served_llm(block: str, replace: dict[str, str], home: Path, timeout: float = 300) -> Iterator[dict]:
     """The LLM server started with a runbook block's own command; `replace` maps its port (and what CI
     changes) to this machine's. Yields its port and URL; stopped at the end."""
-    from curate.testing import free_port
+    from curate.run.testing import free_port
 
     port = free_port()
     (argv,) = commands(block, {key: value.format(port=port) for key, value in replace.items()})
@@ -168,7 +168,7 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
     expected = active_stage_names(recipe, str(local_input), tmp_path / "probe", recipe.resolve(given))
     assert stages_run(argvs) == expected, f"{block_file}: the {name} runbook's stages are not the recipe's"
 
-    from curate.testing import upload_folder
+    from curate.run.testing import upload_folder
 
     upload_folder(local_input, source)
     env = _env({**s3, **cluster.env, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}, tmp_path)

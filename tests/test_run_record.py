@@ -14,9 +14,9 @@ import pytest
 from runbook import commands
 from samples import copy_pdfs, sample_digests
 
-from curate.card_provenance import reproduce_commands
 from curate.cli import build_parser
-from curate.hub import push_plan
+from curate.output.card_provenance import reproduce_commands
+from curate.output.hub import push_plan
 
 REPO = Path(__file__).resolve().parent.parent
 PDFS = ["born_digital/la-precinct-bulletin-2014-p1.pdf", "born_digital/multi_page.pdf"]

@@ -3,8 +3,8 @@
 A stage whose tasks all completed is skipped on a rerun (datatrove's completion markers), so a
 crashed run resumes where it stopped, and any stage can run alone (`--stage NAME`) on a cluster.
 OUTPUT (and the input) may be a local folder or an fsspec URL (`s3://bucket/out`); the driver lists a
-stage's input once and hands each task its share (curate/plan.py). After a stage, its ledger records
-what it kept and fails it when records went missing or too many errored (curate/ledger.py).
+stage's input once and hands each task its share (curate/run/plan.py). After a stage, its ledger records
+what it kept and fails it when records went missing or too many errored (curate/run/ledger.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curate import ledger
-from curate.executors import ExecutorConfig, make_executor
 from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
-from curate.lock import OutputLock, OutputLocked
-from curate.progress import StageProgress
 from curate.recipe import RUN_OPTIONS, Recipe, Stage, StageContext, StageFailed
-from curate.run_record import append_stage_run
+from curate.run import ledger
+from curate.run.executors import ExecutorConfig, make_executor
+from curate.run.lock import OutputLock, OutputLocked
+from curate.run.progress import StageProgress
+from curate.run.run_record import append_stage_run
 
 
 class OutputInUse(StageFailed):
@@ -65,7 +65,7 @@ def _check_input(stage: Stage, ctx: StageContext) -> None:
 
 def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress: bool = False) -> float:
     """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
-    what the stage before it kept (curate/ledger.py), or if too many of its records errored.
+    what the stage before it kept (curate/run/ledger.py), or if too many of its records errored.
     Returns seconds (0 for a stage that had already completed: nothing is run or written)."""
     if stage_done(ctx):
         return 0.0
@@ -105,7 +105,7 @@ def _close_ledger(
 ) -> None:
     """Record what the stage kept (per file) and fail it if records went missing or too many errored;
     a failed stage's ledger says why, so the next stage refuses to read it."""
-    from curate.report import stage_funnel
+    from curate.run.report import stage_funnel
 
     funnel = stage_funnel(ctx.stage_dir)
     entry: dict[str, Any] = {"stage": stage.name, "input": input_part, "tasks": tasks}
@@ -206,7 +206,7 @@ def _run_locked(recipe, input, output, config, options, progress, contexts, acti
             stage.preflight(ctx)
     executor = {"kind": config.kind, "ray_address": config.ray_address, "tasks": config.tasks}
     try:
-        with recipe.open_services(options, pending, config) as services:
+        with recipe.open_services(options, pending, config.kind, config.ray_address) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):
                 if stage.name in pending:
                     ctx.services.update(services)
@@ -216,6 +216,6 @@ def _run_locked(recipe, input, output, config, options, progress, contexts, acti
                     )  # fmt: skip
                     run_stage(stage, ctx, config, progress=progress)
     finally:
-        from curate.report import run_funnel, write_funnel_json
+        from curate.run.report import run_funnel, write_funnel_json
 
         write_funnel_json(output, run_funnel(output, active))

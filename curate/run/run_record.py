@@ -5,7 +5,7 @@ crash, the qa stage against another server), so the record is appended to, never
 stage run adds an entry with its resolved options (secrets masked), the time, the code version,
 where the tasks ran and, for the qa stage, the LLM servers (URL without credentials) and the
 models they report (`/v1/models`). The top level keeps the recipe, its active stages, the input and
-the options of the latest command. `curate push` builds the dataset card from it (curate/hub.py).
+the options of the latest command. `curate push` builds the dataset card from it (curate/output/hub.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from curate.recipe import Recipe
 from curate.secrets import redact_text, redact_url
 
 RUN_FILE = "run.json"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @functools.cache
@@ -121,7 +121,7 @@ def append_stage_run(
 ) -> dict[str, Any]:
     """Add the entry of one stage run to OUTPUT/run.json (the folder is locked by the run); returns it.
     The record also keeps the recipe's defaults, its secret options and which options each stage reads,
-    so the card (curate/card_provenance.py) is made from the record alone."""
+    so the card (curate/output/card_provenance.py) is made from the record alone."""
     declared = recipe.declared()
     public = public_options(options, declared)
     entry: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""The dataset card's account of how the data was made, from the run's record (curate/run_record.py):
+"""The dataset card's account of how the data was made, from the run's record (curate/run/run_record.py):
 which models wrote and checked the QA pairs, the options of each stage, and commands that make it
 again. The commands parse with `curate run` as they stand: lists as `a,b`, no secrets, no unset values.
 """
@@ -9,7 +9,7 @@ import json
 import shlex
 from typing import Any
 
-from curate.run_record import last_runs
+from curate.run.run_record import last_runs
 
 PLACEHOLDERS = ("INPUT", "OUTPUT")
 
