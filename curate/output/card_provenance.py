@@ -87,9 +87,11 @@ def reproduce_commands(record: dict[str, Any]) -> list[str]:
 def _model_line(role: str, part: dict[str, Any] | None) -> str:
     if not part:
         return f"- {role}: none"
-    served = ", ".join(f"`{m}`" for m in part.get("served") or []) or "not reported"
     where = "an embedded llama.cpp server started for the run" if part.get("embedded") else part.get("url")
-    return f"- {role}: `{part.get('model') or 'unknown'}` ({where}; the server reported {served})"
+    served = ", ".join(f"`{m}`" for m in part.get("served") or [])
+    return f"- {role}: `{part.get('model') or 'unknown'}` ({where}" + (
+        f"; the server reported {served})" if served else ")"
+    )
 
 
 def models_section(record: dict[str, Any]) -> str:
