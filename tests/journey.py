@@ -38,6 +38,7 @@ from runbook import commands, runbook_blocks, stages_run
 from samples import copy_pdfs, sample_digests, warc_with_images
 
 from curate.cli import build_parser
+from curate.output.loader import make_dataset
 from curate.run.runner import active_stage_names
 from pipelines import get_recipe
 
@@ -210,11 +211,15 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
 
     # the pushed copy loads with `datasets` from the Hub
     manifest = json.loads(fs.cat(f"{output}/shards/manifest.json"))
-    script = (
-        "import json, sys\nfrom datasets import load_dataset\n"
+    script = (  # the card's own load line; its default config is the shards or, for samples with a
+        # varying number of images, the Parquet copy (curate/output/hub.py)
+        "import json\nfrom datasets import load_dataset\n"
         f"ds = load_dataset({repo!r}, split='train')\n"
-        "print(json.dumps(sorted(ds['__key__'])))"
+        "ids = ds['id'] if 'id' in ds.column_names else [j['id'] for j in ds['json']]\n"
+        "print(json.dumps(sorted(ids)))"
     )
+    assert f'load_dataset("{repo}", split="train"' in card
     loaded = _run([sys.executable, "-c", script], env, f"{name} (load from the Hub)")
-    keys = json.loads(loaded.stdout.strip().splitlines()[-1])
-    assert len(keys) == manifest["total_samples"] and sorted(keys) == sorted(sample_digests(output))
+    ids = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert len(ids) == manifest["total_samples"]
+    assert ids == sorted(s["json"]["id"] for s in make_dataset(output, decode_images=False))

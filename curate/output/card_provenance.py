@@ -140,7 +140,8 @@ def stages_section(record: dict[str, Any]) -> str:
         rows.append(
             f"| `{stage}` | {entry.get('started', '?')} | {entry.get('version', '?')} | {where} | {shown} |"
         )
-        full.append(f"{stage}: {json.dumps(dict(sorted(own.items())), default=str)}")
+        shown_all = {k: v for k, v in sorted(own.items()) if k not in secrets}  # a secret is not shown at all
+        full.append(f"{stage}: {json.dumps(shown_all, default=str)}")
     text = "## Stages and their options\n\n" + "\n".join(rows) + "\n"
     if full:
         text += (

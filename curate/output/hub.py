@@ -33,6 +33,11 @@ DEFAULT_BATCH_BYTES = 5 << 30  # staged (downloaded, for object-store outputs) a
 TABLE_FOLDERS = ("parquet",)  # other output formats a run may write beside shards/, pushed as they are
 SKIPPED_FOLDERS = ("stages", "report", "shards")  # internal state, the HTML report; shards go by manifest
 
+# recipes whose samples hold a varying number of images (members 0.png, 1.png, ...): `datasets`'
+# WebDataset loader types its columns from the first samples and refuses archives whose samples differ,
+# so their card makes the Parquet copy (one `images` list a row) the default config when there is one
+VARYING_MEMBERS = ("interleaved", "docmatix")
+
 # what each recipe's samples are for, in the card's `task_categories`
 TASKS = {
     "docmatix": ["visual-question-answering", "image-text-to-text"],
@@ -237,10 +242,17 @@ def dataset_card(
     tables = tables or []
     total = manifest["total_samples"]
 
-    configs = ["- config_name: default", "  data_files:", "  - split: train", "    path: shards/*.tar"]
-    if tables:
-        configs += ["- config_name: parquet", "  data_files:", "  - split: train"]
-        configs += [f"    path: {pattern}" for pattern in sorted({_table_pattern(t) for t in tables})]
+    varying = recipe in VARYING_MEMBERS
+    parquet_first = bool(tables) and varying
+    shards_config = ["  data_files:", "  - split: train", "    path: shards/*.tar"]
+    parquet_config = ["  data_files:", "  - split: train"]
+    parquet_config += [f"    path: {pattern}" for pattern in sorted({_table_pattern(t) for t in (tables or [])})]
+    if parquet_first:
+        configs = ["- config_name: default", *parquet_config, "- config_name: webdataset", *shards_config]
+    else:
+        configs = ["- config_name: default", *shards_config]
+        if tables:
+            configs += ["- config_name: parquet", *parquet_config]
     tasks = "".join(f"\n- {t}" for t in TASKS.get(recipe, []))
     yaml = (
         f"---\nlicense: {licence}\n"
@@ -283,7 +295,7 @@ def dataset_card(
     parts += [models_section(run), stages_section(run), reproduce_section(run)]
     parts.append("## Licence and opt-out\n")
     parts.append(_licence_section(recipe, run.get("options", {}), funnels, licence) + "\n")
-    parts.append(_load_section(repo, bool(tables)))
+    parts.append(_load_section(repo, bool(tables), varying))
     return "\n".join(parts)
 
 
@@ -307,8 +319,23 @@ def _funnel_markdown(funnels: list[StageFunnel]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _load_section(repo: str, tables: bool) -> str:
-    parquet = f'\nThe Parquet copy: `load_dataset("{repo}", "parquet", split="train")`.\n' if tables else "\n"
+def _load_section(repo: str, tables: bool, varying: bool = False) -> str:
+    if varying and tables:
+        parquet = (
+            "\nThis loads the Parquet copy (a sample a row, its images in one `images` list): samples hold a "
+            "varying number of images, which `datasets`' WebDataset loader cannot type. The tar shards stream "
+            "with `webdataset` (below).\n"
+        )
+    elif varying:
+        parquet = (
+            "\nSamples hold a varying number of images, which `datasets`' WebDataset loader cannot type: to "
+            "load them with `datasets`, run the shards stage with `--set formats=webdataset,parquet` and push "
+            "again (a Parquet copy, one `images` list a row). The tar shards stream with `webdataset` (below).\n"
+        )
+    elif tables:
+        parquet = f'\nThe Parquet copy: `load_dataset("{repo}", "parquet", split="train")`.\n'
+    else:
+        parquet = "\n"
     return f"""## Load it
 
 With Hugging Face `datasets`:
