@@ -21,16 +21,25 @@ def copy_pdfs(shared_data: Path, names: Iterable[str], dest: Path) -> Path:
     return dest
 
 
+# measurements a sample carries (wall time), different in every run of the same data
+MEASURED = {"qa_generation": ("roundtrip_seconds",)}
+
+
 def sample_digests(output: str | Path, sources: tuple[str, str] | None = None) -> dict[str, str]:
-    """Sample key -> sha256 of its members and its JSON, streamed with webdataset (URLs through fsspec);
-    a key seen twice fails. `sources` = (prefix, as): the input's location written as another's, to
-    compare runs of the same files from two places (a local folder and a bucket)."""
+    """Sample key -> sha256 of its members and its JSON (without the MEASURED times), streamed with
+    webdataset (URLs through fsspec); a key seen twice fails. `sources` = (prefix, as): the input's
+    location written as another's, to compare runs of the same files from two places (a local folder
+    and a bucket)."""
     found = {}
     for sample in make_dataset(output, decode_images=False):
         digest = hashlib.sha256()
         for member in sorted(k for k in sample if not k.startswith("__") and k not in ("image", "json")):
             value = sample[member]
             digest.update(member.encode() + (value if isinstance(value, bytes) else value.encode()))
+        metadata = sample["json"].get("metadata") or {}
+        for part, keys in MEASURED.items():
+            for key in keys:
+                (metadata.get(part) or {}).pop(key, None)
         text = json.dumps(sample["json"], sort_keys=True)
         digest.update((text.replace(*sources) if sources else text).encode())
         assert sample["__key__"] not in found, "duplicate sample"
