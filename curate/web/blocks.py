@@ -109,6 +109,8 @@ _CREDIT = re.compile(
     r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I
 )
 _URL = re.compile(r"^(https?://|www\.)\S+$")
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+UNSPACED_WEIGHT = 3
 LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
@@ -179,10 +181,17 @@ def _stoplist(language: int) -> frozenset[str]:
     return frozenset(w for w, langs in _stopword_index().items() if language in langs)
 
 
+def text_length(text: str) -> int:
+    """Characters, a character of a script written without spaces (Chinese, Japanese, Thai...) counting as
+    UNSPACED_WEIGHT: it carries about as much as a short word does, so a paragraph is as long in any script."""
+    unspaced = len(_UNSPACED.findall(text))
+    return len(text) + (UNSPACED_WEIGHT - 1) * unspaced if unspaced else len(text)
+
+
 def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> str:
     text = block.item.text
-    length = len(text)
-    link_density = block.link_chars / max(1, length)
+    length = text_length(text)
+    link_density = block.link_chars / max(1, len(text))
     if length < t.length_low or (block.item.tag in HEADINGS and length < t.length_high):  # judged in context
         return LINKY if link_density > t.short_link_density else SHORT
     if stopwords is None:  # no stop list for this language: length and links decide
@@ -366,6 +375,12 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         ),
         len(texts),
     )
+    lone_blurbs = [
+        k == NEAR_GOOD and before[i] not in POSITIVE and after[i] not in POSITIVE and LINKY in (before[i], after[i])
+        for i, k in enumerate(kinds)
+    ]
+    # teasers come in lists; one or two paragraphs between menus are a short page's body
+    blurb_count = sum(lone_blurbs)
     for i, kind in enumerate(kinds):
         text = texts[i].item.text
         if i >= end and kind != GOOD:  # teaser lines and blurbs; a long paragraph may still be the text's
@@ -390,9 +405,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 keep_text.append(
                     short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text)
                 )
-        elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links
-            alone = before[i] not in POSITIVE and after[i] not in POSITIVE
-            keep_text.append(not (alone and LINKY in (before[i], after[i])))
+        elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links, one of several alike
+            keep_text.append(not (lone_blurbs[i] and blurb_count >= t.min_cards))
         else:
             keep_text.append(True)
     final, text_i = [], 0

@@ -47,7 +47,8 @@ DROP_TAGS = {
     "audio",
     "math",
 }
-NEVER_TEXT = ("script", "style", "noscript", "template", "svg", "math", "head")
+# (<rt>, <rp>: the reading aids of ruby text, furigana over Japanese kanji, not words of the text)
+NEVER_TEXT = ("script", "style", "noscript", "template", "svg", "math", "head", "rt", "rp")
 # dropped whatever their size; other DROP_TAGS (e.g. an ASP.NET <form> around the whole page) are kept
 # when they hold more than half of the page's words
 ALWAYS_DROP = DROP_TAGS - {"form", "aside", "footer", "nav", "header"}
