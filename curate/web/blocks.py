@@ -148,6 +148,7 @@ class Thresholds:
     card_depth: int = 3  # how far above a block its card element may be
     sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
+    list_item_length: int = 100  # mean characters of the items of a list of links kept inside the text
 
 
 @lru_cache(maxsize=1)
@@ -315,6 +316,28 @@ def _teaser_cards(blocks: list[Block], t: Thresholds) -> set:
     return {el for cards in groups.values() if len(cards) >= t.min_cards for el in cards}
 
 
+def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: list, t: Thresholds) -> bool:
+    """Lists of long linked items (references, software, sources) with the article's text on both sides
+    are part of it: their link-text items become LOW_STOP, in place. Whether any changed."""
+    changed, i = False, 0
+    while i < len(texts):
+        if texts[i].item.tag != "li":
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(texts) and texts[j + 1].item.tag == "li":
+            j += 1
+        items = texts[i : j + 1]
+        mean = sum(text_length(b.item.text) for b in items) / len(items)
+        linky = [k for k in range(i, j + 1) if kinds[k] == LINKY]
+        if linky and mean >= t.list_item_length and before[i] in POSITIVE and after[j] in POSITIVE:
+            for k in linky:
+                kinds[k] = LOW_STOP
+            changed = True
+        i = j + 1
+    return changed
+
+
 def _in_any(el, elements: set, depth: int) -> bool:
     level = 0
     while el is not None and level <= depth:
@@ -351,6 +374,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
     before, after = _anchors(kinds, 1), _anchors(kinds, -1)
+    if _enclosed_lists(texts, kinds, before, after, t):
+        before, after = _anchors(kinds, 1), _anchors(kinds, -1)
     # for short blocks, a short line of links ("Read more: ...") inside the text does not break it
     see_through = [
         SHORT if k == LINKY and len(b.item.text) < t.short_link_line else k
