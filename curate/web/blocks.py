@@ -111,6 +111,8 @@ _CREDIT = re.compile(
 _URL = re.compile(r"^(https?://|www\.)\S+$")
 _UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 UNSPACED_WEIGHT = 3
+# sentence punctuation: Latin, CJK full-width, Arabic, Devanagari; Thai has none (a space ends its phrases)
+_PUNCTUATION = re.compile(r"[.,;:!?\u3001\u3002\uff0c\uff01\uff1f\uff1b\u060c\u061f\u0964]|(?<=[\u0e00-\u0e7f])\s(?=[\u0e00-\u0e7f])")
 LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
@@ -148,6 +150,7 @@ class Thresholds:
     card_depth: int = 3  # how far above a block its card element may be
     sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
+    chars_per_mark: int = 100  # prose has a sentence mark at least every this many characters
     list_item_length: int = 100  # mean characters of the items of a list of links kept inside the text
 
 
@@ -189,6 +192,18 @@ def text_length(text: str) -> int:
     return len(text) + (UNSPACED_WEIGHT - 1) * unspaced if unspaced else len(text)
 
 
+def _sentence_marks(text: str, length: int, t: Thresholds) -> bool:
+    """Whether the text is punctuated like sentences (commas and full stops in any script), as prose is and
+    menus, tag lists and tables are not."""
+    return len(_PUNCTUATION.findall(text)) * t.chars_per_mark >= length
+
+
+def _mostly_unspaced(texts: list[Block]) -> bool:
+    """Whether most of the page's text is in scripts written without spaces, where stop words say nothing."""
+    chars = sum(len(b.item.text) for b in texts)
+    return sum(len(_UNSPACED.findall(b.item.text)) for b in texts) > 0.3 * chars
+
+
 def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> str:
     text = block.item.text
     length = text_length(text)
@@ -196,9 +211,10 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
     if length < t.length_low or (block.item.tag in HEADINGS and length < t.length_high):  # judged in context
         return LINKY if link_density > t.short_link_density else SHORT
     if stopwords is None:  # no stop list for this language: length and links decide
-        if link_density > t.max_link_density:
+        if link_density > (t.max_prose_link_density if block.item.tag == "p" else t.max_link_density):
             return LINKY
         return GOOD if length > t.length_high else NEAR_GOOD
+    sentences = _sentence_marks(text, length, t)
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
     # a long paragraph of prose keeps its inline links; a list of links has few stop words
     # (and a <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
@@ -207,7 +223,8 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         return LINKY
     if density >= t.stopwords_high:
         return GOOD if length > t.length_high else NEAR_GOOD
-    if density >= t.stopwords_low:
+    if density >= t.stopwords_low or (sentences and block.item.tag == "p"):
+        # stop words are one sign of prose; sentences in a paragraph are another
         return NEAR_GOOD
     return LOW_STOP
 
@@ -249,7 +266,14 @@ def _content_region(blocks: list[Block], root, t: Thresholds) -> list:
             break
         if score.get(siblings[j], 0.0) > 0:
             last = j
-    region = siblings[chosen[0] : last + 1]  # with the headings and figures between them
+    first = chosen[0]
+    # and sections before the first scoring one, back to the first link text (a lead, an intro list)
+    for j in range(first - 1, -1, -1):
+        if score.get(siblings[j], 0.0) < 0:
+            break
+        if score.get(siblings[j], 0.0) > 0:
+            first = j
+    region = siblings[first : last + 1]  # with the headings and figures between them
     return _with_head(blocks, region, score)
 
 
@@ -356,6 +380,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     for block in texts:
         block.words = block.item.text.lower().split()
     stopwords = page_stopwords([w for b in texts for w in b.words])
+    if stopwords is not None and _mostly_unspaced(texts):  # a few English menu words on a Chinese page
+        stopwords = None
     for block in texts:
         block.kind = _classify(block, stopwords, t)
         if block.kind == LINKY and block.item.tag == "figcaption":  # an attribution's links: neutral
