@@ -151,6 +151,8 @@ class Thresholds:
     sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
     chars_per_mark: int = 100  # prose has a sentence mark at least every this many characters
+    min_cells: int = 4  # a data table kept with the text around it has at least this many cells
+    cell_link_share: float = 0.5  # ... and less of its text in links
     list_item_length: int = 100  # mean characters of the items of a list of links kept inside the text
 
 
@@ -335,26 +337,37 @@ def _teaser_cards(blocks: list[Block], t: Thresholds) -> set:
     groups: dict = {}
     for el, linked in link_chars.items():
         parent = el.getparent()
-        if parent is not None and count[el] >= 2 and linked >= t.card_link_share * chars[el]:
+        # a table's rows are records (a linked name next to its figures), not teasers
+        if el.tag not in ROWS and parent is not None and count[el] >= 2 and linked >= t.card_link_share * chars[el]:
             groups.setdefault((parent, el.tag, el.get("class")), []).append(el)
     return {el for cards in groups.values() if len(cards) >= t.min_cards for el in cards}
 
 
+CELLS = ("td", "th")
+ROWS = ("tr", "td", "th", "tbody", "thead")
+
+
 def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: list, t: Thresholds) -> bool:
-    """Lists of long linked items (references, software, sources) with the article's text on both sides
-    are part of it: their link-text items become LOW_STOP, in place. Whether any changed."""
+    """Lists and tables with the article's text on both sides are part of it: a list of long linked items
+    (references, software, sources) and a data table whose linked cells (a product's name) are the lesser
+    part of its text. Their link-text blocks become LOW_STOP, in place. Whether any changed."""
     changed, i = False, 0
     while i < len(texts):
-        if texts[i].item.tag != "li":
+        cell = texts[i].item.tag in CELLS
+        if texts[i].item.tag != "li" and not cell:
             i += 1
             continue
         j = i
-        while j + 1 < len(texts) and texts[j + 1].item.tag == "li":
+        while j + 1 < len(texts) and (texts[j + 1].item.tag in CELLS if cell else texts[j + 1].item.tag == "li"):
             j += 1
         items = texts[i : j + 1]
-        mean = sum(text_length(b.item.text) for b in items) / len(items)
         linky = [k for k in range(i, j + 1) if kinds[k] == LINKY]
-        if linky and mean >= t.list_item_length and before[i] in POSITIVE and after[j] in POSITIVE:
+        if cell:
+            chars = sum(len(b.item.text) for b in items)
+            belongs = len(items) >= t.min_cells and sum(b.link_chars for b in items) < t.cell_link_share * chars
+        else:
+            belongs = sum(text_length(b.item.text) for b in items) >= t.list_item_length * len(items)
+        if linky and belongs and before[i] in POSITIVE and after[j] in POSITIVE:
             for k in linky:
                 kinds[k] = LOW_STOP
             changed = True
