@@ -27,7 +27,14 @@ import os
 import time
 from collections.abc import Callable
 
-from benchmarks.extract_sets import LabelledPage, LabelledSet, load_sets, set_scores, shingle_counts, shingle_scores
+from benchmarks.extract_sets import (
+    LabelledPage,
+    LabelledSet,
+    load_sets,
+    set_scores,
+    shingle_counts,
+    shingle_scores,
+)
 
 ROUNDS = int(os.environ.get("BENCH_EXTRACT_ROUNDS", 1))
 SETS = [w.strip().lower() for w in os.environ.get("BENCH_EXTRACT_SETS", "").split(",") if w.strip()]
@@ -103,7 +110,9 @@ def _cell(scores: tuple[float, float, float]) -> str:
     return f"{scores[0]:.3f} {scores[1]:.3f} {scores[2]:.3f}"
 
 
-def report_set(labelled: LabelledSet, results: dict[str, tuple[list[str], float]]) -> tuple[float, float, float]:
+def report_set(
+    labelled: LabelledSet, results: dict[str, tuple[list[str], float]]
+) -> tuple[float, float, float]:
     """Print one set's table; return (F1 ours - baseline, speed ratio, pages)."""
     pages = labelled.pages
     role = "TUNING set" if labelled.tuning else "held out"
@@ -113,14 +122,18 @@ def report_set(labelled: LabelledSet, results: dict[str, tuple[list[str], float]
     print(f"   {metric} F1 / precision / recall; docs/s")
     base_speed = results[BASELINE][1]
     for name, (texts, rate) in results.items():
-        print(f"   {name:24} {_cell(set_scores(labelled, pages, texts)):>20} {rate:8.1f}"
-              f"  ({rate / base_speed:.2f}x {BASELINE})")
+        print(
+            f"   {name:24} {_cell(set_scores(labelled, pages, texts)):>20} {rate:8.1f}"
+            f"  ({rate / base_speed:.2f}x {BASELINE})"
+        )
     if labelled.name.startswith("ScrapingHub"):
         odd = [i for i, p in enumerate(pages) if p.odd]
         for name, (texts, _) in results.items():
             sub = [pages[i] for i in odd]
-            print(f"   {name + ', odd half':24} {_cell(set_scores(labelled, sub, [texts[i] for i in odd])):>20}"
-                  f"  ({len(odd)} pages never tuned on)")
+            print(
+                f"   {name + ', odd half':24} {_cell(set_scores(labelled, sub, [texts[i] for i in odd])):>20}"
+                f"  ({len(odd)} pages never tuned on)"
+            )
     ours = set_scores(labelled, pages, results[OURS][0])[0]
     base = set_scores(labelled, pages, results[BASELINE][0])[0]
     ratio = results[OURS][1] / base_speed
@@ -147,8 +160,11 @@ def main() -> None:
         if labelled.tuning or labelled.metric != "shingles":
             continue
         for name, (texts, _) in results.items():
-            non_english[name] += [shingle_counts(p.truth, t) for p, t in zip(labelled.pages, texts, strict=True)
-                                  if not p.english]
+            non_english[name] += [
+                shingle_counts(p.truth, t)
+                for p, t in zip(labelled.pages, texts, strict=True)
+                if not p.english
+            ]
     pooled = len(non_english[OURS])
     if pooled:
         print(f"\nNon-English pages of the held-out sets, pooled: {pooled} pages")

@@ -68,7 +68,11 @@ class RepoFiles:
             out = self._git("ls-tree", "-r", "--name-only", "HEAD", "--", folder).decode()
             return sorted(p for p in out.splitlines() if p)
         base = self.root / folder
-        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
+        return (
+            sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
+            if base.is_dir()
+            else []
+        )
 
     def exists(self, path: str) -> bool:
         if self.bare:
@@ -98,7 +102,12 @@ class RepoFiles:
 def locate(env: str, repo: str, marker: str) -> RepoFiles | None:
     """The first place holding `repo` (owner/name) with its `marker` file, or None."""
     name = repo.split("/")[1]
-    places = [os.environ.get(env, ""), MIRROR / repo.replace("/", "+") / "repo", _SHARED / name, _CACHE / name]
+    places = [
+        os.environ.get(env, ""),
+        MIRROR / repo.replace("/", "+") / "repo",
+        _SHARED / name,
+        _CACHE / name,
+    ]
     for place in places:
         if place and Path(place).is_dir():
             files = RepoFiles(Path(place))
@@ -151,8 +160,12 @@ def _text(data: bytes) -> str:
 
 def _pairs(files: RepoFiles, html_dir: str, gold_dir: str, html_ext: str, gold_ext: str) -> list[tuple]:
     """(key, html bytes, gold bytes) for every page that has both files."""
-    golds = {p.rsplit("/", 1)[1].removesuffix(gold_ext): p for p in files.list(gold_dir) if p.endswith(gold_ext)}
-    htmls = {p.rsplit("/", 1)[1].removesuffix(html_ext): p for p in files.list(html_dir) if p.endswith(html_ext)}
+    golds = {
+        p.rsplit("/", 1)[1].removesuffix(gold_ext): p for p in files.list(gold_dir) if p.endswith(gold_ext)
+    }
+    htmls = {
+        p.rsplit("/", 1)[1].removesuffix(html_ext): p for p in files.list(html_dir) if p.endswith(html_ext)
+    }
     keys = sorted(golds.keys() & htmls.keys())
     data = files.read_many([htmls[k] for k in keys] + [golds[k] for k in keys])
     return [(k, data[htmls[k]], data[golds[k]]) for k in keys]
@@ -163,8 +176,12 @@ def load_scrapinghub(files: RepoFiles) -> LabelledSet:
     keys = sorted(truth)
     data = files.read_many([f"html/{k}.html.gz" for k in keys])
     pages = [
-        LabelledPage(k, truth[k].get("url") or "", gzip.decompress(data[f"html/{k}.html.gz"]),
-                     truth=truth[k].get("articleBody") or "")
+        LabelledPage(
+            k,
+            truth[k].get("url") or "",
+            gzip.decompress(data[f"html/{k}.html.gz"]),
+            truth=truth[k].get("articleBody") or "",
+        )
         for k in keys
     ]
     return LabelledSet("ScrapingHub article-extraction-benchmark", "news and blog articles, 2020", pages)
@@ -174,7 +191,14 @@ def load_trafilatura(files: RepoFiles) -> LabelledSet:
     items = json.loads(files.read("tests/evaldata.json"))
     available = set(files.list("tests/eval")) | set(files.list("tests/cache"))
     paths = {
-        url: next((f"{d}/{item['file']}" for d in ("tests/eval", "tests/cache") if f"{d}/{item['file']}" in available), "")
+        url: next(
+            (
+                f"{d}/{item['file']}"
+                for d in ("tests/eval", "tests/cache")
+                if f"{d}/{item['file']}" in available
+            ),
+            "",
+        )
         for url, item in items.items()
     }
     data = files.read_many([p for p in paths.values() if p])
@@ -183,8 +207,13 @@ def load_trafilatura(files: RepoFiles) -> LabelledSet:
         for url, item in items.items()
         if paths[url] in data
     ]
-    return LabelledSet("trafilatura evaluation set", "trafilatura's dev set, many languages", pages,
-                       metric="snippets", tuning=True)
+    return LabelledSet(
+        "trafilatura evaluation set",
+        "trafilatura's dev set, many languages",
+        pages,
+        metric="snippets",
+        tuning=True,
+    )
 
 
 _CLEANEVAL_MARK = re.compile(r"<\s*/?\s*(p|h|l)\s*>", re.I)
@@ -263,19 +292,35 @@ class SetSource:
 
 _CLEANING = "j-szulc/html-cleaning-dataset-merged"
 SOURCES = [
-    SetSource("CURATE_TRAFILATURA_EVAL", "adbar/trafilatura", "tests/evaldata.json",
-              lambda f: [load_trafilatura(f)]),
-    SetSource("CURATE_ARTICLE_BENCH", "scrapinghub/article-extraction-benchmark", "ground-truth.json",
-              lambda f: [load_scrapinghub(f)]),
-    SetSource("CURATE_HTML_CLEANING", _CLEANING, "cleaneval-final/GoldStandard/103.txt", lambda f: [
-        load_cleaneval_format(f, "cleaneval-dev", "CleanEval dev", "CleanEval 2007 development set"),
-        load_cleaneval_format(f, "cleaneval-final", "CleanEval final", "CleanEval 2007 final set"),
-        load_cleaneval_format(f, "CleanPortalEval-master", "CleanPortalEval", "news portals and blogs, 2013"),
-        load_dragnet(f),
-        load_google_news(f),
-    ]),
-    SetSource("CURATE_CHINESE_EXTRACTION", "immortal-autumn/Chinese-Web-Content-Extraction-Dataset",
-              "eval/cleaned_ground.json", lambda f: [load_chinese(f)]),
+    SetSource(
+        "CURATE_TRAFILATURA_EVAL", "adbar/trafilatura", "tests/evaldata.json", lambda f: [load_trafilatura(f)]
+    ),
+    SetSource(
+        "CURATE_ARTICLE_BENCH",
+        "scrapinghub/article-extraction-benchmark",
+        "ground-truth.json",
+        lambda f: [load_scrapinghub(f)],
+    ),
+    SetSource(
+        "CURATE_HTML_CLEANING",
+        _CLEANING,
+        "cleaneval-final/GoldStandard/103.txt",
+        lambda f: [
+            load_cleaneval_format(f, "cleaneval-dev", "CleanEval dev", "CleanEval 2007 development set"),
+            load_cleaneval_format(f, "cleaneval-final", "CleanEval final", "CleanEval 2007 final set"),
+            load_cleaneval_format(
+                f, "CleanPortalEval-master", "CleanPortalEval", "news portals and blogs, 2013"
+            ),
+            load_dragnet(f),
+            load_google_news(f),
+        ],
+    ),
+    SetSource(
+        "CURATE_CHINESE_EXTRACTION",
+        "immortal-autumn/Chinese-Web-Content-Extraction-Dataset",
+        "eval/cleaned_ground.json",
+        lambda f: [load_chinese(f)],
+    ),
 ]
 
 
@@ -302,8 +347,22 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text or "")
 
 
-_LANGUAGES = ("English", "German", "French", "Spanish", "Portuguese", "Italian", "Dutch", "Russian", "Polish",
-              "Indonesian", "Turkish", "Swedish", "Czech", "Hungarian")
+_LANGUAGES = (
+    "English",
+    "German",
+    "French",
+    "Spanish",
+    "Portuguese",
+    "Italian",
+    "Dutch",
+    "Russian",
+    "Polish",
+    "Indonesian",
+    "Turkish",
+    "Swedish",
+    "Czech",
+    "Hungarian",
+)
 
 
 @cache
@@ -311,7 +370,9 @@ def _stopwords() -> dict[str, frozenset[str]]:
     import pkgutil
 
     return {
-        lang: frozenset((pkgutil.get_data("justext", f"stoplists/{lang}.txt") or b"").decode().lower().split())
+        lang: frozenset(
+            (pkgutil.get_data("justext", f"stoplists/{lang}.txt") or b"").decode().lower().split()
+        )
         for lang in _LANGUAGES
     }
 
@@ -373,7 +434,9 @@ def snippet_scores(pages: list[LabelledPage], texts: list[str]) -> tuple[float, 
     return 2 * tp / max(1, 2 * tp + fp + fn), precision, recall
 
 
-def set_scores(labelled: LabelledSet, pages: list[LabelledPage], texts: list[str]) -> tuple[float, float, float]:
+def set_scores(
+    labelled: LabelledSet, pages: list[LabelledPage], texts: list[str]
+) -> tuple[float, float, float]:
     if labelled.metric == "snippets":
         return snippet_scores(pages, texts)
     return shingle_scores([shingle_counts(p.truth, t) for p, t in zip(pages, texts, strict=True)])

@@ -109,10 +109,14 @@ _CREDIT = re.compile(
     r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I
 )
 _URL = re.compile(r"^(https?://|www\.)\S+$")
-_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
 UNSPACED_WEIGHT = 3
 # sentence punctuation: Latin, CJK full-width, Arabic, Devanagari; Thai has none (a space ends its phrases)
-_PUNCTUATION = re.compile(r"[.,;:!?\u3001\u3002\uff0c\uff01\uff1f\uff1b\u060c\u061f\u0964]|(?<=[\u0e00-\u0e7f])\s(?=[\u0e00-\u0e7f])")
+_PUNCTUATION = re.compile(
+    r"[.,;:!?\u3001\u3002\uff0c\uff01\uff1f\uff1b\u060c\u061f\u0964]|(?<=[\u0e00-\u0e7f])\s(?=[\u0e00-\u0e7f])"
+)
 LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
@@ -152,7 +156,7 @@ class Thresholds:
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
     chars_per_mark: int = 100  # prose has a sentence mark at least every this many characters
     min_cells: int = 4  # a data table kept with the text around it has at least this many cells
-    cell_link_share: float = 0.5  # ... and less of its text in links
+    cell_link_share: float = 0.5  # ... and fewer of its cells links
     list_item_length: int = 100  # mean characters of the items of a list of links kept inside the text
 
 
@@ -338,7 +342,12 @@ def _teaser_cards(blocks: list[Block], t: Thresholds) -> set:
     for el, linked in link_chars.items():
         parent = el.getparent()
         # a table's rows are records (a linked name next to its figures), not teasers
-        if el.tag not in ROWS and parent is not None and count[el] >= 2 and linked >= t.card_link_share * chars[el]:
+        if (
+            el.tag not in ROWS
+            and parent is not None
+            and count[el] >= 2
+            and linked >= t.card_link_share * chars[el]
+        ):
             groups.setdefault((parent, el.tag, el.get("class")), []).append(el)
     return {el for cards in groups.values() if len(cards) >= t.min_cards for el in cards}
 
@@ -349,8 +358,8 @@ ROWS = ("tr", "td", "th", "tbody", "thead")
 
 def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: list, t: Thresholds) -> bool:
     """Lists and tables with the article's text on both sides are part of it: a list of long linked items
-    (references, software, sources) and a data table whose linked cells (a product's name) are the lesser
-    part of its text. Their link-text blocks become LOW_STOP, in place. Whether any changed."""
+    (references, software, sources) and a data table whose linked cells (a product's name) are fewer than
+    the others. Their link-text blocks become LOW_STOP, in place. Whether any changed."""
     changed, i = False, 0
     while i < len(texts):
         cell = texts[i].item.tag in CELLS
@@ -358,13 +367,14 @@ def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: l
             i += 1
             continue
         j = i
-        while j + 1 < len(texts) and (texts[j + 1].item.tag in CELLS if cell else texts[j + 1].item.tag == "li"):
+        while j + 1 < len(texts) and (
+            texts[j + 1].item.tag in CELLS if cell else texts[j + 1].item.tag == "li"
+        ):
             j += 1
         items = texts[i : j + 1]
         linky = [k for k in range(i, j + 1) if kinds[k] == LINKY]
         if cell:
-            chars = sum(len(b.item.text) for b in items)
-            belongs = len(items) >= t.min_cells and sum(b.link_chars for b in items) < t.cell_link_share * chars
+            belongs = len(items) >= t.min_cells and len(linky) < t.cell_link_share * len(items)
         else:
             belongs = sum(text_length(b.item.text) for b in items) >= t.list_item_length * len(items)
         if linky and belongs and before[i] in POSITIVE and after[j] in POSITIVE:
@@ -440,7 +450,10 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         len(texts),
     )
     lone_blurbs = [
-        k == NEAR_GOOD and before[i] not in POSITIVE and after[i] not in POSITIVE and LINKY in (before[i], after[i])
+        k == NEAR_GOOD
+        and before[i] not in POSITIVE
+        and after[i] not in POSITIVE
+        and LINKY in (before[i], after[i])
         for i, k in enumerate(kinds)
     ]
     # teasers come in lists; one or two paragraphs between menus are a short page's body
