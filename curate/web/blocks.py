@@ -1,12 +1,17 @@
 """Which text blocks and images of a cleaned page are its main content: a block classifier in the manner of
-jusText (length, link density and stop-word density per block, then context from the neighbours) with a
-content region chosen on the DOM as in Readability (the element holding the most prose net of link text),
-teaser lists (alike cards of a linked headline over a blurb) and repeated blocks dropped.
+jusText (length, link density and prose signs per block, then context from the neighbours) with a content
+region chosen on the DOM as in Readability (the element holding the most prose net of link text), teaser
+lists (alike cards of a linked headline over a blurb) and repeated blocks dropped.
+
+Signals that hold in any script come first: length counted so a Chinese or Thai character weighs as a short
+word, link text by characters, the markup (a <p> is a paragraph, list items and table cells are judged as
+their list or table, headings by what follows them) and the position in the DOM. Stop words (jusText's
+lists) are one sign of prose among others: sentence punctuation is another, and a page mostly in a script
+written without spaces is judged without them.
 
 Thresholds start from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
-link density 0.2) and were tuned on one half of two public labelled sets, the ScrapingHub
-article-extraction-benchmark and trafilatura's evaluation set (see benchmarks/bench_extract.py); the other
-halves are held out."""
+link density 0.2) and are tuned on trafilatura's evaluation set only; every other labelled set in
+benchmarks/bench_extract.py is held out."""
 
 from __future__ import annotations
 
