@@ -181,7 +181,7 @@ def page_stopwords(words: list[str]) -> frozenset[str] | None:
     index = _stopword_index()
     hits = [0] * len(STOPLIST_LANGUAGES)
     counts = Counter(words[:LANGUAGE_SAMPLE_WORDS])  # a sample is enough to tell the language
-    for word in counts.keys() & index.keys():
+    for word in [w for w in counts if w in index]:  # (a keys-view & would walk the whole index)
         n = counts[word]
         for lang in index[word]:
             hits[lang] += n
