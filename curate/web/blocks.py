@@ -199,6 +199,8 @@ def _stoplist(language: int) -> frozenset[str]:
 def text_length(text: str) -> int:
     """Characters, a character of a script written without spaces (Chinese, Japanese, Thai...) counting as
     UNSPACED_WEIGHT: it carries about as much as a short word does, so a paragraph is as long in any script."""
+    if text.isascii():
+        return len(text)
     unspaced = len(_UNSPACED.findall(text))
     return len(text) + (UNSPACED_WEIGHT - 1) * unspaced if unspaced else len(text)
 
@@ -212,7 +214,7 @@ def _sentence_marks(text: str, length: int, t: Thresholds) -> bool:
 def _mostly_unspaced(texts: list[Block]) -> bool:
     """Whether most of the page's text is in scripts written without spaces, where stop words say nothing."""
     chars = sum(len(b.item.text) for b in texts)
-    return sum(len(_UNSPACED.findall(b.item.text)) for b in texts) > 0.3 * chars
+    return sum(len(_UNSPACED.findall(b.item.text)) for b in texts if not b.item.text.isascii()) > 0.3 * chars
 
 
 def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> str:
@@ -225,7 +227,6 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         if link_density > (t.max_prose_link_density if block.item.tag == "p" else t.max_link_density):
             return LINKY
         return GOOD if length > t.length_high else NEAR_GOOD
-    sentences = _sentence_marks(text, length, t)
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
     # a long paragraph of prose keeps its inline links; a list of links has few stop words
     # (and a <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
@@ -234,7 +235,7 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         return LINKY
     if density >= t.stopwords_high:
         return GOOD if length > t.length_high else NEAR_GOOD
-    if density >= t.stopwords_low or (sentences and block.item.tag == "p"):
+    if density >= t.stopwords_low or (block.item.tag == "p" and _sentence_marks(text, length, t)):
         # stop words are one sign of prose; sentences in a paragraph are another
         return NEAR_GOOD
     return LOW_STOP
