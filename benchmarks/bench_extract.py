@@ -18,7 +18,9 @@ leaves the title out too.
 
 Speed: documents per second from the raw page bytes (each tool decodes them itself), one core, best of
 BENCH_EXTRACT_ROUNDS rounds per set (default 1; sets under 200 pages get enough rounds for 200 pages); the
-tools take turns page by page, so every tool sees the same machine load. BENCH_EXTRACT_SETS=name,name limits the run to sets whose name holds one of the words.
+tools take turns page by page, so every tool sees the same machine load. BENCH_EXTRACT_SETS=name,name
+limits the run to sets whose name holds one of the words; BENCH_EXTRACT_OTHERS=1 adds jusText and
+readability-lxml.
 """
 
 from __future__ import annotations
