@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curate import ledger
+from curate.console import mark_driver
 from curate.executors import ExecutorConfig, make_executor
 from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
 from curate.lock import OutputLock, OutputLocked
@@ -159,6 +160,7 @@ def run_recipe(
         lock.acquire()
     except OutputLocked as exc:  # another run writes this folder: touch nothing
         raise OutputInUse(str(exc)) from exc
+    mark_driver()  # the workers started from here stop if this process is killed
     try:
         _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active)
     finally:

@@ -56,7 +56,13 @@ class _LineCap:
         self.used = 0
 
     def readline(self, length: int | None = None) -> bytes:
-        line = self.readline_uncapped(self.max_line + 1 if not length or length > self.max_line else length)
+        limit = self.max_line + 1 if not length or length > self.max_line else length
+        line = self.readline_uncapped(limit)
+        while line and not line.endswith(b"\n") and len(line) < limit:  # warcio may stop short of `limit`
+            more = self.readline_uncapped(limit - len(line))
+            if not more:
+                break
+            line += more
         self.used += len(line)
         if len(line) > self.max_line and not line.endswith(b"\n"):
             raise HeaderTooLarge(f"a line of over {self.max_line:,} bytes without a newline")
@@ -73,7 +79,7 @@ def _archive_iterator(stream: BinaryIO):
         INC_RECORD = "WARNING: WARC record not followed by a blank line at offset {0} (wrong Content-Length?)\n"
 
     iterator = CappedIterator(stream, check_digests=True, arc2warc=True)
-    return iterator, _LineCap(iterator.reader)
+    return iterator, _LineCap(iterator.reader, MAX_LINE_BYTES, MAX_HEADER_BYTES)
 
 
 @dataclass

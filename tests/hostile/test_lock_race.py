@@ -58,7 +58,9 @@ print(json.dumps(got), flush=True)
 """
 
 
-def race(tmp_path: Path, trials: int, method: str, step: float, settle: float = 0.0, pause: float = 0.0) -> list[int]:
+def race(
+    tmp_path: Path, trials: int, method: str, step: float, settle: float = 0.0, pause: float = 0.0
+) -> list[int]:
     """Holders per trial, three contenders."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     start = time.time() + 3.0  # after the three interpreters have started
@@ -97,7 +99,9 @@ def test_a_dead_holders_lock_is_still_taken_over(tmp_path, method):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "token": "x"}))
+    (tmp_path / LOCK_NAME).write_text(
+        json.dumps({"pid": dead.pid, "host": socket.gethostname(), "token": "x"})
+    )
     lock = OutputLock(tmp_path, method=method, settle=0.05)
     lock.acquire()
     assert json.loads((tmp_path / LOCK_NAME).read_text())["token"] == lock.token

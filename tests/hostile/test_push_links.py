@@ -60,7 +60,12 @@ def secret(tmp_path) -> Path:
 def test_plan_of_a_clean_output_lists_its_files(tmp_path):
     plan = push_plan(fake_output(tmp_path / "out"), "org/x")
     paths = {f.path for f in plan.files}
-    assert {"shards/00000.tar", "shards/manifest.json", "run.json", "parquet/captioned-00000-00000.parquet"} <= paths
+    assert {
+        "shards/00000.tar",
+        "shards/manifest.json",
+        "run.json",
+        "parquet/captioned-00000-00000.parquet",
+    } <= paths
 
 
 def test_link_to_a_secret_file_is_refused_by_name(tmp_path, secret):
