@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curate.errors import UserError
 from curate.secrets import Secret, redact_text
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -59,11 +60,6 @@ def _short_repr(value: Any, limit: int) -> str:
     short.maxlevel = 2
     text = short.repr(value)
     return text if len(text) <= limit else f"{text[:limit]}..."
-
-
-class UserError(Exception):
-    """A mistake the user can fix (a bad option, a missing input, an unreachable server): the CLI prints
-    its message in one line, without a traceback."""
 
 
 class OptionError(UserError, ValueError):

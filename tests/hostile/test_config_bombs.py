@@ -16,7 +16,8 @@ sys.path.insert(0, str(HERE))
 
 import hostile_inputs as hostile  # noqa: E402
 
-from curate.options import QUOTE_CHARS, Option, OptionError, UserError, load_config  # noqa: E402
+from curate.errors import UserError
+from curate.options import QUOTE_CHARS, Option, OptionError, load_config  # noqa: E402
 
 PYTHON = sys.executable
 

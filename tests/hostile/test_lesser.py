@@ -50,7 +50,7 @@ def _processes_of(driver: int) -> list[int]:
 def _rendering(driver: int) -> bool:
     for pid in _processes_of(driver):
         try:
-            if b"curate.pdf_worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"curate.pdf.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return True
         except OSError:
             pass
@@ -134,7 +134,7 @@ def _run_with_shard(folder: Path, samples: dict) -> Path:
 
 
 def test_loader_names_shard_and_key_and_checks_the_manifest(tmp_path):
-    from curate.loader import BadShard, make_dataloader, verify_checksums
+    from curate.output.loader import BadShard, make_dataloader, verify_checksums
 
     png = hostile.tiny_png()
     samples = {

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONTENDER = """
 import builtins, json, os, sys, time
 import fsspec.implementations.local as local
-from curate.lock import OutputLock, OutputLocked
+from curate.run.lock import OutputLock, OutputLocked
 root, start, trials, step, method, settle, pause = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], float(sys.argv[6]), float(sys.argv[7])
 
 def paused(opener):
@@ -95,7 +95,7 @@ def test_write_then_verify_for_stores_without_exclusive_create(tmp_path):
 
 @pytest.mark.parametrize("method", ["link", "verify"])
 def test_a_dead_holders_lock_is_still_taken_over(tmp_path, method):
-    from curate.lock import LOCK_NAME, OutputLock
+    from curate.run.lock import LOCK_NAME, OutputLock
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -15,7 +15,7 @@ sys.path.insert(0, str(HERE))
 from test_hostile import run_cli  # noqa: E402
 
 from curate.names import plan_line, plan_name  # noqa: E402
-from curate.report import error_lines, run_funnel  # noqa: E402
+from curate.run.report import error_lines, run_funnel  # noqa: E402
 
 NAMES = [
     "line\nbreak.pdf",

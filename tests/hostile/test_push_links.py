@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE))
 
 import hostile_inputs as hostile  # noqa: E402
 
-from curate.hub import LinkInOutput, push, push_plan  # noqa: E402
+from curate.output.hub import LinkInOutput, push, push_plan  # noqa: E402
 
 SECRET = b"AWS_SECRET_ACCESS_KEY=not-for-the-hub\n"
 

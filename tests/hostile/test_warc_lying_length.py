@@ -15,7 +15,7 @@ sys.path.insert(0, str(HERE))
 import hostile_inputs as hostile  # noqa: E402
 from test_hostile import run_cli  # noqa: E402
 
-from curate.report import error_lines, run_funnel  # noqa: E402
+from curate.run.report import error_lines, run_funnel  # noqa: E402
 from curate.web.warc import MAX_LINE_BYTES, WarcProblem, WarcResponse, iter_responses  # noqa: E402
 
 

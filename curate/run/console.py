@@ -91,7 +91,7 @@ def prepare_worker() -> None:
 def mark_driver() -> None:
     """Called by the process that runs a recipe: the workers it starts (which inherit the variable)
     stop when it is gone, also when it was killed with SIGKILL and could not stop them."""
-    from curate.lock import _process_start
+    from curate.run.lock import _process_start
 
     pid = os.getpid()
     os.environ[DRIVER_ENV] = json.dumps([socket.gethostname(), pid, _process_start(pid)])
@@ -115,7 +115,7 @@ def watch_driver(interval: float = 1.0) -> None:
 
 
 def _watch(pid: int, started: str | None, interval: float) -> None:
-    from curate.lock import holder_is_gone
+    from curate.run.lock import holder_is_gone
 
     holder = {"host": socket.gethostname(), "pid": pid, "process_start": started}
     while not holder_is_gone(holder):
