@@ -16,7 +16,7 @@ sys.path.insert(0, str(HERE))
 
 import hostile_inputs as hostile  # noqa: E402
 
-from curate.errors import UserError
+from curate.errors import UserError  # noqa: E402
 from curate.options import QUOTE_CHARS, Option, OptionError, load_config  # noqa: E402
 
 PYTHON = sys.executable
