@@ -47,6 +47,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.record import set_score
 from curate.steps import ScoreFilter
+from synth.evidence import MAX_EVIDENCE_CHARS, PageLines, windows
 
 QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could will would "
@@ -95,6 +96,10 @@ _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\
 _BAD_TEXT = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]|Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]"
 )
+
+# a question is one line: a tab, carriage return or line break in it is a decoding fault (a TeX command's
+# `\t` or `\r` read as a JSON escape), and the round trip must not be asked it
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _DOC = r"(?:document|page|pdf|file|report|manual|paper|book|guide|booklet|publication|article|form|brochure|handbook)"
 _PAGE_NUMBER = re.compile(
@@ -474,6 +479,29 @@ def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
     return 2 * precision * recall / (precision + recall) >= min_f1
 
 
+def rules(max_question_chars: int = 300, max_answer_chars: int = 500) -> list[tuple[str, object]]:
+    """The stateless checks in order, each (reason, test(question, answer, page, cover) -> rejected)."""
+    return [
+        ("empty", lambda q, a, page, cover: not q or not a),
+        ("too_long", lambda q, a, page, cover: len(q) > max_question_chars or len(a) > max_answer_chars
+         or too_many_sentences(a)),
+        ("bad_encoding", lambda q, a, page, cover: bad_encoding(q) or bad_encoding(a) or bool(_CONTROL.search(q))),
+        ("nested_qa", lambda q, a, page, cover: bool(_NESTED.search(q) or _NESTED.search(a))),
+        ("not_question", lambda q, a, page, cover: not is_question(q)),
+        ("unanswerable", lambda q, a, page, cover: bool(_UNANSWERABLE.search(a))),
+        ("code_like", lambda q, a, page, cover: bool(_CODE.search(a))),
+        ("about_document", lambda q, a, page, cover: about_document(q, cover)),
+        ("answer_in_question", lambda q, a, page, cover: answer_in_question(q, a)),
+        ("copies_page", lambda q, a, page, cover: copies_page(q, page)),
+        ("answer_is_label", lambda q, a, page, cover: answer_is_label(q, a)),
+        ("answer_type", lambda q, a, page, cover: answer_type_mismatch(q, a)),
+        ("summary", lambda q, a, page, cover: bool(_SUMMARY.search(q))),
+        ("open_list", lambda q, a, page, cover: bool(_OPEN_LIST.search(q))),
+        ("term_for", lambda q, a, page, cover: bool(_TERM_FOR.search(q))),
+        ("ambiguous_key", lambda q, a, page, cover: ambiguous_key(q, page)),
+    ]  # fmt: skip
+
+
 def check_pair(
     question: str,
     answer: str,
@@ -488,38 +516,9 @@ def check_pair(
     """(reason the pair is rejected or None, its grounding score). `seen` (exact questions) and `kept`
     (questions kept so far, for near-duplicates) carry over between the pairs of one sample."""
     question, answer = question.strip(), answer.strip()
-    if not question or not answer:
-        return "empty", 0.0
-    if len(question) > max_question_chars or len(answer) > max_answer_chars or too_many_sentences(answer):
-        return "too_long", 0.0
-    if bad_encoding(question) or bad_encoding(answer):
-        return "bad_encoding", 0.0
-    if _NESTED.search(question) or _NESTED.search(answer):
-        return "nested_qa", 0.0
-    if not is_question(question):
-        return "not_question", 0.0
-    if _UNANSWERABLE.search(answer):
-        return "unanswerable", 0.0
-    if _CODE.search(answer):
-        return "code_like", 0.0
-    if about_document(question, cover):
-        return "about_document", 0.0
-    if answer_in_question(question, answer):
-        return "answer_in_question", 0.0
-    if copies_page(question, page):
-        return "copies_page", 0.0
-    if answer_is_label(question, answer):
-        return "answer_is_label", 0.0
-    if answer_type_mismatch(question, answer):
-        return "answer_type", 0.0
-    if _SUMMARY.search(question):
-        return "summary", 0.0
-    if _OPEN_LIST.search(question):
-        return "open_list", 0.0
-    if _TERM_FOR.search(question):
-        return "term_for", 0.0
-    if ambiguous_key(question, page):
-        return "ambiguous_key", 0.0
+    for reason, rejected in rules(max_question_chars, max_answer_chars):
+        if rejected(question, answer, page, cover):
+            return reason, 0.0
     key = " ".join(words(question))
     if key in seen:
         return "duplicate", 0.0
@@ -573,6 +572,119 @@ def page_kind(text: str) -> str | None:
     return None
 
 
+# ---- evidence ---------------------------------------------------------------------------------------
+
+_QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,60})[\"”’']")
+
+
+def question_names(question: str, keys_only: bool = False) -> list[str]:
+    """What a question names to pick its fact out of the page: its numbers, dates and codes, quoted
+    phrases, and (unless `keys_only`) words written with a capital after the first word (people, places,
+    organisations, row and column labels: "How many employees did TaylorMade lay off in Carlsbad?")."""
+    folded = unicodedata.normalize("NFKC", question)
+    names = [] if keys_only else [m[1] for m in _QUOTED.finditer(folded)]
+    for n, match in enumerate(_WORD.finditer(folded)):
+        word = match[0]
+        if any(c.isdigit() for c in word):
+            names.append(word)
+        elif not keys_only and n and word[0].isupper() and word.lower() not in STOP_WORDS | QUESTION_WORDS:
+            names.append(word)
+    return list(dict.fromkeys(names))
+
+
+def _has_name(index: PageIndex, name: str) -> bool:
+    return all(index.has_word(w) for w in tokens(name)) or (
+        any(c.isdigit() for c in name) and index.has_number(name)
+    )
+
+
+def named_share(question: str, index: PageIndex, keys_only: bool = False) -> float:
+    """Share of what the question names (`question_names`) that is in `index`'s text; 1.0 when it names
+    nothing in particular."""
+    names = question_names(question, keys_only)
+    if not names:
+        return 1.0
+    return sum(_has_name(index, name) for name in names) / len(names)
+
+
+# Measured on the tuning labels (python -m benchmarks.bench_qa_checks with CURATE_BENCH_EVIDENCE_VARIANTS=1):
+# requiring the capitalised words of a question (people, places, labels) in the evidence lines flagged 35
+# pairs at precision 0.49, no better than chance (a prose page names its subject once, in a heading; a
+# columnar text layer puts a table's row labels away from its values); requiring its keys (numbers, dates,
+# codes) flagged 5 at precision 1.00. So only the keys are required, in the evidence lines themselves.
+NAMED_KEYS_ONLY = True
+MIN_NAMED_SHARE = 1.0
+EVIDENCE_LINES_BEFORE = 0
+
+
+def locate_evidence(
+    question: str, answer: str, page_text: str, min_grounding: float
+) -> str | None:
+    """The page's line(s) that hold the answer (consecutive lines, at most MAX_EVIDENCE_CHARS), preferring those
+    that also hold what the question names; None when no such lines hold the answer. Stands in for the
+    model's evidence where it gave none (and for labelled pairs, which have none)."""
+    answer_tokens = tokens(answer)
+    if not answer_tokens:
+        return None
+    text = unicodedata.normalize("NFKC", page_text)
+    best, best_score = None, None
+    for start, end in windows(text, max(answer_tokens, key=len)):
+        window = text[start:end]
+        index = PageIndex(window)
+        if grounding(answer, index, question) < min_grounding:
+            continue
+        score = (named_share(question, index), -(window.count("\n")))
+        if best_score is None or score > best_score:
+            best, best_score = window.strip(), score
+    return best
+
+
+def check_evidence(
+    question: str,
+    answer: str,
+    evidence: str | None,
+    pages: list[tuple[int, PageLines]],
+    min_grounding: float,
+    min_named: float = MIN_NAMED_SHARE,
+    lines_before: int = EVIDENCE_LINES_BEFORE,
+    keys_only: bool = NAMED_KEYS_ONLY,
+) -> tuple[str | None, str, list[int]]:
+    """(reason or None, the page's evidence lines, the pages they are on) of one pair.
+
+    Reasons, each a failure seen in kept pairs the text checks let through:
+      evidence_too_long        the "evidence" is a passage, not the line(s) read (longer than
+                               MAX_EVIDENCE_CHARS): anything would be "in" it
+      evidence_not_on_page     the evidence is on none of the sample's pages (rapidfuzz partial ratio
+                               >= MIN_EVIDENCE_RATIO after removing spaces and line-end hyphens): the model
+                               quoted what it invented or rewrote
+      answer_not_in_evidence   the answer is not in the evidence lines (`grounding` < min_grounding): the
+                               model quoted one line and answered from another
+      question_not_in_evidence what the question names (a row label, a person, a section; `question_names`)
+                               is not in the evidence lines nor the line above them: a value read from
+                               another row or column, assembled across the page
+    With no evidence from the model, the lines are located (`locate_evidence`); the pages are those the
+    evidence is on (so a value that is on two pages is tagged with the page the model read it from)."""
+    if evidence is not None and len(evidence) > MAX_EVIDENCE_CHARS:
+        return "evidence_too_long", evidence, []
+    found: list[tuple[int, str, str]] = []  # (page, its evidence lines, those lines and the ones above)
+    for number, lines in pages:
+        quoted = evidence if evidence is not None else locate_evidence(question, answer, lines.text, min_grounding)
+        if quoted and (spans := lines.find(quoted)):
+            found.append((number, lines.lines(spans), lines.lines(spans, lines_before)))
+    if not found:
+        return ("evidence_not_on_page" if evidence is not None else "answer_not_in_evidence"), evidence or "", []
+    reason, good = "answer_not_in_evidence", []
+    for number, shown, context in found:
+        if grounding(answer, PageIndex(shown), question) < min_grounding:
+            continue
+        reason = "question_not_in_evidence"
+        if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:
+            good.append((number, shown))
+    if not good:
+        return reason, found[0][1], [n for n, _, _ in found]
+    return None, good[0][1], [n for n, _ in good]
+
+
 # ---- the checks step -------------------------------------------------------------------------------
 
 
@@ -598,7 +710,9 @@ class QAChecks(ScoreFilter):
 
     Scores written: `qa_kept`, `qa_rejected`, `qa_grounding` (mean over kept pairs).
     Stats: `qa_pairs` (candidates + malformed responses), `qa_kept`, `qa_rejected_<reason>`.
-    Per kept turn, `qa_provenance` has the page(s) its answer comes from.
+    Per kept turn, `qa_evidence` (aligned with `qa`) has `{pages: [int], evidence: str}`: the page's
+    line(s) the answer is read from (`check_evidence`) and the page(s) they are on; `qa_provenance` has
+    the style, chunk, model, grounding and the round-trip answers.
     """
 
     name = "✅ QA checks"
@@ -614,6 +728,7 @@ class QAChecks(ScoreFilter):
         max_question_chars: int = 300,
         max_answer_chars: int = 500,
         roundtrip_min_f1: float = 0.5,
+        evidence: bool = True,
         source: str = "curate-docmatix",
         exclusion_writer: DiskWriter | None = None,
         error_writer: DiskWriter | None = None,
@@ -621,35 +736,40 @@ class QAChecks(ScoreFilter):
         super().__init__(exclusion_writer, error_writer)
         self.min_grounding, self.min_pairs, self.max_pairs = min_grounding, min_pairs, max_pairs
         self.max_question_chars, self.max_answer_chars = max_question_chars, max_answer_chars
-        self.roundtrip_min_f1 = roundtrip_min_f1
+        self.roundtrip_min_f1, self.evidence = roundtrip_min_f1, evidence
         self.source = source
 
     def check(self, pair: dict, doc_index: PageIndex, pages, seen, kept, answerers: tuple[str, ...]):
-        """(reason or None, grounding, source pages) of one candidate pair."""
+        """(reason or None, grounding, source pages, evidence lines) of one candidate pair."""
         question, answer = pair["question"], pair["answer"]
         chunk_pages = pair.get("pages") or [n for n, _ in pages]
-        cover = chunk_pages == [1] and any(is_cover(n, index.text) for n, index in pages if n == 1)
+        cover = chunk_pages == [1] and any(is_cover(n, lines.text) for n, lines in pages if n == 1)
         reason, score = check_pair(
             question, answer, doc_index, seen, self.min_grounding,
             self.max_question_chars, self.max_answer_chars, cover=cover, kept=kept,
         )  # fmt: skip
+        evidence, found = pair.get("evidence") or "", chunk_pages
+        if reason is None and self.evidence:
+            reason, evidence, found = check_evidence(
+                question, answer, pair.get("evidence"), [(n, p) for n, p in pages if n in chunk_pages],
+                self.min_grounding,
+            )  # fmt: skip
         for key in answerers if reason is None else ():  # "roundtrip", "second_opinion": each must agree
             other = pair.get(key)
             if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
                 reason = key
                 break
-        found = source_pages(answer, question, pages, self.min_grounding) if reason is None else []
-        return reason, score, found or chunk_pages
+        return reason, score, found or chunk_pages, evidence
 
     def score(self, doc: Document) -> None:
         candidates = doc.metadata.get("qa_candidates")
         if candidates is None:
             raise ValueError("record has no qa_candidates: run the qa stage on it first")
-        pages = [(number, PageIndex(text)) for number, text in sample_pages(doc)]
+        pages = [(number, PageLines(text)) for number, text in sample_pages(doc)]
         doc_index = PageIndex(doc.text)
         seen: set[str] = set()
         kept: list[tuple[set[str], str]] = []
-        turns, provenance, rejected = [], [], []
+        turns, provenance, rejected, evidence = [], [], [], []
         reasons = Counter(r["reason"] for r in doc.metadata.get("qa_rejects", []))
         generation = doc.metadata.get("qa_generation") or {}
         model = generation.get("model", "")
@@ -660,13 +780,14 @@ class QAChecks(ScoreFilter):
         }
         answerers = tuple(key for key, on in asked.items() if on)
         for pair in candidates:
-            reason, score, found = self.check(pair, doc_index, pages, seen, kept, answerers)
+            reason, score, found, lines = self.check(pair, doc_index, pages, seen, kept, answerers)
             if reason is None and len(turns) >= self.max_pairs:
                 reason = "over_max_pairs"
             if reason:
                 reasons[reason] += 1
-                rejected.append({**pair, "reason": reason, "grounding": round(score, 3)})
+                rejected.append({**pair, "reason": reason, "grounding": round(score, 3), "evidence": lines})
                 continue
+            evidence.append({"pages": found, "evidence": lines})
             kept.append((content_words(pair["question"]), " ".join(tokens(pair["answer"]))))
             turns.append({"user": pair["question"].strip(), "assistant": pair["answer"].strip(),
                           "source": self.source})  # fmt: skip
@@ -675,6 +796,7 @@ class QAChecks(ScoreFilter):
                                "roundtrip": pair.get("roundtrip"),
                                "second_opinion": pair.get("second_opinion")})  # fmt: skip
         doc.metadata["qa"] = turns
+        doc.metadata["qa_evidence"] = evidence
         doc.metadata["qa_provenance"] = provenance
         doc.metadata["qa_rejected"] = rejected
         set_score(doc, "qa_kept", len(turns))
