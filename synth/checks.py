@@ -25,8 +25,6 @@ Checks, in order (the first that fails names the reason):
                    can tell a complete one from an invented one
   term_for         "What is the term for ...?": the small models answered with a nearby term the page does
                    not give that meaning (4 of 5 such kept pairs labelled wrong)
-  ambiguous_key    the question looks a row up by a date or code written more than once on the page
-                   ("Which company closed on 10/30/2015?" with three closures that day)
   duplicate        the same question was already asked about this sample
   near_duplicate   nearly the same question (content words) was already kept for this sample
   not_grounded     the answer is not on the page (see `grounding`)
@@ -89,8 +87,6 @@ _OPEN_LIST = re.compile(r"^\W*(?:what|which|who)\s+(?:are|were)\s+some\b|\bsome\
 _TERM_FOR = re.compile(
     r"\bwhat\s+is\s+the\s+(?:name\s+of\s+the\s+)?term\s+(?:for|that|which)\b", re.IGNORECASE
 )
-# a lookup key: a date or a code whose digit groups have separators ("10/30/2015", "07-15", "A-123.4")
-_KEY = re.compile(r"\b\w*\d+(?:[/.:-]\w*\d+\w*)+\b")
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
 # C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, and UTF-8 read as cp1252/latin-1
 _BAD_TEXT = re.compile(
@@ -360,15 +356,6 @@ def about_document(question: str, cover: bool = False) -> bool:
     return not cover and bool(_DOCUMENT_ITSELF.search(question))
 
 
-def ambiguous_key(question: str, page: PageIndex) -> bool:
-    """The question picks a row by a date or code the page writes more than once: several rows match."""
-    for key in _KEY.findall(question):
-        found = re.findall(rf"(?<![\w/.-]){re.escape(key)}(?![\w/-]|\.\d)", page.folded)
-        if len(found) >= 2:
-            return True
-    return False
-
-
 def _has_number(answer: str) -> bool:
     return bool(re.search(r"\d", answer) or _NUMBER_WORDS.search(answer))
 
@@ -498,7 +485,6 @@ def rules(max_question_chars: int = 300, max_answer_chars: int = 500) -> list[tu
         ("summary", lambda q, a, page, cover: bool(_SUMMARY.search(q))),
         ("open_list", lambda q, a, page, cover: bool(_OPEN_LIST.search(q))),
         ("term_for", lambda q, a, page, cover: bool(_TERM_FOR.search(q))),
-        ("ambiguous_key", lambda q, a, page, cover: ambiguous_key(q, page)),
     ]  # fmt: skip
 
 
@@ -535,6 +521,12 @@ def check_pair(
 
 _LEADER_LINE = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+\s*$|\s{2,}\d{1,4}\s*$|…+\s*\d+\s*$", re.IGNORECASE)
 _ENDS_IN_PAGE = re.compile(r"[A-Za-z][^\d]*\s\d{1,4}\s*$")
+# a line ending in a dotted leader (and maybe its page number): LaTeX's text layer, read by PyMuPDF, puts an
+# entry's number, title and leader, and its page number on lines of their own ("2.1\nEstimates . . . .\n2");
+# a table's leaders are followed by its values ("Any Injury ...... | 1.9 | 2.1") and do not count
+_LEADER = re.compile(r"(?:(?:\.\s?){4,}|…{2,}|(?:·\s?){4,})\s*[\divxlc]{0,4}\s*$", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"^(?:\d{1,4}(?:\.\d{1,3})*|[ivxlc]{1,6})\.?$", re.IGNORECASE)  # "2.1", "iv"
+_PAGE_NUMBER_LINE = re.compile(r"^(?:\d{1,4}|[ivxlc]{1,6})$", re.IGNORECASE)
 _INDEX_LINE = re.compile(r"^[^\d]{2,60}?,?\s\d{1,4}(?:\s?[,–-]\s?\d{1,4})+\s*$|^[^\d]{2,60},\s?\d{1,4}\s*$")
 _REFERENCE_LINE = re.compile(
     r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.\s+[A-Z][\w'-]+,\s+[A-Z]\.)|\b(?:19|20)\d\d[a-z]?\)?[.,]|\bdoi\b|\bpp?\.\s?\d",
@@ -562,6 +554,11 @@ def page_kind(text: str) -> str | None:
     if share(_LEADER_LINE) >= 0.3:
         return "table_of_contents"
     if _HEADINGS["table_of_contents"].search(head) and share(_ENDS_IN_PAGE) >= 0.3:
+        return "table_of_contents"
+    # entries split over lines: dotted leaders, and the section and page numbers alone on their lines (a
+    # table's leaders are followed by its values, decimals mostly, not by page numbers)
+    leaders = share(_LEADER)
+    if leaders >= 0.1 and leaders + share(_BARE_NUMBER) >= 0.5 and share(_PAGE_NUMBER_LINE) >= 0.25:
         return "table_of_contents"
     if _HEADINGS["index"].search(head) and share(_INDEX_LINE) >= 0.3:
         return "index"
