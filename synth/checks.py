@@ -571,6 +571,7 @@ def page_kind(text: str) -> str | None:
 
 # ---- evidence ---------------------------------------------------------------------------------------
 
+_PAGE_LABEL = re.compile(r"\[Page \d+\]")
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,60})[\"”’']")
 
 
@@ -661,13 +662,20 @@ def check_evidence(
                                another row or column, assembled across the page
     With no evidence from the model, the lines are located (`locate_evidence`); the pages are those the
     evidence is on (so a value that is on two pages is tagged with the page the model read it from)."""
+    if evidence is not None:  # the "[Page 2]" labels of a document's request are not page text
+        evidence = _PAGE_LABEL.sub("", evidence).strip() or None
     if evidence is not None and len(evidence) > MAX_EVIDENCE_CHARS:
         return "evidence_too_long", evidence, []
     found: list[tuple[int, str, str]] = []  # (page, its evidence lines, those lines and the ones above)
+    located: dict[int, float] = {}  # page -> share of the question's names in the lines located there
     for number, lines in pages:
-        quoted = evidence if evidence is not None else locate_evidence(question, answer, lines.text, min_grounding)
+        quoted = evidence
+        if evidence is None and (quoted := locate_evidence(question, answer, lines.text, min_grounding)):
+            located[number] = named_share(question, PageIndex(quoted))
         if quoted and (spans := lines.find(quoted)):
             found.append((number, lines.lines(spans), lines.lines(spans, lines_before)))
+    if located:  # no evidence from the model: the page(s) whose lines hold most of what the question names
+        found = [f for f in found if located.get(f[0]) == max(located.values())]
     if not found:
         return ("evidence_not_on_page" if evidence is not None else "answer_not_in_evidence"), evidence or "", []
     reason, good = "answer_not_in_evidence", []

@@ -124,6 +124,7 @@ class StubLLM(JsonServer):
             return 0, None  # and this request's connection is dropped
         prompt = payload["messages"][-1]["content"]
         text = prompt.split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        text = re.sub(r"^\[Page \d+\]\n", "", text, flags=re.M)  # the labels of a document's pages
         first = next(line for line in text.splitlines() if len(line.split()) >= 2)
         number = re.search(r"\d+", text)
         known = {"What are the first words of the page?": " ".join(first.split()[:3]),
