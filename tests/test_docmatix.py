@@ -114,6 +114,10 @@ def test_sample_shards_carry_docmatix_turns_and_provenance(multi_page_dir, tmp_p
     assert sample["metadata"]["qa_provenance"][0]["model"] == "stub"
     assert sample["metadata"]["page"] in (1, 2, 3, 4) and sample["source"].endswith("multi_page.pdf")
     assert "png" in samples[0] and sample["scores"]["qa_kept"] >= 1
+    assert len(sample["qa_evidence"]) == len(sample["texts"])
+    coverage = [c for d in records(out / "stages" / "qa" / "data") for c in d.metadata["qa_coverage"].values()]
+    sent = sum(s for s, _ in coverage) / sum(total for _, total in coverage)
+    assert qa_summary(out)["page_text_sent"] == round(sent, 3) and 0.5 < sent <= 1  # what was not sent is said
 
 
 def test_sample_input_builds_pdfs_with_text(tmp_path):
