@@ -21,7 +21,8 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
   and checks pairs about the same pages (the labelled set's pages sent to the LLM, or CURATE_BENCH_PAGES),
   one after the other: kept pairs per page, their precision by benchmarks/data/docmatix_generated_labels.jsonl
   and docmatix_heldout_labels.jsonl (pairs labelled by reading the page; unlabelled kept pairs go to
-  CURATE_BENCH_UNLABELLED), s/page. Held-out pages: CURATE_BENCH_PAGES=benchmarks/data/
+  CURATE_BENCH_UNLABELLED; every rejected pair with its reason and evidence to CURATE_BENCH_REJECTED), s/page,
+  and the cost per kept pair (LLM seconds and generated tokens). Held-out pages: CURATE_BENCH_PAGES=benchmarks/data/
   docmatix_heldout_pages.jsonl (public PDFs of pdfplumber, py-pdf/sample-files, camelot and pdfminer.six, each
   row citing its file; CURATE_BENCH_PAGE_SET=heldout1|heldout2 picks one set). `... pages PDF_DIR [N]`
   writes such a file from PDFs, as the recipe reads them.
@@ -673,6 +674,12 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
                                                "model": name, "rejected_by": "roundtrip/second_opinion"},
                                               ensure_ascii=False) + "\n")  # fmt: skip
             rejected.update(r["reason"] for r in doc.metadata["qa_rejected"])
+            if os.environ.get("CURATE_BENCH_REJECTED"):  # every rejected pair with its reason and evidence
+                with open(os.environ["CURATE_BENCH_REJECTED"], "a", encoding="utf-8") as file:
+                    for r in doc.metadata["qa_rejected"]:
+                        row = {"page_id": page_id, "model": name, **{k: r.get(k) for k in (
+                            "question", "answer", "reason", "evidence", "roundtrip", "second_opinion")}}  # fmt: skip
+                        file.write(json.dumps(row, ensure_ascii=False) + "\n")
             rejected.update(r["reason"] for r in doc.metadata["qa_rejects"])
             for turn, prov, evidence in zip(doc.metadata["qa"], doc.metadata["qa_provenance"],
                                             doc.metadata["qa_evidence"], strict=True):  # fmt: skip
