@@ -1,7 +1,9 @@
 """Docmatix-style QA generation: page records in, the same records out with candidate QA pairs.
 
-Each page's text is cut into chunks that fit the model's context; each chunk is sent with one prompt
-style (rotated across pages, or all of them) asking for a JSON list of {question, answer}. Requests run
+Each page's text is cut into chunks that fit the model's context (a long page sends its most informative
+chunk of each of `max_chunks_per_page` stretches, `choose_chunks`); each chunk is sent with one prompt
+style (rotated across pages, or all of them) asking for a JSON list of {question, answer, evidence}, the
+evidence being the line(s) of the page the answer is read from. Requests run
 in a thread pool with a bounded number in flight, so the server always has work queued. What the
 model answered is parsed leniently; whatever cannot be parsed is kept in `qa_rejects` with its reason.
 The QA checks (synth/checks.py) run in the next stage, so they can be retuned without re-asking.
