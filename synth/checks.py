@@ -666,8 +666,9 @@ def check_evidence(
       evidence_not_on_page     the evidence is on none of the sample's pages (rapidfuzz partial ratio
                                >= MIN_EVIDENCE_RATIO after removing spaces and line-end hyphens): the model
                                quoted what it invented or rewrote
-      answer_not_in_evidence   the answer is not in the evidence lines (`grounding` < min_grounding): the
-                               model quoted one line and answered from another
+      answer_not_in_evidence   the answer is not in the evidence lines nor the line below them (where a
+                               form's text layer puts the value of the label quoted; `grounding` <
+                               min_grounding): the model quoted one line and answered from another
       question_not_in_evidence what the question names (a row label, a person, a section; `question_names`)
                                is not in the evidence lines nor the line above them: a value read from
                                another row or column, assembled across the page
@@ -687,6 +688,8 @@ def check_evidence(
             located[number] = named_share(question, PageIndex(quoted))
         if quoted and (spans := lines.find(quoted)):
             found.append((number, lines.lines(spans), lines.lines(spans, lines_before)))
+            # a form's or a one-cell-per-line table's value is on the line below the label the model quoted
+            found.append((number, lines.lines(spans, 0, 1), lines.lines(spans, lines_before, 1)))
     if located:  # no evidence from the model: the page(s) whose lines hold most of what the question names
         found = [f for f in found if located.get(f[0]) == max(located.values())]
     if not found:
@@ -699,8 +702,8 @@ def check_evidence(
         if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:
             good.append((number, shown))
     if not good:
-        return reason, found[0][1], [n for n, _, _ in found]
-    return None, good[0][1], [n for n, _ in good]
+        return reason, found[0][1], list(dict.fromkeys(n for n, _, _ in found))
+    return None, good[0][1], list(dict.fromkeys(n for n, _ in good))
 
 
 # ---- the checks step -------------------------------------------------------------------------------

@@ -77,13 +77,18 @@ class PageLines:
             start, end = found.dest_start, found.dest_end
         return line_span(self.text, self.positions[start], self.positions[end - 1] + 1)
 
-    def lines(self, spans: list[tuple[int, int]], before: int = 0) -> str:
-        """The text of the spans' lines, with `before` lines above each (a form's label, a row's header)."""
+    def lines(self, spans: list[tuple[int, int]], before: int = 0, after: int = 0) -> str:
+        """The text of the spans' lines, with `before` lines above and `after` lines below each (a form's
+        label, a row's header; the value a text layer puts on the line below its label)."""
         chosen = []
         for start, end in spans:
             for _ in range(before):
                 if start > 0:
                     start = self.text.rfind("\n", 0, start - 1) + 1
+            for _ in range(after):
+                if end < len(self.text):
+                    following = self.text.find("\n", end + 1)
+                    end = len(self.text) if following == -1 else following
             chosen.append(self.text[start:end].strip())
         return "\n".join(dict.fromkeys(c for c in chosen if c))
 

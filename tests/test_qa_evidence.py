@@ -201,12 +201,16 @@ def test_evidence_checks_reject_invented_misread_and_assembled_pairs(shared_data
         # right, quoted with the spacing and line breaks of the text layer changed
         {"question": "How many employees were affected by TaylorMade Golf Company's layoff in Carlsbad?",
          "answer": "64", "evidence": "TaylorMade  Golf Company Carlsbad 64"},
+        # right: the label quoted, its value on the line below (as the 1.5B model quotes a form's field)
+        {"question": "In which city did American Management Services LLC close?", "answer": "Monterey",
+         "evidence": "American Management Services LLC"},
     )  # fmt: skip
     reasons = [r["reason"] for r in doc.metadata["qa_rejected"]]
     assert reasons == ["evidence_not_on_page", "answer_not_in_evidence", "question_not_in_evidence",
                        "evidence_too_long"]  # fmt: skip
-    assert [t["assistant"] for t in doc.metadata["qa"]] == ["64"]
-    assert doc.metadata["qa_evidence"] == [{"pages": [1], "evidence": "TaylorMade Golf Company\nCarlsbad\n64"}]
+    assert [t["assistant"] for t in doc.metadata["qa"]] == ["64", "Monterey"]
+    assert doc.metadata["qa_evidence"] == [{"pages": [1], "evidence": "TaylorMade Golf Company\nCarlsbad\n64"},
+                                           {"pages": [1], "evidence": "American Management Services LLC\nMonterey"}]  # fmt: skip
 
 
 def test_evidence_is_found_across_ocr_spacing_and_hyphenation(shared_data):
