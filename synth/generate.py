@@ -274,6 +274,10 @@ def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]
     return [styles[(start + i) % len(styles)] for i in range(min(per_page, len(styles)))]
 
 
+def _shown(url: str | None) -> str | None:
+    return redact_url(url) if url else url
+
+
 class QAGenerator(ErrorSinkMixin, PipelineStep):
     """Asks the LLM for QA pairs about each page's text; writes `qa_candidates`, `qa_rejects`, `qa_generation`.
 
@@ -356,11 +360,14 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         super().__init__()
         self.error_writer = error_writer
         self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
-        self.roundtrip_url, self.roundtrip_model = roundtrip_url, roundtrip_model
-        self.second_url, self.second_model = (second_url, second_model) if roundtrip else (None, None)
-        # the real URL and key travel to the workers as a Secret; `llm_url` is for messages (no credentials)
+        second_url, second_model = (second_url, second_model) if roundtrip else (None, None)
+        # the real URLs and key travel to the workers as a Secret (never in executor.json or a log);
+        # `llm_url`, `roundtrip_url` and `second_url` are for messages (credentials masked)
         self.llm_url, self.model = redact_url(llm_url), model
-        self.server = Secret((llm_url, api_key.get() if isinstance(api_key, Secret) else api_key))
+        self.roundtrip_url, self.roundtrip_model = _shown(roundtrip_url), roundtrip_model
+        self.second_url, self.second_model = _shown(second_url), second_model
+        key = api_key.get() if isinstance(api_key, Secret) else api_key
+        self.server = Secret((llm_url, key, roundtrip_url, second_url))
         self.styles, self.styles_per_page = tuple(styles), styles_per_page
         self.pairs_per_request = pairs_per_request
         self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
@@ -525,7 +532,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             "completion_tokens": sum(a["completion_tokens"] for a in answers),
             "roundtrip": self.roundtrip,
             "roundtrip_model": (self.roundtrip_model or self.model) if self.roundtrip else None,
-            "second_opinion_model": (self.second_model or redact_url(self.second_url))
+            "second_opinion_model": (self.second_model or self.second_url)
             if self.second_url
             else None,
             "roundtrip_seconds": round(sum(r["seconds"] for r in roundtrips), 3),
@@ -568,7 +575,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cache_path = f"{str(self.cache_dir).rstrip('/')}/{rank:05d}.jsonl" if self.cache_dir else None
-        url, api_key = self.server.get()
+        url, api_key, roundtrip_url, second_url = self.server.get()
         client = ChatClient(
             url, self.model, self.timeout, self.retries, api_key=api_key, deadline=self.deadline
         )
@@ -581,8 +588,8 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
                        deadline=self.deadline, cache_scope=scope)
             if self.roundtrip and other_url
             else None
-            for other_url, other_model, scope in ((self.roundtrip_url, self.roundtrip_model, "roundtrip"),
-                                                  (self.second_url, self.second_model, "second_opinion"))
+            for other_url, other_model, scope in ((roundtrip_url, self.roundtrip_model, "roundtrip"),
+                                                  (second_url, self.second_model, "second_opinion"))
         )  # fmt: skip
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry
