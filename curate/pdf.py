@@ -2,8 +2,8 @@
 
 Each PDF is opened with PyMuPDF. A page's text comes from its text layer, in reading order, unless
 measured signals say the layer is missing, partial or garbage (`curate.page_text`); then Tesseract
-OCRs the page rendered at `ocr_dpi` and the better of the two is kept. `metadata["text_source"]` says
-which and `metadata["ocr_reason"]` why OCR ran. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
+OCRs the page rendered at `ocr_dpi` and the one of the two closer to the page is kept. `metadata["text_source"]`
+says which, `metadata["ocr_reason"]` why OCR ran and `metadata["other_text"]` holds the text not kept. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
 reason, and the run goes on.
 """
 
@@ -26,6 +26,8 @@ from curate.record import error_record, image_media, pdf_page_record
 from curate.steps import InputReader, describe_error
 from curate.wiring import StepSpec, arg
 
+# the text not kept, where OCR ran (the OCR, or the layer it replaced), is kept this long in metadata
+MAX_OTHER_TEXT_CHARS = 20_000
 # PDF 1.7 caps a page side at 14,400 units (200 inches); larger pages are hostile or broken.
 MAX_PAGE_SIDE_PT = 14_400
 
@@ -266,16 +268,18 @@ class PdfPageReader(InputReader):
             raise PdfError("strict", "; ".join(problems))
         return problems
 
-    def _page_text(self, page) -> tuple[str, str, str | None]:
-        """(text, text_source, ocr_reason): the text layer in reading order, or OCR where the layer is
-        missing, partial or garbage (then the better of the two by valid English words); counted per
-        source and reason in the stage stats."""
+    def _page_text(self, page) -> tuple[str, str, str | None, str | None]:
+        """(text, text_source, ocr_reason, other_text): the text layer in reading order, or OCR where the
+        layer is missing, partial or garbage (then the one of the two the page's ink confirms, see
+        `better_text`); other_text is the one not kept where OCR ran (for the report's routing audit).
+        Counted per source and reason in the stage stats."""
         import pymupdf
 
         signals = layer_signals(page)
         text, reason = signals.text, ocr_reason(signals)
         layer_unusable = reason in ("no_text_layer", "unreadable_text_layer")
         text_source = "none" if layer_unusable else "text_layer"
+        other = None
         if reason and self.ocr:
             rect = page.rect
             ocr_zoom = render_scale(rect.width, rect.height, self.ocr_dpi, 10_000, 40_000_000)
@@ -283,11 +287,13 @@ class PdfPageReader(InputReader):
             with self.track_time("ocr"):
                 ocr_text = ocr_image(gray.tobytes("png"), lang=self.ocr_lang, dpi=ocr_zoom * 72)
             self.stat_update("ocr_pages")
-            text, text_source = better_text("" if layer_unusable else text, ocr_text)
+            layer = text
+            text, text_source = better_text("" if layer_unusable else layer, ocr_text)
+            other = (ocr_text if text_source == "text_layer" else layer)[:MAX_OTHER_TEXT_CHARS]
         self.stat_update(f"text_source_{text_source}")
         if reason:
             self.stat_update(f"ocr_reason_{reason}")
-        return text, text_source, reason
+        return text, text_source, reason, other
 
     def _page_record(self, page, source: str, record_id: str, index: int, page_count: int, raw: dict):
         import pymupdf
@@ -297,7 +303,7 @@ class PdfPageReader(InputReader):
         zoom = render_scale(width_pt, height_pt, self.dpi, self.render_max_side, self.max_pixels)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         image_bytes = pixmap.tobytes("jpeg" if self.image_format == "jpeg" else "png")
-        text, text_source, reason = self._page_text(page)
+        text, text_source, reason, other_text = self._page_text(page)
         image = image_media(
             image_bytes,
             media_id=f"{record_id}#page={index + 1}",
@@ -315,6 +321,7 @@ class PdfPageReader(InputReader):
             page_count=page_count,
             text_source=text_source,
             ocr_reason=reason,
+            **({"other_text": other_text.strip()} if other_text is not None else {}),
             page_size_pt=[round(width_pt, 2), round(height_pt, 2)],
             file=record_id,
             warnings=problems,
