@@ -196,6 +196,25 @@ class LayerSignals:
         return self.image_share < SCAN_IMAGE_SHARE or self.invisible_share < MAX_INVISIBLE_TYPESET
 
 
+def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
+    """The measurements behind a routing decision, rounded, for the record's metadata and the report."""
+    whole, prose = signals.quality, text_quality(signals.prose)
+    visible, clean = clean_ratio(signals.text)
+    return {
+        "visible_chars": visible,
+        "clean_ratio": round(clean, 3),
+        "image_share": round(signals.image_share, 3),
+        "text_share": round(signals.text_share, 3),
+        "chars_per_kpt2": round(signals.chars_per_kpt2, 2),
+        "invisible_share": round(signals.invisible_share, 3),
+        "vowel_share": round(whole.vowel_share, 3),
+        "prose_words": prose.words,
+        "prose_noise_share": round(prose.noise_share, 3),
+        "words": whole.words,
+        "noise_share": round(whole.noise_share, 3),
+    }
+
+
 def prose_lines(text: str) -> str:
     """The lines of a text that hold no code, TeX, maths or chemistry characters, and three words or more
     (a formula laid out in two dimensions comes out as lines of a symbol or two)."""
