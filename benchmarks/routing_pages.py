@@ -11,8 +11,11 @@ Collections (a page belongs to exactly one):
   texlive-latex-base-doc / texlive-latex-recommended-doc and texlive-humanities-doc packages install.
   Their first look showed two failures the router then fixed (Latin judged as bad English, Hebrew
   points judged unreadable): they are no longer untouched, and are reported as such.
-- `fresh-doc` (held out, real, untouched): texlive-metapost-doc, texlive-lang-german,
-  texlive-lang-czechslovak and texlive-fonts-recommended-doc, first read after the last change.
+- `fresh-doc` (held out, real): texlive-metapost-doc, texlive-lang-german, texlive-lang-czechslovak and
+  texlive-fonts-recommended-doc. Its first read (3.1% false OCR: figure pages without text, sent to
+  OCR as `no_text_layer`) led to the figure/outlined-text check: no longer untouched either.
+- `pictures-doc` (held out, real, untouched): texlive-pictures-doc (TikZ, PSTricks-free picture
+  packages: figure-heavy pages), first read after the last change.
   (texlive-science-doc and r-doc-pdf are reserved for an outside check: never read here.)
 
 Text sources are files on this machine: Python's standard library and /usr/include headers (code), the
@@ -41,9 +44,11 @@ RESERVED = ("texlive-science-doc", "r-doc-pdf")
 DOC_PACKAGES = {
     "texlive-doc": ("texlive-latex-base-doc", "texlive-latex-recommended-doc"),
     "humanities-doc": ("texlive-humanities-doc",),
-    # added after the router's last change, read for the first time by its final run
+    # added later: read first by the router's second-last version (figure pages then fixed)
     "fresh-doc": ("texlive-metapost-doc", "texlive-lang-german", "texlive-lang-czechslovak",
                   "texlive-fonts-recommended-doc"),
+    # added after the router's last change, read for the first time by its final run
+    "pictures-doc": ("texlive-pictures-doc",),
 }
 LANGUAGES = {  # locale folder -> (language name for XeLaTeX, font)
     "de": ("German", "DejaVu Serif"),

@@ -67,7 +67,11 @@ CODE_CHARS = re.compile(r"[\\{}\[\]<>|=;_^~#$%&@`*+/∑∫√±×÷→←↔⇌�
 MIN_PROSE_LINE_WORDS = 3  # a line of prose has this many words; maths laid out in 2-D: a symbol or two
 MIN_PROSE_WORDS = 20  # fewer words of prose: the page is code or maths, typeset text kept as it is
 MAX_INVISIBLE_TYPESET = 0.5  # over an image, a layer this visible is typeset text, not an OCR layer
+INK_LEVEL = 224  # a pixel darker than this (of 255) is ink: small print at 24 dpi is light grey
 BLANK_INK = 0.002  # a page this bare (dark pixels) with no images holds no more text than its layer
+# Set after reading the first run on the `fresh-doc` collection (figure pages of MetaPost manuals):
+MIN_GLYPH_PATHS = 100  # small filled paths on a page without text or images: text drawn as outlines
+GLYPH_PATH_PT = 25  # a glyph's outline fits in a square this size
 AGREE = 0.8  # OCR keeps the layer when this share of the layer's words is what OCR read on the page
 
 
@@ -180,6 +184,8 @@ class LayerSignals:
     # measured on pages mostly covered by images only
     ink_share: float | None = None  # dark pixels of the page rendered small; measured on nearly empty
     # layers without images only
+    glyph_paths: int | None = None  # small filled vector paths (outlined text); measured on such pages
+    # with ink only
 
     @property
     def quality(self) -> TextQuality:
@@ -207,6 +213,8 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
         "text_share": round(signals.text_share, 3),
         "chars_per_kpt2": round(signals.chars_per_kpt2, 2),
         "invisible_share": round(signals.invisible_share, 3),
+        **({"ink_share": round(signals.ink_share, 4)} if signals.ink_share is not None else {}),
+        **({"glyph_paths": signals.glyph_paths} if signals.glyph_paths is not None else {}),
         "vowel_share": round(whole.vowel_share, 3),
         "prose_words": prose.words,
         "prose_noise_share": round(prose.noise_share, 3),
@@ -245,13 +253,15 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
     image_share = _covered_share(image_boxes, rect, grid)
+    ink = _ink_share(page) if visible < MIN_CHARS and not image_boxes else None
     return LayerSignals(
         text=text,
         image_share=image_share,
         text_share=_covered_share([b[:4] for b in text_blocks], rect, grid),
         chars_per_kpt2=visible / area * 1000,
         invisible_share=_invisible_share(textpage) if image_share >= SCAN_IMAGE_SHARE and visible else 0.0,
-        ink_share=_ink_share(page) if visible < MIN_CHARS and not image_boxes else None,
+        ink_share=ink,
+        glyph_paths=_glyph_paths(page) if ink is not None and ink >= BLANK_INK else None,
     )
 
 
@@ -269,13 +279,24 @@ def _invisible_share(textpage) -> float:
     return hidden / max(shown + hidden, 1)
 
 
+def _glyph_paths(page) -> int:
+    """Filled vector paths the size of a glyph: a page of text converted to outlines has hundreds, a
+    figure (plot, diagram, drawing) few."""
+    count = 0
+    for path in page.get_cdrawings():
+        x0, y0, x1, y1 = path["rect"]
+        if "f" in path["type"] and x1 - x0 < GLYPH_PATH_PT and y1 - y0 < GLYPH_PATH_PT:
+            count += 1
+    return count
+
+
 def _ink_share(page, dpi: int = 24) -> float:
     """Share of dark pixels of the page rendered small: vector drawings or outlined text show as ink."""
     import pymupdf
 
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
     samples = np.frombuffer(pix.samples, dtype=np.uint8)
-    return float((samples < 128).mean()) if samples.size else 0.0
+    return float((samples < INK_LEVEL).mean()) if samples.size else 0.0
 
 
 def _ordered_units(page, textpage, blocks: list) -> list:
@@ -311,8 +332,10 @@ def ocr_reason(signals: LayerSignals) -> str | None:
     """Why the page should be OCRed, or None when its text layer is good enough to keep without OCR."""
     visible, clean = clean_ratio(signals.text)
     if visible < MIN_CHARS:
-        if signals.ink_share is not None and signals.ink_share < BLANK_INK:
-            return None  # a blank page, or a line of text alone on it: nothing more to read
+        if signals.ink_share is not None and (
+            signals.ink_share < BLANK_INK or (signals.glyph_paths or 0) < MIN_GLYPH_PATHS
+        ):
+            return None  # blank, a page number alone, or a figure: no text beyond the layer to read
         return "no_text_layer"
     if clean < MIN_CLEAN_RATIO:
         return "unreadable_text_layer"  # replacement characters, private-use glyphs

@@ -87,6 +87,24 @@ def test_a_blank_page_is_not_ocred():
     assert ocr_reason(signals) is None
 
 
+def test_text_drawn_as_outlines_is_ocred_and_a_figure_is_not():
+    # a page of text converted to outlines (MuPDF's SVG with text as paths, back to PDF): no text layer,
+    # hundreds of glyph-sized paths; a figure (a few large strokes, a label) has no text beyond its layer
+    page = _page_with([(PROSE * 4, None)])[0]
+    svg = page.get_svg_image(text_as_path=True).encode()
+    outlined = pymupdf.open("pdf", pymupdf.open("svg", svg).convert_to_pdf())
+    assert outlined[0].get_text() == ""
+    signals = layer_signals(outlined[0])
+    assert signals.glyph_paths > 300 and ocr_reason(signals) == "no_text_layer"
+    figure = pymupdf.open()
+    drawing = figure.new_page()
+    drawing.draw_circle((300, 300), 150, color=(0, 0, 0), fill=(0.2, 0.4, 0.8))
+    drawing.draw_line((100, 600), (500, 500), color=(0, 0, 0), width=3)
+    drawing.insert_text((280, 480), "Fig. 1", fontsize=9)
+    signals = layer_signals(figure[0])
+    assert signals.ink_share > 0.002 and signals.glyph_paths < 10 and ocr_reason(signals) is None
+
+
 def test_a_broken_font_layer_is_garbled_and_ocr_replaces_it(tmp_path):
     from curate.pdf import PdfPageReader
 
