@@ -45,8 +45,12 @@ DOC_PACKAGES = {
     "texlive-doc": ("texlive-latex-base-doc", "texlive-latex-recommended-doc"),
     "humanities-doc": ("texlive-humanities-doc",),
     # added later: read first by the router's second-last version (figure pages then fixed)
-    "fresh-doc": ("texlive-metapost-doc", "texlive-lang-german", "texlive-lang-czechslovak",
-                  "texlive-fonts-recommended-doc"),
+    "fresh-doc": (
+        "texlive-metapost-doc",
+        "texlive-lang-german",
+        "texlive-lang-czechslovak",
+        "texlive-fonts-recommended-doc",
+    ),
     # added after the router's last change, read for the first time by its final run
     "pictures-doc": ("texlive-pictures-doc",),
 }
@@ -101,14 +105,21 @@ def _catalogue_sentences(locale: str, domains: tuple[str, ...]) -> list[str]:
             catalog = gettext.GNUTranslations(f)._catalog  # noqa: SLF001 - msgid -> msgstr
         for value in catalog.values():
             text = " ".join(str(value).replace("%", " ").split())
-            if 30 <= len(text) <= 300 and text.isprintable() and "\\" not in text and not text.startswith(("Project-Id", "Content-")):
+            if (
+                30 <= len(text) <= 300
+                and text.isprintable()
+                and "\\" not in text
+                and not text.startswith(("Project-Id", "Content-"))
+            ):
                 out.append(text)
     return sorted(set(out))
 
 
 def _code_files(kind: str) -> list[Path]:
     if kind == "python":
-        return sorted(Path(sys.base_prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}").glob("*.py"))
+        return sorted(
+            Path(sys.base_prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}").glob("*.py")
+        )
     if kind == "c":
         return sorted(Path("/usr/include").glob("*.h"))
     return sorted(Path("/usr/share/texlive/texmf-dist/tex/latex").glob("*/*.sty"))
@@ -148,17 +159,32 @@ LATEX_KINDS = ("code_tex", "code_python", "code_c", "maths", "commands", "chemis
 
 MATHS = [
     (r"\[ \int_0^\infty e^{-x^2}\,dx = \frac{\sqrt{\pi}}{2} \]", []),
-    (r"\begin{align} a^2 + b^2 &= c^2 \\ \nabla \cdot \mathbf{E} &= \frac{\rho}{\varepsilon_0} \end{align}", []),
-    (r"\[ \sum_{k=1}^{n} k = \frac{n(n+1)}{2}, \qquad \prod_{i=1}^{m} x_i \le \Bigl(\frac{1}{m}\sum_i x_i\Bigr)^m \]", []),
+    (
+        r"\begin{align} a^2 + b^2 &= c^2 \\ \nabla \cdot \mathbf{E} &= \frac{\rho}{\varepsilon_0} \end{align}",
+        [],
+    ),
+    (
+        r"\[ \sum_{k=1}^{n} k = \frac{n(n+1)}{2}, \qquad \prod_{i=1}^{m} x_i \le \Bigl(\frac{1}{m}\sum_i x_i\Bigr)^m \]",
+        [],
+    ),
     (r"\[ A = \begin{pmatrix} 1 & 2 & 3 \\ 4 & 5 & 6 \end{pmatrix}, \quad \det(B - \lambda I) = 0 \]", []),
     (r"\[ f(x) = \sum_{n=0}^{\infty} \frac{f^{(n)}(a)}{n!}(x-a)^n \]", []),
-    (r"\[ \lim_{h \to 0} \frac{f(x+h) - f(x)}{h} = f'(x), \quad \forall \epsilon > 0\ \exists \delta > 0 \]", []),
+    (
+        r"\[ \lim_{h \to 0} \frac{f(x+h) - f(x)}{h} = f'(x), \quad \forall \epsilon > 0\ \exists \delta > 0 \]",
+        [],
+    ),
     (r"\[ P(A \mid B) = \frac{P(B \mid A)\,P(A)}{P(B)}, \quad \mathbb{E}[X] = \int x\,dF(x) \]", []),
 ]
 CHEMISTRY = [
-    r"\ce{2H2 + O2 -> 2H2O}", r"\ce{CO2 + H2O <=> H2CO3}", r"\ce{Fe^{3+} + 3OH- -> Fe(OH)3 v}",
-    r"\ce{CH3-CH2-OH}", r"\ce{^{227}_{90}Th+}", r"\ce{NaCl(aq) + AgNO3(aq) -> AgCl(s) + NaNO3(aq)}",
-    r"\ce{SO4^2- + Ba^2+ -> BaSO4 v}", r"\ce{KMnO4}", r"\ce{[Cu(NH3)4]^2+}",
+    r"\ce{2H2 + O2 -> 2H2O}",
+    r"\ce{CO2 + H2O <=> H2CO3}",
+    r"\ce{Fe^{3+} + 3OH- -> Fe(OH)3 v}",
+    r"\ce{CH3-CH2-OH}",
+    r"\ce{^{227}_{90}Th+}",
+    r"\ce{NaCl(aq) + AgNO3(aq) -> AgCl(s) + NaNO3(aq)}",
+    r"\ce{SO4^2- + Ba^2+ -> BaSO4 v}",
+    r"\ce{KMnO4}",
+    r"\ce{[Cu(NH3)4]^2+}",
 ]
 
 
@@ -205,7 +231,9 @@ def _latex_document(kind: str, rng: random.Random) -> tuple[str, str, list[str]]
         paragraph(0)
         body.append(r"\begin{description}")
         for macro in macros:
-            body.append(rf"\item[\texttt{{\textbackslash {macro}}}] " + _latex_escape(rng.choice(prose)[:160]))
+            body.append(
+                rf"\item[\texttt{{\textbackslash {macro}}}] " + _latex_escape(rng.choice(prose)[:160])
+            )
             lines.append(f"\\{macro}")
         body.append(r"\end{description}")
         paragraph(1)
@@ -328,7 +356,9 @@ def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _html_document(kind: str, rng: random.Random, sentences: list[str] | None = None) -> tuple[str, list[str]]:
+def _html_document(
+    kind: str, rng: random.Random, sentences: list[str] | None = None
+) -> tuple[str, list[str]]:
     lines: list[str] = []
     body: list[str] = []
     font = "font-family: 'DejaVu Serif', serif;"
@@ -388,7 +418,9 @@ def html_documents(cache: Path, per_kind: int = 3) -> tuple[list[Document], list
             continue
         for i in range(2):
             rng = random.Random(f"html-{locale}-{i}")
-            jobs.append((f"{locale}-{i}", f"lang_{locale}", *_html_document(f"lang_{locale}", rng, sentences)))
+            jobs.append(
+                (f"{locale}-{i}", f"lang_{locale}", *_html_document(f"lang_{locale}", rng, sentences))
+            )
     docs = []
     for name, kind, source, lines in jobs:
         path = _built(cache / "html", name, source, _run_chromium)
@@ -445,7 +477,9 @@ def doc_package_pages(collection: str, per_pdf: int = 2, max_pdfs: int = 120) ->
         if listing.returncode:
             return [], [f"{collection}: Debian package {package} not installed (apt-get install {package}, or "
                         "`make bench-deps`)"]  # fmt: skip
-        files += [(package, Path(p)) for p in listing.stdout.split() if p.endswith(".pdf") and Path(p).is_file()]
+        files += [
+            (package, Path(p)) for p in listing.stdout.split() if p.endswith(".pdf") and Path(p).is_file()
+        ]
     step = max(1, len(files) // max_pdfs)
     pages = []
     for package, path in files[::step][:max_pdfs]:

@@ -349,7 +349,9 @@ def ocr_reason(signals: LayerSignals) -> str | None:
         # letters shifted by a broken font read as code to the prose filter: vowels are counted on all text
         quality = signals.quality
         shifted = quality.latin >= MIN_SHIFT_LETTERS and quality.vowel_share < MIN_VOWEL_SHARE
-        return "garbled_text_layer" if shifted or _garbled(text_quality(signals.prose), typeset=True) else None
+        return (
+            "garbled_text_layer" if shifted or _garbled(text_quality(signals.prose), typeset=True) else None
+        )
     quality = signals.quality
     if quality.words < MIN_JUDGED_WORDS:
         return None

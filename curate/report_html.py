@@ -286,8 +286,16 @@ def routed_pages(output: Path, stages: list[str]) -> list[RoutedPage]:
             ocr = (other if source == "text_layer" else row.text) if ran else None
             reason = meta.get("ocr_reason") or "kept without OCR"
             pages.append(
-                RoutedPage(row.record_id, reason, source, layer, ocr, meta.get("routing_signals") or {},
-                           row.file, row.row)  # fmt: skip
+                RoutedPage(
+                    row.record_id,
+                    reason,
+                    source,
+                    layer,
+                    ocr,
+                    meta.get("routing_signals") or {},
+                    row.file,
+                    row.row,
+                )  # fmt: skip
             )
         if pages:
             return pages

@@ -147,7 +147,9 @@ def test_the_layer_is_kept_when_ocr_confirms_it():
     misread = layer.replace("units", "nnits").replace("whole", "wbole")  # OCR's usual few errors
     assert better_text(layer, misread) == (layer, "text_layer")
     # a partial layer (a header over an image of text): OCR has what the layer lacks
-    assert better_text("Quarterly Report 2024 - Page 3", "Quarterly Report 2024 - Page 3\n" + layer)[1] == "ocr"
+    assert (
+        better_text("Quarterly Report 2024 - Page 3", "Quarterly Report 2024 - Page 3\n" + layer)[1] == "ocr"
+    )
     # a garbage layer: OCR confirms next to none of it
     assert better_text("7KLV SDFNDJH SURYLGHV " * 10, layer)[1] == "ocr"
     # any script: the words are compared as they are, with no word list
@@ -180,7 +182,8 @@ def test_report_shows_each_routing_reason_with_page_image_and_both_texts(routed_
     tree = lxml.html.fromstring(index.read_text(encoding="utf-8"))
     assert "PDF text routing" in [h.text_content() for h in tree.iter("h2")]
     counts = {
-        tr[0].text_content(): int(tr[1].text_content()) for tr in tree.xpath("//table[.//th='reason']//tr[td]")
+        tr[0].text_content(): int(tr[1].text_content())
+        for tr in tree.xpath("//table[.//th='reason']//tr[td]")
     }
     assert counts == {"garbled_text_layer": 1, "text_in_images": 1, "kept without OCR": 1}
     headings = [h.text_content() for h in tree.iter("h3")]
