@@ -5,7 +5,7 @@ kept on pages with a wrong or partial layer.
 
 1. False OCR on born-digital pages (benchmarks/routing_pages.py builds and lists them): `latex` is the
    tuning set, every other collection is reported apart. Before = the English-word router this one
-   replaced (kept below as the baseline), after = curate.page_text.ocr_reason, in the same run.
+   replaced (kept below as the baseline), after = curate.pdf.page_text.ocr_reason, in the same run.
    A generated page's layer is verified against its source. A real page that either router sends to OCR
    is verified by Tesseract reading it: the layer is right when the page's ink confirms most of its words
    (LAYER_CONFIRMED), or where read by hand (READ_BY_HAND); pages neither router sends to OCR cost
@@ -69,7 +69,7 @@ OLD_CLEAN_CHAR = re.compile(r"[\w.,;:!?'\"()\[\]{}\-–—/%$€£&@#*+=<>|~`^]"
 def english_word_reason(signals) -> str | None:
     """The routing this bench's first figures were measured against: garbage judged on all the layer's
     words by English word validity, vowels and OCR debris, characters outside a fixed set unreadable."""
-    from curate import page_text as pt
+    from curate.pdf import page_text as pt
 
     text = signals.text
     visible = len(text) - len(re.findall(r"\s", text))
@@ -109,7 +109,7 @@ def english_word_reason(signals) -> str | None:
 
 def english_word_choice(layer: str, ocr: str) -> str:
     """The old choice between layer and OCR: the one with more valid English words (5% margin)."""
-    from curate.page_text import OCR_MARGIN, text_quality
+    from curate.pdf.page_text import OCR_MARGIN, text_quality
 
     if not layer.strip():
         return "ocr"
@@ -122,7 +122,7 @@ def english_word_choice(layer: str, ocr: str) -> str:
 def ocr_page(page, dpi: int = VERIFY_DPI) -> str:
     import pymupdf
 
-    from curate.ocr import ocr_image
+    from curate.pdf.ocr import ocr_image
 
     zoom = dpi / 72
     gray = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY)
@@ -132,7 +132,7 @@ def ocr_page(page, dpi: int = VERIFY_DPI) -> str:
 def verified_by_ocr(layer: str, ocr: str) -> tuple[bool, str]:
     """Is the layer the page's text, as Tesseract reads the page? Judged on the layer's Latin-script words
     (the English model reads no other script); a page both see (next to) nothing on agrees."""
-    from curate.page_text import agreement, page_words
+    from curate.pdf.page_text import agreement, page_words
 
     latin = " ".join(w for w in page_words(layer) if w.isascii())
     if len(latin.split()) < 3 and len(page_words(ocr)) < 3:
@@ -147,7 +147,7 @@ def verified_by_ocr(layer: str, ocr: str) -> tuple[bool, str]:
 
 
 def word_f1(text: str, truth: str) -> float:
-    from curate.page_text import page_words
+    from curate.pdf.page_text import page_words
 
     ours, ref = Counter(page_words(text)), Counter(page_words(truth))
     common = sum((ours & ref).values())
@@ -197,7 +197,7 @@ def collections() -> tuple[dict[str, list[Page]], list[str]]:
 def false_ocr(pages_by_collection: dict[str, list[Page]]) -> dict:
     import pymupdf
 
-    from curate.page_text import layer_signals, ocr_reason
+    from curate.pdf.page_text import layer_signals, ocr_reason
 
     print("1. born-digital pages sent to OCR whose layer is right (false OCR), before -> after")
     print(f"  {'collection':<22}{'pages':>6}{'before':>16}{'after':>16}   after, by reason")
@@ -306,7 +306,7 @@ def _linn_variants() -> dict[str, tuple[object, str, str]]:
 
 def read_with_stage(pdfs: dict[str, object]) -> dict[str, dict]:
     """The pages stage on each one-page PDF: its record's text and metadata by name."""
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     folder = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     try:

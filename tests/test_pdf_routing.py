@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 
 from benchmarks.routing_pages import broken_font_pdf
-from curate.page_text import agreement, better_text, layer_signals, ocr_reason
+from curate.pdf.page_text import agreement, better_text, layer_signals, ocr_reason
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 PROSE = (
@@ -106,7 +106,7 @@ def test_text_drawn_as_outlines_is_ocred_and_a_figure_is_not():
 
 
 def test_a_broken_font_layer_is_garbled_and_ocr_replaces_it(tmp_path):
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     pdf = broken_font_pdf(PROSE * 3)
     layer = pdf[0].get_text()
@@ -161,9 +161,9 @@ def test_the_layer_is_kept_when_ocr_confirms_it():
 def routed_run(shared_data, tmp_path_factory):
     """The pdf-pages recipe on a born-digital page, a broken-font page and a scan under a running header
     (real: Huckleberry Finn's page), then the HTML report."""
-    from curate.executors import ExecutorConfig
-    from curate.report_html import write_html_report
-    from curate.runner import run_recipe
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report_html import write_html_report
+    from curate.run.runner import run_recipe
     from pipelines import get_recipe
 
     source = tmp_path_factory.mktemp("pdfs")

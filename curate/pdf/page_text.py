@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from curate.table_text import find_tables, may_hold_table, place_tables
+from curate.pdf.table_text import find_tables, may_hold_table, place_tables
 
 # letter runs, apostrophes inside words ("don't"); accented letters count as letters
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -300,7 +300,7 @@ def _ink_share(page, dpi: int = 24) -> float:
 
 
 def _ordered_units(page, textpage, blocks: list) -> list:
-    """The page's text blocks in reading order, each table (see curate.table_text) as one unit written
+    """The page's text blocks in reading order, each table (see curate.pdf.table_text) as one unit written
     row by row: within its column or as a band across columns, or below the text above it."""
     text_blocks = [b for b in blocks if b[4].strip()]
     if may_hold_table(text_blocks):
