@@ -336,7 +336,7 @@ def wrong_layers(pages_by_collection: dict[str, list[Page]]) -> None:
     seconds = time.perf_counter() - started
     print(f"2. wrong and partial layers ({len(variants)} pages through the pages stage, {seconds:.0f}s)")
     print(
-        f"  {'page':<41}{'reason':<20}{'kept':<11}{'F1 layer':>9}{'F1 OCR':>8}{'F1 kept':>8}  closer kept? (English-word choice)"
+        f"  {'page':<41}{'reason':<22}{'kept':<11}{'F1 layer':>9}{'F1 OCR':>8}{'F1 kept':>8}  closer kept? (English-word choice)"
     )
     tally: Counter = Counter()
     for name, (_, truth, kind) in variants.items():
@@ -367,7 +367,7 @@ def wrong_layers(pages_by_collection: dict[str, list[Page]]) -> None:
             tally["english_closer"] += english_closer
             cells = f"{f_layer:>9.2f}{f_ocr:>8.2f}"
             verdict = f"{'yes' if closer else 'NO'} ({english}: {'closer' if english_closer else 'farther'})"
-        print(f"  {name:<41}{reason or '-':<20}{source:<11}{cells}{word_f1(text, truth):>8.2f}  {verdict}")
+        print(f"  {name:<41}{reason or '-':<22}{source:<11}{cells}{word_f1(text, truth):>8.2f}  {verdict}")
     for side in ("tuning", "held-out", "scan"):
         if tally[f"{side}_hybrid"]:
             print(
