@@ -17,6 +17,7 @@ from typing import Any
 from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
 from curate.recipe import RUN_OPTIONS, Recipe, Stage, StageContext, StageFailed
 from curate.run import ledger
+from curate.run.console import mark_driver
 from curate.run.executors import ExecutorConfig, make_executor
 from curate.run.lock import OutputLock, OutputLocked
 from curate.run.progress import StageProgress
@@ -189,6 +190,7 @@ def run_recipe(
         lock.acquire()
     except OutputLocked as exc:  # another run writes this folder: touch nothing
         raise OutputInUse(str(exc)) from exc
+    mark_driver()  # the workers started from here stop if this process is killed
     try:
         _run_locked(recipe, input, output, config, options, progress, contexts, active, selected)
     finally:
