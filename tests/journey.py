@@ -142,6 +142,19 @@ def _run_options(argvs: list[list[str]]) -> tuple[str, str, dict[str, str]]:
     return first.input, first.output, dict(first.options)
 
 
+def _records(folder: str | Path) -> list[tuple[str, str, str]]:
+    """(id, text, image digests) of every record of a stage's data folder, sorted."""
+    import hashlib
+
+    from curate.io import RecordReader
+
+    rows = []
+    for doc in RecordReader(str(folder)).run():
+        images = [hashlib.sha256(m.media_bytes or b"").hexdigest() for m in doc.media]
+        rows.append((doc.id, doc.text, " ".join(images)))
+    return sorted(rows)
+
+
 def _reproduce_block(card: str) -> str:
     found = re.search(r"## Make it again\n.*?```bash\n(.*?)```", card, re.DOTALL)
     assert found, "the card has no reproduce block"
@@ -162,8 +175,8 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
 
     # the runbook runs every stage the recipe has with these options, in order, each once
     local_input = tmp_path / "input"
-    if name in ("docmatix", "pdf-pages"):  # docmatix: one page, the LLM's time counts twice
-        copy_pdfs(shared_data, PDFS[1:] if name == "docmatix" else PDFS, local_input)
+    if name in ("docmatix", "pdf-pages"):
+        copy_pdfs(shared_data, PDFS, local_input)
     else:
         warc_with_images(shared_data, WARC, local_input)
     expected = active_stage_names(recipe, str(local_input), tmp_path / "probe", recipe.resolve(given))
@@ -206,8 +219,24 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
     assert len(again) == 1, f"one command makes the data again, not {again}"
     assert "llm_api_key" not in card and "=none" not in card.split("## Make it again")[1]
     _run(again[0], env, f"{name} (local, one command)")
-    here = sample_digests(tmp_path / "local", sources=(str(local_input), source.rstrip("/")))
-    assert here == sample_digests(output) != {}, "the local run's samples are not the cluster's"
+    mapped = (str(local_input), source.rstrip("/"))
+    if not server:
+        here = sample_digests(tmp_path / "local", sources=mapped)
+        assert here == sample_digests(output) != {}, "the local run's samples are not the cluster's"
+    else:  # the LLM samples (temperature 0.2): what it wrote differs, everything before it must not
+        records = _records(tmp_path / "local" / "stages" / "documents" / "data")
+        assert records == _records(f"{output}/stages/documents/data") != [], "the documents differ"
+        here = sample_digests(tmp_path / "local", sources=mapped, without_llm=True)
+        there = sample_digests(output, without_llm=True)
+        assert there, "the cluster run kept no sample"
+        common = here.keys() & there.keys()
+        assert {k: here[k] for k in common} == {k: there[k] for k in common}
+        samples = [
+            s["json"] for o in (tmp_path / "local", output) for s in make_dataset(o, decode_images=False)
+        ]
+        assert {j["id"] for j in samples} <= {r[0] for r in records}  # samples of those documents only
+        models = {j["metadata"]["qa_generation"]["model"] for j in samples}
+        assert models == {server["model"]}
 
     # the pushed copy loads with `datasets` from the Hub
     manifest = json.loads(fs.cat(f"{output}/shards/manifest.json"))

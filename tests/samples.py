@@ -25,11 +25,14 @@ def copy_pdfs(shared_data: Path, names: Iterable[str], dest: Path) -> Path:
 MEASURED = {"qa_generation": ("roundtrip_seconds",)}
 
 
-def sample_digests(output: str | Path, sources: tuple[str, str] | None = None) -> dict[str, str]:
+def sample_digests(
+    output: str | Path, sources: tuple[str, str] | None = None, without_llm: bool = False
+) -> dict[str, str]:
     """Sample key -> sha256 of its members and its JSON (without the MEASURED times), streamed with
     webdataset (URLs through fsspec); a key seen twice fails. `sources` = (prefix, as): the input's
     location written as another's, to compare runs of the same files from two places (a local folder
-    and a bucket)."""
+    and a bucket). `without_llm`: leave out what an LLM wrote (the QA turns, the `qa_*` metadata), which
+    differs between runs (the qa stage samples at temperature 0.2)."""
     found = {}
     for sample in make_dataset(output, decode_images=False):
         digest = hashlib.sha256()
@@ -37,6 +40,10 @@ def sample_digests(output: str | Path, sources: tuple[str, str] | None = None) -
             value = sample[member]
             digest.update(member.encode() + (value if isinstance(value, bytes) else value.encode()))
         metadata = sample["json"].get("metadata") or {}
+        if without_llm:
+            sample["json"].pop("texts", None)
+            for key in [k for k in metadata if k.startswith("qa_")]:
+                metadata.pop(key)
         for part, keys in MEASURED.items():
             for key in keys:
                 (metadata.get(part) or {}).pop(key, None)
@@ -84,7 +91,9 @@ def warc_with_images(shared_data: Path, name: str, dest: Path) -> Path:
         for n, url in enumerate(urls):
             photo = (shared_data / "images" / "photos" / PHOTOS[n % len(PHOTOS)]).read_bytes()
             headers = StatusAndHeaders(
-                "200 OK", [("Content-Type", "image/jpeg"), ("Content-Length", str(len(photo)))], protocol="HTTP/1.1"
+                "200 OK",
+                [("Content-Type", "image/jpeg"), ("Content-Length", str(len(photo)))],
+                protocol="HTTP/1.1",
             )
             writer.write_record(
                 writer.create_warc_record(url, "response", payload=io.BytesIO(photo), http_headers=headers)
