@@ -31,7 +31,7 @@ def sample_digests(
     """Sample key -> sha256 of its members and its JSON (without the MEASURED times), streamed with
     webdataset (URLs through fsspec); a key seen twice fails. `sources` = (prefix, as): the input's
     location written as another's, to compare runs of the same files from two places (a local folder
-    and a bucket). `without_llm`: leave out what an LLM wrote (the QA turns, the `qa_*` metadata), which
+    and a bucket). `without_llm`: leave out what an LLM wrote (the QA turns, the `qa_*` fields and scores), which
     differs between runs (the qa stage samples at temperature 0.2)."""
     found = {}
     for sample in make_dataset(output, decode_images=False):
@@ -40,10 +40,10 @@ def sample_digests(
             value = sample[member]
             digest.update(member.encode() + (value if isinstance(value, bytes) else value.encode()))
         metadata = sample["json"].get("metadata") or {}
-        if without_llm:
-            sample["json"].pop("texts", None)
-            for key in [k for k in metadata if k.startswith("qa_")]:
-                metadata.pop(key)
+        if without_llm:  # the turns, the qa_* fields and scores (top level and in metadata)
+            for part in (sample["json"], metadata, sample["json"].get("scores") or {}):
+                for key in [k for k in part if k == "texts" or k.startswith("qa_")]:
+                    part.pop(key)
         for part, keys in MEASURED.items():
             for key in keys:
                 (metadata.get(part) or {}).pop(key, None)
