@@ -3,7 +3,8 @@ dropped samples nearest each threshold (thumbnail and text), so a person can jud
 
 `write_html_report(OUTPUT)` reads the run's folder (`funnel` from the stage logs, records from
 `stages/*/data` and `stages/*/excluded`, thresholds from `stages/*/thresholds.json`) and writes
-`OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it.
+`OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it, and for a run with QA pairs the
+review pages of curate/report_qa.py (`OUTPUT/report/qa/page-N.html`), linked from it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import ImageError, decoding_image
 from curate.report import StageFunnel, run_funnel
+from curate.report_qa import write_qa_review
 
 THUMB_SIDE = 160
 TEXT_CHARS = 400
@@ -261,6 +263,13 @@ def write_html_report(output: str | Path, examples: int = 3) -> Path:
     if funnels:
         funnel_chart(funnels, report / "charts" / "funnel.png")
         parts += ["<h2>Funnel</h2>", '<img src="charts/funnel.png" alt="funnel">', _funnel_table(funnels)]
+    review = write_qa_review(output, report)
+    if review:
+        parts.append(
+            f'<h2>QA pairs</h2><p><a href="qa/page-1.html">Review every sample\'s pairs</a> beside its page '
+            f"images: {review['samples']} samples, {review['kept_pairs']} kept pairs, {review['rejected_pairs']} "
+            f"rejected, on {review['pages']} page(s).</p>"
+        )
     media_cache: dict = {}
     for n, section in enumerate(score_sections(output, stages)):
         chart = f"charts/{n:02d}-{section.stage}-{section.score}.png"
