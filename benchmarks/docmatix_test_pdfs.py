@@ -98,8 +98,13 @@ DOCS = [
     TestDoc("tabula-java", TABULA + "S2MNCEbirdisland.pdf", 1, 2, "tables"),
     TestDoc("tabula-java", TABULA + "12s0324.pdf", 1, 1, "tables"),
     TestDoc("tabula-java", TABULA + "cs-en-us-pbms.pdf", 1, 1, "report"),
-    TestDoc("tabula-java", TABULA + "Publication_of_award_of_Bids_for_Transport_Sector__August_2016.pdf", 1, 1,
-            "tables"),  # fmt: skip
+    TestDoc(
+        "tabula-java",
+        TABULA + "Publication_of_award_of_Bids_for_Transport_Sector__August_2016.pdf",
+        1,
+        1,
+        "tables",
+    ),  # fmt: skip
     # papers, memos, scans, reports
     TestDoc("unstructured", UNSTRUCTURED + "DA-1p.pdf", 1, 1, "form"),
     TestDoc("unstructured", UNSTRUCTURED + "a1977-backus-p21.pdf", 1, 1, "scan"),
@@ -116,26 +121,80 @@ DOCS = [
     TestDoc("unstructured", UNSTRUCTURED + "list-item-example.pdf", 1, 2, "report"),
     TestDoc("unstructured", UNSTRUCTURED + "multi-column.pdf", 5, 6, "paper"),
     # newspapers (scans with their OCR text layer)
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_deseret_news/pages/pdf/p001_Va_071_D45_v01.pdf",
-            1, 1, "newspaper"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_deseret_news/pages/pdf/p004_Va_071_D45_v01.pdf",
-            1, 1, "newspaper"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_topaz_times/pages/pdf/ttt_19441101-19450131_0059.pdf",
-            1, 1, "newspaper"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_topaz_times/pages/pdf/ttt_19441101-19450131_0061.pdf",
-            1, 1, "newspaper"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "ndnp/batch_local/sn85058233/17082901001/1935080201/1289.pdf", 1, 1,
-            "newspaper"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "ndnp/batch_test_ver01/data/sn84038814/00279557177/0480.pdf", 1, 1,
-            "newspaper"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_deseret_news/articles/pdf/4.pdf", 1, 1,
-            "newspaper", "deseret-article-4"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_deseret_news/articles/pdf/9.pdf", 1, 1,
-            "newspaper", "deseret-article-9"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_topaz_times/articles/pdf/10.pdf", 1, 1,
-            "newspaper", "topaz-article-10"),  # fmt: skip
-    TestDoc("newspaper-works-fixtures", NEWS + "article_segmented/batch_topaz_times/articles/pdf/4.pdf", 1, 1,
-            "newspaper", "topaz-article-4"),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/pages/pdf/p001_Va_071_D45_v01.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/pages/pdf/p004_Va_071_D45_v01.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/pages/pdf/ttt_19441101-19450131_0059.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/pages/pdf/ttt_19441101-19450131_0061.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "ndnp/batch_local/sn85058233/17082901001/1935080201/1289.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "ndnp/batch_test_ver01/data/sn84038814/00279557177/0480.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/articles/pdf/4.pdf",
+        1,
+        1,
+        "newspaper",
+        "deseret-article-4",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/articles/pdf/9.pdf",
+        1,
+        1,
+        "newspaper",
+        "deseret-article-9",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/articles/pdf/10.pdf",
+        1,
+        1,
+        "newspaper",
+        "topaz-article-10",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/articles/pdf/4.pdf",
+        1,
+        1,
+        "newspaper",
+        "topaz-article-4",
+    ),  # fmt: skip
     # code and maths manuals
     TestDoc("texlive-latex-recommended-doc", TEX + "listings/listings.pdf", 12, 13, "code_manual"),
     TestDoc("texlive-latex-recommended-doc", TEX + "mathtools/mathtools.pdf", 5, 6, "maths_manual"),
@@ -147,7 +206,14 @@ DOCS = [
     TestDoc("texlive-latex-recommended-doc", TEX + "mathtools/empheq.pdf", 4, 5, "maths_manual"),
     TestDoc("texlive-latex-recommended-doc", TEX + "xcolor/xcolor.pdf", 10, 11, "tables"),
     TestDoc("texlive-latex-recommended-doc", TEX + "beamer/beameruserguide.pdf", 60, 61, "code_manual"),
-    TestDoc("texlive-latex-recommended-doc", TEX + "fp/documentation.pdf", 2, 3, "maths_manual", "fp-documentation"),
+    TestDoc(
+        "texlive-latex-recommended-doc",
+        TEX + "fp/documentation.pdf",
+        2,
+        3,
+        "maths_manual",
+        "fp-documentation",
+    ),
     TestDoc("texlive-latex-recommended-doc", TEX + "setspace/setspace-doc.pdf", 1, 2, "code_manual"),
 ]
 
@@ -168,7 +234,9 @@ def _from_git(repo: str, commit: str, path: str) -> bytes | None:
     """The file from a local git snapshot of the repository, or None."""
     for candidate in (MIRRORS / repo.replace("/", "+") / "repo", MIRRORS / repo.replace("/", "+")):
         if (candidate / "HEAD").is_file() or (candidate / ".git").exists():
-            done = subprocess.run(["git", "-C", str(candidate), "show", f"{commit}:{path}"], capture_output=True)
+            done = subprocess.run(
+                ["git", "-C", str(candidate), "show", f"{commit}:{path}"], capture_output=True
+            )
             if done.returncode == 0 and done.stdout:
                 return done.stdout
     return None
@@ -217,7 +285,9 @@ def fetch() -> dict[str, str]:
             unpacked = _from_deb(source["deb"], source["version"])
             found = unpacked / source["root"] / doc.path if unpacked else None
             if not found or not found.is_file():
-                missing[doc.name] = f"{origin(doc)}: apt-get download failed or the file is not in the package"
+                missing[doc.name] = (
+                    f"{origin(doc)}: apt-get download failed or the file is not in the package"
+                )
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(found.read_bytes())
@@ -261,6 +331,25 @@ def manifest_rows(folder: Path) -> list[dict]:
             "licence": source["licence"], "page": doc.first + int(number) - 1,
             "text_source": page.metadata.get("text_source"), "text": page.text,
         })  # fmt: skip
+    import pymupdf
+
+    made = {row["page_id"] for row in rows}
+    for (
+        doc
+    ) in DOCS:  # a page the reader could not make (time limit, error) is still a test page, with no text
+        if (folder / doc.name).is_file():
+            with pymupdf.open(folder / doc.name) as pdf:
+                count = pdf.page_count
+            for number in range(1, count + 1):
+                if f"{doc.name}#page={number}" not in made:
+                    source = COLLECTIONS[doc.collection]
+                    rows.append({
+                        "page_id": f"{doc.name}#page={number}", "collection": doc.collection, "set": "test",
+                        "kind": doc.kind, "origin": origin(doc), "repo": source.get("repo") or source["deb"],
+                        "commit": source.get("commit") or source["version"], "path": doc.path,
+                        "licence": source["licence"], "page": doc.first + number - 1, "text_source": "error",
+                        "text": "",
+                    })  # fmt: skip
     return sorted(rows, key=lambda r: r["page_id"])
 
 
@@ -269,7 +358,9 @@ def main(argv: list[str]) -> None:
     if command == "fetch":
         for name, why in fetch().items():
             print(f"skipped {name}: {why}", file=sys.stderr)
-        print(f"{sum(original_path(d).is_file() for d in DOCS)} of {len(DOCS)} test PDFs in {CACHE / 'originals'}")
+        print(
+            f"{sum(original_path(d).is_file() for d in DOCS)} of {len(DOCS)} test PDFs in {CACHE / 'originals'}"
+        )
     elif command == "excerpts":
         fetch()
         for name, why in write_excerpts(Path(argv[1])).items():

@@ -7,6 +7,8 @@ Files (benchmarks/data/):
   rejected, with the checks' verdict, the round trip's and second opinion's answers), and
   docmatix_test_runs.jsonl: what each run cost per collection (qa stage seconds, tokens). Both are
   appended by `python -m benchmarks.docmatix_test_split collect RUN_OUTPUT NAME COLLECTION`.
+  `python -m benchmarks.docmatix_test_split generate RUN [COLLECTION ...]` runs the recipe on the cached
+  test documents and collects them (the embedded default takes ~30-100 s a page on 2 shared cores).
 - docmatix_test_labels.jsonl: a label (good/bad, with the reason) for each generated pair, written by
   reading the rendered page before looking at the checks' verdicts.
 
@@ -121,9 +123,9 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
     decides: the rules, then agreement with the stored round-trip and second-opinion answers. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
+    from benchmarks.bench_docmatix import DEFAULTS
     from synth.checks import PageIndex, answers_agree, check_pair, content_words, is_cover
     from synth.checks import tokens as answer_tokens
-    from benchmarks.bench_docmatix import DEFAULTS
 
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
     indexes: dict[str, PageIndex] = {}
@@ -146,8 +148,11 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
         for key in ("roundtrip", "second_opinion"):
             if reason is None:
                 other = pair.get(key)
-                if other is None and pair["verdict"] is not None and pair["verdict"] not in ("roundtrip",
-                                                                                             "second_opinion"):
+                if (
+                    other is None
+                    and pair["verdict"] is not None
+                    and pair["verdict"] not in ("roundtrip", "second_opinion")
+                ):
                     reason = "not_asked"
                 elif not other or not answers_agree(pair["answer"], other, DEFAULTS["roundtrip_min_f1"]):
                     reason = key
@@ -262,7 +267,9 @@ def bench_test_split() -> None:
                       f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
                       figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
         now = current_verdicts(pairs, pages)
-        changed = sum((a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True))
+        changed = sum(
+            (a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True)
+        )
         print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
                       f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
                       figures(pairs, now, labels, run_pages, None))  # fmt: skip
@@ -271,7 +278,37 @@ def bench_test_split() -> None:
             if v and (label := labels.get(pair_key(p["doc_id"], p["question"], p["answer"])))
             and label["label"] == "good"
         ]  # fmt: skip
-        print(f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}")
+        print(
+            f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
+        )
+
+
+def generate(run: str, collections: list[str] | None = None, work: Path | None = None) -> None:
+    """Run the docmatix recipe as a user runs it (its defaults: the embedded writer, round trip and second
+    opinion) on the test documents of each collection, one run per collection, and collect every pair it
+    wrote into the data files under `run`; collections whose PDFs are not in the cache are skipped, saying
+    why. The new pairs are then to be labelled (`unlabelled RUN`) before their figures mean anything."""
+    import tempfile
+
+    from benchmarks import docmatix_test_pdfs as sources
+    from curate.executors import ExecutorConfig
+    from curate.runner import run_recipe
+    from pipelines.docmatix import recipe
+
+    work = work or Path(tempfile.mkdtemp(prefix="docmatix-test-"))
+    missing = sources.fetch()
+    sources.write_excerpts(work / "pdfs")
+    for name in collections or list(sources.COLLECTIONS):
+        gone = [doc for doc in missing if doc.startswith(name + "/")]
+        if gone:
+            print(
+                f"test split {name}: {len(gone)} PDF(s) missing, e.g. {missing[gone[0]]}; the run is skipped"
+            )
+            continue
+        output = work / "runs" / run / name
+        run_recipe(recipe(), str(work / "pdfs" / name), output, ExecutorConfig(workers=1))
+        n, kept = collect(output, run, name)
+        print(f"test split {name}: {n} pairs written, {kept} kept; run output {output}")
 
 
 def unlabelled_pairs(run: str | None = None) -> list[dict]:
@@ -281,7 +318,9 @@ def unlabelled_pairs(run: str | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
+    if sys.argv[1:2] == ["generate"]:  # generate RUN [COLLECTION ...]
+        generate(sys.argv[2], sys.argv[3:] or None)
+    elif sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
         n, kept = collect(Path(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:]))
         print(f"{n} pairs ({kept} kept) appended to {PAIRS}")
     elif sys.argv[1:2] == ["unlabelled"]:  # unlabelled [RUN]: the pairs still to label, without verdicts

@@ -201,7 +201,7 @@ def _sample_html(index: int, sample: ReviewSample, images_dir: Path, prefix: str
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}nav{margin:1em 0}nav a,nav b{margin-right:.5em}
 .sample{border-top:2px solid #999;padding-top:.5em}.cols{display:grid;grid-template-columns:minmax(0,640px) 1fr;gap:1em}
-.imgs img{width:100%;border:1px solid #ccc;margin-bottom:.5em}ol.pairs{padding-left:1.2em}
+.imgs img{width:100%;border:1px solid #ccc;margin-bottom:.5em}ol.pairs{padding-left:0;list-style:none}
 li.kept{border-left:4px solid #2e7d32;padding-left:.4em;margin:.3em 0}
 li.rejected{border-left:4px solid #c62828;padding-left:.4em;margin:.3em 0;color:#555}
 .meta{font-size:12px;color:#555}.ev{font-size:12px;background:#fff8e1}.bad{color:#c62828}
