@@ -108,10 +108,14 @@ def collect(output: Path, run: str, collection: str, note: str = "") -> tuple[in
     """Append a run's pairs and cost to docmatix_test_pairs.jsonl / docmatix_test_runs.jsonl."""
     pairs, cost = run_pairs(output)
     with open(PAIRS, "a", encoding="utf-8") as f:
-        for pair in pairs:
+        for pair in pairs:  # ids are relative to the run's input folder, the collection's
+            pair["doc_id"] = f"{collection}/{pair['doc_id']}"
             f.write(json.dumps({"run": run, "collection": collection, **pair}, ensure_ascii=False) + "\n")
+    # the test documents the run was given: every page of them counts as an input page
+    info = json.loads((output / "run.json").read_text())
+    docs = sorted(f"{collection}/{p.name}" for p in Path(info["input"]).glob("*.pdf"))
     with open(RUNS, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"run": run, "collection": collection, **cost, "note": note}) + "\n")
+        f.write(json.dumps({"run": run, "collection": collection, **cost, "docs": docs, "note": note}) + "\n")
     return len(pairs), sum(p["verdict"] is None for p in pairs)
 
 
@@ -249,14 +253,14 @@ def bench_test_split() -> None:
     runs = defaultdict(dict)
     for row in _read(RUNS):
         runs[row["run"]][row["collection"]] = row
-    print(f"test split: {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
+    print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
                   tuning_figures())  # fmt: skip
     for run in dict.fromkeys(p["run"] for p in stored):
         pairs = [p for p in stored if p["run"] == run]
-        done = set(runs[run])
-        run_pages = Counter({k: v for k, v in pages_in.items() if k in done})
+        given = {doc for row in runs[run].values() for doc in row.get("docs", [])}
+        run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
         run_pages["all"] = sum(run_pages.values())
         cost = dict(runs[run])
         cost["all"] = {k: sum(c.get(k) or 0 for c in runs[run].values())
