@@ -185,6 +185,8 @@ def figures(pairs, verdicts, labels, pages_in: Counter, cost: dict | None) -> di
     out = {}
     for name in sorted(pages_in, key=lambda n: (n == "all", n)):
         r = rows[name]
+        for key in ("generated", "labelled", "good_generated", "kept", "kept_labelled", "good"):
+            r[key] += 0  # present, 0 where nothing was counted
         f = {**r, "pages": pages_in[name],
              "precision": r["good"] / r["kept_labelled"] if r["kept_labelled"] else None,
              "good_per_page": r["good"] / pages_in[name] if pages_in[name] else None}  # fmt: skip
@@ -250,9 +252,12 @@ def bench_test_split() -> None:
     pages_in["all"] = len(manifest)
     labels = {pair_key(x["doc_id"], x["question"], x["answer"]): x for x in _read(LABELS)}
     stored = _read(PAIRS)
-    runs = defaultdict(dict)
-    for row in _read(RUNS):
-        runs[row["run"]][row["collection"]] = row
+    runs: dict[str, dict[str, dict]] = defaultdict(dict)
+    for row in _read(RUNS):  # a collection's documents may be run in several batches: their costs add up
+        done = runs[row["run"]].setdefault(row["collection"], {"docs": []})
+        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens"):
+            done[key] = done.get(key, 0) + (row.get(key) or 0)
+        done["docs"] += row.get("docs", [])
     print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
