@@ -315,7 +315,7 @@ def write_excerpts(out: Path) -> dict[str, str]:
 
 def manifest_rows(folder: Path) -> list[dict]:
     """One row per test page: where it comes from and its text as the recipe's reader writes it."""
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     by_name = {doc.name: doc for doc in DOCS}
     reader = PdfPageReader(str(folder), glob_pattern="**/*.pdf", dpi=36)

@@ -95,7 +95,7 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
     for path in (output / "stages" / "qa" / "logs" / "stats").glob("*.json"):
         from datatrove.utils.stats import PipelineStats
 
-        from curate.report import stat_total
+        from curate.run.ledger import stat_total
 
         for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
             for key in ("roundtrip_completion_tokens", "roundtrip_prompt_tokens"):
@@ -300,8 +300,8 @@ def generate(run: str, collections: list[str] | None = None, work: Path | None =
     import tempfile
 
     from benchmarks import docmatix_test_pdfs as sources
-    from curate.executors import ExecutorConfig
-    from curate.runner import run_recipe
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
     from pipelines.docmatix import recipe
 
     work = work or Path(tempfile.mkdtemp(prefix="docmatix-test-"))

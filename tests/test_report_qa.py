@@ -1,4 +1,4 @@
-"""The QA review pages of a docmatix run (curate/report_qa.py): every sample's page images with its kept
+"""The QA review pages of a docmatix run (curate/run/report_qa.py): every sample's page images with its kept
 and rejected pairs, each pair's reason and its evidence marked in the page text, paged, in a browser."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from stub_llm import StubLLM
 
-from curate.executors import ExecutorConfig
-from curate.report_html import write_html_report
-from curate.report_qa import find_span, marked_text, sample_pairs, write_qa_review
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.report_html import write_html_report
+from curate.run.report_qa import find_span, marked_text, sample_pairs, write_qa_review
+from curate.run.runner import run_recipe
 from pipelines.docmatix import recipe
 
 

@@ -4,7 +4,7 @@ dropped samples nearest each threshold (thumbnail and text), so a person can jud
 `write_html_report(OUTPUT)` reads the run's folder (`funnel` from the stage logs, records from
 `stages/*/data` and `stages/*/excluded`, thresholds from `stages/*/thresholds.json`) and writes
 `OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it, and for a run with QA pairs the
-review pages of curate/report_qa.py (`OUTPUT/report/qa/page-N.html`), linked from it.
+review pages of curate/run/report_qa.py (`OUTPUT/report/qa/page-N.html`), linked from it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.errors import ImageError, decoding_image
-from curate.report import StageFunnel, run_funnel
-from curate.report_qa import write_qa_review
+from curate.run.report import StageFunnel, run_funnel
+from curate.run.report_qa import write_qa_review
 
 THUMB_SIDE = 160
 TEXT_CHARS = 400
