@@ -127,7 +127,9 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
     decides: the rules, then agreement with the stored round-trip and second-opinion answers. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
-    from benchmarks.bench_docmatix import DEFAULTS
+    from pipelines.docmatix import recipe
+
+    defaults = recipe().resolve({})  # the checks' options as a run without --set has them
     from synth.checks import PageIndex, answers_agree, check_pair, content_words, is_cover
     from synth.checks import tokens as answer_tokens
 
@@ -147,7 +149,7 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
             indexes[doc] = PageIndex("\f".join(t for _, t in texts))
         seen, kept = state[doc]
         cover = any(n == 1 and is_cover(1, t) for n, t in texts)
-        reason, _ = check_pair(pair["question"], pair["answer"], indexes[doc], seen, DEFAULTS["min_grounding"],
+        reason, _ = check_pair(pair["question"], pair["answer"], indexes[doc], seen, defaults["min_grounding"],
                                cover=cover, kept=kept)  # fmt: skip
         for key in ("roundtrip", "second_opinion"):
             if reason is None:
@@ -158,7 +160,7 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
                     and pair["verdict"] not in ("roundtrip", "second_opinion")
                 ):
                     reason = "not_asked"
-                elif not other or not answers_agree(pair["answer"], other, DEFAULTS["roundtrip_min_f1"]):
+                elif not other or not answers_agree(pair["answer"], other, defaults["roundtrip_min_f1"]):
                     reason = key
         if reason is None:
             kept.append((content_words(pair["question"]), " ".join(answer_tokens(pair["answer"]))))
