@@ -191,7 +191,9 @@ def figures(pairs, verdicts, labels, pages_in: Counter, cost: dict | None) -> di
             r[key] += 0  # present, 0 where nothing was counted
         f = {**r, "pages": pages_in[name],
              "precision": r["good"] / r["kept_labelled"] if r["kept_labelled"] else None,
-             "good_per_page": r["good"] / pages_in[name] if pages_in[name] else None}  # fmt: skip
+             "good_per_page": r["good"] / pages_in[name] if pages_in[name] else None,
+             # of the generated pairs labelled good, the share the checks kept
+             "recall": r["good"] / r["good_generated"] if r["good_generated"] else None}  # fmt: skip
         c = (cost or {}).get(name)
         if c:
             tokens = c["completion_tokens"] + c.get("roundtrip_completion_tokens", 0)
@@ -214,11 +216,12 @@ def _fmt(value, spec: str) -> str:
 def print_figures(title: str, table: dict[str, dict]) -> None:
     print(title)
     print(f"   {'collection':<31}{'pages':>6}{'gen':>6}{'kept':>6}{'read':>6}{'good':>6}{'precision':>10}"
-          f"{'good/page':>10}{'s/kept':>8}{'s/good':>8}{'tok/kept':>9}{'tok/good':>9}")  # fmt: skip
+          f"{'good/page':>10}{'recall':>7}{'s/kept':>8}{'s/good':>8}{'tok/kept':>9}{'tok/good':>9}")  # fmt: skip
     for name, f in table.items():
         print(f"   {name:<31}{f['pages']:>6}{f.get('generated', 0):>6}{f.get('kept', 0):>6}"
               f"{f.get('kept_labelled', 0):>6}{f.get('good', 0):>6}{_fmt(f['precision'], '.2f'):>10}"
-              f"{_fmt(f['good_per_page'], '.2f'):>10}{_fmt(f.get('s_per_kept'), '.1f'):>8}"
+              f"{_fmt(f['good_per_page'], '.2f'):>10}{_fmt(f.get('recall'), '.2f'):>7}"
+            f"{_fmt(f.get('s_per_kept'), '.1f'):>8}"
               f"{_fmt(f.get('s_per_good'), '.1f'):>8}{_fmt(f.get('tok_per_kept'), '.0f'):>9}"
               f"{_fmt(f.get('tok_per_good'), '.0f'):>9}")  # fmt: skip
 
