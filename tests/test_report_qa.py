@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import lxml.html
 import pyarrow.parquet as pq
@@ -17,6 +18,8 @@ from curate.run.report_html import write_html_report
 from curate.run.report_qa import find_span, marked_text, sample_pairs, write_qa_review
 from curate.run.runner import run_recipe
 from pipelines.docmatix import recipe
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def docmatix_run(pdfs, out, roundtrip_answer: str | None = None):
@@ -171,3 +174,14 @@ def test_review_renders_in_headless_chromium(kept_run, tmp_path):
         assert max(ImageStat.Stat(image.convert("L")).stddev) > 20  # text and page images, not a blank page
     keep = tmp_path.parent / "review-screenshot.png"  # kept beside the test's folder to be looked at
     shutil.copy(shot, keep)
+
+
+def test_control_characters_of_a_real_text_layer_do_not_reach_the_page():
+    # the LayoutParser paper's text layer (Unstructured's example-docs) holds a NUL character
+    rows = [json.loads(line) for line in open(REPO / "benchmarks" / "data" / "docmatix_test_pages.jsonl")]
+    text = next(
+        r["text"] for r in rows if r["page_id"] == "unstructured/layout-parser-paper-fast.p1-2.pdf#page=1"
+    )
+    assert "\x00" in text
+    body = marked_text(text, [(1, "LayoutParser", True)])
+    assert "\x00" not in body and "\ufffd" in body and '<mark class="kept" id="m1"' in body

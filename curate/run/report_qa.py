@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from curate.errors import ImageError, decoding_image
 
 SAMPLES_PER_PAGE = 20
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not valid in an HTML page; shown as \ufffd
 IMAGE_WIDTH = 640  # px of the page images on the review page: enough to read a table cell
 
 
@@ -55,6 +56,10 @@ def _pages_of(text: str, meta: dict) -> list[tuple[int, str]]:
     if pages:
         return [(p["page"], t) for p, t in zip(pages, text.split("\f"), strict=False)]
     return [(int(meta.get("page") or 1), text)]
+
+
+def _esc(text: str) -> str:
+    return html.escape(CONTROL.sub("\ufffd", text))
 
 
 def _evidence_text(entry) -> str:
@@ -136,11 +141,11 @@ def marked_text(text: str, marks: list[tuple[int, str, bool]]) -> str:
         if start < at:
             continue
         css = "kept" if kept else "rejected"
-        out.append(html.escape(text[at:start]))
+        out.append(_esc(text[at:start]))
         out.append(f'<mark class="{css}" id="m{n}" title="pair {n}"><sup>{n}</sup>'
-                   f"{html.escape(text[start:end])}</mark>")  # fmt: skip
+                   f"{_esc(text[start:end])}</mark>")  # fmt: skip
         at = end
-    out.append(html.escape(text[at:]))
+    out.append(_esc(text[at:]))
     return "".join(out)
 
 
@@ -166,10 +171,10 @@ def _pair_html(n: int, pair: ReviewPair, found: bool) -> str:
                else f"<span class=bad>{source} not found in the page text</span>")  # fmt: skip
     if not pair.question and not pair.answer:
         located = ""
-    evidence = f'<div class="ev">evidence: {html.escape(pair.evidence)}</div>' if pair.evidence else ""
-    details = f'<div class="meta">{html.escape(pair.details)}</div>' if pair.details else ""
-    return (f'<li class="{css}" id="p{n}"><b>{n}.</b> <span class="q">{html.escape(pair.question)}</span> → '
-            f'<span class="a">{html.escape(pair.answer)}</span><div class="meta"><b>{html.escape(pair.reason)}'
+    evidence = f'<div class="ev">evidence: {_esc(pair.evidence)}</div>' if pair.evidence else ""
+    details = f'<div class="meta">{_esc(pair.details)}</div>' if pair.details else ""
+    return (f'<li class="{css}" id="p{n}"><b>{n}.</b> <span class="q">{_esc(pair.question)}</span> → '
+            f'<span class="a">{_esc(pair.answer)}</span><div class="meta"><b>{_esc(pair.reason)}'
             f"</b>{where} · {located}</div>{evidence}{details}</li>")  # fmt: skip
 
 
@@ -181,7 +186,7 @@ def _sample_html(index: int, sample: ReviewSample, images_dir: Path, prefix: str
     for i, data in enumerate(sample.images):
         name = f"{key}-{i}.jpg"
         if _write_image(data, images_dir / name):
-            images.append(f'<img src="{prefix}{name}" alt="page {i + 1} of {html.escape(sample.record_id)}">')
+            images.append(f'<img src="{prefix}{name}" alt="page {i + 1} of {_esc(sample.record_id)}">')
         else:
             images.append(f"<p class=bad>page image {i + 1} does not decode</p>")
     texts, found = [], set()
@@ -192,7 +197,7 @@ def _sample_html(index: int, sample: ReviewSample, images_dir: Path, prefix: str
         found.update(int(m) for m in re.findall(r'id="m(\d+)"', body))
         texts.append(f"<details open><summary>text of page {number}</summary><pre>{body}</pre></details>")
     pairs = "".join(_pair_html(n, p, n in found) for n, p in enumerate(sample.pairs, 1))
-    return (f'<section class="sample" id="{key}"><h2>{html.escape(sample.record_id)} <small>{status} · '
+    return (f'<section class="sample" id="{key}"><h2>{_esc(sample.record_id)} <small>{status} · '
             f"{kept} kept, {len(sample.pairs) - kept} rejected</small></h2><div class=cols>"
             f'<div class=imgs>{"".join(images)}</div><div><ol class=pairs>{pairs or "<li>no pair</li>"}</ol>'
             f'{"".join(texts)}</div></div></section>')  # fmt: skip
@@ -240,7 +245,7 @@ def write_qa_review(output: str | Path, report: str | Path, per_page: int = SAMP
         body = "".join(
             _sample_html((page - 1) * per_page + i, s, folder / "img", "img/") for i, s in enumerate(chunk)
         )
-        title = f"QA review {page}/{pages}: {html.escape(output.name)}"
+        title = f"QA review {page}/{pages}: {_esc(output.name)}"
         nav = _nav(page, pages)
         (folder / f"page-{page}.html").write_text(
             f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title><style>{STYLE}</style>"
