@@ -246,6 +246,14 @@ def tuning_figures() -> dict[str, dict]:
 
 
 def bench_test_split() -> None:
+    """The figures of every stored run; with CURATE_BENCH_TEST_GENERATE=RUN (and optionally
+    CURATE_BENCH_TEST_COLLECTIONS=a,b) the recipe first writes pairs about the test documents as run RUN
+    (skipped, saying why, where the PDFs cannot be had); its new pairs are then to be labelled."""
+    import os
+
+    if run := os.environ.get("CURATE_BENCH_TEST_GENERATE"):
+        wanted = [c for c in os.environ.get("CURATE_BENCH_TEST_COLLECTIONS", "").split(",") if c]
+        generate(run, wanted or None)
     manifest = _read(PAGES)
     if not manifest:
         print(f"test split: skipped: {PAGES} not found")
