@@ -64,10 +64,8 @@ def _esc(text: str) -> str:
 
 def _evidence_text(entry) -> str:
     """The evidence of one `qa_evidence` entry ({pages, evidence}) or of a rejected pair's field."""
-    if isinstance(entry, dict):
-        value = entry.get("evidence", "")
-        return " ".join(value) if isinstance(value, list) else str(value or "")
-    return str(entry or "")
+    value = entry.get("evidence", "") if isinstance(entry, dict) else entry
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value or "")
 
 
 def _agreement(pair: dict) -> str:
