@@ -4,6 +4,7 @@ and rejected pairs, each pair's reason and its evidence marked in the page text,
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -85,11 +86,20 @@ def test_every_sample_shows_its_page_images_and_every_pair(kept_run):
         assert len(items) == len(meta["qa"]) + len(meta["qa_rejected"]) + len(meta["qa_rejects"])
         kept = section.xpath(".//li[@class='kept']")
         assert [li.xpath("string(span[@class='a'])") for li in kept] == [t["assistant"] for t in meta["qa"]]
-        for li in kept:  # each kept answer is marked in the page text, and the pair links to its mark
+        evidence = meta.get("qa_evidence") or [{}] * len(kept)
+        for li, entry in zip(kept, evidence, strict=True):
+            # each kept pair's evidence (the stored lines, else its answer) is marked in the page text, and
+            # the pair links to its mark
             target = li.xpath(".//a/@href")[0].lstrip("#")
             mark = section.xpath(f".//mark[@id='{target}']")[0]
-            answer = " ".join(li.xpath("string(span[@class='a'])").split())
-            assert " ".join(mark.text_content().split()).endswith(answer)
+            lines = entry.get("evidence")
+            expected = (
+                " ".join(lines) if isinstance(lines, list) else lines or li.xpath("string(span[@class='a'])")
+            )
+            words = lambda text: re.findall(r"[^\W_]+", text.lower())  # noqa: E731
+            assert words(mark.xpath("sup")[0].tail) == words(expected)
+            if lines:
+                assert "evidence: " in li.text_content()
     for image in (kept_run / "report" / "qa" / "img").glob("*.jpg"):
         assert image.stat().st_size > 1000
 
