@@ -68,16 +68,20 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
             for row in pq.read_table(path, columns=["id", "metadata"]).to_pylist():
                 meta = json.loads(row["metadata"] or "{}")
                 doc_id = row["id"].rsplit("#page=", 1)[0] if not meta.get("pages") else row["id"]
-                for turn, prov in zip(meta.get("qa", []), meta.get("qa_provenance", []), strict=True):
+                evidence = meta.get("qa_evidence") or [{}] * len(meta.get("qa", []))
+                for turn, prov, found in zip(
+                    meta.get("qa", []), meta.get("qa_provenance", []), evidence, strict=True
+                ):
                     pairs.append({"doc_id": doc_id, "question": turn["user"], "answer": turn["assistant"],
                                   "verdict": None, "pages": prov.get("pages"), "style": prov.get("style"),
-                                  "roundtrip": prov.get("roundtrip"),
-                                  "second_opinion": prov.get("second_opinion")})  # fmt: skip
+                                  "roundtrip": prov.get("roundtrip"), "second_opinion": prov.get("second_opinion"),
+                                  "evidence": found.get("evidence")})  # fmt: skip
                 for pair in meta.get("qa_rejected", []):
                     pairs.append({"doc_id": doc_id, "question": pair["question"], "answer": pair["answer"],
                                   "verdict": pair["reason"], "pages": pair.get("pages"),
                                   "style": pair.get("style"), "roundtrip": pair.get("roundtrip"),
-                                  "second_opinion": pair.get("second_opinion")})  # fmt: skip
+                                  "second_opinion": pair.get("second_opinion"),
+                                  "evidence": pair.get("evidence")})  # fmt: skip
                 for reject in meta.get("qa_rejects", []):
                     pairs.append({"doc_id": doc_id, "question": "", "answer": "", "verdict": reject["reason"],
                                   "style": reject.get("style")})  # fmt: skip
