@@ -68,6 +68,10 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
             for row in pq.read_table(path, columns=["id", "metadata"]).to_pylist():
                 meta = json.loads(row["metadata"] or "{}")
                 doc_id = row["id"].rsplit("#page=", 1)[0] if not meta.get("pages") else row["id"]
+                # the evidence the model wrote (the checks store the page lines they found in its place)
+                written = {
+                    (c["question"], c["answer"]): c.get("evidence") for c in meta.get("qa_candidates", [])
+                }
                 evidence = meta.get("qa_evidence") or [{}] * len(meta.get("qa", []))
                 for turn, prov, found in zip(
                     meta.get("qa", []), meta.get("qa_provenance", []), evidence, strict=True
@@ -75,13 +79,15 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
                     pairs.append({"doc_id": doc_id, "question": turn["user"], "answer": turn["assistant"],
                                   "verdict": None, "pages": prov.get("pages"), "style": prov.get("style"),
                                   "roundtrip": prov.get("roundtrip"), "second_opinion": prov.get("second_opinion"),
-                                  "evidence": found.get("evidence")})  # fmt: skip
+                                  "evidence": found.get("evidence"),
+                                  "model_evidence": written.get((turn["user"], turn["assistant"]))})  # fmt: skip
                 for pair in meta.get("qa_rejected", []):
                     pairs.append({"doc_id": doc_id, "question": pair["question"], "answer": pair["answer"],
                                   "verdict": pair["reason"], "pages": pair.get("pages"),
                                   "style": pair.get("style"), "roundtrip": pair.get("roundtrip"),
                                   "second_opinion": pair.get("second_opinion"),
-                                  "evidence": pair.get("evidence")})  # fmt: skip
+                                  "evidence": pair.get("evidence"),
+                                  "model_evidence": written.get((pair["question"], pair["answer"]))})  # fmt: skip
                 for reject in meta.get("qa_rejects", []):
                     pairs.append({"doc_id": doc_id, "question": "", "answer": "", "verdict": reject["reason"],
                                   "style": reject.get("style")})  # fmt: skip
@@ -128,14 +134,16 @@ def collect(output: Path, run: str, collection: str, note: str = "") -> tuple[in
 
 def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]]) -> list[str | None]:
     """The current checks' verdict on stored pairs, in their order per document, as the checks stage
-    decides: the rules, then agreement with the stored round-trip and second-opinion answers. A pair the
+    decides: the rules, the evidence checks where the model wrote evidence (stored as `model_evidence`), then
+    agreement with the stored round-trip and second-opinion answers. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
     from pipelines.docmatix import recipe
 
     defaults = recipe().resolve({})  # the checks' options as a run without --set has them
-    from synth.checks import PageIndex, answers_agree, check_pair, content_words, is_cover
+    from synth.checks import PageIndex, answers_agree, check_evidence, check_pair, content_words, is_cover
     from synth.checks import tokens as answer_tokens
+    from synth.evidence import PageLines
 
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
     indexes: dict[str, PageIndex] = {}
@@ -155,6 +163,14 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
         cover = any(n == 1 and is_cover(1, t) for n, t in texts)
         reason, _ = check_pair(pair["question"], pair["answer"], indexes[doc], seen, defaults["min_grounding"],
                                cover=cover, kept=kept)  # fmt: skip
+        if (
+            reason is None
+            and pair.get("model_evidence") is not None
+            and defaults.get("qa_evidence_checks", True)
+        ):
+            lines = [(n, PageLines(t)) for n, t in texts if not pair.get("pages") or n in pair["pages"]]
+            reason = check_evidence(pair["question"], pair["answer"], pair["model_evidence"], lines,
+                                    defaults["min_grounding"])[0]  # fmt: skip
         for key in ("roundtrip", "second_opinion"):
             if reason is None:
                 other = pair.get(key)
