@@ -73,6 +73,16 @@ class InputPlan:
     def rank_sizes(self) -> dict[int, int]:
         return {rank: sum(self.sizes[i] for i in share) for rank, share in enumerate(self.shares())}
 
+    def empty_ranks(self) -> list[int]:
+        """Tasks with no unit to read (more tasks than units): they have nothing to do."""
+        return empty_ranks(self.lines(), self.tasks)
+
+
+def empty_ranks(lines: list[str], tasks: int) -> list[int]:
+    """The tasks no line of a paths file goes to (task r reads lines r, r + tasks, ...)."""
+    busy = {i % tasks for i, line in enumerate(lines) if line}
+    return [rank for rank in range(tasks) if rank not in busy]
+
 
 def list_inputs(reader: BaseDiskReader) -> dict[str, int]:
     """The reader's input files with their sizes, from one listing (datatrove's glob rules)."""
@@ -163,10 +173,12 @@ def plan_for_stage(
                 f"{stage_dir} was started with {info['tasks']} tasks, not {tasks}: rerun with "
                 f"--tasks {info['tasks']} to resume it, or delete that folder to start the stage again"
             )
-        units = [plan_name(line) for line in (stage_dir / PLAN_FILE).read_text().splitlines() if line]
+        lines = (stage_dir / PLAN_FILE).read_text().splitlines()
+        units = [plan_name(line) for line in lines if line]
         plan = InputPlan(units, [0] * len(units), info["tasks"], info.get("files", 0))
         rank_bytes = info.get("rank_bytes", [])
         plan.rank_sizes = lambda: dict(enumerate(rank_bytes))  # type: ignore[method-assign]
+        plan.empty_ranks = lambda: empty_ranks(lines, plan.tasks)  # type: ignore[method-assign]
         return plan
     plan = make_plan(reader, tasks, slots, bytes_per_task)
     if not is_url(stage_dir):

@@ -168,11 +168,74 @@ def test_report_and_inspect_read_an_s3_output(s3_run, capsys):
 
 
 def test_missing_input_and_missing_bucket_are_clear_errors(s3_pdfs, tmp_path):
-    with pytest.raises(StageFailed, match="no such input s3://curate/nothing"):
+    import fsspec
+
+    with pytest.raises(StageFailed, match=r"no such input s3://curate/nothing \(check --input\)"):
         run_recipe(get_recipe("pdf-pages"), "s3://curate/nothing", tmp_path / "out")
+    with pytest.raises(StageFailed, match=r"stage 'pages': no such input s3://curate/nothing \(check --input\)"):
+        run_recipe(get_recipe("docmatix"), "s3://curate/nothing", "s3://curate/out-none", only_stage="pages")
+    with pytest.raises(StageFailed, match=r"stages/documents/data \(run stage 'documents' first\)"):
+        run_recipe(get_recipe("docmatix"), "s3://curate/pdfs", "s3://curate/out-none", only_stage="qa")
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    assert not (tmp_path / "out").exists() and not fs.exists("s3://curate/out-none")  # nothing created
     with pytest.raises(StageFailed, match="no such bucket 'no-bucket'"):
         run_recipe(get_recipe("pdf-pages"), "s3://curate/pdfs", "s3://no-bucket/out")
     assert not Path("s3:").exists()
+
+
+# docmatix up to `documents`, with input and output in the bucket (the filters off: what is tested here is
+# the storage, and they are tested on the bucket above); max_pages=5 keeps multi_page.pdf whole
+DOCMATIX_OPTIONS = {"dedup": False, "language": False, "perplexity": False, "max_pages": 5, "ocr": False}
+
+
+@pytest.fixture(scope="module")
+def s3_documents(s3_pdfs, tmp_path_factory) -> tuple[str, str]:
+    """docmatix's stages up to `documents` run one by one (as the runbook does) from and to the bucket,
+    local executor, progress bars on; returns (output URL, what the bars printed)."""
+    from curate.runner import active_stage_names
+
+    workdir = tmp_path_factory.mktemp("cwd-docmatix")
+    output = "s3://curate/docmatix"
+    recipe = get_recipe("docmatix")
+    names = active_stage_names(recipe, s3_pdfs[0], output, DOCMATIX_OPTIONS)
+    before, printed = os.getcwd(), io.StringIO()
+    os.chdir(workdir)
+    try:
+        for name in names[: names.index("documents") + 1]:
+            saved, sys.stderr = sys.stderr, printed  # the bars' output (tqdm writes to sys.stderr)
+            try:
+                run_recipe(recipe, s3_pdfs[0], output, ExecutorConfig("local", workers=2), only_stage=name,
+                           options=DOCMATIX_OPTIONS, progress=True)  # fmt: skip
+            finally:
+                sys.stderr = saved
+    finally:
+        os.chdir(before)
+    assert not any(workdir.iterdir()), "an s3:// output must not create a local folder"
+    return output, printed.getvalue()
+
+
+def test_docmatix_documents_on_s3_join_each_pdfs_pages_and_every_bar_reaches_100(s3_documents, s3_pdfs):
+    import fsspec
+    import pymupdf
+
+    from curate.io import RecordReader
+
+    output, bars = s3_documents
+    documents = list(RecordReader(f"{output}/stages/documents/data").run())
+    expected = {}
+    for path in sorted(s3_pdfs[1].rglob("*.pdf")):
+        with pymupdf.open(path) as pdf:
+            expected[path.relative_to(s3_pdfs[1]).as_posix()] = list(range(1, pdf.page_count + 1))
+    assert {d.id.removeprefix("s3://curate/pdfs/"): [p["page"] for p in d.metadata["pages"]]
+            for d in documents} == expected  # fmt: skip
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    for stage in ("pages", "documents"):
+        done = len(fs.ls(f"{output}/stages/{stage}/logs/completions"))
+        # the last state of each stage's bar (tqdm redraws the line with \r)
+        last = [part for part in bars.replace("\n", "\r").split("\r") if part.startswith(f"stage {stage}:")][-1]
+        assert f"100%" in last and f"{done}/{done}" in last, last
 
 
 def test_more_tasks_than_pdfs_give_every_page_exactly_once(shared_data, tmp_path):
@@ -182,6 +245,8 @@ def test_more_tasks_than_pdfs_give_every_page_exactly_once(shared_data, tmp_path
     assert len(list((output / "stages" / "pages" / "logs" / "completions").iterdir())) == 8
     plan = json.loads((output / "stages" / "pages" / "plan.json").read_text())
     assert plan["tasks"] == 8 and plan["files"] == 3
+    # the 5 tasks with nothing to read were not started: recorded as completed by the driver, no logs
+    assert len(list((output / "stages" / "pages" / "logs" / "logs").glob("task_*.log"))) == 3
     ids = [s["json"]["id"] for s in make_dataset(output, decode_images=False)]
     assert sorted(ids) == sorted(_pages(pdfs))  # these three PDFs have no unreadable page
 
