@@ -10,7 +10,6 @@ from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 
-from curate.location import is_url
 from curate.plan import PLAN_FILE, PlanMismatch, plan_for_stage
 from curate.recipe import Stage, StageContext, StageFailed
 
@@ -50,17 +49,16 @@ def _has_completed_tasks(ctx: StageContext) -> bool:
 
 
 def plan_tasks(stage: Stage, ctx: StageContext, pipeline: list[PipelineStep], config: ExecutorConfig):
-    """(tasks, input bytes per task, tasks with nothing to read): from the input plan when the stage
-    starts with a file reader (the reader then reads its share from the plan's paths file, without
-    listing), else `task_count`."""
+    """(tasks, input bytes per task): from the input plan when the stage starts with a file reader
+    (the reader then reads its share from the plan's paths file, without listing), else `task_count`."""
     reader = _reader(pipeline)
     counted = stage.task_count(ctx) if stage.task_count else None  # None: tasks from the input plan
     if counted or reader is None:
-        return max(1, min(stage.max_tasks, counted or 1)), {}, []
+        return max(1, min(stage.max_tasks, counted or 1)), {}
     if reader.paths_file:  # the user's own listing (Common Crawl's warc.paths.gz): a task a line, or --tasks
         from curate.web.listing import listing_size
 
-        return config.tasks or max(1, listing_size(reader.paths_file)), {}, []
+        return config.tasks or max(1, listing_size(reader.paths_file)), {}
     wanted = config.tasks
     bytes_per_task = stage.task_bytes(ctx) if stage.task_bytes else None
     try:
@@ -75,16 +73,16 @@ def plan_tasks(stage: Stage, ctx: StageContext, pipeline: list[PipelineStep], co
     except PlanMismatch as exc:
         raise StageFailed(f"stage {stage.name!r}: {exc}") from exc
     reader.paths_file = str(ctx.stage_dir / PLAN_FILE)
-    return plan.tasks, plan.rank_sizes(), plan.empty_ranks()
+    return plan.tasks, plan.rank_sizes()
 
 
 def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
     pipeline = stage.build(ctx)
     if config.kind == "ray":
         connect_ray(config.ray_address, config.workers or os.cpu_count() or 1)
-    tasks, sizes, empty = plan_tasks(stage, ctx, pipeline, config)
+    tasks, sizes = plan_tasks(stage, ctx, pipeline, config)
     workers = config.workers or os.cpu_count() or 1
-    running = min(tasks - len(empty), worker_slots(stage, config)) or 1
+    running = min(tasks, worker_slots(stage, config))
     for step in pipeline:
         if hasattr(step, "share_concurrency"):  # e.g. the LLM's total requests in flight
             step.share_concurrency(running)
@@ -93,10 +91,9 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
 
         return _largest_first(LocalPipelineExecutor)(
             sizes,
-            empty,
             pipeline=pipeline,
             tasks=tasks,
-            workers=min(workers, running),
+            workers=min(workers, tasks),
             logging_dir=str(ctx.logs_dir),
             # not fork: a forked worker of a parent that already ran torch hangs in its OpenMP pool
             start_method="forkserver",
@@ -106,7 +103,6 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
 
         return _largest_first(RayPipelineExecutor)(
             sizes,
-            empty,
             pipeline=pipeline,
             tasks=tasks,
             workers=min(workers, tasks) if config.workers else -1,
@@ -118,25 +114,16 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
 
 
 def _largest_first(executor_class: type) -> type:
-    """The executor, starting its largest tasks first (by input bytes), and not starting at all the
-    tasks with nothing to read (more `--tasks` than input units): the driver records them as completed
-    (one batch of empty marker files), so they cost no process, no Ray round trip and no logs, and a
-    rerun counts them done.
+    """The executor, starting its largest tasks first (by input bytes).
 
     Which files a task reads, and so every output, stays the same; only the order in which tasks
     start changes, so the last task to finish is a small one instead of whichever came last in
     file-name order (with 2 workers that tail was ~10% of a PDF stage's wall time)."""
 
     class LargestFirst(executor_class):
-        def __init__(self, sizes: dict[int, int], empty: list[int], **kwargs):
+        def __init__(self, sizes: dict[int, int], **kwargs):
             super().__init__(**kwargs)
             self.rank_input_bytes = sizes
-            # when every task is empty (an empty input), they run: their stats make the stage's funnel
-            self.empty_ranks = empty if len(empty) < self.world_size else []
-
-        def run(self):
-            mark_completed(self.logging_dir, self.empty_ranks)
-            return super().run()
 
         def get_incomplete_ranks(self, ranks=None, skip_completed=None) -> list[int]:
             incomplete = super().get_incomplete_ranks(ranks, skip_completed)
@@ -151,20 +138,6 @@ def _largest_first(executor_class: type) -> type:
 
     LargestFirst.__name__ = LargestFirst.__qualname__ = f"LargestFirst{executor_class.__name__}"
     return LargestFirst
-
-
-def mark_completed(logging_dir, ranks: list[int]) -> None:
-    """datatrove's completion marker (`completions/RANK`, empty) for each of `ranks` not marked yet; on an
-    object store in one batch of concurrent uploads, not a request after another."""
-    done = set(logging_dir.list_files("completions")) if logging_dir.exists("completions") else set()
-    names = [f"completions/{rank:05d}" for rank in ranks if f"completions/{rank:05d}" not in done]
-    if not names:
-        return
-    if not is_url(logging_dir.path):
-        for name in names:
-            logging_dir.open(name, "w").close()
-        return
-    logging_dir.pipe({name: b"" for name in names})
 
 
 # Passed to every Ray worker (when set here): where the object store is and how to reach it. On a
@@ -213,11 +186,22 @@ def connect_ray(address: str | None, num_cpus: int) -> None:
         return
     try:
         ray.init(address=address, log_to_driver=False, runtime_env=ray_runtime_env())
-    except (ConnectionError, RuntimeError) as exc:
+    # a wrong address or auth mode: ConnectionError/RuntimeError; token auth on here but no token found
+    # (no RAY_AUTH_TOKEN, no ~/.ray/auth_token): Ray's AuthenticationError, which is neither
+    except (ConnectionError, RuntimeError, _ray_auth_error()) as exc:
         token = "set" if os.environ.get("RAY_AUTH_TOKEN") else "not set"
         raise StageFailed(
-            f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {str(exc)[:300]}. "
+            f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}. "
             "Check the address (`ray status` on the head node prints it). A cluster started with token "
             "authentication needs RAY_AUTH_MODE=token here, and its token: RAY_AUTH_TOKEN (now "
             f"{token}) or the token file that `ray start` wrote on the head node (~/.ray/auth_token)."
         ) from exc
+
+
+def _ray_auth_error() -> type[BaseException]:
+    """Ray's AuthenticationError (Ray >= 2.52); a class nothing raises on an older Ray."""
+    try:
+        from ray.exceptions import AuthenticationError
+    except ImportError:
+        return ConnectionError
+    return AuthenticationError

@@ -105,7 +105,9 @@ def run_stage(
         ) from exc
     incomplete = sorted(executor.get_incomplete_ranks(skip_completed=True))
     if incomplete:
-        shown = f"{incomplete[:10]}"[:-1] + (f", ... ({len(incomplete)} in all)]" if len(incomplete) > 10 else "]")
+        shown = f"{incomplete[:10]}"[:-1] + (
+            f", ... ({len(incomplete)} in all)]" if len(incomplete) > 10 else "]"
+        )
         first = first_task_error(ctx.logs_dir, incomplete[:FAILED_LOGS_READ])
         cause = f"; task {first[0]} failed with {first[1]}" if first else ""
         raise StageFailed(
@@ -189,7 +191,9 @@ def run_recipe(
         lock.release()
 
 
-def _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active, previous) -> None:
+def _run_locked(
+    recipe, input, output, config, only_stage, options, progress, contexts, active, previous
+) -> None:
     """The stages of `run_recipe`, with the output folder locked."""
     write_text_atomic(
         output / "run.json",

@@ -29,7 +29,6 @@ from curate.net import Deadline, DeadlineAdapter
 from curate.options import UserError
 from curate.secrets import redact_text, redact_url
 
-
 # the start check waits this long in all for a server that is up but busy (a CPU llama.cpp server
 # answers /v1/models only between two completions, which take 10-60 s each on 2 cores)
 BUSY_PATIENCE = 300.0
@@ -265,7 +264,9 @@ class ChatClient:
         url = f"{self.base_url}/chat/completions"
         for kind in ("openai", "llama"):
             fmt = prompts.response_format(kind, schema=PROBE_SCHEMA, name="probe")
-            payload = self.payload(PROBE_MESSAGES, max_tokens=PROBE_TOKENS, temperature=0.0, response_format=fmt)
+            payload = self.payload(
+                PROBE_MESSAGES, max_tokens=PROBE_TOKENS, temperature=0.0, response_format=fmt
+            )
             try:
                 response = self.session.post(url, json=payload, timeout=(10, patience))
             except requests.RequestException as exc:

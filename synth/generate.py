@@ -412,7 +412,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             if check_pair(p["question"], p["answer"], index, seen, self.min_grounding, cover=cover)[0] is None
         ]  # fmt: skip
         params = {"max_tokens": 64, "temperature": 0.0}
-        answer_format = prompts.response_format(self.formats[key], schema=prompts.ROUNDTRIP_SCHEMA, name="answer")
+        answer_format = prompts.response_format(
+            self.formats[key], schema=prompts.ROUNDTRIP_SCHEMA, name="answer"
+        )
         if answer_format:
             params["response_format"] = answer_format
         totals = {"questions": len(asked), "requests": 0, "seconds": 0.0, "cached": 0, "prompt_tokens": 0,

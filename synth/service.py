@@ -107,7 +107,9 @@ def second_opinion(options: dict[str, Any], external: bool) -> str | None:
     return chosen
 
 
-def _served(url: str, options: dict[str, Any], option: str = "", model: str | None = None) -> tuple[list[str], str]:
+def _served(
+    url: str, options: dict[str, Any], option: str = "", model: str | None = None
+) -> tuple[list[str], str]:
     """(the models the server at `url` serves, how it takes schema-constrained JSON: `response_format`
     if set, else asked of the server once here); StageFailed naming `option` (and the URL) if none
     answers."""
@@ -127,7 +129,11 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
     started embedded for the run."""
     if second.startswith(("http://", "https://")):
         served, kind = _served(second, options, "second_opinion")
-        yield {"second_url": second, "second_model": served[0] if served else "", "second_response_format": kind}
+        yield {
+            "second_url": second,
+            "second_model": served[0] if served else "",
+            "second_response_format": kind,
+        }
         return
     if options.get("ray_address"):
         raise StageFailed(
@@ -135,7 +141,11 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
             "a server every node can reach (second_opinion=http://HOST:PORT/v1) or second_opinion=none"
         )
     with _embedded(second, options, "second_opinion") as server:
-        yield {"second_url": server.base_url, "second_model": server.model_name, "second_response_format": "llama"}
+        yield {
+            "second_url": server.base_url,
+            "second_model": server.model_name,
+            "second_response_format": "llama",
+        }
 
 
 @contextlib.contextmanager
@@ -176,4 +186,9 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
         return
     with _embedded(options.get("embedded_model"), options, "embedded_model") as server:
         # started here with llama-cpp-python's server: its kind is known
-        yield {**found, "llm_url": server.base_url, "llm_model": server.model_name, "llm_response_format": "llama"}
+        yield {
+            **found,
+            "llm_url": server.base_url,
+            "llm_model": server.model_name,
+            "llm_response_format": "llama",
+        }
