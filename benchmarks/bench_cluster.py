@@ -65,13 +65,13 @@ class CountingS3:
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
-        from curate.testing import free_port
+        from curate.run.testing import free_port
 
         self.port = free_port()
         self.server = Server("127.0.0.1", self.port, verbose=False)
 
     def __enter__(self):
-        from curate.testing import DUMMY_S3_ENV, _forget_cached_filesystems
+        from curate.run.testing import DUMMY_S3_ENV, _forget_cached_filesystems
 
         self.server.start()
         os.environ.update({**DUMMY_S3_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}"})
@@ -132,10 +132,10 @@ def busy_seconds(logs_url: str) -> float:
 
 def run_pages(input: str, output: str, workers: int, tasks: int | None = None, options: dict | None = None):
     """(pages kept, wall seconds, tasks, ctx) of the pages stage alone."""
-    from curate.executors import ExecutorConfig
     from curate.recipe import StageContext
-    from curate.report import stage_funnel
-    from curate.runner import run_stage
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import stage_funnel
+    from curate.run.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     ctx = StageContext("pages", input, output, options or {})
@@ -174,7 +174,7 @@ def planning(s3: CountingS3) -> None:
 
 
 def local_vs_s3(s3: CountingS3) -> None:
-    from curate.testing import upload_folder
+    from curate.run.testing import upload_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "pdfs"

@@ -31,7 +31,7 @@ def plain_pymupdf(folder: Path, dpi: int = 150, render_max_side: int = 2940) -> 
     """The same work without the pipeline: text layer + render to PNG, page by page."""
     import pymupdf
 
-    from curate.pdf import render_scale
+    from curate.pdf.reader import render_scale
 
     pages = 0
     for path in sorted(folder.glob("*.pdf")):
@@ -85,10 +85,10 @@ def our_stage(folder: Path, workers: int, options: dict | None = None) -> int:
 
 def our_stage_timed(folder: Path, workers: int, options: dict | None = None) -> tuple[int, float, float]:
     """(pages kept, wall seconds, seconds before the first task started: process start-up and imports)."""
-    from curate.executors import ExecutorConfig
     from curate.recipe import StageContext
-    from curate.report import stage_funnel
-    from curate.runner import run_stage
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import stage_funnel
+    from curate.run.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     with tempfile.TemporaryDirectory() as out:

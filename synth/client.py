@@ -24,9 +24,8 @@ from typing import Any
 import requests
 from loguru import logger
 
-from curate.errors import LLMResponseError
+from curate.errors import LLMResponseError, UserError
 from curate.net import Deadline, DeadlineAdapter
-from curate.options import UserError
 from curate.secrets import redact_text, redact_url
 
 # the start check waits this long in all for a server that is up but busy (a CPU llama.cpp server

@@ -12,11 +12,11 @@ import time
 import pytest
 from samples import copy_pdfs
 
-from curate.executors import ExecutorConfig
 from curate.io import RecordReader
 from curate.recipe import StageFailed
-from curate.report import run_funnel
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.report import run_funnel
+from curate.run.runner import run_recipe
 from pipelines.docmatix import recipe
 from synth.client import ChatClient
 from synth.server import free_port, wait_until_ready

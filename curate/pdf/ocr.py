@@ -36,7 +36,7 @@ def _read(image, lang: str, dpi: float = 300) -> tuple[str, float]:
     column and a table's cells row by row, where Tesseract reads a table column by column."""
     import pytesseract
 
-    from curate.page_text import ordered_blocks
+    from curate.pdf.page_text import ordered_blocks
 
     data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
     lines: dict[tuple, list] = {}

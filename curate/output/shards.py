@@ -17,18 +17,56 @@ from __future__ import annotations
 import heapq
 import io
 import json
+import tarfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.location import location, write_text_atomic
+from curate.output.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
 from curate.record import INTERLEAVED, sample_key
-from curate.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
 from curate.steps import ErrorSinkMixin
 
 MANIFEST = "manifest.json"
 _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tif"}
+
+
+def member_key(name: str) -> tuple[str, str]:
+    """(key, extension) of a tar member, webdataset's rule: the key is the name up to the first dot of its
+    last path component (`a/b.c/KEY.0.png` -> `a/b.c/KEY`, `0.png`). Every reader of our shards uses it."""
+    folder, _, base = name.rpartition("/")
+    stem, _, ext = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), ext
+
+
+def read_samples(stream: BinaryIO) -> Iterator[dict]:
+    """The samples of a shard stream, in stored order: `{"__key__": KEY, EXT: bytes, ...}`, members grouped
+    by `member_key`. Every reader of our shards (the loader, compaction) goes through here."""
+    sample: dict | None = None
+    with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 16) as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            key, ext = member_key(member.name)
+            if sample is not None and key != sample["__key__"]:
+                yield sample
+                sample = None
+            if sample is None:
+                sample = {"__key__": key}
+            sample[ext] = tar.extractfile(member).read()
+    if sample is not None:
+        yield sample
+
+
+def tar_writer(target: str | BinaryIO):
+    """webdataset's TarWriter as every writer of our shards uses it: member bytes as given, mtime 0 (the
+    same samples give the same bytes)."""
+    import webdataset as wds
+
+    return wds.TarWriter(target, encoder=False, mtime=0)
 
 
 def image_extension(fmt: str | None) -> str:
@@ -111,7 +149,7 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
     A reader never sees a partial shard, and the task's shard list goes to `manifests/{rank}.json`
-    (curate/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
+    (curate/output/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
     """
 
     name = "📦 WebDataset shards"
@@ -133,11 +171,6 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
         self.error_writer = error_writer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        import webdataset as wds
-
-        def tar_writer(path: str):
-            return wds.TarWriter(path, encoder=False, mtime=0)
-
         files = self.task_files(rank)
         files.clear_previous_attempt(self.prefix, parts=("json", "keys"))
         written: dict[str, str] = {}  # key -> the record (id and source) written under it
@@ -193,7 +226,7 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
             + "; ".join(duplicates)
         )
     shards = task_files(folder)
-    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.compact
+    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.output.compact
     if merged.exists():
         compaction = json.loads(merged.read_text())
         replaced = {s["name"] for s in compaction["sources"]}
