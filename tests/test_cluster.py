@@ -264,6 +264,25 @@ def test_a_qa_task_failed_by_the_server_on_ray_shows_the_cause_from_its_log_in_t
     )
 
 
+def test_the_progress_bar_counts_markers_other_processes_write_to_the_bucket(s3):
+    """Tasks on Ray nodes (or local worker processes) write their completion markers; the driver's bar
+    must not keep its first listing (fsspec caches listings: the bars stopped at 2/4 and 1/3)."""
+    import boto3
+
+    from curate.recipe import StageContext
+    from curate.run.progress import StageProgress
+
+    ctx = StageContext("pages", "s3://curate/pdfs", "s3://curate/out-progress")
+    progress = StageProgress(get_recipe("pdf-pages").stage("pages"), ctx, 2)
+    client = boto3.client("s3", endpoint_url=s3["AWS_ENDPOINT_URL"])
+    assert progress._done() == 0
+    for rank in range(2):
+        client.put_object(
+            Bucket="curate", Key=f"out-progress/stages/pages/logs/completions/{rank:05d}", Body=b""
+        )
+        assert progress._done() == rank + 1
+
+
 def test_more_tasks_than_pdfs_give_every_page_exactly_once(shared_data, tmp_path):
     """`--tasks 8` on 3 PDFs: 3 tasks (a task with nothing to read is not made); a rerun with the same
     `--tasks` resumes the plan, another count is refused naming the first."""

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.llm
 
 ONE_PAGE = ["born_digital/scotus-transcript-p1.pdf"]
 # the LLM options stay at their defaults; the rest keeps the run short (one page, one small chunk)
-SHORT = {"dedup": False, "language": False, "perplexity": False, "ocr": False, "max_chunk_chars": 1200,
-         "pairs_per_request": 3, "second_opinion": "none"}  # fmt: skip
+SHORT = {"dedup": False, "language": False, "perplexity": False, "ocr": False, "max_chunk_chars": 800,
+         "pairs_per_request": 2, "second_opinion": "none"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_a_busy_single_threaded_server_is_waited_for_not_called_absent(llama_ser
     """While llama.cpp writes a long answer it does not answer /v1/models: the start check waits."""
     client = ChatClient(llama_server)
     story = [{"role": "user", "content": "Write a long story about a lighthouse keeper, in 40 sentences."}]
-    writing = threading.Thread(target=lambda: client.chat(story, max_tokens=400, temperature=0.0))
+    writing = threading.Thread(target=lambda: client.chat(story, max_tokens=48, temperature=0.0))
     writing.start()
     time.sleep(2)  # the completion has started
     started = time.monotonic()
