@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import io
 import json
+import tarfile
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
@@ -103,6 +104,28 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
     return sample
 
 
+class SampleTarWriter:
+    """Samples (`__key__` and member suffix -> bytes) into one tar file as webdataset reads them: members
+    `KEY.SUFFIX` in suffix order, read-only, mtime 0 (the same bytes for the same samples). Not
+    webdataset's TarWriter: `import webdataset` imports torch, 4 s of a stage that only writes tar members."""
+
+    def __init__(self, path: str):
+        self._file = open(path, "wb")
+        self._tar = tarfile.open(fileobj=self._file, mode="w|")
+
+    def write(self, sample: dict) -> None:
+        key = sample["__key__"]
+        for suffix in sorted(k for k in sample if not k.startswith("_")):
+            data = sample[suffix]
+            member = tarfile.TarInfo(f"{key}.{suffix}")
+            member.size, member.mode, member.mtime = len(data), 0o444, 0
+            self._tar.addfile(member, io.BytesIO(data))
+
+    def close(self) -> None:
+        self._tar.close()
+        self._file.close()
+
+
 class DuplicateKeys(ValueError):
     """Two tasks of the shards stage wrote the same sample key."""
 
@@ -133,11 +156,6 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
         self.error_writer = error_writer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        import webdataset as wds
-
-        def tar_writer(path: str):
-            return wds.TarWriter(path, encoder=False, mtime=0)
-
         files = self.task_files(rank)
         files.clear_previous_attempt(self.prefix, parts=("json", "keys"))
         written: dict[str, str] = {}  # key -> the record (id and source) written under it
@@ -152,7 +170,7 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
                 with self.track_time():
                     sample = to_sample(doc, self.resize_max_side)
                     sample_bytes = sum(len(v) for k, v in sample.items() if k != "__key__")
-                    files.file_for(self.prefix, sample_bytes, tar_writer).write(sample, sample_bytes)
+                    files.file_for(self.prefix, sample_bytes, SampleTarWriter).write(sample, sample_bytes)
                 self.stat_update("total")
                 self.stat_update("bytes", value=sample_bytes)
                 yield doc  # passed on, so another writer (e.g. Parquet) can follow in the same pipeline
