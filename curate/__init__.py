@@ -1,1 +1,13 @@
 """curate: multimodal data curation for vision-language models."""
+
+import os
+import sys
+
+# PyMuPDF 2.0 imports its optional layout analyser (pymupdf_layout: ONNX models, huggingface_hub) and
+# pymupdf4llm on every `import pymupdf`: ~1 CPU-s and +50 MB in each process that opens a PDF, for
+# `Page.get_layout()` and `pymupdf.to_markdown()`, which nothing here calls. Keep them out unless asked
+# for (CURATE_PYMUPDF_LAYOUT=1) or already imported.
+if os.environ.get("CURATE_PYMUPDF_LAYOUT") != "1" and "pymupdf" not in sys.modules:
+    for _optional in ("pymupdf.layout", "pymupdf4llm"):
+        sys.modules.setdefault(_optional, None)  # importing it raises ImportError: PyMuPDF goes without
+    os.environ.setdefault("PYMUPDF_SUGGEST_LAYOUT_ANALYZER", "0")
