@@ -17,7 +17,7 @@ def main(names: list[str]) -> int:
     if "-v" in names:
         names.remove("-v")
     else:  # datatrove's per-task INFO lines and trafilatura's complaints about empty pages bury the figures
-        from curate.console import quiet_logs
+        from curate.run.console import quiet_logs
 
         quiet_logs()
         logging.getLogger("trafilatura").setLevel(logging.CRITICAL)

@@ -10,7 +10,7 @@ the pages stage reading and writing S3 vs local disk.
    server (moto, in this process): pages/s, goal >= 0.8x. Also the per-core rates the README's
    Docmatix-scale estimate uses.
 3. The driver's overhead: the pages stage with CURATE_BENCH_DRIVER_TASKS (default 200; the goal is stated
-   at 2,000) one-page PDFs, one a task, on the local two-node Ray cluster (curate.testing) with input and
+   at 2,000) one-page PDFs, one a task, on the local two-node Ray cluster (curate.run.testing) with input and
    output on the S3 server: seconds in planning, ledger, funnel and lock as a share of the stage (goal
    < 5%), and object-store requests per input file (driver and tasks).
 """
@@ -75,13 +75,13 @@ class CountingS3:
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
-        from curate.testing import free_port
+        from curate.run.testing import free_port
 
         self.port = free_port()
         self.server = Server("127.0.0.1", self.port, verbose=False)
 
     def __enter__(self):
-        from curate.testing import DUMMY_S3_ENV, _forget_cached_filesystems
+        from curate.run.testing import DUMMY_S3_ENV, _forget_cached_filesystems
 
         self.server.start()
         os.environ.update({**DUMMY_S3_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}"})
@@ -142,10 +142,10 @@ def busy_seconds(logs_url: str) -> float:
 
 def run_pages(input: str, output: str, workers: int, tasks: int | None = None, options: dict | None = None):
     """(pages kept, wall seconds, tasks, ctx) of the pages stage alone."""
-    from curate.executors import ExecutorConfig
     from curate.recipe import StageContext
-    from curate.report import stage_funnel
-    from curate.runner import run_stage
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import stage_funnel
+    from curate.run.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     ctx = StageContext("pages", input, output, options or {})
@@ -184,7 +184,7 @@ def planning(s3: CountingS3) -> None:
 
 
 def local_vs_s3(s3: CountingS3) -> None:
-    from curate.testing import upload_folder
+    from curate.run.testing import upload_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "pdfs"
@@ -249,7 +249,7 @@ class Timers:
 
 
 def driver_overhead(s3: CountingS3, tasks: int) -> None:
-    """The pages stage with one one-page PDF a task on the two-node Ray cluster (curate.testing), input
+    """The pages stage with one one-page PDF a task on the two-node Ray cluster (curate.run.testing), input
     and output in the S3 server: where the driver's own time goes (connect, planning, ledger, funnel,
     lock) against the stage's, and the object-store requests per input file, the driver's (outside the
     tasks' run) and the tasks'."""
@@ -257,26 +257,26 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.executor.ray import RayPipelineExecutor
 
-    import curate.executors
-    import curate.report
-    import curate.runner
-    from curate.executors import ExecutorConfig
-    from curate.runner import run_recipe
-    from curate.testing import ray_cluster
+    import curate.run.executors
+    import curate.run.report
+    import curate.run.runner
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
+    from curate.run.testing import ray_cluster
     from pipelines import get_recipe
 
     fs = fsspec.filesystem("s3")
     data = one_page_pdf()
     fs.pipe({f"bench/driver/{i // 100:03d}/{i:05d}.pdf": data for i in range(tasks)})
     timers = Timers()
-    timers.wrap(curate.executors, "connect_ray", "connect to Ray")
-    timers.wrap(curate.executors, "plan_tasks", "planning (listing, plan)")
-    timers.wrap(curate.runner.ledger, "check_input", "ledger")
-    timers.wrap(curate.runner, "_close_ledger", "ledger")
-    timers.wrap(curate.report, "run_funnel", "funnel")
-    timers.wrap(curate.report, "write_funnel_json", "funnel")
-    timers.wrap(curate.runner.OutputLock, "acquire", "lock")
-    timers.wrap(curate.runner.OutputLock, "release", "lock")
+    timers.wrap(curate.run.executors, "connect_ray", "connect to Ray")
+    timers.wrap(curate.run.executors, "plan_tasks", "planning (listing, plan)")
+    timers.wrap(curate.run.runner.ledger, "check_input", "ledger")
+    timers.wrap(curate.run.runner, "_close_ledger", "ledger")
+    timers.wrap(curate.run.report, "run_funnel", "funnel")
+    timers.wrap(curate.run.report, "write_funnel_json", "funnel")
+    timers.wrap(curate.run.runner.OutputLock, "acquire", "lock")
+    timers.wrap(curate.run.runner.OutputLock, "release", "lock")
     timers.wrap(RayPipelineExecutor, "run", "tasks (executor.run)", window=True)
     timers.wrap(LocalPipelineExecutor, "run", "tasks (executor.run)", window=True)
     saved = dict(os.environ)

@@ -97,9 +97,9 @@ def our_dedup(docs: list[str]) -> int:
 
 def pipeline_run(input_dir: str, output_dir: str) -> None:
     """The three dedup stages through the recipe runner (what `curate run` does), one worker."""
-    from curate.executors import ExecutorConfig
     from curate.recipe import Recipe
-    from curate.runner import run_recipe
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
     from filters.dedup.stages import minhash_dedup_stages
 
     stages = minhash_dedup_stages(bands=BANDS, rows=ROWS, ngram=NGRAM, exact_text=False)
@@ -149,7 +149,7 @@ def child(mode: str, arg: str) -> None:
     import scipy.sparse.csgraph  # noqa: F401
     from loguru import logger
 
-    import curate.runner  # noqa: F401
+    import curate.run.runner  # noqa: F401
     import filters.dedup.stages  # noqa: F401
 
     logger.remove()

@@ -45,9 +45,9 @@ from pathlib import Path
 
 import requests
 
-from curate.executors import ExecutorConfig
 from curate.io import RecordReader
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from pipelines.docmatix import recipe
 from synth import prompts
 from synth.checks import (
@@ -615,7 +615,7 @@ def pages_for_generation() -> dict[str, str]:
 def write_pages(pdfs: Path, max_pages: int, out) -> None:
     """A JSONL of page_id/text (for CURATE_BENCH_PAGES) of the first `max_pages` pages of every PDF under
     `pdfs`, read as the recipe reads them, without the pages its language filter drops."""
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     reader = PdfPageReader(str(pdfs), max_pages=max_pages, glob_pattern="**/*.pdf", dpi=36)
     pages = {doc.id: doc.text for doc in reader.run() if doc.text.strip()}

@@ -23,7 +23,7 @@ PYTHON = sys.executable
 
 
 def _cli_case(work: Path, name: str, build, recipe: str, stage: str, *sets: str) -> dict:
-    from curate.report import error_lines, run_funnel
+    from curate.run.report import error_lines, run_funnel
 
     folder = work / name / "in"
     folder.mkdir(parents=True)

@@ -51,7 +51,7 @@ def raw_rate(urls: list[str], decode: bool) -> float:
     import webdataset as wds
     from torch.utils.data import DataLoader
 
-    from curate.loader import _collate_as_lists
+    from curate.output.loader import _collate_as_lists
 
     dataset = wds.WebDataset(
         urls, shardshuffle=False, nodesplitter=None, workersplitter=wds.split_by_worker, empty_check=False
@@ -66,7 +66,7 @@ def raw_rate(urls: list[str], decode: bool) -> float:
 
 
 def our_rate(folder: Path, decode: bool) -> float:
-    from curate.loader import make_dataloader
+    from curate.output.loader import make_dataloader
 
     loader = make_dataloader(
         folder, batch_size=BATCH, num_workers=WORKERS, decode_images=decode, rank=0, world_size=1
@@ -78,7 +78,7 @@ def our_rate(folder: Path, decode: bool) -> float:
 
 
 def main() -> None:
-    from curate.loader import plan_epoch, shard_counts
+    from curate.output.loader import plan_epoch, shard_counts
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -191,7 +191,7 @@ def plain_tesseract(pdf, dpi: int = 300) -> str:
 
 def ours(pdfs: dict[str, object]) -> dict[str, tuple[str, str, str | None]]:
     """The pages stage's reader on every PDF: (text, text_source, ocr_reason) by name."""
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     with tempfile.TemporaryDirectory() as folder:
         for name, pdf in pdfs.items():
@@ -206,7 +206,7 @@ def ours(pdfs: dict[str, object]) -> dict[str, tuple[str, str, str | None]]:
 def born_digital_cost() -> None:
     import pymupdf
 
-    from curate.page_text import layer_signals, ocr_reason
+    from curate.pdf.page_text import layer_signals, ocr_reason
 
     files = sorted((SHARED / "pdf" / "born_digital").glob("*.pdf"))
     plain_s = ours_s = render_s = 0.0
@@ -246,7 +246,7 @@ def table_rows_cost(passes: int = 3) -> None:
     """Text extraction with tables written row by row vs as MuPDF stores them, page by page in turn."""
     import pymupdf
 
-    from curate.page_text import layer_signals
+    from curate.pdf.page_text import layer_signals
 
     files = sorted((SHARED / "pdf" / "born_digital").glob("*.pdf"))
     with_s, without_s, table_with_s, table_without_s = Counter(), Counter(), Counter(), Counter()
@@ -294,7 +294,7 @@ def gnarly_decisions() -> None:
     """Which pages of olmOCR's hard PDFs we send to OCR, and why (no OCR run: no ground truth there)."""
     import pymupdf
 
-    from curate.page_text import layer_signals, ocr_reason
+    from curate.pdf.page_text import layer_signals, ocr_reason
 
     listing = subprocess.run(
         ["git", f"--git-dir={OLMOCR}", "ls-tree", "--name-only", "HEAD", "tests/gnarly_pdfs/"],

@@ -40,7 +40,7 @@ def _plain_file(path: str, ocr: bool, dpi: int = 150, render_max_side: int = 294
     """The same work without the pipeline, one PDF: text layer + render to PNG, or render + Tesseract."""
     import pymupdf
 
-    from curate.pdf import render_scale
+    from curate.pdf.reader import render_scale
 
     pages = 0
     with pymupdf.open(path) as pdf:
@@ -79,10 +79,10 @@ def ours(folder: str, workers: int, options: dict) -> dict:
     """The pages stage of the pdf-pages recipe, as `curate run pdf-pages --stage pages` runs it."""
     import time
 
-    from curate.executors import ExecutorConfig
     from curate.recipe import StageContext
-    from curate.report import stage_funnel
-    from curate.runner import run_stage
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import stage_funnel
+    from curate.run.runner import run_stage
     from pipelines.pdf_pages import pages_stage
 
     with tempfile.TemporaryDirectory() as out:

@@ -38,7 +38,7 @@ def _forms(root: Path) -> dict[str, Path]:
 
 
 def _pages_per_second(path: Path) -> tuple[float, int]:
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     best, pages = 0.0, 0
     for _ in range(2):
@@ -51,7 +51,7 @@ def _pages_per_second(path: Path) -> tuple[float, int]:
 def _unpack_bytes_per_second(path: Path) -> float:
     from datatrove.io import get_datafolder
 
-    from curate.pdf_sources import iter_pdf_inputs
+    from curate.pdf.sources import iter_pdf_inputs
 
     folder = get_datafolder(str(path))
     started = time.perf_counter()

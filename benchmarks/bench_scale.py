@@ -63,7 +63,7 @@ def scaled_input(files: list[Path], copies: int, dest: Path) -> Path:
 
 
 def stage_names(recipe_name: str, input: str, output: str, options: dict) -> list[str]:
-    from curate.runner import active_stage_names
+    from curate.run.runner import active_stage_names
     from pipelines import get_recipe
 
     recipe = get_recipe(recipe_name)
@@ -72,9 +72,9 @@ def stage_names(recipe_name: str, input: str, output: str, options: dict) -> lis
 
 def run_one_stage(recipe_name: str, input: str, output: str, stage: str, options: dict) -> dict:
     """One stage of a recipe run (as `curate run RECIPE --stage NAME`), in this process."""
-    from curate.executors import ExecutorConfig
-    from curate.report import stage_funnel
-    from curate.runner import run_recipe
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import stage_funnel
+    from curate.run.runner import run_recipe
     from pipelines import get_recipe
 
     run_recipe(

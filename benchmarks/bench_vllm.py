@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_docmatix import EVERY_PAGE, REPO, baseline
-from curate.executors import ExecutorConfig
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from pipelines.docmatix import recipe
 from synth.summary import qa_summary
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_docmatix import DEFAULTS, generator_options
-from curate.pdf import PdfPageReader
+from curate.pdf.reader import PdfPageReader
 from synth.client import ChatClient
 from synth.generate import QAGenerator
 

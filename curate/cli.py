@@ -18,7 +18,8 @@ import time
 import traceback
 from pathlib import Path
 
-from curate.options import OptionError, UserError, format_options, load_config
+from curate.errors import UserError
+from curate.options import OptionError, format_options, load_config
 from curate.secrets import redact_text
 
 EXIT_FAILED, EXIT_UNBALANCED = 1, 2
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--errors", action="store_true", help="also list every error with its reason")
     report.add_argument("--html", action="store_true", help="also write OUTPUT/report/index.html with charts")
 
-    from synth.server import add_serve_llm_arguments
+    from synth.serve_llm import add_serve_llm_arguments
 
     serve = sub.add_parser("serve-llm", help="start vLLM's OpenAI-compatible server (GPU) for `run docmatix`")
     add_serve_llm_arguments(serve)
@@ -160,12 +161,12 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from curate.console import quiet_logs
-    from curate.executors import ExecutorConfig
     from curate.location import location
     from curate.recipe import StageFailed
-    from curate.report import format_funnel, run_funnel
-    from curate.runner import OutputInUse, active_stage_names, run_recipe
+    from curate.run.console import quiet_logs
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import format_funnel, run_funnel
+    from curate.run.runner import OutputInUse, active_stage_names, run_recipe
     from pipelines import get_recipe
 
     quiet_logs(not args.verbose)
@@ -228,8 +229,8 @@ def safe_path(folder: Path, name: str) -> Path:
 
 
 def cmd_inspect(args) -> int:
-    from curate.loader import make_dataset
     from curate.location import location
+    from curate.output.loader import make_dataset
 
     path = location(args.path)
     dataset = make_dataset([str(path)] if path.suffix == ".tar" else path, decode_images=False)
@@ -260,7 +261,7 @@ def cmd_inspect(args) -> int:
 
 def cmd_report(args) -> int:
     from curate.location import location
-    from curate.report import error_lines, format_funnel, run_funnel
+    from curate.run.report import error_lines, format_funnel, run_funnel
 
     output = location(args.output)
     if not (output / "stages").is_dir():
@@ -274,7 +275,7 @@ def cmd_report(args) -> int:
             source = line.get("metadata", {}).get("source", line.get("id"))
             print(f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}")
     if args.html:
-        from curate.report_html import write_html_report
+        from curate.run.report_html import write_html_report
 
         print(f"HTML report: {write_html_report(output)}")
     accounted = all(f.balanced and f.follows_upstream and not f.failed for f in funnels)
@@ -282,13 +283,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_serve_llm(args) -> int:
-    from synth.server import serve_llm
+    from synth.serve_llm import serve_llm
 
     return serve_llm(args)
 
 
 def cmd_push(args) -> int:
-    from curate.hub import push
+    from curate.output.hub import push
 
     try:
         push(

@@ -1,4 +1,5 @@
-"""The error policy: bad data raises a `RecordError`; anything else is a bug.
+"""The error policy: bad data raises a `RecordError`; a mistake the user can fix raises a `UserError`;
+anything else is a bug.
 
 A step that meets an input or record it cannot use raises a `RecordError` subclass (or a library
 exception listed in `data_errors()`); the step records it in the stage's error sink with its reason
@@ -12,6 +13,11 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator
+
+
+class UserError(Exception):
+    """A mistake the user can fix (a bad option, a missing input, an unreachable server): the CLI prints
+    its message in one line, without a traceback."""
 
 
 class RecordError(Exception):

@@ -14,6 +14,18 @@ from curate.record import parquet_schema, record_to_row, row_to_record
 # Records carry image bytes: buffer few rows so a writer holds tens of MB, not GBs.
 ROWS_PER_BATCH = 64
 
+# a work unit that is part of a Parquet file: `file::rg=START-END` (row groups START..END-1)
+ROW_GROUPS = "::rg="
+
+
+def split_unit(unit: str) -> tuple[str, range | None]:
+    """(file, row groups or None for the whole file) of a work unit."""
+    name, _, groups = unit.partition(ROW_GROUPS)
+    if not groups:
+        return name, None
+    start, end = (int(v) for v in groups.split("-"))
+    return name, range(start, end)
+
 
 def _record_row(_self, doc: Document) -> dict:
     return record_to_row(doc)
@@ -45,7 +57,7 @@ class RecordWriter(ParquetWriter):
 class RecordReader(ParquetReader):
     """Reads records written by `RecordWriter`, including records without text (e.g. image-only pages).
 
-    A work unit of the stage's plan (curate/plan.py) is a file or a range of its row groups
+    A work unit of the stage's plan (curate/run/plan.py) is a file or a range of its row groups
     (`NAME.parquet::rg=START-END`), so a stage's tasks need not follow its input's file count.
     """
 
@@ -78,8 +90,6 @@ class RecordReader(ParquetReader):
 
     def read_file(self, filepath: str):
         import pyarrow.parquet as pq
-
-        from curate.plan import split_unit
 
         name, row_groups = split_unit(filepath)
         with self.data_folder.open(name, "rb") as f, pq.ParquetFile(f) as parquet:

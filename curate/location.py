@@ -14,7 +14,7 @@ from pathlib import Path
 
 from datatrove.io import DataFolder, get_datafolder
 
-from curate.options import UserError
+from curate.errors import UserError
 
 
 class LocationError(UserError, RuntimeError):

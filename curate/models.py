@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.options import UserError
+from curate.errors import UserError
 
 
 class ModelNotAvailable(UserError, FileNotFoundError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-# a line of a task plan (curate/plan.py) holding a name that is not valid UTF-8, percent-encoded
+# a line of a task plan (curate/run/plan.py) holding a name that is not valid UTF-8, percent-encoded
 PLAN_RAW = "%raw:"
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from curate.errors import UserError
 from curate.secrets import Secret, redact_text
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -33,11 +34,6 @@ NONE_WORDS = frozenset({"none", "null", ""})
 LIST = "list"
 PATH = "path-or-url"
 TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", LIST: "list of str", PATH: PATH}
-
-
-class UserError(Exception):
-    """A mistake the user can fix (a bad option, a missing input, an unreachable server): the CLI prints
-    its message in one line, without a traceback."""
 
 
 class OptionError(UserError, ValueError):

@@ -1,7 +1,7 @@
 """Recipes are ordered lists of named stages; each stage is a datatrove pipeline from a folder to a folder.
 
 This module is the model: a stage's context (where it reads and writes, the run's options), the stage,
-the recipe. How a stage's tasks are executed is curate/executors.py; how a recipe runs, curate/runner.py.
+the recipe. How a stage's tasks are executed is curate/run/executors.py; how a recipe runs, curate/run/runner.py.
 
 Layout of a run's output folder:
 
@@ -9,9 +9,9 @@ Layout of a run's output folder:
     OUTPUT/stages/NAME/excluded/   records its filters dropped, with reason and scores
     OUTPUT/stages/NAME/errors/     records or inputs that failed, with reason (JSONL)
     OUTPUT/stages/NAME/logs/       datatrove's logs, per-task stats and completion markers
-    OUTPUT/stages/NAME/ledger.json records per file of data/, checked by the next stage (curate/ledger.py)
+    OUTPUT/stages/NAME/ledger.json records per file of data/, checked by the next stage (curate/run/ledger.py)
     OUTPUT/shards/                 the final WebDataset shards and manifest.json
-    OUTPUT/.curate.lock            held while a run writes the folder (curate/lock.py)
+    OUTPUT/.curate.lock            held while a run writes the folder (curate/run/lock.py)
 """
 
 from __future__ import annotations
@@ -21,17 +21,14 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 
-from curate import ledger
+from curate.errors import UserError
 from curate.io import ErrorWriter, RecordReader, RecordWriter
 from curate.location import location
-from curate.options import Option, UserError, declared_options, parse_bool, resolve_options
-
-if TYPE_CHECKING:
-    from curate.executors import ExecutorConfig
+from curate.options import Option, declared_options, parse_bool, resolve_options
 
 # what services are told about the run beside its options: where the tasks run (not settable)
 RUN_FACTS = ("executor", "ray_address")
@@ -40,7 +37,7 @@ RUN_OPTIONS = (
     Option(
         "max_error_rate",
         float,
-        ledger.DEFAULT_MAX_ERROR_RATE,
+        0.2,
         minimum=0,
         maximum=1,
         help="a stage fails when more than this share of its records errored",
@@ -49,7 +46,7 @@ RUN_OPTIONS = (
     Option(
         "error_rate_min_records",
         int,
-        ledger.DEFAULT_ERROR_RATE_MIN_RECORDS,
+        20,
         minimum=0,
         help="the error rate is judged from this many records in a stage on",
     ),
@@ -130,7 +127,7 @@ class Stage:
 
     `build` returns the stage's whole datatrove pipeline (reader, steps, writer). When it starts with
     a file reader, the driver lists the input once and splits it into `--tasks` tasks (default: every
-    worker slot several times over; curate/plan.py); `task_count` replaces that for stages whose
+    worker slot several times over; curate/run/plan.py); `task_count` replaces that for stages whose
     tasks are not input files (e.g. dedup partitions), and `task_bytes` asks for one task per that
     many input bytes (e.g. one per shard). `finish` runs once in the driver after every task
     completed (e.g. merging shard manifests). `cpus_per_task` and `mem_per_cpu_gb` are what a task
@@ -194,9 +191,15 @@ class Recipe:
     services: Callable[[dict[str, Any], list[str]], contextlib.AbstractContextManager] = no_services
     options: Sequence[Option] = ()
 
-    def open_services(self, options: dict[str, Any], stages: list[str], config: ExecutorConfig | None = None):
-        """`config` tells services where tasks run (`executor`, `ray_address` keys for them)."""
-        where = {"executor": config.kind, "ray_address": config.ray_address} if config else {}  # RUN_FACTS
+    def open_services(
+        self,
+        options: dict[str, Any],
+        stages: list[str],
+        executor: str = "local",
+        ray_address: str | None = None,
+    ):
+        """`executor` and `ray_address` tell services where the tasks run (RUN_FACTS)."""
+        where = {"executor": executor, "ray_address": ray_address}
         return self.services({**self.resolve(options), **where}, stages)
 
     def declared(self) -> dict[str, Option]:

@@ -21,7 +21,7 @@ from typing import Any
 from datatrove.data import Document, Media, MediaType
 
 PAGE, PAIR, INTERLEAVED = "page", "pair", "interleaved"
-DOCUMENT = "document"  # the pages of one PDF (curate/documents.py)
+DOCUMENT = "document"  # the pages of one PDF (curate/pdf/documents.py)
 
 
 def image_media(

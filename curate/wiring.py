@@ -3,8 +3,11 @@
 `StepSpec(Class, args=(arg(Class, PARAM, OPTION_NAME), ...), errors=SINK)` says how a step becomes
 part of a run: each constructor argument is read from a run option whose default and type come from
 the constructor's own signature (`Option.arg`), so the option and the constructor cannot disagree;
-`exclusions`/`errors` name the stage's sinks the step writes to. A recipe then lists stages as
-`records_stage("name", [SPEC, ...])`: the previous stage's records, through the steps, into its own.
+`exclusions`/`errors` name the stage's sinks the step writes to. A step with a `switch` can be left
+out of a run with `--set SWITCH=false` (every filter has one); a filter whose score allows it declares a
+dataset-wide `cut` (a percentile of every stored score, applied in a stage of its own). A recipe lists
+stages as `records_stage("name", [SPEC, ...])`: the previous stage's records, through the enabled
+steps, into its own.
 """
 
 from __future__ import annotations
@@ -25,6 +28,22 @@ def arg(step: Callable, param: str, name: str | None = None, **fields: Any) -> t
 
 
 @dataclass(frozen=True)
+class DatasetCut:
+    """A cut of a fraction of the whole dataset by a step's stored score, in a stage after the step's
+    (`filters.stages.cut_stage`): the threshold is one percentile over every stored score."""
+
+    fraction: Option  # unset (None) or 0: no cut
+    score: str
+    highest: bool  # drop the highest scores (perplexity), else the lowest (CLIP)
+    description: str
+    keep: bool = False  # `fraction` is the fraction kept, not dropped
+
+    def drop_fraction(self, ctx: StageContext) -> float | None:
+        value = ctx.option(self.fraction.name)
+        return None if value is None else (1 - value if self.keep else value)
+
+
+@dataclass(frozen=True)
 class StepSpec:
     """How one step is built from a stage's context."""
 
@@ -36,10 +55,26 @@ class StepSpec:
     options: tuple[Option, ...] = ()  # further options that `prepare` reads
     # adjust the arguments read from the options, with the context (its input, services): -> arguments
     prepare: Callable[[dict[str, Any], StageContext], dict[str, Any]] | None = None
+    switch: str | None = None  # `--set SWITCH=false` leaves the step out; a filter's name in `filters_stage`
+    enabled_by_default: bool = True
+    description: str = ""
+    cut: DatasetCut | None = None  # a dataset-wide percentile cut the step's scores allow
+
+    @property
+    def switch_option(self) -> Option | None:
+        if self.switch is None:
+            return None
+        return Option(
+            self.switch, bool, self.enabled_by_default, help=f"{self.description} (false: left out)"
+        )
 
     @property
     def all_options(self) -> tuple[Option, ...]:
-        return (*(option for _, option in self.args), *self.options)
+        switch = (self.switch_option,) if self.switch else ()
+        return (*switch, *(option for _, option in self.args), *self.options)
+
+    def enabled(self, ctx: StageContext) -> bool:
+        return self.switch is None or ctx.flag(self.switch, self.enabled_by_default)
 
     def build(self, ctx: StageContext) -> PipelineStep:
         kwargs = {**self.fixed, **{param: ctx.option(option.name) for param, option in self.args}}
@@ -64,7 +99,7 @@ def records_stage(
 
     def build(ctx: StageContext) -> list[PipelineStep]:
         first = reader.build(ctx) if reader else ctx.reader()
-        return [first, *(spec.build(ctx) for spec in steps), ctx.writer()]
+        return [first, *(spec.build(ctx) for spec in steps if spec.enabled(ctx)), ctx.writer()]
 
     specs = [reader, *steps] if reader else list(steps)
     declared = (*(option for spec in specs for option in spec.all_options), *options)

@@ -22,9 +22,10 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.errors import decoding_image
 from curate.options import PATH, Option
+from curate.recipe import StageContext
 from curate.record import INTERLEAVED, scores, set_score
 from curate.steps import ScoreFilter
-from filters.registry import DatasetCut, FilterSpec, arg
+from curate.wiring import DatasetCut, StepSpec, arg
 
 HF_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 SURROUNDING_CHARS = 300  # CLIP reads 77 tokens; a few hundred characters around the image is plenty
@@ -200,7 +201,7 @@ class ClipScoreFilter(ScoreFilter):
     @property
     def clip(self):
         if self._clip is None:
-            from curate.worker_cache import worker_model
+            from curate.run.worker_cache import worker_model
 
             args = (self.model_name, self.pretrained, self.weights_path, self.device, self.random_init_seed)
             self._clip = worker_model(
@@ -261,15 +262,17 @@ KEEP_FRACTION = Option(
 )
 
 
-def _score_only_with_keep_fraction(kwargs: dict, option) -> dict:
+def _score_only_with_keep_fraction(kwargs: dict, ctx: StageContext) -> dict:
     # with a top-k% rule this filter only scores; the cut stage after it applies the dataset-wide cut
-    return {**kwargs, "min_score": None} if option(KEEP_FRACTION.name) is not None else kwargs
+    return {**kwargs, "min_score": None} if ctx.option(KEEP_FRACTION.name) is not None else kwargs
 
 
-FILTER = FilterSpec(
-    "clip",
+FILTER = StepSpec(
     ClipScoreFilter,
-    "CLIP image-text score (open_clip)",
+    switch="clip",
+    description="CLIP image-text score (open_clip)",
+    exclusions="clip",
+    errors="clip",
     args=(
         arg(ClipScoreFilter, "model", "clip_model", type=str, help="open_clip model name"),
         arg(ClipScoreFilter, "pretrained", "clip_pretrained", type=str, help="open_clip weights tag"),

@@ -17,10 +17,11 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.lid import FT176LID
 
 from curate.options import LIST
+from curate.recipe import StageContext
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
+from curate.wiring import StepSpec, arg
 from filters.packaged import lid176_path
-from filters.registry import FilterSpec, arg
 
 
 class PackagedFT176LID(FT176LID):
@@ -127,15 +128,17 @@ class LanguageFilter(ScoreFilter):
         }
 
 
-def _any_language(kwargs: dict, option) -> dict:
+def _any_language(kwargs: dict, ctx: StageContext) -> dict:
     languages = kwargs["languages"]
     return {**kwargs, "languages": None if not languages or languages == ["any"] else languages}
 
 
-FILTER = FilterSpec(
-    "language",
+FILTER = StepSpec(
     LanguageFilter,
-    "language ID (fastText lid.176), keep wanted languages",
+    switch="language",
+    description="language ID (fastText lid.176), keep wanted languages",
+    exclusions="language",
+    errors="language",
     args=(
         arg(LanguageFilter, "languages", type=LIST, help="languages kept, comma-separated ISO codes, or any"),
         arg(LanguageFilter, "min_score", "language_min_score", type=float, minimum=0, maximum=1,

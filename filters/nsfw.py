@@ -21,9 +21,10 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.errors import decoding_image
 from curate.options import Option, OptionError
+from curate.recipe import StageContext
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
-from filters.registry import FilterSpec, arg
+from curate.wiring import StepSpec, arg
 
 # NudeNet classes that make an image NSFW, with the weight of their confidence in the image score.
 EXPLICIT_CLASSES: Mapping[str, float] = {
@@ -90,7 +91,7 @@ class NudeNetClassifier(NsfwClassifier):
         if self._detector is None:
             from nudenet import NudeDetector
 
-            from curate.worker_cache import worker_model
+            from curate.run.worker_cache import worker_model
 
             self._detector = worker_model(("nudenet",), NudeDetector)
         return self._detector
@@ -168,17 +169,19 @@ class NsfwFilter(ScoreFilter):
         }
 
 
-def _with_classifier(kwargs: dict, option) -> dict:
+def _with_classifier(kwargs: dict, ctx: StageContext) -> dict:
     return {
         **kwargs,
-        "classifier": make_nsfw_classifier(option("nsfw_classifier"), batch_size=kwargs["batch_size"]),
+        "classifier": make_nsfw_classifier(ctx.option("nsfw_classifier"), batch_size=kwargs["batch_size"]),
     }
 
 
-FILTER = FilterSpec(
-    "nsfw",
+FILTER = StepSpec(
     NsfwFilter,
-    "NSFW score (NudeNet), drop explicit images",
+    switch="nsfw",
+    description="NSFW score (NudeNet), drop explicit images",
+    exclusions="nsfw",
+    errors="nsfw",
     args=(
         arg(NsfwFilter, "max_score", "nsfw_max_score", type=float, minimum=0, maximum=1,
             help="drop records with an image scoring at least this"),

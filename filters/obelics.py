@@ -231,6 +231,8 @@ PARAGRAPHS = StepSpec(
             help="longer paragraphs removed", source="OBELICS"),
     ),
     errors="paragraphs",
+    switch="paragraph_filter",
+    description="OBELICS paragraph length filter",
 )  # fmt: skip
 TEXT = StepSpec(
     ObelicsTextFilter,
@@ -244,8 +246,12 @@ TEXT = StepSpec(
     ),
     exclusions="text_filter",
     errors="text_filter",
+    switch="text_filter",
+    description="OBELICS document filter: words, stop words, special characters",
 )  # fmt: skip
-REPETITION = StepSpec(repetition_filter, exclusions="repetition")
+REPETITION = StepSpec(
+    repetition_filter, exclusions="repetition", switch="repetition_filter", description="Gopher repetition filter"
+)
 IMAGES = StepSpec(
     ObelicsImageFilter,
     args=(
@@ -258,6 +264,8 @@ IMAGES = StepSpec(
     ),
     exclusions="image_filter",
     errors="image_filter",
+    switch="image_filter",
+    description="OBELICS image size and aspect ratio filter",
 )  # fmt: skip
 IMAGE_COUNT = StepSpec(
     ObelicsImageCountFilter,
@@ -268,4 +276,6 @@ IMAGE_COUNT = StepSpec(
             source="OBELICS"),
     ),
     exclusions="image_count",
+    switch="image_count_filter",
+    description="OBELICS images-per-document filter",
 )  # fmt: skip

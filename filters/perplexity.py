@@ -26,8 +26,8 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from curate.options import PATH, Option, OptionError
 from curate.record import set_score
 from curate.steps import ScoreFilter
+from curate.wiring import DatasetCut, StepSpec, arg
 from filters.packaged import default_gguf_path, pocketsphinx_lm_path
-from filters.registry import DatasetCut, FilterSpec, arg
 from filters.threshold import score_cut
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -242,7 +242,7 @@ class PerplexityFilter(ScoreFilter):
     @property
     def lm(self) -> LanguageModel:
         if self._lm is None:
-            from curate.worker_cache import worker_model
+            from curate.run.worker_cache import worker_model
 
             path = self.model_path if isinstance(self.model_path, str | Path | None) else id(self.model_path)
             key = ("lm", self.backend, path, tuple(sorted(self.model_kwargs.items())))
@@ -264,10 +264,12 @@ class PerplexityFilter(ScoreFilter):
         return {self.score_name: {"max": self.max_perplexity, "rule": f"{self.backend} LM{cut}"}}
 
 
-FILTER = FilterSpec(
-    "perplexity",
+FILTER = StepSpec(
     PerplexityFilter,
-    "perplexity score (n-gram or causal LM)",
+    switch="perplexity",
+    description="perplexity score (n-gram or causal LM)",
+    exclusions="perplexity",
+    errors="perplexity",
     args=(
         arg(PerplexityFilter, "backend", "perplexity_backend", type=str, choices=("ngram", "kenlm", "causal", "hf"),
             help="language model scoring perplexity"),

@@ -22,7 +22,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from curate.errors import decoding_image
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
-from filters.registry import FilterSpec, arg
+from curate.wiring import StepSpec, arg
 
 
 def image_sharpness(data: bytes, side: int = 256) -> float:
@@ -86,10 +86,12 @@ class SharpnessFilter(ScoreFilter):
         return {"sharpness": {"min": self.min_sharpness, "rule": rule}}
 
 
-FILTER = FilterSpec(
-    "sharpness",
+FILTER = StepSpec(
     SharpnessFilter,
-    "sharpness (variance of the Laplacian), drop blurred or blank images",
+    switch="sharpness",
+    description="sharpness (variance of the Laplacian), drop blurred or blank images",
+    exclusions="sharpness",
+    errors="sharpness",
     args=(
         arg(SharpnessFilter, "min_sharpness", type=float, minimum=0,
             help="drop records with an image less sharp than this (none: score only)",

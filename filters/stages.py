@@ -70,7 +70,7 @@ def cut_stage(filter_name: str, name: str | None = None) -> Stage:
     name = name or f"{filter_name}_cut"
 
     def build(ctx: StageContext) -> list[PipelineStep]:
-        fraction = cut.drop_fraction(ctx.option) if spec.enabled(ctx) else None
+        fraction = cut.drop_fraction(ctx) if spec.enabled(ctx) else None
         values = stored_scores(ctx.input, cut.score) if fraction else None
         threshold = percentile_threshold(values, fraction, cut.highest) if fraction and len(values) else None
         if fraction and not len(values):
@@ -97,14 +97,14 @@ def cut_stage(filter_name: str, name: str | None = None) -> Stage:
         return [ctx.reader(), *steps, ctx.writer()]
 
     def active(ctx: StageContext) -> bool:
-        return spec.enabled(ctx) and bool(cut.drop_fraction(ctx.option))
+        return spec.enabled(ctx) and bool(cut.drop_fraction(ctx))
 
     return Stage(
         name,
         build,
         active=active,
         description=cut.description,
-        options=(spec.switch, cut.fraction),
+        options=(spec.switch_option, cut.fraction),
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from curate.compact import compact_shards
-from curate.hub_parquet import HubParquetWriter, merge_parquet_manifests
 from curate.options import LIST, Option
+from curate.output.compact import compact_shards
+from curate.output.hub_parquet import HubParquetWriter, merge_parquet_manifests
+from curate.output.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
 from curate.recipe import Stage, StageContext, StageFailed
-from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
 
 FORMATS = ("webdataset", "parquet")
 SHARD_OPTIONS = (

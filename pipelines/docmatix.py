@@ -19,7 +19,7 @@ Options: `curate recipes docmatix --options`.
 
 from __future__ import annotations
 
-from curate.documents import documents_stage
+from curate.pdf.documents import documents_stage
 from curate.recipe import Recipe
 from filters.dedup.stages import page_dedup_stages
 from pipelines.common import shards_stage

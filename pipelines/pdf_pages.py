@@ -5,8 +5,8 @@ language and perplexity filters with the 5% highest-perplexity pages cut (`--set
 
 from __future__ import annotations
 
-from curate.pdf import PDF_PAGES
-from curate.pdf_sources import INPUT_SUFFIXES
+from curate.pdf.reader import PDF_PAGES
+from curate.pdf.sources import INPUT_SUFFIXES
 from curate.recipe import Recipe, Stage
 from curate.wiring import records_stage
 from filters.dedup.stages import page_dedup_stages

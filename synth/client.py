@@ -23,9 +23,8 @@ from typing import Any
 
 import requests
 
-from curate.errors import LLMResponseError
+from curate.errors import LLMResponseError, UserError
 from curate.net import Deadline, DeadlineAdapter
-from curate.options import UserError
 from curate.secrets import redact_text, redact_url
 
 

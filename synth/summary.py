@@ -11,7 +11,7 @@ from datatrove.utils.stats import PipelineStats
 
 from curate.location import write_text_atomic
 from curate.recipe import StageContext
-from curate.report import stat_total
+from curate.run.ledger import stat_total
 
 # the stats of the qa and checks steps that the summary adds up
 COUNTED = ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_", "roundtrip_",

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from curate.loader import make_dataset
+from curate.output.loader import make_dataset
 
 
 def copy_pdfs(shared_data: Path, names: Iterable[str], dest: Path) -> Path:

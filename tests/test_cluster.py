@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from samples import copy_pdfs, sample_digests
 
-from curate.executors import ExecutorConfig
-from curate.loader import make_dataset
+from curate.output.loader import make_dataset
 from curate.recipe import StageFailed
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from pipelines import get_recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def _pages(folder: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def s3():
     pytest.importorskip("moto", reason="moto[server] is a dev dependency (make install)")
-    from curate.testing import s3_server
+    from curate.run.testing import s3_server
 
     with s3_server(("curate",)) as env:
         yield env
@@ -50,7 +50,7 @@ def s3():
 
 @pytest.fixture(scope="module")
 def s3_pdfs(s3, shared_data, tmp_path_factory) -> tuple[str, Path]:
-    from curate.testing import upload_folder
+    from curate.run.testing import upload_folder
 
     local = copy_pdfs(shared_data, SMALL_SET, tmp_path_factory.mktemp("pdfs"))
     upload_folder(local, "s3://curate/pdfs")
@@ -67,14 +67,14 @@ def s3_run(s3_pdfs, tmp_path_factory) -> str:
         run_recipe(
             get_recipe("pdf-pages"),
             s3_pdfs[0],
-            "s3://curate/out-local",
+            "s3://curate/output-local",
             ExecutorConfig("local", workers=2),
             options={"shard_samples": 3, "formats": ["webdataset", "parquet"]},
         )
     finally:
         os.chdir(before)
     assert not any(workdir.iterdir()), "an s3:// output must not create a local folder"
-    return "s3://curate/out-local"
+    return "s3://curate/output-local"
 
 
 def test_pdf_pages_on_s3_end_to_end(s3_run, s3_pdfs):
@@ -103,8 +103,8 @@ def test_hub_parquet_on_s3_is_published_whole_and_a_rerun_replaces_its_files(s3_
     import fsspec
     import pyarrow.parquet as pq
 
-    from curate.hub_parquet import HubParquetWriter, parquet_files
     from curate.io import RecordReader
+    from curate.output.hub_parquet import HubParquetWriter, parquet_files
 
     fs = fsspec.filesystem("s3")
     folder = f"{s3_run}/parquet"
@@ -136,7 +136,7 @@ def test_dedup_and_filters_keep_their_files_in_the_bucket(s3_pdfs, tmp_path, mon
     import fsspec
 
     monkeypatch.chdir(tmp_path)
-    output = "s3://curate/out-filters"
+    output = "s3://curate/output-filters"
     options = {"dedup": True, "language": True, "perplexity": True, "shard_samples": 3}
     run_recipe(
         get_recipe("pdf-pages"), s3_pdfs[0], output, ExecutorConfig("local", workers=2), options=options
@@ -191,8 +191,8 @@ def test_record_stage_splits_row_groups_and_reads_each_record_once(tmp_path):
     import pyarrow.parquet as pq
 
     from curate.io import RecordReader, RecordWriter
-    from curate.plan import make_plan
     from curate.record import pdf_page_record
+    from curate.run.plan import make_plan
 
     writer = RecordWriter(str(tmp_path / "in"))
     with writer:
@@ -225,7 +225,7 @@ def test_docmatix_on_a_cluster_without_llm_url_is_refused_before_any_work(shared
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     pytest.importorskip("ray")
-    from curate.testing import ray_cluster
+    from curate.run.testing import ray_cluster
 
     with ray_cluster(tmp_path_factory.mktemp("ray"), nodes=2, cpus_per_node=1) as running:
         yield running
@@ -245,7 +245,7 @@ def _curate(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 def test_two_node_ray_run_on_s3_equals_the_local_run_and_resumes(cluster, s3, s3_pdfs, s3_run):
     import fsspec
 
-    output = "s3://curate/out-ray"
+    output = "s3://curate/output-ray"
     args = ["run", "pdf-pages", "--input", s3_pdfs[0], "--output", output, "--executor", "ray"]
     args += ["--ray-address", cluster.address, "--set", "shard_samples=3"]
     first = _curate(args, {**cluster.env, **s3})

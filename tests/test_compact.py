@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from curate.compact import compact_shards
 from curate.io import RecordReader
-from curate.loader import iter_shard
-from curate.shards import WebDatasetWriter, merge_manifests, shard_paths
+from curate.output.compact import compact_shards
+from curate.output.loader import iter_shard
+from curate.output.shards import WebDatasetWriter, merge_manifests, shard_paths
 
 
 def _write_tasks(pdf_run, folder, tasks: int, max_samples: int) -> list[str]:

@@ -8,11 +8,11 @@ import io
 import pymupdf
 from PIL import Image
 
-from curate.executors import ExecutorConfig
-from curate.loader import make_dataset
+from curate.output.loader import make_dataset
 from curate.recipe import Recipe
 from curate.record import image_media, pair_record, pdf_page_record
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from filters.dedup.stages import cross_source_stage, decontamination_stage
 from pipelines.common import shards_stage
 from tests.test_dedup_images import read_folder, write_records

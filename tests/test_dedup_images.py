@@ -7,12 +7,12 @@ import io
 
 from PIL import Image
 
-from curate.executors import ExecutorConfig
 from curate.io import RecordReader, RecordWriter
 from curate.recipe import Recipe
 from curate.record import image_media, pair_record
-from curate.report import run_funnel
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.report import run_funnel
+from curate.run.runner import run_recipe
 from filters.dedup.stages import exact_dedup_stages, image_phash_dedup_stages
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from stub_llm import StubLLM
 
-from curate.executors import ExecutorConfig
 from curate.io import RecordReader
+from curate.output.shards import shard_paths
 from curate.recipe import StageFailed
-from curate.report import run_funnel
-from curate.runner import run_recipe
-from curate.shards import shard_paths
+from curate.run.executors import ExecutorConfig
+from curate.run.report import run_funnel
+from curate.run.runner import run_recipe
 from pipelines import get_recipe
 from pipelines.docmatix import recipe
 from synth.sample_input import build
@@ -166,8 +166,8 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
     import webdataset as wds
     from datasets import load_dataset
 
-    from curate.hub_parquet import parquet_files
-    from curate.loader import load_hf_dataset, make_dataset
+    from curate.output.hub_parquet import parquet_files
+    from curate.output.loader import load_hf_dataset, make_dataset
 
     out = tmp_path / "out"
     with StubLLM() as stub:
@@ -204,7 +204,7 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
     manifest = json.loads((out / "parquet" / "manifest.json").read_text())
     assert manifest["total_samples"] == 1 and manifest["configs"] == {"qa": "qa-*.parquet"}
 
-    from curate.hub import push_plan
+    from curate.output.hub import push_plan
 
     plan = push_plan(out, "org/docs")  # both formats go up, each with its config in the card
     assert {f.path.split("/")[0] for f in plan.files} >= {"shards", "parquet"}

@@ -11,8 +11,8 @@ import time
 import pytest
 from samples import copy_pdfs, sample_digests
 
-from curate.executors import ExecutorConfig
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from pipelines import get_recipe
 
 SMALL_SET = [
@@ -87,8 +87,8 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
 
 def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path):
     """The executor starts tasks by input bytes, largest first; each task still reads its own files."""
-    from curate.executors import make_executor
     from curate.recipe import StageContext
+    from curate.run.executors import make_executor
     from pipelines.pdf_pages import pages_stage
 
     folder = copy_pdfs(shared_data, SMALL_SET, tmp_path / "in")

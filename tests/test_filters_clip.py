@@ -78,9 +78,9 @@ def expected(pairs):
 # already run torch's OpenMP thread pool (as this test process has) deadlocks in libgomp.
 RUN_STAGE = """
 import sys
-from curate.executors import ExecutorConfig
+from curate.run.executors import ExecutorConfig
 from curate.recipe import Recipe
-from curate.runner import run_recipe
+from curate.run.runner import run_recipe
 from filters.stages import clip_stage
 options = {"clip_random_seed": %d, "clip_min_score": -1.0, "clip_batch_size": 3}
 run_recipe(Recipe("clip", [clip_stage()]), sys.argv[1], sys.argv[2], ExecutorConfig("local", workers=2), options=options)

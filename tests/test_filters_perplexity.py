@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 
-from curate.executors import ExecutorConfig
 from curate.io import RecordWriter
 from curate.recipe import Recipe
 from curate.record import scores
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from filters.perplexity import KenLMNgramLM, LlamaCppCausalLM, PerplexityFilter, PocketsphinxNgramLM
 from filters.stages import perplexity_cut_stage, perplexity_score_stage
 from filters.threshold import percentile_threshold
@@ -210,7 +210,7 @@ def test_percentile_cut_over_whole_dataset_drops_expected_fraction(shared_data, 
     )
     thresholds = json.loads((out / "stages/perplexity_cut/thresholds.json").read_text())
     assert thresholds["perplexity"]["max"] == pytest.approx(sorted(scored)[len(scored) - len(dropped) - 1])
-    from curate.report import run_funnel
+    from curate.run.report import run_funnel
 
     funnels = run_funnel(out, recipe.stage_names)
     assert all(f.balanced for f in funnels)

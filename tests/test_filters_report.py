@@ -13,12 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from curate.executors import ExecutorConfig
 from curate.io import RecordWriter
 from curate.recipe import Recipe
 from curate.record import image_media, pair_record
-from curate.report_html import write_html_report
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.report_html import write_html_report
+from curate.run.runner import run_recipe
 from filters.stages import filters_stage, perplexity_cut_stage
 
 THRESHOLD_RED = np.array([198, 40, 40])  # the colour of the threshold line (#c62828)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from curate.hub import push_plan
+from curate.output.hub import push_plan
 
 CURATE = [sys.executable, "-m", "curate.cli"]
 

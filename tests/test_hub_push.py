@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hub_standin import StandInHub
 
-from curate.executors import ExecutorConfig
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from pipelines import get_recipe
 
 TOKEN = "hf_standinSecretToken0123456789"
@@ -161,7 +161,7 @@ def test_push_reads_an_object_store_output_through_fsspec(run_output, hub, tmp_p
     """The output in an fsspec store (here `memory://`, as `s3://` would be): shards staged by download."""
     script = f"""
 import fsspec
-from curate.hub import push
+from curate.output.hub import push
 fs = fsspec.filesystem("memory")
 fs.put({str(run_output)!r}, "/bucket/run", recursive=True)
 push("memory://bucket/run", {REPO!r}, batch_bytes=1 << 20)
@@ -183,7 +183,7 @@ def test_card_configs_name_every_format_the_run_wrote(run_output, tmp_path):
 
     import yaml
 
-    from curate.hub import push_plan
+    from curate.output.hub import push_plan
 
     output = tmp_path / "run"
     shutil.copytree(run_output, output)

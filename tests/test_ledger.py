@@ -15,16 +15,16 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from datatrove.data import Document
 
-from curate import ledger
 from curate.errors import ImageError, LLMResponseError, PdfError
-from curate.executors import ExecutorConfig
 from curate.io import RecordWriter
-from curate.loader import make_dataset
-from curate.lock import LOCK_NAME, OutputLock, OutputLocked
+from curate.output.loader import make_dataset
+from curate.output.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
 from curate.recipe import Recipe, Stage, StageContext, StageFailed
-from curate.report import error_lines, format_funnel, run_funnel
-from curate.runner import active_stage_names, run_recipe
-from curate.shards import DuplicateKeys, WebDatasetWriter, merge_manifests
+from curate.run import ledger
+from curate.run.executors import ExecutorConfig
+from curate.run.lock import LOCK_NAME, OutputLock, OutputLocked
+from curate.run.report import error_lines, format_funnel, run_funnel
+from curate.run.runner import active_stage_names, run_recipe
 from curate.steps import RecordStep, ScoreFilter
 from pipelines import get_recipe
 from pipelines.common import shards_stage
@@ -230,7 +230,7 @@ def test_utf8_names_keep_their_ids():
 
 HOLD_LOCK = """
 import sys, time
-from curate.lock import OutputLock
+from curate.run.lock import OutputLock
 OutputLock(sys.argv[1]).acquire()
 print("held", flush=True)
 time.sleep(120)
@@ -318,7 +318,7 @@ def test_a_programming_error_in_a_step_fails_the_task(step):
 
 
 def test_a_programming_error_fails_the_stage_and_writes_no_error_rows(pdfs, tmp_path):
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     def build(ctx: StageContext):
         return [PdfPageReader(ctx.input), Failing(TypeError("a bug, not bad data")), ctx.writer()]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from curate.loader import iter_shard, make_dataloader, plan_epoch, shard_counts, split_segments
-from curate.shards import shard_paths
+from curate.output.loader import iter_shard, make_dataloader, plan_epoch, shard_counts, split_segments
+from curate.output.shards import shard_paths
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,7 +68,7 @@ def _free_port() -> int:
 RANK_SCRIPT = """
 import json, os, sys
 import torch.distributed as dist
-from curate.loader import make_dataloader
+from curate.output.loader import make_dataloader
 
 folder, out, mode, rank, world, port = sys.argv[1:7]
 rank, world = int(rank), int(world)
@@ -129,7 +129,7 @@ def test_pad_fills_the_last_rank_with_marked_repeats(shard_sets):
 
 RESUME_SCRIPT = """
 import json, sys
-from curate.loader import make_dataloader
+from curate.output.loader import make_dataloader
 
 folder, state_file, out, stop_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 loader = make_dataloader(folder, batch_size=4, num_workers=2, decode_images=False, shuffle=32, seed=3,

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
-from curate import ocr
-from curate.ocr import ocr_image, ocr_pixels
+from curate.pdf import ocr
+from curate.pdf.ocr import ocr_image, ocr_pixels
 
 MAX_LINN_CER = 0.03  # as tests/test_pdf_pages.py: 1.0-1.1% measured here
 
@@ -111,8 +111,8 @@ def test_a_pages_process_imports_neither_torch_nor_the_layout_analyser(tmp_path)
     """The shards writer and the PDF reader, as a pages + shards run uses them, in a fresh interpreter."""
     code = f"""
 import sys
-from curate.shards import SampleTarWriter
-from curate.pdf import PdfPageReader
+from curate.output.shards import SampleTarWriter
+from curate.pdf.reader import PdfPageReader
 import pymupdf
 writer = SampleTarWriter({str(tmp_path / "s.tar")!r})
 writer.write({{"__key__": "a", "json": b"{{}}", "txt": b"x"}})

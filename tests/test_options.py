@@ -15,10 +15,10 @@ import pytest
 from stub_llm import Reply, StubLLM
 
 from curate.cli import main
-from curate.executors import ExecutorConfig
 from curate.options import LIST, Option, OptionError, load_config
 from curate.recipe import StageContext, StageFailed
-from curate.runner import run_recipe, stage_contexts
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe, stage_contexts
 from curate.secrets import Secret, redact_text, redact_url
 from curate.web.fetch import FetchImages
 from pipelines import available_recipes, get_recipe

@@ -10,14 +10,14 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from benchmarks.bench_ocr import bad_ocr  # the same garbling as the benchmark
-from curate.page_text import layer_signals, ocr_reason, ordered_blocks, text_quality
+from curate.pdf.page_text import layer_signals, ocr_reason, ordered_blocks, text_quality
 
 # linn.pdf's ground truth was itself typed/OCR'd: our OCR measures ~1% CER on it (see test_pdf_pages.py)
 MAX_LINN_CER = 0.03
 
 
 def _read_pages(pdf: pymupdf.Document, folder: Path, **options) -> list:
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     folder.mkdir(exist_ok=True)
     pdf.save(folder / "page.pdf")
@@ -102,7 +102,7 @@ def test_clean_ocr_layer_on_a_scan_is_kept_without_ocr(shared_data, tmp_path, mo
     def no_ocr(*args, **kwargs):
         raise AssertionError("a clean text layer was OCRed")
 
-    monkeypatch.setattr("curate.pdf.ocr_image", no_ocr)
+    monkeypatch.setattr("curate.pdf.reader.ocr_image", no_ocr)
     [page] = _read_pages(pdf, tmp_path / "in")
     assert (page.metadata["text_source"], page.metadata["ocr_reason"]) == ("text_layer", None)
     assert _cer(page.text, truth) < 0.01

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curate.executors import ExecutorConfig
-from curate.loader import make_dataset
-from curate.report import error_lines, run_funnel
-from curate.runner import run_recipe
+from curate.output.loader import make_dataset
+from curate.run.executors import ExecutorConfig
+from curate.run.report import error_lines, run_funnel
+from curate.run.runner import run_recipe
 from pipelines import get_recipe
 
 GOOD = [
@@ -221,7 +221,7 @@ def test_shards_and_tables_are_read_through_fsspec_urls(pdfs, tmp_path):
     """The same reader over an fsspec store (`memory://` here, as `s3://` or `hf://` would be)."""
     import fsspec
 
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     good = {k: pdfs[k] for k in ("la-precinct-bulletin-2014-p1", "multi_page")}
     _tar(tmp_path / "s.tar", good)

@@ -9,9 +9,9 @@ import pymupdf
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from curate.loader import make_dataset
-from curate.ocr import ocr_image
-from curate.report import error_lines, run_funnel
+from curate.output.loader import make_dataset
+from curate.pdf.ocr import ocr_image
+from curate.run.report import error_lines, run_funnel
 
 # linn.pdf's ground truth was itself typed/OCR'd (dashes, bullets differ): 1.0% CER measured here
 # at 150 and 300 dpi. 3% still fails on the regressions that matter (a wrong orientation, columns
@@ -127,7 +127,7 @@ def test_sideways_scan_is_turned_upright(pdf_run):
 @pytest.mark.parametrize("name", ["empty.pdf", "invalid.pdf", "password-example.pdf"])
 def test_broken_pdf_alone_gives_an_error_record_not_a_crash(shared_data, tmp_path, name):
     from curate.io import ErrorWriter
-    from curate.pdf import PdfPageReader
+    from curate.pdf.reader import PdfPageReader
 
     reader = PdfPageReader(
         str(shared_data / "pdf" / "broken"), glob_pattern=name, error_writer=ErrorWriter(str(tmp_path))

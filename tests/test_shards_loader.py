@@ -10,8 +10,8 @@ from collections import Counter
 
 from PIL import Image
 
-from curate.loader import load_hf_dataset, make_dataloader
-from curate.shards import shard_paths
+from curate.output.loader import load_hf_dataset, make_dataloader
+from curate.output.shards import shard_paths
 
 
 def test_manifest_matches_the_shards(pdf_run):

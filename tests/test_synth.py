@@ -22,7 +22,8 @@ from synth.models import (
     model_path,
     resolve_model,
 )
-from synth.server import free_port, llama_server_command, vllm_command
+from synth.serve_llm import vllm_command
+from synth.server import free_port, llama_server_command
 
 
 def page_text(shared_data: Path, name: str, page: int = 0) -> str:
@@ -398,8 +399,8 @@ def test_tables_of_contents_and_reference_lists_are_found_on_real_pages(shared_d
 
 
 def test_pages_of_a_pdf_become_one_document_and_missing_pages_are_listed(shared_data):
-    from curate.documents import PagesToDocuments
-    from curate.pdf import PdfPageReader
+    from curate.pdf.documents import PagesToDocuments
+    from curate.pdf.reader import PdfPageReader
 
     pages = list(PdfPageReader(str(shared_data / "pdf" / "born_digital"), glob_pattern="multi_page.pdf",
                                max_pages=4).run())  # fmt: skip

@@ -11,8 +11,8 @@ from collections import Counter
 import pymupdf
 import pytest
 
-from curate.page_text import layer_signals, reading_order
-from curate.table_text import CELL_SEP, LABEL_SEP
+from curate.pdf.page_text import layer_signals, reading_order
+from curate.pdf.table_text import CELL_SEP, LABEL_SEP
 
 ROWS = [
     ("Notice Date", "Company", "City", "Employees"),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from curate.executors import ExecutorConfig
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 from pipelines.docmatix import recipe
 from synth import prompts
 from synth.client import ChatClient

@@ -291,9 +291,9 @@ def test_image_filter_scores_without_removing_then_removes_unusable_images(share
 
 
 def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_data, tmp_path):
-    from curate.executors import ExecutorConfig
-    from curate.report import error_lines, run_funnel
-    from curate.runner import run_recipe
+    from curate.run.executors import ExecutorConfig
+    from curate.run.report import error_lines, run_funnel
+    from curate.run.runner import run_recipe
     from pipelines import get_recipe
 
     output = tmp_path / "out"

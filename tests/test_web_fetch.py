@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from curate.executors import ExecutorConfig
 from curate.record import image_media, pair_record
-from curate.report import error_lines, run_funnel
-from curate.runner import run_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.report import error_lines, run_funnel
+from curate.run.runner import run_recipe
 from curate.web.fetch import FetchImages
 from curate.web.http_client import ImageFetcher, address_problem, opt_out_directives
 from pipelines import get_recipe

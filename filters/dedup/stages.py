@@ -20,8 +20,8 @@ from pathlib import Path
 
 from curate.io import RecordReader
 from curate.options import PATH, Option
-from curate.plan import PLAN_FILE
 from curate.recipe import Stage, StageContext
+from curate.run.plan import PLAN_FILE
 from filters.dedup.cross_source import CrossSourceFlag
 from filters.dedup.decisions import write_decisions
 from filters.dedup.decontaminate import Decontaminate

@@ -133,7 +133,7 @@ CASES = {
 
 
 if __name__ == "__main__":
-    from curate.console import quiet_logs
+    from curate.run.console import quiet_logs
 
     quiet_logs()
     case, workdir = sys.argv[1], Path(sys.argv[2])

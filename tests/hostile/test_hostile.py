@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 
 import hostile_inputs as hostile  # noqa: E402
 
-from curate.report import error_lines, run_funnel  # noqa: E402
+from curate.run.report import error_lines, run_funnel  # noqa: E402
 from curate.web.http_client import ImageFetcher  # noqa: E402
 
 PYTHON = sys.executable

@@ -5,7 +5,7 @@ bytes. A reader never sees a partial file: each is written to a local temporary 
 renamed into a local folder or uploaded to an object store (an object appears only when its upload
 finishes). The task's files, with sample counts, sizes and sha256, go to `manifests/{rank:05d}.json`; a
 task that restarts deletes its own earlier files first, so a crash and a rerun never lose or duplicate a
-sample. Used by the WebDataset shards (curate/shards.py) and the Hub Parquet files (curate/hub_parquet.py).
+sample. Used by the WebDataset shards (curate/output/shards.py) and the Hub Parquet files (curate/output/hub_parquet.py).
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ from glob import has_magic
 
 from datatrove.pipeline.readers.base import BaseDiskReader
 
+from curate.io import ROW_GROUPS
 from curate.location import is_url, location, write_text_atomic
 from curate.names import plan_line, plan_name
 
 PLAN_FILE = "inputs.txt"
 PLAN_INFO = "plan.json"
-ROW_GROUPS = "::rg="
 # default tasks: every worker slot gets this many, so a slow task does not hold up the stage's end
 TASKS_PER_SLOT = 3
 
@@ -114,15 +114,6 @@ def row_group_units(
             units.append(f"{name}{ROW_GROUPS}{start}-{end}")
             unit_sizes.append(int(sum(sizes[start:end]) * scale))
     return units, unit_sizes
-
-
-def split_unit(unit: str) -> tuple[str, range | None]:
-    """(file, row groups or None for the whole file) of a work unit."""
-    name, _, groups = unit.partition(ROW_GROUPS)
-    if not groups:
-        return name, None
-    start, end = (int(v) for v in groups.split("-"))
-    return name, range(start, end)
 
 
 def make_plan(

@@ -1,7 +1,7 @@
 """PDF pages: one record per page with its rendered image and its text (text layer, or OCR).
 
 Each PDF is opened with PyMuPDF. A page's text comes from its text layer, in reading order, unless
-measured signals say the layer is missing, partial or garbage (`curate.page_text`); then Tesseract
+measured signals say the layer is missing, partial or garbage (`curate.pdf.page_text`); then Tesseract
 OCRs the page rendered at `ocr_dpi` and the better of the two is kept. `metadata["text_source"]` says
 which and `metadata["ocr_reason"]` why OCR ran. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
 reason, and the run goes on.
@@ -16,11 +16,11 @@ from loguru import logger
 
 from curate.errors import PdfError, RecordError
 from curate.names import escape_name, raw_name_metadata
-from curate.ocr import ocr_pixels
 from curate.options import Option
-from curate.page_text import better_text, clean_ratio, layer_signals, ocr_reason
-from curate.pdf_sources import PdfInput, is_pdf_input, iter_pdf_inputs
-from curate.pdf_worker import PageError, PageTimeout, WorkerDied, shared_worker
+from curate.pdf.ocr import ocr_pixels
+from curate.pdf.page_text import better_text, clean_ratio, layer_signals, ocr_reason
+from curate.pdf.sources import PdfInput, is_pdf_input, iter_pdf_inputs
+from curate.pdf.worker import PageError, PageTimeout, WorkerDied, shared_worker
 from curate.recipe import StageContext
 from curate.record import error_record, image_media, pdf_page_record
 from curate.steps import InputReader, describe_error
@@ -73,7 +73,7 @@ class PdfPageReader(InputReader):
         error_writer: where broken PDFs and failed pages are recorded
         pdf_column: the column of PDF bytes in Parquet/Arrow inputs (default: found by name or type)
 
-    Inputs are PDF files, WebDataset tar shards of PDFs and tables of PDF bytes (`curate.pdf_sources`);
+    Inputs are PDF files, WebDataset tar shards of PDFs and tables of PDF bytes (`curate.pdf.sources`);
     a PDF inside a shard or table has the id `shard.tar/KEY.pdf` (`table.parquet/KEY`) and carries its
     sample's metadata (the shard's `KEY.json`, the row's other columns) in `source_metadata`.
     """

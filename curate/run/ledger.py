@@ -1,6 +1,6 @@
 """The run's ledger: no record is lost between stages, and no stage passes on a systematic fault.
 
-Each stage accounts for its records inside itself (in = kept + dropped + errored, curate/report.py).
+Each stage accounts for its records inside itself (in = kept + dropped + errored, curate/run/report.py).
 Between stages, the ledger does the same: when a stage finishes, `stages/NAME/ledger.json` records
 how many records each file of its `data/` holds (read from the Parquet footers, and checked against
 what its writer counted per task); before the next stage reads that folder, the files it finds must
@@ -27,8 +27,14 @@ from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.stats import PipelineStats
 
 LEDGER = "ledger.json"
-DEFAULT_MAX_ERROR_RATE = 0.2
-DEFAULT_ERROR_RATE_MIN_RECORDS = 20
+
+
+def stat_total(stats, key: str) -> int:
+    """A counter's total; datatrove keeps a loaded stat as a number, a dict or a MetricStats."""
+    value = stats.stats.get(key)
+    if isinstance(value, dict):
+        value = value.get("total", 0)
+    return int(getattr(value, "total", value) or 0)
 
 
 class LedgerError(RuntimeError):
@@ -92,8 +98,6 @@ def _first_part(name: str, writer: PipelineStep) -> str:
 def _writer_counts(stage_dir: Any, writer: PipelineStep) -> dict[str, int] | None:
     """Records the stage's writer wrote, per task's output file name (from each task's stats), or None
     when its file names cannot be told from the rank (then nothing is compared)."""
-    from curate.report import stat_total
-
     logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
     counts: dict[str, int] = {}
     for name in logs.list_files(glob_pattern="*.json") if logs.isdir("") else []:

@@ -1,5 +1,5 @@
 """How a stage's tasks are executed: datatrove's local or Ray executor, with as many tasks as the input
-plan (curate/plan.py) gives, largest first; and the connection to a Ray cluster."""
+plan (curate/run/plan.py) gives, largest first; and the connection to a Ray cluster."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from datatrove.pipeline.base import PipelineStep
 
-from curate.plan import PLAN_FILE, PlanMismatch, plan_for_stage
 from curate.recipe import Stage, StageContext, StageFailed
+from curate.run.plan import PLAN_FILE, PlanMismatch, plan_for_stage
 
 
 @dataclass
@@ -131,7 +131,7 @@ def _largest_first(executor_class: type) -> type:
 
         def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
             # in the process that runs the task (a pool worker, a Ray worker), before the task's log sinks
-            from curate.console import prepare_worker
+            from curate.run.console import prepare_worker
 
             prepare_worker()
             return super()._run_for_rank(rank, local_rank, node_rank)

@@ -3,8 +3,8 @@
 A stage whose tasks all completed is skipped on a rerun (datatrove's completion markers), so a
 crashed run resumes where it stopped, and any stage can run alone (`--stage NAME`) on a cluster.
 OUTPUT (and the input) may be a local folder or an fsspec URL (`s3://bucket/out`); the driver lists a
-stage's input once and hands each task its share (curate/plan.py). After a stage, its ledger records
-what it kept and fails it when records went missing or too many errored (curate/ledger.py).
+stage's input once and hands each task its share (curate/run/plan.py). After a stage, its ledger records
+what it kept and fails it when records went missing or too many errored (curate/run/ledger.py).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from curate import ledger
-from curate.executors import ExecutorConfig, make_executor
 from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
-from curate.lock import OutputLock, OutputLocked
 from curate.options import public_options
-from curate.progress import StageProgress
 from curate.recipe import RUN_OPTIONS, Recipe, Stage, StageContext, StageFailed
+from curate.run import ledger
+from curate.run.executors import ExecutorConfig, make_executor
+from curate.run.lock import OutputLock, OutputLocked
+from curate.run.progress import StageProgress
 from curate.secrets import redact_url
 
 
@@ -67,7 +67,7 @@ def _check_input(stage: Stage, ctx: StageContext) -> None:
 
 def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress: bool = False) -> float:
     """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
-    what the stage before it kept (curate/ledger.py), or if too many of its records errored.
+    what the stage before it kept (curate/run/ledger.py), or if too many of its records errored.
     Returns seconds."""
     _check_input(stage, ctx)
     for option in RUN_OPTIONS:  # a context built without a recipe (a benchmark) still has them
@@ -103,7 +103,7 @@ def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress:
 def _close_ledger(stage: Stage, ctx: StageContext, pipeline: list, input_part: dict | None) -> None:
     """Record what the stage kept (per file) and fail it if records went missing or too many errored;
     a failed stage's ledger says why, so the next stage refuses to read it."""
-    from curate.report import stage_funnel
+    from curate.run.report import stage_funnel
 
     funnel = stage_funnel(ctx.stage_dir)
     entry: dict[str, Any] = {"stage": stage.name, "input": input_part}
@@ -185,12 +185,12 @@ def _run_locked(recipe, input, output, config, only_stage, options, progress, co
         if stage.name in selected and stage.preflight:
             stage.preflight(ctx)
     try:
-        with recipe.open_services(options, selected, config) as services:
+        with recipe.open_services(options, selected, config.kind, config.ray_address) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):
                 if stage.name in selected:
                     ctx.services.update(services)
                     run_stage(stage, ctx, config, progress=progress)
     finally:
-        from curate.report import run_funnel, write_funnel_json
+        from curate.run.report import run_funnel, write_funnel_json
 
         write_funnel_json(output, run_funnel(output, active))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.errors import ImageError, decoding_image
-from curate.report import StageFunnel, run_funnel
+from curate.run.report import StageFunnel, run_funnel
 
 THUMB_SIDE = 160
 TEXT_CHARS = 400

@@ -21,7 +21,7 @@ What `make_dataloader` guarantees, on one process or on every rank of a multi-GP
 Rank and world size come from `torch.distributed` when it is initialised (DataLoader workers do not
 see the process group, so they are passed in), else from `RANK`/`WORLD_SIZE` (torchrun), else 0/1.
 
-    from curate.loader import make_dataloader
+    from curate.output.loader import make_dataloader
     loader = make_dataloader("out/docmatix", batch_size=8, num_workers=2, shuffle=1000)
     for epoch in range(3):
         loader.set_epoch(epoch)
@@ -35,14 +35,13 @@ import io
 import json
 import os
 import random
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch.utils.data import IterableDataset
 
-from curate.shards import shard_paths
+from curate.output.shards import read_samples, shard_paths
 
 # Shards on an object store stream through fsspec (webdataset has no handler of its own for these);
 # registered at import, so DataLoader workers that import this module have it too.
@@ -101,8 +100,8 @@ def shard_counts(output: str | Path | list[str]) -> list[tuple[str, int]]:
 def _count_samples(url: str) -> int:
     import fsspec
 
-    with fsspec.open(url, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
-        return len({_split_member(m.name)[0] for m in tar if m.isfile()})
+    with fsspec.open(url, "rb") as f:
+        return sum(1 for _ in read_samples(f))
 
 
 def plan_epoch(
@@ -162,38 +161,20 @@ def split_segments(segments: list[Segment], parts: int) -> list[list[Segment]]:
 # --- reading: tar members -> samples -------------------------------------------------------------------
 
 
-def _split_member(name: str) -> tuple[str, str]:
-    """webdataset's rule: the key is the name up to the first dot of its last path component."""
-    folder, _, base = name.rpartition("/")
-    stem, _, ext = base.partition(".")
-    return (f"{folder}/{stem}" if folder else stem), ext
-
-
 def iter_shard(url: str, start: int = 0, stop: int | None = None) -> Iterator[dict]:
     """Raw samples (`__key__` plus member bytes by extension) `start`..`stop` of a local or fsspec shard."""
     import fsspec
 
-    index, sample = -1, None
     local = "://" not in url or url.startswith("file://")
     opened = (
         open(url.removeprefix("file://"), "rb", buffering=1 << 20) if local else fsspec.open(url, "rb").open()
     )
-    with opened as f, tarfile.open(fileobj=f, mode="r|", bufsize=1 << 16) as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            key, ext = _split_member(member.name)
-            if sample is None or key != sample["__key__"]:
-                if sample is not None and index >= start:
-                    yield sample
-                index += 1
-                if stop is not None and index >= stop:
-                    return
-                sample = {"__key__": key, "__url__": url}
+    with opened as f:
+        for index, sample in enumerate(read_samples(f)):
+            if stop is not None and index >= stop:
+                return
             if index >= start:
-                sample[ext] = tar.extractfile(member).read()
-        if sample is not None and index >= start and (stop is None or index < stop):
-            yield sample
+                yield {**sample, "__url__": url}
 
 
 def decode_sample(sample: dict, decode_images: bool = True) -> dict:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import fsspec
 
-from curate.report import StageFunnel, run_funnel
-from curate.shards import MANIFEST
+from curate.output.shards import MANIFEST
+from curate.run.report import StageFunnel, run_funnel
 
 CARD = "README.md"
 CHARTS = "images"  # folder of the card's charts in the repo
@@ -111,7 +111,7 @@ def _funnels(fs, root: str, output: str, stages: list[str] | None) -> list[Stage
 def card_charts(output: str, funnels: list[StageFunnel], stages: list[str]) -> list[tuple[str, str, bytes]]:
     """(repo path, caption, PNG) of the funnel chart and of each score's histogram with its threshold,
     drawn as in the HTML report (`curate report --html`). Nothing is written to the output."""
-    from curate.report_html import funnel_chart, histogram_chart, score_sections
+    from curate.run.report_html import funnel_chart, histogram_chart, score_sections
 
     charts = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,7 @@ the file's schema so `datasets.load_dataset("parquet", ...)` decodes them) and, 
 All rows also have `id`, `kind`, `source` and `metadata` (JSON text: scores, provenance). Files are
 `OUT/parquet/{layout}-{rank:05d}-{n:05d}.parquet` in row groups of `row_group_rows` (the Hub's viewer
 reads a row group at a time), rolled over, published whole and listed in a manifest as the shards are
-(curate/rolling.py), in a local folder or at an fsspec URL.
+(curate/output/rolling.py), in a local folder or at an fsspec URL.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 from datatrove.data import Document, DocumentsPipeline
 
 from curate.location import location, write_text_atomic
+from curate.output.rolling import RollingWriter, task_files
+from curate.output.shards import _stable_types, image_extension
 from curate.record import INTERLEAVED, sample_key
-from curate.rolling import RollingWriter, task_files
-from curate.shards import _stable_types, image_extension
 
 MANIFEST = "manifest.json"
 LAYOUTS = ("qa", "interleaved", "captioned")
@@ -102,7 +102,7 @@ def to_row(doc: Document, layout: str) -> dict:
 class HubParquetWriter(RollingWriter):
     """Writes samples to Hub-native Parquet files (one file set per layout) and passes them on; files
     roll over, are published whole and listed in `manifests/{rank}.json` as the shards are
-    (curate/rolling.py), in a local folder or at an fsspec URL."""
+    (curate/output/rolling.py), in a local folder or at an fsspec URL."""
 
     name = "🤗 Parquet samples"
     type = "💽 - WRITER"

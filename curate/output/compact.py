@@ -15,13 +15,13 @@ The work is one pass over the partial shards (at most one shard per task) in the
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
+from collections.abc import Iterator
 
 import fsspec
 
-from curate.rolling import task_files
+from curate.output.rolling import task_files
+from curate.output.shards import read_samples, tar_writer
 
 MERGED = "merged.json"
 
@@ -81,16 +81,15 @@ def _rewrite(fs, root: str, partial: list[dict], max_samples: int, max_bytes: in
         )
 
     for sample in _samples(fs, root, partial):
-        sample_bytes = sum(len(data) for _, data in sample)
+        sample_bytes = sum(len(data) for name, data in sample.items() if name != "__key__")
         if tar is not None and (count >= max_samples or size + sample_bytes > max_bytes):
             close()
             tar = None
         if tar is None:
             out = fs.open(f"{root}/{prefix}-merged-{len(written):05d}.tar.tmp", "wb")
-            tar = tarfile.open(fileobj=out, mode="w|")
+            tar = tar_writer(out)
             count = size = 0
-        for member, data in sample:
-            tar.addfile(member, io.BytesIO(data))
+        tar.write(sample)
         count += 1
         size += sample_bytes
     if tar is not None:
@@ -98,19 +97,8 @@ def _rewrite(fs, root: str, partial: list[dict], max_samples: int, max_bytes: in
     return written
 
 
-def _samples(fs, root: str, shards: list[dict]):
-    """Each sample as its list of (TarInfo, bytes), members in stored order; keys never split."""
+def _samples(fs, root: str, shards: list[dict]) -> Iterator[dict]:
+    """Each sample of `shards`, in order (`read_samples`: keys never split)."""
     for shard in shards:
-        with fs.open(f"{root}/{shard['name']}", "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
-            key, members = None, []
-            for member in tar:
-                if not member.isfile():
-                    continue
-                member_key = member.name.split(".", 1)[0]
-                if members and member_key != key:
-                    yield members
-                    members = []
-                key = member_key
-                members.append((member, tar.extractfile(member).read()))
-            if members:
-                yield members
+        with fs.open(f"{root}/{shard['name']}", "rb") as f:
+            yield from read_samples(f)

@@ -18,18 +18,53 @@ import heapq
 import io
 import json
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.location import location, write_text_atomic
+from curate.output.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
 from curate.record import INTERLEAVED, sample_key
-from curate.rolling import MAX_BYTES, MAX_SAMPLES, RollingWriter, task_files
 from curate.steps import ErrorSinkMixin
 
 MANIFEST = "manifest.json"
 _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "tiff": "tif"}
+
+
+def member_key(name: str) -> tuple[str, str]:
+    """(key, extension) of a tar member, webdataset's rule: the key is the name up to the first dot of its
+    last path component (`a/b.c/KEY.0.png` -> `a/b.c/KEY`, `0.png`). Every reader of our shards uses it."""
+    folder, _, base = name.rpartition("/")
+    stem, _, ext = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), ext
+
+
+def read_samples(stream: BinaryIO) -> Iterator[dict]:
+    """The samples of a shard stream, in stored order: `{"__key__": KEY, EXT: bytes, ...}`, members grouped
+    by `member_key`. Every reader of our shards (the loader, compaction) goes through here."""
+    sample: dict | None = None
+    with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 16) as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            key, ext = member_key(member.name)
+            if sample is not None and key != sample["__key__"]:
+                yield sample
+                sample = None
+            if sample is None:
+                sample = {"__key__": key}
+            sample[ext] = tar.extractfile(member).read()
+    if sample is not None:
+        yield sample
+
+
+def tar_writer(target: str | BinaryIO) -> SampleTarWriter:
+    """The tar writer every writer of our shards uses (`SampleTarWriter`): member bytes as given, mtime 0
+    (the same samples give the same bytes)."""
+    return SampleTarWriter(target)
 
 
 def image_extension(fmt: str | None) -> str:
@@ -105,12 +140,13 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
 
 
 class SampleTarWriter:
-    """Samples (`__key__` and member suffix -> bytes) into one tar file as webdataset reads them: members
-    `KEY.SUFFIX` in suffix order, read-only, mtime 0 (the same bytes for the same samples). Not
+    """Samples (`__key__` and member suffix -> bytes) into one tar file (a path, or a binary stream left
+    open for its owner) as webdataset reads them: members `KEY.SUFFIX` in suffix order, read-only, mtime 0. Not
     webdataset's TarWriter: `import webdataset` imports torch, 4 s of a stage that only writes tar members."""
 
-    def __init__(self, path: str):
-        self._file = open(path, "wb")
+    def __init__(self, target: str | BinaryIO):
+        self._own = isinstance(target, str)
+        self._file = open(target, "wb") if self._own else target
         self._tar = tarfile.open(fileobj=self._file, mode="w|")
 
     def write(self, sample: dict) -> None:
@@ -123,7 +159,8 @@ class SampleTarWriter:
 
     def close(self) -> None:
         self._tar.close()
-        self._file.close()
+        if self._own:
+            self._file.close()
 
 
 class DuplicateKeys(ValueError):
@@ -134,7 +171,7 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
     """Writes records to WebDataset tar shards of at most `max_bytes` and `max_samples` each.
 
     A reader never sees a partial shard, and the task's shard list goes to `manifests/{rank}.json`
-    (curate/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
+    (curate/output/rolling.py); its sample keys, sorted, to `manifests/{rank}.keys`.
     """
 
     name = "📦 WebDataset shards"
@@ -170,7 +207,7 @@ class WebDatasetWriter(ErrorSinkMixin, RollingWriter):
                 with self.track_time():
                     sample = to_sample(doc, self.resize_max_side)
                     sample_bytes = sum(len(v) for k, v in sample.items() if k != "__key__")
-                    files.file_for(self.prefix, sample_bytes, SampleTarWriter).write(sample, sample_bytes)
+                    files.file_for(self.prefix, sample_bytes, tar_writer).write(sample, sample_bytes)
                 self.stat_update("total")
                 self.stat_update("bytes", value=sample_bytes)
                 yield doc  # passed on, so another writer (e.g. Parquet) can follow in the same pipeline
@@ -211,7 +248,7 @@ def merge_manifests(shard_folder: str | Path, extra: dict | None = None) -> dict
             + "; ".join(duplicates)
         )
     shards = task_files(folder)
-    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.compact
+    merged = folder / "manifests" / "merged.json"  # partial shards rewritten by curate.output.compact
     if merged.exists():
         compaction = json.loads(merged.read_text())
         replaced = {s["name"] for s in compaction["sources"]}

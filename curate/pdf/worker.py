@@ -9,7 +9,7 @@ so the child renders it while this process writes the last one), waits for each 
 the next page starts a fresh child. A child that dies (a MuPDF crash, the OOM killer) costs its page
 only, with the exit status as the reason.
 
-The child is a plain `python -m curate.pdf_worker` subprocess, not a multiprocessing child: stage
+The child is a plain `python -m curate.pdf.worker` subprocess, not a multiprocessing child: stage
 tasks may run in daemonic pool workers, which may not have multiprocessing children.
 """
 
@@ -85,7 +85,7 @@ class PageWorker:
         child_read, parent_write = os.pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "curate.pdf_worker", str(child_read), str(child_write)],
+            [sys.executable, "-m", "curate.pdf.worker", str(child_read), str(child_write)],
             pass_fds=(child_read, child_write),
             env=env,
             start_new_session=True,  # its own process group: killing it kills its Tesseract too

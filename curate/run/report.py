@@ -3,7 +3,7 @@
 Read from datatrove's per-task stats (`stages/NAME/logs/stats/*.json`), so the funnel is right after
 a resumed run too. Every stage must account for every record: in = kept + dropped + errored; and a
 stage reading the records of the stage before it must read all of them: in = that stage's kept
-(`stages/NAME/ledger.json`, curate/ledger.py).
+(`stages/NAME/ledger.json`, curate/run/ledger.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 
 from datatrove.utils.stats import PipelineStats
 
-from curate import ledger
 from curate.location import location, write_text_atomic
+from curate.run import ledger
+from curate.run.ledger import stat_total
 
 # Counters a stage keeps about its records that the funnel shows: where PDF page text came from, and why
 # a page was OCRed
@@ -69,14 +70,6 @@ class StageFunnel:
     @property
     def per_second(self) -> float:
         return self.records_in / self.seconds if self.seconds else 0.0
-
-
-def stat_total(stats, key: str) -> int:
-    """A counter's total; datatrove keeps a loaded stat as a number, a dict or a MetricStats."""
-    value = stats.stats.get(key)
-    if isinstance(value, dict):
-        value = value.get("total", 0)
-    return int(getattr(value, "total", value) or 0)
 
 
 def stage_funnel(stage_dir: Path) -> StageFunnel | None:

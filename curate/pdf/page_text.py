@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from curate.table_text import find_tables, may_hold_table, place_tables
+from curate.pdf.table_text import find_tables, may_hold_table, place_tables
 
 # letter runs, apostrophes inside words ("don't"); accented letters count as letters
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -184,7 +184,7 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
 
 
 def _ordered_units(page, textpage, blocks: list) -> list:
-    """The page's text blocks in reading order, each table (see curate.table_text) as one unit written
+    """The page's text blocks in reading order, each table (see curate.pdf.table_text) as one unit written
     row by row: within its column or as a band across columns, or below the text above it."""
     text_blocks = [b for b in blocks if b[4].strip()]
     if may_hold_table(text_blocks):
