@@ -80,7 +80,7 @@ def run_one_stage(recipe_name: str, input: str, output: str, stage: str, options
     run_recipe(
         get_recipe(recipe_name), input, output, ExecutorConfig("local", workers=WORKERS), stage, options
     )
-    stage_dir = Path(output) / stage
+    stage_dir = Path(output) / "stages" / stage
     funnel = stage_funnel(stage_dir)
     elapsed = stage_dir / "elapsed.txt"
     return {
@@ -91,20 +91,28 @@ def run_one_stage(recipe_name: str, input: str, output: str, stage: str, options
 
 
 def measure_recipe(recipe: str, options: dict, tmp: Path) -> dict[int, dict[str, object]]:
-    """{scale: {stage: Run}} for the recipe's stages at each scale."""
+    """{scale: {stage: Run}} for the recipe's stages at each scale. A stage runs at every scale before
+    the next stage starts, so a stage's scales are measured close in time (the machine's load moves)."""
     files = base_files(recipe)
-    results: dict[int, dict[str, object]] = {}
-    for scale in SCALES:
-        input = scaled_input(files, scale, tmp / f"{recipe}-in-{scale}")
-        output = tmp / f"{recipe}-out-{scale}"
-        stages = in_child("benchmarks.bench_scale:stage_list", recipe, str(input), str(output), options)
-        results[scale] = {}
-        for stage in stages.extra["stages"]:
-            run = in_child(
-                "benchmarks.bench_scale:run_one_stage", recipe, str(input), str(output), stage, options
+    inputs = {scale: scaled_input(files, scale, tmp / f"{recipe}-in-{scale}") for scale in SCALES}
+    outputs = {scale: tmp / f"{recipe}-out-{scale}" for scale in SCALES}
+    first = SCALES[0]
+    stages = in_child(
+        "benchmarks.bench_scale:stage_list", recipe, str(inputs[first]), str(outputs[first]), options
+    )
+    results: dict[int, dict[str, object]] = {scale: {} for scale in SCALES}
+    for stage in stages.extra["stages"]:
+        for scale in SCALES:
+            results[scale][stage] = in_child(
+                "benchmarks.bench_scale:run_one_stage",
+                recipe,
+                str(inputs[scale]),
+                str(outputs[scale]),
+                stage,
+                options,
             )
-            results[scale][stage] = run
-        shutil.rmtree(output, ignore_errors=True)
+    for folder in (*inputs.values(), *outputs.values()):
+        shutil.rmtree(folder, ignore_errors=True)
     return results
 
 

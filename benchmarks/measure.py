@@ -4,8 +4,9 @@ printed as the median over rounds with its spread (lowest-highest), so "0.93x [0
 whether a 0.9x goal is met or the machine's noise cannot tell.
 
 CPU-seconds are the process tree's: `os.wait4` on the child gives its user + system time and that of
-every descendant it waited for (pool workers, Tesseract, the page worker). Peak RSS is sampled over the
-whole tree (psutil), so a driver and its workers count together.
+every descendant it waited for (Tesseract, the page worker, a fork pool's workers); processes it does not
+wait for (a forkserver's pool workers) are sampled with psutil every 0.1 s, and the larger of the two
+sums counts. Peak RSS is sampled over the whole tree too, so a driver and its workers count together.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def in_child(target: str, *args, env: dict | None = None, timeout: float = 3600)
         env=child_env,
         cwd=REPO,
     )
-    peak = _PeakRss(process.pid)
+    tree = _TreeSampler(process.pid)
     out: list[bytes] = []
     readers = [
         threading.Thread(target=lambda s=s: out.append(s.read()), daemon=True)
@@ -72,7 +73,7 @@ def in_child(target: str, *args, env: dict | None = None, timeout: float = 3600)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    peak.stop()
+    tree.stop()
     for reader in readers:
         reader.join(timeout)
     text = b"".join(out).decode(errors="replace")
@@ -81,17 +82,23 @@ def in_child(target: str, *args, env: dict | None = None, timeout: float = 3600)
         raise RuntimeError(f"{target}{args} failed (exit {process.returncode}):\n{text[-3000:]}")
     data = json.loads(result.removeprefix("RESULT "))
     items = data.pop("items")
-    return Run(items, wall, usage.ru_utime + usage.ru_stime, peak.value, data)
+    return Run(items, wall, max(usage.ru_utime + usage.ru_stime, tree.cpu), tree.peak_rss, data)
 
 
-class _PeakRss:
-    """The highest sum of RSS over a process and its descendants, sampled every `interval` seconds."""
+class _TreeSampler:
+    """The highest sum of RSS over a process and its descendants, and their CPU-seconds (each process's
+    last sample), sampled every `interval` seconds."""
 
     def __init__(self, pid: int, interval: float = 0.1):
-        self.value, self._pid, self._interval = 0, pid, interval
+        self.peak_rss, self._pid, self._interval = 0, pid, interval
+        self._cpu: dict[tuple[int, float], float] = {}  # (pid, start time) -> its CPU-seconds so far
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
+
+    @property
+    def cpu(self) -> float:
+        return sum(self._cpu.values())
 
     def _sample(self) -> None:
         import psutil
@@ -103,14 +110,18 @@ class _PeakRss:
         while not self._done.is_set():
             total = 0
             try:
-                for process in [root, *root.children(recursive=True)]:
-                    try:
-                        total += process.memory_info().rss
-                    except psutil.Error:
-                        pass
+                processes = [root, *root.children(recursive=True)]
             except psutil.Error:
                 return
-            self.value = max(self.value, total)
+            for process in processes:
+                try:
+                    with process.oneshot():
+                        total += process.memory_info().rss
+                        times = process.cpu_times()
+                        self._cpu[(process.pid, process.create_time())] = times.user + times.system
+                except psutil.Error:
+                    pass
+            self.peak_rss = max(self.peak_rss, total)
             self._done.wait(self._interval)
 
     def stop(self) -> None:
