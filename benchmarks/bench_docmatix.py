@@ -21,7 +21,8 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
   and checks pairs about the same pages (the labelled set's pages sent to the LLM, or CURATE_BENCH_PAGES),
   one after the other: kept pairs per page, their precision by benchmarks/data/docmatix_generated_labels.jsonl
   and docmatix_heldout_labels.jsonl (pairs labelled by reading the page; unlabelled kept pairs go to
-  CURATE_BENCH_UNLABELLED), s/page. Held-out pages: CURATE_BENCH_PAGES=benchmarks/data/
+  CURATE_BENCH_UNLABELLED; every rejected pair with its reason and evidence to CURATE_BENCH_REJECTED), s/page,
+  and the cost per kept pair (LLM seconds and generated tokens). Held-out pages: CURATE_BENCH_PAGES=benchmarks/data/
   docmatix_heldout_pages.jsonl (public PDFs of pdfplumber, py-pdf/sample-files, camelot and pdfminer.six, each
   row citing its file; CURATE_BENCH_PAGE_SET=heldout1|heldout2 picks one set). `... pages PDF_DIR [N]`
   writes such a file from PDFs, as the recipe reads them.
@@ -32,6 +33,7 @@ Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import json
 import os
@@ -633,7 +635,7 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
     from synth.checks import QAChecks
     from synth.server import EmbeddedServer
 
-    kept, unlabelled, rejected, seconds = [], [], Counter(), []
+    kept, unlabelled, rejected, seconds, tokens, without = [], [], Counter(), [], [], []
     with EmbeddedServer(model=name, n_ctx=DEFAULTS["n_ctx"]) as server, _second_opinion(False) as second:
         generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",
                                 roundtrip=True, min_grounding=DEFAULTS["min_grounding"],
@@ -652,14 +654,39 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
                 generator.ask(client, *request, None, second) for request in generator.requests_for(doc)
             ]
             seconds.append(time.monotonic() - started)
-            print(f"   {name} {page_id}: {seconds[-1]:.0f} s", flush=True)
+            tokens.append(sum(a["completion_tokens"] + sum((a.get(k) or {}).get("completion_tokens", 0)
+                                                           for k in ("roundtrip", "second_opinion"))
+                              for a in answers))  # fmt: skip
+            print(f"   {name} {page_id}: {seconds[-1]:.0f} s, {tokens[-1]} generated tokens", flush=True)
             checks.score(generator.finish_page(doc, answers))
+            # the same pairs checked without the round trip and the second opinion: what they add
+            alone = Document(text=doc.text, id=doc.id, metadata=copy.deepcopy(doc.metadata))
+            alone.metadata["qa_generation"].update(roundtrip=False, second_opinion_model=None)
+            checks.score(alone)
+            kept_here = {(t["user"], t["assistant"]) for t in doc.metadata["qa"]}
+            for turn, evidence in zip(alone.metadata["qa"], alone.metadata["qa_evidence"], strict=True):
+                label = labels.get(_pair_key(page_id, turn["user"], turn["assistant"]))
+                without.append(label)
+                if label is None and (turn["user"], turn["assistant"]) not in kept_here:
+                    with open(out, "a", encoding="utf-8") as file:  # to label: what the round trip rejected
+                        file.write(json.dumps({"page_id": page_id, "question": turn["user"],
+                                               "answer": turn["assistant"], "evidence": evidence["evidence"],
+                                               "model": name, "rejected_by": "roundtrip/second_opinion"},
+                                              ensure_ascii=False) + "\n")  # fmt: skip
             rejected.update(r["reason"] for r in doc.metadata["qa_rejected"])
+            if os.environ.get("CURATE_BENCH_REJECTED"):  # every rejected pair with its reason and evidence
+                with open(os.environ["CURATE_BENCH_REJECTED"], "a", encoding="utf-8") as file:
+                    for r in doc.metadata["qa_rejected"]:
+                        row = {"page_id": page_id, "model": name, **{k: r.get(k) for k in (
+                            "question", "answer", "reason", "evidence", "roundtrip", "second_opinion")}}  # fmt: skip
+                        file.write(json.dumps(row, ensure_ascii=False) + "\n")
             rejected.update(r["reason"] for r in doc.metadata["qa_rejects"])
-            for turn, prov in zip(doc.metadata["qa"], doc.metadata["qa_provenance"], strict=True):
+            for turn, prov, evidence in zip(doc.metadata["qa"], doc.metadata["qa_provenance"],
+                                            doc.metadata["qa_evidence"], strict=True):  # fmt: skip
                 pair = {"page_id": page_id, "question": turn["user"], "answer": turn["assistant"],
                         "roundtrip": prov["roundtrip"], "second_opinion": prov["second_opinion"],
-                        "style": prov["style"], "model": name}  # fmt: skip
+                        "style": prov["style"], "model": name, "evidence": evidence["evidence"],
+                        "evidence_pages": evidence["pages"]}  # fmt: skip
                 label = labels.get(_pair_key(page_id, turn["user"], turn["assistant"]))
                 kept.append((pair, label))
                 if label is None:
@@ -671,9 +698,12 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
     labelled = [label for _, label in kept if label]
     good = sum(label["label"] == "keep" for label in labelled)
     generated = sum(rejected.values()) + len(kept)
+    without_labelled = [label for label in without if label]
     return {"pages": len(pages), "kept": len(kept), "generated": generated, "rejected": rejected,
             "seconds": sum(seconds) / max(1, len(seconds)), "labelled": len(labelled), "good": good,
-            "unlabelled": unlabelled, "pairs": kept}  # fmt: skip
+            "unlabelled": unlabelled, "pairs": kept, "llm_seconds": sum(seconds), "tokens": sum(tokens),
+            "kept_without": len(without), "labelled_without": len(without_labelled),
+            "good_without": sum(label["label"] == "keep" for label in without_labelled)}  # fmt: skip
 
 
 def compare_generation(names: list[str]) -> None:
@@ -694,9 +724,16 @@ def compare_generation(names: list[str]) -> None:
               f"precision of kept pairs {precision}, {len(f['unlabelled'])} kept pairs unlabelled; "
               f"{f['generated']} generated, rejected {dict(f['rejected'].most_common())}; "
               f"{f['seconds']:.1f} s/page (generation and round trip)", flush=True)  # fmt: skip
+        per_kept = max(1, f["kept"])
+        print(f"   cost per kept pair: {f['llm_seconds'] / per_kept:.1f} LLM seconds, "
+              f"{f['tokens'] / per_kept:.0f} generated tokens (generation, round trip and second opinion); "
+              f"without the round trip and the second opinion {f['kept_without']} kept, precision "
+              f"{f['good_without'] / max(1, f['labelled_without']):.2f} "
+              f"({f['good_without']}/{f['labelled_without']} labelled)", flush=True)  # fmt: skip
         for pair, label in f["pairs"]:
             verdict = label["label"] if label else "?"
-            print(f"   [{verdict}] {pair['page_id']}: {pair['question']} -> {pair['answer']}")
+            print(f"   [{verdict}] {pair['page_id']}: {pair['question']} -> {pair['answer']} "
+                  f"(evidence p{pair['evidence_pages']}: {pair['evidence']!r})")
     base = results[names[0]]
     for name in names[1:]:
         print(f"{name} vs {names[0]}: kept pairs {results[name]['kept'] / max(1, base['kept']):.2f}x, "

@@ -5,7 +5,10 @@ RSS and the wall time, next to a benign input of the same kind measured in the s
 
 Before the limits (issue 14): the WARC gzip bombs passed 4 GiB RSS within 10 s, the 200 MB page took
 3.7 GiB, a slow page rendered 685 s, a drip image held 135 s, a silent LLM held 900 s x 5 tries, a reply
-without `choices` ended the run, and `inspect --save-images` wrote outside its folder.
+without `choices` ended the run, and `inspect --save-images` wrote outside its folder. Second round
+(issue 25): a lying WARC Content-Length before a 1.2 GB line passed 4 GiB in 74 s, a 417-byte YAML alias
+bomb 4 GiB in 105 s, `push --dry-run` listed 618 MB through a link to /, and two of three racing runs
+held the output lock in 21 of 300 trials.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ BEFORE = {
     "LLM: accepts, never answers (3 s)": "900 s x 5, silent",
     "LLM: JSON without choices": "run ended (KeyError)",
     "inspect: keys with ../ and /abs": "wrote outside DIR",
+    "WARC lying Content-Length, 1.2 GB line": ">4 GiB in 74 s",
+    "--config YAML alias bomb (9 levels)": ">4 GiB in 105 s",
+    "push --dry-run: a link to / in parquet/": "listed 618 MB",
+    "lock: 3 processes at once, 300 trials": "2 holders in 21",
 }
 
 
@@ -98,11 +105,54 @@ def _line(name: str, status: str, rss: float, baseline_rss: float, wall: float, 
     )
 
 
-def _row(name: str, result: dict, expect: str, baseline_rss: float) -> str:
+def _row(name: str, result: dict, expect: str, baseline_rss: float, refused: bool = False) -> str:
+    """`refused`: the command must fail with `expect` in its message (a config, a push) instead of
+    recording an error and finishing."""
     recorded = next((e for e in result["errors"] if expect in e), None)
-    status = "yes" if recorded and result["returncode"] == 0 else "NO"
+    finished = result["returncode"] != 0 if refused else result["returncode"] == 0
+    status = "yes" if recorded and finished else "NO"
     reason = " ".join((recorded or (result["errors"] or [result["stderr"][-200:]])[0]).split())
     return _line(name, status, result["rss_mb"], baseline_rss, result["wall_s"], reason)
+
+
+def _refused_case(command: list[str]) -> dict:
+    result = _measure(command)
+    return {**result, "errors": [line for line in result["stderr"].splitlines() if line.strip()][-1:]}
+
+
+def _config_bomb_case(work: Path) -> dict:
+    import hostile_inputs as hostile
+
+    folder = work / "config-bomb"
+    (folder / "in").mkdir(parents=True)
+    bomb = hostile.yaml_alias_bomb(folder / "bomb.yaml", levels=9)
+    return _refused_case([
+        PYTHON, "-m", "curate.cli", "run", "pdf-pages", "--input", str(folder / "in"),
+        "--output", str(folder / "out"), "--config", str(bomb),
+    ])  # fmt: skip
+
+
+def _push_link_case(work: Path) -> dict:
+    from test_push_links import fake_output
+
+    out = fake_output(work / "push-link" / "out")
+    (out / "parquet" / "everything").symlink_to("/")
+    return _refused_case([PYTHON, "-m", "curate.cli", "push", str(out), "--repo", "org/x", "--dry-run"])
+
+
+def _lock_case(work: Path, trials: int = 300) -> dict:
+    import time
+
+    from test_lock_race import race
+
+    folder = work / "lock-race"
+    folder.mkdir()
+    started = time.monotonic()
+    holders = race(folder, trials=trials, method="auto", step=0.05)
+    wall = time.monotonic() - started
+    twice = sum(h > 1 for h in holders)
+    reason = f"{twice} of {trials} trials with two holders, {holders.count(0)} with none"
+    return {"returncode": 0, "errors": [reason] if not twice else [], "stderr": reason, "rss_mb": 0, "wall_s": wall}
 
 
 def main() -> None:
@@ -135,6 +185,7 @@ def main() -> None:
             ("WARC gzip member 1.2 GB", hostile.warc_member_bomb, "member.warc.gz", "max_record_bytes"),
             ("WARC 200 MB HTML payload", hostile.warc_huge_html, "huge.warc", "max_record_bytes"),
             (".html.gz bomb 1.2 GB", hostile.html_gz_bomb, "bomb.html.gz", "max_html_bytes"),
+            ("WARC lying Content-Length, 1.2 GB line", hostile.warc_lying_length, "liar.warc.gz", "without a newline"),
         ]
         for name, build, filename, expect in web_cases:
             result = _cli_case(
@@ -165,6 +216,9 @@ def main() -> None:
         ):
             print(_row(name, _runner_case(work, case), expect, base))
         print(_row("inspect: keys with ../ and /abs", _inspect_case(work), "inside DIR, 0 outside", base))
+        print(_row("--config YAML alias bomb (9 levels)", _config_bomb_case(work), "aliases", base, refused=True))
+        print(_row("push --dry-run: a link to / in parquet/", _push_link_case(work), "symbolic link", base, refused=True))
+        print(_row("lock: 3 processes at once, 300 trials", _lock_case(work), "0 of 300", base))
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"(peak RSS: the child process and the processes it waited for; load average {load})")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from curate.errors import UserError
 from curate.options import OptionError, format_options, load_config
-from curate.secrets import redact_text
+from curate.secrets import clean_text, redact_text
 
 EXIT_FAILED, EXIT_UNBALANCED = 1, 2
 # a mistake the user can fix: a bad option, an unknown name, a missing input (FileNotFoundError, also
@@ -273,7 +273,8 @@ def cmd_report(args) -> int:
     if args.errors:
         for line in error_lines(output):
             source = line.get("metadata", {}).get("source", line.get("id"))
-            print(f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}")
+            shown = f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}"
+            print(clean_text(shown))  # files written before credentials were masked there too
     if args.html:
         from curate.run.report_html import write_html_report
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from datatrove.data import Document
 from datatrove.io import DataFolderLike
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
+from curate.location import open_parquet
 from curate.record import parquet_schema, record_to_row, row_to_record
+from curate.secrets import clean_text
 
 # Records carry image bytes: buffer few rows so a writer holds tens of MB, not GBs.
 ROWS_PER_BATCH = 64
@@ -89,10 +92,9 @@ class RecordReader(ParquetReader):
         return super().read_files_shard([unit for unit in shard if unit])
 
     def read_file(self, filepath: str):
-        import pyarrow.parquet as pq
 
         name, row_groups = split_unit(filepath)
-        with self.data_folder.open(name, "rb") as f, pq.ParquetFile(f) as parquet:
+        with open_parquet(self.data_folder, name) as parquet:
             for batch in parquet.iter_batches(batch_size=self.batch_size, row_groups=row_groups):
                 with self.track_time("batch"):
                     documents = [
@@ -116,8 +118,19 @@ class ErrorWriter(JsonlWriter):
 
 def _error_row(_self, doc: Document) -> dict:
     meta = {k: v for k, v in doc.metadata.items() if k not in ("error", "texts")}
-    return {
+    return _without_credentials({
         "id": doc.id,
         **doc.metadata.get("error", {}),
         "metadata": json.loads(json.dumps(meta, default=str)),
-    }
+    })  # fmt: skip
+
+
+def _without_credentials(value: Any) -> Any:
+    """Every string of an error line with URL credentials masked (a reason, a file URL, an id)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: _without_credentials(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_credentials(v) for v in value]
+    return value

@@ -9,7 +9,9 @@ named `s3:`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from datatrove.io import DataFolder, get_datafolder
@@ -122,3 +124,27 @@ def check_output(path: str | os.PathLike) -> None:
         folder.rm(probe)
     except Exception as exc:
         raise _explain(str(path), exc, "output") from exc
+
+
+class DamagedParquet(UserError):
+    """A stage's Parquet file that cannot be read (truncated by a full disk or a killed copy)."""
+
+
+@contextlib.contextmanager
+def open_parquet(folder: DataFolder, name: str) -> Iterator:
+    """`pyarrow.parquet.ParquetFile` of `folder/name`; a damaged file is a DamagedParquet naming it
+    (pyarrow's ArrowInvalid says only "Parquet magic bytes not found" and which byte)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with folder.open(name, "rb") as f, pq.ParquetFile(f) as parquet:
+            yield parquet
+    except (pa.ArrowInvalid, pa.ArrowIOError, EOFError) as exc:  # ArrowIOError: OSError, also a missing file
+        if isinstance(exc, FileNotFoundError):
+            raise
+        path = folder.resolve_paths(name)
+        raise DamagedParquet(
+            f"{path} is not a readable Parquet file ({' '.join(str(exc).split())[:200]}): it was cut short or "
+            "damaged. Delete that stage's folder to run the stage again (or restore the file)"
+        ) from None

@@ -45,9 +45,23 @@ def raw_name_metadata(name: str) -> dict[str, str]:
     return {"raw_name": quote_from_bytes(name_bytes(name), safe="/")}
 
 
+def _fits_a_line(name: str) -> bool:
+    """True when `name` reads back from a line of text as itself: valid UTF-8, no line break of any
+    kind (a newline in a name split it across two plan lines), no space at either end (readers strip
+    lines) and not starting like an encoded line."""
+    return (
+        is_text(name)
+        and name.splitlines() == [name]
+        and "\r" not in name
+        and name.strip() == name
+        and not name.startswith(PLAN_RAW)
+    )
+
+
 def plan_line(name: str) -> str:
-    """`name` as a line of a task plan (a UTF-8 text file): itself, or its bytes percent-encoded."""
-    return name if is_text(name) else PLAN_RAW + quote_from_bytes(name_bytes(name), safe="/")
+    """`name` as a line of a task plan (a UTF-8 text file): itself, or its bytes percent-encoded when it
+    would not read back as itself from a line (not UTF-8, a newline in it, spaces at an end)."""
+    return name if _fits_a_line(name) else PLAN_RAW + quote_from_bytes(name_bytes(name), safe="/")
 
 
 def plan_name(line: str) -> str:

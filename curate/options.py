@@ -17,6 +17,7 @@ import contextlib
 import difflib
 import inspect
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,31 @@ NONE_WORDS = frozenset({"none", "null", ""})
 LIST = "list"
 PATH = "path-or-url"
 TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", LIST: "list of str", PATH: PATH}
+# messages quote a value at most this long (a value may be huge: an expanded YAML alias, a pasted file)
+QUOTE_CHARS = 80
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def quoted(value: Any, limit: int = QUOTE_CHARS) -> str:
+    """`repr(value)` for a message, at most `limit` characters (with how long it was when cut). Built
+    from a bounded prefix: the repr of a nested value is never computed in full."""
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+        return text if len(value) <= limit else f"{text[:limit]}... ({len(value):,} chars)"
+    if isinstance(value, list | tuple | dict):
+        text = f"{type(value).__name__} of {len(value)}"
+        return text if len(value) > 8 else _short_repr(value, limit)
+    return _short_repr(value, limit)
+
+
+def _short_repr(value: Any, limit: int) -> str:
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    short.maxlevel = 2
+    text = short.repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 class OptionError(UserError, ValueError):
@@ -52,7 +78,7 @@ def parse_bool(value: Any, name: str = "value") -> bool:
             return True
         if word in FALSE_WORDS:
             return False
-    raise OptionError(f"option {name}: {value!r} is not a boolean; use true/false, yes/no, on/off or 1/0")
+    raise OptionError(f"option {name}: {quoted(value)} is not a boolean; use true/false, yes/no, on/off or 1/0")
 
 
 @dataclass(frozen=True)
@@ -109,13 +135,13 @@ class Option:
         if value is None:
             if self.optional:
                 return None
-            raise OptionError(f"option {self.name} needs a value (default: {self.default!r})")
+            raise OptionError(f"option {self.name} needs a value (default: {quoted(self.default)})")
         if self.optional and isinstance(value, str) and value.strip().lower() in NONE_WORDS:
             return None
         parsed = self._parse_typed(value)
         for item in parsed if isinstance(parsed, list) else [parsed]:
             if self.choices and item not in self.choices:
-                raise OptionError(f"option {self.name}: {item!r} is not one of {', '.join(self.choices)}")
+                raise OptionError(f"option {self.name}: {quoted(item)} is not one of {', '.join(self.choices)}")
         if self.minimum is not None and parsed < self.minimum:
             raise OptionError(f"option {self.name}: {parsed} is below its minimum {self.minimum}")
         if self.maximum is not None and parsed > self.maximum:
@@ -136,32 +162,37 @@ class Option:
                         value = json.loads(text)
                     except json.JSONDecodeError as exc:
                         raise OptionError(
-                            f"option {self.name}: {value!r} is not a JSON list ({exc})"
+                            f"option {self.name}: {quoted(value)} is not a JSON list ({quoted(str(exc))})"
                         ) from None
                 else:
                     return [part.strip() for part in text.split(",") if part.strip()]
             if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
                 return [str(v) for v in value]
-            raise OptionError(f"option {self.name}: {value!r} is not a comma-separated list")
+            raise OptionError(f"option {self.name}: {quoted(value)} is not a comma-separated list")
         if isinstance(value, Path):
             return str(value)
         if isinstance(value, str):
             return value
         if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)  # e.g. a model name a YAML file read as a number
-        raise OptionError(f"option {self.name}: {value!r} is not a {self.type_name}")
+        raise OptionError(f"option {self.name}: {quoted(value)} is not a {self.type_name}")
 
     def _parse_number(self, value: Any) -> int | float:
         """An int or float from a typed value or text (`1_000` too); a bool is no number, nor 1.5 an int."""
         kind = self.type
+        number = None
         if isinstance(value, int | float) and not isinstance(value, bool):
             if kind is float or isinstance(value, int) or value.is_integer():
-                return kind(value)
-        elif isinstance(value, str):
+                number = kind(value)
+        elif isinstance(value, str) and len(value) <= 100:
             with contextlib.suppress(ValueError):
-                return kind(value.strip().replace("_", ""))
+                number = kind(value.strip().replace("_", ""))
+        if number is not None and not math.isfinite(number):  # .nan or inf: no threshold, no count
+            raise OptionError(f"option {self.name}: {quoted(value)} is not a finite number")
+        if number is not None:
+            return number
         raise OptionError(
-            f"option {self.name}: {value!r} is not {'a whole number' if kind is int else 'a number'}"
+            f"option {self.name}: {quoted(value)} is not {'a whole number' if kind is int else 'a number'}"
         )
 
 
@@ -177,6 +208,8 @@ def declared_options(options: Iterable[Option]) -> dict[str, Option]:
 
 def unknown_option_error(name: str, declared: Iterable[str], where: str) -> OptionError:
     known = list(declared)
+    if len(name) > QUOTE_CHARS:
+        return OptionError(f"unknown option {quoted(name)} for {where} (`curate recipes NAME --options` lists them)")
     # a name that a longer option ends with (max_side: render_max_side, resize_max_side) is named in full
     close = [k for k in known if k.endswith(f"_{name}")] or difflib.get_close_matches(
         name, known, n=1, cutoff=0.6
@@ -234,27 +267,78 @@ def public_options(resolved: Mapping[str, Any], declared: Mapping[str, Option]) 
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """A run's options from a YAML (.yaml/.yml) or JSON file: a mapping of option names to values."""
+    """A run's options from a YAML (.yaml/.yml) or JSON file: a mapping of option names to values.
+
+    A config is a short mapping: files over MAX_CONFIG_BYTES, YAML aliases (`*name`, whose expansion
+    can be exponential: the "billion laughs") and duplicate keys (of which YAML keeps the last, silently)
+    are refused, naming the line."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
-    text = path.read_text()
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise UserError(f"config file {path} is over {MAX_CONFIG_BYTES:,} bytes: not a config of options")
     try:
+        text = path.read_text()
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text)
         else:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except ConfigError as exc:
+        raise UserError(f"config file {path}: {exc}") from None
     except Exception as exc:  # any parse error of the user's file is a user error naming the file
         raise UserError(
-            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+            f"config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {quoted(str(exc), 300)}"
         ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise UserError(f"config file {path}: expected a mapping of option names to values")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+class ConfigError(ValueError):
+    """A config file the loader refuses (an alias, a duplicate key)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ConfigError(f"key {quoted(key)} is given twice")
+        data[key] = value
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ConfigError(f"{name} is not a number an option takes")
+
+
+def _load_yaml(text: str) -> Any:
+    """YAML's safe loader without aliases and with duplicate keys refused."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ConfigError(
+                    f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor[:40]}) are "
+                    "not allowed in a config (their expansion is unbounded); write the value out"
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, list | dict):
+                    raise ConfigError(f"line {key_node.start_mark.line + 1}: a key must be a name")
+                if key in seen:
+                    raise ConfigError(f"line {key_node.start_mark.line + 1}: key {quoted(key)} is given twice")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def format_options(

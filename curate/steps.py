@@ -27,7 +27,7 @@ from loguru import logger
 from curate.errors import data_errors, error_kind
 from curate.names import escape_name, plan_name, raw_name_metadata
 from curate.record import mark_error
-from curate.secrets import redact_text
+from curate.secrets import redact_text, strip_credentials
 
 
 def describe_error(exc: BaseException) -> str:
@@ -88,7 +88,8 @@ class InputReader(ErrorSinkMixin, BaseDiskReader):
         sample keys) do not change when the folder moves; the metadata keeps the exact name
         (`raw_name`) where it had to be escaped (curate/names.py)."""
         source = self.data_folder.resolve_paths(filepath)
-        source = source if "://" in source else os.path.normpath(source)  # keep a URL's `//`
+        # keep a URL's `//`, not its `user:password@` (the source is written in every record)
+        source = strip_credentials(source) if "://" in source else os.path.normpath(source)
         return escape_name(source), escape_name(filepath.lstrip("/")), raw_name_metadata(filepath)
 
     skips_empty_paths = True

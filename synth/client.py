@@ -25,7 +25,7 @@ import requests
 
 from curate.errors import LLMResponseError, UserError
 from curate.net import Deadline, DeadlineAdapter
-from curate.secrets import redact_text, redact_url
+from curate.secrets import redact_text, redact_url, split_credentials
 
 
 class ServerUnavailable(UserError, RuntimeError):
@@ -172,8 +172,11 @@ class ChatClient:
         deadline: float = 120,
         cache_scope: str = "",
     ):
-        self.base_url = base_url.rstrip("/")
-        self.shown_url = redact_url(self.base_url)  # for messages: no credentials
+        # credentials in the URL (`http://user:password@host/v1`) are taken out of it: LLM_API_KEY's
+        # bearer when set (requests let a URL's userinfo replace it by Basic auth), else the userinfo as
+        # Basic auth; never in a message, a log or the cache
+        self.base_url, userinfo = split_credentials(base_url.rstrip("/"))
+        self.shown_url = redact_url(base_url.rstrip("/"))  # for messages: `***@` says some were given
         self.model = model
         self.timeout, self.retries, self.backoff, self.deadline = timeout, retries, backoff, deadline
         self.cache = cache if cache is not None else RequestCache(None)
@@ -183,6 +186,8 @@ class ChatClient:
         self.session = requests.Session()
         if api_key:
             self.session.headers["Authorization"] = f"Bearer {api_key}"
+        elif userinfo:
+            self.session.auth = userinfo
         adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=256)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -204,7 +209,7 @@ class ChatClient:
         try:
             response = self.session.get(url, timeout=(10, read_timeout))
             if response.status_code in (401, 403):
-                raise ServerRefused.of(self.base_url, response)
+                raise ServerRefused.of(self.shown_url, response)
             response.raise_for_status()
             return [m.get("id", "") for m in response.json().get("data", [])]
         except (requests.RequestException, ValueError) as exc:
@@ -285,7 +290,7 @@ class ChatClient:
                 problem = f"HTTP {response.status_code}: {response.text[:300]}"
                 continue
             if response.status_code in (401, 403):
-                raise ServerRefused.of(self.base_url, response)
+                raise ServerRefused.of(self.shown_url, response)
             if response.status_code >= 400:
                 raise RequestRejected(
                     f"HTTP {response.status_code} from {redact_url(url)}: {redact_text(response.text[:500])}"

@@ -1,7 +1,9 @@
 """Docmatix-style QA generation: page records in, the same records out with candidate QA pairs.
 
-Each page's text is cut into chunks that fit the model's context; each chunk is sent with one prompt
-style (rotated across pages, or all of them) asking for a JSON list of {question, answer}. Requests run
+Each page's text is cut into chunks that fit the model's context (a long page sends its most informative
+chunk of each of `max_chunks_per_page` stretches, `choose_chunks`); each chunk is sent with one prompt
+style (rotated across pages, or all of them) asking for a JSON list of {question, answer, evidence}, the
+evidence being the line(s) of the page the answer is read from. Requests run
 in a thread pool with a bounded number in flight, so the server always has work queued. What the
 model answered is parsed leniently; whatever cannot be parsed is kept in `qa_rejects` with its reason.
 The QA checks (synth/checks.py) run in the next stage, so they can be retuned without re-asking.
@@ -26,7 +28,7 @@ from curate.errors import LLMResponseError
 from curate.secrets import Secret, redact_url
 from curate.steps import ErrorSinkMixin, describe_error
 from synth import prompts
-from synth.checks import PageIndex, check_pair, is_cover, page_kind, sample_pages
+from synth.checks import PageIndex, check_evidence, check_pair, is_cover, page_kind, sample_pages
 from synth.client import (
     BadResponse,
     ChatClient,
@@ -35,6 +37,7 @@ from synth.client import (
     RequestRejected,
     RequestTimedOut,
 )
+from synth.evidence import PageLines
 from synth.server import DEFAULT_N_CTX
 
 STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
@@ -95,8 +98,35 @@ def fit_chunks(text: str, max_chars: int, max_tokens: int) -> list[str]:
 
 
 _QA_OBJECT = re.compile(
-    r'\{\s*"question"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)"\s*\}', re.S
+    r'\{\s*"question"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)"'
+    r'(?:\s*,\s*"evidence"\s*:\s*"((?:[^"\\]|\\.)*)")?\s*\}',
+    re.S,
 )
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
+
+
+def repair_escapes(text: str, page_text: str = "") -> str:
+    """The model's JSON with the backslashes of TeX commands kept literally.
+
+    Small models copy `\\bias`, `\\tr` or `\\alpha` from a page into a JSON string without doubling the
+    backslash: `\\b`, `\\t`, `\\r` then decode to backspace, tab and carriage return, and `\\a` or
+    `\\usepackage` make the whole reply invalid. A backslash is kept as a character when it starts an
+    invalid escape, when `\\b`, `\\f`, `\\r` or `\\t` is followed by a letter (a control character before a
+    word is never meant in a question or an answer), and when `\\n` followed by letters spells a command
+    written on the page (`\\newcommand`, `\\nabla`); otherwise `\\n` stays a line break (evidence lines)."""
+
+    def fix(match: re.Match) -> str:
+        escape, after = match[1], match.string[match.end() : match.end() + 1]
+        if escape in ('"', "\\", "/") or len(escape) == 5:
+            return match[0]
+        if escape in "bfrt" and after.isalpha():
+            return "\\\\" + escape
+        if escape == "n" and after.isalpha():
+            command = "\\n" + re.match(r"[A-Za-z]*", match.string[match.end() :])[0]
+            return "\\\\n" if command in page_text else match[0]
+        return match[0] if escape in "bfnrt" else "\\\\" + escape
+
+    return _ESCAPE.sub(fix, text)
 
 
 def _pairs_from(value) -> list | None:
@@ -110,10 +140,22 @@ def _pairs_from(value) -> list | None:
     return value if isinstance(value, list) else None
 
 
-def parse_pairs(text: str) -> tuple[list[dict], str | None]:
-    """(pairs, problem): pairs of strings from the model's text; `problem` says what was wrong, if
-    anything (then the pairs are what could be salvaged, possibly none)."""
-    text = (text or "").strip()
+def _pair(item: dict) -> dict:
+    """{question, answer[, evidence]} as strings; evidence given as a list of lines is joined."""
+    pair = {"question": str(item["question"]), "answer": str(item["answer"])}
+    evidence = item.get("evidence")
+    if isinstance(evidence, list):
+        evidence = "\n".join(str(e) for e in evidence if isinstance(e, str | int | float))
+    if isinstance(evidence, str | int | float) and str(evidence).strip():
+        pair["evidence"] = str(evidence)
+    return pair
+
+
+def parse_pairs(text: str, page_text: str = "") -> tuple[list[dict], str | None]:
+    """(pairs, problem): pairs of strings from the model's text (`evidence` too where the model gave it);
+    `problem` says what was wrong, if anything (then the pairs are what could be salvaged, possibly none).
+    `page_text`: the text the model was sent, to tell TeX commands from escapes (`repair_escapes`)."""
+    text = repair_escapes((text or "").strip(), page_text)
     if not text:
         return [], "malformed: empty response"
     fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
@@ -136,7 +178,7 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
                     and isinstance(item.get("question"), str | int | float)
                     and isinstance(item.get("answer"), str | int | float)
                 ):
-                    pairs.append({"question": str(item["question"]), "answer": str(item["answer"])})
+                    pairs.append(_pair(item))
                 else:
                     bad += 1
             problem = f"malformed: {bad} items without a question and an answer" if bad else None
@@ -144,13 +186,14 @@ def parse_pairs(text: str) -> tuple[list[dict], str | None]:
     # truncated JSON (output cut at max_tokens): keep the complete objects (raw newlines and other
     # control characters inside a string are accepted; an object that still does not decode is left out)
     salvaged = []
-    for q, a in _QA_OBJECT.findall(text):
+    for q, a, e in _QA_OBJECT.findall(text):
         try:
-            salvaged.append(
-                {"question": json.loads(f'"{q}"', strict=False), "answer": json.loads(f'"{a}"', strict=False)}
-            )
+            item = {"question": json.loads(f'"{q}"', strict=False), "answer": json.loads(f'"{a}"', strict=False)}
+            if e:
+                item["evidence"] = json.loads(f'"{e}"', strict=False)
         except json.JSONDecodeError:
             continue
+        salvaged.append(_pair(item))
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
@@ -175,14 +218,42 @@ class Chunk:
     pages: list[int]
 
 
+def information(text: str) -> int:
+    """What a chunk offers questions: its distinct numbers and content words of four or more letters
+    (prose and tables score by what they state; a listing that repeats its labels, or OCR junk whose
+    "words" have no vowel, scores low)."""
+    found = {t for t in re.findall(r"[^\W_]+", text.lower()) if t.isdigit() or (
+        len(t) >= 4 and t.isalpha() and re.search(r"[aeiouy]", t))}  # fmt: skip
+    return len(found)
+
+
+def choose_chunks(chunks: list[str], budget: int) -> list[int]:
+    """Which of a page's chunks are sent when there are more than `budget`: the page is cut into `budget`
+    equal stretches and each sends its most informative chunk (`information`), so the requests spread
+    over the whole page (not its first column only) and each picks the part worth asking about."""
+    if len(chunks) <= budget:
+        return list(range(len(chunks)))
+    chosen = []
+    for part in range(budget):
+        stretch = range(part * len(chunks) // budget, (part + 1) * len(chunks) // budget)
+        chosen.append(max(stretch, key=lambda i: (information(chunks[i]), -i)))
+    return chosen
+
+
 def document_chunks(
-    pages: list[tuple[int, str]], max_chars: int, max_tokens: int, max_chunks_per_page: int, label: bool
-) -> list[Chunk]:
-    """Each page cut into chunks (the first `max_chunks_per_page` used); consecutive short pages packed
-    into one chunk while it fits, so questions can span pages. `label` marks each page ("[Page 2]")."""
+    pages: list[tuple[int, str]], max_chars: int, max_tokens: int, max_chunks_per_page: int, label: bool,
+    coverage: dict[int, tuple[int, int]] | None = None,
+) -> list[Chunk]:  # fmt: skip
+    """Each page cut into chunks (at most `max_chunks_per_page` sent, `choose_chunks`); consecutive short
+    pages packed into one chunk while it fits, so questions can span pages. `label` marks each page
+    ("[Page 2]"). `coverage`, when given, receives page -> (characters sent, characters of the page)."""
     pieces = []
     for number, text in pages:
-        for chunk in fit_chunks(text, max_chars, max_tokens)[:max_chunks_per_page]:
+        chunks = fit_chunks(text, max_chars, max_tokens)
+        chosen = [chunks[i] for i in choose_chunks(chunks, max_chunks_per_page)]
+        if coverage is not None:
+            coverage[number] = (sum(len(c) for c in chosen), sum(len(c) for c in chunks))
+        for chunk in chosen:
             pieces.append((number, f"[Page {number}]\n{chunk}" if label else chunk))
     chunks: list[Chunk] = []
     for number, text in pieces:
@@ -203,6 +274,10 @@ def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]
     return [styles[(start + i) % len(styles)] for i in range(min(per_page, len(styles)))]
 
 
+def _shown(url: str | None) -> str | None:
+    return redact_url(url) if url else url
+
+
 class QAGenerator(ErrorSinkMixin, PipelineStep):
     """Asks the LLM for QA pairs about each page's text; writes `qa_candidates`, `qa_rejects`, `qa_generation`.
 
@@ -217,7 +292,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         pairs_per_request: QA pairs asked per request
         n_ctx: the model's context, to size the text chunks
         max_tokens: completion budget per request
-        max_chunks_per_page: chunks of a long page that are sent (the rest of its text is not used)
+        max_chunks_per_page: chunks of a long page that are sent: the page is cut into this many stretches
+            and each sends its most informative chunk (`choose_chunks`); the characters sent and the
+            page's are in `qa_coverage` and the stats `page_chars`/`page_chars_sent`
         max_chunk_chars: cap on a chunk's size below what the context allows (prompt processing is most
             of the time on a CPU: ~2,500 characters, about 700 tokens, make one request of 30-60 s on
             2 cores); 0 or None: no cap
@@ -283,11 +360,14 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         super().__init__()
         self.error_writer = error_writer
         self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
-        self.roundtrip_url, self.roundtrip_model = roundtrip_url, roundtrip_model
-        self.second_url, self.second_model = (second_url, second_model) if roundtrip else (None, None)
-        # the real URL and key travel to the workers as a Secret; `llm_url` is for messages (no credentials)
+        second_url, second_model = (second_url, second_model) if roundtrip else (None, None)
+        # the real URLs and key travel to the workers as a Secret (never in executor.json or a log);
+        # `llm_url`, `roundtrip_url` and `second_url` are for messages (credentials masked)
         self.llm_url, self.model = redact_url(llm_url), model
-        self.server = Secret((llm_url, api_key.get() if isinstance(api_key, Secret) else api_key))
+        self.roundtrip_url, self.roundtrip_model = _shown(roundtrip_url), roundtrip_model
+        self.second_url, self.second_model = _shown(second_url), second_model
+        key = api_key.get() if isinstance(api_key, Secret) else api_key
+        self.server = Secret((llm_url, key, roundtrip_url, second_url))
         self.styles, self.styles_per_page = tuple(styles), styles_per_page
         self.pairs_per_request = pairs_per_request
         self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
@@ -320,16 +400,24 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
                 asked.append((number, text))
         return asked, skipped
 
-    def chunks_for(self, doc: Document, pages: list[tuple[int, str]] | None = None) -> list[Chunk]:
+    def chunks_for(
+        self, doc: Document, pages: list[tuple[int, str]] | None = None, coverage: dict | None = None
+    ) -> list[Chunk]:
         pages = self.pages_to_ask(doc)[0] if pages is None else pages
         label = bool(doc.metadata.get("pages"))  # a document: say which page each text comes from
-        return document_chunks(pages, self.chunk_chars, self.chunk_tokens, self.max_chunks_per_page, label)
+        return document_chunks(
+            pages, self.chunk_chars, self.chunk_tokens, self.max_chunks_per_page, label, coverage
+        )
 
     def requests_for(self, doc: Document, pages: list[tuple[int, str]] | None = None) -> list[tuple]:
-        """(chunk, style, messages) of each request about a record."""
+        """(chunk, style, messages) of each request about a record. How much of each page is sent goes to
+        `qa_coverage` (page -> [characters sent, characters]): what was not asked about is said."""
+        coverage: dict[int, tuple[int, int]] = {}
+        chunks = self.chunks_for(doc, pages, coverage)
+        doc.metadata["qa_coverage"] = {str(page): list(sent) for page, sent in coverage.items()}
         return [
             (chunk, style, prompts.messages(chunk.text, style, self.pairs_per_request))
-            for chunk in self.chunks_for(doc, pages)
+            for chunk in chunks
             for style in styles_for(f"{doc.id}#{chunk.index}", self.styles, self.styles_per_page)
         ]
 
@@ -360,7 +448,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
     def ask(self, client: ChatClient, chunk: Chunk, style: str, messages: list[dict],
             roundtrip_client: ChatClient | None = None, second_client: ChatClient | None = None) -> dict:  # fmt: skip
         result = self.send(client, messages)
-        pairs, problem = parse_pairs(result.text)
+        pairs, problem = parse_pairs(result.text, chunk.text)
         if problem is None and result.finish_reason == "length":
             problem = "malformed: output cut at max_tokens"
         answer = {
@@ -385,16 +473,18 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
     def ask_roundtrip(
         self, client: ChatClient, chunk: Chunk, pairs: list[dict], key: str = "roundtrip"
     ) -> dict:
-        """Answer again, one request each, the questions that pass the cheap checks, from the same text;
+        """Answer again, one request each, the questions that pass the cheap checks and the evidence checks,
+        from the same text;
         the answers go into the pairs (under `key`: `roundtrip`, or `second_opinion` from a second model).
         Sent right after the generation request for the same text, so a server's prompt cache still
         holds the page and only the question is new."""
-        index = PageIndex(chunk.text)
+        index, lines = PageIndex(chunk.text), [(0, PageLines(chunk.text))]
         cover = chunk.pages == [1] and is_cover(1, chunk.text)
         seen: set[str] = set()
         asked = [
             p for p in pairs
             if check_pair(p["question"], p["answer"], index, seen, self.min_grounding, cover=cover)[0] is None
+            and check_evidence(p["question"], p["answer"], p.get("evidence"), lines, self.min_grounding)[0] is None
         ]  # fmt: skip
         params = {"max_tokens": 64, "temperature": 0.0}
         if self.response_format:
@@ -442,7 +532,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             "completion_tokens": sum(a["completion_tokens"] for a in answers),
             "roundtrip": self.roundtrip,
             "roundtrip_model": (self.roundtrip_model or self.model) if self.roundtrip else None,
-            "second_opinion_model": (self.second_model or redact_url(self.second_url))
+            "second_opinion_model": (self.second_model or self.second_url)
             if self.second_url
             else None,
             "roundtrip_seconds": round(sum(r["seconds"] for r in roundtrips), 3),
@@ -458,6 +548,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             self.stat_update("roundtrip_ms", value=int(roundtrip["seconds"] * 1000))
             self.stat_update("roundtrip_prompt_tokens", value=roundtrip["prompt_tokens"])
             self.stat_update("roundtrip_completion_tokens", value=roundtrip["completion_tokens"])
+        for sent, chars in (doc.metadata.get("qa_coverage") or {}).values():
+            self.stat_update("page_chars", value=chars)
+            self.stat_update("page_chars_sent", value=sent)
         self.stat_update("qa_pairs_generated", value=len(candidates))
         if rejects:
             self.stat_update("responses_malformed", value=len(rejects))
@@ -482,7 +575,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cache_path = f"{str(self.cache_dir).rstrip('/')}/{rank:05d}.jsonl" if self.cache_dir else None
-        url, api_key = self.server.get()
+        url, api_key, roundtrip_url, second_url = self.server.get()
         client = ChatClient(
             url, self.model, self.timeout, self.retries, api_key=api_key, deadline=self.deadline
         )
@@ -495,8 +588,8 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
                        deadline=self.deadline, cache_scope=scope)
             if self.roundtrip and other_url
             else None
-            for other_url, other_model, scope in ((self.roundtrip_url, self.roundtrip_model, "roundtrip"),
-                                                  (self.second_url, self.second_model, "second_opinion"))
+            for other_url, other_model, scope in ((roundtrip_url, self.roundtrip_model, "roundtrip"),
+                                                  (second_url, self.second_model, "second_opinion"))
         )  # fmt: skip
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry

@@ -20,6 +20,8 @@ GUIDE = (
     "- Each question names the thing it asks about, so it is clear without the page.\n"
     "- Each answer is copied exactly from the page: a value, a name or a short phrase, at most 12 words.\n"
     "- Each pair is about a different fact of the page and has a different answer.\n"
+    "- With each pair, the evidence: the line of the page the answer is read from, copied exactly (for a "
+    "table: its whole row, with the row's label; at most 3 lines).\n"
     "- Never ask about the document itself (its title, file, author, page numbers or length), never ask "
     "for a summary or the main topic, never ask why unless the page says why."
 )
@@ -43,8 +45,10 @@ QA_SCHEMA = {
                     # "questions" that passed the form check; the checks reject what is not a question
                     "question": {"type": "string"},
                     "answer": {"type": "string"},
+                    # the line(s) the answer is read from: checked against the page (synth/checks.py)
+                    "evidence": {"type": "string"},
                 },
-                "required": ["question", "answer"],
+                "required": ["question", "answer", "evidence"],
             },
         }
     },
@@ -61,7 +65,7 @@ def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
         raise ValueError(f"unknown prompt style {style!r}; styles: {', '.join(STYLES)}")
     user = (
         f"{page_prefix(page_text)}{GUIDE.format(n=n)}\n{STYLES[style]}\n"
-        'Reply as JSON: {"pairs": [{"question": "...?", "answer": "..."}]}'
+        'Reply as JSON: {"pairs": [{"question": "...?", "answer": "...", "evidence": "..."}]}'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 

@@ -15,7 +15,7 @@ from curate.run.ledger import stat_total
 
 # the stats of the qa and checks steps that the summary adds up
 COUNTED = ("qa_", "requests", "prompt_tokens", "completion_tokens", "responses_", "roundtrip_",
-           "pages_skipped_")  # fmt: skip
+           "pages_skipped_", "page_chars")  # fmt: skip
 
 
 def qa_summary(output: Path) -> dict:
@@ -42,6 +42,9 @@ def qa_summary(output: Path) -> dict:
         "pages_not_sent": {
             k.removeprefix("pages_skipped_"): v for k, v in totals.items() if k.startswith("pages_skipped_")
         },
+        # of the text of the pages sent, the share the LLM saw (long pages send their most informative
+        # chunks within max_chunks_per_page: the rest is said, not dropped silently)
+        "page_text_sent": round(totals["page_chars_sent"] / totals["page_chars"], 3) if totals["page_chars"] else None,
         "roundtrip_requests": totals["roundtrip_requests"],
         "roundtrip_seconds": totals["roundtrip_ms"] / 1000,
     }
@@ -52,7 +55,9 @@ def write_qa_summary(ctx: StageContext) -> None:
     summary = qa_summary(ctx.output)
     write_text_atomic(ctx.output / "qa_summary.json", json.dumps(summary, indent=2))
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejected"].items(), key=lambda kv: -kv[1]))
+    sent = summary["page_text_sent"]
     print(
         f"\nQA pairs: {summary['pairs_generated']} generated ({summary['responses_malformed']} malformed "
         f"responses), {summary['pairs_kept']} kept; rejected: {rejected or 'none'}"
+        + (f"; the LLM saw {sent:.0%} of the pages' text" if sent is not None and sent < 1 else "")
     )

@@ -1,7 +1,7 @@
 """Stub OpenAI-compatible LLM servers for tests and benchmarks, on 127.0.0.1 in a thread.
 
 `JsonServer` is the plumbing (every request answered with JSON by `respond`); `StubLLM` answers grounded
-QA pairs taken from the page text in the prompt, or fails as told. `send_bytes`/`send_json` answer a
+QA pairs taken from the page text in the prompt, each with its evidence line, or fails as told. `send_bytes`/`send_json` answer a
 request for any test server (the Hub stand-in, the hostile image site).
 """
 
@@ -124,6 +124,7 @@ class StubLLM(JsonServer):
             return 0, None  # and this request's connection is dropped
         prompt = payload["messages"][-1]["content"]
         text = prompt.split("<<<\n", 1)[-1].split("\n>>>", 1)[0]
+        text = re.sub(r"^\[Page \d+\]\n", "", text, flags=re.M)  # the labels of a document's pages
         first = next(line for line in text.splitlines() if len(line.split()) >= 2)
         number = re.search(r"\d+", text)
         known = {"What are the first words of the page?": " ".join(first.split()[:3]),
@@ -135,7 +136,9 @@ class StubLLM(JsonServer):
         if self.malformed_every and len(self.pages) % self.malformed_every == 0:
             content = "Sure! Q1: What is this page? A1: A page."
         else:
-            pairs = [{"question": q, "answer": a} for q, a in known.items() if a]
+            # with each pair its evidence, as the prompt asks: the page line the answer is read from
+            pairs = [{"question": q, "answer": a, "evidence": next(line for line in text.splitlines() if a in " ".join(line.split()))}
+                     for q, a in known.items() if a]  # fmt: skip
             content = json.dumps({"pairs": pairs})
         usage = {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4}
         return 200, completion(content, usage)

@@ -114,6 +114,10 @@ def test_sample_shards_carry_docmatix_turns_and_provenance(multi_page_dir, tmp_p
     assert sample["metadata"]["qa_provenance"][0]["model"] == "stub"
     assert sample["metadata"]["page"] in (1, 2, 3, 4) and sample["source"].endswith("multi_page.pdf")
     assert "png" in samples[0] and sample["scores"]["qa_kept"] >= 1
+    assert len(sample["qa_evidence"]) == len(sample["texts"])
+    coverage = [c for d in records(out / "stages" / "qa" / "data") for c in d.metadata["qa_coverage"].values()]
+    sent = sum(s for s, _ in coverage) / sum(total for _, total in coverage)
+    assert qa_summary(out)["page_text_sent"] == round(sent, 3) and 0.5 < sent <= 1  # what was not sent is said
 
 
 def test_sample_input_builds_pdfs_with_text(tmp_path):
@@ -190,6 +194,11 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
         assert sample[f"{n}.png"] == pages[n + 1].media[0].media_bytes
     assert meta["texts"] and all(set(t) == {"user", "assistant", "source"} for t in meta["texts"])
     assert all(set(p["pages"]) <= {1, 2, 3, 4} and p["pages"] for p in meta["metadata"]["qa_provenance"])
+    # aligned with the turns: the page line(s) each answer is read from, on the page(s) named
+    assert len(meta["qa_evidence"]) == len(meta["texts"]) and "qa_evidence" not in meta["metadata"]
+    for turn, evidence in zip(meta["texts"], meta["qa_evidence"], strict=True):
+        assert evidence["pages"] and turn["assistant"] in " ".join(evidence["evidence"].split())
+        assert all(evidence["evidence"] in pages[n].text for n in evidence["pages"])
 
     streamed = list(make_dataset(out))
     assert len(streamed) == 1 and streamed[0]["0.png"].size == streamed[0]["3.png"].size
@@ -200,7 +209,7 @@ def test_a_four_page_pdf_gives_one_sample_with_its_pages_in_order(four_page_pdf,
     assert [im.size for im in row["images"]] == [streamed[0][f"{n}.png"].size for n in range(4)]
     stored = pq.read_table(parquet_files(out)[0]).column("images").to_pylist()[0]
     assert [image["bytes"] for image in stored] == [pages[n].media[0].media_bytes for n in range(1, 5)]
-    assert row["texts"] == meta["texts"]
+    assert row["texts"] == meta["texts"] and row["qa_evidence"] == meta["qa_evidence"]
     manifest = json.loads((out / "parquet" / "manifest.json").read_text())
     assert manifest["total_samples"] == 1 and manifest["configs"] == {"qa": "qa-*.parquet"}
 

@@ -385,9 +385,11 @@ def test_the_lock_is_released_when_a_stage_fails(pdfs, tmp_path):
     assert not (out / LOCK_NAME).exists()
 
 
-def test_cut_llm_output_with_an_invalid_escape_loses_that_pair_only():
+def test_cut_llm_output_with_an_invalid_escape_keeps_the_backslash():
+    """An invalid escape is a backslash the model did not double (a TeX command, a path): kept as written."""
     from synth.generate import parse_pairs
 
     text = '[{"question": "bad \\x escape?", "answer": "a"}, {"question": "ok?", "answer": "b"}, {"q'
     pairs, problem = parse_pairs(text)
-    assert pairs == [{"question": "ok?", "answer": "b"}] and problem.startswith("malformed")
+    assert pairs == [{"question": "bad \\x escape?", "answer": "a"}, {"question": "ok?", "answer": "b"}]
+    assert problem.startswith("malformed")

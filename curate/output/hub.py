@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import fsspec
 
+from curate.errors import UserError
 from curate.output.shards import MANIFEST
 from curate.run.report import StageFunnel, run_funnel
 
@@ -94,6 +96,41 @@ def _read_json(fs, path: str, default=None):
 
 def _is_local(output: str) -> bool:
     return "://" not in output or output.startswith("file://")
+
+
+class LinkInOutput(UserError, ValueError):
+    """The output folder holds a symbolic link (or a name leaving it) where a file to push was expected."""
+
+
+def _check_regular(root: str, path: str) -> None:
+    """`path` (in a local output `root`) must be a regular file inside it, reached through no symbolic
+    link: a link `parquet/x.parquet -> /some/secret` (or a linked folder) would upload what it points
+    to. Object stores have no links: only local outputs are checked."""
+    shown = path[len(root.rstrip("/")) + 1 :] if path.startswith(root.rstrip("/") + "/") else path
+    base = os.path.realpath(root)
+    if os.path.realpath(path) != os.path.join(base, os.path.normpath(shown)):
+        link = _first_link(root, shown)
+        target = os.readlink(link) if link else os.path.realpath(path)
+        raise LinkInOutput(
+            f"push refuses {shown}: {link or path} is a symbolic link (to {target}) or leads out of the output "
+            "folder; only regular files inside it are uploaded (replace the link by the file, or remove it)"
+        )
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing") from None
+    if not stat.S_ISREG(mode):
+        raise LinkInOutput(f"push refuses {shown}: not a regular file")
+
+
+def _first_link(root: str, relative: str) -> str | None:
+    """The first component of `root/relative` (below root) that is a symbolic link, if any."""
+    current = root.rstrip("/")
+    for part in relative.split("/"):
+        current = f"{current}/{part}"
+        if os.path.islink(current):
+            return current
+    return None
 
 
 # ---- the card -------------------------------------------------------------------------------------
@@ -355,17 +392,46 @@ loader = DataLoader(ds, batch_size=None, num_workers=2)
 # ---- the plan -------------------------------------------------------------------------------------
 
 
-def _table_files(fs, root: str) -> list[tuple[str, int]]:
-    """Parquet files a run wrote beside its shards (e.g. `parquet/`), as (path in repo, bytes)."""
+def _table_files(fs, root: str, local: bool) -> list[tuple[str, int]]:
+    """Parquet files a run wrote beside its shards (e.g. `parquet/`), as (path in repo, bytes). A local
+    output is walked without following links, and a link met on the way is refused with its name."""
     found = []
     for folder in fs.ls(root, detail=False) if fs.isdir(root) else []:
         name = folder.rstrip("/").rsplit("/", 1)[-1]
-        if name in SKIPPED_FOLDERS or name.startswith(".") or not fs.isdir(folder):
+        if name in SKIPPED_FOLDERS or name.startswith("."):
+            continue
+        if local:
+            found += _local_tables(root, folder)
+            continue
+        if not fs.isdir(folder):
             continue
         for path, info in sorted(fs.find(folder, detail=True).items()):
             if path.endswith(".parquet"):
                 found.append((path[len(root.rstrip("/")) + 1 :], info["size"]))
     return found
+
+
+def _local_tables(root: str, folder: str) -> list[tuple[str, int]]:
+    """`*.parquet` under a local folder, as (path in repo, bytes); a symbolic link to a folder or to a
+    `.parquet` file is refused (os.walk does not follow links, so a link to / is never descended)."""
+    prefix = len(root.rstrip("/")) + 1
+    if os.path.islink(folder):
+        if folder.endswith(".parquet") or os.path.isdir(folder):
+            _check_regular(root, folder)
+        return []
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for here, dirs, files in os.walk(folder):
+        for name in sorted(dirs):
+            if os.path.islink(os.path.join(here, name)):
+                _check_regular(root, os.path.join(here, name))
+        for name in sorted(files):
+            path = os.path.join(here, name)
+            if name.endswith(".parquet"):
+                _check_regular(root, path)
+                found.append((path[prefix:], os.lstat(path).st_size))
+    return sorted(found)
 
 
 def push_plan(output: str | Path, repo: str, licence: str = "other") -> PushPlan:
@@ -375,11 +441,18 @@ def push_plan(output: str | Path, repo: str, licence: str = "other") -> PushPlan
     manifest_path = _join(root, "shards", MANIFEST)
     if not fs.exists(manifest_path):
         raise FileNotFoundError(f"{output} has no shards/{MANIFEST}: run a recipe to the end first")
+    local = _is_local(output)
+    if local:
+        _check_regular(root, manifest_path)
     manifest = _read_json(fs, manifest_path)
     listing = fs.find(_join(root, "shards"), detail=True)  # one listing, not a request per shard
     sizes = {path.rstrip("/").rsplit("/", 1)[-1]: info["size"] for path, info in listing.items()}
     plan = PushPlan(repo, output)
     for shard in manifest["shards"]:
+        if not isinstance(shard.get("name"), str) or "/" in shard["name"] or shard["name"] in ("", ".", ".."):
+            raise LinkInOutput(f"{manifest_path} names a shard outside shards/: {str(shard.get('name'))[:200]!r}")
+        if local:
+            _check_regular(root, _join(root, "shards", shard["name"]))
         if sizes.get(shard["name"]) != shard["bytes"]:
             raise FileNotFoundError(
                 f"shard {_join(output, 'shards', shard['name'])} is missing or not the size the manifest says"
@@ -393,9 +466,11 @@ def push_plan(output: str | Path, repo: str, licence: str = "other") -> PushPlan
             )
         )
     plan.files.append(HubFile(f"shards/{MANIFEST}", sizes[MANIFEST], location=manifest_path))
-    tables = _table_files(fs, root)
+    tables = _table_files(fs, root, local)
     plan.files += [HubFile(path, size, location=_join(root, path)) for path, size in tables]
     for name in ("funnel.json", "run.json", "qa_summary.json"):
+        if local and os.path.lexists(_join(root, name)):
+            _check_regular(root, _join(root, name))
         if fs.exists(_join(root, name)):
             plan.files.append(HubFile(name, fs.size(_join(root, name)), location=_join(root, name)))
     run = _read_json(fs, _join(root, "run.json"), {})
@@ -475,13 +550,14 @@ def _batches(files: list[HubFile], batch_bytes: int) -> list[list[HubFile]]:
     return batches + ([final] if final else [])
 
 
-def _stage(f: HubFile, fs, folder: Path, local: bool) -> None:
+def _stage(f: HubFile, fs, folder: Path, local: bool, root: str) -> None:
     """Put one file where upload_folder finds it: a symlink to a local file, else a download."""
     target = folder / f.path
     target.parent.mkdir(parents=True, exist_ok=True)
     if f.content is not None:
         target.write_bytes(f.content)
     elif local:
+        _check_regular(root, f.location)  # again just before: a link put there since the plan is refused
         target.symlink_to(os.path.abspath(f.location))
     else:
         fs.get_file(f.location, str(target))
@@ -505,7 +581,7 @@ def push(
 
     api = HfApi()
     api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-    fs, _ = fsspec.core.url_to_fs(str(output))
+    fs, root = fsspec.core.url_to_fs(str(output))
     remote = _already_there(api, repo)
     todo = [f for f in plan.files if not _unchanged(f, remote.get(f.path), fs)]
     skipped = len(plan.files) - len(todo)
@@ -516,7 +592,7 @@ def push(
     for n, batch in enumerate(batches, 1):
         with tempfile.TemporaryDirectory(prefix="curate-push-") as staging:
             for f in batch:
-                _stage(f, fs, Path(staging), local)
+                _stage(f, fs, Path(staging), local, root)
             api.upload_folder(
                 repo_id=repo,
                 repo_type="dataset",

@@ -4,7 +4,8 @@ Beside the WebDataset shards (`--set formats=webdataset,parquet`), each sample b
 `images` list column (each image `{bytes, path}`, the storage of `datasets.Image`, with the features in
 the file's schema so `datasets.load_dataset("parquet", ...)` decodes them) and, by layout:
 
-- `qa` (Docmatix, The Cauldron): `texts` = [{user, assistant, source}], one entry per QA turn;
+- `qa` (Docmatix, The Cauldron): `texts` = [{user, assistant, source}], one entry per QA turn, and
+  `qa_evidence` aligned with it: [{pages, evidence}], the page line(s) each answer is read from;
 - `interleaved` (OBELICS): `images` and `texts` aligned lists of one entry per item in document order,
   `texts` null where an image sits and `images` null where a text block sits;
 - `captioned` (pairs, pages without QA): `images` (one) and `text`.
@@ -25,7 +26,7 @@ from datatrove.data import Document, DocumentsPipeline
 
 from curate.location import location, write_text_atomic
 from curate.output.rolling import RollingWriter, task_files
-from curate.output.shards import _stable_types, image_extension
+from curate.output.shards import _stable_types, image_extension, qa_evidence
 from curate.record import INTERLEAVED, sample_key
 
 MANIFEST = "manifest.json"
@@ -48,6 +49,8 @@ def features(layout: str):
         columns["text"] = datasets.Value("large_string")
     else:
         columns["texts"] = texts
+    if layout == "qa":
+        columns["qa_evidence"] = sequence({"pages": sequence(datasets.Value("int32")), "evidence": string})
     columns["metadata"] = datasets.Value("large_string")
     return datasets.Features(columns)
 
@@ -68,7 +71,7 @@ def to_row(doc: Document, layout: str) -> dict:
         for i, m in enumerate(doc.media)
         if m.media_bytes
     ]
-    meta = {k: v for k, v in doc.metadata.items() if k not in ("kind", "source", "qa", "texts")}
+    meta = {k: v for k, v in doc.metadata.items() if k not in ("kind", "source", "qa", "texts", "qa_evidence")}
     meta["images"] = [{"url": m.url or None, "alt": m.alt, **m.metadata} for m in doc.media]
     row = {
         "id": doc.id,
@@ -81,6 +84,7 @@ def to_row(doc: Document, layout: str) -> dict:
         row["texts"] = [
             {k: t.get(k, "") for k in ("user", "assistant", "source")} for t in doc.metadata["qa"]
         ]
+        row["qa_evidence"] = qa_evidence(doc.metadata)
     elif layout == "interleaved":
         media = iter(doc.media)
         row["texts"], row["images"] = [], []

@@ -35,6 +35,7 @@ import io
 import json
 import os
 import random
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,50 @@ def shard_counts(output: str | Path | list[str]) -> list[tuple[str, int]]:
         if fs.exists(path):
             with fs.open(path) as f:
                 shards = json.load(f)["shards"]
-            return [(f"{candidate}/{s['name']}", int(s["samples"])) for s in shards]
+            return [(f"{candidate}/{_shard_name(s, manifest)}", int(s["samples"])) for s in shards]
     return [(url, _count_samples(url)) for url in shard_paths(output)]
+
+
+class BadShard(ValueError):
+    """A shard (or one of its samples) that cannot be read as written: names the shard and the key."""
+
+
+def _shard_name(entry: dict, manifest: str) -> str:
+    name = str(entry.get("name", ""))
+    if not name or "/" in name or name in (".", ".."):
+        raise BadShard(f"{manifest} names a shard outside its folder: {name[:200]!r}")
+    return name
+
+
+def verify_checksums(output: str | Path) -> int:
+    """Check every shard of a run against the sha256 its manifest lists (reads every shard once);
+    raise BadShard naming the first one that differs or is missing. Returns the shards checked."""
+    import hashlib
+
+    import fsspec
+
+    folder = str(output).rstrip("/")
+    for candidate in (f"{folder}/shards", folder):
+        fs, path = fsspec.core.url_to_fs(f"{candidate}/manifest.json")
+        if fs.exists(path):
+            break
+    else:
+        raise FileNotFoundError(f"{output} has no manifest.json to check its shards against")
+    with fs.open(path) as f:
+        shards = json.load(f)["shards"]
+    for entry in shards:
+        url = f"{candidate}/{_shard_name(entry, path)}"
+        expected = entry.get("sha256")
+        if not expected:
+            raise BadShard(f"{path} lists no sha256 for {entry['name']}: nothing to check it against")
+        try:
+            with fsspec.open(url, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except FileNotFoundError:
+            raise BadShard(f"shard {url} is missing (listed in {path})") from None
+        if digest != expected:
+            raise BadShard(f"shard {url}: sha256 {digest} is not the manifest's {expected}: damaged or changed")
+    return len(shards)
 
 
 def _count_samples(url: str) -> int:
@@ -169,12 +212,44 @@ def iter_shard(url: str, start: int = 0, stop: int | None = None) -> Iterator[di
     opened = (
         open(url.removeprefix("file://"), "rb", buffering=1 << 20) if local else fsspec.open(url, "rb").open()
     )
-    with opened as f:
-        for index, sample in enumerate(read_samples(f)):
-            if stop is not None and index >= stop:
-                return
-            if index >= start:
-                yield {**sample, "__url__": url}
+    index, last = -1, None
+    try:
+        with opened as f:
+            for index, sample in enumerate(read_samples(f)):
+                last = sample["__key__"]
+                if stop is not None and index >= stop:
+                    return
+                if index >= start:
+                    yield {**sample, "__url__": url}
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        after = f"after sample {last!r}" if last is not None else "before its first sample"
+        raise BadShard(
+            f"shard {url}: cannot be read {after} ({type(exc).__name__}: {exc}); "
+            "curate.output.loader.verify_checksums checks every shard against the manifest"
+        ) from exc
+    if stop is not None and index < stop - 1:  # tarfile ends a stream quietly at a cut header
+        after = f"after sample {last!r}" if last is not None else "before its first sample"
+        raise BadShard(
+            f"shard {url}: ends {after}, {index + 1} samples where the manifest says {stop}: truncated "
+            "(curate.output.loader.verify_checksums checks every shard against the manifest)"
+        )
+
+
+def _decode_member(ext: str, value: bytes, decode_images: bool):
+    last = ext.rsplit(".", 1)[-1]
+    if last == "json":
+        return json.loads(value)
+    if last == "txt":
+        return value.decode("utf-8")
+    if decode_images and last in _IMAGE_EXTENSIONS:
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(value))
+        image.load()
+        return image.convert("RGB") if image.mode not in ("RGB", "L") else image
+    return value
 
 
 def decode_sample(sample: dict, decode_images: bool = True) -> dict:
@@ -183,17 +258,13 @@ def decode_sample(sample: dict, decode_images: bool = True) -> dict:
     for ext, value in sample.items():
         if not isinstance(value, bytes):
             continue
-        last = ext.rsplit(".", 1)[-1]
-        if last == "json":
-            out[ext] = json.loads(value)
-        elif last == "txt":
-            out[ext] = value.decode("utf-8")
-        elif decode_images and last in _IMAGE_EXTENSIONS:
-            from PIL import Image
-
-            image = Image.open(io.BytesIO(value))
-            image.load()
-            out[ext] = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+        try:
+            out[ext] = _decode_member(ext, value, decode_images)
+        except Exception as exc:  # a damaged member: say which, of which sample, of which shard
+            raise BadShard(
+                f"shard {sample.get('__url__', '?')}: sample {sample.get('__key__', '?')!r}, member {ext!r}: "
+                f"cannot be decoded ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from exc
     images = sorted(k for k in sample if k.rsplit(".", 1)[-1] in _IMAGE_EXTENSIONS)
     out["image"] = out[images[0]] if images else None
     return out
@@ -381,15 +452,19 @@ def make_dataloader(
     tail: str = "drop",
     rank: int | None = None,
     world_size: int | None = None,
+    verify: bool = False,
     **loader_kwargs,
 ) -> ShardLoader:
     """A resumable loader over a run's shards (local or fsspec URL), for this process's rank.
 
     `shuffle`: 0 reads shards in manifest order and samples in stored order; N > 0 shuffles the shard
     order per epoch and samples through a buffer of N. `tail`: "drop" or "pad" (see the module doc).
+    `verify`: first check every shard against the manifest's sha256 (`verify_checksums`: reads them all).
     """
     if rank is None or world_size is None:
         rank, world_size = distributed_rank()
+    if verify:
+        verify_checksums(output)
     counts = shard_counts(output)
     if not counts:
         raise FileNotFoundError(f"no shards found in {output}")

@@ -97,6 +97,15 @@ def _stable_types(value):
     return value
 
 
+def qa_evidence(metadata: dict) -> list[dict]:
+    """`qa_evidence` aligned with the QA turns (`qa`): one {pages, evidence} per turn, the page line(s) its
+    answer is read from (empty where a record was checked before evidence was kept)."""
+    evidence, turns = metadata.get("qa_evidence") or [], metadata.get("qa") or []
+    if len(evidence) != len(turns):
+        evidence = [{}] * len(turns)
+    return [{"pages": [int(p) for p in e.get("pages") or []], "evidence": e.get("evidence") or ""} for e in evidence]
+
+
 def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, bytes | str]:
     """The tar members of one record."""
     meta = dict(doc.metadata)
@@ -126,6 +135,7 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
     texts = meta.pop("texts", None)
     if qa is not None:
         record["texts"] = qa  # Docmatix / The Cauldron: [{"user", "assistant", "source"}]
+        record["qa_evidence"] = qa_evidence({"qa": qa, "qa_evidence": meta.pop("qa_evidence", None)})
     elif record["kind"] == INTERLEAVED:
         record["texts"] = texts  # OBELICS: aligned with `images`, None where an image sits
     # a list that is usually empty would be typed from empty lists: keep warnings as one string

@@ -21,6 +21,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -89,6 +90,10 @@ class PageWorker:
             pass_fds=(child_read, child_write),
             env=env,
             start_new_session=True,  # its own process group: killing it kills its Tesseract too
+            # killed with this process (a worker stopped because its driver is gone): a page can render
+            # for minutes, and the child would read the closed pipe only then. Only when started from
+            # the main thread: the signal follows the thread that started the child
+            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
         )
         os.close(child_read)
         os.close(child_write)
@@ -283,6 +288,14 @@ def _serve(conn: _Duplex) -> None:
         except Exception:
             reply = (sequence, "bug", traceback.format_exc())
         conn.send(reply)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the process that started it ends (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 if __name__ == "__main__":

@@ -9,12 +9,19 @@ processes in an environment variable, read when they import `curate`.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
+import socket
 import sys
 import sysconfig
+import threading
+import time
 
 QUIET_ENV = "CURATE_QUIET_LOGS"
+# the process that runs a recipe, [host, pid, start time], for its workers to stop when it is gone
+DRIVER_ENV = "CURATE_DRIVER"
+DRIVER_GONE_EXIT = 137
 # loguru's line as datatrove formats it: "[NODE n] 2026-01-01 12:00:00.000 | INFO     | ..."
 _CHATTER = re.compile(
     r"^(?:\[NODE \d+\] )?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \| (?:\x1b\[[0-9;]*m)*(?:TRACE|DEBUG|INFO|SUCCESS)\b"
@@ -78,3 +85,40 @@ def prepare_worker() -> None:
     """
     sysconfig.get_path = _get_path
     install_from_environment()
+    watch_driver()
+
+
+def mark_driver() -> None:
+    """Called by the process that runs a recipe: the workers it starts (which inherit the variable)
+    stop when it is gone, also when it was killed with SIGKILL and could not stop them."""
+    from curate.run.lock import _process_start
+
+    pid = os.getpid()
+    os.environ[DRIVER_ENV] = json.dumps([socket.gethostname(), pid, _process_start(pid)])
+
+
+def watch_driver(interval: float = 1.0) -> None:
+    """In a worker: a thread that ends this process once the driver (`mark_driver`) is gone. A worker
+    of a pool outlives a driver killed with SIGKILL (its parent is the forkserver), holding its memory
+    and writing on for a run that no one will finish. Only on the driver's host (a Ray node elsewhere
+    has Ray's own driver check)."""
+    try:
+        host, pid, started = json.loads(os.environ.get(DRIVER_ENV, "null") or "null")
+    except (TypeError, ValueError):
+        return
+    if host != socket.gethostname() or pid == os.getpid() or getattr(watch_driver, "watching", None) == pid:
+        return
+    watch_driver.watching = pid  # type: ignore[attr-defined]
+    threading.Thread(
+        target=_watch, args=(pid, started, interval), name="curate-driver-watch", daemon=True
+    ).start()
+
+
+def _watch(pid: int, started: str | None, interval: float) -> None:
+    from curate.run.lock import holder_is_gone
+
+    holder = {"host": socket.gethostname(), "pid": pid, "process_start": started}
+    while not holder_is_gone(holder):
+        time.sleep(interval)
+    print(f"curate: the run's driver (pid {pid}) is gone: this worker (pid {os.getpid()}) stops", file=sys.stderr)
+    os._exit(DRIVER_GONE_EXIT)

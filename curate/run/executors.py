@@ -3,6 +3,7 @@ plan (curate/run/plan.py) gives, largest first; and the connection to a Ray clus
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from curate.recipe import Stage, StageContext, StageFailed
 from curate.run.plan import PLAN_FILE, PlanMismatch, plan_for_stage
+from curate.secrets import redact_text
 
 
 @dataclass
@@ -128,6 +130,14 @@ def _largest_first(executor_class: type) -> type:
         def get_incomplete_ranks(self, ranks=None, skip_completed=None) -> list[int]:
             incomplete = super().get_incomplete_ranks(ranks, skip_completed)
             return sorted(incomplete, key=lambda rank: -self.rank_input_bytes.get(rank, 0))
+
+        def save_executor_as_json(self, indent: int = 4) -> None:
+            """datatrove's executor.json (every step's attributes), with URL credentials masked."""
+            from datatrove.executor.base import ExecutorJSONEncoder
+
+            text = redact_text(json.dumps(self, cls=ExecutorJSONEncoder, indent=indent))
+            with self.logging_dir.open("executor.json", "w") as f:
+                f.write(text)
 
         def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
             # in the process that runs the task (a pool worker, a Ray worker), before the task's log sinks

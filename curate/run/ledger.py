@@ -26,6 +26,8 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.stats import PipelineStats
 
+from curate.location import open_parquet
+
 LEDGER = "ledger.json"
 
 
@@ -71,12 +73,10 @@ def _records_listing(folder: DataFolder, reader: BaseDiskReader | None = None) -
 
 def rows_per_file(folder: DataFolder, reader: BaseDiskReader | None = None) -> dict[str, int]:
     """Records per Parquet file of a records folder, from each file's footer (no data is read)."""
-    import pyarrow.parquet as pq
-
     rows = {}
     for name in _records_listing(folder, reader):
-        with folder.open(name, "rb") as f:
-            rows[name] = pq.ParquetFile(f).metadata.num_rows
+        with open_parquet(folder, name) as parquet:
+            rows[name] = parquet.metadata.num_rows
     return rows
 
 

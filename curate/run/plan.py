@@ -22,7 +22,7 @@ from glob import has_magic
 from datatrove.pipeline.readers.base import BaseDiskReader
 
 from curate.io import ROW_GROUPS
-from curate.location import is_url, location, write_text_atomic
+from curate.location import is_url, location, open_parquet, write_text_atomic
 from curate.names import plan_line, plan_name
 
 PLAN_FILE = "inputs.txt"
@@ -96,11 +96,9 @@ def row_group_units(
     reader: BaseDiskReader, files: dict[str, int], wanted: int
 ) -> tuple[list[str], list[int]]:
     """Split Parquet files into about `wanted` units of consecutive row groups (one footer read a file)."""
-    import pyarrow.parquet as pq
-
     groups: list[tuple[str, list[int]]] = []
     for name in files:
-        with reader.data_folder.open(name, "rb") as f, pq.ParquetFile(f) as parquet:
+        with open_parquet(reader.data_folder, name) as parquet:
             meta = parquet.metadata
             groups.append((name, [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]))
     total = sum(len(sizes) for _, sizes in groups)

@@ -19,6 +19,7 @@ from curate.location import LocationError, check_output, exists, is_url, locatio
 from curate.options import public_options
 from curate.recipe import RUN_OPTIONS, Recipe, Stage, StageContext, StageFailed
 from curate.run import ledger
+from curate.run.console import mark_driver
 from curate.run.executors import ExecutorConfig, make_executor
 from curate.run.lock import OutputLock, OutputLocked
 from curate.run.progress import StageProgress
@@ -159,6 +160,7 @@ def run_recipe(
         lock.acquire()
     except OutputLocked as exc:  # another run writes this folder: touch nothing
         raise OutputInUse(str(exc)) from exc
+    mark_driver()  # the workers started from here stop if this process is killed
     try:
         _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active)
     finally:

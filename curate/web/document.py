@@ -17,6 +17,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from lxml import etree
 
 from curate.record import INTERLEAVED, PAIR, error_record, image_media, interleaved_record
+from curate.secrets import strip_credentials
 from curate.steps import InputReader, describe_error
 from curate.web.extract import ImageRef, Page, extract_page, page_url_from_html
 from curate.web.http_client import opt_out_directives
@@ -140,7 +141,7 @@ class WebPageReader(InputReader):
             reason = f"page too large: over max_html_bytes={self.max_html_bytes:,} bytes of HTML"
             self._fail(source, reason, "too_large", file=filepath)
             return
-        url = page_url_from_html(data) or f"file://{os.path.abspath(source)}"
+        url = strip_credentials(page_url_from_html(data) or f"file://{os.path.abspath(source)}")
         yield from self._records(data, url, file_id, source, None, {"file": file_id, **raw})
 
     def _read_warc(self, filepath: str, source: str, file_id: str, raw: dict):
@@ -160,6 +161,7 @@ class WebPageReader(InputReader):
             )
             for item in responses:
                 if isinstance(item, WarcProblem):
+                    item.url = strip_credentials(item.url) if item.url else item.url
                     source_id = f"{source}#{item.url or item.offset}"
                     self._fail(
                         source_id,
@@ -178,6 +180,8 @@ class WebPageReader(InputReader):
     def _warc_page(self, response: WarcResponse, file_id: str, raw: dict, source: str, stored):
         # the file is part of the id: the same page in two WARCs (or one WARC given twice) gives two
         # records with distinct sample keys, not two samples under one key
+        # a crawled URL's `user:password@` stays out of the id, the sample key and everything after
+        response.url = strip_credentials(response.url)
         uuid = _UUID.search(response.record_id)
         record_id = f"{file_id}#{response.url}#{uuid.group(1) if uuid else response.record_id}"
         opt_out = opt_out_directives(response.headers.get("x-robots-tag"))

@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from curate.secrets import strip_credentials
 from curate.web.blocks import Block, Thresholds, select_main_content
 
 # removed with their content: never part of a document's text
@@ -499,7 +500,8 @@ class _Walker:
         tiny = (width is not None and width < self.min_declared_side) or (
             height is not None and height < self.min_declared_side
         )
-        url = urljoin(self.base_url, src) if src else ""
+        # an image URL's `user:password@` is neither sent nor written (curate/secrets.py)
+        url = strip_credentials(urljoin(self.base_url, src)) if src else ""
         if not url.startswith(("http://", "https://")) or tiny:
             self.page.skipped_images += 1
             return

@@ -24,6 +24,7 @@ import urllib3
 
 from curate.errors import FetchError
 from curate.net import AddressRefused, Deadline, DeadlineAdapter, current_deadline
+from curate.secrets import redact_url
 from curate.web.images import sniff_format
 
 USER_AGENT = "curate-image-fetcher/0.1 (+https://github.com/curate; research data curation)"
@@ -197,19 +198,29 @@ class ImageFetcher:
             except FetchError as exc:
                 if exc.kind in ("private_address", "dns", "unsupported_url"):
                     raise
-                status, body = 0, b""
+                status, body, problem = 0, b"", exc
             if status == 200:
                 parser = RobotFileParser()
                 parser.parse(body.decode("utf-8", "replace").splitlines())
             elif status == 0 or status >= 500:  # unreachable robots.txt: assume a full disallow (RFC 9309)
                 parser = RobotFileParser()
                 parser.disallow_all = True
+                parser.unreachable = (  # type: ignore[attr-defined]
+                    f"HTTP {status}" if status else f"{problem.kind}: {problem.reason}"[:200]
+                )
             self._robots[origin] = parser  # None: no robots.txt (4xx), everything allowed
             return parser
 
     def _robots_allow(self, url: str) -> None:
         parts = urlsplit(url)
         parser = self._robots_for(f"{parts.scheme}://{parts.netloc}")
+        unreachable = getattr(parser, "unreachable", None)
+        if unreachable:  # not the site's word: said as it is, a kind of its own
+            raise FetchError(
+                "robots_unreachable",
+                f"robots.txt of {redact_url(f'{parts.scheme}://{parts.netloc}')} could not be read ({unreachable}): "
+                "not fetched (RFC 9309: an unreachable robots.txt means a full disallow)",
+            )
         if parser is not None and not parser.can_fetch(self.robots_agent, url):
             raise FetchError("robots_txt", f"disallowed by robots.txt for agent {self.robots_agent!r}")
 

@@ -8,6 +8,12 @@ stored (`max_record_bytes`, its WARC Content-Length, checked before any byte is 
 after HTTP Content-Encoding/chunked decoding (`max_payload_bytes`, counted while reading). An over-cap
 record becomes a `too_large` problem. Records not read are skipped in 4 MiB blocks (warcio's own skip
 reads 16 KB at a time: 12 s for a 1.2 GB gzip-bomb record, 3 s this way).
+
+Headers are read line by line whatever a record's Content-Length claims: a lying Content-Length leaves
+the reader in the middle of a body, where warcio would read a 1.2 GB line without a newline into memory
+(and print it to stderr). Every line warcio reads is capped (`MAX_LINE_BYTES`), and so are the bytes of
+lines read between two records (`MAX_HEADER_BYTES`); past either, the file is an `unreadable_warc`
+problem naming the offset and the record before it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,52 @@ DEFAULT_MAX_RECORD_BYTES = 64 << 20
 READ_BLOCK = 1 << 16
 SKIP_BLOCK = 4 << 20
 PREPASS_STOP_BYTES = 256 << 20
+# a WARC or HTTP header line (long URLs, cookies) is a few KB; a record's header lines, a few hundred KB
+MAX_LINE_BYTES = 64 << 10
+MAX_HEADER_BYTES = 4 << 20
+
+
+class HeaderTooLarge(ValueError):
+    """A line (or a record's header lines) over the cap: not a WARC header, e.g. after a lying length."""
+
+
+class _LineCap:
+    """Caps what warcio reads with `readline` from its reader: one line at most `max_line` bytes, and
+    at most `budget` bytes of lines until `reset()` (called at every record)."""
+
+    def __init__(self, reader, max_line: int = MAX_LINE_BYTES, budget: int = MAX_HEADER_BYTES):
+        self.readline_uncapped = reader.readline
+        reader.readline = self.readline  # warcio's LimitReaders read through this attribute too
+        self.max_line, self.budget, self.used = max_line, budget, 0
+
+    def reset(self) -> None:
+        self.used = 0
+
+    def readline(self, length: int | None = None) -> bytes:
+        limit = self.max_line + 1 if not length or length > self.max_line else length
+        line = self.readline_uncapped(limit)
+        while line and not line.endswith(b"\n") and len(line) < limit:  # warcio may stop short of `limit`
+            more = self.readline_uncapped(limit - len(line))
+            if not more:
+                break
+            line += more
+        self.used += len(line)
+        if len(line) > self.max_line and not line.endswith(b"\n"):
+            raise HeaderTooLarge(f"a line of over {self.max_line:,} bytes without a newline")
+        if self.used > self.budget:
+            raise HeaderTooLarge(f"over {self.budget:,} bytes of header lines")
+        return line
+
+
+def _archive_iterator(stream: BinaryIO):
+    from warcio.archiveiterator import ArchiveIterator
+
+    class CappedIterator(ArchiveIterator):
+        # warcio prints the rest of the line after a record not followed by a blank line: the offset only
+        INC_RECORD = "WARNING: WARC record not followed by a blank line at offset {0} (wrong Content-Length?)\n"
+
+    iterator = CappedIterator(stream, check_digests=True, arc2warc=True)
+    return iterator, _LineCap(iterator.reader, MAX_LINE_BYTES, MAX_HEADER_BYTES)
 
 
 @dataclass
@@ -133,23 +185,34 @@ def iter_responses(
     the caps (see the module docstring). With `stop_at_bytes`, a record longer than that ends the
     iteration silently (a pass that may stop early, rather than decompress a bomb to skip it).
     """
-    from warcio.archiveiterator import ArchiveIterator
     from warcio.bufferedreaders import ChunkedDataException
     from warcio.exceptions import ArchiveLoadFailed
 
-    iterator = ArchiveIterator(stream, check_digests=True, arc2warc=True)
+    iterator, lines = _archive_iterator(stream)
     records = iter(iterator)
+    previous = None  # (url, record id) of the record before: a wrong length is usually its own
     while True:
+        lines.reset()
         try:
             record = next(records)
         except StopIteration:
             return
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:  # the file cannot be read on
-            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            reason = " ".join(str(exc)[:600].split())[:300] or type(exc).__name__
+            if isinstance(exc, HeaderTooLarge) and previous:
+                reason += f" after record {previous[1]} ({previous[0]}): its Content-Length is likely wrong"
             yield WarcProblem(
-                f"unreadable WARC data: {reason}", offset=iterator.offset, kind="unreadable_warc"
+                f"unreadable WARC data: {reason}",
+                previous[0] if previous else None,
+                previous[1] if previous else None,
+                offset=iterator.offset,
+                kind="too_large" if isinstance(exc, HeaderTooLarge) else "unreadable_warc",
             )
             return
+        previous = (
+            record.rec_headers.get_header("WARC-Target-URI") or record.rec_headers.get_header("uri"),
+            record.rec_headers.get_header("WARC-Record-ID") or f"{record.rec_type} record at {iterator.offset}",
+        )
         if stop_at_bytes is not None and (record.length or 0) > stop_at_bytes:
             return
         if record.rec_type != "response" or record.http_headers is None:

@@ -176,6 +176,33 @@ def html_gz_bomb(path: Path, decoded_mb: int = 1200) -> Path:
     return path
 
 
+def warc_lying_length(path: Path, line_mb: int = 1200) -> Path:
+    """A .warc.gz: a good page, then a record whose Content-Length says 10 bytes, followed by `line_mb`
+    MiB on one line without a newline (one gzip member: ~1 KB per MiB, 1.2 MB for 1.2 GB)."""
+    head = _warc_head("http://liar.example/", 10, 2) + b"HTTP/1.1 2"  # the 10 bytes it claims
+    with open(path, "wb") as out:
+        out.write(gzip_member(good_record()))
+        for piece in gzip_repeat(head, b"A" * MB, line_mb):
+            out.write(piece)
+    return path
+
+
+def yaml_alias_bomb(path: Path, levels: int = 9) -> Path:
+    """A `--config` of a few hundred bytes whose aliases expand to 9**levels strings ("billion laughs")."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    lines.append(f"max_pages: *a{levels - 1}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut a file to `keep` of its size, as a full disk or a killed copy leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
 # ---- servers on 127.0.0.1 (port 0: chosen at run time) ----
 
 

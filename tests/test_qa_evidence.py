@@ -1,0 +1,230 @@
+"""Defects of QA generation seen on documents nobody tuned on (issue 23), each on a real page: TeX commands
+corrupted by JSON parsing, long pages clipped to their first column, a table of contents split over lines,
+source pages tagged where the answer only happens to be too; and the evidence each pair carries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from datatrove.data import Document
+from stub_llm import StubLLM
+from test_synth import page_text
+
+from synth.checks import QAChecks, check_evidence, check_pair, page_index, page_kind
+from synth.client import ChatClient
+from synth.evidence import PageLines
+from synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_pairs
+
+# a package manual as LaTeX typesets it: a table of contents, then the commands it defines
+MANUAL = r"""\documentclass{article}
+\begin{document}
+\tableofcontents
+\newpage
+\section{Introduction}
+This package defines estimators for linear models.
+\section{Commands}
+\subsection{Estimates}
+The command \verb|\bias| prints the bias of an estimator.
+The command \verb|\tr| prints the trace of a matrix.
+The command \verb|\resid| prints the residual vector.
+\subsection{Ranks}
+The command \verb|\rk| prints the rank of a matrix, and \verb|\bbar| prints the mean of the b vector.
+\section{Options}
+\subsection{Output}
+\subsection{Fonts}
+\section{Examples}
+\section{Bugs}
+\end{document}
+"""
+
+
+@pytest.fixture(scope="module")
+def manual_pages(tmp_path_factory) -> list[str]:
+    """The text layer of a real PDF typeset by pdflatex (Debian's texlive), read with PyMuPDF."""
+    import pymupdf
+
+    if not shutil.which("pdflatex"):
+        pytest.skip("pdflatex not found (apt-get install texlive-latex-base) to typeset the manual page")
+    folder = tmp_path_factory.mktemp("manual")
+    (folder / "manual.tex").write_text(MANUAL)
+    for _ in range(2):  # the second run writes the table of contents
+        subprocess.run(["pdflatex", "-interaction=batchmode", "manual.tex"], cwd=folder, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+    with pymupdf.open(folder / "manual.pdf") as pdf:
+        return [page.get_text() for page in pdf]
+
+
+# ---- TeX commands in the model's JSON ------------------------------------------------------------------
+
+
+def test_tex_commands_copied_into_json_are_kept_literally(manual_pages):
+    page = manual_pages[1]
+    assert "\\bias" in page and "\\tr" in page and "\\rk" in page
+    # what the small models write: the page's backslashes copied into JSON strings without doubling
+    reply = (
+        '{"pairs": [{"question": "What does the \\bias command print?", "answer": "the bias of an estimator", '
+        '"evidence": "The command \\bias prints the bias of an estimator."}, '
+        '{"question": "Which command prints the trace of a matrix?", "answer": "\\tr", '
+        '"evidence": "The command \\tr prints\\nthe trace of a matrix."}, '
+        '{"question": "What do \\rk and \\bbar print?", "answer": "the rank of a matrix", '
+        '"evidence": "The command \\rk prints the rank of a matrix, and \\bbar prints the mean of"}, '
+        '{"question": "What does \\resid print, unlike \\alpha?", "answer": "the residual vector", '
+        '"evidence": "The command \\resid prints the residual vector."}]}'
+    )
+    pairs, problem = parse_pairs(reply, page)
+    assert problem is None and len(pairs) == 4
+    assert pairs[0]["question"] == "What does the \\bias command print?"
+    assert pairs[1]["answer"] == "\\tr" and pairs[1]["evidence"] == "The command \\tr prints\nthe trace of a matrix."
+    assert pairs[2]["question"] == "What do \\rk and \\bbar print?"
+    assert "\\resid" in pairs[3]["question"] and "\\alpha" in pairs[3]["question"]  # invalid escape kept
+    for pair in pairs:
+        assert not any(ord(c) < 32 for c in pair["question"] + pair["answer"])
+        assert check_pair(pair["question"], pair["answer"], page_index(page), set(), 0.8)[0] is None
+        reason, evidence, _ = check_evidence(pair["question"], pair["answer"], pair["evidence"],
+                                             [(2, PageLines(page))], 0.8)  # fmt: skip
+        assert reason is None and evidence in page.replace("\n", "\n")
+
+
+def test_a_question_with_control_characters_is_never_sent_again(manual_pages):
+    """Before the fix, `\\resid` arrived as a carriage return and `\\tr` as a tab: such a question is
+    bad_encoding, and the round trip and the second opinion are not asked it."""
+    page = manual_pages[1]
+    broken = {"question": "What does \resid print?", "answer": "the residual vector",
+              "evidence": "The command \\resid prints the residual vector."}  # fmt: skip
+    fine = {"question": "What does \\resid print?", "answer": "the residual vector",
+            "evidence": "The command \\resid prints the residual vector."}  # fmt: skip
+    assert check_pair(broken["question"], broken["answer"], page_index(page), set(), 0.8)[0] == "bad_encoding"
+    with StubLLM(roundtrip_answer="the residual vector") as stub:
+        generator = QAGenerator(stub.url, model="stub", roundtrip=True, retries=0)
+        totals = generator.ask_roundtrip(ChatClient(stub.url, "stub"), Chunk(0, page, [2]), [broken, fine])
+    assert totals["questions"] == 1 and stub.calls == 1
+    assert "roundtrip" not in broken and fine["roundtrip"] == "the residual vector"
+
+
+# ---- a table of contents split over lines ----------------------------------------------------------------
+
+
+def test_a_latex_table_of_contents_is_recognised_and_not_asked(manual_pages):
+    toc = manual_pages[0]
+    assert ". . . . ." in toc and "Introduction\n" in toc  # numbers, titles and leaders on lines of their own
+    assert page_kind(toc) == "table_of_contents"
+    assert page_kind(manual_pages[1]) is None
+    doc = Document(text="\f".join(manual_pages), id="manual.pdf",
+                   metadata={"pages": [{"page": 1}, {"page": 2}]})  # fmt: skip
+    asked, skipped = QAGenerator("http://127.0.0.1:9/v1").pages_to_ask(doc)
+    assert [n for n, _ in asked] == [2] and skipped == ["table_of_contents"]
+
+
+def test_tables_with_dotted_leaders_are_not_tables_of_contents():
+    """Statistical tables lead their row labels to the values with dots (held-out pages of camelot's tests):
+    their leaders are followed by values, not page numbers."""
+    rows = [json.loads(line) for line in open(Path(__file__).parent.parent / "benchmarks" / "data" /
+                                              "docmatix_heldout_pages.jsonl", encoding="utf-8")]  # fmt: skip
+    tables = [r["text"] for r in rows if r["page_id"].split("#")[0] in
+              ("camelot/12s0324.pdf", "camelot/district_health.pdf", "camelot/missing_values.pdf")]  # fmt: skip
+    assert len(tables) == 3 and all(". . . ." in t or "....." in t for t in tables)
+    assert [page_kind(t) for t in tables] == [None, None, None]
+
+
+# ---- whole pages -----------------------------------------------------------------------------------------
+
+
+def test_a_long_page_sends_its_informative_parts_not_its_first_column(shared_data):
+    """The CA WARN report's text layer starts with a column of 36 notice dates; the rows (companies,
+    cities, counts) follow. As the newspaper page whose first 2,500 characters were a column of cards."""
+    text = page_text(shared_data, "ca-warn-report.pdf", 0)
+    chunks = fit_chunks(text, 1000, 10_000)
+    assert len(chunks) == 4 and chunks[0].startswith("Notice Date")
+    (chosen,) = choose_chunks(chunks, 1)
+    assert chosen != 0 and "Layoff Permanent" in chunks[chosen]
+    spread = choose_chunks(chunks, 2)
+    assert spread[0] in (0, 1) and spread[1] in (2, 3)  # one from each half of the page
+    assert choose_chunks(chunks, 4) == [0, 1, 2, 3]
+
+    generator = QAGenerator("http://127.0.0.1:9/v1", max_chunk_chars=1000, max_chunks_per_page=2)
+    doc = Document(text=text, id="ca-warn-report.pdf#1", metadata={"page": 1})
+    requests = generator.requests_for(doc)
+    assert len(requests) == 2
+    sent, total = doc.metadata["qa_coverage"]["1"]
+    assert total >= len(text.strip()) - 50 and sent == sum(len(r[0].text) for r in requests) < total
+
+
+# ---- evidence --------------------------------------------------------------------------------------------
+
+
+def _two_page_warn(shared_data) -> Document:
+    texts = [page_text(shared_data, "ca-warn-report.pdf", i) for i in (0, 1)]
+    return Document(text="\f".join(texts), id="ca-warn-report.pdf",
+                    metadata={"pages": [{"page": 1}, {"page": 2}]})  # fmt: skip
+
+
+def _checked(doc: Document, *pairs: dict) -> Document:
+    doc.metadata["qa_candidates"] = [{**p, "style": "lookup", "chunk": 0, "pages": [1, 2]} for p in pairs]
+    doc.metadata["qa_generation"] = {"model": "stub"}
+    QAChecks().score(doc)
+    return doc
+
+
+def test_the_source_page_is_where_the_evidence_is(shared_data):
+    """56 employees: American Management Services in Monterey (page 1) and Armstrong Growers in San Juan
+    (page 2). The pair about Armstrong Growers is tagged with page 2 only, with or without model evidence."""
+    question = "How many employees did Armstrong Growers lay off in San Juan?"
+    quoted = {"question": question, "answer": "56", "evidence": "Armstrong Growers San Juan 56"}
+    doc = _checked(_two_page_warn(shared_data), quoted)
+    # the page's own lines, as its text layer has them (a review page marks them in the page text)
+    assert doc.metadata["qa_evidence"] == [{"pages": [2], "evidence": "Armstrong Growers\nSan Juan \n56"}]
+    doc = _checked(_two_page_warn(shared_data), {"question": question, "answer": "56"})
+    assert doc.metadata["qa_evidence"][0]["pages"] == [2]
+    assert "Armstrong Growers" in doc.metadata["qa_evidence"][0]["evidence"]
+
+
+def test_evidence_checks_reject_invented_misread_and_assembled_pairs(shared_data):
+    doc = _checked(
+        _two_page_warn(shared_data),
+        # the row the model quotes is not on the page
+        {"question": "How many employees did Acme Corp lay off in Fresno?", "answer": "64",
+         "evidence": "Acme Corp Fresno 64"},
+        # quotes one row, answers from another
+        {"question": "How many employees did Actavis lay off in Corona?", "answer": "38",
+         "evidence": "Actavis, Inc.\nCorona\n45"},
+        # the 07/15/2015 layoff is TaylorMade's; Southern California Edison's row has 09/06 and 07/16
+        {"question": "Which company received a Layoff Permanent notice on 07/15/2015?",
+         "answer": "Southern California Edison Company",
+         "evidence": "09/06/2015     07/16/2015\nSouthern California Edison Company"},
+        # a paragraph is not the line read
+        {"question": "How many employees did TaylorMade Golf Company lay off in Carlsbad?", "answer": "64",
+         "evidence": page_text(shared_data, "ca-warn-report.pdf", 0)[1000:1500]},
+        # right, quoted with the spacing and line breaks of the text layer changed
+        {"question": "How many employees were affected by TaylorMade Golf Company's layoff in Carlsbad?",
+         "answer": "64", "evidence": "TaylorMade  Golf Company Carlsbad 64"},
+        # right: the label quoted, its value on the line below (as the 1.5B model quotes a form's field)
+        {"question": "In which city did American Management Services LLC close?", "answer": "Monterey",
+         "evidence": "American Management Services LLC"},
+    )  # fmt: skip
+    reasons = [r["reason"] for r in doc.metadata["qa_rejected"]]
+    assert reasons == ["evidence_not_on_page", "answer_not_in_evidence", "question_not_in_evidence",
+                       "evidence_too_long"]  # fmt: skip
+    assert [t["assistant"] for t in doc.metadata["qa"]] == ["64", "Monterey"]
+    assert doc.metadata["qa_evidence"] == [{"pages": [1], "evidence": "TaylorMade Golf Company\nCarlsbad\n64"},
+                                           {"pages": [1], "evidence": "American Management Services LLC\nMonterey"}]  # fmt: skip
+
+
+def test_evidence_is_found_across_ocr_spacing_and_hyphenation(shared_data):
+    """The two-column TraceMonkey paper hyphenates words across lines ("discov-\nered"); the model quotes
+    them whole, with its own spacing."""
+    text = page_text(shared_data, "tracemonkey.pdf", 0)
+    index = text.find("-\n")
+    assert index > 0
+    start, end = text.rfind("\n", 0, index) + 1, text.find("\n", index + 2)
+    line = text[start:end]  # two lines of the page joined by a hyphen at the break
+    rejoined = line.replace("-\n", "").replace("  ", " ")
+    spaced = " ".join(rejoined.replace(",", " ,").split())
+    lines = PageLines(text)
+    for quoted in (rejoined, spaced):
+        spans = lines.find(quoted)
+        assert spans and lines.lines(spans) in lines.text and line.split("-\n")[1] in lines.lines(spans)
+    assert lines.find("This sentence was never printed in the TraceMonkey paper at all.") is None
