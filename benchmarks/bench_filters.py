@@ -22,7 +22,9 @@ from datatrove.data import Document
 from benchmarks.measure import ratios, spread, verdict
 from curate.record import image_media, pair_record
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = Path(
+    os.environ.get("CURATE_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+)
 ROUNDS = int(os.environ.get("CURATE_BENCH_ROUNDS", "5"))
 
 
