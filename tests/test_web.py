@@ -383,3 +383,92 @@ def test_news_page_drops_the_related_stories_after_the_article(shared_data):
     for boilerplate in ("Weitere Themen", "Ähnliche Themen", "Topmeldungen", "Kurse und Finanzdaten"):
         assert boilerplate in everything and boilerplate not in text
     assert not any("article_teaser" in image.url for image in page.images)
+
+
+def test_short_page_keeps_its_one_paragraph(shared_data):
+    """Short pages (die-partei.net: one news paragraph between a menu and a footer; creativecommons.de: one
+    paragraph under its title and a "related posts" heading): the paragraph is the content and stays."""
+    page = _page(shared_data, "die-partei.net.luebeck.html")
+    text = "\n".join(page.text_blocks)
+    assert "Die GEMA dreht völlig am Zeiger! Durch die geplanten Tariferhöhungen 2013" in text
+    everything = "\n".join(
+        extract_page(
+            (shared_data / "html" / "die-partei.net.luebeck.html").read_bytes(), page.url, main_content=False
+        ).text_blocks
+    )
+    for boilerplate in ("Impressum & Datenschutz", "Steuerdarling"):
+        assert boilerplate in everything and boilerplate not in text
+    blocks = _page(shared_data, "de.creativecommons.org.endlich.html").text_blocks
+    assert any(
+        b.startswith("Im Jahr des 10. Jubiläums der für das deutsche Recht portierten CC-Lizenzen")
+        for b in blocks
+    )
+    assert "Ähnliche Beiträge" not in blocks
+
+
+def test_chinese_page_extracted_in_any_declared_charset(shared_data):
+    """A Chinese lyrics page (no spaces between words, no stop list): the lyrics stay and the 1,300 links of
+    its song index go. Saved again in GB18030 while declaring gb2312, as Chinese pages often are (the page
+    holds traditional characters outside GB2312), it gives the same text: browsers read gb2312 as GBK."""
+    data = (shared_data / "html" / "chineselyrics4u.com.zhineng.html").read_bytes()
+    page = extract_page(data, "http://www.chineselyrics4u.com/")
+    text = "\n".join(page.text_blocks)
+    for line in (
+        "爱 逝去的爱 讨不回来",
+        "祝你幸福和快乐 自由的飞",
+        "除了记得你灿烂笑容声音以外",
+        "只能想念你 - 蕭敬騰",
+    ):
+        assert line in text
+    assert len(page.text_blocks) < 10  # the lyrics and their title, not the index
+    declared = data.decode("utf-8").replace("charset=UTF-8", "charset=gb2312")
+    with pytest.raises(UnicodeEncodeError):
+        declared.encode("gb2312")  # 蕭敬騰 is not in GB2312
+    again = extract_page(declared.encode("gb18030"), "http://www.chineselyrics4u.com/")
+    assert again.charset == "gb18030" and again.text_blocks == page.text_blocks
+
+
+def test_long_articles_keep_their_lists_tables_and_code(shared_data):
+    """Inside an article: Wikipedia's list of software links between two sections (its navigation box of
+    links goes); ADAC's table of results whose model names are links (their menu goes); Caktus's code
+    blocks; CHIP's test report sections in a box named like an ad slot (`TestReport__Section--Ads`)."""
+    wiki = _page(shared_data, "en.wikipedia.org.tsne.html").text_blocks
+    _assert_in_order(
+        wiki,
+        [
+            "t-SNE aims to learn a",
+            "Laurens van der Maaten's t-Distributed Stochastic Neighbor Embedding",
+            "ELKI contains tSNE, also with Barnes-Hut approximation.",
+        ],
+    )
+    assert "Reinforcement learning" not in wiki and "Association rules" not in wiki
+    adac = _page(shared_data, "adac.de.kindersitze.html").text_blocks
+    _assert_in_order(
+        adac,
+        [
+            "Im aktuellen Test wurden 18 verschiedene Kindersitze",
+            "Die Ergebnisse",
+            "Hersteller/Modell",
+            "Joie i-Level",
+            "300 €",
+            "Jané Koos i-Size",
+            "Cybex Solution S-Fix",
+            "Bezugstoffe enthalten Schadstoffe",
+        ],
+    )
+    assert "Rund ums Fahrzeug" not in adac
+    caktus = [
+        i for i in _page(shared_data, "caktusgroup.com.django.html").items if getattr(i, "tag", "") == "pre"
+    ]
+    assert len(caktus) == 2 and caktus[0].text.startswith("import os\nfrom django.conf import settings")
+    chip = _page(shared_data, "chip.de.beef.html").text_blocks
+    _assert_in_order(
+        chip,
+        [
+            "Das Besondere an dem Beef Maker ist, dass die Hitze von oben kommt",
+            "Wichtige Tipps vor dem ersten Gebrauch",
+            "Das Grill-Ergebnis",
+            "Jetzt kommt endlich das Steak auf den Grill!",
+        ],
+    )
+    assert "Die beliebtesten Oberhitzegrills bei Amazon in KW 49" not in chip

@@ -3,8 +3,12 @@
 Many PDFs carry a text layer that is missing, partial (the page's text is inside images and the layer
 holds a running header) or garbage (an old OCR, a font whose encoding maps letters to other letters).
 `layer_signals` measures a page's layer cheaply (one text parse, no render); `ocr_reason` says whether
-and why to OCR it; `better_text` keeps whichever of layer and OCR scores higher on English word
-validity (`text_quality`). `reading_order` / `ordered_blocks` put a multi-column layer (or Tesseract's
+and why to OCR it. Typeset text (visible glyphs, no scan under them) is judged on its prose lines only:
+code, TeX commands, maths and chemistry look like OCR noise to word and vowel signals but are what the
+page shows, so a born-digital layer goes to OCR only when its prose itself is garbage (a font whose
+encoding maps letters to other letters). When OCR runs, `better_text` keeps the layer if the page's ink,
+as OCR reads it, confirms the layer's words (any script), else the OCR (benchmarks/bench_routing.py
+measures both the false-OCR rate and which text is closer to the page). `reading_order` / `ordered_blocks` put a multi-column layer (or Tesseract's
 lines) in reading order: column by column between full-width blocks; anything that is not a clear column
 layout (tables, forms) keeps its stored order, so table rows stay rows.
 """
@@ -12,6 +16,7 @@ layout (tables, forms) keeps its stored order, so table rows stay rows.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,8 +38,10 @@ EDGE_PUNCT = ".,;:!?\"'()[]{}“”‘’«»*†‡§"
 # OCR noise inside a token: a letter next to a symbol that never sits inside a word ("t>", "a|b")
 ODD_INSIDE = re.compile(r"[^\W\d_][<>|\\^~`{}\[\]=+]|[<>|\\^~`{}\[\]=+][^\W\d_]")
 SINGLE_LETTER_WORDS = frozenset("aAIoO")
-CLEAN_CHAR = re.compile(r"[\w.,;:!?'\"()\[\]{}\-–—/%$€£&@#*+=<>|~`^]")
+CID = re.compile(r"\(cid:\d+\)")
 SPACE = re.compile(r"\s")
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+ANY_WORD = re.compile(rf"[{CJK}]|[^\W{CJK}]+")
 
 # Thresholds, measured on real pages (olmOCR's gnarly_pdfs, ../shared/data/pdf, see tests):
 MIN_CHARS = 20  # fewer visible characters: no text layer to speak of
@@ -51,8 +58,21 @@ NOISY = 0.1  # OCR-noise tokens that make a layer "noisy"
 SCAN_LAYER_MIN_VALID = 0.9  # a scan's OCR layer below this is worth redoing (clean layers: 0.92-0.99)
 MAX_NOISE = 0.4  # OCR-noise tokens, any page (math pages with many one-letter variables: ~0.3)
 SCAN_LAYER_MAX_NOISE = 0.05  # OCR-noise tokens in a scan's layer
+MIN_SHIFT_LETTERS = 100  # Latin letters needed to judge their vowels
 MIN_VOWEL_SHARE = 0.2  # vowels among Latin letters: ~0.38 in English, French, German; shifted fonts ~0.05
 OCR_MARGIN = 1.05  # OCR replaces a layer only when its score is this much higher
+# Tuned on generated LaTeX pages (benchmarks/bench_routing.py, collection `latex`):
+# characters that put a line among code, TeX, maths or chemistry rather than prose
+CODE_CHARS = re.compile(r"[\\{}\[\]<>|=;_^~#$%&@`*+/∑∫√±×÷→←↔⇌⇒≤≥≠≈∞∂∇∈∀∃′″]|\d\s*[-+]|\w\(|\)\w")
+MIN_PROSE_LINE_WORDS = 3  # a line of prose has this many words; maths laid out in 2-D: a symbol or two
+MIN_PROSE_WORDS = 20  # fewer words of prose: the page is code or maths, typeset text kept as it is
+MAX_INVISIBLE_TYPESET = 0.5  # over an image, a layer this visible is typeset text, not an OCR layer
+INK_LEVEL = 224  # a pixel darker than this (of 255) is ink: small print at 24 dpi is light grey
+BLANK_INK = 0.002  # a page this bare (dark pixels) with no images holds no more text than its layer
+# Set after reading the first run on the `fresh-doc` collection (figure pages of MetaPost manuals):
+MIN_GLYPH_PATHS = 100  # small filled paths on a page without text or images: text drawn as outlines
+GLYPH_PATH_PT = 25  # a glyph's outline fits in a square this size
+AGREE = 0.8  # OCR keeps the layer when this share of the layer's words is what OCR read on the page
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +96,7 @@ class TextQuality:
     words: int  # letter runs
     valid: int  # of them, words of the English word list
     function_share: float  # English function words among the words
-    vowel_share: float  # vowels among Latin letters
+    vowel_share: float  # vowels among the Latin letters of words (two letters or more)
     noise_share: float  # whitespace tokens that look like OCR noise
     latin: int  # Latin letters
 
@@ -119,7 +139,8 @@ def text_quality(text: str) -> TextQuality:
     vocabulary = english_words()
     valid = sum(1 for w in words if w.lower().replace("’", "'") in vocabulary and (len(w) > 1 or w in "aAI"))
     function = sum(1 for w in words if w.lower() in FUNCTION_WORDS)
-    latin = LATIN.findall(text)
+    # letters of words, not single letters: a glyph table or a formula's variables are no words
+    latin = LATIN.findall("".join(w for w in words if len(w) > 1))
     vowels = sum(1 for c in latin if c in VOWELS)
     tokens = text.split()
     noise = sum(1 for t in tokens if _is_noise(t))
@@ -134,12 +155,21 @@ def text_quality(text: str) -> TextQuality:
 
 
 def clean_ratio(text: str) -> tuple[int, float]:
-    """Visible characters, and the share of them that are letters, digits or punctuation (not replacement
-    characters or private-use glyphs from a broken font encoding)."""
+    """Visible characters, and the share of them that are characters of some script, digits, marks,
+    punctuation or symbols: not replacement characters, private-use glyphs, control or unassigned code
+    points, nor pdfminer-style "(cid:N)" glyphs, which a broken font encoding leaves."""
     visible = len(text) - len(SPACE.findall(text))
     if not visible:
         return 0, 0.0
-    return visible, len(CLEAN_CHAR.findall(text)) / visible
+    bad = sum(len(m) for m in CID.findall(text))
+    bad += sum(1 for c in CID.sub("", text) if not c.isspace() and _unreadable(c))
+    return visible, 1 - bad / visible
+
+
+def _unreadable(char: str) -> bool:
+    if char.isascii():
+        return not char.isprintable()
+    return char == "\ufffd" or unicodedata.category(char) in ("Co", "Cn", "Cc", "Cs")
 
 
 @dataclass(frozen=True)
@@ -150,10 +180,57 @@ class LayerSignals:
     image_share: float  # of the page area, covered by images
     text_share: float  # of the page area, covered by text blocks
     chars_per_kpt2: float  # visible characters per 1,000 pt² of page (a full page of prose: 3-12)
+    invisible_share: float = 0.0  # of the layer's characters, invisible (render mode 3: an OCR layer);
+    # measured on pages mostly covered by images only
+    ink_share: float | None = None  # dark pixels of the page rendered small; measured on nearly empty
+    # layers without images only
+    glyph_paths: int | None = None  # small filled vector paths (outlined text); measured on such pages
+    # with ink only
 
     @property
     def quality(self) -> TextQuality:
         return text_quality(self.text)
+
+    @property
+    def prose(self) -> str:
+        """The layer's lines of prose: lines with code, TeX, maths or chemistry characters left out."""
+        return prose_lines(self.text)
+
+    @property
+    def typeset(self) -> bool:
+        """Visible glyphs with no scan under them: text the producer typeset, not an OCR engine's layer."""
+        return self.image_share < SCAN_IMAGE_SHARE or self.invisible_share < MAX_INVISIBLE_TYPESET
+
+
+def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
+    """The measurements behind a routing decision, rounded, for the record's metadata and the report."""
+    whole, prose = signals.quality, text_quality(signals.prose)
+    visible, clean = clean_ratio(signals.text)
+    return {
+        "visible_chars": visible,
+        "clean_ratio": round(clean, 3),
+        "image_share": round(signals.image_share, 3),
+        "text_share": round(signals.text_share, 3),
+        "chars_per_kpt2": round(signals.chars_per_kpt2, 2),
+        "invisible_share": round(signals.invisible_share, 3),
+        **({"ink_share": round(signals.ink_share, 4)} if signals.ink_share is not None else {}),
+        **({"glyph_paths": signals.glyph_paths} if signals.glyph_paths is not None else {}),
+        "vowel_share": round(whole.vowel_share, 3),
+        "prose_words": prose.words,
+        "prose_noise_share": round(prose.noise_share, 3),
+        "words": whole.words,
+        "noise_share": round(whole.noise_share, 3),
+    }
+
+
+def prose_lines(text: str) -> str:
+    """The lines of a text that hold no code, TeX, maths or chemistry characters, and three words or more
+    (a formula laid out in two dimensions comes out as lines of a symbol or two)."""
+    return "\n".join(
+        line
+        for line in text.splitlines()
+        if not CODE_CHARS.search(line) and len(WORD.findall(line)) >= MIN_PROSE_LINE_WORDS
+    )
 
 
 def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals:
@@ -175,12 +252,51 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
     text = "".join(unit[4] for unit in units)
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
+    image_share = _covered_share(image_boxes, rect, grid)
+    ink = _ink_share(page) if visible < MIN_CHARS and not image_boxes else None
     return LayerSignals(
         text=text,
-        image_share=_covered_share(image_boxes, rect, grid),
+        image_share=image_share,
         text_share=_covered_share([b[:4] for b in text_blocks], rect, grid),
         chars_per_kpt2=visible / area * 1000,
+        invisible_share=_invisible_share(textpage) if image_share >= SCAN_IMAGE_SHARE and visible else 0.0,
+        ink_share=ink,
+        glyph_paths=_glyph_paths(page) if ink is not None and ink >= BLANK_INK else None,
     )
+
+
+def _invisible_share(textpage) -> float:
+    """Share of the layer's characters drawn invisibly (PDF render mode 3, as OCR engines write them)."""
+    shown = hidden = 0
+    for block in textpage.extractDICT()["blocks"]:
+        for line in block.get("lines", []):
+            for span in line["spans"]:
+                n = len(span["text"].strip())
+                if span.get("alpha", 255) == 0 or not span.get("char_flags", 16) & 48:  # not filled/stroked
+                    hidden += n
+                else:
+                    shown += n
+    return hidden / max(shown + hidden, 1)
+
+
+def _glyph_paths(page) -> int:
+    """Filled vector paths the size of a glyph: a page of text converted to outlines has hundreds, a
+    figure (plot, diagram, drawing) few."""
+    count = 0
+    for path in page.get_cdrawings():
+        x0, y0, x1, y1 = path["rect"]
+        if "f" in path["type"] and x1 - x0 < GLYPH_PATH_PT and y1 - y0 < GLYPH_PATH_PT:
+            count += 1
+    return count
+
+
+def _ink_share(page, dpi: int = 24) -> float:
+    """Share of dark pixels of the page rendered small: vector drawings or outlined text show as ink."""
+    import pymupdf
+
+    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+    samples = np.frombuffer(pix.samples, dtype=np.uint8)
+    return float((samples < INK_LEVEL).mean()) if samples.size else 0.0
 
 
 def _ordered_units(page, textpage, blocks: list) -> list:
@@ -216,6 +332,10 @@ def ocr_reason(signals: LayerSignals) -> str | None:
     """Why the page should be OCRed, or None when its text layer is good enough to keep without OCR."""
     visible, clean = clean_ratio(signals.text)
     if visible < MIN_CHARS:
+        if signals.ink_share is not None and (
+            signals.ink_share < BLANK_INK or (signals.glyph_paths or 0) < MIN_GLYPH_PATHS
+        ):
+            return None  # blank, a page number alone, or a figure: no text beyond the layer to read
         return "no_text_layer"
     if clean < MIN_CLEAN_RATIO:
         return "unreadable_text_layer"  # replacement characters, private-use glyphs
@@ -224,36 +344,71 @@ def ocr_reason(signals: LayerSignals) -> str | None:
     )
     if signals.image_share >= IMAGE_PAGE_SHARE and sparse:
         return "text_in_images"  # the layer covers a sliver of an image page: a header, a caption
+    if signals.typeset:
+        # judged on its prose: code, commands and formulas are what the page shows, whatever they look like
+        # letters shifted by a broken font read as code to the prose filter: vowels are counted on all text
+        quality = signals.quality
+        shifted = quality.latin >= MIN_SHIFT_LETTERS and quality.vowel_share < MIN_VOWEL_SHARE
+        return (
+            "garbled_text_layer" if shifted or _garbled(text_quality(signals.prose), typeset=True) else None
+        )
     quality = signals.quality
     if quality.words < MIN_JUDGED_WORDS:
         return None
-    garbled = (
-        (quality.latin >= 100 and quality.vowel_share < MIN_VOWEL_SHARE)  # letters shifted by a broken font
+    if (
+        _garbled(quality)
+        or quality.noise_share > SCAN_LAYER_MAX_NOISE
+        or (quality.english and quality.valid_share < SCAN_LAYER_MIN_VALID)
+    ):
+        return "poor_ocr_layer"  # a scan whose text layer is an OCR with many errors
+    return None
+
+
+def _garbled(quality: TextQuality, typeset: bool = False) -> bool:
+    """Letters shifted by a broken font, debris, or (in an OCR layer) English whose words are mostly not
+    words. Typeset text has no OCR misreadings: its words are judged by no language's word list (Latin,
+    names, commands and any other language are not English words)."""
+    if quality.words < MIN_PROSE_WORDS:
+        return False
+    return (
+        (quality.latin >= MIN_SHIFT_LETTERS and quality.vowel_share < MIN_VOWEL_SHARE)
         or quality.noise_share > MAX_NOISE
         or (
-            quality.english
+            not typeset
+            and quality.english
             and (
                 quality.valid_share < BORN_DIGITAL_MIN_VALID
                 or (quality.valid_share < NOISY_MIN_VALID and quality.noise_share > NOISY)
             )
         )
     )
-    if signals.image_share >= SCAN_IMAGE_SHARE and (
-        garbled
-        or quality.noise_share > SCAN_LAYER_MAX_NOISE
-        or (quality.english and quality.valid_share < SCAN_LAYER_MIN_VALID)
-    ):
-        return "poor_ocr_layer"  # a scan whose text layer is an OCR with many errors
-    return "garbled_text_layer" if garbled else None
+
+
+def page_words(text: str) -> list[str]:
+    """Words in any script, lower case; each Chinese or Japanese character is a word of its own."""
+    return [w.lower() for w in ANY_WORD.findall(text)]
+
+
+def agreement(text: str, reading: str) -> float:
+    """Share of a text's words (with repeats, in any order) that another reading of the page also has."""
+    from collections import Counter
+
+    ours, theirs = Counter(page_words(text)), Counter(page_words(reading))
+    return sum((ours & theirs).values()) / max(sum(ours.values()), 1)
 
 
 def better_text(layer: str, ocr: str) -> tuple[str, str]:
-    """(text, source) of the better of a page's text layer and its OCR: OCR when it scores clearly higher."""
+    """(text, source) of the one of a page's text layer and its OCR closer to the page. The layer is kept
+    when OCR, reading the page's ink, confirms its words (AGREE of them) and finds little it lacks (a
+    partial layer: a header over an image of text); otherwise OCR, unless OCR found almost nothing."""
     if not layer.strip():
         return ocr, "ocr"
-    if text_quality(ocr).score > OCR_MARGIN * text_quality(layer).score:
-        return ocr, "ocr"
-    return layer, "text_layer"
+    confirmed, covered = agreement(layer, ocr), agreement(ocr, layer)
+    if confirmed >= AGREE and covered >= AGREE:
+        return layer, "text_layer"
+    if len(page_words(ocr)) < MIN_JUDGED_WORDS <= len(page_words(layer)) and confirmed < AGREE:
+        return layer, "text_layer"  # OCR read (next to) nothing where the layer has text: keep the layer
+    return ocr, "ocr"
 
 
 # ---- reading order -------------------------------------------------------------------------------

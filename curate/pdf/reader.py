@@ -2,9 +2,11 @@
 
 Each PDF is opened with PyMuPDF. A page's text comes from its text layer, in reading order, unless
 measured signals say the layer is missing, partial or garbage (`curate.pdf.page_text`); then Tesseract
-OCRs the page rendered at `ocr_dpi` and the better of the two is kept. `metadata["text_source"]` says
-which and `metadata["ocr_reason"]` why OCR ran. Broken, empty, encrypted and hostile PDFs become error records naming the file and the
-reason, and the run goes on.
+OCRs the page rendered at `ocr_dpi` and the one of the two closer to the page is kept.
+`metadata["text_source"]` says which, `metadata["ocr_reason"]` why OCR ran, and, on such pages,
+`metadata["routing_signals"]` the measurements behind it and `metadata["other_text"]` the text not kept
+(the HTML report shows them per reason). Broken, empty, encrypted and hostile PDFs become error records
+naming the file and the reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from loguru import logger
 from curate.errors import PdfError, RecordError
 from curate.names import escape_name, raw_name_metadata
 from curate.options import Option
-from curate.pdf.ocr import ocr_image
-from curate.pdf.page_text import better_text, clean_ratio, layer_signals, ocr_reason
+from curate.pdf.ocr import ocr_pixels
+from curate.pdf.page_text import better_text, clean_ratio, layer_signals, ocr_reason, signals_summary
 from curate.pdf.sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.pdf.worker import PageError, PageTimeout, WorkerDied, shared_worker
 from curate.recipe import StageContext
@@ -26,6 +28,8 @@ from curate.record import error_record, image_media, pdf_page_record
 from curate.steps import InputReader, describe_error
 from curate.wiring import StepSpec, arg
 
+# the text not kept, where OCR ran (the OCR, or the layer it replaced), is kept this long in metadata
+MAX_OTHER_TEXT_CHARS = 20_000
 # PDF 1.7 caps a page side at 14,400 units (200 inches); larger pages are hostile or broken.
 MAX_PAGE_SIDE_PT = 14_400
 
@@ -228,6 +232,8 @@ class PdfPageReader(InputReader):
 
     def _page_problems(self, page) -> list[str]:
         """Why a page is suspicious. Raises PdfError for what cannot be processed safely."""
+        import pymupdf
+
         width, height = page.rect.width, page.rect.height
         if max(width, height) > MAX_PAGE_SIDE_PT:
             raise PdfError(
@@ -247,47 +253,62 @@ class PdfPageReader(InputReader):
             problems.append(
                 f"oversized page {width / 72:.0f}x{height / 72:.0f} in: rendered at {shown:.0f} dpi, not {self.dpi}"
             )
+        large = False
         for image in page.get_images(full=False):
-            xref, img_w, img_h = image[0], image[2], image[3]
+            img_w, img_h = image[2], image[3]
             if img_w * img_h > self.max_image_pixels:
                 raise PdfError(
                     "image_too_large",
                     f"embedded image of {img_w}x{img_h} px exceeds max_image_pixels={self.max_image_pixels:,}",
                 )
-            if img_w * img_h <= 4_000_000:
-                continue  # small images are harmless at any dpi; finding their placement costs a page parse
-            for rect in page.get_image_rects(xref):
-                dpi = img_w / max(rect.width / 72, 1e-6)
-                if rect.width > 1 and dpi > self.max_image_dpi:
-                    problems.append(
-                        f"embedded image of {img_w}x{img_h} px at {dpi:.0f} dpi (over {self.max_image_dpi})"
-                    )
+            large = large or img_w * img_h > 4_000_000  # small images are harmless at any dpi
+        # where the large ones are placed: one pass over the page's drawing (get_image_rects decodes each
+        # image to match it by hash: 0.1-3.5 s a scanned page)
+        for info in page.get_image_info() if large else ():
+            img_w, img_h = info["width"], info["height"]
+            rect = pymupdf.Rect(info["bbox"])
+            dpi = img_w / max(rect.width / 72, 1e-6)
+            if img_w * img_h > 4_000_000 and rect.width > 1 and dpi > self.max_image_dpi:
+                problems.append(
+                    f"embedded image of {img_w}x{img_h} px at {dpi:.0f} dpi (over {self.max_image_dpi})"
+                )
         if problems and self.strict:
             raise PdfError("strict", "; ".join(problems))
         return problems
 
-    def _page_text(self, page) -> tuple[str, str, str | None]:
-        """(text, text_source, ocr_reason): the text layer in reading order, or OCR where the layer is
-        missing, partial or garbage (then the better of the two by valid English words); counted per
-        source and reason in the stage stats."""
+    def _page_text(self, page) -> tuple[str, str, str | None, dict]:
+        """(text, text_source, ocr_reason, audit): the text layer in reading order, or OCR where the
+        layer is missing, partial or garbage (then the one of the two the page's ink confirms, see
+        `better_text`). Where OCR was called for, `audit` holds the signals behind the decision and the
+        text not kept (`other_text`), for the report's routing audit. Counted per source and reason in
+        the stage stats."""
         import pymupdf
 
         signals = layer_signals(page)
         text, reason = signals.text, ocr_reason(signals)
         layer_unusable = reason in ("no_text_layer", "unreadable_text_layer")
         text_source = "none" if layer_unusable else "text_layer"
+        audit: dict = {"routing_signals": signals_summary(signals)} if reason else {}
         if reason and self.ocr:
             rect = page.rect
             ocr_zoom = render_scale(rect.width, rect.height, self.ocr_dpi, 10_000, 40_000_000)
             gray = page.get_pixmap(matrix=pymupdf.Matrix(ocr_zoom, ocr_zoom), colorspace=pymupdf.csGRAY)
             with self.track_time("ocr"):
-                ocr_text = ocr_image(gray.tobytes("png"), lang=self.ocr_lang, dpi=ocr_zoom * 72)
+                # the grey pixels as they are: no PNG encoded here and decoded again by Tesseract
+                ocr_text = ocr_pixels(
+                    gray.samples, gray.width, gray.height, ocr_zoom * 72, self.ocr_lang, stride=gray.stride
+                )
             self.stat_update("ocr_pages")
-            text, text_source = better_text("" if layer_unusable else text, ocr_text)
+            layer = text
+            text, text_source = better_text("" if layer_unusable else layer, ocr_text)
+            other = ocr_text if text_source == "text_layer" else layer
+            audit["other_text"] = other.strip()[:MAX_OTHER_TEXT_CHARS]
+        if not text.strip():
+            text_source = "none"  # a blank page: no text from either
         self.stat_update(f"text_source_{text_source}")
         if reason:
             self.stat_update(f"ocr_reason_{reason}")
-        return text, text_source, reason
+        return text, text_source, reason, audit
 
     def _page_record(self, page, source: str, record_id: str, index: int, page_count: int, raw: dict):
         import pymupdf
@@ -297,7 +318,7 @@ class PdfPageReader(InputReader):
         zoom = render_scale(width_pt, height_pt, self.dpi, self.render_max_side, self.max_pixels)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         image_bytes = pixmap.tobytes("jpeg" if self.image_format == "jpeg" else "png")
-        text, text_source, reason = self._page_text(page)
+        text, text_source, reason, audit = self._page_text(page)
         image = image_media(
             image_bytes,
             media_id=f"{record_id}#page={index + 1}",
@@ -315,6 +336,7 @@ class PdfPageReader(InputReader):
             page_count=page_count,
             text_source=text_source,
             ocr_reason=reason,
+            **audit,
             page_size_pt=[round(width_pt, 2), round(height_pt, 2)],
             file=record_id,
             warnings=problems,

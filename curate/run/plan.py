@@ -115,7 +115,6 @@ def row_group_units(
     return units, unit_sizes
 
 
-
 def make_plan(
     reader: BaseDiskReader, tasks: int | None, slots: int, bytes_per_task: int | None = None
 ) -> InputPlan:

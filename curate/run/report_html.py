@@ -3,7 +3,9 @@ dropped samples nearest each threshold (thumbnail and text), so a person can jud
 
 `write_html_report(OUTPUT)` reads the run's folder (`funnel` from the stage logs, records from
 `stages/*/data` and `stages/*/excluded`, thresholds from `stages/*/thresholds.json`) and writes
-`OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it.
+`OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it. For PDF pages it adds the
+text routing audit: per reason a page was sent to OCR, a few pages with their image, the text layer and
+the OCR side by side, which one was kept, and the signals behind the decision.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from curate.run.report import StageFunnel, run_funnel
 
 THUMB_SIDE = 160
 TEXT_CHARS = 400
+PAGE_SIDE = 420  # routing audit: a page image large enough to read its lines
+AUDIT_TEXT_CHARS = 1500
 
 
 @dataclass
@@ -186,7 +190,7 @@ def near_threshold(section: ScoreSection, kept: bool, n: int) -> list[ScoredRow]
     return sorted(rows, key=lambda r: r.value, reverse=not kept)[:n]
 
 
-def thumbnail(row: ScoredRow, target: Path, cache: dict) -> bool:
+def thumbnail(row: ScoredRow, target: Path, cache: dict, side: int = THUMB_SIDE) -> bool:
     """Save the record's first image as a small JPEG; False when it has none or it does not decode."""
     from PIL import Image
 
@@ -199,7 +203,7 @@ def thumbnail(row: ScoredRow, target: Path, cache: dict) -> bool:
     try:
         with decoding_image("thumbnail"), Image.open(io.BytesIO(data)) as image:
             image = image.convert("RGB")
-            image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            image.thumbnail((side, side))
         image.save(target, "JPEG", quality=85)
     except ImageError:  # a record image that does not decode gets no thumbnail
         return False
@@ -215,6 +219,9 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.ok{color:#2e7d32}.bad{color:#c6
 .examples{display:grid;grid-template-columns:1fr 1fr;gap:1em}.ex{display:flex;gap:.6em;margin:.5em 0;
 border-bottom:1px solid #eee;padding-bottom:.5em}.ex img{width:auto;max-width:160px;max-height:160px}
 .ex pre{white-space:pre-wrap;font-size:12px;margin:0;max-height:9em;overflow:hidden}.meta{font-size:12px;color:#555}
+.route{display:grid;grid-template-columns:auto 1fr 1fr;gap:.6em;margin:.8em 0;border-bottom:1px solid #eee;
+padding-bottom:.8em}.route img{max-width:420px;border:1px solid #ccc}.route pre{white-space:pre-wrap;
+font-size:11px;margin:0;max-height:30em;overflow:auto;background:#fafafa;padding:4px}.kept{outline:2px solid #2e7d32}
 """
 
 # Counts images that loaded, so a headless browser's DOM dump tells whether the page rendered whole.
@@ -247,6 +254,106 @@ def _example_html(row: ScoredRow, thumb: str | None) -> str:
         f'<div class="ex">{image}<div><div class="meta"><b>{row.value:.4g}</b> · {html.escape(row.record_id)}'
         f"{reason}</div><pre>{text}</pre></div></div>"
     )
+
+
+# ---- PDF text routing audit ----------------------------------------------------------------------
+
+
+@dataclass
+class RoutedPage:
+    """A PDF page record: why it was (or was not) OCRed, and both texts where OCR ran."""
+
+    record_id: str
+    reason: str  # ocr_reason, or "kept without OCR"
+    source: str  # text_source: text_layer, ocr, none
+    layer: str | None
+    ocr: str | None
+    signals: dict
+    file: Path
+    row: int
+
+
+def routed_pages(output: Path, stages: list[str]) -> list[RoutedPage]:
+    """The PDF page records of the first stage that made them (kept ones: the stage's data)."""
+    for stage in stages:
+        pages = []
+        for meta, row in _read_rows(output / "stages" / stage / "data", True):
+            if meta.get("kind") != "page" or "text_source" not in meta:
+                continue
+            source, other = meta["text_source"], meta.get("other_text")
+            ran = other is not None
+            layer = row.text if source == "text_layer" else (other if ran else None)
+            ocr = (other if source == "text_layer" else row.text) if ran else None
+            reason = meta.get("ocr_reason") or "kept without OCR"
+            pages.append(
+                RoutedPage(
+                    row.record_id,
+                    reason,
+                    source,
+                    layer,
+                    ocr,
+                    meta.get("routing_signals") or {},
+                    row.file,
+                    row.row,
+                )  # fmt: skip
+            )
+        if pages:
+            return pages
+    return []
+
+
+def _clip(text: str | None, chars: int = AUDIT_TEXT_CHARS) -> str:
+    if text is None:
+        return "(not run)"
+    text = text.strip() or "(empty)"
+    return html.escape(text[:chars] + (" …" if len(text) > chars else ""))
+
+
+def _routed_html(page: RoutedPage, image: str | None) -> str:
+    picture = f'<img src="{image}" alt="page image">' if image else "<div>(no image)</div>"
+    signals = ", ".join(f"{k} {v}" for k, v in page.signals.items())
+    kept_layer = ' class="kept"' if page.source == "text_layer" else ""
+    kept_ocr = ' class="kept"' if page.source == "ocr" else ""
+    return (
+        f'<div class="meta"><b>{html.escape(page.record_id)}</b> · kept: {html.escape(page.source)}'
+        f"{' · ' + html.escape(signals) if signals else ''}</div>"
+        f'<div class="route">{picture}<div><h4>text layer</h4><pre{kept_layer}>{_clip(page.layer)}</pre></div>'
+        f"<div><h4>OCR</h4><pre{kept_ocr}>{_clip(page.ocr)}</pre></div></div>"
+    )
+
+
+def routing_section(pages: list[RoutedPage], report: Path, examples: int, cache: dict) -> str:
+    """Per routing reason: how many pages, which text was kept, and a few pages with image and texts."""
+    from collections import Counter
+
+    by_reason: dict[str, list[RoutedPage]] = {}
+    for page in pages:
+        by_reason.setdefault(page.reason, []).append(page)
+    rows = []
+    for reason, group in sorted(by_reason.items(), key=lambda kv: (kv[0] == "kept without OCR", -len(kv[1]))):
+        kept = Counter(p.source for p in group)
+        rows.append(
+            f"<tr><td class=l>{html.escape(reason)}</td><td>{len(group)}</td>"
+            f"<td class=l>{html.escape(', '.join(f'{k}: {v}' for k, v in sorted(kept.items())))}</td></tr>"
+        )
+    parts = [
+        "<h2>PDF text routing</h2>",
+        "<p>Why pages were sent to OCR, and which text was kept: the text layer when the page's ink, as OCR "
+        "reads it, confirms the layer's words; else the OCR. The kept text is outlined in green.</p>",
+        "<table><tr><th class=l>reason</th><th>pages</th><th class=l>text kept</th></tr>"
+        + "".join(rows) + "</table>",
+    ]  # fmt: skip
+    (report / "pages").mkdir(exist_ok=True)
+    for n, (reason, group) in enumerate(sorted(by_reason.items())):
+        if reason == "kept without OCR":
+            continue
+        parts.append(f"<h3>{html.escape(reason)} <small>({len(group)} pages)</small></h3>")
+        for i, page in enumerate(group[:examples]):
+            target = f"pages/{n:02d}-{i}.jpg"
+            row = ScoredRow(0.0, True, page.record_id, "", "", page.file, page.row)
+            shown = thumbnail(row, report / target, cache, side=PAGE_SIDE)
+            parts.append(_routed_html(page, target if shown else None))
+    return "".join(parts)
 
 
 def write_html_report(output: str | Path, examples: int = 3) -> Path:
@@ -282,6 +389,9 @@ def write_html_report(output: str | Path, examples: int = 3) -> Path:
             label = f"{title}, nearest the threshold" if section.threshold is not None else title
             columns.append(f"<div><h3>{label}</h3>{''.join(cells) or '<p>none</p>'}</div>")
         parts.append(f'<div class="examples">{"".join(columns)}</div>')
+    routed = routed_pages(output, stages)
+    if routed:
+        parts.append(routing_section(routed, report, examples, media_cache))
     page = (
         f"<!doctype html><html><head><meta charset=utf-8><title>curate report: {html.escape(output.name)}</title>"
         f"<style>{STYLE}</style>{ONLOAD}</head><body>{''.join(parts)}</body></html>"

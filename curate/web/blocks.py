@@ -1,12 +1,17 @@
 """Which text blocks and images of a cleaned page are its main content: a block classifier in the manner of
-jusText (length, link density and stop-word density per block, then context from the neighbours) with a
-content region chosen on the DOM as in Readability (the element holding the most prose net of link text),
-teaser lists (alike cards of a linked headline over a blurb) and repeated blocks dropped.
+jusText (length, link density and prose signs per block, then context from the neighbours) with a content
+region chosen on the DOM as in Readability (the element holding the most prose net of link text), teaser
+lists (alike cards of a linked headline over a blurb) and repeated blocks dropped.
+
+Signals that hold in any script come first: length counted so a Chinese or Thai character weighs as a short
+word, link text by characters, the markup (a <p> is a paragraph, list items and table cells are judged as
+their list or table, headings by what follows them) and the position in the DOM. Stop words (jusText's
+lists) are one sign of prose among others: sentence punctuation is another, and a page mostly in a script
+written without spaces is judged without them.
 
 Thresholds start from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
-link density 0.2) and were tuned on one half of two public labelled sets, the ScrapingHub
-article-extraction-benchmark and trafilatura's evaluation set (see benchmarks/bench_extract.py); the other
-halves are held out."""
+link density 0.2) and are tuned on trafilatura's evaluation set only; every other labelled set in
+benchmarks/bench_extract.py is held out."""
 
 from __future__ import annotations
 
@@ -109,6 +114,14 @@ _CREDIT = re.compile(
     r"^(foto|fotos|photo|photos|bild|bilder|image|images|credit|credits|quelle)\s*(:|via\b|©)", re.I
 )
 _URL = re.compile(r"^(https?://|www\.)\S+$")
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+UNSPACED_WEIGHT = 3
+# sentence punctuation: Latin, CJK full-width, Arabic, Devanagari; Thai has none (a space ends its phrases)
+_PUNCTUATION = re.compile(
+    r"[.,;:!?\u3001\u3002\uff0c\uff01\uff1f\uff1b\u060c\u061f\u0964]|(?<=[\u0e00-\u0e7f])\s(?=[\u0e00-\u0e7f])"
+)
 LANGUAGE_SAMPLE_WORDS = 3000
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
@@ -146,6 +159,10 @@ class Thresholds:
     card_depth: int = 3  # how far above a block its card element may be
     sibling_share: float = 0.2  # a sibling of the content region with this share of its score joins it
     low_stop_weight: float = 0.1  # how much a character of long text without stop words adds to it
+    chars_per_mark: int = 100  # prose has a sentence mark at least every this many characters
+    min_cells: int = 4  # a data table kept with the text around it has at least this many cells
+    cell_link_share: float = 0.5  # ... and fewer of its cells links
+    list_item_length: int = 100  # mean characters of the items of a list of links kept inside the text
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +181,7 @@ def page_stopwords(words: list[str]) -> frozenset[str] | None:
     index = _stopword_index()
     hits = [0] * len(STOPLIST_LANGUAGES)
     counts = Counter(words[:LANGUAGE_SAMPLE_WORDS])  # a sample is enough to tell the language
-    for word in counts.keys() & index.keys():
+    for word in [w for w in counts if w in index]:  # (a keys-view & would walk the whole index)
         n = counts[word]
         for lang in index[word]:
             hits[lang] += n
@@ -179,14 +196,35 @@ def _stoplist(language: int) -> frozenset[str]:
     return frozenset(w for w, langs in _stopword_index().items() if language in langs)
 
 
+def text_length(text: str) -> int:
+    """Characters, a character of a script written without spaces (Chinese, Japanese, Thai...) counting as
+    UNSPACED_WEIGHT: it carries about as much as a short word does, so a paragraph is as long in any script."""
+    if text.isascii():
+        return len(text)
+    unspaced = len(_UNSPACED.findall(text))
+    return len(text) + (UNSPACED_WEIGHT - 1) * unspaced if unspaced else len(text)
+
+
+def _sentence_marks(text: str, length: int, t: Thresholds) -> bool:
+    """Whether the text is punctuated like sentences (commas and full stops in any script), as prose is and
+    menus, tag lists and tables are not."""
+    return len(_PUNCTUATION.findall(text)) * t.chars_per_mark >= length
+
+
+def _mostly_unspaced(texts: list[Block]) -> bool:
+    """Whether most of the page's text is in scripts written without spaces, where stop words say nothing."""
+    chars = sum(len(b.item.text) for b in texts)
+    return sum(len(_UNSPACED.findall(b.item.text)) for b in texts if not b.item.text.isascii()) > 0.3 * chars
+
+
 def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> str:
     text = block.item.text
-    length = len(text)
-    link_density = block.link_chars / max(1, length)
+    length = text_length(text)
+    link_density = block.link_chars / max(1, len(text))
     if length < t.length_low or (block.item.tag in HEADINGS and length < t.length_high):  # judged in context
         return LINKY if link_density > t.short_link_density else SHORT
     if stopwords is None:  # no stop list for this language: length and links decide
-        if link_density > t.max_link_density:
+        if link_density > (t.max_prose_link_density if block.item.tag == "p" else t.max_link_density):
             return LINKY
         return GOOD if length > t.length_high else NEAR_GOOD
     density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
@@ -197,7 +235,8 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         return LINKY
     if density >= t.stopwords_high:
         return GOOD if length > t.length_high else NEAR_GOOD
-    if density >= t.stopwords_low:
+    if density >= t.stopwords_low or (block.item.tag == "p" and _sentence_marks(text, length, t)):
+        # stop words are one sign of prose; sentences in a paragraph are another
         return NEAR_GOOD
     return LOW_STOP
 
@@ -239,7 +278,14 @@ def _content_region(blocks: list[Block], root, t: Thresholds) -> list:
             break
         if score.get(siblings[j], 0.0) > 0:
             last = j
-    region = siblings[chosen[0] : last + 1]  # with the headings and figures between them
+    first = chosen[0]
+    # and sections before the first scoring one, back to the first link text (a lead, an intro list)
+    for j in range(first - 1, -1, -1):
+        if score.get(siblings[j], 0.0) < 0:
+            break
+        if score.get(siblings[j], 0.0) > 0:
+            first = j
+    region = siblings[first : last + 1]  # with the headings and figures between them
     return _with_head(blocks, region, score)
 
 
@@ -301,9 +347,48 @@ def _teaser_cards(blocks: list[Block], t: Thresholds) -> set:
     groups: dict = {}
     for el, linked in link_chars.items():
         parent = el.getparent()
-        if parent is not None and count[el] >= 2 and linked >= t.card_link_share * chars[el]:
+        # a table's rows are records (a linked name next to its figures), not teasers
+        if (
+            el.tag not in ROWS
+            and parent is not None
+            and count[el] >= 2
+            and linked >= t.card_link_share * chars[el]
+        ):
             groups.setdefault((parent, el.tag, el.get("class")), []).append(el)
     return {el for cards in groups.values() if len(cards) >= t.min_cards for el in cards}
+
+
+CELLS = ("td", "th")
+ROWS = ("tr", "td", "th", "tbody", "thead")
+
+
+def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: list, t: Thresholds) -> bool:
+    """Lists and tables with the article's text on both sides are part of it: a list of long linked items
+    (references, software, sources) and a data table whose linked cells (a product's name) are fewer than
+    the others. Their link-text blocks become LOW_STOP, in place. Whether any changed."""
+    changed, i = False, 0
+    while i < len(texts):
+        cell = texts[i].item.tag in CELLS
+        if texts[i].item.tag != "li" and not cell:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(texts) and (
+            texts[j + 1].item.tag in CELLS if cell else texts[j + 1].item.tag == "li"
+        ):
+            j += 1
+        items = texts[i : j + 1]
+        linky = [k for k in range(i, j + 1) if kinds[k] == LINKY]
+        if cell:
+            belongs = len(items) >= t.min_cells and len(linky) < t.cell_link_share * len(items)
+        else:
+            belongs = sum(text_length(b.item.text) for b in items) >= t.list_item_length * len(items)
+        if linky and belongs and before[i] in POSITIVE and after[j] in POSITIVE:
+            for k in linky:
+                kinds[k] = LOW_STOP
+            changed = True
+        i = j + 1
+    return changed
 
 
 def _in_any(el, elements: set, depth: int) -> bool:
@@ -324,6 +409,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     for block in texts:
         block.words = block.item.text.lower().split()
     stopwords = page_stopwords([w for b in texts for w in b.words])
+    if stopwords is not None and _mostly_unspaced(texts):  # a few English menu words on a Chinese page
+        stopwords = None
     for block in texts:
         block.kind = _classify(block, stopwords, t)
         if block.kind == LINKY and block.item.tag == "figcaption":  # an attribution's links: neutral
@@ -342,6 +429,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
     texts = [b for b in blocks if b.is_text]
     kinds = [b.kind for b in texts]
     before, after = _anchors(kinds, 1), _anchors(kinds, -1)
+    if _enclosed_lists(texts, kinds, before, after, t):
+        before, after = _anchors(kinds, 1), _anchors(kinds, -1)
     # for short blocks, a short line of links ("Read more: ...") inside the text does not break it
     see_through = [
         SHORT if k == LINKY and len(b.item.text) < t.short_link_line else k
@@ -366,6 +455,15 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         ),
         len(texts),
     )
+    lone_blurbs = [
+        k == NEAR_GOOD
+        and before[i] not in POSITIVE
+        and after[i] not in POSITIVE
+        and LINKY in (before[i], after[i])
+        for i, k in enumerate(kinds)
+    ]
+    # teasers come in lists; one or two paragraphs between menus are a short page's body
+    blurb_count = sum(lone_blurbs)
     for i, kind in enumerate(kinds):
         text = texts[i].item.text
         if i >= end and kind != GOOD:  # teaser lines and blurbs; a long paragraph may still be the text's
@@ -390,9 +488,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 keep_text.append(
                     short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text)
                 )
-        elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links
-            alone = before[i] not in POSITIVE and after[i] not in POSITIVE
-            keep_text.append(not (alone and LINKY in (before[i], after[i])))
+        elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links, one of several alike
+            keep_text.append(not (lone_blurbs[i] and blurb_count >= t.min_cards))
         else:
             keep_text.append(True)
     final, text_i = [], 0

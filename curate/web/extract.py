@@ -48,7 +48,8 @@ DROP_TAGS = {
     "audio",
     "math",
 }
-NEVER_TEXT = ("script", "style", "noscript", "template", "svg", "math", "head")
+# (<rt>, <rp>: the reading aids of ruby text, furigana over Japanese kanji, not words of the text)
+NEVER_TEXT = ("script", "style", "noscript", "template", "svg", "math", "head", "rt", "rp")
 # dropped whatever their size; other DROP_TAGS (e.g. an ASP.NET <form> around the whole page) are kept
 # when they hold more than half of the page's words
 ALWAYS_DROP = DROP_TAGS - {"form", "aside", "footer", "nav", "header"}
@@ -136,6 +137,9 @@ FURNITURE_WORDS = {
     "published",
     "updated",
 }
+# names of comment sections: prose, but not the page's content
+COMMENT_WORDS = {"comment", "comments", "respond", "disqus", "reply", "replies", "discussion"}
+PROSE_CHARS = 800  # characters of <p> text that make an element named like boilerplate worth judging
 INLINE_TAGS = {
     "span",
     "time",
@@ -240,15 +244,31 @@ class Page:
 # ---- charset ----------------------------------------------------------------------------------
 
 
+# labels that browsers read as a superset encoding (the WHATWG Encoding Standard): a page declaring gb2312
+# routinely holds GBK characters, one declaring shift_jis Windows-31J ones
+_BROWSER_CHARSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "big5": "big5hkscs",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "tis-620": "cp874",
+    "iso8859_11": "cp874",
+    "iso8859_9": "cp1254",
+}
+
+
 def _usable(charset: str | None) -> str | None:
     import codecs
 
     if not charset:
         return None
     try:
-        return codecs.lookup(charset.strip().lower()).name
+        name = codecs.lookup(charset.strip().lower()).name
     except LookupError:
         return None
+    return _BROWSER_CHARSETS.get(name, name)
 
 
 def detect_charset(data: bytes, declared: str | None = None) -> str:
@@ -374,6 +394,27 @@ def _boilerplate_names(classes: str, ids: str) -> bool:
     return any(_boilerplate_name(n) for n in names) and not any(_content_name(n) for n in names)
 
 
+def _holds_content(el) -> bool:
+    """Whether `el` holds paragraphs of prose whatever its names say (PROSE_CHARS characters of <p> text,
+    almost none of it links): then the block classifier judges it, in context.
+    A comment section holds prose too, so its names still decide."""
+    attrib = el.attrib
+    if _comment_names(attrib.get("class", ""), attrib.get("id", "")):
+        return False
+    chars = links = 0
+    for p in el.iterfind(".//p"):
+        text = etree.tostring(p, method="text", encoding="unicode", with_tail=False)
+        chars += len(text.strip())
+        links += sum(len("".join(a.itertext()).strip()) for a in p.iterfind(".//a"))
+    return chars >= PROSE_CHARS and links <= 0.1 * chars
+
+
+@lru_cache(maxsize=1 << 16)
+def _comment_names(classes: str, ids: str) -> bool:
+    words = _NAME_SPLIT.split(f"{classes} {ids}".lower())
+    return any(w in COMMENT_WORDS for w in words)
+
+
 def _remove(el) -> None:
     """Remove an element but keep its tail text, which belongs to the parent."""
     parent = el.getparent()
@@ -424,7 +465,7 @@ def clean_tree(doc, max_share: float = 0.5):
             elif _is_boilerplate(el):
                 if el.tag not in ALWAYS_DROP:
                     total = _words(body) if total is None else total
-                    if _words(el) > max_share * total:
+                    if _words(el) > max_share * total or (el.tag not in DROP_TAGS and _holds_content(el)):
                         stack.append(el)
                         continue
                 _remove(el)
