@@ -9,13 +9,19 @@ the pages stage reading and writing S3 vs local disk.
 2. The pages stage on the born-digital PDFs, local disk vs the same input and output on the local S3
    server (moto, in this process): pages/s, goal >= 0.8x. Also the per-core rates the README's
    Docmatix-scale estimate uses.
+3. The driver's overhead: the pages stage with CURATE_BENCH_DRIVER_TASKS (default 200; the goal is stated
+   at 2,000) one-page PDFs, one a task, on the local two-node Ray cluster (curate.run.testing) with input and
+   output on the S3 server: seconds in planning, ledger, funnel and lock as a share of the stage (goal
+   < 5%), and object-store requests per input file (driver and tasks).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -25,6 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 FILES, TASKS, WORKERS = 1000, 200, 2
+# tasks of the driver-overhead run (the issue's figure is at 2,000: CURATE_BENCH_DRIVER_TASKS=2000, ~10 min here)
+DRIVER_TASKS = int(os.environ.get("CURATE_BENCH_DRIVER_TASKS", "200"))
 
 
 class CountingS3:
@@ -34,6 +42,7 @@ class CountingS3:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         self.lists: list[str] = []
+        self.requests: list[tuple[float, str]] = []  # (time, method) of every request
         self._lock = threading.Lock()
         outer = self
 
@@ -54,6 +63,7 @@ class CountingS3:
 
                 def counting(environ, start_response):
                     query = environ.get("QUERY_STRING", "")
+                    outer.requests.append((time.perf_counter(), environ["REQUEST_METHOD"]))
                     if environ["REQUEST_METHOD"] == "GET" and ("list-type" in query or "prefix=" in query):
                         with outer._lock:
                             outer.lists.append(query)
@@ -209,6 +219,108 @@ def local_vs_s3(s3: CountingS3) -> None:
     )
 
 
+class Timers:
+    """Seconds spent in named driver functions, by wrapping them where the runner looks them up."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.windows: list[tuple[float, float]] = []  # when the tasks ran (executor.run)
+        self._undo: list = []
+
+    def wrap(self, owner, attribute: str, name: str, window: bool = False) -> None:
+        original = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                ended = time.perf_counter()
+                self.seconds[name] = self.seconds.get(name, 0.0) + ended - started
+                if window:
+                    self.windows.append((started, ended))
+
+        setattr(owner, attribute, timed)
+        self._undo.append((owner, attribute, original))
+
+    def restore(self) -> None:
+        for owner, attribute, original in reversed(self._undo):
+            setattr(owner, attribute, original)
+
+
+def driver_overhead(s3: CountingS3, tasks: int) -> None:
+    """The pages stage with one one-page PDF a task on the two-node Ray cluster (curate.run.testing), input
+    and output in the S3 server: where the driver's own time goes (connect, planning, ledger, funnel,
+    lock) against the stage's, and the object-store requests per input file, the driver's (outside the
+    tasks' run) and the tasks'."""
+    import fsspec
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.executor.ray import RayPipelineExecutor
+
+    import curate.run.executors
+    import curate.run.report
+    import curate.run.runner
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
+    from curate.run.testing import ray_cluster
+    from pipelines import get_recipe
+
+    fs = fsspec.filesystem("s3")
+    data = one_page_pdf()
+    fs.pipe({f"bench/driver/{i // 100:03d}/{i:05d}.pdf": data for i in range(tasks)})
+    timers = Timers()
+    timers.wrap(curate.run.executors, "connect_ray", "connect to Ray")
+    timers.wrap(curate.run.executors, "plan_tasks", "planning (listing, plan)")
+    timers.wrap(curate.run.runner.ledger, "check_input", "ledger")
+    timers.wrap(curate.run.runner, "_close_ledger", "ledger")
+    timers.wrap(curate.run.report, "run_funnel", "funnel")
+    timers.wrap(curate.run.report, "write_funnel_json", "funnel")
+    timers.wrap(curate.run.runner.OutputLock, "acquire", "lock")
+    timers.wrap(curate.run.runner.OutputLock, "release", "lock")
+    timers.wrap(RayPipelineExecutor, "run", "tasks (executor.run)", window=True)
+    timers.wrap(LocalPipelineExecutor, "run", "tasks (executor.run)", window=True)
+    saved = dict(os.environ)
+    executor = "two-node Ray cluster (1 CPU each)"
+    try:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+            try:
+                cluster = stack.enter_context(ray_cluster(Path(tmp), nodes=2, cpus_per_node=1))
+                os.environ.update(cluster.env)
+                config = ExecutorConfig("ray", ray_address=cluster.address, tasks=tasks)
+            except subprocess.CalledProcessError as exc:  # `ray start` timed out on a loaded machine
+                reason = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
+                executor = f"local executor, {WORKERS} workers (the Ray cluster did not start: {reason})"
+                config = ExecutorConfig("local", workers=WORKERS, tasks=tasks)
+            first = len(s3.requests)
+            started = time.perf_counter()
+            run_recipe(get_recipe("pdf-pages"), "s3://bench/driver", "s3://bench/out-driver", config, "pages",
+                       {"ocr": False})  # fmt: skip
+            wall = time.perf_counter() - started
+            import ray
+
+            ray.shutdown()
+    finally:
+        timers.restore()
+        os.environ.clear()
+        os.environ.update(saved)
+    requests = s3.requests[first:]
+    inside = sum(1 for t, _ in requests if any(a <= t <= b for a, b in timers.windows))
+    print(f"driver overhead: {tasks} one-page PDFs, {tasks} tasks, {executor}, S3 in and out:")
+    print(f"  stage wall time                   {wall:7.1f} s")
+    for name, seconds in sorted(timers.seconds.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<33} {seconds:7.2f} s   {seconds / wall:6.1%}")
+    own = sum(v for k, v in timers.seconds.items() if not k.startswith(("tasks", "connect")))
+    other = wall - sum(timers.seconds.values())
+    print(
+        f"  driver overhead (planning, ledger, funnel, lock): {own / wall:.1%} of the stage (goal < 5%);"
+        f" unaccounted driver time {other:.1f}s ({other / wall:.1%}: stage build, run.json, stage finish)"
+    )
+    print(
+        f"  object-store requests per input file: {len(requests) / tasks:.1f} "
+        f"(driver, outside the tasks: {(len(requests) - inside) / tasks:.2f}; during the tasks: {inside / tasks:.1f})"
+    )
+
+
 def main() -> None:
     if not SHARED.is_dir():
         print(f"skipped: no test data at {SHARED}")
@@ -222,6 +334,7 @@ def main() -> None:
     with CountingS3() as s3:
         planning(s3)
         local_vs_s3(s3)
+        driver_overhead(s3, DRIVER_TASKS)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 grounding check on real OCR text, and our qa stage vs a plain concurrent client (same prompts, same server,
 same run) with the acceptance figures on ../shared/data/pdf/born_digital.
 
-Parts (CURATE_BENCH_DOCMATIX=grounding,labels,throughput; default all):
+Parts (CURATE_BENCH_DOCMATIX=test,grounding,labels,throughput; default all):
+- test: the test split (benchmarks/docmatix_test_split.py): precision of kept pairs and good pairs per
+  input page per collection of PDFs no check was tuned on, next to the tuning split's, with LLM seconds and
+  generated tokens per kept and per good pair; from the stored pairs of each run and their labels (no LLM).
 - grounding: `synth.checks.grounding` on real (OCR text, question, human answer) triples of DocVQA: the
   300-question sample with Tesseract and a second OCR's text in github.com/IriventiBharath/
   High-Level-Computer-Vision-Project (results/OCR_tesseract_results.csv, results/OCR_VRDU_results.csv;
@@ -741,7 +744,11 @@ def compare_generation(names: list[str]) -> None:
 
 
 def main() -> None:
-    parts = os.environ.get("CURATE_BENCH_DOCMATIX", "grounding,labels,throughput").split(",")
+    parts = os.environ.get("CURATE_BENCH_DOCMATIX", "test,grounding,labels,throughput").split(",")
+    if "test" in parts:
+        from benchmarks.docmatix_test_split import bench_test_split
+
+        bench_test_split()
     if "grounding" in parts:
         bench_grounding()
     pdfs = Path(os.environ.get("CURATE_BENCH_PDFS", REPO.parent / "shared" / "data" / "pdf" / "born_digital"))

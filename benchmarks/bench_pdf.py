@@ -1,8 +1,14 @@
-"""PDF pages stage vs a plain PyMuPDF loop doing the same text + render work, and OCR vs plain pytesseract.
+"""The pages stage vs plain loops doing the same work, with 1 and 2 processes, in the same run.
 
     python -m benchmarks pdf        (or `make bench`)
 
-Goals: our stage at >= 0.9x the plain loop per worker, >= 1.8x with 2 workers vs 1.
+Born-digital pages: the stage with OCR off vs a plain PyMuPDF loop (text layer + render to PNG).
+Scanned pages: the stage vs a plain render + `pytesseract.image_to_string` loop (OMP_THREAD_LIMIT=1).
+Each variant runs in a fresh process, start-up and imports included, as a user's run pays them; the
+plain 2-process run is a pool of 2 over the same files. Variants take turns for CURATE_BENCH_ROUNDS
+rounds (default 3); each ratio is the median over rounds with its spread (benchmarks/measure.py).
+Goals: ours with N workers >= 0.9x the plain N-process run's pages per CPU-second, N = 1, 2; for OCR also
+>= 0.9x per worker in wall time.
 """
 
 from __future__ import annotations
@@ -10,81 +16,69 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
-from datetime import datetime
 from pathlib import Path
+
+from benchmarks.measure import in_child, interleaved, ratios, spread, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 COPIES = 3  # the born-digital set is ~35 pages; repeat it so each measurement lasts seconds
-REPEATS = 2  # best of: a single run on a shared machine can be 15% off
+ROUNDS = int(os.environ.get("CURATE_BENCH_ROUNDS", "3"))
+SCANS = ("linn.pdf", "ocr_test.pdf", "c02-22.pdf", "issue-203-decimalize.pdf")
 
 
-def _input_folder(source: Path, copies: int, dest: Path) -> Path:
+def _input_folder(source: Path, copies: int, dest: Path, names: tuple[str, ...] = ()) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    files = [source / n for n in names] if names else sorted(source.glob("*.pdf"))
     for i in range(copies):
-        for pdf in sorted(source.glob("*.pdf")):
+        for pdf in files:
             shutil.copy(pdf, dest / f"{i}_{pdf.name}")
     return dest
 
 
-def plain_pymupdf(folder: Path, dpi: int = 150, render_max_side: int = 2940) -> int:
-    """The same work without the pipeline: text layer + render to PNG, page by page."""
+def _plain_file(path: str, ocr: bool, dpi: int = 150, render_max_side: int = 2940) -> int:
+    """The same work without the pipeline, one PDF: text layer + render to PNG, or render + Tesseract."""
     import pymupdf
 
     from curate.pdf.reader import render_scale
 
     pages = 0
-    for path in sorted(folder.glob("*.pdf")):
-        with pymupdf.open(path) as pdf:
-            for page in pdf:
-                zoom = render_scale(
-                    page.rect.width, page.rect.height, dpi, render_max_side, render_max_side * render_max_side
-                )
+    with pymupdf.open(path) as pdf:
+        for page in pdf:
+            if ocr:
+                import pytesseract
+                from PIL import Image
+
+                pix = page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
+                pytesseract.image_to_string(Image.frombytes("L", (pix.width, pix.height), pix.samples))
+            else:
+                side = render_max_side
+                zoom = render_scale(page.rect.width, page.rect.height, dpi, side, side * side)
                 page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False).tobytes("png")
                 page.get_text("text")
-                pages += 1
+            pages += 1
     return pages
 
 
-def _plain_one_file(path: Path) -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        shutil.copy(path, folder)
-        return plain_pymupdf(Path(folder))
+def plain(folder: str, processes: int, ocr: bool) -> int:
+    """The plain loop over the folder's PDFs: in this process, or a pool of `processes`, one PDF a job."""
+    from functools import partial
 
-
-def plain_pymupdf_pool(folder: Path, processes: int) -> tuple[int, float]:
-    """The plain loop over a warm process pool, one PDF a job: what these cores give at best."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    files = sorted((str(p) for p in Path(folder).glob("*.pdf")), key=lambda p: -os.path.getsize(p))
+    work = partial(_plain_file, ocr=ocr)
+    if processes == 1:
+        return sum(map(work, files))
     from multiprocessing import get_context
 
-    files = sorted(folder.glob("*.pdf"), key=lambda p: -p.stat().st_size)
-    with get_context("forkserver").Pool(processes) as pool:
-        pool.map(_plain_one_file, files[:processes])  # warm: imports done before timing
-        started = time.perf_counter()
-        pages = sum(pool.imap_unordered(_plain_one_file, files))
-        return pages, time.perf_counter() - started
+    with get_context("fork").Pool(processes) as pool:
+        return sum(pool.imap_unordered(work, files))
 
 
-def plain_pytesseract(folder: Path, dpi: int = 300) -> int:
-    import pymupdf
-    import pytesseract
-    from PIL import Image
+def ours(folder: str, workers: int, options: dict) -> dict:
+    """The pages stage of the pdf-pages recipe, as `curate run pdf-pages --stage pages` runs it."""
+    import time
 
-    pages = 0
-    for path in sorted(folder.glob("*.pdf")):
-        with pymupdf.open(path) as pdf:
-            for page in pdf:
-                pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
-                pytesseract.image_to_string(Image.frombytes("L", (pix.width, pix.height), pix.samples))
-                pages += 1
-    return pages
-
-
-def our_stage(folder: Path, workers: int, options: dict | None = None) -> int:
-    return our_stage_timed(folder, workers, options)[0]
-
-
-def our_stage_timed(folder: Path, workers: int, options: dict | None = None) -> tuple[int, float, float]:
-    """(pages kept, wall seconds, seconds before the first task started: process start-up and imports)."""
     from curate.recipe import StageContext
     from curate.run.executors import ExecutorConfig
     from curate.run.report import stage_funnel
@@ -92,28 +86,27 @@ def our_stage_timed(folder: Path, workers: int, options: dict | None = None) -> 
     from pipelines.pdf_pages import pages_stage
 
     with tempfile.TemporaryDirectory() as out:
-        ctx = StageContext("pages", str(folder), Path(out), options or {})
-        started = time.time()
+        ctx = StageContext("pages", folder, Path(out), options)
+        started = time.perf_counter()
         run_stage(pages_stage(), ctx, ExecutorConfig("local", workers=workers))
-        wall = time.time() - started
-        return stage_funnel(ctx.stage_dir).kept, wall, _first_task_start(ctx.logs_dir / "logs") - started
+        return {"items": stage_funnel(ctx.stage_dir).kept, "stage_seconds": time.perf_counter() - started}
 
 
-def _first_task_start(task_logs: Path) -> float:
-    """Earliest timestamp in datatrove's task logs (each line starts `YYYY-MM-DD HH:MM:SS.mmm`)."""
-    first_lines = (log.read_text().split(" | ", 1)[0] for log in task_logs.glob("task_*.log"))
-    return min(datetime.strptime(line, "%Y-%m-%d %H:%M:%S.%f").timestamp() for line in first_lines)
-
-
-def best_of(repeats: int, fn, *args) -> tuple[int, float, float]:
-    """The fastest of `repeats` runs (its 2nd item is seconds): noise on a shared machine only adds time."""
-    return min((fn(*args) for _ in range(repeats)), key=lambda run: run[1])
-
-
-def timed(fn, *args, **kwargs) -> tuple[int, float]:
-    started = time.perf_counter()
-    n = fn(*args, **kwargs)
-    return n, time.perf_counter() - started
+def _report(title: str, runs: dict, pairs: list[tuple[str, str, str, float]]) -> None:
+    print(title)
+    for name, rs in runs.items():
+        pages = {r.items for r in rs}
+        print(
+            f"  {name:<34} {spread([r.per_wall for r in rs], ' p/s', 1):<24} "
+            f"{spread([r.per_cpu for r in rs], ' p/CPU-s', 1):<28} peak {max(r.peak_rss for r in rs) / 2**20:5.0f} MB"
+            f"   pages {sorted(pages)}"
+        )
+    for ours_name, base_name, metric, goal in pairs:
+        values = ratios(
+            [getattr(r, metric) for r in runs[ours_name]], [getattr(r, metric) for r in runs[base_name]]
+        )
+        what = "pages/CPU-s" if metric == "per_cpu" else "pages/s"
+        print(f"  {ours_name} / {base_name}, {what}: {spread(values)}   {verdict(values, goal)}")
 
 
 def main() -> None:
@@ -122,54 +115,64 @@ def main() -> None:
         return
     os.environ["OMP_THREAD_LIMIT"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
-        text_pdfs = _input_folder(SHARED / "pdf" / "born_digital", COPIES, Path(tmp))
-        plain_pymupdf(SHARED / "pdf" / "born_digital")  # warm up: imports, fonts, file cache
-        same_work = {"ocr": False}  # the plain loop does not OCR the one image-only page in the set
-        base_n, base_s = best_of(REPEATS, timed, plain_pymupdf, text_pdfs)
-        one_n, one_s, _ = best_of(REPEATS, our_stage_timed, text_pdfs, 1, same_work)
-        # pages made in this process, without the page worker that enforces max_seconds_per_page
-        unlimited = {**same_work, "max_seconds_per_page": 0}
-        inproc_n, inproc_s, _ = best_of(REPEATS, our_stage_timed, text_pdfs, 1, unlimited)
-        two_n, two_s, two_startup = best_of(REPEATS, our_stage_timed, text_pdfs, 2, same_work)
-        pool_n, pool_s = plain_pymupdf_pool(text_pdfs, 2)
-    assert base_n == one_n == two_n == pool_n == inproc_n, (base_n, one_n, two_n, pool_n, inproc_n)
-    base, one, two = base_n / base_s, one_n / one_s, two_n / two_s
-    print(f"text + render, {base_n} born-digital pages at 150 dpi (PNG):")
-    print(f"  plain PyMuPDF loop (1 process)   {base:7.1f} pages/s")
-    print(f"  our pages stage, 1 worker        {one:7.1f} pages/s   ratio {one / base:.2f}x   (goal >= 0.9x)")
-    inproc = inproc_n / inproc_s
-    print(
-        f"    pages in-process (no page limit) {inproc:5.1f} pages/s   page worker costs {1 - one / inproc:+.0%}"
-        "   (max_seconds_per_page=0)"
-    )
-    print(
-        f"  our pages stage, 2 workers       {two:7.1f} pages/s   vs 1 worker {two / one:.2f}x   (goal >= 1.8x)"
-    )
-    steady = two_n / (two_s - two_startup)
-    print(
-        f"    of which worker start-up       {two_startup:7.2f} s         once workers are up: {steady:.1f} pages/s,"
-        f" {steady / one:.2f}x"
-    )
-    pool = pool_n / pool_s
-    print(
-        f"  plain loop, warm 2-process pool  {pool:7.1f} pages/s   vs 1 process {pool / base:.2f}x"
-        "   (the cores' ceiling, no start-up)"
-    )
+        text = str(_input_folder(SHARED / "pdf" / "born_digital", COPIES, Path(tmp) / "text"))
+        scans = str(_input_folder(SHARED / "pdf" / "scanned", 1, Path(tmp) / "scans", SCANS))
+        off = {"ocr": False}  # the plain loop does not OCR the one image-only page in the set
+        runs = interleaved(
+            {
+                "plain, 1 process": lambda: in_child("benchmarks.bench_pdf:plain", text, 1, False),
+                "ours, 1 worker": lambda: in_child("benchmarks.bench_pdf:ours", text, 1, off),
+                "ours, 1 worker, no page limit": lambda: in_child(
+                    "benchmarks.bench_pdf:ours", text, 1, {**off, "max_seconds_per_page": 0}
+                ),
+                "plain, 2 processes": lambda: in_child("benchmarks.bench_pdf:plain", text, 2, False),
+                "ours, 2 workers": lambda: in_child("benchmarks.bench_pdf:ours", text, 2, off),
+            },
+            ROUNDS,
+        )
+        _report(
+            f"born-digital pages, text + render at 150 dpi (PNG), OCR off; {ROUNDS} rounds, median [spread]:",
+            runs,
+            [
+                ("ours, 1 worker", "plain, 1 process", "per_cpu", 0.9),
+                ("ours, 2 workers", "plain, 2 processes", "per_cpu", 0.9),
+                ("ours, 1 worker", "plain, 1 process", "per_wall", 0.9),
+                ("ours, 2 workers", "plain, 2 processes", "per_wall", 0.9),
+                ("ours, 1 worker", "ours, 1 worker, no page limit", "per_cpu", 0.9),
+            ],
+        )
+        scaling = ratios(
+            [r.per_wall for r in runs["ours, 2 workers"]], [r.per_wall for r in runs["ours, 1 worker"]]
+        )
+        plain_scaling = ratios(
+            [r.per_wall for r in runs["plain, 2 processes"]], [r.per_wall for r in runs["plain, 1 process"]]
+        )
+        print(f"  2 workers vs 1: ours {spread(scaling)}, plain {spread(plain_scaling)}")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        scans = Path(tmp)
-        for name in ("linn.pdf", "ocr_test.pdf", "c02-22.pdf", "issue-203-decimalize.pdf"):
-            shutil.copy(SHARED / "pdf" / "scanned" / name, scans / name)
-        plain_n, plain_s = timed(plain_pytesseract, scans)
-        ocr_one_n, ocr_one_s = timed(our_stage, scans, 1)
-        ocr_two_n, ocr_two_s = timed(our_stage, scans, 2)
-    plain, ocr1, ocr2 = plain_n / plain_s, ocr_one_n / ocr_one_s, ocr_two_n / ocr_two_s
-    print(f"OCR, {plain_n} scanned pages at 300 dpi (OMP_THREAD_LIMIT=1):")
-    print(f"  plain pytesseract loop           {plain:7.2f} pages/s")
-    print(
-        f"  our pages stage, 1 worker        {ocr1:7.2f} pages/s   ratio {ocr1 / plain:.2f}x (also renders + reads layout)"
-    )
-    print(f"  our pages stage, 2 workers       {ocr2:7.2f} pages/s   ratio {ocr2 / plain:.2f}x")
+        runs = interleaved(
+            {
+                "plain pytesseract, 1 process": lambda: in_child(
+                    "benchmarks.bench_pdf:plain", scans, 1, True
+                ),
+                "ours, 1 worker": lambda: in_child("benchmarks.bench_pdf:ours", scans, 1, {}),
+                "plain pytesseract, 2 processes": lambda: in_child(
+                    "benchmarks.bench_pdf:plain", scans, 2, True
+                ),
+                "ours, 2 workers": lambda: in_child("benchmarks.bench_pdf:ours", scans, 2, {}),
+            },
+            ROUNDS,
+        )
+        _report(
+            f"OCR, scanned pages ({', '.join(SCANS)}) at 300 dpi; ours also renders the page image and "
+            "reads the layout; median [spread]:",
+            runs,
+            [
+                ("ours, 1 worker", "plain pytesseract, 1 process", "per_wall", 0.9),
+                ("ours, 2 workers", "plain pytesseract, 2 processes", "per_wall", 0.9),
+                ("ours, 1 worker", "plain pytesseract, 1 process", "per_cpu", 0.9),
+                ("ours, 2 workers", "plain pytesseract, 2 processes", "per_cpu", 0.9),
+            ],
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ ROWS_PER_BATCH = 64
 # a work unit that is part of a Parquet file: `file::rg=START-END` (row groups START..END-1)
 ROW_GROUPS = "::rg="
 
+
 def split_unit(unit: str) -> tuple[str, range | None]:
     """(file, row groups or None for the whole file) of a work unit."""
     name, _, groups = unit.partition(ROW_GROUPS)

@@ -192,7 +192,11 @@ class Recipe:
     options: Sequence[Option] = ()
 
     def open_services(
-        self, options: dict[str, Any], stages: list[str], executor: str = "local", ray_address: str | None = None
+        self,
+        options: dict[str, Any],
+        stages: list[str],
+        executor: str = "local",
+        ray_address: str | None = None,
     ):
         """`executor` and `ray_address` tell services where the tasks run (RUN_FACTS)."""
         where = {"executor": executor, "ray_address": ray_address}

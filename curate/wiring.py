@@ -64,7 +64,9 @@ class StepSpec:
     def switch_option(self) -> Option | None:
         if self.switch is None:
             return None
-        return Option(self.switch, bool, self.enabled_by_default, help=f"{self.description} (false: left out)")
+        return Option(
+            self.switch, bool, self.enabled_by_default, help=f"{self.description} (false: left out)"
+        )
 
     @property
     def all_options(self) -> tuple[Option, ...]:

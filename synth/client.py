@@ -22,10 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from loguru import logger
 
 from curate.errors import LLMResponseError, UserError
 from curate.net import Deadline, DeadlineAdapter
 from curate.secrets import redact_text, redact_url, split_credentials
+
+# the start check waits this long in all for a server that is up but busy (a CPU llama.cpp server
+# answers /v1/models only between two completions, which take 10-60 s each on 2 cores)
+BUSY_PATIENCE = 300.0
+BUSY_STATUS = (502, 503, 504)  # a proxy in front of a busy or still-loading server
+# the request that learns how a server takes a schema: a reply that would not be JSON unless constrained
+PROBE_MESSAGES = [{"role": "user", "content": "Say hello in three words."}]
+PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+PROBE_TOKENS = 8
 
 
 class ServerUnavailable(UserError, RuntimeError):
@@ -201,24 +211,86 @@ class ChatClient:
             started = list(self._in_flight.values())
         return len(started), (time.monotonic() - min(started)) if started else 0.0
 
-    def check(self, read_timeout: float = 10) -> list[str]:
-        """The served model ids; raises ServerUnavailable with what to do if nothing answers.
-        `read_timeout`: how long a server that accepted the connection may take (a busy llama.cpp
-        server answers the listing only between two completions)."""
+    def check(self, read_timeout: float = 10, patience: float = BUSY_PATIENCE) -> list[str]:
+        """The served model ids; raises ServerUnavailable with what to do if no server answers.
+
+        Nothing listening (connection refused, unknown host, no route, connect timeout) is "absent" and
+        fails at once. A server that accepted the connection but does not answer within `read_timeout`,
+        or answers 502/503/504, is busy (a single-threaded llama.cpp server answers the listing only
+        between two completions): asked again with growing waits until `patience` seconds have passed
+        in all, then the error says it is busy."""
         url = f"{self.base_url}/models"
-        try:
-            response = self.session.get(url, timeout=(10, read_timeout))
+        started, wait, tries, problem = time.monotonic(), read_timeout, 0, ""
+        while True:
+            tries += 1
+            try:
+                response = self.session.get(url, timeout=(10, wait))
+                if response.status_code in (401, 403):
+                    raise ServerRefused.of(self.shown_url, response)
+                if response.status_code not in BUSY_STATUS:
+                    response.raise_for_status()
+                    return [m.get("id", "") for m in response.json().get("data", [])]
+                problem = f"HTTP {response.status_code}"
+            except requests.ReadTimeout:
+                problem = f"no answer within {wait:.0f} s"
+            except (requests.RequestException, ValueError) as exc:
+                raise ServerUnavailable(
+                    f"no OpenAI-compatible LLM server answers at {self.shown_url} "
+                    f"({type(exc).__name__}: {redact_text(str(exc))}). "
+                    "Start one (`curate serve-llm` on a GPU machine, or any server with /v1/chat/completions), "
+                    "or leave llm_url unset to use the embedded llama.cpp server."
+                ) from exc
+            waited = time.monotonic() - started
+            left = patience - waited
+            if left <= 0:
+                raise ServerUnavailable(
+                    f"the LLM server at {self.shown_url} is up but busy: it accepted the connection and did not "
+                    f"answer {url.removeprefix(self.base_url)} in {waited:.0f} s ({tries} tries; last: {problem}). "
+                    "Wait for its current work to end (or give it more capacity), then rerun."
+                )
+            logger.warning(
+                f"the LLM server at {self.shown_url} is busy ({problem}); asking again, for up to "
+                f"{left:.0f} s more"
+            )
+            time.sleep(min(self.backoff, left))
+            wait = max(1.0, min(wait * 2, patience - (time.monotonic() - started)))
+
+    def structured_output(self, patience: float = BUSY_PATIENCE) -> str:
+        """How this server takes schema-constrained JSON, learnt from the server itself: "openai"
+        (`response_format` type `json_schema`: vLLM, OpenAI, llama.cpp's own llama-server), "llama"
+        (type `json_object` with a `schema`: llama-cpp-python's server, which answers `json_schema` with
+        HTTP 500) or "none". One tiny request per kind, in that order; a kind counts when the server
+        accepts it and its reply to a prompt that asks for no JSON is JSON anyway (so a server that
+        ignores the format is not taken for one that honours it). `patience`: seconds a busy server may
+        take to answer one of them."""
+        from synth import prompts
+
+        url = f"{self.base_url}/chat/completions"
+        for kind in ("openai", "llama"):
+            fmt = prompts.response_format(kind, schema=PROBE_SCHEMA, name="probe")
+            payload = self.payload(
+                PROBE_MESSAGES, max_tokens=PROBE_TOKENS, temperature=0.0, response_format=fmt
+            )
+            try:
+                response = self.session.post(url, json=payload, timeout=(10, patience))
+            except requests.RequestException as exc:
+                raise ServerUnavailable(
+                    f"the LLM server at {self.shown_url} did not answer a {PROBE_TOKENS}-token request "
+                    f"within {patience:g} s ({type(exc).__name__}); rerun when it answers"
+                ) from exc
             if response.status_code in (401, 403):
                 raise ServerRefused.of(self.shown_url, response)
-            response.raise_for_status()
-            return [m.get("id", "") for m in response.json().get("data", [])]
-        except (requests.RequestException, ValueError) as exc:
-            raise ServerUnavailable(
-                f"no OpenAI-compatible LLM server answers at {self.shown_url} "
-                f"({type(exc).__name__}: {redact_text(str(exc))}). "
-                "Start one (`curate serve-llm` on a GPU machine, or any server with /v1/chat/completions), "
-                "or leave llm_url unset to use the embedded llama.cpp server."
-            ) from exc
+            try:
+                text = self._result(response.json()).text if response.ok else ""
+            except (ValueError, BadResponse):
+                text = ""
+            if text.lstrip().startswith("{"):
+                return kind
+            logger.info(
+                f"{self.shown_url}: response_format {kind} not honoured "
+                f"(HTTP {response.status_code}: {redact_text(response.text[:120])!r})"
+            )
+        return "none"
 
     def payload(self, messages: list[dict], **params: Any) -> dict:
         return {"model": self.model, "messages": messages, **params}

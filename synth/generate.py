@@ -30,6 +30,7 @@ from curate.steps import ErrorSinkMixin, describe_error
 from synth import prompts
 from synth.checks import PageIndex, check_evidence, check_pair, is_cover, page_kind, sample_pages
 from synth.client import (
+    BUSY_PATIENCE,
     BadResponse,
     ChatClient,
     ChatResult,
@@ -307,7 +308,10 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         status_seconds: with no reply for this long, log "waiting for the LLM server (...)"
         total_concurrency: requests in flight for the whole run (`llm_concurrency`): divided among the
             tasks that run at once (`share_concurrency`), so 64 tasks do not send 64x to one server
-        response_format: "llama" | "openai" | "none": how to ask for schema-constrained JSON
+        response_format: "llama" | "openai" | "none": how to ask the server for schema-constrained JSON
+            (`synth.service` asks the server at start: `ChatClient.structured_output`)
+        roundtrip_response_format / second_response_format: the same for the round-trip server and the
+            second opinion when they are other servers (None: as `response_format`)
         cache_dir: where finished requests are kept so a rerun does not ask them again
         api_key: sent as `Authorization: Bearer` on every request (kept as a Secret: never shown,
             nor written to datatrove's executor.json)
@@ -346,6 +350,8 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         deadline: float = 120,
         status_seconds: float = STATUS_SECONDS,
         response_format: str = "none",
+        roundtrip_response_format: str | None = None,
+        second_response_format: str | None = None,
         cache_dir: str | None = None,
         api_key: str | Secret | None = None,
         skip_page_kinds: bool = True,
@@ -378,6 +384,13 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         self.deadline, self.status_seconds = deadline, status_seconds
         self.total_concurrency = total_concurrency
         self.response_format = prompts.response_format(response_format, pairs_per_request)
+        # the kind each answering server takes, for the round trip's {"answer": ...} schema
+        self.formats = {
+            "roundtrip": (roundtrip_response_format if roundtrip_url else None) or response_format,
+            "second_opinion": second_response_format or response_format,
+        }
+        for kind in self.formats.values():
+            prompts.response_format(kind)  # an unknown kind -> error now, not per page
         self.cache_dir = cache_dir
         for style in self.styles:
             prompts.messages("", style)  # unknown style -> error now, not per page
@@ -443,6 +456,8 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             # a server without schema-constrained output: ask in plain text from now on (parsed leniently)
             logger.warning(f"{self.llm_url} refused response_format; asking without it")
             self.response_format = None
+            if not self.roundtrip_url:  # the round trip asks the same server
+                self.formats["roundtrip"] = "none"
             return client.chat(messages, **self.request_params())
 
     def ask(self, client: ChatClient, chunk: Chunk, style: str, messages: list[dict],
@@ -487,11 +502,11 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             and check_evidence(p["question"], p["answer"], p.get("evidence"), lines, self.min_grounding)[0] is None
         ]  # fmt: skip
         params = {"max_tokens": 64, "temperature": 0.0}
-        if self.response_format:
-            kind = "llama" if "schema" in self.response_format else "openai"
-            params["response_format"] = prompts.response_format(
-                kind, schema=prompts.ROUNDTRIP_SCHEMA, name="answer"
-            )
+        answer_format = prompts.response_format(
+            self.formats[key], schema=prompts.ROUNDTRIP_SCHEMA, name="answer"
+        )
+        if answer_format:
+            params["response_format"] = answer_format
         totals = {"questions": len(asked), "requests": 0, "seconds": 0.0, "cached": 0, "prompt_tokens": 0,
                   "completion_tokens": 0}  # fmt: skip
         for pair in asked:
@@ -581,7 +596,8 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         )
         # from the node this task runs on (the driver's check says nothing about a cluster node's view):
         # an unreachable server is a clear error naming its URL before any page is read
-        client.check(read_timeout=self.deadline)  # busy with another task's request is not gone
+        # busy with another task's request is not gone: wait for it (at least as long as a request may take)
+        client.check(read_timeout=min(30.0, self.deadline), patience=max(BUSY_PATIENCE, self.deadline))
         cache = client.cache = RequestCache(cache_path)
         roundtrip_client, second_client = (
             ChatClient(other_url, other_model or "", self.timeout, self.retries, api_key=api_key, cache=cache,

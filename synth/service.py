@@ -36,7 +36,8 @@ LLM_OPTIONS = (
            "120 for a server at llm_url; 600 for the embedded CPU server, which answers one request at a time)",
            source="measured: 10-60 s a request on 2 idle cores, minutes when they are shared"),
     Option("response_format", str, None, choices=("llama", "openai", "none"),
-           help="how to ask for schema-constrained JSON (default: openai for llm_url, llama embedded)"),
+           help="how to ask for schema-constrained JSON: openai (json_schema), llama (llama-cpp-python's "
+           "json_object with a schema) or none (default: asked of the server at start)"),
     Option("second_opinion", PATH, "auto",
            help="a second model that must give the same answer in the round trip: an OpenAI-compatible URL, "
            "or a packaged model name or GGUF path started embedded; none: off; auto: "
@@ -60,7 +61,10 @@ def server_settings(ctx: StageContext) -> dict[str, Any]:
         "concurrency": 1,
         "total_concurrency": ctx.option("llm_concurrency") or (64 if external else None),
         "deadline": ctx.option("llm_deadline") or (120 if external else 600),
-        "response_format": ctx.option("response_format") or ("openai" if external else "llama"),
+        # the user's choice, else what the server was found to take at start (`_probed`)
+        "response_format": ctx.option("response_format") or llm.get("llm_response_format") or "llama",
+        "roundtrip_response_format": ctx.option("response_format") or llm.get("roundtrip_response_format"),
+        "second_response_format": ctx.option("response_format") or llm.get("second_response_format"),
         "api_key": ctx.option("llm_api_key") if external else None,
         "second_url": llm.get("second_url"),
         "second_model": llm.get("second_model"),
@@ -103,11 +107,18 @@ def second_opinion(options: dict[str, Any], external: bool) -> str | None:
     return chosen
 
 
-def _served(url: str, options: dict[str, Any], option: str = "") -> list[str]:
-    """The models the server at `url` serves; StageFailed naming `option` (and the URL) if none answers."""
+def _served(
+    url: str, options: dict[str, Any], option: str = "", model: str | None = None
+) -> tuple[list[str], str]:
+    """(the models the server at `url` serves, how it takes schema-constrained JSON: `response_format`
+    if set, else asked of the server once here); StageFailed naming `option` (and the URL) if none
+    answers."""
     key = options.get("llm_api_key")
+    client = ChatClient(url, api_key=key.get() if key else None)
     try:
-        return ChatClient(url, api_key=key.get() if key else None).check()
+        models = client.check()
+        client.model = model or (models[0] if models else "")
+        return models, options.get("response_format") or client.structured_output()
     except ServerUnavailable as exc:
         raise StageFailed(f"{option}: {exc}" if option else str(exc)) from exc
 
@@ -117,8 +128,13 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
     """`second_url`/`second_model` of the second opinion: the server at a URL (checked), or the model
     started embedded for the run."""
     if second.startswith(("http://", "https://")):
-        served = _served(second, options, "second_opinion")
-        yield {"second_url": second, "second_model": served[0] if served else "", "second_served": served}
+        served, kind = _served(second, options, "second_opinion")
+        yield {
+            "second_url": second,
+            "second_model": served[0] if served else "",
+            "second_served": served,  # what the run's record names (curate/run/run_record.py)
+            "second_response_format": kind,
+        }
         return
     if options.get("ray_address"):
         raise StageFailed(
@@ -129,7 +145,7 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
         yield {
             "second_url": server.base_url,
             "second_model": server.model_name,
-            "second_served": _served(server.base_url, {}),
+            "second_response_format": "llama",
         }
 
 
@@ -152,9 +168,12 @@ def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator
 @contextlib.contextmanager
 def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The server that writes the pairs: `llm_url` (checked), or the embedded one."""
-    roundtrip: dict[str, Any] = {}  # what the run's record names (curate/run_record.py)
+    found: dict[str, Any] = {}
     if options.get("roundtrip_llm_url") and options.get("roundtrip"):
-        roundtrip["roundtrip_served"] = _served(options["roundtrip_llm_url"], options, "roundtrip_llm_url")
+        served, found["roundtrip_response_format"] = _served(
+            options["roundtrip_llm_url"], options, "roundtrip_llm_url", options.get("roundtrip_llm_model")
+        )
+        found["roundtrip_served"] = served  # what the run's record names (curate/run/run_record.py)
     url = options.get("llm_url")
     if not url and options.get("ray_address"):
         raise StageFailed(
@@ -163,10 +182,22 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
         )
     if url:
-        served = _served(url, options)
+        served, kind = _served(url, options, model=options.get("llm_model"))
         model = options.get("llm_model") or (served[0] if served else "")
-        yield {"llm_external": True, "llm_url": url, "llm_model": model, "llm_served": served, **roundtrip}
+        yield {
+            **found,
+            "llm_external": True,
+            "llm_url": url,
+            "llm_model": model,
+            "llm_served": served,
+            "llm_response_format": kind,
+        }
         return
     with _embedded(options.get("embedded_model"), options, "embedded_model") as server:
-        served = _served(server.base_url, {})
-        yield {"llm_url": server.base_url, "llm_model": server.model_name, "llm_served": served, **roundtrip}
+        # started here with llama-cpp-python's server: its kind is known
+        yield {
+            **found,
+            "llm_url": server.base_url,
+            "llm_model": server.model_name,
+            "llm_response_format": "llama",
+        }

@@ -168,22 +168,142 @@ def test_report_and_inspect_read_an_s3_output(s3_run, capsys):
 
 
 def test_missing_input_and_missing_bucket_are_clear_errors(s3_pdfs, tmp_path):
-    with pytest.raises(StageFailed, match="no such input s3://curate/nothing"):
+    import fsspec
+
+    with pytest.raises(StageFailed, match=r"no such input s3://curate/nothing \(check --input\)"):
         run_recipe(get_recipe("pdf-pages"), "s3://curate/nothing", tmp_path / "out")
+    with pytest.raises(
+        StageFailed, match=r"stage 'pages': no such input s3://curate/nothing \(check --input\)"
+    ):
+        run_recipe(get_recipe("docmatix"), "s3://curate/nothing", "s3://curate/out-none", only_stage="pages")
+    with pytest.raises(StageFailed, match=r"stages/documents/data \(run stage 'documents' first\)"):
+        run_recipe(get_recipe("docmatix"), "s3://curate/pdfs", "s3://curate/out-none", only_stage="qa")
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    assert not (tmp_path / "out").exists() and not fs.exists("s3://curate/out-none")  # nothing created
     with pytest.raises(StageFailed, match="no such bucket 'no-bucket'"):
         run_recipe(get_recipe("pdf-pages"), "s3://curate/pdfs", "s3://no-bucket/out")
     assert not Path("s3:").exists()
 
 
+# docmatix up to `documents`, with input and output in the bucket (the filters off: what is tested here is
+# the storage, and they are tested on the bucket above); max_pages=5 keeps multi_page.pdf whole
+DOCMATIX_OPTIONS = {"dedup": False, "language": False, "perplexity": False, "max_pages": 5, "ocr": False}
+
+
+@pytest.fixture(scope="module")
+def s3_documents(s3_pdfs, tmp_path_factory) -> tuple[str, str]:
+    """docmatix's stages up to `documents` run one by one (as the runbook does) from and to the bucket,
+    local executor, progress bars on; returns (output URL, what the bars printed)."""
+    from curate.run.runner import active_stage_names
+
+    workdir = tmp_path_factory.mktemp("cwd-docmatix")
+    output = "s3://curate/docmatix"
+    recipe = get_recipe("docmatix")
+    names = active_stage_names(recipe, s3_pdfs[0], output, DOCMATIX_OPTIONS)
+    before, printed = os.getcwd(), io.StringIO()
+    os.chdir(workdir)
+    try:
+        for name in names[: names.index("documents") + 1]:
+            saved, sys.stderr = sys.stderr, printed  # the bars' output (tqdm writes to sys.stderr)
+            try:
+                run_recipe(recipe, s3_pdfs[0], output, ExecutorConfig("local", workers=2), only_stage=name,
+                           options=DOCMATIX_OPTIONS, progress=True)  # fmt: skip
+            finally:
+                sys.stderr = saved
+    finally:
+        os.chdir(before)
+    assert not any(workdir.iterdir()), "an s3:// output must not create a local folder"
+    return output, printed.getvalue()
+
+
+def test_docmatix_documents_on_s3_join_each_pdfs_pages_and_every_bar_reaches_100(s3_documents, s3_pdfs):
+    import fsspec
+    import pymupdf
+
+    from curate.io import RecordReader
+
+    output, bars = s3_documents
+    documents = list(RecordReader(f"{output}/stages/documents/data").run())
+    expected = {}
+    for path in sorted(s3_pdfs[1].rglob("*.pdf")):
+        with pymupdf.open(path) as pdf:
+            expected[path.relative_to(s3_pdfs[1]).as_posix()] = list(range(1, pdf.page_count + 1))
+    assert {d.id.removeprefix("s3://curate/pdfs/"): [p["page"] for p in d.metadata["pages"]]
+            for d in documents} == expected  # fmt: skip
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    for stage in ("pages", "documents"):
+        done = len(fs.ls(f"{output}/stages/{stage}/logs/completions"))
+        # the last state of each stage's bar (tqdm redraws the line with \r)
+        states = bars.replace("\n", "\r").split("\r")
+        last = [part for part in states if part.startswith(f"stage {stage}:")][-1]
+        assert "100%" in last and f"{done}/{done}" in last, last
+
+
+def test_a_qa_task_failed_by_the_server_on_ray_shows_the_cause_from_its_log_in_the_bucket(
+    cluster, s3, s3_documents
+):
+    """The qa stage on the two-node cluster, its logs in the bucket, against a server that is up but
+    answers every completion with HTTP 500: the driver prints the first task's error, in one line."""
+    from stub_llm import StubLLM
+
+    output = s3_documents[0]
+    with StubLLM(fail_first=10**6) as failing:
+        result = _curate(
+            ["run", "docmatix", "--input", "s3://curate/pdfs", "--output", output, "--executor", "ray",
+             "--ray-address", cluster.address, "--stage", "qa", "--set", f"llm_url={failing.url}",
+             "--set", "llm_retries=0", *(f"--set={k}={str(v).lower()}" for k, v in DOCMATIX_OPTIONS.items())],
+            {**cluster.env, **s3},
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    (failed,) = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
+    assert "stage 'qa': tasks [" in failed and "did not complete; task " in failed
+    assert (
+        f"failed with ServerUnavailable: the LLM server at {failing.url} failed 1 times (HTTP 500" in failed
+    )
+
+
+def test_the_progress_bar_counts_markers_other_processes_write_to_the_bucket(s3):
+    """Tasks on Ray nodes (or local worker processes) write their completion markers; the driver's bar
+    must not keep its first listing (fsspec caches listings: the bars stopped at 2/4 and 1/3)."""
+    import boto3
+
+    from curate.recipe import StageContext
+    from curate.run.progress import StageProgress
+
+    ctx = StageContext("pages", "s3://curate/pdfs", "s3://curate/out-progress")
+    progress = StageProgress(get_recipe("pdf-pages").stage("pages"), ctx, 2)
+    client = boto3.client("s3", endpoint_url=s3["AWS_ENDPOINT_URL"])
+    assert progress._done() == 0
+    for rank in range(2):
+        client.put_object(
+            Bucket="curate", Key=f"out-progress/stages/pages/logs/completions/{rank:05d}", Body=b""
+        )
+        assert progress._done() == rank + 1
+
+
 def test_more_tasks_than_pdfs_give_every_page_exactly_once(shared_data, tmp_path):
+    """`--tasks 8` on 3 PDFs: 3 tasks (a task with nothing to read is not made); a rerun with the same
+    `--tasks` resumes the plan, another count is refused naming the first."""
     pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     output = tmp_path / "out"
     run_recipe(get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", workers=2, tasks=8))
-    assert len(list((output / "stages" / "pages" / "logs" / "completions").iterdir())) == 8
+    logs = output / "stages" / "pages" / "logs"
+    assert len(list((logs / "completions").iterdir())) == len(list((logs / "logs").glob("task_*.log"))) == 3
     plan = json.loads((output / "stages" / "pages" / "plan.json").read_text())
-    assert plan["tasks"] == 8 and plan["files"] == 3
+    assert plan["tasks"] == 3 and plan["asked"] == 8 and plan["files"] == 3
     ids = [s["json"]["id"] for s in make_dataset(output, decode_images=False)]
     assert sorted(ids) == sorted(_pages(pdfs))  # these three PDFs have no unreadable page
+    (logs / "completions" / "00001").unlink()  # a task to redo: the same --tasks resumes the plan
+    run_recipe(get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", workers=2, tasks=8),
+               only_stage="pages")  # fmt: skip
+    assert len(list((logs / "completions").iterdir())) == 3
+    (logs / "completions" / "00001").unlink()
+    with pytest.raises(StageFailed, match="was started with --tasks 8, not 5"):
+        run_recipe(
+            get_recipe("pdf-pages"), str(pdfs), output, ExecutorConfig("local", tasks=5), only_stage="pages"
+        )
 
 
 def test_record_stage_splits_row_groups_and_reads_each_record_once(tmp_path):
@@ -267,6 +387,28 @@ def test_two_node_ray_run_on_s3_equals_the_local_run_and_resumes(cluster, s3, s3
     assert sample_digests(output) == sample_digests(s3_run)
 
 
+@pytest.mark.slow
+def test_far_more_tasks_than_pdfs_on_ray_start_only_the_tasks_with_work(cluster, s3, s3_pdfs, s3_run):
+    """`--tasks 8000` on 3 PDFs (the runbook's command on a small input): 3 tasks on the cluster, none
+    with nothing to read; the bar reaches 3/3; the same samples as the local run."""
+    import fsspec
+
+    output = "s3://curate/out-ray-tasks"
+    args = ["run", "pdf-pages", "--input", s3_pdfs[0], "--output", output, "--executor", "ray"]
+    args += ["--ray-address", cluster.address, "--set", "shard_samples=3"]
+    pages = _curate([*args, "--stage", "pages", "--tasks", "8000"], {**cluster.env, **s3})
+    assert pages.returncode == 0, pages.stderr[-3000:]
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    assert len(fs.ls(f"{output}/stages/pages/logs/completions")) == 3
+    assert len(fs.glob(f"{output}/stages/pages/logs/logs/task_*.log")) == 3
+    bar = [p for p in pages.stderr.replace("\n", "\r").split("\r") if p.startswith("stage pages:")][-1]
+    assert "100%" in bar and "3/3" in bar, bar
+    shards = _curate([*args, "--stage", "shards"], {**cluster.env, **s3})
+    assert shards.returncode == 0, shards.stderr[-3000:]
+    assert sample_digests(output) == sample_digests(s3_run)
+
+
 def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shared_data, tmp_path):
     pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     result = _curate(
@@ -276,6 +418,22 @@ def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shar
     )  # fmt: skip
     assert result.returncode == 1
     assert "RAY_AUTH_MODE=token" in result.stderr and cluster.address in result.stderr
+
+
+def test_ray_token_mode_without_any_token_is_the_one_line_hint(cluster, shared_data, tmp_path):
+    """RAY_AUTH_MODE=token as the runbook says, but no RAY_AUTH_TOKEN and no ~/.ray/auth_token."""
+    pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_AUTH_TOKEN")}
+    result = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "run", "pdf-pages", "--input", str(pdfs), "--output",
+         str(tmp_path / "out"), "--executor", "ray", "--ray-address", cluster.address, "--stage", "pages"],
+        capture_output=True, text=True, timeout=300,
+        env={**env, "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "RAY_AUTH_MODE": "token"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    failed = [line for line in result.stderr.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "RAY_AUTH_TOKEN (now not set)" in failed[0] and cluster.address in failed[0]
 
 
 def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():

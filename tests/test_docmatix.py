@@ -66,6 +66,19 @@ def test_unreachable_server_from_the_cli_names_the_url(multi_page_dir, tmp_path)
     assert "Traceback" not in done.stderr
 
 
+def test_a_task_failed_by_the_server_shows_the_cause_in_one_line(multi_page_dir, tmp_path):
+    """The server answers its listing but every completion with HTTP 500: the driver says so in one line
+    (on a Ray cluster the cause comes from the task's log: tests/test_cluster.py)."""
+    with StubLLM(fail_first=10**6) as failing:
+        with pytest.raises(StageFailed) as failed:
+            run_recipe(
+                recipe(), str(multi_page_dir), tmp_path / "out", ONE_TASK, options=stub_options(failing.url)
+            )
+    message = str(failed.value)
+    assert "\n" not in message and message.startswith("stage 'qa'")
+    assert f"ServerUnavailable: the LLM server at {failing.url} failed 1 times (HTTP 500" in message
+
+
 def test_server_killed_midway_then_rerun_does_not_reask_finished_pages(multi_page_dir, tmp_path):
     out = tmp_path / "out"
     port = free_port()

@@ -202,6 +202,40 @@ def test_unreachable_server_is_a_clear_error():
         client.chat([{"role": "user", "content": "hi"}])
 
 
+def test_absent_server_fails_at_once_and_a_busy_one_is_waited_for_then_called_busy():
+    """Connection refused: "no server answers", at once. Accepted but silent (a single-threaded llama.cpp
+    server busy with a completion): asked again with growing waits, then "busy", never "Start one"."""
+    import socket
+    import time
+
+    client = ChatClient(f"http://127.0.0.1:{free_port()}/v1", backoff=0.1)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable, match="no OpenAI-compatible LLM server answers") as absent:
+        client.check(read_timeout=1, patience=30)
+    assert time.monotonic() - started < 5 and "busy" not in str(absent.value)
+
+    with socket.socket() as listener:  # accepts connections (the kernel's backlog) and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        silent = ChatClient(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", backoff=0.1)
+        started = time.monotonic()
+        with pytest.raises(ServerUnavailable, match="is up but busy") as busy:
+            silent.check(read_timeout=0.5, patience=2)
+        assert time.monotonic() - started >= 2 and "Start one" not in str(busy.value)
+        assert "tries" in str(busy.value)
+
+    class SlowThenListing(StubLLM):  # busy for its first two listings, then answers
+        def respond(self, method, headers, payload):
+            self.calls += 1
+            if method == "GET" and self.calls <= 2:
+                time.sleep(1.5)
+            return super().respond(method, headers, payload)
+
+    with SlowThenListing() as slow:
+        assert ChatClient(slow.url, backoff=0.1).check(read_timeout=0.5, patience=60) == ["stub"]
+        assert slow.calls >= 3
+
+
 def test_client_retries_server_errors_and_checkpoints_requests(tmp_path):
     with StubLLM(fail_first=2) as stub:
         cache = RequestCache(tmp_path / "requests.jsonl")

@@ -61,12 +61,10 @@ def read_samples(stream: BinaryIO) -> Iterator[dict]:
         yield sample
 
 
-def tar_writer(target: str | BinaryIO):
-    """webdataset's TarWriter as every writer of our shards uses it: member bytes as given, mtime 0 (the
-    same samples give the same bytes)."""
-    import webdataset as wds
-
-    return wds.TarWriter(target, encoder=False, mtime=0)
+def tar_writer(target: str | BinaryIO) -> SampleTarWriter:
+    """The tar writer every writer of our shards uses (`SampleTarWriter`): member bytes as given, mtime 0
+    (the same samples give the same bytes)."""
+    return SampleTarWriter(target)
 
 
 def image_extension(fmt: str | None) -> str:
@@ -149,6 +147,30 @@ def to_sample(doc: Document, resize_max_side: int | None = None) -> dict[str, by
     # always present, even empty: `datasets` infers one schema for all samples of a shard set
     sample["txt"] = doc.text.encode()
     return sample
+
+
+class SampleTarWriter:
+    """Samples (`__key__` and member suffix -> bytes) into one tar file (a path, or a binary stream left
+    open for its owner) as webdataset reads them: members `KEY.SUFFIX` in suffix order, read-only, mtime 0. Not
+    webdataset's TarWriter: `import webdataset` imports torch, 4 s of a stage that only writes tar members."""
+
+    def __init__(self, target: str | BinaryIO):
+        self._own = isinstance(target, str)
+        self._file = open(target, "wb") if self._own else target
+        self._tar = tarfile.open(fileobj=self._file, mode="w|")
+
+    def write(self, sample: dict) -> None:
+        key = sample["__key__"]
+        for suffix in sorted(k for k in sample if not k.startswith("_")):
+            data = sample[suffix]
+            member = tarfile.TarInfo(f"{key}.{suffix}")
+            member.size, member.mode, member.mtime = len(data), 0o444, 0
+            self._tar.addfile(member, io.BytesIO(data))
+
+    def close(self) -> None:
+        self._tar.close()
+        if self._own:
+            self._file.close()
 
 
 class DuplicateKeys(ValueError):

@@ -127,19 +127,25 @@ class PagesToDocuments(ErrorSinkMixin, PipelineStep):
                 yield doc
 
 
-def check_documents_unique(data_dir: Path) -> None:
-    """Raise if one PDF became documents in two tasks (its pages were not in one task's input)."""
+def check_documents_unique(data_dir: str | Path) -> None:
+    """Raise if one PDF became documents in two tasks (its pages were not in one task's input).
+    `data_dir` is a local folder or a URL (`s3://...`): read through the same DataFolder as the writer."""
     import pyarrow.parquet as pq
 
+    from curate.location import datafolder
+
+    folder = datafolder(data_dir)
     owner: dict[str, str] = {}
-    for path in sorted(Path(data_dir).glob("*.parquet")):
-        for record_id in pq.read_table(path, columns=["id"]).column("id").to_pylist():
+    for name in sorted(folder.list_files(recursive=False, glob_pattern="*.parquet")):
+        with folder.open(name, "rb") as f:
+            ids = pq.read_table(f, columns=["id"]).column("id").to_pylist()
+        for record_id in ids:
             if record_id in owner:
                 raise RuntimeError(
-                    f"the pages of {record_id} were split between tasks ({owner[record_id]} and {path.name});"
+                    f"the pages of {record_id} were split between tasks ({owner[record_id]} and {name});"
                     " each PDF's pages must stay in one file from the pages stage on"
                 )
-            owner[record_id] = path.name
+            owner[record_id] = name
 
 
 # a sample per PDF or per page: read by this stage's switch and by the pages stage (longer PDFs skipped)

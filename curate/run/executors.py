@@ -196,11 +196,26 @@ def connect_ray(address: str | None, num_cpus: int) -> None:
         return
     try:
         ray.init(address=address, log_to_driver=False, runtime_env=ray_runtime_env())
-    except (ConnectionError, RuntimeError) as exc:
+    # a wrong address or auth mode: ConnectionError/RuntimeError; token auth on here but no token found
+    # (no RAY_AUTH_TOKEN, no ~/.ray/auth_token): Ray's AuthenticationError, which is neither
+    except (ConnectionError, RuntimeError, _ray_auth_error()) as exc:
         token = "set" if os.environ.get("RAY_AUTH_TOKEN") else "not set"
         raise StageFailed(
-            f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {str(exc)[:300]}. "
+            f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {_one_line(exc, 300)}. "
             "Check the address (`ray status` on the head node prints it). A cluster started with token "
             "authentication needs RAY_AUTH_MODE=token here, and its token: RAY_AUTH_TOKEN (now "
             f"{token}) or the token file that `ray start` wrote on the head node (~/.ray/auth_token)."
-        ) from exc
+        ) from None  # what went wrong is in the message: a user's setup, not a bug to show a traceback for
+
+
+def _one_line(exc: BaseException, chars: int) -> str:
+    return " ".join(str(exc).split())[:chars]
+
+
+def _ray_auth_error() -> type[BaseException]:
+    """Ray's AuthenticationError (Ray >= 2.52); a class nothing raises on an older Ray."""
+    try:
+        from ray.exceptions import AuthenticationError
+    except ImportError:
+        return ConnectionError
+    return AuthenticationError

@@ -4,8 +4,9 @@ The listing (names and sizes, one listing request on an object store) becomes `s
 one work unit a line, and the stage's reader reads it as datatrove's `paths_file`: task r reads lines
 r, r + tasks, r + 2 * tasks, ... Units go to tasks by size, largest first to the task with the fewest
 bytes so far (empty lines pad the shorter shares), so one task does not get all the big files. No task
-lists the input folder, the number of tasks is free of the number of files (a task whose share is empty
-just completes), and a rerun reuses the same plan, so a resumed stage gives every unit to the same task.
+lists the input folder, the number of tasks is free of the number of files up to one task per unit (a
+`--tasks` above that makes no task with nothing to read: on Ray each would cost a round trip, a log and
+a marker), and a rerun reuses the same plan, so a resumed stage gives every unit to the same task.
 
 A work unit is a file, or for record stages (Parquet) a range of one file's row groups,
 `NAME.parquet::rg=START-END`: a stage after a large one is split by rows, not by its input's file count.
@@ -114,13 +115,12 @@ def row_group_units(
     return units, unit_sizes
 
 
-
 def make_plan(
     reader: BaseDiskReader, tasks: int | None, slots: int, bytes_per_task: int | None = None
 ) -> InputPlan:
     """Work units and task count: `tasks` if given, else one task per `bytes_per_task` of input when
-    that is set (e.g. one per shard), else enough for every slot TASKS_PER_SLOT times. A file-level
-    input never gets more tasks than files unless asked."""
+    that is set (e.g. one per shard), else enough for every slot TASKS_PER_SLOT times; never more
+    tasks than work units (at least one)."""
     files = list_inputs(reader)
     if bytes_per_task:
         wanted = tasks or max(1, math.ceil(sum(files.values()) / bytes_per_task))
@@ -129,7 +129,7 @@ def make_plan(
     units, sizes = list(files), list(files.values())
     if getattr(reader, "splits_row_groups", False) and 0 < len(files) < wanted:
         units, sizes = row_group_units(reader, files, wanted)
-    count = tasks or max(1, min(wanted, len(units)))
+    count = max(1, min(wanted, len(units)))
     balanced = getattr(reader, "skips_empty_paths", False)
     return InputPlan(units, sizes, count, listed_files=len(files), balanced=balanced)
 
@@ -148,10 +148,11 @@ def plan_for_stage(
     info_path = stage_dir / PLAN_INFO
     if resumable and info_path.exists():
         info = json.loads(info_path.read_text())
-        if tasks and tasks != info["tasks"]:
+        asked = info.get("asked") or info["tasks"]  # --tasks of the first attempt (above the units: capped)
+        if tasks and tasks not in (asked, info["tasks"]):
             raise PlanMismatch(
-                f"{stage_dir} was started with {info['tasks']} tasks, not {tasks}: rerun with "
-                f"--tasks {info['tasks']} to resume it, or delete that folder to start the stage again"
+                f"{stage_dir} was started with --tasks {asked}, not {tasks}: rerun with "
+                f"--tasks {asked} to resume it, or delete that folder to start the stage again"
             )
         units = [plan_name(line) for line in (stage_dir / PLAN_FILE).read_text().splitlines() if line]
         plan = InputPlan(units, [0] * len(units), info["tasks"], info.get("files", 0))
@@ -165,7 +166,7 @@ def plan_for_stage(
     rank_bytes = [plan.rank_sizes()[r] for r in range(plan.tasks)]
     write_text_atomic(
         info_path,
-        json.dumps({"tasks": plan.tasks, "units": len(plan.units), "files": plan.listed_files,
+        json.dumps({"tasks": plan.tasks, "asked": tasks, "units": len(plan.units), "files": plan.listed_files,
                     "rank_bytes": rank_bytes}),
     )  # fmt: skip
     return plan

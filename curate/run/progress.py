@@ -23,6 +23,8 @@ class StageProgress:
     def _done(self) -> int:
         marks = self.ctx.logs_dir / "completions"
         try:
+            if is_url(marks):  # fsspec keeps listings: without this the bar stops at the first one it saw
+                marks.fs.invalidate_cache(marks.path)
             return sum(1 for _ in marks.iterdir()) if marks.exists() else 0
         except OSError:
             return 0

@@ -72,7 +72,6 @@ class StageFunnel:
         return self.records_in / self.seconds if self.seconds else 0.0
 
 
-
 def stage_funnel(stage_dir: Path) -> StageFunnel | None:
     stats_dir = stage_dir / "logs" / "stats"
     files = sorted(stats_dir.glob("*.json"), key=str) if stats_dir.exists() else []

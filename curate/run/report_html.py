@@ -5,7 +5,8 @@ dropped samples nearest each threshold (thumbnail and text), so a person can jud
 `stages/*/data` and `stages/*/excluded`, thresholds from `stages/*/thresholds.json`) and writes
 `OUTPUT/report/index.html` with PNG charts and JPEG thumbnails beside it. For PDF pages it adds the
 text routing audit: per reason a page was sent to OCR, a few pages with their image, the text layer and
-the OCR side by side, which one was kept, and the signals behind the decision.
+the OCR side by side, which one was kept, and the signals behind the decision. For a run with QA pairs it
+links the review pages of curate/run/report_qa.py (`OUTPUT/report/qa/page-N.html`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import ImageError, decoding_image
 from curate.run.report import StageFunnel, run_funnel
+from curate.run.report_qa import write_qa_review
 
 THUMB_SIDE = 160
 TEXT_CHARS = 400
@@ -368,6 +370,13 @@ def write_html_report(output: str | Path, examples: int = 3) -> Path:
     if funnels:
         funnel_chart(funnels, report / "charts" / "funnel.png")
         parts += ["<h2>Funnel</h2>", '<img src="charts/funnel.png" alt="funnel">', _funnel_table(funnels)]
+    review = write_qa_review(output, report)
+    if review:
+        parts.append(
+            f'<h2>QA pairs</h2><p><a href="qa/page-1.html">Review every sample\'s pairs</a> beside its page '
+            f"images: {review['samples']} samples, {review['kept_pairs']} kept pairs, {review['rejected_pairs']} "
+            f"rejected, on {review['pages']} page(s).</p>"
+        )
     media_cache: dict = {}
     for n, section in enumerate(score_sections(output, stages)):
         chart = f"charts/{n:02d}-{section.stage}-{section.score}.png"

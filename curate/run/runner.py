@@ -22,6 +22,9 @@ from curate.run.executors import ExecutorConfig, make_executor
 from curate.run.lock import OutputLock, OutputLocked
 from curate.run.progress import StageProgress
 from curate.run.run_record import append_stage_run
+from curate.run.task_log import first_task_error
+
+FAILED_LOGS_READ = 20  # task logs read for the first error (each is a request on an object store)
 
 
 class OutputInUse(StageFailed):
@@ -46,12 +49,14 @@ def active_stage_names(recipe: Recipe, input: str, output: Path, options: dict[s
     return [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
 
 
-def _check_input(stage: Stage, ctx: StageContext) -> None:
-    """A missing input is "no such input" (a missing bucket or credentials say so, naming it)."""
+def _check_input(stage: Stage, ctx: StageContext, before: str | None = None) -> None:
+    """A missing input is "no such input" naming it: the user's `--input` for the first stage, else the
+    data of `before`, the stage that writes it ("run stage X first"). A missing bucket or credentials
+    say so, naming it."""
     try:
         found = exists(ctx.input, "input")
         upstream = location(ctx.input).parent  # OUTPUT/stages/PREVIOUS when reading a stage's data
-        if not found and exists(upstream / "logs" / "completions"):
+        if not found and before and exists(upstream / "logs" / "completions"):
             # the previous stage ran and kept nothing: an empty input (an empty prefix on object stores)
             if not is_url(ctx.input):
                 Path(ctx.input).mkdir(parents=True)
@@ -59,18 +64,31 @@ def _check_input(stage: Stage, ctx: StageContext) -> None:
     except LocationError as exc:
         raise StageFailed(f"stage {stage.name!r}: {exc}") from exc
     if not found:
-        raise StageFailed(
-            f"stage {stage.name!r}: no such input {ctx.input} (run the stage before it first, or pass --input)"
-        )
+        fix = f"run stage {before!r} first" if before else "check --input"
+        raise StageFailed(f"stage {stage.name!r}: no such input {ctx.input} ({fix})")
 
 
-def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress: bool = False) -> float:
+def _previous_stages(recipe: Recipe, active: list[str]) -> dict[str, str | None]:
+    """Each active stage's previous active stage (whose data it reads), None for the first."""
+    previous: dict[str, str | None] = {}
+    last = None
+    for stage in recipe.stages:
+        if stage.name in active:
+            previous[stage.name] = last
+            last = stage.name
+    return previous
+
+
+def run_stage(
+    stage: Stage, ctx: StageContext, config: ExecutorConfig, progress: bool = False, before: str | None = None
+) -> float:
     """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
     what the stage before it kept (curate/run/ledger.py), or if too many of its records errored.
-    Returns seconds (0 for a stage that had already completed: nothing is run or written)."""
+    `before`: the stage whose data is the input (None: the user's input). Returns seconds (0 for a stage
+    that had already completed: nothing is run or written)."""
     if stage_done(ctx):
         return 0.0
-    _check_input(stage, ctx)
+    _check_input(stage, ctx, before)
     for option in RUN_OPTIONS:  # a context built without a recipe (a benchmark) still has them
         ctx.declared.setdefault(option.name, option)
     started = time.monotonic()
@@ -87,10 +105,15 @@ def run_stage(stage: Stage, ctx: StageContext, config: ExecutorConfig, progress:
         raise StageFailed(
             f"stage {stage.name!r} failed: {type(exc).__name__}: {exc} (traceback in {ctx.logs_dir}/logs)"
         ) from exc
-    incomplete = executor.get_incomplete_ranks(skip_completed=True)
+    incomplete = sorted(executor.get_incomplete_ranks(skip_completed=True))
     if incomplete:
+        shown = f"{incomplete[:10]}"[:-1] + (
+            f", ... ({len(incomplete)} in all)]" if len(incomplete) > 10 else "]"
+        )
+        first = first_task_error(ctx.logs_dir, incomplete[:FAILED_LOGS_READ])
+        cause = f"; task {first[0]} failed with {first[1]}" if first else ""
         raise StageFailed(
-            f"stage {stage.name!r}: tasks {incomplete} did not complete; see {ctx.logs_dir}/logs; "
+            f"stage {stage.name!r}: tasks {shown} did not complete{cause}; logs in {ctx.logs_dir}/logs; "
             "rerun the same command to resume"
         )
     if stage.finish:
@@ -138,7 +161,10 @@ def stage_done(ctx: StageContext) -> bool:
     """The stage completed and nothing since asks to redo it: its ledger passed, every task it recorded
     has its completion marker, and the stage before it still holds what this stage read. A rerun of
     such a stage runs nothing and writes nothing (not its ledger, funnel, elapsed time or run.json)."""
-    entry = ledger.read_ledger(ctx.stage_dir)
+    try:
+        entry = ledger.read_ledger(ctx.stage_dir)
+    except (OSError, ValueError):  # no such bucket, no credentials, a ledger cut short: not done
+        return False
     if not entry or entry.get("failed") or "tasks" not in entry:
         return False
     marks = ctx.logs_dir / "completions"
@@ -171,10 +197,6 @@ def run_recipe(
     config = config or ExecutorConfig()
     output = location(output)
     options = recipe.resolve(options or {})  # typed; an unknown or bad option fails here, before any work
-    try:
-        check_output(output)
-    except LocationError as exc:
-        raise StageFailed(str(exc)) from exc
     if only_stage:
         recipe.stage(only_stage)  # validates the name
     contexts = stage_contexts(recipe, input, output, options)
@@ -185,6 +207,14 @@ def run_recipe(
     by_name = {ctx.name: ctx for ctx in contexts}
     if all(stage_done(by_name[name]) for name in selected):
         return  # a rerun of completed stages: nothing to do, nothing to write (not even the lock)
+    # the first stage to run must find its input before anything is written (no output folder, no lock)
+    first = next(i for i, s in enumerate(recipe.stages) if s.name == (only_stage or active[0]))
+    previous = _previous_stages(recipe, active)
+    _check_input(recipe.stages[first], contexts[first], previous[recipe.stages[first].name])
+    try:
+        check_output(output)
+    except LocationError as exc:
+        raise StageFailed(str(exc)) from exc
     lock = OutputLock(output)
     try:
         lock.acquire()
@@ -192,12 +222,14 @@ def run_recipe(
         raise OutputInUse(str(exc)) from exc
     mark_driver()  # the workers started from here stop if this process is killed
     try:
-        _run_locked(recipe, input, output, config, options, progress, contexts, active, selected)
+        _run_locked(recipe, input, output, config, options, progress, contexts, active, selected, previous)
     finally:
         lock.release()
 
 
-def _run_locked(recipe, input, output, config, options, progress, contexts, active, selected) -> None:
+def _run_locked(
+    recipe, input, output, config, options, progress, contexts, active, selected, previous
+) -> None:
     """The stages of `run_recipe`, with the output folder locked; each stage run recorded in run.json."""
     pending: list[str] = []  # the first stage not done, and every selected stage after it (its input may change)
     for ctx in contexts:
@@ -216,7 +248,7 @@ def _run_locked(recipe, input, output, config, options, progress, contexts, acti
                         output, recipe, stage.name, stages=active, input=input, options=options,
                         executor=executor, services=services,
                     )  # fmt: skip
-                    run_stage(stage, ctx, config, progress=progress)
+                    run_stage(stage, ctx, config, progress=progress, before=previous[stage.name])
     finally:
         from curate.run.report import run_funnel, write_funnel_json
 

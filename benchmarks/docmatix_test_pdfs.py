@@ -1,0 +1,379 @@
+"""The docmatix test split: public PDFs of collections no check was tuned on, brought into a local cache.
+
+The tuning side is everything the checks were written or adjusted from: ../shared/data/pdf (pdfplumber,
+docling, pdf.js, OCRmyPDF files) and the held-out pages of docmatix_heldout_pages.jsonl (pdfplumber,
+py-pdf/sample-files, camelot, pdfminer.six). The test split takes whole collections that none of those
+come from, one row per test page in benchmarks/data/docmatix_test_pages.jsonl (its collection, origin,
+commit, path, licence, page, kind and the page text as the recipe's reader writes it). The PDFs stay out
+of the repository: they are read from a cache (CURATE_TEST_PDFS, default ~/.cache/curate/docmatix-test),
+filled from a git snapshot of the origin repository (/work/.mirror/OWNER+NAME, or a clone named by
+CURATE_TEST_MIRRORS) or its raw GitHub URL, and the Debian package for the texlive manuals.
+
+    python -m benchmarks.docmatix_test_pdfs fetch            # the originals into the cache
+    python -m benchmarks.docmatix_test_pdfs excerpts DIR     # the test documents (<= 2 pages each) into DIR
+    python -m benchmarks.docmatix_test_pdfs manifest > benchmarks/data/docmatix_test_pages.jsonl
+
+A test document is a page range of one original written as its own PDF (Docmatix's samples are PDFs of
+at most 4 pages), named COLLECTION/STEM.pFIRST-LAST.pdf; its page ids are that name + "#page=N".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+CACHE = Path(os.environ.get("CURATE_TEST_PDFS", Path.home() / ".cache" / "curate" / "docmatix-test"))
+MIRRORS = Path(os.environ.get("CURATE_TEST_MIRRORS", "/work/.mirror"))
+
+# collection -> where its files come from. Not used for tuning anywhere in this repository.
+COLLECTIONS = {
+    "tabula-java": {
+        "repo": "tabulapdf/tabula-java",
+        "commit": "2cdf3b4fd3f7e921dca8cc6814cdd9316be40f0f",
+        "licence": "MIT (repository); the icdar2013 files are the ICDAR 2013 table competition's EU and "
+        "US government documents",
+    },
+    "unstructured": {
+        "repo": "Unstructured-IO/unstructured",
+        "commit": "3e5482bfcdc843b5218ad98d2845b4b71ab013b7",
+        "licence": "Apache-2.0 (repository)",
+    },
+    "newspaper-works-fixtures": {
+        "repo": "marriott-library/newspaper_works_fixtures",
+        "commit": "6c3b6edd0a08b1f19a69d49346ee8de854ef2bce",
+        "licence": "Apache-2.0 (repository); scans of historical newspapers from the Library of Congress's "
+        "Chronicling America batches and the University of Utah",
+    },
+    "texlive-latex-recommended-doc": {
+        "deb": "texlive-latex-recommended-doc",
+        "version": "2022.20230122-3",
+        "root": "usr/share/doc/texlive-doc/",
+        "licence": "Debian package (bookworm); each manual under its package's licence, mostly LPPL-1.3c "
+        "(usr/share/doc/texlive-latex-recommended-doc/copyright)",
+    },
+}
+
+
+@dataclass(frozen=True)
+class TestDoc:
+    collection: str
+    path: str  # inside the repository (or under the package's root)
+    first: int  # 1-based page range of the original
+    last: int
+    kind: str  # what a reader sees: tables, form, newspaper, scan, code_manual, maths_manual, paper, memo, report
+    alias: str = ""  # the name's stem where the file's own is not unique in its collection
+
+    @property
+    def name(self) -> str:
+        return f"{self.collection}/{self.alias or Path(self.path).stem}.p{self.first}-{self.last}.pdf"
+
+
+TABULA = "src/test/resources/technology/tabula/"
+ICDAR = TABULA + "icdar2013-dataset/competition-dataset-"
+UNSTRUCTURED = "example-docs/pdf/"
+NEWS = "spec/fixtures/files/"
+TEX = "latex/"
+
+# Chosen by file name and what the page is (before any pair was generated on them): 2-page excerpts
+# of longer documents, first pages of short ones, manual pages with code listings and formulas.
+DOCS = [
+    # tables and forms
+    TestDoc("tabula-java", ICDAR + "eu/eu-001.pdf", 1, 2, "tables"),
+    TestDoc("tabula-java", ICDAR + "eu/eu-004.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", ICDAR + "eu/eu-009a.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", ICDAR + "eu/eu-014.pdf", 1, 2, "tables"),
+    TestDoc("tabula-java", ICDAR + "eu/eu-021.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", ICDAR + "us/us-001.pdf", 1, 2, "tables"),
+    TestDoc("tabula-java", ICDAR + "us/us-004.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", ICDAR + "us/us-010.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", ICDAR + "us/us-014.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", TABULA + "frx_2012_disclosure.pdf", 1, 1, "form"),
+    TestDoc("tabula-java", TABULA + "S2MNCEbirdisland.pdf", 1, 2, "tables"),
+    TestDoc("tabula-java", TABULA + "12s0324.pdf", 1, 1, "tables"),
+    TestDoc("tabula-java", TABULA + "cs-en-us-pbms.pdf", 1, 1, "report"),
+    TestDoc(
+        "tabula-java",
+        TABULA + "Publication_of_award_of_Bids_for_Transport_Sector__August_2016.pdf",
+        1,
+        1,
+        "tables",
+    ),  # fmt: skip
+    # papers, memos, scans, reports
+    TestDoc("unstructured", UNSTRUCTURED + "DA-1p.pdf", 1, 1, "form"),
+    TestDoc("unstructured", UNSTRUCTURED + "a1977-backus-p21.pdf", 1, 1, "scan"),
+    TestDoc("unstructured", UNSTRUCTURED + "chevron-page.pdf", 1, 1, "report"),
+    TestDoc("unstructured", UNSTRUCTURED + "embedded-images-tables.pdf", 1, 1, "tables"),
+    TestDoc("unstructured", UNSTRUCTURED + "fake-memo.pdf", 1, 1, "memo"),
+    TestDoc("unstructured", UNSTRUCTURED + "interface-config-guide-p93.pdf", 1, 1, "code_manual"),
+    TestDoc("unstructured", UNSTRUCTURED + "layout-parser-paper-fast.pdf", 1, 2, "paper"),
+    TestDoc("unstructured", UNSTRUCTURED + "multi-column-2p.pdf", 1, 2, "paper"),
+    TestDoc("unstructured", UNSTRUCTURED + "pdf-with-ocr-text.pdf", 1, 1, "scan"),
+    TestDoc("unstructured", UNSTRUCTURED + "reliance.pdf", 1, 1, "report"),
+    TestDoc("unstructured", UNSTRUCTURED + "single_table.pdf", 1, 1, "tables"),
+    TestDoc("unstructured", UNSTRUCTURED + "table-multi-row-column-cells.pdf", 1, 1, "tables"),
+    TestDoc("unstructured", UNSTRUCTURED + "list-item-example.pdf", 1, 2, "report"),
+    TestDoc("unstructured", UNSTRUCTURED + "multi-column.pdf", 5, 6, "paper"),
+    # newspapers (scans with their OCR text layer)
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/pages/pdf/p001_Va_071_D45_v01.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/pages/pdf/p004_Va_071_D45_v01.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/pages/pdf/ttt_19441101-19450131_0059.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/pages/pdf/ttt_19441101-19450131_0061.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "ndnp/batch_local/sn85058233/17082901001/1935080201/1289.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "ndnp/batch_test_ver01/data/sn84038814/00279557177/0480.pdf",
+        1,
+        1,
+        "newspaper",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/articles/pdf/4.pdf",
+        1,
+        1,
+        "newspaper",
+        "deseret-article-4",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_deseret_news/articles/pdf/9.pdf",
+        1,
+        1,
+        "newspaper",
+        "deseret-article-9",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/articles/pdf/10.pdf",
+        1,
+        1,
+        "newspaper",
+        "topaz-article-10",
+    ),  # fmt: skip
+    TestDoc(
+        "newspaper-works-fixtures",
+        NEWS + "article_segmented/batch_topaz_times/articles/pdf/4.pdf",
+        1,
+        1,
+        "newspaper",
+        "topaz-article-4",
+    ),  # fmt: skip
+    # code and maths manuals
+    TestDoc("texlive-latex-recommended-doc", TEX + "listings/listings.pdf", 12, 13, "code_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "mathtools/mathtools.pdf", 5, 6, "maths_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "breqn/breqn.pdf", 3, 4, "maths_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "booktabs/booktabs.pdf", 3, 4, "tables"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "fancyvrb/fancyvrb-doc.pdf", 4, 5, "code_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "etoolbox/etoolbox.pdf", 6, 7, "code_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "unicode-math/unicode-math.pdf", 8, 9, "maths_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "mathtools/empheq.pdf", 4, 5, "maths_manual"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "xcolor/xcolor.pdf", 10, 11, "tables"),
+    TestDoc("texlive-latex-recommended-doc", TEX + "beamer/beameruserguide.pdf", 60, 61, "code_manual"),
+    TestDoc(
+        "texlive-latex-recommended-doc",
+        TEX + "fp/documentation.pdf",
+        2,
+        3,
+        "maths_manual",
+        "fp-documentation",
+    ),
+    TestDoc("texlive-latex-recommended-doc", TEX + "setspace/setspace-doc.pdf", 1, 2, "code_manual"),
+]
+
+
+def origin(doc: TestDoc) -> str:
+    """Where a file can be read: its GitHub blob URL at the commit, or the Debian package and version."""
+    source = COLLECTIONS[doc.collection]
+    if "repo" in source:
+        return f"https://github.com/{source['repo']}/blob/{source['commit']}/{doc.path}"
+    return f"debian:{source['deb']}={source['version']}:{source['root']}{doc.path}"
+
+
+def original_path(doc: TestDoc) -> Path:
+    return CACHE / "originals" / doc.collection / doc.path
+
+
+def _from_git(repo: str, commit: str, path: str) -> bytes | None:
+    """The file from a local git snapshot of the repository, or None."""
+    for candidate in (MIRRORS / repo.replace("/", "+") / "repo", MIRRORS / repo.replace("/", "+")):
+        if (candidate / "HEAD").is_file() or (candidate / ".git").exists():
+            done = subprocess.run(
+                ["git", "-C", str(candidate), "show", f"{commit}:{path}"], capture_output=True
+            )
+            if done.returncode == 0 and done.stdout:
+                return done.stdout
+    return None
+
+
+def _from_github(repo: str, commit: str, path: str) -> bytes | None:
+    try:
+        response = requests.get(f"https://raw.githubusercontent.com/{repo}/{commit}/{path}", timeout=30)
+    except requests.RequestException:
+        return None
+    return response.content if response.ok and response.content.startswith(b"%PDF") else None
+
+
+def _from_deb(package: str, version: str) -> Path | None:
+    """The package unpacked under the cache (downloaded with apt-get), or None."""
+    unpacked = CACHE / "debs" / f"{package}_{version}"
+    if unpacked.is_dir():
+        return unpacked
+    with tempfile.TemporaryDirectory(prefix="curate-deb-") as tmp:
+        done = subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=tmp, capture_output=True)
+        debs = list(Path(tmp).glob("*.deb"))
+        if done.returncode != 0 or not debs:
+            return None
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
+    return unpacked
+
+
+def fetch() -> dict[str, str]:
+    """Every test document's original into the cache; {name: why it is missing} for those that could not be had."""
+    missing = {}
+    for doc in DOCS:
+        target = original_path(doc)
+        if target.is_file():
+            continue
+        source = COLLECTIONS[doc.collection]
+        if "repo" in source:
+            data = _from_git(source["repo"], source["commit"], doc.path) or _from_github(
+                source["repo"], source["commit"], doc.path
+            )
+            if data is None:
+                missing[doc.name] = f"{origin(doc)}: no git snapshot in {MIRRORS} and GitHub not reachable"
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        else:
+            unpacked = _from_deb(source["deb"], source["version"])
+            found = unpacked / source["root"] / doc.path if unpacked else None
+            if not found or not found.is_file():
+                missing[doc.name] = (
+                    f"{origin(doc)}: apt-get download failed or the file is not in the package"
+                )
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(found.read_bytes())
+    return missing
+
+
+def write_excerpts(out: Path) -> dict[str, str]:
+    """Each test document (its page range of the original) as a PDF under `out`; {name: why missing}."""
+    import pymupdf
+
+    missing = {}
+    for doc in DOCS:
+        source = original_path(doc)
+        if not source.is_file():
+            missing[doc.name] = f"{source} not in the cache (run `fetch`)"
+            continue
+        target = out / doc.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with pymupdf.open(source) as original, pymupdf.open() as excerpt:
+            last = min(doc.last, original.page_count)
+            excerpt.insert_pdf(original, from_page=doc.first - 1, to_page=last - 1)
+            excerpt.save(target, garbage=3, deflate=True)
+    return missing
+
+
+def manifest_rows(folder: Path) -> list[dict]:
+    """One row per test page: where it comes from and its text as the recipe's reader writes it."""
+    from curate.pdf.reader import PdfPageReader
+
+    by_name = {doc.name: doc for doc in DOCS}
+    reader = PdfPageReader(str(folder), glob_pattern="**/*.pdf", dpi=36)
+    rows = []
+    for page in reader.run():
+        name, number = page.id.rsplit("#page=", 1)
+        doc = by_name[name]
+        source = COLLECTIONS[doc.collection]
+        rows.append({
+            "page_id": page.id, "collection": doc.collection, "set": "test", "kind": doc.kind,
+            "origin": origin(doc), "repo": source.get("repo") or source["deb"],
+            "commit": source.get("commit") or source["version"], "path": doc.path,
+            "licence": source["licence"], "page": doc.first + int(number) - 1,
+            "text_source": page.metadata.get("text_source"), "text": page.text,
+        })  # fmt: skip
+    import pymupdf
+
+    made = {row["page_id"] for row in rows}
+    for (
+        doc
+    ) in DOCS:  # a page the reader could not make (time limit, error) is still a test page, with no text
+        if (folder / doc.name).is_file():
+            with pymupdf.open(folder / doc.name) as pdf:
+                count = pdf.page_count
+            for number in range(1, count + 1):
+                if f"{doc.name}#page={number}" not in made:
+                    source = COLLECTIONS[doc.collection]
+                    rows.append({
+                        "page_id": f"{doc.name}#page={number}", "collection": doc.collection, "set": "test",
+                        "kind": doc.kind, "origin": origin(doc), "repo": source.get("repo") or source["deb"],
+                        "commit": source.get("commit") or source["version"], "path": doc.path,
+                        "licence": source["licence"], "page": doc.first + number - 1, "text_source": "error",
+                        "text": "",
+                    })  # fmt: skip
+    return sorted(rows, key=lambda r: r["page_id"])
+
+
+def main(argv: list[str]) -> None:
+    command = argv[0] if argv else "fetch"
+    if command == "fetch":
+        for name, why in fetch().items():
+            print(f"skipped {name}: {why}", file=sys.stderr)
+        print(
+            f"{sum(original_path(d).is_file() for d in DOCS)} of {len(DOCS)} test PDFs in {CACHE / 'originals'}"
+        )
+    elif command == "excerpts":
+        fetch()
+        for name, why in write_excerpts(Path(argv[1])).items():
+            print(f"skipped {name}: {why}", file=sys.stderr)
+    elif command == "manifest":
+        with tempfile.TemporaryDirectory(prefix="curate-test-excerpts-") as tmp:
+            fetch()
+            write_excerpts(Path(tmp))
+            for row in manifest_rows(Path(tmp)):
+                print(json.dumps(row, ensure_ascii=False))
+    else:
+        raise SystemExit(f"unknown command {command!r}: use fetch, excerpts DIR or manifest")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,373 @@
+"""Docmatix QA on the test split: collections no check was tuned on, every generated pair labelled.
+
+Files (benchmarks/data/):
+- docmatix_test_pages.jsonl: one row per test page (collection, origin, commit, path, licence, page, kind,
+  the text as the recipe's reader writes it); written by benchmarks/docmatix_test_pdfs.py.
+- docmatix_test_pairs.jsonl: every pair a run of the recipe wrote about the test documents (kept and
+  rejected, with the checks' verdict, the round trip's and second opinion's answers), and
+  docmatix_test_runs.jsonl: what each run cost per collection (qa stage seconds, tokens). Both are
+  appended by `python -m benchmarks.docmatix_test_split collect RUN_OUTPUT NAME COLLECTION`.
+  `python -m benchmarks.docmatix_test_split generate RUN [COLLECTION ...]` runs the recipe on the cached
+  test documents and collects them (the embedded default takes ~30-100 s a page on 2 shared cores).
+- docmatix_test_labels.jsonl: a label (good/bad, with the reason) for each generated pair, written by
+  reading the rendered page before looking at the checks' verdicts.
+
+Figures, per collection and over the test split: precision of kept pairs (good / labelled kept), good
+pairs per input page (every test page counts, also those the filters drop before the LLM), and LLM seconds
+and generated tokens per kept and per good pair; next to the same figures of the tuning split (the
+held-out pages of docmatix_heldout_pages.jsonl, which the checks were tuned on after they were read).
+Since every generated pair is labelled, any check set can be measured on the stored pairs: the current
+checks (synth.checks) are run again on them, the round trip's and second opinion's stored answers reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+PAGES = DATA / "docmatix_test_pages.jsonl"
+PAIRS = DATA / "docmatix_test_pairs.jsonl"
+RUNS = DATA / "docmatix_test_runs.jsonl"
+LABELS = DATA / "docmatix_test_labels.jsonl"
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text or "").lower().split())
+
+
+def pair_key(doc_id: str, question: str, answer: str) -> tuple[str, str, str]:
+    return doc_id, _norm(question), _norm(answer)
+
+
+def doc_of(page_id: str) -> str:
+    return page_id.rsplit("#page=", 1)[0]
+
+
+# ---- collecting a run -----------------------------------------------------------------------------
+
+
+def run_pairs(output: Path) -> tuple[list[dict], dict]:
+    """Every pair of a recipe run's checks stage (kept and rejected, in the order written) and its cost:
+    qa stage seconds and tokens (generation, round trip and second opinion)."""
+    import pyarrow.parquet as pq
+
+    from synth.summary import qa_summary
+
+    pairs = []
+    for folder in ("data", "excluded"):
+        for path in sorted((output / "stages" / "checks" / folder).glob("*.parquet")):
+            for row in pq.read_table(path, columns=["id", "metadata"]).to_pylist():
+                meta = json.loads(row["metadata"] or "{}")
+                doc_id = row["id"].rsplit("#page=", 1)[0] if not meta.get("pages") else row["id"]
+                # the evidence the model wrote (the checks store the page lines they found in its place)
+                written = {
+                    (c["question"], c["answer"]): c.get("evidence") for c in meta.get("qa_candidates", [])
+                }
+                evidence = meta.get("qa_evidence") or [{}] * len(meta.get("qa", []))
+                for turn, prov, found in zip(
+                    meta.get("qa", []), meta.get("qa_provenance", []), evidence, strict=True
+                ):
+                    pairs.append({"doc_id": doc_id, "question": turn["user"], "answer": turn["assistant"],
+                                  "verdict": None, "pages": prov.get("pages"), "style": prov.get("style"),
+                                  "roundtrip": prov.get("roundtrip"), "second_opinion": prov.get("second_opinion"),
+                                  "evidence": found.get("evidence"),
+                                  "model_evidence": written.get((turn["user"], turn["assistant"]))})  # fmt: skip
+                for pair in meta.get("qa_rejected", []):
+                    pairs.append({"doc_id": doc_id, "question": pair["question"], "answer": pair["answer"],
+                                  "verdict": pair["reason"], "pages": pair.get("pages"),
+                                  "style": pair.get("style"), "roundtrip": pair.get("roundtrip"),
+                                  "second_opinion": pair.get("second_opinion"),
+                                  "evidence": pair.get("evidence"),
+                                  "model_evidence": written.get((pair["question"], pair["answer"]))})  # fmt: skip
+                for reject in meta.get("qa_rejects", []):
+                    pairs.append({"doc_id": doc_id, "question": "", "answer": "", "verdict": reject["reason"],
+                                  "style": reject.get("style")})  # fmt: skip
+    summary = qa_summary(output)
+    elapsed = output / "stages" / "qa" / "elapsed.txt"
+    cost = {
+        "llm_seconds": round(float(elapsed.read_text()), 1) if elapsed.is_file() else None,
+        "prompt_tokens": summary["prompt_tokens"],
+        "completion_tokens": summary["completion_tokens"],
+        "roundtrip_requests": summary["roundtrip_requests"],
+        "requests": summary["requests"],
+    }
+    # the round trip's and second opinion's tokens, counted apart by the qa stage
+    totals = Counter()
+    for path in (output / "stages" / "qa" / "logs" / "stats").glob("*.json"):
+        from datatrove.utils.stats import PipelineStats
+
+        from curate.run.ledger import stat_total
+
+        for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
+            for key in ("roundtrip_completion_tokens", "roundtrip_prompt_tokens"):
+                totals[key] += stat_total(step, key)
+    cost.update(totals)
+    return pairs, cost
+
+
+def collect(output: Path, run: str, collection: str, note: str = "") -> tuple[int, int]:
+    """Append a run's pairs and cost to docmatix_test_pairs.jsonl / docmatix_test_runs.jsonl."""
+    pairs, cost = run_pairs(output)
+    with open(PAIRS, "a", encoding="utf-8") as f:
+        for pair in pairs:  # ids are relative to the run's input folder, the collection's
+            pair["doc_id"] = f"{collection}/{pair['doc_id']}"
+            f.write(json.dumps({"run": run, "collection": collection, **pair}, ensure_ascii=False) + "\n")
+    # the test documents the run was given: every page of them counts as an input page
+    info = json.loads((output / "run.json").read_text())
+    docs = sorted(f"{collection}/{p.name}" for p in Path(info["input"]).glob("*.pdf"))
+    with open(RUNS, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"run": run, "collection": collection, **cost, "docs": docs, "note": note}) + "\n")
+    return len(pairs), sum(p["verdict"] is None for p in pairs)
+
+
+# ---- figures --------------------------------------------------------------------------------------
+
+
+def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]]) -> list[str | None]:
+    """The current checks' verdict on stored pairs, in their order per document, as the checks stage
+    decides: the rules, the evidence checks where the model wrote evidence (stored as `model_evidence`), then
+    agreement with the stored round-trip and second-opinion answers. A pair the
+    run rejected before asking the round trip has no stored answer; if it now passes the rules it is
+    counted as `not_asked` (it would need the LLM again)."""
+    from pipelines.docmatix import recipe
+
+    defaults = recipe().resolve({})  # the checks' options as a run without --set has them
+    from synth.checks import PageIndex, answers_agree, check_evidence, check_pair, content_words, is_cover
+    from synth.checks import tokens as answer_tokens
+    from synth.evidence import PageLines
+
+    state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
+    indexes: dict[str, PageIndex] = {}
+    verdicts: list[str | None] = []
+    for pair in pairs:
+        if not pair["question"] and not pair["answer"]:
+            verdicts.append(pair["verdict"])  # a response that held no pair
+            continue
+        doc = pair["doc_id"]
+        texts = pages.get(doc)
+        if not texts:
+            verdicts.append("no_page")
+            continue
+        if doc not in indexes:
+            indexes[doc] = PageIndex("\f".join(t for _, t in texts))
+        seen, kept = state[doc]
+        cover = any(n == 1 and is_cover(1, t) for n, t in texts)
+        reason, _ = check_pair(pair["question"], pair["answer"], indexes[doc], seen, defaults["min_grounding"],
+                               cover=cover, kept=kept)  # fmt: skip
+        if (
+            reason is None
+            and pair.get("model_evidence") is not None
+            and defaults.get("qa_evidence_checks", True)
+        ):
+            lines = [(n, PageLines(t)) for n, t in texts if not pair.get("pages") or n in pair["pages"]]
+            reason = check_evidence(pair["question"], pair["answer"], pair["model_evidence"], lines,
+                                    defaults["min_grounding"])[0]  # fmt: skip
+        for key in ("roundtrip", "second_opinion"):
+            if reason is None:
+                other = pair.get(key)
+                if (
+                    other is None
+                    and pair["verdict"] is not None
+                    and pair["verdict"] not in ("roundtrip", "second_opinion")
+                ):
+                    reason = "not_asked"
+                elif not other or not answers_agree(pair["answer"], other, defaults["roundtrip_min_f1"]):
+                    reason = key
+        if reason is None:
+            kept.append((content_words(pair["question"]), " ".join(answer_tokens(pair["answer"]))))
+        verdicts.append(reason)
+    return verdicts
+
+
+def figures(pairs, verdicts, labels, pages_in: Counter, cost: dict | None) -> dict[str, dict]:
+    """Per collection (and "all"): kept, labelled kept, good kept, precision, good pairs per input page,
+    and cost per kept and per good pair where the run's cost is known."""
+    rows: dict[str, Counter] = defaultdict(Counter)
+    for pair, verdict in zip(pairs, verdicts, strict=True):
+        if not pair["question"] and not pair["answer"]:
+            continue
+        for name in (pair["collection"], "all"):
+            rows[name]["generated"] += 1
+            label = labels.get(pair_key(pair["doc_id"], pair["question"], pair["answer"]))
+            rows[name]["labelled"] += label is not None
+            rows[name]["good_generated"] += bool(label and label["label"] == "good")
+            if verdict is None:
+                rows[name]["kept"] += 1
+                rows[name]["kept_labelled"] += label is not None
+                rows[name]["good"] += bool(label and label["label"] == "good")
+    out = {}
+    for name in sorted(pages_in, key=lambda n: (n == "all", n)):
+        r = rows[name]
+        for key in ("generated", "labelled", "good_generated", "kept", "kept_labelled", "good"):
+            r[key] += 0  # present, 0 where nothing was counted
+        f = {**r, "pages": pages_in[name],
+             "precision": r["good"] / r["kept_labelled"] if r["kept_labelled"] else None,
+             "good_per_page": r["good"] / pages_in[name] if pages_in[name] else None,
+             # of the generated pairs labelled good, the share the checks kept
+             "recall": r["good"] / r["good_generated"] if r["good_generated"] else None}  # fmt: skip
+        c = (cost or {}).get(name)
+        if c:
+            tokens = c["completion_tokens"] + c.get("roundtrip_completion_tokens", 0)
+            f["seconds"], f["tokens"] = c["llm_seconds"], tokens
+            f["s_per_kept"] = c["llm_seconds"] / r["kept"] if r["kept"] else None
+            f["tok_per_kept"] = tokens / r["kept"] if r["kept"] else None
+            # per good pair: scaled to the kept pairs read (an unlabelled pair is not counted good or bad)
+            good_share = r["good"] / r["kept_labelled"] if r["kept_labelled"] else 0
+            good_est = r["kept"] * good_share
+            f["s_per_good"] = c["llm_seconds"] / good_est if good_est else None
+            f["tok_per_good"] = tokens / good_est if good_est else None
+        out[name] = f
+    return out
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_figures(title: str, table: dict[str, dict]) -> None:
+    print(title)
+    print(f"   {'collection':<31}{'pages':>6}{'gen':>6}{'kept':>6}{'read':>6}{'good':>6}{'precision':>10}"
+          f"{'good/page':>10}{'recall':>7}{'s/kept':>8}{'s/good':>8}{'tok/kept':>9}{'tok/good':>9}")  # fmt: skip
+    for name, f in table.items():
+        print(f"   {name:<31}{f['pages']:>6}{f.get('generated', 0):>6}{f.get('kept', 0):>6}"
+              f"{f.get('kept_labelled', 0):>6}{f.get('good', 0):>6}{_fmt(f['precision'], '.2f'):>10}"
+              f"{_fmt(f['good_per_page'], '.2f'):>10}{_fmt(f.get('recall'), '.2f'):>7}"
+            f"{_fmt(f.get('s_per_kept'), '.1f'):>8}"
+              f"{_fmt(f.get('s_per_good'), '.1f'):>8}{_fmt(f.get('tok_per_kept'), '.0f'):>9}"
+              f"{_fmt(f.get('tok_per_good'), '.0f'):>9}")  # fmt: skip
+
+
+def tuning_figures() -> dict[str, dict]:
+    """The same figures on the tuning split: the held-out pages (read, and the checks tuned after) and
+    the labels of the default pipeline's kept pairs on them (docmatix_heldout_labels.jsonl, run "final")."""
+    pages = _read(DATA / "docmatix_heldout_pages.jsonl")
+    labels = [x for x in _read(DATA / "docmatix_heldout_labels.jsonl") if x.get("run") == "final"]
+    pages_in = Counter(p["page_id"].split("/")[0] for p in pages)
+    pages_in["all"] = len(pages)
+    rows: dict[str, Counter] = defaultdict(Counter)
+    for label in labels:
+        for name in (label["page_id"].split("/")[0], "all"):
+            rows[name]["kept"] += 1
+            rows[name]["kept_labelled"] += 1
+            rows[name]["good"] += label["label"] == "keep"
+    return {name: {**rows[name], "pages": n,
+                   "precision": rows[name]["good"] / rows[name]["kept"] if rows[name]["kept"] else None,
+                   "good_per_page": rows[name]["good"] / n}
+            for name, n in sorted(pages_in.items(), key=lambda kv: (kv[0] == "all", kv[0]))}  # fmt: skip
+
+
+def bench_test_split() -> None:
+    """The figures of every stored run; with CURATE_BENCH_TEST_GENERATE=RUN (and optionally
+    CURATE_BENCH_TEST_COLLECTIONS=a,b) the recipe first writes pairs about the test documents as run RUN
+    (skipped, saying why, where the PDFs cannot be had); its new pairs are then to be labelled."""
+    import os
+
+    if run := os.environ.get("CURATE_BENCH_TEST_GENERATE"):
+        wanted = [c for c in os.environ.get("CURATE_BENCH_TEST_COLLECTIONS", "").split(",") if c]
+        generate(run, wanted or None)
+    manifest = _read(PAGES)
+    if not manifest:
+        print(f"test split: skipped: {PAGES} not found")
+        return
+    pages: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row in manifest:
+        pages[doc_of(row["page_id"])].append((int(row["page_id"].rsplit("=", 1)[1]), row["text"]))
+    pages_in = Counter(row["collection"] for row in manifest)
+    pages_in["all"] = len(manifest)
+    labels = {pair_key(x["doc_id"], x["question"], x["answer"]): x for x in _read(LABELS)}
+    stored = _read(PAIRS)
+    runs: dict[str, dict[str, dict]] = defaultdict(dict)
+    for row in _read(RUNS):  # a collection's documents may be run in several batches: their costs add up
+        done = runs[row["run"]].setdefault(row["collection"], {"docs": []})
+        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens"):
+            done[key] = done.get(key, 0) + (row.get(key) or 0)
+        done["docs"] += row.get("docs", [])
+    print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
+          f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
+    print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
+                  tuning_figures())  # fmt: skip
+    for run in dict.fromkeys(p["run"] for p in stored):
+        pairs = [p for p in stored if p["run"] == run]
+        given = {doc for row in runs[run].values() for doc in row.get("docs", [])}
+        run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
+        run_pages["all"] = sum(run_pages.values())
+        cost = dict(runs[run])
+        cost["all"] = {k: sum(c.get(k) or 0 for c in runs[run].values())
+                       for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
+        unlabelled = sum(pair_key(p["doc_id"], p["question"], p["answer"]) not in labels
+                         for p in pairs if p["question"] or p["answer"])  # fmt: skip
+        print_figures(f"test split, run {run!r} as it decided ({unlabelled} generated pairs unlabelled; "
+                      f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
+                      figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
+        now = current_verdicts(pairs, pages)
+        changed = sum(
+            (a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True)
+        )
+        print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
+                      f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
+                      figures(pairs, now, labels, run_pages, None))  # fmt: skip
+        good_rejected = [
+            (p, v) for p, v in zip(pairs, now, strict=True)
+            if v and (label := labels.get(pair_key(p["doc_id"], p["question"], p["answer"])))
+            and label["label"] == "good"
+        ]  # fmt: skip
+        print(
+            f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
+        )
+
+
+def generate(run: str, collections: list[str] | None = None, work: Path | None = None) -> None:
+    """Run the docmatix recipe as a user runs it (its defaults: the embedded writer, round trip and second
+    opinion) on the test documents of each collection, one run per collection, and collect every pair it
+    wrote into the data files under `run`; collections whose PDFs are not in the cache are skipped, saying
+    why. The new pairs are then to be labelled (`unlabelled RUN`) before their figures mean anything."""
+    import tempfile
+
+    from benchmarks import docmatix_test_pdfs as sources
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
+    from pipelines.docmatix import recipe
+
+    work = work or Path(tempfile.mkdtemp(prefix="docmatix-test-"))
+    missing = sources.fetch()
+    sources.write_excerpts(work / "pdfs")
+    for name in collections or list(sources.COLLECTIONS):
+        gone = [doc for doc in missing if doc.startswith(name + "/")]
+        if gone:
+            print(
+                f"test split {name}: {len(gone)} PDF(s) missing, e.g. {missing[gone[0]]}; the run is skipped"
+            )
+            continue
+        output = work / "runs" / run / name
+        run_recipe(recipe(), str(work / "pdfs" / name), output, ExecutorConfig(workers=1))
+        n, kept = collect(output, run, name)
+        print(f"test split {name}: {n} pairs written, {kept} kept; run output {output}")
+
+
+def unlabelled_pairs(run: str | None = None) -> list[dict]:
+    labels = {pair_key(x["doc_id"], x["question"], x["answer"]) for x in _read(LABELS)}
+    return [p for p in _read(PAIRS) if (p["question"] or p["answer"]) and (run is None or p["run"] == run)
+            and pair_key(p["doc_id"], p["question"], p["answer"]) not in labels]  # fmt: skip
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["generate"]:  # generate RUN [COLLECTION ...]
+        generate(sys.argv[2], sys.argv[3:] or None)
+    elif sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
+        n, kept = collect(Path(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:]))
+        print(f"{n} pairs ({kept} kept) appended to {PAIRS}")
+    elif sys.argv[1:2] == ["unlabelled"]:  # unlabelled [RUN]: the pairs still to label, without verdicts
+        for p in unlabelled_pairs(sys.argv[2] if sys.argv[2:] else None):
+            print(json.dumps({"doc_id": p["doc_id"], "question": p["question"], "answer": p["answer"]},
+                             ensure_ascii=False))  # fmt: skip
+    else:
+        bench_test_split()

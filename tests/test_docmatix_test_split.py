@@ -1,0 +1,98 @@
+"""The docmatix test split: its pages come from collections the checks were not tuned on, each page cites
+its file, every stored pair is labelled, and the figures count what the labels say."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from benchmarks import docmatix_test_pdfs as sources
+from benchmarks import docmatix_test_split as split
+
+DATA = Path(split.__file__).resolve().parent / "data"
+
+
+def manifest() -> list[dict]:
+    return split._read(split.PAGES)
+
+
+def test_every_page_cites_its_file_at_a_commit_with_its_licence():
+    rows = manifest()
+    assert len(rows) >= 60 and len({r["collection"] for r in rows}) >= 3
+    by_name = {doc.name: doc for doc in sources.DOCS}
+    for row in rows:
+        doc = by_name[split.doc_of(row["page_id"])]
+        assert row["collection"] == doc.collection and row["path"] == doc.path
+        assert doc.first <= row["page"] <= doc.last
+        assert row["commit"] in row["origin"] and row["licence"]
+        if row["origin"].startswith("https://github.com/"):
+            assert re.fullmatch(r"[0-9a-f]{40}", row["commit"])
+    # every page of every test document is there, those the reader could not make with no text
+    assert Counter(split.doc_of(r["page_id"]) for r in rows) == {
+        d.name: d.last - d.first + 1 for d in sources.DOCS
+    }
+
+
+def test_no_test_collection_is_one_the_checks_were_tuned_on():
+    tuning = [json.loads(x)["source"] for x in open(DATA / "docmatix_heldout_pages.jsonl") if x.strip()]
+    tuning_repos = {re.match(r"https://github.com/([^/]+/[^/]+)/", url).group(1).lower() for url in tuning}
+    # ../shared/data/pdf (the labelled set's pages) comes from these (its SOURCES.md)
+    tuning_repos |= {"jsvine/pdfplumber", "docling-project/docling", "mozilla/pdf.js", "ocrmypdf/ocrmypdf"}
+    test_repos = {c["repo"].lower() for c in sources.COLLECTIONS.values() if "repo" in c}
+    assert test_repos and not test_repos & tuning_repos
+    reserved = {"texlive-science-doc", "r-doc-pdf"}  # kept for an outside check
+    assert not reserved & {c.get("deb") for c in sources.COLLECTIONS.values()}
+
+
+def test_every_stored_pair_is_labelled_and_every_label_is_a_stored_pair():
+    pairs = [p for p in split._read(split.PAIRS) if p["question"] or p["answer"]]
+    labels = split._read(split.LABELS)
+    if not pairs:
+        pytest.skip("no stored pairs yet")
+    keys = {split.pair_key(p["doc_id"], p["question"], p["answer"]) for p in pairs}
+    labelled = {split.pair_key(x["doc_id"], x["question"], x["answer"]) for x in labels}
+    assert keys == labelled
+    assert all(x["label"] in ("good", "bad") and x["reason"].strip() for x in labels)
+    pages = {split.doc_of(r["page_id"]) for r in manifest()}
+    assert {p["doc_id"] for p in pairs} <= pages
+
+
+def test_figures_count_what_the_labels_say():
+    pairs = split._read(split.PAIRS)
+    if not pairs:
+        pytest.skip("no stored pairs yet")
+    labels = {split.pair_key(x["doc_id"], x["question"], x["answer"]): x for x in split._read(split.LABELS)}
+    kept = [p for p in pairs if p["verdict"] is None]
+    good = sum(
+        labels[split.pair_key(p["doc_id"], p["question"], p["answer"])]["label"] == "good" for p in kept
+    )
+    pages_in = Counter({"all": 10})
+    table = split.figures(pairs, [p["verdict"] for p in pairs], labels, pages_in, None)
+    assert table["all"]["kept"] == len(kept) and table["all"]["good"] == good
+    assert table["all"]["precision"] == pytest.approx(good / len(kept))
+    assert table["all"]["good_per_page"] == pytest.approx(good / 10)
+    # a check set that rejects everything keeps nothing: no precision, no good pair
+    none = split.figures(pairs, ["all"] * len(pairs), labels, pages_in, None)
+    assert none["all"]["kept"] == 0 and none["all"]["precision"] is None and none["all"]["good_per_page"] == 0
+
+
+def test_stored_page_text_is_what_the_reader_writes(tmp_path):
+    doc = next(d for d in sources.DOCS if d.name == "unstructured/fake-memo.p1-1.pdf")
+    if not sources.original_path(doc).is_file():
+        pytest.skip(
+            f"SKIPPED: {sources.original_path(doc)} not in the cache (python -m benchmarks.docmatix_test_pdfs fetch)"
+        )
+    folder = tmp_path / "pdfs"
+    sources.DOCS, saved = [doc], sources.DOCS
+    try:
+        sources.write_excerpts(folder)
+        rows = sources.manifest_rows(folder)
+    finally:
+        sources.DOCS = saved
+    stored = {r["page_id"]: r for r in manifest()}
+    assert [r["text"] for r in rows] == [stored[r["page_id"]]["text"] for r in rows]
+    assert "20,000 bottles of water" in rows[0]["text"]
