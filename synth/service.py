@@ -132,6 +132,7 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
         yield {
             "second_url": second,
             "second_model": served[0] if served else "",
+            "second_served": served,  # what the run's record names (curate/run/run_record.py)
             "second_response_format": kind,
         }
         return
@@ -169,9 +170,10 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The server that writes the pairs: `llm_url` (checked), or the embedded one."""
     found: dict[str, Any] = {}
     if options.get("roundtrip_llm_url") and options.get("roundtrip"):
-        found["roundtrip_response_format"] = _served(
+        served, found["roundtrip_response_format"] = _served(
             options["roundtrip_llm_url"], options, "roundtrip_llm_url", options.get("roundtrip_llm_model")
-        )[1]
+        )
+        found["roundtrip_served"] = served  # what the run's record names (curate/run/run_record.py)
     url = options.get("llm_url")
     if not url and options.get("ray_address"):
         raise StageFailed(
@@ -182,7 +184,14 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if url:
         served, kind = _served(url, options, model=options.get("llm_model"))
         model = options.get("llm_model") or (served[0] if served else "")
-        yield {**found, "llm_external": True, "llm_url": url, "llm_model": model, "llm_response_format": kind}
+        yield {
+            **found,
+            "llm_external": True,
+            "llm_url": url,
+            "llm_model": model,
+            "llm_served": served,
+            "llm_response_format": kind,
+        }
         return
     with _embedded(options.get("embedded_model"), options, "embedded_model") as server:
         # started here with llama-cpp-python's server: its kind is known

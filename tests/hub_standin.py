@@ -6,6 +6,11 @@ request, and can be told to fail uploads after N objects (`fail_after_uploads`) 
 Xet xorbs are stored as received, not decoded: a file's content is checked by the sha256 that
 the client computed while chunking it and committed.
 
+It also serves what was pushed back, as the Hub does for `datasets.load_dataset("ORG/NAME")` and
+`hf_hub_download`: repo info with its files, the tree and paths-info listings, and file downloads
+(HEAD/GET on `resolve/`, with byte ranges). Only files uploaded over LFS or committed inline can be
+served (Xet xorbs are kept as received, not decoded): push with `HF_HUB_DISABLE_XET=1` to read back.
+
 Start it with `StandInHub.start()`; point a client at it with `HF_ENDPOINT=hub.url`.
 """
 
@@ -112,7 +117,8 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/api/repos/create":
                 return self._create(json.loads(body))
             if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["tree"]:
-                return self._tree("/".join(parts[2:4]))
+                recursive = "recursive=true" in urlsplit(self.path).query.lower()
+                return self._tree("/".join(parts[2:4]), "/".join(parts[6:]), recursive)
             if method == "POST" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["preupload"]:
                 return self._preupload("/".join(parts[2:4]), json.loads(body))
             if method == "POST" and parts[0] == "datasets" and path.endswith(".git/info/lfs/objects/batch"):
@@ -127,9 +133,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._cas(method, parts[1:], body)
             if method == "POST" and path == "/api/validate-yaml":
                 return self._validate_yaml(json.loads(body))
-            if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["revision"]:
-                repo = "/".join(parts[2:4])
-                return self._send(200, {"id": repo, "sha": "0" * 40, "siblings": []})
+            if method == "GET" and parts[:2] == ["api", "datasets"] and parts[4:5] in (["revision"], []):
+                return self._info("/".join(parts[2:4]))
+            if method == "POST" and parts[:2] == ["api", "datasets"] and parts[4:5] == ["paths-info"]:
+                return self._paths_info("/".join(parts[2:4]), body)
+            if method in ("GET", "HEAD") and parts[0] == "datasets" and parts[3:4] == ["resolve"]:
+                return self._resolve(method, "/".join(parts[1:3]), "/".join(parts[5:]))
         except (KeyError, ValueError) as exc:
             return self._send(400, {"error": f"stand-in: bad request: {exc}"})
         self._send(404, {"error": f"stand-in: no route {method} {path}"})
@@ -143,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle("PUT")
 
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
     # ---- endpoints
 
     def _create(self, payload: dict) -> None:
@@ -153,16 +165,104 @@ class _Handler(BaseHTTPRequestHandler):
             self.hub.repos.setdefault(repo, {})
         self._send(200, {"url": f"{self.hub.url}/datasets/{repo}", "name": repo})
 
-    def _tree(self, repo: str) -> None:
+    def _tree(self, repo: str, folder: str = "", recursive: bool = True) -> None:
         if repo not in self.hub.repos:
             return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-        entries = []
+        prefix = folder.strip("/") + "/" if folder.strip("/") else ""
+        entries, folders = [], set()
         for path, entry in sorted(self.hub.repos[repo].items()):
-            item = {"type": "file", "path": path, "size": entry["size"], "oid": entry["oid"]}
-            if entry.get("lfs"):
-                item["lfs"] = entry["lfs"]
-            entries.append(item)
-        self._send(200, entries)
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix) :]
+            if not recursive and "/" in rest:
+                folders.add(prefix + rest.split("/", 1)[0])
+                continue
+            if recursive:
+                parents = rest.split("/")[:-1]
+                folders.update(prefix + "/".join(parents[: n + 1]) for n in range(len(parents)))
+            entries.append(self._file_item(path, entry))
+        if prefix and not entries and not folders:
+            return self._send(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+        dirs = [{"type": "directory", "path": d, "oid": "0" * 40} for d in sorted(folders)]
+        self._send(200, dirs + entries)
+
+    @staticmethod
+    def _file_item(path: str, entry: dict) -> dict:
+        item = {"type": "file", "path": path, "size": entry["size"], "oid": entry["oid"]}
+        if entry.get("lfs"):
+            item["lfs"] = entry["lfs"]
+        return item
+
+    def _head_sha(self, repo: str) -> str:
+        return hashlib.sha1(f"{repo}:{len(self.hub.commits)}".encode()).hexdigest()
+
+    def _info(self, repo: str) -> None:
+        if repo not in self.hub.repos:
+            return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        files = self.hub.repos[repo]
+        siblings = [{"rfilename": path, "size": entry["size"]} for path, entry in sorted(files.items())]
+        self._send(
+            200,
+            {"id": repo, "sha": self._head_sha(repo), "private": False, "disabled": False, "gated": False,
+             "siblings": siblings, "tags": [], "downloads": 0, "likes": 0},
+        )  # fmt: skip
+
+    def _paths_info(self, repo: str, body: bytes) -> None:
+        from urllib.parse import parse_qs
+
+        if repo not in self.hub.repos:
+            return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            paths = json.loads(body).get("paths", [])
+        else:
+            paths = parse_qs(body.decode()).get("paths", [])
+        files = self.hub.repos[repo]
+        found = []
+        for path in paths:
+            path = path.strip("/")
+            if path in files:
+                found.append(self._file_item(path, files[path]))
+            elif any(p.startswith(path + "/") for p in files) or path == "":
+                found.append({"type": "directory", "path": path, "oid": "0" * 40})
+        self._send(200, found)
+
+    def _resolve(self, method: str, repo: str, path: str) -> None:
+        files = self.hub.repos.get(repo)
+        if files is None or path not in files:
+            code = "RepoNotFound" if files is None else "EntryNotFound"
+            if method == "HEAD":  # no body after HEAD: the connection stays usable
+                self.send_response(404)
+                self.send_header("X-Error-Code", code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            return self._send(404, {"error": code}, {"X-Error-Code": code})
+        entry = files[path]
+        data = self.hub.file_bytes(repo, path)
+        headers = {"X-Repo-Commit": self._head_sha(repo), "Accept-Ranges": "bytes"}
+        if entry.get("lfs"):
+            headers["X-Linked-Etag"] = f'"{entry["lfs"]["oid"]}"'
+            headers["X-Linked-Size"] = str(len(data))
+            headers["ETag"] = f'"{entry["lfs"]["oid"]}"'
+        else:
+            headers["ETag"] = f'"{entry["oid"]}"'
+        status, start, end = 200, 0, len(data)
+        wanted = self.headers.get("Range", "")
+        if wanted.startswith("bytes="):
+            first, _, last = wanted[6:].partition("-")
+            start = int(first) if first else max(0, len(data) - int(last))
+            end = min(len(data), int(last) + 1) if first and last else len(data)
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+        chunk = data[start:end]
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(chunk)))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        if method == "GET":
+            self.wfile.write(chunk)
 
     def _preupload(self, repo: str, payload: dict) -> None:
         files = []

@@ -137,7 +137,9 @@ def test_interrupted_push_resumes_without_sending_finished_shards_again(run_outp
     assert protocol == "xet" or hub.file_bytes(REPO, charts[0]).startswith(b"\x89PNG")
     applied = json.loads((run_output / "stages" / "filter" / "thresholds.json").read_text())["language"]
     assert f"`language` (filter): kept at least {applied['min']:.4g}" in card  # the threshold applied
-    assert "| `language` | `true` | run.json |" in card and "## Licence and opt-out" in card
+    section = card.split("## Stages and their options")[1]
+    filter_row = next(line for line in section.splitlines() if line.startswith("| `filter` |"))
+    assert "`language=true`" in filter_row and "## Licence and opt-out" in card
     assert json.loads(hub.file_bytes(REPO, "funnel.json"))[0]["stage"] == "pages"
     if protocol == "xet":
         assert hub.xet_shards and not [r for r in hub.requests if r.method == "PUT"]

@@ -59,3 +59,4 @@ def test_docmatix_qa_stage_on_vllm(vllm_server, tmp_path: Path):
     assert summary["pairs_generated"] >= 3 and summary["pairs_kept"] >= 1
     manifest = json.loads((out / "shards" / "manifest.json").read_text())
     assert manifest["total_samples"] >= 1
+

@@ -25,6 +25,7 @@ from pathlib import Path
 import fsspec
 
 from curate.errors import UserError
+from curate.output.card_provenance import models_section, reproduce_section, stages_section
 from curate.output.shards import MANIFEST
 from curate.run.report import StageFunnel, run_funnel
 
@@ -33,6 +34,11 @@ CHARTS = "images"  # folder of the card's charts in the repo
 DEFAULT_BATCH_BYTES = 5 << 30  # staged (downloaded, for object-store outputs) and uploaded at once
 TABLE_FOLDERS = ("parquet",)  # other output formats a run may write beside shards/, pushed as they are
 SKIPPED_FOLDERS = ("stages", "report", "shards")  # internal state, the HTML report; shards go by manifest
+
+# recipes whose samples hold a varying number of images (members 0.png, 1.png, ...): `datasets`'
+# WebDataset loader types its columns from the first samples and refuses archives whose samples differ,
+# so their card makes the Parquet copy (one `images` list a row) the default config when there is one
+VARYING_MEMBERS = ("interleaved", "docmatix")
 
 # what each recipe's samples are for, in the card's `task_categories`
 TASKS = {
@@ -271,13 +277,19 @@ def dataset_card(
     funnels = _funnels(fs, root, output, stages or None)
     charts = charts if charts is not None else card_charts(output, funnels, stages)
     tables = tables or []
-    options = _recipe_options(recipe, run.get("options", {}))
     total = manifest["total_samples"]
 
-    configs = ["- config_name: default", "  data_files:", "  - split: train", "    path: shards/*.tar"]
-    if tables:
-        configs += ["- config_name: parquet", "  data_files:", "  - split: train"]
-        configs += [f"    path: {pattern}" for pattern in sorted({_table_pattern(t) for t in tables})]
+    varying = recipe in VARYING_MEMBERS
+    parquet_first = bool(tables) and varying
+    shards_config = ["  data_files:", "  - split: train", "    path: shards/*.tar"]
+    parquet_config = ["  data_files:", "  - split: train"]
+    parquet_config += [f"    path: {pattern}" for pattern in sorted({_table_pattern(t) for t in (tables or [])})]
+    if parquet_first:
+        configs = ["- config_name: default", *parquet_config, "- config_name: webdataset", *shards_config]
+    else:
+        configs = ["- config_name: default", *shards_config]
+        if tables:
+            configs += ["- config_name: parquet", *parquet_config]
     tasks = "".join(f"\n- {t}" for t in TASKS.get(recipe, []))
     yaml = (
         f"---\nlicense: {licence}\n"
@@ -317,36 +329,16 @@ def dataset_card(
         )
         for path, caption, _ in histograms:
             parts.append(f"{caption}\n\n![{caption}]({path})\n")
-    parts.append("## Recipe options\n")
-    if options:
-        parts.append("| option | value | set by |\n|---|---|---|")
-        parts += [f"| `{k}` | `{json.dumps(v)}` | {who} |" for k, (v, who) in sorted(options.items())]
-        parts.append("\nOther options had their defaults (`curate recipes`, and the recipe's docstring).\n")
-    else:
-        parts.append("All options had their defaults (`curate recipes`, and the recipe's docstring).\n")
-    parts.append(f"Run again with:\n\n```\n{_command(run)}\n```\n")
+    parts += [models_section(run), stages_section(run), reproduce_section(run)]
     parts.append("## Licence and opt-out\n")
     parts.append(_licence_section(recipe, run.get("options", {}), funnels, licence) + "\n")
-    parts.append(_load_section(repo, bool(tables)))
+    parts.append(_load_section(repo, bool(tables), varying))
     return "\n".join(parts)
 
 
 def _table_pattern(path: str) -> str:
     folder = path.rsplit("/", 1)[0] if "/" in path else ""
     return f"{folder}/*.parquet" if folder else "*.parquet"
-
-
-def _recipe_options(recipe: str, given: dict) -> dict[str, tuple[object, str]]:
-    """Options of the run as `run.json` records them: every option resolved (set or default), secrets masked."""
-    return {k: (v, "run.json") for k, v in given.items() if not k.startswith("_")}
-
-
-def _command(run: dict) -> str:
-    sets = " ".join(
-        f"--set {k}={json.dumps(v) if not isinstance(v, str) else v}"
-        for k, v in run.get("options", {}).items()
-    )
-    return f"curate run {run.get('recipe', 'RECIPE')} --input INPUT --output OUTPUT {sets}".strip()
 
 
 def _funnel_markdown(funnels: list[StageFunnel]) -> str:
@@ -364,8 +356,23 @@ def _funnel_markdown(funnels: list[StageFunnel]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _load_section(repo: str, tables: bool) -> str:
-    parquet = f'\nThe Parquet copy: `load_dataset("{repo}", "parquet", split="train")`.\n' if tables else "\n"
+def _load_section(repo: str, tables: bool, varying: bool = False) -> str:
+    if varying and tables:
+        parquet = (
+            "\nThis loads the Parquet copy (a sample a row, its images in one `images` list): samples hold a "
+            "varying number of images, which `datasets`' WebDataset loader cannot type. The tar shards stream "
+            "with `webdataset` (below).\n"
+        )
+    elif varying:
+        parquet = (
+            "\nSamples hold a varying number of images, which `datasets`' WebDataset loader cannot type: to "
+            "load them with `datasets`, run the shards stage with `--set formats=webdataset,parquet` and push "
+            "again (a Parquet copy, one `images` list a row). The tar shards stream with `webdataset` (below).\n"
+        )
+    elif tables:
+        parquet = f'\nThe Parquet copy: `load_dataset("{repo}", "parquet", split="train")`.\n'
+    else:
+        parquet = "\n"
     return f"""## Load it
 
 With Hugging Face `datasets`:
@@ -575,6 +582,8 @@ def push(
     plan = push_plan(output, repo, licence)
     print(plan.describe())
     if dry_run:
+        card = next(f.content for f in plan.files if f.path == CARD).decode()
+        print(f"\n--- {CARD} (the dataset card) ---\n{card}--- end of {CARD} ---")
         print("dry run: nothing uploaded, nothing written")
         return plan
     from huggingface_hub import HfApi

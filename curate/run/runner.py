@@ -10,21 +10,19 @@ what it kept and fails it when records went missing or too many errored (curate/
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from curate.location import LocationError, check_output, exists, is_url, location, write_text_atomic
-from curate.options import public_options
 from curate.recipe import RUN_OPTIONS, Recipe, Stage, StageContext, StageFailed
 from curate.run import ledger
 from curate.run.console import mark_driver
 from curate.run.executors import ExecutorConfig, make_executor
 from curate.run.lock import OutputLock, OutputLocked
 from curate.run.progress import StageProgress
+from curate.run.run_record import append_stage_run
 from curate.run.task_log import first_task_error
-from curate.secrets import redact_url
 
 FAILED_LOGS_READ = 20  # task logs read for the first error (each is a request on an object store)
 
@@ -86,7 +84,10 @@ def run_stage(
 ) -> float:
     """Run (or resume) one stage; raise StageFailed if any task did not complete, if its input is not
     what the stage before it kept (curate/run/ledger.py), or if too many of its records errored.
-    `before`: the stage whose data is the input (None: the user's input). Returns seconds."""
+    `before`: the stage whose data is the input (None: the user's input). Returns seconds (0 for a stage
+    that had already completed: nothing is run or written)."""
+    if stage_done(ctx):
+        return 0.0
     _check_input(stage, ctx, before)
     for option in RUN_OPTIONS:  # a context built without a recipe (a benchmark) still has them
         ctx.declared.setdefault(option.name, option)
@@ -119,17 +120,19 @@ def run_stage(
         stage.finish(ctx)
     elapsed = time.monotonic() - started
     _record_elapsed(ctx, elapsed)
-    _close_ledger(stage, ctx, executor.pipeline, input_part)
+    _close_ledger(stage, ctx, executor.pipeline, input_part, executor.world_size)
     return elapsed
 
 
-def _close_ledger(stage: Stage, ctx: StageContext, pipeline: list, input_part: dict | None) -> None:
+def _close_ledger(
+    stage: Stage, ctx: StageContext, pipeline: list, input_part: dict | None, tasks: int
+) -> None:
     """Record what the stage kept (per file) and fail it if records went missing or too many errored;
     a failed stage's ledger says why, so the next stage refuses to read it."""
     from curate.run.report import stage_funnel
 
     funnel = stage_funnel(ctx.stage_dir)
-    entry: dict[str, Any] = {"stage": stage.name, "input": input_part}
+    entry: dict[str, Any] = {"stage": stage.name, "input": input_part, "tasks": tasks}
     try:
         entry["data"] = ledger.record_output(stage.name, ctx.stage_dir, ctx.data_dir, pipeline)
         problem = ledger.check_input_count(stage.name, input_part, funnel.records_in if funnel else 0)
@@ -154,6 +157,32 @@ def _record_elapsed(ctx: StageContext, seconds: float) -> None:
     write_text_atomic(path, f"{previous + seconds:.3f}")
 
 
+def stage_done(ctx: StageContext) -> bool:
+    """The stage completed and nothing since asks to redo it: its ledger passed, every task it recorded
+    has its completion marker, and the stage before it still holds what this stage read. A rerun of
+    such a stage runs nothing and writes nothing (not its ledger, funnel, elapsed time or run.json)."""
+    try:
+        entry = ledger.read_ledger(ctx.stage_dir)
+    except (OSError, ValueError):  # no such bucket, no credentials, a ledger cut short: not done
+        return False
+    if not entry or entry.get("failed") or "tasks" not in entry:
+        return False
+    marks = ctx.logs_dir / "completions"
+    try:
+        done = {p.name for p in marks.iterdir()} if marks.exists() else set()
+    except OSError:
+        return False
+    if not {f"{rank:05d}" for rank in range(entry["tasks"])} <= done:
+        return False
+    upstream = entry.get("input")
+    if upstream:
+        before = ledger.read_ledger(ctx.output / "stages" / upstream["stage"])
+        kept = (before or {}).get("data", {}).get("records")
+        if not before or before.get("failed") or kept != upstream["records"]:
+            return False
+    return True
+
+
 def run_recipe(
     recipe: Recipe,
     input: str,
@@ -163,7 +192,8 @@ def run_recipe(
     options: dict[str, Any] | None = None,
     progress: bool = False,
 ) -> None:
-    """Run (or resume) a recipe's stages in order, or only `only_stage`; raise StageFailed on failure."""
+    """Run (or resume) a recipe's stages in order, or only `only_stage`; raise StageFailed on failure.
+    Stages that already completed are skipped; when every one asked for is, nothing is written."""
     config = config or ExecutorConfig()
     output = location(output)
     options = recipe.resolve(options or {})  # typed; an unknown or bad option fails here, before any work
@@ -173,6 +203,10 @@ def run_recipe(
     active = [s.name for s, ctx in zip(recipe.stages, contexts, strict=True) if s.is_active(ctx)]
     if only_stage and only_stage not in active:
         raise StageFailed(f"stage {only_stage!r} is switched off by this run's options; nothing to run")
+    selected = [name for name in active if not only_stage or name == only_stage]
+    by_name = {ctx.name: ctx for ctx in contexts}
+    if all(stage_done(by_name[name]) for name in selected):
+        return  # a rerun of completed stages: nothing to do, nothing to write (not even the lock)
     # the first stage to run must find its input before anything is written (no output folder, no lock)
     first = next(i for i, s in enumerate(recipe.stages) if s.name == (only_stage or active[0]))
     previous = _previous_stages(recipe, active)
@@ -188,37 +222,32 @@ def run_recipe(
         raise OutputInUse(str(exc)) from exc
     mark_driver()  # the workers started from here stop if this process is killed
     try:
-        _run_locked(recipe, input, output, config, only_stage, options, progress, contexts, active, previous)
+        _run_locked(recipe, input, output, config, options, progress, contexts, active, selected, previous)
     finally:
         lock.release()
 
 
 def _run_locked(
-    recipe, input, output, config, only_stage, options, progress, contexts, active, previous
+    recipe, input, output, config, options, progress, contexts, active, selected, previous
 ) -> None:
-    """The stages of `run_recipe`, with the output folder locked."""
-    write_text_atomic(
-        output / "run.json",
-        json.dumps(
-            {
-                "recipe": recipe.name,
-                "stages": active,
-                "input": redact_url(input),
-                "options": public_options(options, recipe.declared()),  # secrets masked
-            },
-            indent=2,
-            default=str,
-        ),
-    )
-    selected = [name for name in active if not only_stage or name == only_stage]
+    """The stages of `run_recipe`, with the output folder locked; each stage run recorded in run.json."""
+    pending: list[str] = []  # the first stage not done, and every selected stage after it (its input may change)
+    for ctx in contexts:
+        if ctx.name in selected and (pending or not stage_done(ctx)):
+            pending.append(ctx.name)
     for stage, ctx in zip(recipe.stages, contexts, strict=True):
-        if stage.name in selected and stage.preflight:
+        if stage.name in pending and stage.preflight:
             stage.preflight(ctx)
+    executor = {"kind": config.kind, "ray_address": config.ray_address, "tasks": config.tasks}
     try:
-        with recipe.open_services(options, selected, config.kind, config.ray_address) as services:
+        with recipe.open_services(options, pending, config.kind, config.ray_address) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):
-                if stage.name in selected:
+                if stage.name in pending:
                     ctx.services.update(services)
+                    append_stage_run(
+                        output, recipe, stage.name, stages=active, input=input, options=options,
+                        executor=executor, services=services,
+                    )  # fmt: skip
                     run_stage(stage, ctx, config, progress=progress, before=previous[stage.name])
     finally:
         from curate.run.report import run_funnel, write_funnel_json
