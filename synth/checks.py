@@ -583,6 +583,10 @@ def page_kind(text: str) -> str | None:
 # ---- evidence ---------------------------------------------------------------------------------------
 
 _PAGE_LABEL = re.compile(r"\[Page \d+\]")
+# "Page 1, first line", "line 30", "the 2nd paragraph": a place named instead of a quote (the packaged small
+# models write these); it holds nothing to check, so the lines are located as for a pair without evidence
+_PLACE_WORD = r"(?:page|p|lines?|paragraphs?|rows?|columns?|sections?|table|top|bottom|first|second|third|fourth|fifth|last|of|the|in|on|at|and|\d+(?:st|nd|rd|th)?)"
+_PLACE_ONLY = re.compile(rf"^\W*(?:{_PLACE_WORD}\b\W*)+$", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,60})[\"”’']")
 
 
@@ -678,6 +682,8 @@ def check_evidence(
     42, 0.95, 0.25 | 2, 0.50, 0.01; question_not_in_evidence 4, 0.50, 0.01 | 7, 0.57, 0.04."""
     if evidence is not None:  # the "[Page 2]" labels of a document's request are not page text
         evidence = _PAGE_LABEL.sub("", evidence).strip() or None
+    if evidence is not None and _PLACE_ONLY.match(evidence):
+        evidence = None
     if evidence is not None and len(evidence) > MAX_EVIDENCE_CHARS:
         return "evidence_too_long", evidence, []
     found: list[tuple[int, str, str]] = []  # (page, its evidence lines, those lines and the ones above)

@@ -102,7 +102,7 @@ def test_clean_ocr_layer_on_a_scan_is_kept_without_ocr(shared_data, tmp_path, mo
     def no_ocr(*args, **kwargs):
         raise AssertionError("a clean text layer was OCRed")
 
-    monkeypatch.setattr("curate.pdf.reader.ocr_image", no_ocr)
+    monkeypatch.setattr("curate.pdf.reader.ocr_pixels", no_ocr)
     [page] = _read_pages(pdf, tmp_path / "in")
     assert (page.metadata["text_source"], page.metadata["ocr_reason"]) == ("text_layer", None)
     assert _cer(page.text, truth) < 0.01

@@ -228,3 +228,16 @@ def test_evidence_is_found_across_ocr_spacing_and_hyphenation(shared_data):
         spans = lines.find(quoted)
         assert spans and lines.lines(spans) in lines.text and line.split("-\n")[1] in lines.lines(spans)
     assert lines.find("This sentence was never printed in the TraceMonkey paper at all.") is None
+
+
+def test_a_place_named_instead_of_a_quote_is_located_on_the_page():
+    """The packaged models often give "Page 1, first line" as evidence: no quote to check, so the lines holding
+    the answer are located (as for a pair without evidence) instead of rejecting the pair as not on the page;
+    a quote that is not on the page is still rejected."""
+    text = (Path(__file__).resolve().parent.parent / "synth" / "sample_docs" / "council-minutes.txt").read_text()
+    pages = [(1, PageLines(text))]
+    question, answer = "Who chaired the meeting of the Town of Millbrook council?", "Mayor Linda Ortega"
+    reason, lines, cited = check_evidence(question, answer, "Page 1, third line", pages, 0.8)
+    assert reason is None and "Linda Ortega" in lines and cited == [1]
+    invented = check_evidence(question, answer, "Chaired by Mayor Linda Ortega of Millbrook", pages, 0.8)
+    assert invented[0] == "evidence_not_on_page"
