@@ -5,8 +5,8 @@ instead of becoming error rows, and the per-stage error-rate limit."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
