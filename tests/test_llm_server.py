@@ -88,7 +88,8 @@ def test_a_busy_single_threaded_server_is_waited_for_not_called_absent(llama_ser
     """While llama.cpp writes a long answer it does not answer /v1/models: the start check waits."""
     client = ChatClient(llama_server)
     story = [{"role": "user", "content": "Write a long story about a lighthouse keeper, in 40 sentences."}]
-    writing = threading.Thread(target=lambda: client.chat(story, max_tokens=48, temperature=0.0))
+    # long enough to outlast the first check on an idle machine too (~10 s at 40 tokens/s)
+    writing = threading.Thread(target=lambda: client.chat(story, max_tokens=400, temperature=0.0))
     writing.start()
     time.sleep(2)  # the completion has started
     started = time.monotonic()
