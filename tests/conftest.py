@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# curate first, as every curate process does: it keeps PyMuPDF's optional layout analyser out, which
+# otherwise changes what get_text returns (tests importing pymupdf first would see other text)
+import curate  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 # reading an option no stage declares fails the test (curate/recipe.py), not only a warning
 os.environ.setdefault("CURATE_STRICT_OPTIONS", "1")

@@ -28,6 +28,10 @@ PROSE_PAGES_WITH_TABLES = {
     ("redp5110_sampled.pdf", 8),  # Table 2-2, function usage IDs (X marks)
     ("redp5110_sampled.pdf", 11),  # Table 3-2, built-in global variables
     ("tracemonkey.pdf", 11),  # Figure 13, trace statistics per benchmark
+    # with MuPDF's own text (PyMuPDF's layout analyser kept out, curate/__init__.py): the labels of
+    # Figure 2's state diagram line up as rows, and the precinct bulletin's result columns are a table
+    ("tracemonkey.pdf", 1),
+    ("la-precinct-bulletin-2014-p1.pdf", 0),
 }
 PROSE = [
     "tracemonkey.pdf",
