@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from curate.location import location, write_text_atomic
 from curate.options import public_options
 from curate.recipe import Recipe
-from curate.secrets import redact_text, redact_url
+from curate.secrets import strip_credentials
 
 RUN_FILE = "run.json"
 REPO = Path(__file__).resolve().parents[2]
@@ -48,17 +48,17 @@ def code_version() -> str:
     return text
 
 
-def strip_credentials(url: str | None) -> str | None:
-    """`url` without `user:password@` and without a query string (where API keys travel)."""
+def recorded_url(url: str | None) -> str | None:
+    """`url` as the record keeps it: without `user:password@` (`curate.secrets.strip_credentials`) and, for
+    a URL, without its query string (where API keys travel)."""
     if not url:
         return url
+    clean = strip_credentials(url)
     try:
-        parts = urlsplit(str(url))
+        parts = urlsplit(clean)
     except ValueError:
-        return redact_url(url)
-    if not parts.scheme:
-        return redact_text(str(url))
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1], query="", fragment=""))
+        return clean
+    return urlunsplit(parts._replace(query="", fragment="")) if parts.scheme else clean
 
 
 def llm_record(services: dict[str, Any], options: dict[str, Any]) -> dict[str, Any] | None:
@@ -66,7 +66,7 @@ def llm_record(services: dict[str, Any], options: dict[str, Any]) -> dict[str, A
     if not services.get("llm_url"):
         return None
     writer = {
-        "url": strip_credentials(services["llm_url"]),
+        "url": recorded_url(services["llm_url"]),
         "model": services.get("llm_model") or None,
         "served": services.get("llm_served") or [],
         "embedded": not services.get("llm_external"),
@@ -76,7 +76,7 @@ def llm_record(services: dict[str, Any], options: dict[str, Any]) -> dict[str, A
         url = options.get("roundtrip_llm_url")
         record["roundtrip"] = (
             {
-                "url": strip_credentials(url),
+                "url": recorded_url(url),
                 "model": options.get("roundtrip_llm_model")
                 or (services.get("roundtrip_served") or [None])[0],
                 "served": services.get("roundtrip_served") or [],
@@ -91,7 +91,7 @@ def llm_record(services: dict[str, Any], options: dict[str, Any]) -> dict[str, A
         )
         if services.get("second_url"):
             record["second_opinion"] = {
-                "url": strip_credentials(services["second_url"]),
+                "url": recorded_url(services["second_url"]),
                 "model": services.get("second_model") or None,
                 "served": services.get("second_served") or [],
             }
@@ -129,7 +129,7 @@ def append_stage_run(
         "reads": sorted(o.name for o in recipe.stage(stage).options),
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "version": code_version(),
-        "input": strip_credentials(input),
+        "input": recorded_url(input),
         "executor": executor,
         "options": public,
     }
@@ -141,7 +141,7 @@ def append_stage_run(
         {
             "recipe": recipe.name,
             "stages": stages,
-            "input": strip_credentials(input),
+            "input": recorded_url(input),
             "options": public,
             "defaults": json.loads(json.dumps(public_options(recipe.resolve({}), declared), default=str)),
             "secrets": sorted(name for name, option in declared.items() if option.secret),
