@@ -68,6 +68,7 @@ from synth.checks import (
 from synth.checks import tokens as answer_tokens
 from synth.client import ChatClient
 from synth.generate import Chunk, QAGenerator, parse_answer
+from synth.qa_config import Endpoint, Generation, LlmServers, RoundTrip
 from synth.summary import qa_summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -266,7 +267,7 @@ def roundtrip_cost(
     same text (as the qa stage does: the server's prompt cache holds the page), and of the same round
     trip after a request about another page (nothing cached)."""
     generator = QAGenerator(
-        llm_url=client.base_url, response_format=kind, roundtrip=True, **generator_options()
+        LlmServers(Endpoint(client.base_url, response_format=kind)), recipe_generation(), RoundTrip(True)
     )
     ids = [p for p in pages if not page_kind(pages[p])][:n]
     gen, warm, cold, questions, opinion = [], [], [], [], []
@@ -478,7 +479,7 @@ def acceptance(output: Path) -> dict:
 
 def baseline(url: str, model: str, pages_dir: Path, concurrency: int, response_format: str = "llama") -> dict:
     """The same requests as the qa stage, sent with requests + a thread pool, answers parsed with json.loads."""
-    generator = QAGenerator(llm_url=url, model=model, response_format=response_format, **generator_options())
+    generator = QAGenerator(LlmServers(Endpoint(url, model, response_format)), recipe_generation())
     payloads = [
         {"model": model, "messages": messages, **generator.request_params()}
         for doc in records(pages_dir)
@@ -509,17 +510,10 @@ def baseline(url: str, model: str, pages_dir: Path, concurrency: int, response_f
     }
 
 
-def generator_options() -> dict:
+def recipe_generation() -> Generation:
     """The recipe's generation settings, as a run without --set has them."""
-    keys = (
-        "styles_per_page",
-        "pairs_per_request",
-        "n_ctx",
-        "max_tokens",
-        "max_chunks_per_page",
-        "max_chunk_chars",
-    )
-    return {k: DEFAULTS[k] for k in keys}
+    keys = ("styles_per_page", "pairs_per_request", "n_ctx", "max_tokens", "max_chunks_per_page")
+    return Generation(**{k: DEFAULTS[k] for k in keys}, max_chunk_chars=DEFAULTS["max_chunk_chars"] or None)
 
 
 def run(pdfs: Path, url: str, model: str, work: Path) -> None:
@@ -640,11 +634,9 @@ def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path)
 
     kept, unlabelled, rejected, seconds, tokens, without = [], [], Counter(), [], [], []
     with EmbeddedServer(model=name, n_ctx=DEFAULTS["n_ctx"]) as server, _second_opinion(False) as second:
-        generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",
-                                roundtrip=True, min_grounding=DEFAULTS["min_grounding"],
-                                second_url=second.base_url if second else None,
-                                second_model=second.model if second else None,
-                                **generator_options())  # fmt: skip
+        second_opinion = Endpoint(second.base_url, second.model, "llama") if second else None
+        servers = LlmServers(Endpoint(server.base_url, server.model_name, "llama"), second_opinion=second_opinion)
+        generator = QAGenerator(servers, recipe_generation(), RoundTrip(True, DEFAULTS["min_grounding"]))
         checks = QAChecks(
             min_grounding=DEFAULTS["min_grounding"], roundtrip_min_f1=DEFAULTS["roundtrip_min_f1"]
         )
@@ -796,8 +788,7 @@ def _second_opinion(external: bool):
         yield None
         return
     with second_opinion_server(chosen, options) as server:
-        yield ChatClient(server["second_url"], server["second_model"], timeout=900, deadline=900,
-                         cache_scope="second_opinion")  # fmt: skip
+        yield ChatClient(server.url, server.model, timeout=900, deadline=900, cache_scope="second_opinion")
 
 
 if __name__ == "__main__":

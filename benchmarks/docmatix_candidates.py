@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.bench_docmatix import DEFAULTS, generator_options
+from benchmarks.bench_docmatix import DEFAULTS, recipe_generation
 from curate.pdf.reader import PdfPageReader
 from synth.client import ChatClient
 from synth.generate import QAGenerator
+from synth.qa_config import Endpoint, LlmServers
 
 REPO = Path(__file__).resolve().parent.parent
 PDFS = REPO.parent / "shared" / "data" / "pdf"
@@ -37,8 +38,9 @@ def main(out: Path, max_pages: int) -> None:
     from synth.server import EmbeddedServer
 
     with EmbeddedServer(n_ctx=DEFAULTS["n_ctx"]) as server, open(out, "a") as f:
-        generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",
-                                **generator_options())  # fmt: skip
+        generator = QAGenerator(
+            LlmServers(Endpoint(server.base_url, server.model_name, "llama")), recipe_generation()
+        )
         client = ChatClient(server.base_url, server.model_name, timeout=900)
         for n, (folder, record) in enumerate(pages()):
             if n >= max_pages:

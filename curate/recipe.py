@@ -62,7 +62,7 @@ class StageContext:
     output: Path  # a `UPath` (same API, over fsspec) when the output is a URL
     options: dict[str, Any] = field(default_factory=dict)
     declared: dict[str, Option] = field(default_factory=dict)  # the options stages may read, by name
-    services: dict[str, Any] = field(default_factory=dict)  # what the recipe's services provide (LLM URL)
+    services: Services = field(default_factory=lambda: NO_SERVICES)  # what the recipe's services started
 
     def __post_init__(self):
         self.output = location(self.output)
@@ -172,23 +172,36 @@ class Stage:
         return self.active is None or bool(self.active(ctx))
 
 
+class Services:
+    """What a recipe's services started for a run (e.g. the LLM servers of docmatix's qa stage), as its
+    stages find it in `ctx.services`. A recipe's services subclass this with typed fields; the base has
+    nothing to give."""
+
+    def record(self, stage: str, options: dict[str, Any]) -> dict[str, Any]:
+        """What OUTPUT/run.json keeps about them in the entry of a run of `stage` (no credentials)."""
+        return {}
+
+
+NO_SERVICES = Services()
+
+
 @contextlib.contextmanager
-def no_services(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
-    yield {}
+def no_services(options: dict[str, Any], stages: list[str]) -> Iterator[Services]:
+    yield NO_SERVICES
 
 
 @dataclass
 class Recipe:
     """An ordered list of stages. `services` starts what the stages need for the run (e.g. an LLM
-    server) and stops it afterwards, also on failure; it gets the resolved options and yields what the
-    stages find in `ctx.services`. `defaults` override the declared defaults of some options (e.g.
+    server) and stops it afterwards, also on failure; it gets the resolved options and yields the
+    `Services` its stages find in `ctx.services`. `defaults` override the declared defaults of some options (e.g.
     docmatix: `language_min_score` 0.5); `options` declares options the recipe itself reads."""
 
     name: str
     stages: list[Stage]
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
-    services: Callable[[dict[str, Any], list[str]], contextlib.AbstractContextManager] = no_services
+    services: Callable[[dict[str, Any], list[str]], contextlib.AbstractContextManager[Services]] = no_services
     options: Sequence[Option] = ()
 
     def open_services(

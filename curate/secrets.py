@@ -142,3 +142,16 @@ class Secret:
 
     def __setstate__(self, state: tuple) -> None:
         self._value = state[0]
+
+
+def recorded_url(url: str | None) -> str | None:
+    """`url` as the record keeps it: without `user:password@` (`strip_credentials`) and, for
+    a URL, without its query string (where API keys travel)."""
+    if not url:
+        return url
+    clean = strip_credentials(url)
+    try:
+        parts = urlsplit(clean)
+    except ValueError:
+        return clean
+    return urlunsplit(parts._replace(query="", fragment="")) if parts.scheme else clean

@@ -12,6 +12,7 @@ The QA checks (synth/checks.py) run in the next stage, so they can be retuned wi
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import json
 import re
@@ -39,9 +40,7 @@ from synth.client import (
     RequestTimedOut,
 )
 from synth.evidence import PageLines
-from synth.server import DEFAULT_N_CTX
-
-STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
+from synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
 PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
@@ -275,8 +274,9 @@ def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]
     return [styles[(start + i) % len(styles)] for i in range(min(per_page, len(styles)))]
 
 
-def _shown(url: str | None) -> str | None:
-    return redact_url(url) if url else url
+def _shown(endpoint: Endpoint | None) -> tuple[str | None, str | None]:
+    """(URL with credentials masked, model) of a server, for messages and the stored metadata."""
+    return (redact_url(endpoint.url), endpoint.model) if endpoint else (None, None)
 
 
 class QAGenerator(ErrorSinkMixin, PipelineStep):
@@ -285,46 +285,13 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
     Requests run in a pool, several pages at once; every record is counted as RecordStep's are:
     `total` = `forwarded` + `dropped` (no text to ask about) + `errored` (unusable reply: the error sink).
 
-    Args:
-        llm_url: base URL of an OpenAI-compatible server (ending in /v1)
-        model: model name sent with each request
-        styles: prompt styles to use (see synth/prompts.py)
-        styles_per_page: how many styles each chunk is asked with (1: rotate styles across pages)
-        pairs_per_request: QA pairs asked per request
-        n_ctx: the model's context, to size the text chunks
-        max_tokens: completion budget per request
-        max_chunks_per_page: chunks of a long page that are sent: the page is cut into this many stretches
-            and each sends its most informative chunk (`choose_chunks`); the characters sent and the
-            page's are in `qa_coverage` and the stats `page_chars`/`page_chars_sent`
-        max_chunk_chars: cap on a chunk's size below what the context allows (prompt processing is most
-            of the time on a CPU: ~2,500 characters, about 700 tokens, make one request of 30-60 s on
-            2 cores); 0 or None: no cap
-        min_text_chars: pages with less text are dropped (`no_text`): nothing to ask about
-        concurrency: requests in flight per task; enough to keep the server busy
-        timeout: seconds one try may wait for the reply
-        retries: tries after the first on connection failures and 429/5xx replies
-        deadline: seconds a request may take in all, tries included; past it the page is an error
-            (`llm_timeout`) and the run goes on
-        status_seconds: with no reply for this long, log "waiting for the LLM server (...)"
-        total_concurrency: requests in flight for the whole run (`llm_concurrency`): divided among the
-            tasks that run at once (`share_concurrency`), so 64 tasks do not send 64x to one server
-        response_format: "llama" | "openai" | "none": how to ask the server for schema-constrained JSON
-            (`synth.service` asks the server at start: `ChatClient.structured_output`)
-        roundtrip_response_format / second_response_format: the same for the round-trip server and the
-            second opinion when they are other servers (None: as `response_format`)
+    Args (the groups of `synth.qa_config`):
+        servers: the writer, and the round trip's other server and second opinion when there are
+            (`LlmServers`, what `synth.service` found or started for the run)
+        generation: how pages become requests (`Generation`)
+        roundtrip: the round trip that answers the questions again (`RoundTrip`)
+        requests: requests in flight, timeouts, retries and deadline (`Requests`)
         cache_dir: where finished requests are kept so a rerun does not ask them again
-        api_key: sent as `Authorization: Bearer` on every request (kept as a Secret: never shown,
-            nor written to datatrove's executor.json)
-        skip_page_kinds: tables of contents, indexes and reference lists are not sent (`page_kind`);
-            counted as `pages_skipped_<kind>`; a record with no page left is dropped with that reason
-        roundtrip: after generating, ask the model again to answer the questions that pass the cheap
-            checks, from the same page text (same prompt prefix, so a prompt cache makes it cheap); the
-            checks stage keeps a pair only when both answers agree
-        roundtrip_url / roundtrip_model: a second server for the round trip (default: the same)
-        second_url / second_model: a second opinion: another model answers the same questions too, and
-            the checks stage keeps a pair only when its answer also agrees (a model agrees with its own
-            misreading of a table; a different one mostly does not)
-        min_grounding: used by the cheap checks run before the round trip
     """
 
     name = "💬 QA generation"
@@ -332,62 +299,43 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
 
     def __init__(
         self,
-        llm_url: str,
-        model: str = "",
-        styles: tuple[str, ...] = prompts.DEFAULT_STYLES,
-        styles_per_page: int = 1,
-        pairs_per_request: int = 3,
-        n_ctx: int = DEFAULT_N_CTX,
-        max_tokens: int = 384,
-        max_chunks_per_page: int = 1,
-        max_chunk_chars: int | None = 2500,
-        min_text_chars: int = 50,
-        temperature: float = 0.2,
-        concurrency: int = 4,
-        total_concurrency: int | None = None,
-        timeout: float = 900,
-        retries: int = 4,
-        deadline: float = 120,
-        status_seconds: float = STATUS_SECONDS,
-        response_format: str = "none",
-        roundtrip_response_format: str | None = None,
-        second_response_format: str | None = None,
+        servers: LlmServers,
+        generation: Generation | None = None,
+        roundtrip: RoundTrip | None = None,
+        requests: Requests | None = None,
         cache_dir: str | None = None,
-        api_key: str | Secret | None = None,
-        skip_page_kinds: bool = True,
-        roundtrip: bool = False,
-        roundtrip_url: str | None = None,
-        roundtrip_model: str | None = None,
-        second_url: str | None = None,
-        second_model: str | None = None,
-        min_grounding: float = 0.8,
         error_writer: DiskWriter | None = None,
     ):
         super().__init__()
         self.error_writer = error_writer
-        self.skip_page_kinds, self.roundtrip, self.min_grounding = skip_page_kinds, roundtrip, min_grounding
-        second_url, second_model = (second_url, second_model) if roundtrip else (None, None)
+        generation, roundtrip, requests = generation or Generation(), roundtrip or RoundTrip(), requests or Requests()
+        self.generation, self.requests = generation, requests
+        self.skip_page_kinds, self.min_grounding = generation.skip_page_kinds, roundtrip.min_grounding
+        self.roundtrip = roundtrip.enabled
+        if not self.roundtrip:  # no one to ask again
+            servers = dataclasses.replace(servers, roundtrip=None, second_opinion=None)
         # the real URLs and key travel to the workers as a Secret (never in executor.json or a log);
         # `llm_url`, `roundtrip_url` and `second_url` are for messages (credentials masked)
-        self.llm_url, self.model = redact_url(llm_url), model
-        self.roundtrip_url, self.roundtrip_model = _shown(roundtrip_url), roundtrip_model
-        self.second_url, self.second_model = _shown(second_url), second_model
-        key = api_key.get() if isinstance(api_key, Secret) else api_key
-        self.server = Secret((llm_url, key, roundtrip_url, second_url))
-        self.styles, self.styles_per_page = tuple(styles), styles_per_page
-        self.pairs_per_request = pairs_per_request
-        self.max_tokens, self.max_chunks_per_page = max_tokens, max_chunks_per_page
-        self.chunk_tokens = max(128, n_ctx - max_tokens - PROMPT_OVERHEAD_TOKENS)
-        self.chunk_chars = min(chunk_chars_for(n_ctx, max_tokens), max_chunk_chars or 1 << 30)
-        self.min_text_chars, self.temperature = min_text_chars, temperature
-        self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
-        self.deadline, self.status_seconds = deadline, status_seconds
-        self.total_concurrency = total_concurrency
-        self.response_format = prompts.response_format(response_format, pairs_per_request)
+        self.server = Secret(servers)
+        self.llm_url, self.model = redact_url(servers.writer.url), servers.writer.model
+        self.roundtrip_url, self.roundtrip_model = _shown(servers.roundtrip)
+        self.second_url, self.second_model = _shown(servers.second_opinion)
+        self.styles, self.styles_per_page = tuple(generation.styles), generation.styles_per_page
+        self.pairs_per_request = generation.pairs_per_request
+        self.max_tokens, self.max_chunks_per_page = generation.max_tokens, generation.max_chunks_per_page
+        n_ctx = generation.n_ctx
+        self.chunk_tokens = max(128, n_ctx - self.max_tokens - PROMPT_OVERHEAD_TOKENS)
+        self.chunk_chars = min(chunk_chars_for(n_ctx, self.max_tokens), generation.max_chunk_chars or 1 << 30)
+        self.min_text_chars, self.temperature = generation.min_text_chars, generation.temperature
+        self.concurrency, self.timeout, self.retries = requests.concurrency, requests.timeout, requests.retries
+        self.deadline, self.status_seconds = requests.deadline, requests.status_seconds
+        self.total_concurrency = requests.total_concurrency
+        writer_format = servers.writer.response_format or "none"
+        self.response_format = prompts.response_format(writer_format, self.pairs_per_request)
         # the kind each answering server takes, for the round trip's {"answer": ...} schema
         self.formats = {
-            "roundtrip": (roundtrip_response_format if roundtrip_url else None) or response_format,
-            "second_opinion": second_response_format or response_format,
+            key: (other.response_format if other else None) or writer_format
+            for key, other in (("roundtrip", servers.roundtrip), ("second_opinion", servers.second_opinion))
         }
         for kind in self.formats.values():
             prompts.response_format(kind)  # an unknown kind -> error now, not per page
@@ -590,9 +538,10 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         cache_path = f"{str(self.cache_dir).rstrip('/')}/{rank:05d}.jsonl" if self.cache_dir else None
-        url, api_key, roundtrip_url, second_url = self.server.get()
+        servers: LlmServers = self.server.get()
+        api_key = servers.api_key.get() if servers.api_key else None
         client = ChatClient(
-            url, self.model, self.timeout, self.retries, api_key=api_key, deadline=self.deadline
+            servers.writer.url, self.model, self.timeout, self.retries, api_key=api_key, deadline=self.deadline
         )
         # from the node this task runs on (the driver's check says nothing about a cluster node's view):
         # an unreachable server is a clear error naming its URL before any page is read
@@ -600,12 +549,11 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         client.check(read_timeout=min(30.0, self.deadline), patience=max(BUSY_PATIENCE, self.deadline))
         cache = client.cache = RequestCache(cache_path)
         roundtrip_client, second_client = (
-            ChatClient(other_url, other_model or "", self.timeout, self.retries, api_key=api_key, cache=cache,
+            ChatClient(other.url, other.model, self.timeout, self.retries, api_key=api_key, cache=cache,
                        deadline=self.deadline, cache_scope=scope)
-            if self.roundtrip and other_url
+            if other
             else None
-            for other_url, other_model, scope in ((roundtrip_url, self.roundtrip_model, "roundtrip"),
-                                                  (second_url, self.second_model, "second_opinion"))
+            for other, scope in ((servers.roundtrip, "roundtrip"), (servers.second_opinion, "second_opinion"))
         )  # fmt: skip
         in_flight: collections.deque[tuple[Document, list[Future]]] = collections.deque()
         window = max(2, 2 * self.concurrency)  # pages queued ahead, so the pool never runs dry

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from curate.options import PATH, Option
-from curate.recipe import StageContext, StageFailed
+from curate.recipe import NO_SERVICES, Services, StageContext, StageFailed
 from curate.secrets import redact_text
 from synth.client import ChatClient, ServerUnavailable
 from synth.models import ModelNotAvailable
+from synth.qa_config import Endpoint, LlmServers, Requests
 from synth.server import EmbeddedServer, ServerStartError
 
 # the embedded second opinion: a different (smaller, faster) packaged model than the default writer
@@ -38,6 +40,8 @@ LLM_OPTIONS = (
     Option("response_format", str, None, choices=("llama", "openai", "none"),
            help="how to ask for schema-constrained JSON: openai (json_schema), llama (llama-cpp-python's "
            "json_object with a schema) or none (default: asked of the server at start)"),
+    Option("roundtrip_llm_url", PATH, None, help="a second server for the round trip (default: the same)"),
+    Option("roundtrip_llm_model", str, None, help="model name for the round-trip server"),
     Option("second_opinion", PATH, "auto",
            help="a second model that must give the same answer in the round trip: an OpenAI-compatible URL, "
            "or a packaged model name or GGUF path started embedded; none: off; auto: "
@@ -47,28 +51,20 @@ LLM_OPTIONS = (
 )  # fmt: skip
 
 
-def server_settings(ctx: StageContext) -> dict[str, Any]:
-    """QAGenerator's arguments that depend on the server `llm_service` found or started.
+def request_policy(ctx: StageContext) -> Requests:
+    """How hard the qa stage drives the server `llm_service` found or started.
 
     llm_concurrency is the total in flight for the run, divided among the tasks running at once.
     llama.cpp answers one request at a time: one queued per task keeps it busy; vLLM batches many, so
     keep many in flight (64 in all by default)."""
-    llm = ctx.services
-    external = bool(llm.get("llm_external"))
-    return {
-        "llm_url": llm.get("llm_url") or ctx.option("llm_url"),
-        "model": llm.get("llm_model") or ctx.option("llm_model") or "",
-        "concurrency": 1,
-        "total_concurrency": ctx.option("llm_concurrency") or (64 if external else None),
-        "deadline": ctx.option("llm_deadline") or (120 if external else 600),
-        # the user's choice, else what the server was found to take at start (`_probed`)
-        "response_format": ctx.option("response_format") or llm.get("llm_response_format") or "llama",
-        "roundtrip_response_format": ctx.option("response_format") or llm.get("roundtrip_response_format"),
-        "second_response_format": ctx.option("response_format") or llm.get("second_response_format"),
-        "api_key": ctx.option("llm_api_key") if external else None,
-        "second_url": llm.get("second_url"),
-        "second_model": llm.get("second_model"),
-    }
+    external = ctx.services.external
+    return Requests(
+        concurrency=1,
+        total_concurrency=ctx.option("llm_concurrency") or (64 if external else None),
+        timeout=ctx.option("llm_timeout"),
+        retries=ctx.option("llm_retries"),
+        deadline=ctx.option("llm_deadline") or (120 if external else 600),
+    )
 
 
 def qa_tasks(ctx: StageContext) -> int | None:
@@ -76,24 +72,26 @@ def qa_tasks(ctx: StageContext) -> int | None:
     cache: one task sends a page's round trip right after its generation request, so the page is read
     once; tasks interleaving their requests would evict each other's page. A server of your own
     (`llm_url`, e.g. vLLM batching many requests) gets one task per input file."""
-    return None if ctx.services.get("llm_external") else 1  # None: tasks from the input plan
+    return None if ctx.services.external else 1  # None: tasks from the input plan
 
 
 @contextlib.contextmanager
-def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[dict[str, Any]]:
+def llm_service(options: dict[str, Any], stages: list[str]) -> Iterator[LlmServers | Services]:
     """The LLM for the qa stage: the server at `llm_url` (checked before any work), or an embedded one.
 
     The embedded server listens on the driver's 127.0.0.1, which tasks on other nodes cannot reach: a
     run on a Ray cluster (`--ray-address`) without `llm_url` is refused before any work."""
     if "qa" not in stages:
-        yield {}
+        yield NO_SERVICES
         return
     with contextlib.ExitStack() as stack:
-        service = stack.enter_context(_writer(options))
-        second = second_opinion(options, bool(service.get("llm_external")))
+        servers = stack.enter_context(_writer(options))
+        second = second_opinion(options, servers.external)
         if second:
-            service = {**service, **stack.enter_context(second_opinion_server(second, options))}
-        yield service
+            servers = replace(
+                servers, second_opinion=stack.enter_context(second_opinion_server(second, options))
+            )
+        yield servers
 
 
 def second_opinion(options: dict[str, Any], external: bool) -> str | None:
@@ -107,34 +105,26 @@ def second_opinion(options: dict[str, Any], external: bool) -> str | None:
     return chosen
 
 
-def _served(
-    url: str, options: dict[str, Any], option: str = "", model: str | None = None
-) -> tuple[list[str], str]:
-    """(the models the server at `url` serves, how it takes schema-constrained JSON: `response_format`
-    if set, else asked of the server once here); StageFailed naming `option` (and the URL) if none
-    answers."""
+def _served(url: str, options: dict[str, Any], option: str = "", model: str | None = None) -> Endpoint:
+    """The server at `url`: the model asked for (default: the first it serves), what it serves, and how
+    it takes schema-constrained JSON (`response_format` if set, else asked of the server once here);
+    StageFailed naming `option` (and the URL) if none answers."""
     key = options.get("llm_api_key")
     client = ChatClient(url, api_key=key.get() if key else None)
     try:
-        models = client.check()
-        client.model = model or (models[0] if models else "")
-        return models, options.get("response_format") or client.structured_output()
+        served = client.check()
+        client.model = model or (served[0] if served else "")
+        kind = options.get("response_format") or client.structured_output()
     except ServerUnavailable as exc:
         raise StageFailed(f"{option}: {exc}" if option else str(exc)) from exc
+    return Endpoint(url, client.model, kind, tuple(served))
 
 
 @contextlib.contextmanager
-def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """`second_url`/`second_model` of the second opinion: the server at a URL (checked), or the model
-    started embedded for the run."""
+def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[Endpoint]:
+    """The second opinion: the server at a URL (checked), or the model started embedded for the run."""
     if second.startswith(("http://", "https://")):
-        served, kind = _served(second, options, "second_opinion")
-        yield {
-            "second_url": second,
-            "second_model": served[0] if served else "",
-            "second_served": served,  # what the run's record names (curate/run/run_record.py)
-            "second_response_format": kind,
-        }
+        yield _served(second, options, "second_opinion")
         return
     if options.get("ray_address"):
         raise StageFailed(
@@ -142,15 +132,11 @@ def second_opinion_server(second: str, options: dict[str, Any]) -> Iterator[dict
             "a server every node can reach (second_opinion=http://HOST:PORT/v1) or second_opinion=none"
         )
     with _embedded(second, options, "second_opinion") as server:
-        yield {
-            "second_url": server.base_url,
-            "second_model": server.model_name,
-            "second_response_format": "llama",
-        }
+        yield server
 
 
 @contextlib.contextmanager
-def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator[EmbeddedServer]:
+def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator[Endpoint]:
     try:
         server = EmbeddedServer(model=model, n_ctx=options.get("n_ctx"), threads=options.get("llm_threads"))
         server.start()
@@ -159,21 +145,21 @@ def _embedded(model: str | None, options: dict[str, Any], what: str) -> Iterator
         raise StageFailed(
             f"could not start the embedded LLM server ({what}): {redact_text(str(exc))}"
         ) from exc
-    try:
-        yield server
+    try:  # started here with llama-cpp-python's server: its kind is known
+        yield Endpoint(server.base_url, server.model_name, "llama", (server.model_name,))
     finally:
         server.stop()
 
 
 @contextlib.contextmanager
-def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The server that writes the pairs: `llm_url` (checked), or the embedded one."""
-    found: dict[str, Any] = {}
+def _writer(options: dict[str, Any]) -> Iterator[LlmServers]:
+    """The server that writes the pairs: `llm_url` (checked), or the embedded one; and the round trip's
+    own server when `roundtrip_llm_url` is set."""
+    roundtrip = None
     if options.get("roundtrip_llm_url") and options.get("roundtrip"):
-        served, found["roundtrip_response_format"] = _served(
+        roundtrip = _served(
             options["roundtrip_llm_url"], options, "roundtrip_llm_url", options.get("roundtrip_llm_model")
         )
-        found["roundtrip_served"] = served  # what the run's record names (curate/run/run_record.py)
     url = options.get("llm_url")
     if not url and options.get("ray_address"):
         raise StageFailed(
@@ -182,22 +168,8 @@ def _writer(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "on a GPU node). The embedded llama.cpp server only serves tasks on this machine."
         )
     if url:
-        served, kind = _served(url, options, model=options.get("llm_model"))
-        model = options.get("llm_model") or (served[0] if served else "")
-        yield {
-            **found,
-            "llm_external": True,
-            "llm_url": url,
-            "llm_model": model,
-            "llm_served": served,
-            "llm_response_format": kind,
-        }
+        writer = _served(url, options, model=options.get("llm_model"))
+        yield LlmServers(writer, roundtrip, external=True, api_key=options.get("llm_api_key"))
         return
-    with _embedded(options.get("embedded_model"), options, "embedded_model") as server:
-        # started here with llama-cpp-python's server: its kind is known
-        yield {
-            **found,
-            "llm_url": server.base_url,
-            "llm_model": server.model_name,
-            "llm_response_format": "llama",
-        }
+    with _embedded(options.get("embedded_model"), options, "embedded_model") as writer:
+        yield LlmServers(writer, roundtrip)

@@ -3,15 +3,17 @@ provides) and the checks stage (QAChecks, then the run's QA summary), each with 
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
-from curate.options import LIST, PATH
+from curate.options import LIST
 from curate.recipe import Stage, StageContext
 from curate.wiring import StepSpec, arg, records_stage
 from synth import prompts
 from synth.checks import QAChecks
 from synth.generate import QAGenerator
-from synth.service import LLM_OPTIONS, qa_tasks, server_settings
+from synth.qa_config import Generation, Requests, RoundTrip
+from synth.service import LLM_OPTIONS, qa_tasks, request_policy
 from synth.summary import write_qa_summary
 
 MIN_GROUNDING = arg(QAChecks, "min_grounding", type=float, minimum=0, maximum=1,
@@ -19,43 +21,43 @@ MIN_GROUNDING = arg(QAChecks, "min_grounding", type=float, minimum=0, maximum=1,
                     source="measured on shared born-digital pages: 92% of kept answers from the page")  # fmt: skip
 
 
-def _with_server(kwargs: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
+def _qa_generator_args(kwargs: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
+    """The options read for the qa stage, grouped as QAGenerator takes them, with the servers the
+    recipe's services found or started (`ctx.services`)."""
+    generation = {f.name: kwargs[f.name] for f in fields(Generation) if f.name in kwargs}
     return {
-        **kwargs,
-        "max_chunk_chars": kwargs["max_chunk_chars"] or None,
+        "servers": ctx.services,
+        "generation": Generation(**{**generation, "max_chunk_chars": generation["max_chunk_chars"] or None}),
+        "roundtrip": RoundTrip(kwargs["enabled"], kwargs["min_grounding"]),
+        "requests": request_policy(ctx),
         "cache_dir": str(ctx.stage_dir / "requests"),  # finished requests: a rerun does not ask them again
-        **server_settings(ctx),
     }
 
 
 QA = StepSpec(
     QAGenerator,
     args=(
-        arg(QAGenerator, "styles", type=LIST, choices=tuple(prompts.STYLES), help="prompt styles"),
-        arg(QAGenerator, "styles_per_page", type=int, minimum=1, help="styles asked per chunk (1: rotated)"),
-        arg(QAGenerator, "pairs_per_request", type=int, minimum=1, help="QA pairs asked per request"),
-        arg(QAGenerator, "n_ctx", type=int, minimum=512, help="the model's context, tokens (sizes chunks)",
+        arg(Generation, "styles", type=LIST, choices=tuple(prompts.STYLES), help="prompt styles"),
+        arg(Generation, "styles_per_page", type=int, minimum=1, help="styles asked per chunk (1: rotated)"),
+        arg(Generation, "pairs_per_request", type=int, minimum=1, help="QA pairs asked per request"),
+        arg(Generation, "n_ctx", type=int, minimum=512, help="the model's context, tokens (sizes chunks)",
             source="fits a 2,500-character chunk, the prompt and the answer; GPU: 8192"),
-        arg(QAGenerator, "max_tokens", type=int, minimum=16, help="completion budget per request"),
-        arg(QAGenerator, "max_chunks_per_page", type=int, minimum=1, help="chunks of a page sent"),
-        arg(QAGenerator, "max_chunk_chars", type=int, minimum=0,
+        arg(Generation, "max_tokens", type=int, minimum=16, help="completion budget per request"),
+        arg(Generation, "max_chunks_per_page", type=int, minimum=1, help="chunks of a page sent"),
+        arg(Generation, "max_chunk_chars", type=int, minimum=0,
             help="cap on a chunk's characters (0: what the context allows)",
             source="measured: one request of 30-60 s on 2 CPU cores"),
-        arg(QAGenerator, "timeout", "llm_timeout", type=float, minimum=1, help="seconds to wait for one answer"),
-        arg(QAGenerator, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"),
-        arg(QAGenerator, "skip_page_kinds", "skip_toc_pages", type=bool,
+        arg(Requests, "timeout", "llm_timeout", type=float, minimum=1, help="seconds to wait for one answer"),
+        arg(Requests, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"),
+        arg(Generation, "skip_page_kinds", "skip_toc_pages", type=bool,
             help="tables of contents, indexes and reference lists are not sent to the LLM"),
-        arg(QAGenerator, "roundtrip", type=bool,
+        arg(RoundTrip, "enabled", "roundtrip", type=bool,
             help="the model answers each question again from the page; kept only when the answers agree",
             source="round-trip consistency, Alberti et al. 2019"),
-        arg(QAGenerator, "roundtrip_url", "roundtrip_llm_url", type=PATH,
-            help="a second server for the round trip (default: the same)"),
-        arg(QAGenerator, "roundtrip_model", "roundtrip_llm_model", type=str,
-            help="model name for the round-trip server"),
         MIN_GROUNDING,  # the cheap checks before the round trip: the checks stage's threshold
     ),
     options=LLM_OPTIONS,
-    prepare=_with_server,
+    prepare=_qa_generator_args,
     errors="qa",
 )  # fmt: skip
 CHECKS = StepSpec(

@@ -441,10 +441,11 @@ def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():
 
     from synth.client import ServerUnavailable
     from synth.generate import QAGenerator
+    from synth.qa_config import Endpoint, LlmServers, Requests
     from synth.server import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
-    generator = QAGenerator(url, concurrency=1, total_concurrency=64)
+    generator = QAGenerator(LlmServers(Endpoint(url)), requests=Requests(concurrency=1, total_concurrency=64))
     generator.share_concurrency(8)  # 8 tasks at once share 64 requests in flight
     assert generator.concurrency == 8
     generator.share_concurrency(200)

@@ -137,12 +137,12 @@ def test_one_default_per_option():
     import inspect
 
     from synth.checks import QAChecks
-    from synth.generate import QAGenerator
+    from synth.qa_config import Generation
     from synth.server import EmbeddedServer
 
     resolved = get_recipe("docmatix").resolve({})
     assert resolved["min_grounding"] == inspect.signature(QAChecks).parameters["min_grounding"].default == 0.8
-    n_ctx = {inspect.signature(c).parameters["n_ctx"].default for c in (QAGenerator, EmbeddedServer)}
+    n_ctx = {inspect.signature(c).parameters["n_ctx"].default for c in (Generation, EmbeddedServer)}
     assert n_ctx == {resolved["n_ctx"]}
     assert resolved["language_min_score"] == 0.5  # docmatix's override of OBELICS's 0.8
     assert get_recipe("interleaved").resolve({})["language_min_score"] == 0.8

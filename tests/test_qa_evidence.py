@@ -18,6 +18,7 @@ from synth.checks import QAChecks, check_evidence, check_pair, page_index, page_
 from synth.client import ChatClient
 from synth.evidence import PageLines
 from synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_pairs
+from synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
 
 # a package manual as LaTeX typesets it: a table of contents, then the commands it defines
 MANUAL = r"""\documentclass{article}
@@ -99,7 +100,9 @@ def test_a_question_with_control_characters_is_never_sent_again(manual_pages):
             "evidence": "The command \\resid prints the residual vector."}  # fmt: skip
     assert check_pair(broken["question"], broken["answer"], page_index(page), set(), 0.8)[0] == "bad_encoding"
     with StubLLM(roundtrip_answer="the residual vector") as stub:
-        generator = QAGenerator(stub.url, model="stub", roundtrip=True, retries=0)
+        generator = QAGenerator(
+            LlmServers(Endpoint(stub.url, "stub")), roundtrip=RoundTrip(enabled=True), requests=Requests(retries=0)
+        )
         totals = generator.ask_roundtrip(ChatClient(stub.url, "stub"), Chunk(0, page, [2]), [broken, fine])
     assert totals["questions"] == 1 and stub.calls == 1
     assert "roundtrip" not in broken and fine["roundtrip"] == "the residual vector"
@@ -115,7 +118,7 @@ def test_a_latex_table_of_contents_is_recognised_and_not_asked(manual_pages):
     assert page_kind(manual_pages[1]) is None
     doc = Document(text="\f".join(manual_pages), id="manual.pdf",
                    metadata={"pages": [{"page": 1}, {"page": 2}]})  # fmt: skip
-    asked, skipped = QAGenerator("http://127.0.0.1:9/v1").pages_to_ask(doc)
+    asked, skipped = QAGenerator(LlmServers(Endpoint("http://127.0.0.1:9/v1"))).pages_to_ask(doc)
     assert [n for n, _ in asked] == [2] and skipped == ["table_of_contents"]
 
 
@@ -145,7 +148,9 @@ def test_a_long_page_sends_its_informative_parts_not_its_first_column(shared_dat
     assert spread[0] in (0, 1) and spread[1] in (2, 3)  # one from each half of the page
     assert choose_chunks(chunks, 4) == [0, 1, 2, 3]
 
-    generator = QAGenerator("http://127.0.0.1:9/v1", max_chunk_chars=1000, max_chunks_per_page=2)
+    generator = QAGenerator(
+        LlmServers(Endpoint("http://127.0.0.1:9/v1")), Generation(max_chunk_chars=1000, max_chunks_per_page=2)
+    )
     doc = Document(text=text, id="ca-warn-report.pdf#1", metadata={"page": 1})
     requests = generator.requests_for(doc)
     assert len(requests) == 2

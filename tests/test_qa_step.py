@@ -11,6 +11,7 @@ from test_synth import page_text
 
 from curate.io import ErrorWriter
 from synth.generate import QAGenerator
+from synth.qa_config import Endpoint, LlmServers, Requests
 
 
 def _records(shared_data) -> list[Document]:
@@ -23,7 +24,7 @@ def _records(shared_data) -> list[Document]:
 
 
 def _run(url: str, docs: list[Document], errors) -> tuple[QAGenerator, list[Document]]:
-    step = QAGenerator(url, model="stub", response_format="none", retries=0, concurrency=1, roundtrip=False,
+    step = QAGenerator(LlmServers(Endpoint(url, "stub", "none")), requests=Requests(concurrency=1, retries=0),
                        error_writer=ErrorWriter(str(errors)))  # fmt: skip
     return step, list(step.run(iter(docs), rank=0, world_size=1))
 

@@ -304,10 +304,11 @@ def test_request_checkpoint_survives_a_line_cut_by_a_crash(tmp_path):
 
 def test_generator_falls_back_to_plain_text_only_when_the_schema_is_refused():
     from synth.generate import QAGenerator
+    from synth.qa_config import Endpoint, LlmServers
 
     messages = prompts.messages("The bridge opened on 4 May 1931.", "numbers")
     with StubLLM(status=400) as stub:  # refuses everything: not about the schema, so not retried
-        generator = QAGenerator(stub.url, response_format="llama")
+        generator = QAGenerator(LlmServers(Endpoint(stub.url, response_format="llama")))
         with pytest.raises(RequestRejected):
             generator.send(ChatClient(stub.url, retries=0), messages)
         assert stub.calls == 1 and generator.response_format is not None

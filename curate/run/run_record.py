@@ -3,8 +3,8 @@
 A run writes the folder in several commands (one stage at a time on a cluster, a resume after a
 crash, the qa stage against another server), so the record is appended to, never overwritten: each
 stage run adds an entry with its resolved options (secrets masked), the time, the code version,
-where the tasks ran and, for the qa stage, the LLM servers (URL without credentials) and the
-models they report (`/v1/models`). The top level keeps the recipe, its active stages, the input and
+where the tasks ran and what the recipe's services record (for the qa stage: the LLM servers, URLs
+without credentials, and the models they report at `/v1/models`). The top level keeps the recipe, its active stages, the input and
 the options of the latest command. `curate push` builds the dataset card from it (curate/output/hub.py).
 """
 
@@ -16,12 +16,11 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from curate.location import location, write_text_atomic
 from curate.options import public_options
-from curate.recipe import Recipe
-from curate.secrets import strip_credentials
+from curate.recipe import NO_SERVICES, Recipe, Services
+from curate.secrets import recorded_url
 
 RUN_FILE = "run.json"
 REPO = Path(__file__).resolve().parents[2]
@@ -48,56 +47,6 @@ def code_version() -> str:
     return text
 
 
-def recorded_url(url: str | None) -> str | None:
-    """`url` as the record keeps it: without `user:password@` (`curate.secrets.strip_credentials`) and, for
-    a URL, without its query string (where API keys travel)."""
-    if not url:
-        return url
-    clean = strip_credentials(url)
-    try:
-        parts = urlsplit(clean)
-    except ValueError:
-        return clean
-    return urlunsplit(parts._replace(query="", fragment="")) if parts.scheme else clean
-
-
-def llm_record(services: dict[str, Any], options: dict[str, Any]) -> dict[str, Any] | None:
-    """Which servers and models wrote and checked the QA pairs, from what `synth.service` found."""
-    if not services.get("llm_url"):
-        return None
-    writer = {
-        "url": recorded_url(services["llm_url"]),
-        "model": services.get("llm_model") or None,
-        "served": services.get("llm_served") or [],
-        "embedded": not services.get("llm_external"),
-    }
-    record: dict[str, Any] = {"writer": writer, "roundtrip": None, "second_opinion": None}
-    if options.get("roundtrip"):
-        url = options.get("roundtrip_llm_url")
-        record["roundtrip"] = (
-            {
-                "url": recorded_url(url),
-                "model": options.get("roundtrip_llm_model")
-                or (services.get("roundtrip_served") or [None])[0],
-                "served": services.get("roundtrip_served") or [],
-            }
-            if url
-            else {
-                "url": writer["url"],
-                "model": writer["model"],
-                "served": writer["served"],
-                "same_as_writer": True,
-            }
-        )
-        if services.get("second_url"):
-            record["second_opinion"] = {
-                "url": recorded_url(services["second_url"]),
-                "model": services.get("second_model") or None,
-                "served": services.get("second_served") or [],
-            }
-    return record
-
-
 def read_record(output: str | Path) -> dict[str, Any]:
     path = location(output) / RUN_FILE
     if not path.exists():
@@ -117,7 +66,7 @@ def append_stage_run(
     input: str,
     options: dict[str, Any],
     executor: dict[str, Any],
-    services: dict[str, Any] | None = None,
+    services: Services = NO_SERVICES,
 ) -> dict[str, Any]:
     """Add the entry of one stage run to OUTPUT/run.json (the folder is locked by the run); returns it.
     The record also keeps the recipe's defaults, its secret options and which options each stage reads,
@@ -133,9 +82,7 @@ def append_stage_run(
         "executor": executor,
         "options": public,
     }
-    llm = llm_record(services or {}, options) if stage == "qa" else None
-    if llm:
-        entry["llm"] = llm
+    entry.update(services.record(stage, options))  # e.g. the qa stage's LLM servers
     record = read_record(output)
     record.update(
         {

@@ -243,7 +243,7 @@ def _run_locked(
         with recipe.open_services(options, pending, config.kind, config.ray_address) as services:
             for stage, ctx in zip(recipe.stages, contexts, strict=True):
                 if stage.name in pending:
-                    ctx.services.update(services)
+                    ctx.services = services
                     append_stage_run(
                         output, recipe, stage.name, stages=active, input=input, options=options,
                         executor=executor, services=services,

@@ -60,18 +60,15 @@ def llm_case(kind: str, workdir: Path) -> dict:
     from datatrove.data import Document
 
     from synth.generate import QAGenerator
+    from synth.qa_config import Endpoint, LlmServers, Requests
 
     errors = workdir / "errors"
     text = "The sky over the harbour was blue all day, and the boats left at seven in the morning. " * 3
     docs = [Document(text="POISON " + text, id="page-1"), Document(text=text, id="page-2")]
     with SilentServer() if kind == "silent" else PoisonLLM() as server:
         step = QAGenerator(
-            server.url,
-            deadline=3,
-            status_seconds=1,
-            concurrency=2,
-            retries=4,
-            timeout=600,
+            LlmServers(Endpoint(server.url)),
+            requests=Requests(deadline=3, status_seconds=1, concurrency=2, retries=4, timeout=600),
             error_writer=ErrorWriter(str(errors)),
         )
         kept = _run(step, docs, errors)

@@ -79,15 +79,17 @@ def test_warc_base_url_and_page_credentials_are_written_nowhere(tmp_path):
 def test_llm_urls_are_masked_in_the_step_and_executor_json():
     from datatrove.executor.base import ExecutorJSONEncoder
 
+    from curate.secrets import Secret
     from synth.generate import QAGenerator
+    from synth.qa_config import Endpoint, LlmServers, RoundTrip
 
-    step = QAGenerator(
-        f"http://u:{PASSWORD}@llm.example/v1",
-        roundtrip=True,
-        roundtrip_url=f"http://rt:{PASSWORD}@rt.example/v1",
-        second_url=f"https://so:{PASSWORD}@so.example/v1",
-        api_key="sk-KEY-not-shown",
+    servers = LlmServers(
+        Endpoint(f"http://u:{PASSWORD}@llm.example/v1"),
+        roundtrip=Endpoint(f"http://rt:{PASSWORD}@rt.example/v1"),
+        second_opinion=Endpoint(f"https://so:{PASSWORD}@so.example/v1"),
+        api_key=Secret("sk-KEY-not-shown"),
     )
+    step = QAGenerator(servers, roundtrip=RoundTrip(enabled=True))
     text = json.dumps(step, cls=ExecutorJSONEncoder)
     assert PASSWORD not in text and "sk-KEY-not-shown" not in text
     assert "http://***@rt.example/v1" in text and "https://***@so.example/v1" in text
