@@ -12,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+from curate.synth.client import ChatClient
+from curate.synth.generate import QAGenerator
+from curate.synth.qa_config import Endpoint, LlmServers
+
 from benchmarks.bench_docmatix import DEFAULTS, recipe_generation
 from curate.pdf.reader import PdfPageReader
-from synth.client import ChatClient
-from synth.generate import QAGenerator
-from synth.qa_config import Endpoint, LlmServers
 
 REPO = Path(__file__).resolve().parent.parent
 PDFS = REPO.parent / "shared" / "data" / "pdf"
@@ -35,7 +36,7 @@ def pages(limit_per_pdf: int = 4):
 
 
 def main(out: Path, max_pages: int) -> None:
-    from synth.server import EmbeddedServer
+    from curate.synth.server import EmbeddedServer
 
     with EmbeddedServer(n_ctx=DEFAULTS["n_ctx"]) as server, open(out, "a") as f:
         generator = QAGenerator(

@@ -20,17 +20,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.writers.disk_base import DiskWriter
-from loguru import logger
-
-from curate.errors import LLMResponseError
-from curate.secrets import Secret, redact_url
-from curate.steps import ErrorSinkMixin, describe_error
-from synth import prompts
-from synth.checks import PageIndex, check_evidence, check_pair, is_cover, page_kind, sample_pages
-from synth.client import (
+from curate.synth import prompts
+from curate.synth.checks import PageIndex, check_evidence, check_pair, is_cover, page_kind, sample_pages
+from curate.synth.client import (
     BUSY_PATIENCE,
     BadResponse,
     ChatClient,
@@ -39,8 +31,16 @@ from synth.client import (
     RequestRejected,
     RequestTimedOut,
 )
-from synth.evidence import PageLines
-from synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
+from curate.synth.evidence import PageLines
+from curate.synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from loguru import logger
+
+from curate.errors import LLMResponseError
+from curate.secrets import Secret, redact_url
+from curate.steps import ErrorSinkMixin, describe_error
 
 CHARS_PER_TOKEN = 3.0  # conservative for English and numbers with Qwen/Llama tokenizers
 PROMPT_OVERHEAD_TOKENS = 250  # system prompt, instruction and chat template
@@ -285,9 +285,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
     Requests run in a pool, several pages at once; every record is counted as RecordStep's are:
     `total` = `forwarded` + `dropped` (no text to ask about) + `errored` (unusable reply: the error sink).
 
-    Args (the groups of `synth.qa_config`):
+    Args (the groups of `curate.synth.qa_config`):
         servers: the writer, and the round trip's other server and second opinion when there are
-            (`LlmServers`, what `synth.service` found or started for the run)
+            (`LlmServers`, what `curate.synth.service` found or started for the run)
         generation: how pages become requests (`Generation`)
         roundtrip: the round trip that answers the questions again (`RoundTrip`)
         requests: requests in flight, timeouts, retries and deadline (`Requests`)

@@ -1,17 +1,18 @@
-"""What the qa stage is given, in named groups: the servers it talks to (what `synth.service` found or
+"""What the qa stage is given, in named groups: the servers it talks to (what `curate.synth.service` found or
 started for the run), how pages become requests (`Generation`), the round trip that re-asks the
 questions (`RoundTrip`), and how hard the servers are driven (`Requests`). The run options are read
-into these by `synth.stages`; tests and benchmarks build them directly."""
+into these by `curate.synth.stages`; tests and benchmarks build them directly."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from curate.synth import prompts
+from curate.synth.server import DEFAULT_N_CTX
+
 from curate.recipe import Services
 from curate.secrets import Secret, recorded_url
-from synth import prompts
-from synth.server import DEFAULT_N_CTX
 
 STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
 

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from curate.synth.client import ChatClient, ServerUnavailable
+from curate.synth.models import ModelNotAvailable
+from curate.synth.qa_config import Endpoint, LlmServers, Requests
+from curate.synth.server import EmbeddedServer, ServerStartError
+
 from curate.options import PATH, Option
 from curate.recipe import NO_SERVICES, Services, StageContext, StageFailed
 from curate.secrets import redact_text
-from synth.client import ChatClient, ServerUnavailable
-from synth.models import ModelNotAvailable
-from synth.qa_config import Endpoint, LlmServers, Requests
-from synth.server import EmbeddedServer, ServerStartError
 
 # the embedded second opinion: a different (smaller, faster) packaged model than the default writer
 SECOND_OPINION_MODEL = "qwen2.5-coder-0.5b"

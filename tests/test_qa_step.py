@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
+from curate.synth.generate import QAGenerator
+from curate.synth.qa_config import Endpoint, LlmServers, Requests
 from datatrove.data import Document
 from stub_llm import StubLLM
 from test_synth import page_text
 
 from curate.io import ErrorWriter
-from synth.generate import QAGenerator
-from synth.qa_config import Endpoint, LlmServers, Requests
 
 
 def _records(shared_data) -> list[Document]:

@@ -3,6 +3,7 @@ plan (curate/run/plan.py) gives, largest first; and the connection to a Ray clus
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from dataclasses import dataclass
@@ -169,19 +170,44 @@ FORWARDED_ENV = (
 
 
 def ray_runtime_env() -> dict[str, Any]:
-    """What workers on other nodes need besides the same Python environment: this checkout's packages
-    (so they run the driver's code, not whatever is installed there) and the storage settings."""
-    import importlib
-
-    packages = [Path(importlib.import_module(name).__file__).parent for name in RAY_PACKAGES]
+    """What workers on other nodes need besides the same Python environment: the driver's `curate`
+    package (so they run the driver's code, not whatever is installed there) and the storage settings."""
     return {
-        "py_modules": [str(p) for p in packages],
+        "py_modules": [str(shipped_package())],
         "env_vars": {key: os.environ[key] for key in FORWARDED_ENV if key in os.environ},
         "excludes": ["__pycache__", "*.pyc"],
     }
 
 
-RAY_PACKAGES = ("curate", "filters", "synth", "pipelines")
+WINGS = ("filters", "synth", "pipelines")  # installed inside curate (pyproject's package-dir)
+
+
+def shipped_package() -> Path:
+    """The `curate` package as installed, its wings inside: the package folder itself when it holds them
+    (a wheel), else (a checkout, where the wings are folders beside it) a copy assembled once per
+    process, which Ray uploads by content hash."""
+    import importlib
+    import shutil
+    import tempfile
+
+    import curate
+
+    root = Path(curate.__file__).parent
+    wings = {name: Path(importlib.import_module(f"curate.{name}").__file__).parent for name in WINGS}
+    if all(path.parent == root for path in wings.values()):
+        return root
+    global _assembled
+    if _assembled is None or not _assembled.is_dir():
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        _assembled = Path(tempfile.mkdtemp(prefix="curate-ray-")) / "curate"
+        shutil.copytree(root, _assembled, ignore=ignore)
+        for name, path in wings.items():
+            shutil.copytree(path, _assembled / name, ignore=ignore)
+        atexit.register(shutil.rmtree, _assembled.parent, ignore_errors=True)
+    return _assembled
+
+
+_assembled: Path | None = None
 
 
 def connect_ray(address: str | None, num_cpus: int) -> None:

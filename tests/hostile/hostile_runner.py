@@ -57,10 +57,9 @@ def fetch_case(path: str, workdir: Path) -> dict:
 def llm_case(kind: str, workdir: Path) -> dict:
     """Two pages through QA generation: against a server that never answers, or one whose reply to
     the first page is JSON without `choices`."""
+    from curate.synth.generate import QAGenerator
+    from curate.synth.qa_config import Endpoint, LlmServers, Requests
     from datatrove.data import Document
-
-    from synth.generate import QAGenerator
-    from synth.qa_config import Endpoint, LlmServers, Requests
 
     errors = workdir / "errors"
     text = "The sky over the harbour was blue all day, and the boats left at seven in the morning. " * 3
