@@ -72,6 +72,8 @@ BLANK_INK = 0.002  # a page this bare (dark pixels) with no images holds no more
 # Set after reading the first run on the `fresh-doc` collection (figure pages of MetaPost manuals):
 MIN_GLYPH_PATHS = 100  # small filled paths on a page without text or images: text drawn as outlines
 GLYPH_PATH_PT = 25  # a glyph's outline fits in a square this size
+# Set after reading texlive-pictures-doc's failures (diagram fonts, key labels, letter-spaced code):
+LETTER_SPACED = 0.6  # a line with more one-letter words than this share is letter-spaced, not prose
 AGREE = 0.8  # OCR keeps the layer when this share of the layer's words is what OCR read on the page
 
 
@@ -154,16 +156,27 @@ def text_quality(text: str) -> TextQuality:
     )
 
 
-def clean_ratio(text: str) -> tuple[int, float]:
+def clean_ratio(text: str, drawings: bool = False) -> tuple[int, float]:
     """Visible characters, and the share of them that are characters of some script, digits, marks,
     punctuation or symbols: not replacement characters, private-use glyphs, control or unassigned code
-    points, nor pdfminer-style "(cid:N)" glyphs, which a broken font encoding leaves."""
+    points, nor pdfminer-style "(cid:N)" glyphs, which a broken font encoding leaves.
+    `drawings`: lines drawn with one repeated glyph are left out (see `drawn_with_glyphs`)."""
+    if drawings:
+        text = "\n".join(line for line in text.splitlines() if not drawn_with_glyphs(line))
     visible = len(text) - len(SPACE.findall(text))
     if not visible:
         return 0, 0.0
     bad = sum(len(m) for m in CID.findall(text))
     bad += sum(1 for c in CID.sub("", text) if not c.isspace() and _unreadable(c))
     return visible, 1 - bad / visible
+
+
+def drawn_with_glyphs(line: str) -> bool:
+    """A line of one glyph, alone or repeated without a space: a rule, an arrowhead or a circle of a
+    diagram drawn with a line font (LaTeX's picture mode, diagram packages), whose codes are often control
+    characters. Text has more than one letter; a line of replacement characters (no mapping) is text."""
+    core = line.strip()
+    return bool(core) and core.count(core[0]) == len(core) and core[0] != "\ufffd"
 
 
 def _unreadable(char: str) -> bool:
@@ -205,7 +218,9 @@ class LayerSignals:
 def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
     """The measurements behind a routing decision, rounded, for the record's metadata and the report."""
     whole, prose = signals.quality, text_quality(signals.prose)
-    visible, clean = clean_ratio(signals.text)
+    visible, _ = clean_ratio(signals.text)
+    _, clean = clean_ratio(signals.text, drawings=True)  # the measures ocr_reason decides on
+    vowels = text_quality(worded_lines(signals.text)) if signals.typeset else whole
     return {
         "visible_chars": visible,
         "clean_ratio": round(clean, 3),
@@ -215,7 +230,7 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
         "invisible_share": round(signals.invisible_share, 3),
         **({"ink_share": round(signals.ink_share, 4)} if signals.ink_share is not None else {}),
         **({"glyph_paths": signals.glyph_paths} if signals.glyph_paths is not None else {}),
-        "vowel_share": round(whole.vowel_share, 3),
+        "vowel_share": round(vowels.vowel_share, 3),
         "prose_words": prose.words,
         "prose_noise_share": round(prose.noise_share, 3),
         "words": whole.words,
@@ -225,12 +240,22 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
 
 def prose_lines(text: str) -> str:
     """The lines of a text that hold no code, TeX, maths or chemistry characters, and three words or more
-    (a formula laid out in two dimensions comes out as lines of a symbol or two)."""
-    return "\n".join(
-        line
-        for line in text.splitlines()
-        if not CODE_CHARS.search(line) and len(WORD.findall(line)) >= MIN_PROSE_LINE_WORDS
-    )
+    (a formula laid out in two dimensions comes out as lines of a symbol or two), not letter-spaced."""
+    return "\n".join(line for line in worded_lines(text).splitlines() if not CODE_CHARS.search(line))
+
+
+def worded_lines(text: str) -> str:
+    """The lines (table cells) of three words or more that are not letter-spaced ("c i r c l e": a heading or code set
+    with spaced letters, or a row of one-letter variables): each word there is a letter, which reads as
+    OCR debris though it is what the page shows."""
+    out = []
+    # a table's row (curate.pdf.table_text) is judged cell by cell: a cell of a key label is no line of words
+    for line in (cell for row in text.splitlines() for cell in row.split(" | ")):
+        words = WORD.findall(line)
+        letters = sum(len(w) == 1 for w in words)
+        if len(words) >= MIN_PROSE_LINE_WORDS and letters <= LETTER_SPACED * len(words):
+            out.append(line)
+    return "\n".join(out)
 
 
 def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals:
@@ -253,7 +278,9 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
     image_share = _covered_share(image_boxes, rect, grid)
-    ink = _ink_share(page) if visible < MIN_CHARS and not image_boxes else None
+    # an empty layer over images too small to hold a page of text (a logo, a shaded node of a diagram) is
+    # judged as a page without images: by its ink and glyph-sized paths
+    ink = _ink_share(page) if visible < MIN_CHARS and image_share < IMAGE_PAGE_SHARE else None
     return LayerSignals(
         text=text,
         image_share=image_share,
@@ -330,14 +357,15 @@ def _covered_share(boxes, rect, grid: int) -> float:
 
 def ocr_reason(signals: LayerSignals) -> str | None:
     """Why the page should be OCRed, or None when its text layer is good enough to keep without OCR."""
-    visible, clean = clean_ratio(signals.text)
+    visible, _ = clean_ratio(signals.text)
     if visible < MIN_CHARS:
         if signals.ink_share is not None and (
             signals.ink_share < BLANK_INK or (signals.glyph_paths or 0) < MIN_GLYPH_PATHS
         ):
             return None  # blank, a page number alone, or a figure: no text beyond the layer to read
         return "no_text_layer"
-    if clean < MIN_CLEAN_RATIO:
+    drawn, clean = clean_ratio(signals.text, drawings=True)
+    if drawn >= MIN_CHARS and clean < MIN_CLEAN_RATIO:
         return "unreadable_text_layer"  # replacement characters, private-use glyphs
     sparse = signals.chars_per_kpt2 < IMAGE_PAGE_CHARS_PER_KPT2 or (
         signals.text_share < IMAGE_PAGE_TEXT_SHARE and signals.chars_per_kpt2 < 2 * IMAGE_PAGE_CHARS_PER_KPT2
@@ -346,8 +374,9 @@ def ocr_reason(signals: LayerSignals) -> str | None:
         return "text_in_images"  # the layer covers a sliver of an image page: a header, a caption
     if signals.typeset:
         # judged on its prose: code, commands and formulas are what the page shows, whatever they look like
-        # letters shifted by a broken font read as code to the prose filter: vowels are counted on all text
-        quality = signals.quality
+        # letters shifted by a broken font read as code to the prose filter: vowels are counted on every line
+        # of words, code or not; not on lines of a word or two (key labels, abbreviations, a glossary's terms)
+        quality = text_quality(worded_lines(signals.text))
         shifted = quality.latin >= MIN_SHIFT_LETTERS and quality.vowel_share < MIN_VOWEL_SHARE
         return (
             "garbled_text_layer" if shifted or _garbled(text_quality(signals.prose), typeset=True) else None

@@ -227,7 +227,7 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         if link_density > (t.max_prose_link_density if block.item.tag == "p" else t.max_link_density):
             return LINKY
         return GOOD if length > t.length_high else NEAR_GOOD
-    density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
+    density = sum(map(stopwords.__contains__, block.words)) / max(1, len(block.words))
     # a long paragraph of prose keeps its inline links; a list of links has few stop words
     # (and a <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
     prose = block.item.tag == "p" or (length > t.length_high and density >= t.stopwords_low)

@@ -501,7 +501,11 @@ def _clean_text(parts: list[str]) -> str:
     text = "".join(parts)
     if not text or text.isspace():
         return ""
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    if "\u200b" in text:  # a zero-width space separates words as a space does (str.split keeps it)
+        text = text.replace("\u200b", " ")
+    if "\n" not in text:  # most blocks: one line (split/join is several times faster than a regex)
+        return " ".join(text.split())
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
