@@ -206,7 +206,7 @@ def false_ocr(pages_by_collection: dict[str, list[Page]]) -> dict:
 
     print("1. born-digital pages sent to OCR whose layer is right (false OCR), before -> after")
     print(
-        f"  {'collection':<30}{'pages':>6}{'before':>16}{'after':>16}  {'not English: pages, after':>26}"
+        f"  {'collection':<30}{'pages':>6}{'before':>16}{'after':>16}  {'not English prose: pages, after':>33}"
         "   after, by reason"
     )
     seconds, decided = 0.0, 0
@@ -251,7 +251,7 @@ def false_ocr(pages_by_collection: dict[str, list[Page]]) -> dict:
         label = f"{name} (tuning)" if name == TUNING else f"{name} (seen: tuning)" if name in SEEN else name
         print(
             f"  {label:<30}{n:>6}{before:>7} ({before / n:5.1%}){after:>8} ({after / n:5.1%})"
-            f"{foreign:>12}, {foreign_after} ({foreign_after / max(foreign, 1):5.1%})   {dict(reasons) or '-'}"
+            f"{foreign:>19}, {foreign_after} ({foreign_after / max(foreign, 1):5.1%})   {dict(reasons) or '-'}"
         )
     print(
         f"  routing decision: {seconds / max(decided, 1) * 1000:.2f} ms/page ({decided} pages, signals + reason)"

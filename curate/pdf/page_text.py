@@ -220,7 +220,7 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
     whole, prose = signals.quality, text_quality(signals.prose)
     visible, _ = clean_ratio(signals.text)
     _, clean = clean_ratio(signals.text, drawings=True)  # the measures ocr_reason decides on
-    vowels = text_quality(worded_lines(signals.text)) if signals.typeset else whole
+    vowels = plain_word_vowels(signals.text)[1] if signals.typeset else whole.vowel_share
     return {
         "visible_chars": visible,
         "clean_ratio": round(clean, 3),
@@ -230,7 +230,7 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
         "invisible_share": round(signals.invisible_share, 3),
         **({"ink_share": round(signals.ink_share, 4)} if signals.ink_share is not None else {}),
         **({"glyph_paths": signals.glyph_paths} if signals.glyph_paths is not None else {}),
-        "vowel_share": round(vowels.vowel_share, 3),
+        "vowel_share": round(vowels, 3),
         "prose_words": prose.words,
         "prose_noise_share": round(prose.noise_share, 3),
         "words": whole.words,
@@ -242,6 +242,20 @@ def prose_lines(text: str) -> str:
     """The lines of a text that hold no code, TeX, maths or chemistry characters, and three words or more
     (a formula laid out in two dimensions comes out as lines of a symbol or two), not letter-spaced."""
     return "\n".join(line for line in worded_lines(text).splitlines() if not CODE_CHARS.search(line))
+
+
+def plain_word_vowels(text: str) -> tuple[int, float]:
+    """Latin letters, and the share of them that are vowels, in the plain words (letters only, three or
+    more, punctuation around them aside) of the lines of words: not identifiers (`_sl`, `pnts[2]`),
+    formulas (`C10H14N2`), key labels or abbreviations alone on a line or in a table cell."""
+    letters = vowels = 0
+    for token in worded_lines(text).split():
+        word = token.strip(EDGE_PUNCT)
+        if len(word) >= 3 and word.isalpha():
+            latin = LATIN.findall(word)
+            letters += len(latin)
+            vowels += sum(1 for c in latin if c in VOWELS)
+    return letters, vowels / letters if letters else 0.0
 
 
 def worded_lines(text: str) -> str:
@@ -376,8 +390,8 @@ def ocr_reason(signals: LayerSignals) -> str | None:
         # judged on its prose: code, commands and formulas are what the page shows, whatever they look like
         # letters shifted by a broken font read as code to the prose filter: vowels are counted on every line
         # of words, code or not; not on lines of a word or two (key labels, abbreviations, a glossary's terms)
-        quality = text_quality(worded_lines(signals.text))
-        shifted = quality.latin >= MIN_SHIFT_LETTERS and quality.vowel_share < MIN_VOWEL_SHARE
+        latin, vowels = plain_word_vowels(signals.text)
+        shifted = latin >= MIN_SHIFT_LETTERS and vowels < MIN_VOWEL_SHARE
         return (
             "garbled_text_layer" if shifted or _garbled(text_quality(signals.prose), typeset=True) else None
         )
