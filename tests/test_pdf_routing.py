@@ -241,3 +241,17 @@ def test_glyph_drawings_are_left_out_but_replacement_characters_are_not():
     assert clean_ratio(unmapped, drawings=True)[1] == 0.0
     diagram = "X + Y\n" + "\n".join("\x08" * 20 for _ in range(10))
     assert clean_ratio(diagram)[1] < 0.1 and clean_ratio(diagram, drawings=True) == (3, 1.0)
+
+
+def test_a_photo_over_the_page_is_not_ocred_and_a_scan_is(shared_data):
+    # no text layer over a full-page image: Tesseract's layout analysis (no recognition) finds no line of
+    # text in a photo (texlive-pictures-doc's flowers.pdf) and finds the lines of a scanned book page
+    photo = PICTURES_DOC / "tile-graphic/examples/postscript/flowers.pdf"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not found: apt-get install texlive-pictures-doc (or `make bench-deps`)")
+    with pymupdf.open(photo) as pdf:
+        signals = layer_signals(pdf[0])
+        assert signals.image_share > 0.9 and signals.text_lines == 0 and ocr_reason(signals) is None
+    with pymupdf.open(shared_data / "pdf" / "scanned" / "c02-22.pdf") as scan:
+        signals = layer_signals(scan[0])
+        assert signals.text_lines > 10 and ocr_reason(signals) == "no_text_layer"

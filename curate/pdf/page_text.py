@@ -199,6 +199,8 @@ class LayerSignals:
     # layers without images only
     glyph_paths: int | None = None  # small filled vector paths (outlined text); measured on such pages
     # with ink only
+    text_lines: int | None = None  # lines of text Tesseract's layout analysis finds on the page rendered
+    # small; measured on nearly empty layers over images only (None: not measured, or no Tesseract)
 
     @property
     def quality(self) -> TextQuality:
@@ -230,6 +232,7 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
         "invisible_share": round(signals.invisible_share, 3),
         **({"ink_share": round(signals.ink_share, 4)} if signals.ink_share is not None else {}),
         **({"glyph_paths": signals.glyph_paths} if signals.glyph_paths is not None else {}),
+        **({"text_lines": signals.text_lines} if signals.text_lines is not None else {}),
         "vowel_share": round(vowels, 3),
         "prose_words": prose.words,
         "prose_noise_share": round(prose.noise_share, 3),
@@ -303,7 +306,22 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
         invisible_share=_invisible_share(textpage) if image_share >= SCAN_IMAGE_SHARE and visible else 0.0,
         ink_share=ink,
         glyph_paths=_glyph_paths(page) if ink is not None and ink >= BLANK_INK else None,
+        text_lines=_text_lines(page) if visible < MIN_CHARS and image_share >= IMAGE_PAGE_SHARE else None,
     )
+
+
+def _text_lines(page, dpi: int = 72) -> int | None:
+    """Lines of text in the page's image as Tesseract's layout analysis finds them (no recognition): a
+    photo or a drawing has none, a scan has its lines. None without Tesseract (OCR off or not installed)."""
+    import pymupdf
+
+    try:
+        from curate.pdf.ocr import text_lines
+
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+        return text_lines(pix.samples, pix.width, pix.height, dpi, stride=pix.stride)
+    except (ImportError, RuntimeError):
+        return None
 
 
 def _invisible_share(textpage) -> float:
@@ -377,6 +395,8 @@ def ocr_reason(signals: LayerSignals) -> str | None:
             signals.ink_share < BLANK_INK or (signals.glyph_paths or 0) < MIN_GLYPH_PATHS
         ):
             return None  # blank, a page number alone, or a figure: no text beyond the layer to read
+        if signals.text_lines == 0:
+            return None  # a picture (photo, drawing) over the page: no line of text in it to read
         return "no_text_layer"
     drawn, clean = clean_ratio(signals.text, drawings=True)
     if drawn >= MIN_CHARS and clean < MIN_CLEAN_RATIO:
