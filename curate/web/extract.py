@@ -548,8 +548,14 @@ class _Walker:
         tiny = (width is not None and width < self.min_declared_side) or (
             height is not None and height < self.min_declared_side
         )
-        # an image URL's `user:password@` is neither sent nor written (curate/secrets.py)
-        url = strip_credentials(urljoin(self.base_url, src)) if src else ""
+        if not src:
+            url = ""
+        elif src.startswith(("http://", "https://")):  # its own join (urljoin re-parses and re-assembles it)
+            url = src
+        else:
+            url = urljoin(self.base_url, src)
+        if "@" in url:  # an image URL's `user:password@` is neither sent nor written (curate/secrets.py)
+            url = strip_credentials(url)
         if not url.startswith(("http://", "https://")) or tiny:
             self.page.skipped_images += 1
             return
