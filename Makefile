@@ -107,7 +107,8 @@ BENCH_APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-scien
 	texlive-xetex fonts-wqy-microhei texlive-latex-base-doc texlive-latex-recommended-doc \
 	texlive-humanities-doc texlive-fonts-recommended-doc texlive-metapost-doc texlive-lang-german \
 	texlive-lang-czechslovak texlive-pictures-doc texlive-publishers-doc texlive-lang-french \
-	texlive-lang-cyrillic texlive-lang-italian texlive-lang-polish
+	texlive-lang-cyrillic texlive-lang-italian texlive-lang-polish texlive-lang-spanish \
+	texlive-lang-portuguese texlive-lang-greek texlive-lang-european texlive-music
 bench-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 		dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \

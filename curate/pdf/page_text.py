@@ -200,7 +200,7 @@ class LayerSignals:
     glyph_paths: int | None = None  # small filled vector paths (outlined text); measured on such pages
     # with ink only
     text_lines: int | None = None  # lines of text Tesseract's layout analysis finds on the page rendered
-    # small; measured on nearly empty layers over images only (None: not measured, or no Tesseract)
+    # small; measured on nearly empty layers on pages with images only (None: not measured, no Tesseract)
 
     @property
     def quality(self) -> TextQuality:
@@ -295,9 +295,7 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
     image_share = _covered_share(image_boxes, rect, grid)
-    # an empty layer over images too small to hold a page of text (a logo, a shaded node of a diagram) is
-    # judged as a page without images: by its ink and glyph-sized paths
-    ink = _ink_share(page) if visible < MIN_CHARS and image_share < IMAGE_PAGE_SHARE else None
+    ink = _ink_share(page) if visible < MIN_CHARS and not image_boxes else None
     return LayerSignals(
         text=text,
         image_share=image_share,
@@ -306,7 +304,7 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
         invisible_share=_invisible_share(textpage) if image_share >= SCAN_IMAGE_SHARE and visible else 0.0,
         ink_share=ink,
         glyph_paths=_glyph_paths(page) if ink is not None and ink >= BLANK_INK else None,
-        text_lines=_text_lines(page) if visible < MIN_CHARS and image_share >= IMAGE_PAGE_SHARE else None,
+        text_lines=_text_lines(page) if visible < MIN_CHARS and image_boxes else None,
     )
 
 
@@ -396,7 +394,7 @@ def ocr_reason(signals: LayerSignals) -> str | None:
         ):
             return None  # blank, a page number alone, or a figure: no text beyond the layer to read
         if signals.text_lines == 0:
-            return None  # a picture (photo, drawing) over the page: no line of text in it to read
+            return None  # pictures (a photo, a drawing, a diagram's shaded nodes): no line of text to read
         return "no_text_layer"
     drawn, clean = clean_ratio(signals.text, drawings=True)
     if drawn >= MIN_CHARS and clean < MIN_CLEAN_RATIO:
