@@ -2,8 +2,8 @@
 
 Many PDFs carry a text layer that is missing, partial (the page's text is inside images and the layer
 holds a running header) or garbage (an old OCR, a font whose encoding maps letters to other letters).
-`layer_signals` measures a page's layer cheaply (one text parse, no render); `ocr_reason` says whether
-and why to OCR it. Typeset text (visible glyphs, no scan under them) is judged on its prose lines only:
+`layer_signals` measures a page's layer cheaply (one text parse; a small render only for nearly empty
+layers); `ocr_reason` says whether and why to OCR it. Typeset text (visible glyphs, no scan under them) is judged on its prose lines only:
 code, TeX commands, maths and chemistry look like OCR noise to word and vowel signals but are what the
 page shows, so a born-digital layer goes to OCR only when its prose itself is garbage (a font whose
 encoding maps letters to other letters). When OCR runs, `better_text` keeps the layer if the page's ink,
