@@ -101,12 +101,14 @@ bench: install bench-deps
 	$(BIN)/python -m benchmarks
 
 # The routing bench's born-digital pages (benchmarks/routing_pages.py): LaTeX to build PDFs from sources,
-# a CJK font, and real technical PDFs from texlive's documentation packages (~500 MB, bench only).
+# a CJK font, and real technical PDFs from texlive's documentation packages (~1 GB, bench only).
 # texlive-science-doc and r-doc-pdf are reserved for an outside check: never install them for tuning.
 BENCH_APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science texlive-fonts-recommended \
 	texlive-xetex fonts-wqy-microhei texlive-latex-base-doc texlive-latex-recommended-doc \
 	texlive-humanities-doc texlive-fonts-recommended-doc texlive-metapost-doc texlive-lang-german \
-	texlive-lang-czechslovak texlive-pictures-doc
+	texlive-lang-czechslovak texlive-pictures-doc texlive-publishers-doc texlive-lang-french \
+	texlive-lang-cyrillic texlive-lang-italian texlive-lang-polish texlive-lang-spanish \
+	texlive-lang-portuguese texlive-lang-greek texlive-lang-european texlive-music
 bench-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 		dpkg -s $(BENCH_APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \

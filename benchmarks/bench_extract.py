@@ -2,8 +2,8 @@
 and jusText / readability-lxml when installed), quality and speed measured in the same run.
 
 The sets, where they are looked for, and the split are in benchmarks/extract_sets.py: trafilatura's
-evaluation set is the tuning set; every other set is held out and reported on its own, untouched:
-the ScrapingHub article-extraction-benchmark, CleanEval dev and final, CleanPortalEval, Dragnet, Google
+evaluation set and CleanPortalEval are the tuning sets; every other set is held out and reported on its
+own, untouched: the ScrapingHub article-extraction-benchmark, CleanEval dev and final, Dragnet, Google
 News (L3S-GN1) and a Chinese set. Goal on each held-out set: F1 >= trafilatura's at >= 3x its speed, and
 F1 >= trafilatura's on the held-out non-English pages.
 

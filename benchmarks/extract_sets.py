@@ -6,10 +6,12 @@ its repository), in $CURATE_BENCH_MIRROR/OWNER+NAME/repo (a bare git mirror, rea
 /work/.mirror), in ../shared/data/NAME and in ~/.cache/curate/NAME; a set found nowhere is skipped with the
 reason and the clone command.
 
-Split, decided before any output on them was looked at: trafilatura's evaluation set is the only set the
+Split, decided before any output on them was looked at: trafilatura's evaluation set is the set the
 classifier is tuned on (it includes the pages in ../shared/data/html, which the tests use). Every other set
 is held out and reported on its own. The ScrapingHub benchmark's even half was used by an earlier round of
-tuning (before issue 24); its odd half has never been tuned on and is reported apart. The
+tuning (before issue 24); its odd half has never been tuned on and is reported apart. CleanPortalEval
+was moved to the tuning side in issue 24's second round (its errors, comment sections whose class names
+run words together, were read and fixed): it is reported as tuning since. The
 html-cleaning-dataset-merged repository's `readability/` folder is reserved for an outside check: it is
 never listed or read here.
 """
@@ -25,7 +27,7 @@ import re
 import subprocess
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -308,8 +310,11 @@ SOURCES = [
         lambda f: [
             load_cleaneval_format(f, "cleaneval-dev", "CleanEval dev", "CleanEval 2007 development set"),
             load_cleaneval_format(f, "cleaneval-final", "CleanEval final", "CleanEval 2007 final set"),
-            load_cleaneval_format(
-                f, "CleanPortalEval-master", "CleanPortalEval", "news portals and blogs, 2013"
+            replace(
+                load_cleaneval_format(
+                    f, "CleanPortalEval-master", "CleanPortalEval", "news portals and blogs, 2013"
+                ),
+                tuning=True,
             ),
             load_dragnet(f),
             load_google_news(f),

@@ -14,8 +14,17 @@ Collections (a page belongs to exactly one):
 - `fresh-doc` (held out, real): texlive-metapost-doc, texlive-lang-german, texlive-lang-czechslovak and
   texlive-fonts-recommended-doc. Its first read (3.1% false OCR: figure pages without text, sent to
   OCR as `no_text_layer`) led to the figure/outlined-text check: no longer untouched either.
-- `pictures-doc` (held out, real, untouched): texlive-pictures-doc (TikZ, PSTricks-free picture
-  packages: figure-heavy pages), first read after the last change.
+- `pictures-doc` (real, seen): texlive-pictures-doc (TikZ and other picture packages: figure-heavy
+  pages). Untouched at its first read (issue 24's first round: 2.4% false OCR); its failures were then
+  read and led to four fixes (diagrams drawn with line fonts, key labels in table cells, letter-spaced
+  code, empty layers over small images): a tuning collection since.
+- `publishers-doc` and `lang-doc` (real, seen): texlive-publishers-doc (journal and thesis classes'
+  manuals) and the documentation of texlive-lang-french, -cyrillic, -italian and -polish (French,
+  Russian, Italian, Polish and English manuals). Untouched at their first read (1.5% and 0.0% false
+  OCR); the pages they showed kept without OCR whose layer OCR did not confirm were then read (a book
+  cover's text in an image): a tuning collection since.
+- `final-doc` (held out, real, untouched): the documentation of texlive-lang-spanish, -portuguese,
+  -greek, -european and texlive-music, first read by the router's final version.
   (texlive-science-doc and r-doc-pdf are reserved for an outside check: never read here.)
 
 Text sources are files on this machine: Python's standard library and /usr/include headers (code), the
@@ -51,8 +60,27 @@ DOC_PACKAGES = {
         "texlive-lang-czechslovak",
         "texlive-fonts-recommended-doc",
     ),
-    # added after the router's last change, read for the first time by its final run
+    # read first by the router of issue 24's first round; its failures (diagram fonts, key labels,
+    # letter-spaced code, empty layers over small images) were then read and fixed: tuning since
     "pictures-doc": ("texlive-pictures-doc",),
+    # read first in issue 24's second round (publishers-doc: 1.5% false OCR, lang-doc: 0.0%); the pages
+    # they showed kept without OCR whose layer OCR did not confirm were then read (a cover's text in an
+    # image, logos): the check of empty layers over images followed, so they are seen since
+    "publishers-doc": ("texlive-publishers-doc",),
+    "lang-doc": (
+        "texlive-lang-french",
+        "texlive-lang-cyrillic",
+        "texlive-lang-italian",
+        "texlive-lang-polish",
+    ),
+    # added after the router's last change, read for the first time by its final run
+    "final-doc": (
+        "texlive-lang-spanish",
+        "texlive-lang-portuguese",
+        "texlive-lang-greek",
+        "texlive-lang-european",
+        "texlive-music",
+    ),
 }
 LANGUAGES = {  # locale folder -> (language name for XeLaTeX, font)
     "de": ("German", "DejaVu Serif"),

@@ -204,3 +204,66 @@ def test_report_shows_each_routing_reason_with_page_image_and_both_texts(routed_
     header = next(v for k, v in texts.items() if k.startswith("Adventures"))
     assert "tip-toeing" in " ".join(header[1].split()) and header[2] == header[1]
     assert "vowel_share" in index.read_text(encoding="utf-8")  # the signals behind the decision
+
+
+PICTURES_DOC = Path("/usr/share/doc/texlive-doc/latex")
+
+
+@pytest.mark.parametrize(
+    ("pdf", "index", "what"),
+    [
+        # LaTeX picture-mode diagrams: lines and arrowheads drawn with line fonts whose codes are controls
+        ("diagmac2/doc/diagmactest.pdf", 1, "diagram drawn with line-font glyphs"),
+        ("diagmac2/doc/diagmactest.pdf", 5, "diagram drawn with line-font glyphs"),
+        # a calculator's key labels in a table: abbreviations, few vowels, one word a cell
+        ("graph35/graph35-en.pdf", 16, "key labels"),
+        # TikZ code whose keywords are set letter-spaced ("c i r c l e")
+        ("tikz-relay/tikz-relay-doc.pdf", 23, "letter-spaced code"),
+        # a graph: no text, small images for its nodes (no line of text in them)
+        ("tkz-graph/test-graph.pdf", 0, "figure with small images"),
+    ],
+)
+def test_real_figure_and_code_pages_keep_their_layer(pdf, index, what):
+    # texlive-pictures-doc pages the router of issue 24's first round sent to OCR (their layers are right)
+    path = PICTURES_DOC / pdf
+    if not path.is_file():
+        pytest.skip(f"{path} not found: apt-get install texlive-pictures-doc (or `make bench-deps`)")
+    with pymupdf.open(path) as doc:
+        assert ocr_reason(layer_signals(doc[index])) is None, what
+
+
+def test_glyph_drawings_are_left_out_but_replacement_characters_are_not():
+    from curate.pdf.page_text import clean_ratio, drawn_with_glyphs
+
+    assert drawn_with_glyphs("\x08\x08\x08\x08\x08") and drawn_with_glyphs(" \x0f ")
+    assert not drawn_with_glyphs("\ufffd\ufffd\ufffd") and not drawn_with_glyphs("\x01 \x01")
+    # a page of prose whose font has no mapping: every glyph is U+FFFD, one kind a line, still unreadable
+    unmapped = "\n".join("\ufffd" * 40 for _ in range(10))
+    assert clean_ratio(unmapped, drawings=True)[1] == 0.0
+    diagram = "X + Y\n" + "\n".join("\x08" * 20 for _ in range(10))
+    assert clean_ratio(diagram)[1] < 0.1 and clean_ratio(diagram, drawings=True) == (3, 1.0)
+
+
+def test_a_photo_over_the_page_is_not_ocred_and_a_scan_is(shared_data):
+    # no text layer over a full-page image: Tesseract's layout analysis (no recognition) finds no line of
+    # text in a photo (texlive-pictures-doc's flowers.pdf) and finds the lines of a scanned book page
+    photo = PICTURES_DOC / "tile-graphic/examples/postscript/flowers.pdf"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not found: apt-get install texlive-pictures-doc (or `make bench-deps`)")
+    with pymupdf.open(photo) as pdf:
+        signals = layer_signals(pdf[0])
+        assert signals.image_share > 0.9 and signals.text_lines == 0 and ocr_reason(signals) is None
+    with pymupdf.open(shared_data / "pdf" / "scanned" / "c02-22.pdf") as scan:
+        signals = layer_signals(scan[0])
+        assert signals.text_lines > 10 and ocr_reason(signals) == "no_text_layer"
+
+
+def test_a_cover_whose_text_is_in_an_image_is_ocred():
+    # texlive-lang-french's book cover: no text layer, its back-cover paragraphs in an image over a third of
+    # the page; Tesseract's layout analysis finds their lines, so OCR reads them
+    cover = Path("/usr/share/doc/texlive-doc/plain/apprendre-a-programmer-en-tex/cover/couverture.pdf")
+    if not cover.is_file():
+        pytest.skip(f"{cover} not found: apt-get install texlive-lang-french (or `make bench-deps`)")
+    with pymupdf.open(cover) as pdf:
+        signals = layer_signals(pdf[0])
+        assert signals.text == "" and signals.text_lines > 10 and ocr_reason(signals) == "no_text_layer"

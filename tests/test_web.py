@@ -474,3 +474,41 @@ def test_long_articles_keep_their_lists_tables_and_code(shared_data):
         ],
     )
     assert "Die beliebtesten Oberhitzegrills bei Amazon in KW 49" not in chip
+
+
+@pytest.mark.parametrize(
+    ("name", "comment"),
+    [
+        ("commententry", True),  # names run together from "comment" and another word
+        ("commentContent", True),
+        ("commentsArea", True),
+        ("comment-list", True),
+        ("commentary", False),  # an opinion piece
+        ("commentator-bio", False),
+        ("commenting-guidelines", False),
+        ("entry-content", False),
+    ],
+)
+def test_comment_section_names(name, comment):
+    from curate.web.extract import _boilerplate_name, _comment_names
+
+    assert _boilerplate_name(name) is comment
+    assert _comment_names(name, "") is comment
+
+
+def test_comments_named_with_run_together_words_are_left_out():
+    # CleanPortalEval's WSJ blog pages (j-szulc/html-cleaning-dataset-merged, the bench's copy): each
+    # comment an <li class="commententry"> holding <div class="commentContent">; the article is kept
+    from benchmarks.extract_sets import load_cleaneval_format, locate
+
+    files = locate(
+        "CURATE_HTML_CLEANING", "j-szulc/html-cleaning-dataset-merged", "cleaneval-final/GoldStandard/103.txt"
+    )
+    if files is None:
+        pytest.skip("j-szulc/html-cleaning-dataset-merged not found (see benchmarks/extract_sets.py)")
+    pages = load_cleaneval_format(files, "CleanPortalEval-master", "CleanPortalEval", "").pages
+    page = next(p for p in pages if p.key.endswith("blogs.wsj.com_brussels_12"))
+    text = "\n".join(i.text for i in extract_page(page.html, page.url).items if hasattr(i, "text"))
+    assert "Anonymous wrote" not in text and "The Roma should just declare war" not in text
+    first_gold_line = next(line for line in page.truth.splitlines() if len(line.split()) > 8)
+    assert " ".join(first_gold_line.split()[:8]) in " ".join(text.split())

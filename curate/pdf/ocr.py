@@ -88,6 +88,22 @@ def _engine(lang: str, psm: str = "AUTO"):
     return engines[key]
 
 
+def text_lines(
+    samples: bytes, width: int, height: int, dpi: float, lang: str = "eng", stride: int | None = None
+) -> int:
+    """Lines of text Tesseract's page layout analysis finds in a page image, without reading them (tens of
+    milliseconds at 72 dpi): none in a photo or a drawing, some in a scan of any script."""
+    from tesserocr import RIL
+
+    api = _engine(lang)
+    api.SetImageBytes(bytes(samples), width, height, 1, stride or width)
+    api.SetSourceResolution(max(1, round(dpi)))
+    try:
+        return len(api.GetComponentImages(RIL.TEXTLINE, True))
+    finally:
+        api.Clear()
+
+
 def _read(api, samples: bytes, width: int, height: int, stride: int, dpi: float) -> tuple[str, float]:
     """Text in reading order and the mean confidence of its words. Tesseract's lines are put in order by
     `ordered_blocks` (in points, like a text layer): on pages with text columns it reads them column by

@@ -2,8 +2,8 @@
 
 Many PDFs carry a text layer that is missing, partial (the page's text is inside images and the layer
 holds a running header) or garbage (an old OCR, a font whose encoding maps letters to other letters).
-`layer_signals` measures a page's layer cheaply (one text parse, no render); `ocr_reason` says whether
-and why to OCR it. Typeset text (visible glyphs, no scan under them) is judged on its prose lines only:
+`layer_signals` measures a page's layer cheaply (one text parse; a small render only for nearly empty
+layers); `ocr_reason` says whether and why to OCR it. Typeset text (visible glyphs, no scan under them) is judged on its prose lines only:
 code, TeX commands, maths and chemistry look like OCR noise to word and vowel signals but are what the
 page shows, so a born-digital layer goes to OCR only when its prose itself is garbage (a font whose
 encoding maps letters to other letters). When OCR runs, `better_text` keeps the layer if the page's ink,
@@ -72,6 +72,8 @@ BLANK_INK = 0.002  # a page this bare (dark pixels) with no images holds no more
 # Set after reading the first run on the `fresh-doc` collection (figure pages of MetaPost manuals):
 MIN_GLYPH_PATHS = 100  # small filled paths on a page without text or images: text drawn as outlines
 GLYPH_PATH_PT = 25  # a glyph's outline fits in a square this size
+# Set after reading texlive-pictures-doc's failures (diagram fonts, key labels, letter-spaced code):
+LETTER_SPACED = 0.6  # a line with more one-letter words than this share is letter-spaced, not prose
 AGREE = 0.8  # OCR keeps the layer when this share of the layer's words is what OCR read on the page
 
 
@@ -154,16 +156,27 @@ def text_quality(text: str) -> TextQuality:
     )
 
 
-def clean_ratio(text: str) -> tuple[int, float]:
+def clean_ratio(text: str, drawings: bool = False) -> tuple[int, float]:
     """Visible characters, and the share of them that are characters of some script, digits, marks,
     punctuation or symbols: not replacement characters, private-use glyphs, control or unassigned code
-    points, nor pdfminer-style "(cid:N)" glyphs, which a broken font encoding leaves."""
+    points, nor pdfminer-style "(cid:N)" glyphs, which a broken font encoding leaves.
+    `drawings`: lines drawn with one repeated glyph are left out (see `drawn_with_glyphs`)."""
+    if drawings:
+        text = "\n".join(line for line in text.splitlines() if not drawn_with_glyphs(line))
     visible = len(text) - len(SPACE.findall(text))
     if not visible:
         return 0, 0.0
     bad = sum(len(m) for m in CID.findall(text))
     bad += sum(1 for c in CID.sub("", text) if not c.isspace() and _unreadable(c))
     return visible, 1 - bad / visible
+
+
+def drawn_with_glyphs(line: str) -> bool:
+    """A line of one glyph, alone or repeated without a space: a rule, an arrowhead or a circle of a
+    diagram drawn with a line font (LaTeX's picture mode, diagram packages), whose codes are often control
+    characters. Text has more than one letter; a line of replacement characters (no mapping) is text."""
+    core = line.strip()
+    return bool(core) and core.count(core[0]) == len(core) and core[0] != "\ufffd"
 
 
 def _unreadable(char: str) -> bool:
@@ -186,6 +199,8 @@ class LayerSignals:
     # layers without images only
     glyph_paths: int | None = None  # small filled vector paths (outlined text); measured on such pages
     # with ink only
+    text_lines: int | None = None  # lines of text Tesseract's layout analysis finds on the page rendered
+    # small; measured on nearly empty layers on pages with images only (None: not measured, no Tesseract)
 
     @property
     def quality(self) -> TextQuality:
@@ -205,7 +220,9 @@ class LayerSignals:
 def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
     """The measurements behind a routing decision, rounded, for the record's metadata and the report."""
     whole, prose = signals.quality, text_quality(signals.prose)
-    visible, clean = clean_ratio(signals.text)
+    visible, _ = clean_ratio(signals.text)
+    _, clean = clean_ratio(signals.text, drawings=True)  # the measures ocr_reason decides on
+    vowels = plain_word_vowels(signals.text)[1] if signals.typeset else whole.vowel_share
     return {
         "visible_chars": visible,
         "clean_ratio": round(clean, 3),
@@ -215,7 +232,8 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
         "invisible_share": round(signals.invisible_share, 3),
         **({"ink_share": round(signals.ink_share, 4)} if signals.ink_share is not None else {}),
         **({"glyph_paths": signals.glyph_paths} if signals.glyph_paths is not None else {}),
-        "vowel_share": round(whole.vowel_share, 3),
+        **({"text_lines": signals.text_lines} if signals.text_lines is not None else {}),
+        "vowel_share": round(vowels, 3),
         "prose_words": prose.words,
         "prose_noise_share": round(prose.noise_share, 3),
         "words": whole.words,
@@ -225,12 +243,36 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
 
 def prose_lines(text: str) -> str:
     """The lines of a text that hold no code, TeX, maths or chemistry characters, and three words or more
-    (a formula laid out in two dimensions comes out as lines of a symbol or two)."""
-    return "\n".join(
-        line
-        for line in text.splitlines()
-        if not CODE_CHARS.search(line) and len(WORD.findall(line)) >= MIN_PROSE_LINE_WORDS
-    )
+    (a formula laid out in two dimensions comes out as lines of a symbol or two), not letter-spaced."""
+    return "\n".join(line for line in worded_lines(text).splitlines() if not CODE_CHARS.search(line))
+
+
+def plain_word_vowels(text: str) -> tuple[int, float]:
+    """Latin letters, and the share of them that are vowels, in the plain words (letters only, three or
+    more, punctuation around them aside) of the lines of words: not identifiers (`_sl`, `pnts[2]`),
+    formulas (`C10H14N2`), key labels or abbreviations alone on a line or in a table cell."""
+    letters = vowels = 0
+    for token in worded_lines(text).split():
+        word = token.strip(EDGE_PUNCT)
+        if len(word) >= 3 and word.isalpha():
+            latin = LATIN.findall(word)
+            letters += len(latin)
+            vowels += sum(1 for c in latin if c in VOWELS)
+    return letters, vowels / letters if letters else 0.0
+
+
+def worded_lines(text: str) -> str:
+    """The lines (table cells) of three words or more that are not letter-spaced ("c i r c l e": a heading or code set
+    with spaced letters, or a row of one-letter variables): each word there is a letter, which reads as
+    OCR debris though it is what the page shows."""
+    out = []
+    # a table's row (curate.pdf.table_text) is judged cell by cell: a cell of a key label is no line of words
+    for line in (cell for row in text.splitlines() for cell in row.split(" | ")):
+        words = WORD.findall(line)
+        letters = sum(len(w) == 1 for w in words)
+        if len(words) >= MIN_PROSE_LINE_WORDS and letters <= LETTER_SPACED * len(words):
+            out.append(line)
+    return "\n".join(out)
 
 
 def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals:
@@ -262,7 +304,22 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
         invisible_share=_invisible_share(textpage) if image_share >= SCAN_IMAGE_SHARE and visible else 0.0,
         ink_share=ink,
         glyph_paths=_glyph_paths(page) if ink is not None and ink >= BLANK_INK else None,
+        text_lines=_text_lines(page) if visible < MIN_CHARS and image_boxes else None,
     )
+
+
+def _text_lines(page, dpi: int = 72) -> int | None:
+    """Lines of text in the page's image as Tesseract's layout analysis finds them (no recognition): a
+    photo or a drawing has none, a scan has its lines. None without Tesseract (OCR off or not installed)."""
+    import pymupdf
+
+    try:
+        from curate.pdf.ocr import text_lines
+
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+        return text_lines(pix.samples, pix.width, pix.height, dpi, stride=pix.stride)
+    except (ImportError, RuntimeError):
+        return None
 
 
 def _invisible_share(textpage) -> float:
@@ -330,14 +387,17 @@ def _covered_share(boxes, rect, grid: int) -> float:
 
 def ocr_reason(signals: LayerSignals) -> str | None:
     """Why the page should be OCRed, or None when its text layer is good enough to keep without OCR."""
-    visible, clean = clean_ratio(signals.text)
+    visible, _ = clean_ratio(signals.text)
     if visible < MIN_CHARS:
         if signals.ink_share is not None and (
             signals.ink_share < BLANK_INK or (signals.glyph_paths or 0) < MIN_GLYPH_PATHS
         ):
             return None  # blank, a page number alone, or a figure: no text beyond the layer to read
+        if signals.text_lines == 0:
+            return None  # pictures (a photo, a drawing, a diagram's shaded nodes): no line of text to read
         return "no_text_layer"
-    if clean < MIN_CLEAN_RATIO:
+    drawn, clean = clean_ratio(signals.text, drawings=True)
+    if drawn >= MIN_CHARS and clean < MIN_CLEAN_RATIO:
         return "unreadable_text_layer"  # replacement characters, private-use glyphs
     sparse = signals.chars_per_kpt2 < IMAGE_PAGE_CHARS_PER_KPT2 or (
         signals.text_share < IMAGE_PAGE_TEXT_SHARE and signals.chars_per_kpt2 < 2 * IMAGE_PAGE_CHARS_PER_KPT2
@@ -346,9 +406,10 @@ def ocr_reason(signals: LayerSignals) -> str | None:
         return "text_in_images"  # the layer covers a sliver of an image page: a header, a caption
     if signals.typeset:
         # judged on its prose: code, commands and formulas are what the page shows, whatever they look like
-        # letters shifted by a broken font read as code to the prose filter: vowels are counted on all text
-        quality = signals.quality
-        shifted = quality.latin >= MIN_SHIFT_LETTERS and quality.vowel_share < MIN_VOWEL_SHARE
+        # letters shifted by a broken font read as code to the prose filter: vowels are counted on every line
+        # of words, code or not; not on lines of a word or two (key labels, abbreviations, a glossary's terms)
+        latin, vowels = plain_word_vowels(signals.text)
+        shifted = latin >= MIN_SHIFT_LETTERS and vowels < MIN_VOWEL_SHARE
         return (
             "garbled_text_layer" if shifted or _garbled(text_quality(signals.prose), typeset=True) else None
         )

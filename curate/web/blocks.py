@@ -176,12 +176,17 @@ def _stopword_index() -> dict[str, tuple[int, ...]]:
     return {word: tuple(langs) for word, langs in index.items()}
 
 
+@lru_cache(maxsize=1)
+def _stopword_set() -> frozenset[str]:
+    return frozenset(_stopword_index())
+
+
 def page_stopwords(words: list[str]) -> frozenset[str] | None:
     """The stop words of the page's language, or None when no known stop list fits its text."""
     index = _stopword_index()
     hits = [0] * len(STOPLIST_LANGUAGES)
     counts = Counter(words[:LANGUAGE_SAMPLE_WORDS])  # a sample is enough to tell the language
-    for word in [w for w in counts if w in index]:  # (a keys-view & would walk the whole index)
+    for word in _stopword_set().intersection(counts):  # looked up in C (a keys-view & walks the index)
         n = counts[word]
         for lang in index[word]:
             hits[lang] += n
@@ -227,7 +232,7 @@ def _classify(block: Block, stopwords: frozenset[str] | None, t: Thresholds) -> 
         if link_density > (t.max_prose_link_density if block.item.tag == "p" else t.max_link_density):
             return LINKY
         return GOOD if length > t.length_high else NEAR_GOOD
-    density = sum(1 for w in block.words if w in stopwords) / max(1, len(block.words))
+    density = sum(map(stopwords.__contains__, block.words)) / max(1, len(block.words))
     # a long paragraph of prose keeps its inline links; a list of links has few stop words
     # (and a <p> is a paragraph: Wikipedia's link-heavy prose in languages without a stop list)
     prose = block.item.tag == "p" or (length > t.length_high and density >= t.stopwords_low)

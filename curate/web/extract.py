@@ -139,6 +139,9 @@ FURNITURE_WORDS = {
 }
 # names of comment sections: prose, but not the page's content
 COMMENT_WORDS = {"comment", "comments", "respond", "disqus", "reply", "replies", "discussion"}
+# a name run together from "comment" and another word (`commententry`, `commentlist`, `commentsArea`)
+# names a comment section too; `commentary` and `commentator` are articles and their authors
+_COMMENT_COMPOUND = re.compile(r"^comment(?!ar|at|ing|s$)[a-z]+$")
 PROSE_CHARS = 800  # characters of <p> text that make an element named like boilerplate worth judging
 INLINE_TAGS = {
     "span",
@@ -341,7 +344,7 @@ def _boilerplate_name(name: str) -> bool:
     words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
     if not words:
         return False
-    if words[-1] in BOILERPLATE_WORDS or words[-1] in FURNITURE_WORDS:
+    if words[-1] in BOILERPLATE_WORDS or words[-1] in FURNITURE_WORDS or _COMMENT_COMPOUND.match(words[0]):
         return True
     return any(w in BOILERPLATE_WORDS for w in words) and not any(w in CONTENT_WORDS for w in words)
 
@@ -412,7 +415,7 @@ def _holds_content(el) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _comment_names(classes: str, ids: str) -> bool:
     words = _NAME_SPLIT.split(f"{classes} {ids}".lower())
-    return any(w in COMMENT_WORDS for w in words)
+    return any(w in COMMENT_WORDS or _COMMENT_COMPOUND.match(w) for w in words)
 
 
 def _remove(el) -> None:
@@ -501,7 +504,11 @@ def _clean_text(parts: list[str]) -> str:
     text = "".join(parts)
     if not text or text.isspace():
         return ""
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    if "\u200b" in text:  # a zero-width space separates words as a space does (str.split keeps it)
+        text = text.replace("\u200b", " ")
+    if "\n" not in text:  # most blocks: one line (split/join is several times faster than a regex)
+        return " ".join(text.split())
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
@@ -541,8 +548,14 @@ class _Walker:
         tiny = (width is not None and width < self.min_declared_side) or (
             height is not None and height < self.min_declared_side
         )
-        # an image URL's `user:password@` is neither sent nor written (curate/secrets.py)
-        url = strip_credentials(urljoin(self.base_url, src)) if src else ""
+        if not src:
+            url = ""
+        elif src.startswith(("http://", "https://")):  # its own join (urljoin re-parses and re-assembles it)
+            url = src
+        else:
+            url = urljoin(self.base_url, src)
+        if "@" in url:  # an image URL's `user:password@` is neither sent nor written (curate/secrets.py)
+            url = strip_credentials(url)
         if not url.startswith(("http://", "https://")) or tiny:
             self.page.skipped_images += 1
             return
