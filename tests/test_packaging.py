@@ -5,6 +5,7 @@ can clash with another project's `filters` or `synth`."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 WINGS = ("filters", "synth", "pipelines")
+NOT_SOURCE = (".venv*", ".git", "build", "out", "*.egg-info", "__pycache__", ".*_cache")
 
 
 def installed_name(folder: Path) -> str:
@@ -37,8 +39,10 @@ def test_the_wheel_installs_alone_and_runs(tmp_path):
     """The wheel, installed by pip into a clean venv that sees the dependencies but not this checkout,
     runs `curate recipes`; `filters`, `synth` and `pipelines` are not importable at the top level there."""
     pip = [sys.executable, "-m", "pip"]
+    source = tmp_path / "source"  # a copy: setuptools builds in the source tree (build/, *.egg-info)
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     built = subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]

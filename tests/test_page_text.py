@@ -10,7 +10,8 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from benchmarks.bench_ocr import bad_ocr  # the same garbling as the benchmark
-from curate.pdf.page_text import layer_signals, ocr_reason, ordered_blocks, text_quality
+from curate.pdf.page_text import layer_signals, ocr_reason, text_quality
+from curate.pdf.reading_order import ordered_blocks
 
 # linn.pdf's ground truth was itself typed/OCR'd: our OCR measures ~1% CER on it (see test_pdf_pages.py)
 MAX_LINN_CER = 0.03

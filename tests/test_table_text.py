@@ -11,7 +11,8 @@ from collections import Counter
 import pymupdf
 import pytest
 
-from curate.pdf.page_text import layer_signals, reading_order
+from curate.pdf.page_text import layer_signals
+from curate.pdf.reading_order import reading_order
 from curate.pdf.table_text import CELL_SEP, LABEL_SEP
 
 ROWS = [

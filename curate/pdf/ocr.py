@@ -110,7 +110,7 @@ def _read(api, samples: bytes, width: int, height: int, stride: int, dpi: float)
     column and a table's cells row by row, where Tesseract reads a table column by column."""
     from tesserocr import RIL, iterate_level
 
-    from curate.pdf.page_text import ordered_blocks
+    from curate.pdf.reading_order import ordered_blocks
 
     api.SetImageBytes(bytes(samples), width, height, 1, stride)
     api.SetSourceResolution(max(1, round(dpi)))
