@@ -108,7 +108,7 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
         from curate.run.ledger import stat_total
 
         for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
-            for key in ("roundtrip_completion_tokens", "roundtrip_prompt_tokens"):
+            for key in ("roundtrip_completion_tokens", "roundtrip_prompt_tokens", "roundtrip_ms"):
                 totals[key] += stat_total(step, key)
     cost.update(totals)
     return pairs, cost
@@ -353,6 +353,57 @@ def generate(run: str, collections: list[str] | None = None, work: Path | None =
         print(f"test split {name}: {n} pairs written, {kept} kept; run output {output}")
 
 
+def remaining_docs() -> list[str]:
+    """The test documents no stored run was given, interleaved by collection (one of each in turn), so a
+    run stopped early still covers every collection about evenly."""
+    done = {doc for row in _read(RUNS) for doc in row.get("docs", [])}
+    by_collection: dict[str, list[str]] = defaultdict(list)
+    for row in _read(PAGES):
+        doc = doc_of(row["page_id"])
+        if doc not in done and doc not in by_collection[row["collection"]]:
+            by_collection[row["collection"]].append(doc)
+    queues = [list(docs) for _, docs in sorted(by_collection.items())]
+    order = []
+    while any(queues):
+        order += [queue.pop(0) for queue in queues if queue]
+    return order
+
+
+def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = True) -> None:
+    """The recipe as `generate` runs it, one run per test document (in `docs`' order), each collected as
+    soon as it finishes, so an interrupted session keeps every finished document's pairs and cost.
+
+    roundtrip_all: the round trip and the second opinion answer every pair that passes the cheap rules,
+    also those the evidence checks reject, so that any evidence check can be measured on the stored pairs
+    afterwards (a pair never asked would be `not_asked`). The extra requests are counted apart
+    (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them."""
+    from benchmarks import docmatix_test_pdfs as sources
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
+    from pipelines.docmatix import recipe
+
+    if roundtrip_all:
+        import synth.generate
+
+        # the generator gates its round trip on the evidence checks; here only on the cheap rules
+        synth.generate.check_evidence = lambda *args, **kwargs: (None, None, None)
+    missing = sources.fetch()
+    sources.write_excerpts(work / "pdfs")
+    for doc in docs:
+        collection, name = doc.split("/", 1)
+        if doc in missing:
+            print(f"test split {doc}: missing ({missing[doc]}); skipped", flush=True)
+            continue
+        folder = work / "in" / collection / Path(name).stem
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / name).exists():
+            (folder / name).symlink_to(work / "pdfs" / doc)
+        output = work / "runs" / run / collection / Path(name).stem
+        run_recipe(recipe(), str(folder), output, ExecutorConfig(workers=1))
+        n, kept = collect(output, run, collection, "roundtrip_all" if roundtrip_all else "")
+        print(f"test split {doc}: {n} pairs written, {kept} kept; run output {output}", flush=True)
+
+
 def unlabelled_pairs(run: str | None = None) -> list[dict]:
     labels = {pair_key(x["doc_id"], x["question"], x["answer"]) for x in _read(LABELS)}
     return [p for p in _read(PAIRS) if (p["question"] or p["answer"]) and (run is None or p["run"] == run)
@@ -362,6 +413,10 @@ def unlabelled_pairs(run: str | None = None) -> list[dict]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["generate"]:  # generate RUN [COLLECTION ...]
         generate(sys.argv[2], sys.argv[3:] or None)
+    elif sys.argv[1:2] == ["generate-remaining"]:  # generate-remaining RUN WORK_DIR [LIMIT]
+        todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
+        print(f"{len(todo)} documents: {todo}", flush=True)
+        generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
     elif sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
         n, kept = collect(Path(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:]))
         print(f"{n} pairs ({kept} kept) appended to {PAIRS}")
