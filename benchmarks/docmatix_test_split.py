@@ -160,7 +160,8 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
         if doc not in indexes:
             indexes[doc] = PageIndex("\f".join(t for _, t in texts))
         seen, kept = state[doc]
-        cover = any(n == 1 and is_cover(1, t) for n, t in texts)
+        # the run numbers an excerpt's pages from 1 (texts are numbered as in the original: mathtools p5-6)
+        cover = is_cover(1, texts[0][1])
         reason, _ = check_pair(pair["question"], pair["answer"], indexes[doc], seen, defaults["min_grounding"],
                                cover=cover, kept=kept)  # fmt: skip
         if (
@@ -168,7 +169,8 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
             and pair.get("model_evidence") is not None
             and defaults.get("qa_evidence_checks", True)
         ):
-            lines = [(n, PageLines(t)) for n, t in texts if not pair.get("pages") or n in pair["pages"]]
+            lines = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1)
+                     if not pair.get("pages") or n in pair["pages"]]  # fmt: skip
             reason = check_evidence(pair["question"], pair["answer"], pair["model_evidence"], lines,
                                     defaults["min_grounding"])[0]  # fmt: skip
         for key in ("roundtrip", "second_opinion"):
