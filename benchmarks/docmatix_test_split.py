@@ -132,10 +132,19 @@ def collect(output: Path, run: str, collection: str, note: str = "") -> tuple[in
 # ---- figures --------------------------------------------------------------------------------------
 
 
-def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]]) -> list[str | None]:
+def current_verdicts(
+    pairs: list[dict],
+    pages: dict[str, list[tuple[int, str]]],
+    answerers: tuple[str, ...] = ("roundtrip", "second_opinion"),
+    evidence: bool = True,
+    asked: list[bool] | None = None,
+) -> list[str | None]:
     """The current checks' verdict on stored pairs, in their order per document, as the checks stage
     decides: the rules, the evidence checks where the model wrote evidence (stored as `model_evidence`), then
-    agreement with the stored round-trip and second-opinion answers. A pair the
+    agreement with the stored round-trip and second-opinion answers (those of `answerers`; `evidence`
+    False leaves the evidence checks out: what each adds is measured so). `asked`, if given, gets for each
+    pair whether the generator would ask the round trip about it (it passes the rules and the evidence
+    checks), the requests a run with these checks pays for. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
     from pipelines.docmatix import recipe
@@ -151,11 +160,15 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
     for pair in pairs:
         if not pair["question"] and not pair["answer"]:
             verdicts.append(pair["verdict"])  # a response that held no pair
+            if asked is not None:
+                asked.append(False)
             continue
         doc = pair["doc_id"]
         texts = pages.get(doc)
         if not texts:
             verdicts.append("no_page")
+            if asked is not None:
+                asked.append(False)
             continue
         if doc not in indexes:
             indexes[doc] = PageIndex("\f".join(t for _, t in texts))
@@ -167,13 +180,16 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
         if (
             reason is None
             and pair.get("model_evidence") is not None
+            and evidence
             and defaults.get("qa_evidence_checks", True)
         ):
             lines = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1)
                      if not pair.get("pages") or n in pair["pages"]]  # fmt: skip
             reason = check_evidence(pair["question"], pair["answer"], pair["model_evidence"], lines,
                                     defaults["min_grounding"])[0]  # fmt: skip
-        for key in ("roundtrip", "second_opinion"):
+        if asked is not None:
+            asked.append(reason is None)
+        for key in answerers:
             if reason is None:
                 other = pair.get(key)
                 if (
@@ -290,9 +306,10 @@ def bench_test_split() -> None:
     runs: dict[str, dict[str, dict]] = defaultdict(dict)
     for row in _read(RUNS):  # a collection's documents may be run in several batches: their costs add up
         done = runs[row["run"]].setdefault(row["collection"], {"docs": []})
-        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens"):
+        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms"):
             done[key] = done.get(key, 0) + (row.get(key) or 0)
         done["docs"] += row.get("docs", [])
+        done["roundtrip_all"] = row.get("note") == "roundtrip_all"
     print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
@@ -325,6 +342,65 @@ def bench_test_split() -> None:
         print(
             f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
         )
+        if all(c.get("roundtrip_all") for c in runs[run].values()):
+            run_ablations(run, pairs, pages, labels, manifest, dict(runs[run]))
+
+
+def complete_docs(pairs: list[dict], labels: dict, given: set[str]) -> set[str]:
+    """The documents of `given` every generated pair of which is labelled (also those that got none): only
+    on those is good pairs per page known."""
+    docs = set(given)
+    for p in pairs:
+        if (p["question"] or p["answer"]) and pair_key(p["doc_id"], p["question"], p["answer"]) not in labels:
+            docs.discard(p["doc_id"])
+    return docs
+
+
+def modelled_cost(pairs: list[dict], asked: list[bool], cost: dict[str, dict]) -> dict[str, dict]:
+    """Per collection, the qa stage's seconds and generated tokens had the generator asked the round trip
+    and second opinion only about the pairs in `asked` (a run with roundtrip_all asked about every pair
+    that passed the rules): generation as measured, plus the run's round-trip seconds and tokens scaled
+    by the share of its round-trip questions these checks would ask."""
+    out: dict[str, dict] = {}
+    for name, c in cost.items():
+        mine = [(p, a) for p, a in zip(pairs, asked, strict=True) if p["collection"] == name]
+        asked_all = sum(p.get("roundtrip") is not None or p.get("second_opinion") is not None for p, _ in mine)
+        share = sum(a for _, a in mine) / asked_all if asked_all else 0.0
+        rt_seconds = (c.get("roundtrip_ms") or 0) / 1000
+        out[name] = {"llm_seconds": c["llm_seconds"] - rt_seconds * (1 - share), "completion_tokens":
+                     c["completion_tokens"], "roundtrip_completion_tokens": c["roundtrip_completion_tokens"] * share}  # fmt: skip
+    out["all"] = {k: sum(c[k] for c in out.values())
+                  for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
+    return out
+
+
+def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
+    """For a run that asked the round trip about every rule-passing pair: on its fully labelled documents,
+    the current checks, then without the second opinion, without both answerers, and without the evidence
+    checks; cost modelled as a run with those checks would pay it."""
+    docs = complete_docs(pairs, labels, {doc for c in cost.values() for doc in c.get("docs", [])})
+    pairs = [p for p in pairs if p["doc_id"] in docs]
+    cost = {name: c for name, c in cost.items() if any(doc in docs for doc in c.get("docs", []))}
+    for name in list(cost):  # the cost of the labelled documents only
+        rows = [r for r in _read(RUNS) if r["run"] == run and r["collection"] == name and set(r["docs"]) <= docs]
+        cost[name] = {k: sum(r.get(k) or 0 for r in rows) for k in
+                      ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms")}  # fmt: skip
+    run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in docs)
+    run_pages["all"] = sum(run_pages.values())
+    variants = {
+        "current checks (rules, evidence, round trip, second opinion)": {},
+        "without the second opinion": {"answerers": ("roundtrip",)},
+        "without round trip and second opinion": {"answerers": ()},
+        "without the evidence checks": {"evidence": False},
+    }
+    for title, options in variants.items():
+        asked: list[bool] = []
+        verdicts = current_verdicts(pairs, pages, asked=asked, **options)
+        if options.get("answerers") == ():
+            asked = [False] * len(asked)  # nothing is asked again
+        print_figures(f"test split, run {run!r}, its {len(docs)} fully labelled documents, {title}; cost "
+                      f"modelled for these checks:", figures(pairs, verdicts, labels, run_pages,
+                                                             modelled_cost(pairs, asked, cost)))  # fmt: skip
 
 
 def generate(run: str, collections: list[str] | None = None, work: Path | None = None) -> None:
