@@ -31,8 +31,8 @@ checks kept, so a check that flags none of them there is unmeasured there, not u
   duplicate        the same question was already asked about this sample
   near_duplicate   nearly the same question (content words) was already kept
   not_grounded     the answer is not on the page (see `grounding`)                  36, 0.94, 0.21 | -
-  evidence_too_long, evidence_not_on_page, answer_not_in_evidence, question_not_in_evidence: the pair's
-                   evidence (`check_evidence`). Labelled pairs carry no model evidence; with the evidence
+  evidence_too_long, evidence_is_answer, evidence_not_on_page, answer_not_in_evidence,
+  question_not_in_evidence: the pair's evidence (`check_evidence`). Labelled pairs carry no model evidence; with the evidence
                    located (`locate_evidence`): answer_not_in_evidence 42, 0.95, 0.25 | 2, 0.50, 0.01;
                    question_not_in_evidence (the question's keys: numbers, dates, codes) 4, 0.50, 0.01 |
                    7, 0.57, 0.04. The evidence the model quotes can only be stricter; its figures wait for
@@ -702,9 +702,12 @@ def check_evidence(
       evidence_not_on_page     the evidence is on none of the sample's pages (rapidfuzz partial ratio
                                >= MIN_EVIDENCE_RATIO after removing spaces and line-end hyphens): the model
                                quoted what it invented or rewrote
-      answer_not_in_evidence   the answer is not in the evidence lines nor the line below them (where a
-                               form's text layer puts the value of the label quoted; `grounding` <
-                               min_grounding): the model quoted one line and answered from another
+      evidence_is_answer       the evidence is the answer alone ("212,173"): no row or line says where
+                               it was read (BARE_EVIDENCE_REJECTED)
+      answer_not_in_evidence   the answer is not in the evidence lines nor within EVIDENCE_NEIGHBOURS
+                               lines of them (where a form's or a one-cell-per-line table's text layer puts
+                               the value of the label quoted; `grounding` < min_grounding): the model
+                               quoted one line and answered from another
       question_not_in_evidence what the question names (a row label, a person, a section; `question_names`)
                                is not in the evidence lines nor the line above them: a value read from
                                another row or column, assembled across the page
