@@ -354,6 +354,37 @@ def bench_test_split() -> None:
             run_ablations(run, pairs, pages, labels, manifest, dict(runs[run]))
 
 
+def check_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict) -> dict[str, tuple]:
+    """Each evidence check and each answerer on its own, on labelled pairs with the model's evidence: pairs
+    it flags, precision (share of them labelled bad), recall (share of the bad pairs it flags). The round
+    trip and second opinion flag a pair whose stored answer disagrees (pairs they were asked about)."""
+    from pipelines.docmatix import recipe
+    from synth.checks import answers_agree, check_evidence
+    from synth.evidence import PageLines
+
+    defaults = recipe().resolve({})
+    rows = []
+    for p in pairs:
+        label = labels.get(pair_key(p["doc_id"], p["question"], p["answer"]))
+        if not label or p.get("model_evidence") is None or not pages.get(p["doc_id"]):
+            continue
+        lines = [(n, PageLines(t)) for n, (_, t) in enumerate(pages[p["doc_id"]], 1)
+                 if not p.get("pages") or n in p["pages"]]  # fmt: skip
+        flags = {check_evidence(p["question"], p["answer"], p["model_evidence"], lines,
+                                defaults["min_grounding"])[0]: True}  # fmt: skip
+        for key in ("roundtrip", "second_opinion"):
+            if p.get(key) is not None:
+                flags[key] = not answers_agree(p["answer"], p[key], defaults["roundtrip_min_f1"])
+        rows.append((label["label"] == "bad", flags))
+    bad = sum(b for b, _ in rows)
+    out = {"all pairs (share bad)": (len(rows), bad / len(rows) if rows else None, None)}
+    for name in ("evidence_too_long", "evidence_is_answer", "evidence_not_on_page", "answer_not_in_evidence",
+                 "question_not_in_evidence", "roundtrip", "second_opinion"):  # fmt: skip
+        hits = [b for b, f in rows if f.get(name)]
+        out[name] = (len(hits), sum(hits) / len(hits) if hits else None, sum(hits) / bad if bad else None)
+    return out
+
+
 def complete_docs(pairs: list[dict], labels: dict, given: set[str]) -> set[str]:
     """The documents of `given` every generated pair of which is labelled (also those that got none): only
     on those is good pairs per page known."""
@@ -395,6 +426,10 @@ def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
                       ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms")}  # fmt: skip
     run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in docs)
     run_pages["all"] = sum(run_pages.values())
+    print(f"test split, run {run!r}: each evidence check and answerer on its own, on its labelled pairs with "
+          f"the model's evidence (flagged, precision, recall of the bad pairs):")  # fmt: skip
+    for name, (n, precision, recall) in check_figures(pairs, pages, labels).items():
+        print(f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}")
     variants = {
         "current checks (rules, evidence, round trip, second opinion)": {},
         "without the second opinion": {"answerers": ("roundtrip",)},
