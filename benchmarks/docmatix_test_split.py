@@ -67,8 +67,7 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
     """Every pair of a recipe run's checks stage (kept and rejected, in the order written) and its cost:
     qa stage seconds and tokens (generation, round trip and second opinion)."""
     import pyarrow.parquet as pq
-
-    from synth.summary import qa_summary
+    from curate.synth.summary import qa_summary
 
     pairs = []
     for folder in ("data", "excluded"):
@@ -155,12 +154,19 @@ def current_verdicts(
     checks), the requests a run with these checks pays for. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
-    from pipelines.docmatix import recipe
+    from curate.pipelines.docmatix import recipe
 
     defaults = recipe().resolve({})  # the checks' options as a run without --set has them
-    from synth.checks import PageIndex, answers_agree, check_evidence, check_pair, content_words, is_cover
-    from synth.checks import tokens as answer_tokens
-    from synth.evidence import PageLines
+    from curate.synth.checks import (
+        PageIndex,
+        answers_agree,
+        check_evidence,
+        check_pair,
+        content_words,
+        is_cover,
+    )
+    from curate.synth.checks import tokens as answer_tokens
+    from curate.synth.evidence import PageLines
 
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
     indexes: dict[str, PageIndex] = {}
@@ -358,9 +364,9 @@ def check_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], la
     """Each evidence check and each answerer on its own, on labelled pairs with the model's evidence: pairs
     it flags, precision (share of them labelled bad), recall (share of the bad pairs it flags). The round
     trip and second opinion flag a pair whose stored answer disagrees (pairs they were asked about)."""
-    from pipelines.docmatix import recipe
-    from synth.checks import answers_agree, check_evidence
-    from synth.evidence import PageLines
+    from curate.pipelines.docmatix import recipe
+    from curate.synth.checks import answers_agree, check_evidence
+    from curate.synth.evidence import PageLines
 
     defaults = recipe().resolve({})
     rows = []
@@ -453,10 +459,11 @@ def generate(run: str, collections: list[str] | None = None, work: Path | None =
     why. The new pairs are then to be labelled (`unlabelled RUN`) before their figures mean anything."""
     import tempfile
 
+    from curate.pipelines.docmatix import recipe
+
     from benchmarks import docmatix_test_pdfs as sources
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
-    from pipelines.docmatix import recipe
 
     work = work or Path(tempfile.mkdtemp(prefix="docmatix-test-"))
     missing = sources.fetch()
@@ -498,13 +505,13 @@ def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = T
     also those the evidence checks reject, so that any evidence check can be measured on the stored pairs
     afterwards (a pair never asked would be `not_asked`). The extra requests are counted apart
     (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them."""
+    from curate.pipelines.docmatix import recipe
+
     from benchmarks import docmatix_test_pdfs as sources
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
-    from pipelines.docmatix import recipe
 
     if roundtrip_all:
-        import synth.generate
 
         # the generator gates its round trip on the evidence checks; here only on the cheap rules
         synth.generate.check_evidence = lambda *args, **kwargs: (None, None, None)
