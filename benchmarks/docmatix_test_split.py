@@ -32,6 +32,9 @@ PAGES = DATA / "docmatix_test_pages.jsonl"
 PAIRS = DATA / "docmatix_test_pairs.jsonl"
 RUNS = DATA / "docmatix_test_runs.jsonl"
 LABELS = DATA / "docmatix_test_labels.jsonl"
+# runs whose pairs were read and labelled before the evidence checks were adjusted (their 12 pages are
+# tuning data since); the documents of later runs are the test split proper
+TUNED_RUNS = ("main-5cf3823", "main-cccf685")
 
 
 def _read(path: Path) -> list[dict]:
@@ -42,6 +45,11 @@ def _read(path: Path) -> list[dict]:
 
 def _norm(text: str) -> str:
     return " ".join(str(text or "").lower().split())
+
+
+def tuned_docs() -> set[str]:
+    """The test documents whose pairs the checks were adjusted after reading (TUNED_RUNS)."""
+    return {doc for row in _read(RUNS) if row["run"] in TUNED_RUNS for doc in row.get("docs", [])}
 
 
 def pair_key(doc_id: str, question: str, answer: str) -> tuple[str, str, str]:
@@ -107,7 +115,7 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
         from curate.run.ledger import stat_total
 
         for step in PipelineStats.from_json(json.loads(path.read_text())).stats:
-            for key in ("roundtrip_completion_tokens", "roundtrip_prompt_tokens"):
+            for key in ("roundtrip_completion_tokens", "roundtrip_prompt_tokens", "roundtrip_ms"):
                 totals[key] += stat_total(step, key)
     cost.update(totals)
     return pairs, cost
@@ -131,10 +139,19 @@ def collect(output: Path, run: str, collection: str, note: str = "") -> tuple[in
 # ---- figures --------------------------------------------------------------------------------------
 
 
-def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]]) -> list[str | None]:
+def current_verdicts(
+    pairs: list[dict],
+    pages: dict[str, list[tuple[int, str]]],
+    answerers: tuple[str, ...] = ("roundtrip", "second_opinion"),
+    evidence: bool = True,
+    asked: list[bool] | None = None,
+) -> list[str | None]:
     """The current checks' verdict on stored pairs, in their order per document, as the checks stage
     decides: the rules, the evidence checks where the model wrote evidence (stored as `model_evidence`), then
-    agreement with the stored round-trip and second-opinion answers. A pair the
+    agreement with the stored round-trip and second-opinion answers (those of `answerers`; `evidence`
+    False leaves the evidence checks out: what each adds is measured so). `asked`, if given, gets for each
+    pair whether the generator would ask the round trip about it (it passes the rules and the evidence
+    checks), the requests a run with these checks pays for. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
     from curate.pipelines.docmatix import recipe
@@ -157,27 +174,36 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
     for pair in pairs:
         if not pair["question"] and not pair["answer"]:
             verdicts.append(pair["verdict"])  # a response that held no pair
+            if asked is not None:
+                asked.append(False)
             continue
         doc = pair["doc_id"]
         texts = pages.get(doc)
         if not texts:
             verdicts.append("no_page")
+            if asked is not None:
+                asked.append(False)
             continue
         if doc not in indexes:
             indexes[doc] = PageIndex("\f".join(t for _, t in texts))
         seen, kept = state[doc]
-        cover = any(n == 1 and is_cover(1, t) for n, t in texts)
+        # the run numbers an excerpt's pages from 1 (texts are numbered as in the original: mathtools p5-6)
+        cover = is_cover(1, texts[0][1])
         reason, _ = check_pair(pair["question"], pair["answer"], indexes[doc], seen, defaults["min_grounding"],
                                cover=cover, kept=kept)  # fmt: skip
         if (
             reason is None
             and pair.get("model_evidence") is not None
+            and evidence
             and defaults.get("qa_evidence_checks", True)
         ):
-            lines = [(n, PageLines(t)) for n, t in texts if not pair.get("pages") or n in pair["pages"]]
+            lines = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1)
+                     if not pair.get("pages") or n in pair["pages"]]  # fmt: skip
             reason = check_evidence(pair["question"], pair["answer"], pair["model_evidence"], lines,
                                     defaults["min_grounding"])[0]  # fmt: skip
-        for key in ("roundtrip", "second_opinion"):
+        if asked is not None:
+            asked.append(reason is None)
+        for key in answerers:
             if reason is None:
                 other = pair.get(key)
                 if (
@@ -294,9 +320,10 @@ def bench_test_split() -> None:
     runs: dict[str, dict[str, dict]] = defaultdict(dict)
     for row in _read(RUNS):  # a collection's documents may be run in several batches: their costs add up
         done = runs[row["run"]].setdefault(row["collection"], {"docs": []})
-        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens"):
+        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms"):
             done[key] = done.get(key, 0) + (row.get(key) or 0)
         done["docs"] += row.get("docs", [])
+        done["roundtrip_all"] = row.get("note") == "roundtrip_all"
     print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
@@ -329,6 +356,100 @@ def bench_test_split() -> None:
         print(
             f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
         )
+        if all(c.get("roundtrip_all") for c in runs[run].values()):
+            run_ablations(run, pairs, pages, labels, manifest, dict(runs[run]))
+
+
+def check_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict) -> dict[str, tuple]:
+    """Each evidence check and each answerer on its own, on labelled pairs with the model's evidence: pairs
+    it flags, precision (share of them labelled bad), recall (share of the bad pairs it flags). The round
+    trip and second opinion flag a pair whose stored answer disagrees (pairs they were asked about)."""
+    from curate.pipelines.docmatix import recipe
+    from curate.synth.checks import answers_agree, check_evidence
+    from curate.synth.evidence import PageLines
+
+    defaults = recipe().resolve({})
+    rows = []
+    for p in pairs:
+        label = labels.get(pair_key(p["doc_id"], p["question"], p["answer"]))
+        if not label or p.get("model_evidence") is None or not pages.get(p["doc_id"]):
+            continue
+        lines = [(n, PageLines(t)) for n, (_, t) in enumerate(pages[p["doc_id"]], 1)
+                 if not p.get("pages") or n in p["pages"]]  # fmt: skip
+        flags = {check_evidence(p["question"], p["answer"], p["model_evidence"], lines,
+                                defaults["min_grounding"])[0]: True}  # fmt: skip
+        for key in ("roundtrip", "second_opinion"):
+            if p.get(key) is not None:
+                flags[key] = not answers_agree(p["answer"], p[key], defaults["roundtrip_min_f1"])
+        rows.append((label["label"] == "bad", flags))
+    bad = sum(b for b, _ in rows)
+    out = {"all pairs (share bad)": (len(rows), bad / len(rows) if rows else None, None)}
+    for name in ("evidence_too_long", "evidence_is_answer", "evidence_not_on_page", "answer_not_in_evidence",
+                 "question_not_in_evidence", "roundtrip", "second_opinion"):  # fmt: skip
+        hits = [b for b, f in rows if f.get(name)]
+        out[name] = (len(hits), sum(hits) / len(hits) if hits else None, sum(hits) / bad if bad else None)
+    return out
+
+
+def complete_docs(pairs: list[dict], labels: dict, given: set[str]) -> set[str]:
+    """The documents of `given` every generated pair of which is labelled (also those that got none): only
+    on those is good pairs per page known."""
+    docs = set(given)
+    for p in pairs:
+        if (p["question"] or p["answer"]) and pair_key(p["doc_id"], p["question"], p["answer"]) not in labels:
+            docs.discard(p["doc_id"])
+    return docs
+
+
+def modelled_cost(pairs: list[dict], asked: list[bool], cost: dict[str, dict]) -> dict[str, dict]:
+    """Per collection, the qa stage's seconds and generated tokens had the generator asked the round trip
+    and second opinion only about the pairs in `asked` (a run with roundtrip_all asked about every pair
+    that passed the rules): generation as measured, plus the run's round-trip seconds and tokens scaled
+    by the share of its round-trip questions these checks would ask."""
+    out: dict[str, dict] = {}
+    for name, c in cost.items():
+        mine = [(p, a) for p, a in zip(pairs, asked, strict=True) if p["collection"] == name]
+        asked_all = sum(p.get("roundtrip") is not None or p.get("second_opinion") is not None for p, _ in mine)
+        share = sum(a for _, a in mine) / asked_all if asked_all else 0.0
+        rt_seconds = (c.get("roundtrip_ms") or 0) / 1000
+        out[name] = {"llm_seconds": c["llm_seconds"] - rt_seconds * (1 - share), "completion_tokens":
+                     c["completion_tokens"], "roundtrip_completion_tokens": c["roundtrip_completion_tokens"] * share}  # fmt: skip
+    out["all"] = {k: sum(c[k] for c in out.values())
+                  for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
+    return out
+
+
+def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
+    """For a run that asked the round trip about every rule-passing pair: on its fully labelled documents,
+    the current checks, then without the second opinion, without both answerers, and without the evidence
+    checks; cost modelled as a run with those checks would pay it."""
+    docs = complete_docs(pairs, labels, {doc for c in cost.values() for doc in c.get("docs", [])})
+    pairs = [p for p in pairs if p["doc_id"] in docs]
+    cost = {name: c for name, c in cost.items() if any(doc in docs for doc in c.get("docs", []))}
+    for name in list(cost):  # the cost of the labelled documents only
+        rows = [r for r in _read(RUNS) if r["run"] == run and r["collection"] == name and set(r["docs"]) <= docs]
+        cost[name] = {k: sum(r.get(k) or 0 for r in rows) for k in
+                      ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms")}  # fmt: skip
+    run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in docs)
+    run_pages["all"] = sum(run_pages.values())
+    print(f"test split, run {run!r}: each evidence check and answerer on its own, on its labelled pairs with "
+          f"the model's evidence (flagged, precision, recall of the bad pairs):")  # fmt: skip
+    for name, (n, precision, recall) in check_figures(pairs, pages, labels).items():
+        print(f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}")
+    variants = {
+        "current checks (rules, evidence, round trip, second opinion)": {},
+        "without the second opinion": {"answerers": ("roundtrip",)},
+        "without round trip and second opinion": {"answerers": ()},
+        "without the evidence checks": {"evidence": False},
+    }
+    for title, options in variants.items():
+        asked: list[bool] = []
+        verdicts = current_verdicts(pairs, pages, asked=asked, **options)
+        if options.get("answerers") == ():
+            asked = [False] * len(asked)  # nothing is asked again
+        print_figures(f"test split, run {run!r}, its {len(docs)} fully labelled documents, {title}; cost "
+                      f"modelled for these checks:", figures(pairs, verdicts, labels, run_pages,
+                                                             modelled_cost(pairs, asked, cost)))  # fmt: skip
 
 
 def generate(run: str, collections: list[str] | None = None, work: Path | None = None) -> None:
@@ -360,6 +481,58 @@ def generate(run: str, collections: list[str] | None = None, work: Path | None =
         print(f"test split {name}: {n} pairs written, {kept} kept; run output {output}")
 
 
+def remaining_docs() -> list[str]:
+    """The test documents no stored run was given, interleaved by collection (one of each in turn), so a
+    run stopped early still covers every collection about evenly."""
+    done = {doc for row in _read(RUNS) for doc in row.get("docs", [])}
+    by_collection: dict[str, list[str]] = defaultdict(list)
+    for row in _read(PAGES):
+        doc = doc_of(row["page_id"])
+        if doc not in done and doc not in by_collection[row["collection"]]:
+            by_collection[row["collection"]].append(doc)
+    queues = [list(docs) for _, docs in sorted(by_collection.items())]
+    order = []
+    while any(queues):
+        order += [queue.pop(0) for queue in queues if queue]
+    return order
+
+
+def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = True) -> None:
+    """The recipe as `generate` runs it, one run per test document (in `docs`' order), each collected as
+    soon as it finishes, so an interrupted session keeps every finished document's pairs and cost.
+
+    roundtrip_all: the round trip and the second opinion answer every pair that passes the cheap rules,
+    also those the evidence checks reject, so that any evidence check can be measured on the stored pairs
+    afterwards (a pair never asked would be `not_asked`). The extra requests are counted apart
+    (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them."""
+    from curate.pipelines.docmatix import recipe
+
+    from benchmarks import docmatix_test_pdfs as sources
+    from curate.run.executors import ExecutorConfig
+    from curate.run.runner import run_recipe
+
+    if roundtrip_all:
+        from curate.synth import generate
+
+        # the generator gates its round trip on the evidence checks; here only on the cheap rules
+        generate.check_evidence = lambda *args, **kwargs: (None, None, None)
+    missing = sources.fetch()
+    sources.write_excerpts(work / "pdfs")
+    for doc in docs:
+        collection, name = doc.split("/", 1)
+        if doc in missing:
+            print(f"test split {doc}: missing ({missing[doc]}); skipped", flush=True)
+            continue
+        folder = work / "in" / collection / Path(name).stem
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / name).exists():
+            (folder / name).symlink_to(work / "pdfs" / doc)
+        output = work / "runs" / run / collection / Path(name).stem
+        run_recipe(recipe(), str(folder), output, ExecutorConfig(workers=1))
+        n, kept = collect(output, run, collection, "roundtrip_all" if roundtrip_all else "")
+        print(f"test split {doc}: {n} pairs written, {kept} kept; run output {output}", flush=True)
+
+
 def unlabelled_pairs(run: str | None = None) -> list[dict]:
     labels = {pair_key(x["doc_id"], x["question"], x["answer"]) for x in _read(LABELS)}
     return [p for p in _read(PAIRS) if (p["question"] or p["answer"]) and (run is None or p["run"] == run)
@@ -369,6 +542,10 @@ def unlabelled_pairs(run: str | None = None) -> list[dict]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["generate"]:  # generate RUN [COLLECTION ...]
         generate(sys.argv[2], sys.argv[3:] or None)
+    elif sys.argv[1:2] == ["generate-remaining"]:  # generate-remaining RUN WORK_DIR [LIMIT]
+        todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
+        print(f"{len(todo)} documents: {todo}", flush=True)
+        generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
     elif sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
         n, kept = collect(Path(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:]))
         print(f"{n} pairs ({kept} kept) appended to {PAIRS}")

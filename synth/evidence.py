@@ -20,6 +20,8 @@ MAX_EVIDENCE_CHARS = 400
 # OCR'd lines the model copied, 90 keeps a misread letter in 10 and rejects a line the model rewrote
 MIN_EVIDENCE_RATIO = 90.0
 _HYPHEN_BREAK = re.compile(r"(?<=\w)[-\u00ad]\s*\n\s*(?=\w)")
+# where a model joins a table row's cells on one line: " | ", tabs, runs of spaces, dot leaders
+_CELL_BREAK = re.compile(r"\s*\|\s*|\t+|\s{2,}|(?:\.\s?){3,}")
 
 
 def squashed(text: str) -> tuple[str, list[int]]:
@@ -60,10 +62,46 @@ class PageLines:
             if len(part) < 4:
                 continue
             span = self._span(part, min_ratio)
-            if span is None:
+            found = [span] if span else self._cells(line, min_ratio)
+            if not found:
                 return None
-            spans.append(span)
+            spans += found
         return sorted(set(spans)) or None
+
+    def _cells(self, line: str, min_ratio: float) -> list[tuple[int, int]] | None:
+        """A row the model wrote on one line ("Vandalism . . . 212,173", "AARON | MEALS | $51.24") whose
+        cells the page has apart (other leaders, other columns between): each cell of 4 or more characters
+        on the page, at places within 2 x MAX_EVIDENCE_CHARS of each other (the nearest such places: a row
+        label may also be in another table of the page); else None."""
+        cells = [squashed(c)[0] for c in _CELL_BREAK.split(line)]
+        cells = [c for c in cells if len(c) >= 4]
+        if len(cells) < 2:
+            return None
+        places = [self._places(c, min_ratio) for c in cells]
+        if not all(places):
+            return None
+        anchors = min(places, key=len)  # the rarest cell's places
+        for anchor in anchors:
+            chosen = [min(p, key=lambda s: abs(s[0] - anchor[0])) for p in places]
+            if max(e for _, e in chosen) - min(b for b, _ in chosen) <= 2 * MAX_EVIDENCE_CHARS:
+                return sorted({self._whole_lines(b, e) for b, e in chosen})
+        return None  # cells gathered from across the page are not a row
+
+    def _places(self, part: str, min_ratio: float, limit: int = 50) -> list[tuple[int, int]]:
+        """Where `part` (squashed) is in the squashed page: every exact place (up to `limit`), else the
+        best fuzzy one."""
+        found, at = [], self.squashed.find(part)
+        while at != -1 and len(found) < limit:
+            found.append((at, at + len(part)))
+            at = self.squashed.find(part, at + 1)
+        if not found:
+            fuzzy = fuzz.partial_ratio_alignment(part, self.squashed, score_cutoff=min_ratio)
+            if fuzzy is not None:
+                found.append((fuzzy.dest_start, fuzzy.dest_end))
+        return found
+
+    def _whole_lines(self, start: int, end: int) -> tuple[int, int]:
+        return line_span(self.text, self.positions[start], self.positions[end - 1] + 1)
 
     def _span(self, part: str, min_ratio: float) -> tuple[int, int] | None:
         if not part or not self.squashed:

@@ -96,3 +96,42 @@ def test_stored_page_text_is_what_the_reader_writes(tmp_path):
     stored = {r["page_id"]: r for r in manifest()}
     assert [r["text"] for r in rows] == [stored[r["page_id"]]["text"] for r in rows]
     assert "20,000 bottles of water" in rows[0]["text"]
+
+
+def test_remaining_documents_alternate_between_collections():
+    """A session that cannot generate on every test page still covers each collection about evenly."""
+    done = {doc for row in split._read(split.RUNS) for doc in row.get("docs", [])}
+    order = split.remaining_docs()
+    assert not set(order) & done and len(order) == len(set(order))
+    assert set(order) | done == {split.doc_of(r["page_id"]) for r in manifest()}
+    collections = [doc.split("/")[0] for doc in order]
+    left = Counter(collections)
+    for a, b in zip(collections, collections[1:], strict=False):
+        left[a] -= 1
+        assert a != b or sum(n > 0 for n in left.values()) == 1  # repeats only once the others ran out
+
+
+def test_modelled_cost_keeps_generation_and_scales_the_round_trip():
+    """A run that asked the round trip about every rule-passing pair costs, for checks that ask about all of
+    them, what it measured; for checks that ask about none, its generation alone."""
+    runs = [r for r in split._read(split.RUNS) if r.get("note") == "roundtrip_all"]
+    if not runs:
+        pytest.skip("no roundtrip_all run stored yet")
+    run = runs[0]["run"]
+    pairs = [p for p in split._read(split.PAIRS) if p["run"] == run]
+    cost: dict[str, dict] = {}
+    for row in (r for r in runs if r["run"] == run):
+        c = cost.setdefault(row["collection"], Counter())
+        for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms"):
+            c[key] += row.get(key) or 0
+    was_asked = [p.get("roundtrip") is not None or p.get("second_opinion") is not None for p in pairs]
+    every = split.modelled_cost(pairs, was_asked, cost)
+    none = split.modelled_cost(pairs, [False] * len(pairs), cost)
+    for name, c in cost.items():
+        asked_here = any(a for p, a in zip(pairs, was_asked, strict=True) if p["collection"] == name)
+        assert every[name]["llm_seconds"] == pytest.approx(
+            c["llm_seconds"] if asked_here else c["llm_seconds"] - c["roundtrip_ms"] / 1000
+        )
+        assert none[name]["llm_seconds"] == pytest.approx(c["llm_seconds"] - c["roundtrip_ms"] / 1000)
+        assert none[name]["roundtrip_completion_tokens"] == 0
+        assert none[name]["completion_tokens"] == every[name]["completion_tokens"] == c["completion_tokens"]

@@ -245,3 +245,40 @@ def test_a_place_named_instead_of_a_quote_is_located_on_the_page():
     assert reason is None and "Linda Ortega" in lines and cited == [1]
     invented = check_evidence(question, answer, "Chaired by Mayor Linda Ortega of Millbrook", pages, 0.8)
     assert invented[0] == "evidence_not_on_page"
+
+
+def _test_split_page(page_id: str) -> str:
+    """A page of the docmatix test split (benchmarks/data/docmatix_test_pages.jsonl); only the first 12
+    pages, whose pairs were read before the checks were tuned (now tuning data), are used in tests."""
+    rows = [json.loads(line) for line in open(Path(__file__).parent.parent / "benchmarks" / "data" /
+                                              "docmatix_test_pages.jsonl", encoding="utf-8")]  # fmt: skip
+    (text,) = [r["text"] for r in rows if r["page_id"] == page_id]
+    return text
+
+
+def test_a_bare_value_as_evidence_shows_no_row():
+    """Table 325 of the Statistical Abstract (tabula-java's 12s0324.pdf) puts each cell on its own line. The
+    1.5B model quoted "212,173" alone for "the highest amount of vandalism" (it is the arrests total): a
+    bare value says nothing about which row it was read from, so it is rejected (it is not a place either,
+    "line 212"); the same answer quoted with its row label, on one line with other leaders, is kept."""
+    pages = [(1, PageLines(_test_split_page("tabula-java/12s0324.p1-1.pdf#page=1")))]
+    question = "How many arrests for vandalism are in the table?"
+    assert check_evidence(question, "212,173", "212,173", pages, 0.8)[0] == "evidence_is_answer"
+    reason, lines, cited = check_evidence(question, "212,173", "Vandalism. . . . . . . . 212,173", pages, 0.8)
+    assert reason is None and lines.startswith("Vandalism") and "212,173" in lines and cited == [1]
+    # the value's line quoted, the answer (the row label) on the line above it
+    asked = ("Which offence had 212,173 arrests?", "Vandalism", "212,173 \n 157,723", pages, 0.8)
+    assert check_evidence(*asked)[0] is None
+    assert check_evidence(*asked, neighbours=0)[0] == "answer_not_in_evidence"
+
+
+def test_a_quote_wrapped_in_a_sentence_about_it_is_unwrapped():
+    """The model sometimes writes "The page states: '...'" (newspaper OCR pages of the test split): the quote
+    inside is the evidence; an invented one is still not on the page."""
+    text = (Path(__file__).resolve().parent.parent / "synth" / "sample_docs" / "council-minutes.txt").read_text()
+    pages = [(1, PageLines(text))]
+    question, answer = "Which company will replace the library roof?", "Northside Roofing Ltd."
+    stated = "The page states: 'Council approved a contract with Northside Roofing Ltd. for $86,500'."
+    assert check_evidence(question, answer, stated, pages, 0.8)[0] is None
+    invented = "The page states: 'Northside Roofing Ltd. won the tender for the roof of the town hall'."
+    assert check_evidence(question, answer, invented, pages, 0.8)[0] == "evidence_not_on_page"
