@@ -17,12 +17,12 @@ def test_runbook_journey_docmatix_with_vllm(shared_data, tmp_path_factory, tmp_p
         vllm_cpu_python()
     except ModelNotAvailable as exc:
         pytest.skip(str(exc))
-    # no GPU and no Hub here: the packaged model (converted for vLLM) instead of the 7B the runbook names
-    replace = {"Qwen/Qwen2.5-7B-Instruct": "qwen2.5-coder-0.5b", "--port 8000": "--device cpu --port {port}"}
+    # no GPU and no Hub here: the recipe's packaged model (converted for vLLM) for the 7B the runbook names
+    replace = {"Qwen/Qwen2.5-7B-Instruct": "qwen2.5-coder-1.5b", "--port 8000": "--device cpu --port {port}"}
     home = tmp_path_factory.mktemp("vllm")
     with (
         served_llm(blocks()["llm-server-vllm"][1], replace, home, timeout=900) as server,
         stand_ins(tmp_path_factory.mktemp("stand-ins")) as stand_in,
     ):
-        server["model"] = MODELS["qwen2.5-coder-0.5b"].name  # the name vLLM serves the converted model by
+        server["model"] = MODELS["qwen2.5-coder-1.5b"].name  # the name vLLM serves the converted model by
         run_journey("docmatix", stand_in, shared_data, tmp_path, server=server)
