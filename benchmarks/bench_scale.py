@@ -4,15 +4,18 @@
 
 Recipes: pdf-pages and docmatix on the born-digital PDFs of ../shared/data/pdf (docmatix without the
 LLM: a stub server that answers at once, tests/stub_llm.py), interleaved and pairs on the WARC files of
-../shared/data/warc. Nx is N copies of the base files (copies are duplicates: the dedup stages drop them,
-so stages after dedup see fewer records; each stage's rate is over the records it was given). Each
-stage runs as `curate run RECIPE --stage NAME` would, in a fresh process: wall time (start-up included),
-the stage's own time, records in per second and the peak RSS of its process tree (driver + workers).
+../shared/data/warc. The inputs are distinct items, not copies (copies would be dropped by the dedup
+stages, leaving the later stages the same few records at every scale): every page of the PDFs as a
+one-page PDF, every HTML response of the WARCs as a one-record WARC; 1x is the first
+CURATE_BENCH_SCALE_ITEMS of them (default 3), Nx the first N times as many (copies only once the ~78
+pages / 61 HTML responses run out, said in the output). Each stage runs as `curate run RECIPE --stage NAME`
+would, in a fresh process: wall time (start-up included), the stage's own time, records in per second
+and the peak RSS of its process tree (driver + workers); per stage, its cost per record in at the last
+scale over the first (own time; wall time) and its peak RSS ratio.
 
 Goals: a recipe's cost per input item at 16x within 10% of 1x (the fixed cost per run is printed apart:
 the marginal cost between 4x and 16x is the per-item cost without it); peak memory at 16x within 1.2x of
-1x. CURATE_BENCH_SCALES=1,4,16 (default) sets the scales; CURATE_BENCH_SCALE_FILES the base input's
-files per recipe (default 2 PDFs, 1 WARC; bigger runs: e.g. 13 and 3); CURATE_BENCH_RECIPES a subset.
+1x. CURATE_BENCH_SCALES=1,4,16 (default) sets the scales; CURATE_BENCH_RECIPES a subset.
 """
 
 from __future__ import annotations
@@ -28,38 +31,70 @@ from benchmarks.measure import in_child
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 SCALES = tuple(int(s) for s in os.environ.get("CURATE_BENCH_SCALES", "1,4,16").split(","))
+BASE_ITEMS = int(os.environ.get("CURATE_BENCH_SCALE_ITEMS", "3"))
 RECIPES = os.environ.get("CURATE_BENCH_RECIPES", "pdf-pages,docmatix,interleaved,pairs").split(",")
 WORKERS = 2
-# base inputs: real files of the shared data; PDFs of at most 4 pages (docmatix skips longer ones)
-PDF_FILES = (
-    "code_and_formula.pdf",
-    "scotus-transcript-p1.pdf",
-    "issue-33-lorem-ipsum.pdf",
-    "senate-expenditures.pdf",
-)
-WARC_FILES = ("warc__sample-0000.warc.gz", "warc__sample-0001.warc.gz", "example.warc.gz")
 
 
-def base_files(recipe: str) -> list[Path]:
-    pdf = recipe in ("pdf-pages", "docmatix")
-    count = int(os.environ.get("CURATE_BENCH_SCALE_FILES", "0")) or (2 if pdf else 1)
-    folder, preferred = (SHARED / "pdf" / "born_digital", PDF_FILES) if pdf else (SHARED / "warc", WARC_FILES)
-    files = [folder / n for n in preferred if (folder / n).is_file()]
-    pattern = "*.pdf" if pdf else "*.warc.gz"
-    files += [
-        p
-        for p in sorted(folder.glob(pattern))
-        if p not in files and "wat" not in p.name and "wet" not in p.name
-    ]
-    return files[:count]
+def item_pool(recipe: str, dest: Path) -> list[Path]:
+    """Distinct input items, one per file: each page of the born-digital PDFs as a one-page PDF (PDF
+    recipes), or each HTML response of the WARCs as a one-record WARC (web recipes)."""
+    import random
 
-
-def scaled_input(files: list[Path], copies: int, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    for i in range(copies):
-        for f in files:
-            shutil.copy(f, dest / f"{i:03d}_{f.name}")
-    return dest
+    if recipe in ("pdf-pages", "docmatix"):
+        items = _pdf_pages(SHARED / "pdf" / "born_digital", dest)
+    else:
+        items = _warc_responses(SHARED / "warc", dest)
+    # a fixed shuffle: each scale a sample of every source, not 1x all from the first file
+    random.Random(0).shuffle(items)
+    return items
+
+
+def _pdf_pages(folder: Path, dest: Path) -> list[Path]:
+    import pymupdf
+
+    items = []
+    for path in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(path) as pdf:
+            for number in range(pdf.page_count):
+                with pymupdf.open() as one:
+                    one.insert_pdf(pdf, from_page=number, to_page=number)
+                    items.append(dest / f"{path.stem}_p{number + 1:03d}.pdf")
+                    one.save(items[-1])
+    return items
+
+
+def _warc_responses(folder: Path, dest: Path) -> list[Path]:
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.warcwriter import WARCWriter
+
+    items = []
+    for path in sorted(folder.glob("*.warc.gz")):
+        if "wat" in path.name or "wet" in path.name:
+            continue
+        with path.open("rb") as stream:
+            for number, record in enumerate(ArchiveIterator(stream)):
+                headers = record.http_headers
+                if record.rec_type != "response" or not headers:
+                    continue
+                if "html" not in (headers.get_header("Content-Type") or ""):
+                    continue  # scripts, images: the web recipes read pages
+                items.append(dest / f"{path.name.removesuffix('.warc.gz')}_{number:04d}.warc.gz")
+                with items[-1].open("wb") as out:
+                    WARCWriter(out, gzip=True).write_record(record)
+    return items
+
+
+def scaled_input(pool: list[Path], scale: int, dest: Path) -> tuple[Path, int]:
+    """The first scale x BASE_ITEMS items of the pool in `dest`, and how many of them are copies (the
+    pool cycled once it runs out)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = scale * BASE_ITEMS
+    for i in range(wanted):
+        item = pool[i % len(pool)]
+        shutil.copy(item, dest / f"{i // len(pool)}_{item.name}")
+    return dest, max(0, wanted - len(pool))
 
 
 def stage_names(recipe_name: str, input: str, output: str, options: dict) -> list[str]:
@@ -93,8 +128,15 @@ def run_one_stage(recipe_name: str, input: str, output: str, stage: str, options
 def measure_recipe(recipe: str, options: dict, tmp: Path) -> dict[int, dict[str, object]]:
     """{scale: {stage: Run}} for the recipe's stages at each scale. A stage runs at every scale before
     the next stage starts, so a stage's scales are measured close in time (the machine's load moves)."""
-    files = base_files(recipe)
-    inputs = {scale: scaled_input(files, scale, tmp / f"{recipe}-in-{scale}") for scale in SCALES}
+    pool = item_pool(recipe, tmp / f"{recipe}-pool")
+    inputs, copies = {}, {}
+    for scale in SCALES:
+        inputs[scale], copies[scale] = scaled_input(pool, scale, tmp / f"{recipe}-in-{scale}")
+    if any(copies.values()):
+        print(
+            f"  {recipe}: {len(pool)} distinct items; copies at "
+            + ", ".join(f"{s}x: {n}" for s, n in copies.items() if n)
+        )
     outputs = {scale: tmp / f"{recipe}-out-{scale}" for scale in SCALES}
     first = SCALES[0]
     stages = in_child(
@@ -111,7 +153,7 @@ def measure_recipe(recipe: str, options: dict, tmp: Path) -> dict[int, dict[str,
                 stage,
                 options,
             )
-    for folder in (*inputs.values(), *outputs.values()):
+    for folder in (*inputs.values(), *outputs.values(), tmp / f"{recipe}-pool"):
         shutil.rmtree(folder, ignore_errors=True)
     return results
 
@@ -120,13 +162,12 @@ def stage_list(recipe: str, input: str, output: str, options: dict) -> dict:
     return {"items": 0, "stages": stage_names(recipe, input, output, options)}
 
 
-def report(recipe: str, files: list[Path], results: dict[int, dict]) -> None:
+def report(recipe: str, results: dict[int, dict]) -> None:
     first, last = SCALES[0], SCALES[-1]
-    print(
-        f"{recipe}: base input {len(files)} file(s) ({', '.join(f.name for f in files)}); {WORKERS} workers"
-    )
+    kind = "one-page PDFs" if recipe in ("pdf-pages", "docmatix") else "one-response WARCs"
+    print(f"{recipe}: 1x = {BASE_ITEMS} {kind}; {WORKERS} workers")
     header = "".join(f"{f'{s}x: in  s  in/s  MB':>30}" for s in SCALES)
-    print(f"  {'stage':<16}{header}")
+    print(f"  {'stage':<16}{header}   per item {last}x/{first}x (stage s, wall)  peak RSS {last}x/{first}x")
     for stage in results[first]:
         cells = ""
         for scale in SCALES:
@@ -137,7 +178,7 @@ def report(recipe: str, files: list[Path], results: dict[int, dict]) -> None:
             seconds = run.extra["stage_seconds"] or run.wall
             rate = run.items / seconds if seconds else 0.0
             cells += f"{run.items:>9}{run.wall:>6.1f}{rate:>8.1f}{run.peak_rss / 2**20:>7.0f}"
-        print(f"  {stage:<16}{cells}")
+        print(f"  {stage:<16}{cells}   {_stage_ratios(results[first].get(stage), results[last].get(stage))}")
     inputs = {s: next(iter(results[s].values())).items for s in SCALES}
     walls = {s: sum(r.wall for r in results[s].values()) for s in SCALES}
     peaks = {s: max(r.peak_rss for r in results[s].values()) for s in SCALES}
@@ -163,6 +204,20 @@ def report(recipe: str, files: list[Path], results: dict[int, dict]) -> None:
     )
 
 
+def _stage_ratios(low, high) -> str:
+    """A stage's cost per record in at the last scale over the first (its own time, and wall time with
+    start-up), and its peak RSS ratio; '-' where a scale gave the stage no records."""
+    if low is None or high is None or not low.items or not high.items:
+        return "-"
+
+    def per_item(run, wall: bool) -> float:
+        return (run.wall if wall else run.extra["stage_seconds"] or run.wall) / run.items
+
+    own = per_item(high, False) / per_item(low, False)
+    wall = per_item(high, True) / per_item(low, True)
+    return f"{own:>5.2f} {wall:>5.2f}{high.peak_rss / max(low.peak_rss, 1):>26.2f}"
+
+
 def main() -> None:
     if not SHARED.is_dir():
         print(f"skipped: no test data at {SHARED}")
@@ -178,11 +233,7 @@ def main() -> None:
         }  # fmt: skip
         for recipe in RECIPES:
             options = docmatix if recipe == "docmatix" else {}
-            files = base_files(recipe)
-            if not files:
-                print(f"{recipe}: skipped, no input files under {SHARED}")
-                continue
-            report(recipe, files, measure_recipe(recipe, options, Path(tmp)))
+            report(recipe, measure_recipe(recipe, options, Path(tmp)))
 
 
 if __name__ == "__main__":
