@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.measure import in_child
@@ -167,18 +168,25 @@ def report(recipe: str, results: dict[int, dict]) -> None:
     kind = "one-page PDFs" if recipe in ("pdf-pages", "docmatix") else "one-response WARCs"
     print(f"{recipe}: 1x = {BASE_ITEMS} {kind}; {WORKERS} workers")
     header = "".join(f"{f'{s}x: in  s  in/s  MB':>30}" for s in SCALES)
-    print(f"  {'stage':<16}{header}   per item {last}x/{first}x (stage s, wall)  peak RSS {last}x/{first}x")
+    print(f"  {'stage':<16}{header}   {'marginal ms/item, ratio':>32}  peak RSS {last}x/{first}x")
+    before: dict[int, int] = {}  # records of the stage before, per scale
     for stage in results[first]:
-        cells = ""
+        cells, runs, name = "", [], stage
         for scale in SCALES:
             run = results[scale].get(stage)
             if run is None:
                 cells += f"{'-':>30}"
+                runs.append(None)
                 continue
+            if not run.items and before.get(scale):  # e.g. dedup-match: it reads the keys, no records
+                run, name = replace(run, items=before[scale]), f"{stage}*"
+            before[scale] = run.items
+            runs.append(run)
             seconds = run.extra["stage_seconds"] or run.wall
             rate = run.items / seconds if seconds else 0.0
             cells += f"{run.items:>9}{run.wall:>6.1f}{rate:>8.1f}{run.peak_rss / 2**20:>7.0f}"
-        print(f"  {stage:<16}{cells}   {_stage_ratios(results[first].get(stage), results[last].get(stage))}")
+        print(f"  {name:<16}{cells}   {_stage_ratios(runs)}")
+    print("  (* a stage that reads no records: per record of the stage before it)")
     inputs = {s: next(iter(results[s].values())).items for s in SCALES}
     walls = {s: sum(r.wall for r in results[s].values()) for s in SCALES}
     peaks = {s: max(r.peak_rss for r in results[s].values()) for s in SCALES}
@@ -204,18 +212,22 @@ def report(recipe: str, results: dict[int, dict]) -> None:
     )
 
 
-def _stage_ratios(low, high) -> str:
-    """A stage's cost per record in at the last scale over the first (its own time, and wall time with
-    start-up), and its peak RSS ratio; '-' where a scale gave the stage no records."""
-    if low is None or high is None or not low.items or not high.items:
+def _stage_ratios(runs: list) -> str:
+    """A stage's marginal cost per record in (wall seconds of the extra records between two scales, so
+    the fixed cost of a run cancels out) between the first two scales and the last two, their ratio
+    (goal <= 1.10: the cost per record does not grow with the input), and its peak RSS at the last scale
+    over the first (goal <= 1.20); '-' where the stage had no more records at a bigger scale."""
+    if len(runs) < 3 or any(run is None for run in runs):
         return "-"
-
-    def per_item(run, wall: bool) -> float:
-        return (run.wall if wall else run.extra["stage_seconds"] or run.wall) / run.items
-
-    own = per_item(high, False) / per_item(low, False)
-    wall = per_item(high, True) / per_item(low, True)
-    return f"{own:>5.2f} {wall:>5.2f}{high.peak_rss / max(low.peak_rss, 1):>26.2f}"
+    a, b, c = runs[-3:]
+    if not (a.items < b.items < c.items):
+        return f"{'-':>32}{c.peak_rss / max(runs[0].peak_rss, 1):>20.2f}"
+    low = (b.wall - a.wall) / (b.items - a.items)
+    high = (c.wall - b.wall) / (c.items - b.items)
+    ratio = f"{high / low:.2f}" if low > 0 else "n/a"
+    return (
+        f"{low * 1000:>10.0f} {high * 1000:>8.0f} {ratio:>12}{c.peak_rss / max(runs[0].peak_rss, 1):>20.2f}"
+    )
 
 
 def main() -> None:

@@ -271,6 +271,9 @@ def _serve(conn: _Duplex) -> None:
         if message[0] == "open":
             if pdf is not None:
                 pdf.close()
+                # MuPDF keeps a closed PDF's decoded fonts and images in its store (up to 256 MB), where
+                # no other PDF can use them: ~0.5 MB a page, so a worker's memory would grow with its pages
+                pymupdf.mupdf.fz_empty_store()
             pdf, job = None, message[1:]
             continue
         sequence, index = message[1], message[2]
