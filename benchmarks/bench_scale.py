@@ -3,12 +3,12 @@
     python -m benchmarks scale        (or `make bench`)
 
 Recipes: pdf-pages and docmatix on the born-digital PDFs of ../shared/data/pdf (docmatix without the
-LLM: a stub server that answers at once, tests/stub_llm.py), interleaved and pairs on the WARC files of
-../shared/data/warc. The inputs are distinct items, not copies (copies would be dropped by the dedup
+LLM: a stub server that answers at once, tests/stub_llm.py), interleaved and pairs on the web pages of
+../shared/data/html and ../shared/data/warc, their images served by a local site (`ImageSite`). The inputs are distinct items, not copies (copies would be dropped by the dedup
 stages, leaving the later stages the same few records at every scale): every page of the PDFs as a
-one-page PDF, every HTML response of the WARCs as a one-record WARC; 1x is the first
-CURATE_BENCH_SCALE_ITEMS of them (default 3), Nx the first N times as many (copies only once the ~78
-pages / 61 HTML responses run out, said in the output). Each stage runs as `curate run RECIPE --stage NAME`
+one-page PDF, every web page as an .html file; 1x is the first CURATE_BENCH_SCALE_ITEMS of them
+(default 3), Nx the first N times as many (copies only once the 78 pages / 101 web pages run out,
+said in the output). Each stage runs as `curate run RECIPE --stage NAME`
 would, in a fresh process: wall time (start-up included), the stage's own time, records in per second
 and the peak RSS of its process tree (driver + workers); per stage, its cost per record in at the last
 scale over the first (own time; wall time) and its peak RSS ratio.
@@ -21,10 +21,12 @@ the marginal cost between 4x and 16x is the per-item cost without it); peak memo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from benchmarks.measure import in_child
@@ -37,16 +39,17 @@ RECIPES = os.environ.get("CURATE_BENCH_RECIPES", "pdf-pages,docmatix,interleaved
 WORKERS = 2
 
 
-def item_pool(recipe: str, dest: Path) -> list[Path]:
+def item_pool(recipe: str, dest: Path, image_site: str = "") -> list[Path]:
     """Distinct input items, one per file: each page of the born-digital PDFs as a one-page PDF (PDF
-    recipes), or each HTML response of the WARCs as a one-record WARC (web recipes)."""
+    recipes), or each web page (../shared/data/html and the WARCs' HTML responses) as an .html file
+    whose images are on `image_site` (web recipes)."""
     import random
 
     dest.mkdir(parents=True, exist_ok=True)
     if recipe in ("pdf-pages", "docmatix"):
         items = _pdf_pages(SHARED / "pdf" / "born_digital", dest)
     else:
-        items = _warc_responses(SHARED / "warc", dest)
+        items = _web_pages(dest, image_site)
     # a fixed shuffle: each scale a sample of every source, not 1x all from the first file
     random.Random(0).shuffle(items)
     return items
@@ -66,25 +69,114 @@ def _pdf_pages(folder: Path, dest: Path) -> list[Path]:
     return items
 
 
-def _warc_responses(folder: Path, dest: Path) -> list[Path]:
+def _web_pages(dest: Path, image_site: str) -> list[Path]:
+    """The real pages of ../shared/data/html and the HTML responses of ../shared/data/warc as .html files,
+    every <img src> pointing at an image of `image_site` of its own (this machine has no internet: the
+    pages' own image hosts cannot be reached)."""
     from warcio.archiveiterator import ArchiveIterator
-    from warcio.warcwriter import WARCWriter
 
-    items = []
-    for path in sorted(folder.glob("*.warc.gz")):
-        if "wat" in path.name or "wet" in path.name:
-            continue
+    pages = [(p.stem, p.read_bytes()) for p in sorted((SHARED / "html").glob("*.html"))]
+    for path in sorted((SHARED / "warc").glob("*.warc.gz")):
         with path.open("rb") as stream:
             for number, record in enumerate(ArchiveIterator(stream)):
                 headers = record.http_headers
-                if record.rec_type != "response" or not headers:
-                    continue
-                if "html" not in (headers.get_header("Content-Type") or ""):
-                    continue  # scripts, images: the web recipes read pages
-                items.append(dest / f"{path.name.removesuffix('.warc.gz')}_{number:04d}.warc.gz")
-                with items[-1].open("wb") as out:
-                    WARCWriter(out, gzip=True).write_record(record)
+                if (
+                    record.rec_type == "response"
+                    and headers
+                    and "html" in (headers.get_header("Content-Type") or "")
+                ):
+                    pages.append(
+                        (f"{path.name.removesuffix('.warc.gz')}_{number:04d}", record.content_stream().read())
+                    )
+    items, images = [], 0
+    for name, html in pages:
+
+        def local(match: re.Match) -> bytes:
+            nonlocal images
+            images += 1
+            return match.group(1) + f"{image_site}/img/{images}.jpg".encode() + match.group(3)
+
+        items.append(dest / f"{name}.html")
+        items[-1].write_bytes(IMG_SRC.sub(local, SRCSET.sub(b"", html)))
     return items
+
+
+# an <img> tag's src attribute value (quoted): group 2 is the URL
+# srcset candidates (left out: they name the pages' own image hosts)
+SRCSET = re.compile(rb"""\s(?:data-)?srcset\s*=\s*("[^"]*"|'[^']*')""", re.I)
+IMG_SRC = re.compile(rb"""(<img\b[^>]*?\ssrc\s*=\s*["'])([^"']*)(["'])""", re.I)
+
+
+class ImageSite:
+    """A local web server of distinct JPEG photos at /img/N.jpg (the shared photos, each N a different
+    crop, tint and pattern, so image dedup sees distinct images), robots.txt allowing all."""
+
+    def __enter__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        photos = [
+            p for p in sorted((SHARED / "images" / "photos").glob("*.jpg")) if "orientation" not in p.name
+        ]
+        image = _distinct_image
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                name = self.path.removeprefix("/img/").removesuffix(".jpg")
+                if self.path == "/robots.txt":
+                    body, kind, status = b"User-agent: *\nAllow: /\n", "text/plain", 200
+                elif self.path.startswith("/img/") and name.isdigit():
+                    body, kind, status = image(photos, int(name)), "image/jpeg", 200
+                else:
+                    body, kind, status = b"not found", "text/plain", 404
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@lru_cache(maxsize=4096)
+def _distinct_image_bytes(path: str, number: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(number)
+    with Image.open(path) as photo:
+        photo = photo.convert("RGB")
+        width, height = photo.size
+        left, top = int(rng.integers(0, width // 4 + 1)), int(rng.integers(0, height // 4 + 1))
+        photo = photo.crop((left, top, left + width * 3 // 4, top + height * 3 // 4)).resize((320, 256))
+    pixels = np.asarray(photo, dtype=np.float32) * rng.uniform(0.6, 1.0, 3)
+    blocks = rng.uniform(0, 255, (8, 8, 3)).repeat(40, axis=0).repeat(32, axis=1)  # 320 x 256
+    mixed = (0.7 * pixels + 0.3 * blocks.transpose(1, 0, 2)[: pixels.shape[0], : pixels.shape[1]]).clip(
+        0, 255
+    )
+    out = io.BytesIO()
+    Image.fromarray(mixed.astype(np.uint8)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _distinct_image(photos: list[Path], number: int) -> bytes:
+    return _distinct_image_bytes(str(photos[number % len(photos)]), number)
 
 
 def scaled_input(pool: list[Path], scale: int, dest: Path) -> tuple[Path, int]:
@@ -126,10 +218,12 @@ def run_one_stage(recipe_name: str, input: str, output: str, stage: str, options
     }
 
 
-def measure_recipe(recipe: str, options: dict, tmp: Path) -> dict[int, dict[str, object]]:
+def measure_recipe(
+    recipe: str, options: dict, tmp: Path, image_site: str = ""
+) -> dict[int, dict[str, object]]:
     """{scale: {stage: Run}} for the recipe's stages at each scale. A stage runs at every scale before
     the next stage starts, so a stage's scales are measured close in time (the machine's load moves)."""
-    pool = item_pool(recipe, tmp / f"{recipe}-pool")
+    pool = item_pool(recipe, tmp / f"{recipe}-pool", image_site)
     inputs, copies = {}, {}
     for scale in SCALES:
         inputs[scale], copies[scale] = scaled_input(pool, scale, tmp / f"{recipe}-in-{scale}")
@@ -165,7 +259,7 @@ def stage_list(recipe: str, input: str, output: str, options: dict) -> dict:
 
 def report(recipe: str, results: dict[int, dict]) -> None:
     first, last = SCALES[0], SCALES[-1]
-    kind = "one-page PDFs" if recipe in ("pdf-pages", "docmatix") else "one-response WARCs"
+    kind = "one-page PDFs" if recipe in ("pdf-pages", "docmatix") else "web pages (.html)"
     print(f"{recipe}: 1x = {BASE_ITEMS} {kind}; {WORKERS} workers")
     header = "".join(f"{f'{s}x: in  s  in/s  MB':>30}" for s in SCALES)
     print(f"  {'stage':<16}{header}   {'marginal ms/item, ratio':>32}  peak RSS {last}x/{first}x")
@@ -237,15 +331,17 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from stub_llm import StubLLM
 
-    with tempfile.TemporaryDirectory() as tmp, StubLLM() as stub:
+    with tempfile.TemporaryDirectory() as tmp, StubLLM() as stub, ImageSite() as site:
         # docmatix without the LLM: the stub answers every request at once (round trip included)
         docmatix = {
             "llm_url": stub.url, "llm_retries": 0, "llm_timeout": 30, "response_format": "none",
             "second_opinion": "none",
         }  # fmt: skip
+        # the images are on the local site; CLIP off: its weights are not on this machine (no internet)
+        web = {"allow_private": True, "fetch_retries": 0, "clip": False}
         for recipe in RECIPES:
-            options = docmatix if recipe == "docmatix" else {}
-            report(recipe, measure_recipe(recipe, options, Path(tmp)))
+            options = docmatix if recipe == "docmatix" else {} if recipe == "pdf-pages" else web
+            report(recipe, measure_recipe(recipe, options, Path(tmp), site.url))
 
 
 if __name__ == "__main__":
