@@ -87,7 +87,7 @@ class PageWorker:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         # glibc: keep a page's render buffers (a few MB each) in the heap between pages. With its defaults a
         # small process like this one hands each freed render back to the kernel and faults it in again on
-        # the next page: ~1,700 page faults a page, ~7% of the stage's CPU in kernel time
+        # the next page: ~1,700 page faults a page, ~6% of the stage's CPU in kernel time
         env.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 << 20))
         env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 << 20))
         self._process = subprocess.Popen(
