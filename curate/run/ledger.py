@@ -95,14 +95,28 @@ def _first_part(name: str, writer: PipelineStep) -> str:
     return name
 
 
+def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
+    """Each task's stats (`logs/stats/RANK.json`) by file name, read in one batch: an object store
+    fetches them concurrently (one request after another, 2,000 tasks took ~10 s a pass)."""
+    logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
+    names = logs.list_files(glob_pattern="*.json") if logs.isdir("") else []
+    if not names:
+        return {}
+    data = logs.cat(names)
+    if not isinstance(data, dict):  # one file: its bytes
+        data = {names[0]: data}
+    found = {posixpath.basename(str(path)): raw for path, raw in data.items()}
+    return {
+        name: PipelineStats.from_json(json.loads(found[posixpath.basename(name)]))
+        for name in sorted(names)
+    }
+
+
 def _writer_counts(stage_dir: Any, writer: PipelineStep) -> dict[str, int] | None:
     """Records the stage's writer wrote, per task's output file name (from each task's stats), or None
     when its file names cannot be told from the rank (then nothing is compared)."""
-    logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
     counts: dict[str, int] = {}
-    for name in logs.list_files(glob_pattern="*.json") if logs.isdir("") else []:
-        with logs.open(name, "rt") as f:
-            stats = PipelineStats.from_json(json.load(f))
+    for name, stats in task_stats(stage_dir).items():
         written = stat_total(stats.stats[-1], "total") if stats.stats else 0
         rank = posixpath.basename(name).removesuffix(".json")
         try:
