@@ -52,7 +52,7 @@ lint: install
 # The headline job. Without INPUT it builds a small sample of one-page PDFs (synth/sample_docs) and
 # uses the embedded llama.cpp server with the packaged model; LLM_URL=http://HOST:PORT/v1 uses yours.
 docmatix: install
-	@if [ -z "$(INPUT)" ]; then $(BIN)/python -m synth.sample_input out/docmatix-sample-pdfs >/dev/null; fi
+	@if [ -z "$(INPUT)" ]; then $(BIN)/python -m curate.synth.sample_input out/docmatix-sample-pdfs >/dev/null; fi
 	$(BIN)/curate run docmatix --input $(or $(INPUT),out/docmatix-sample-pdfs) --output $(or $(OUTPUT),out/docmatix) \
 		$(if $(LLM_URL),--set llm_url=$(LLM_URL)) $(if $(STAGE),--stage $(STAGE)) $(CURATE_ARGS)
 	@if [ -z "$(STAGE)" ] || [ "$(STAGE)" = shards ]; then $(BIN)/curate inspect $(or $(OUTPUT),out/docmatix) -n 1; fi

@@ -150,11 +150,12 @@ def busy_seconds(logs_url: str) -> float:
 
 def run_pages(input: str, output: str, workers: int, tasks: int | None = None, options: dict | None = None):
     """(pages kept, wall seconds, tasks, ctx) of the pages stage alone."""
+    from curate.pipelines.pdf_pages import pages_stage
+
     from curate.recipe import StageContext
     from curate.run.executors import ExecutorConfig
     from curate.run.report import stage_funnel
     from curate.run.runner import run_stage
-    from pipelines.pdf_pages import pages_stage
 
     ctx = StageContext("pages", input, output, options or {})
     started = time.perf_counter()
@@ -262,6 +263,7 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     lock) against the stage's, and the object-store requests per input file, the driver's (outside the
     tasks' run) and the tasks'."""
     import fsspec
+    from curate.pipelines import get_recipe
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.executor.ray import RayPipelineExecutor
 
@@ -271,7 +273,6 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
     from curate.run.testing import ray_cluster
-    from pipelines import get_recipe
 
     fs = fsspec.filesystem("s3")
     data = one_page_pdf()

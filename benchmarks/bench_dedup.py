@@ -57,9 +57,8 @@ def make_documents(count: int, seed: int = 0) -> list[str]:
 
 def datasketch_dedup(docs: list[str]) -> int:
     """The baseline: datasketch MinHash + MinHashLSH, query then insert, one document at a time."""
+    from curate.filters.dedup.normalize import words
     from datasketch import MinHash, MinHashLSH
-
-    from filters.dedup.normalize import words
 
     lsh = MinHashLSH(num_perm=BANDS * ROWS, params=(BANDS, ROWS))
     duplicates = 0
@@ -77,10 +76,10 @@ def datasketch_dedup(docs: list[str]) -> int:
 
 def our_dedup(docs: list[str]) -> int:
     """Ours in one process: batched signatures -> band keys -> sorted buckets -> clusters."""
-    from filters.dedup.decisions import cluster
-    from filters.dedup.index import ENTRY
-    from filters.dedup.kinds import MinHashText
-    from filters.dedup.match_step import cluster_pairs
+    from curate.filters.dedup.decisions import cluster
+    from curate.filters.dedup.index import ENTRY
+    from curate.filters.dedup.kinds import MinHashText
+    from curate.filters.dedup.match_step import cluster_pairs
 
     kind = MinHashText(bands=BANDS, rows=ROWS, ngram=NGRAM)
     parts = []
@@ -97,10 +96,11 @@ def our_dedup(docs: list[str]) -> int:
 
 def pipeline_run(input_dir: str, output_dir: str) -> None:
     """The three dedup stages through the recipe runner (what `curate run` does), one worker."""
+    from curate.filters.dedup.stages import minhash_dedup_stages
+
     from curate.recipe import Recipe
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
-    from filters.dedup.stages import minhash_dedup_stages
 
     stages = minhash_dedup_stages(bands=BANDS, rows=ROWS, ngram=NGRAM, exact_text=False)
     run_recipe(Recipe("bench", stages), input_dir, output_dir, ExecutorConfig("local", workers=1))
@@ -143,6 +143,7 @@ def child(mode: str, arg: str) -> None:
     parent; `datasketch FOLDER`: the baseline on the same documents (held in memory, as it needs)."""
     import logging
 
+    import curate.filters.dedup.stages  # noqa: F401
     import datasketch  # noqa: F401 - the same libraries in every child
     import datatrove.executor  # noqa: F401
     import pyarrow.parquet as pq
@@ -150,7 +151,6 @@ def child(mode: str, arg: str) -> None:
     from loguru import logger
 
     import curate.run.runner  # noqa: F401
-    import filters.dedup.stages  # noqa: F401
 
     logger.remove()
     logging.disable(logging.WARNING)

@@ -6,7 +6,7 @@ Parts (CURATE_BENCH_DOCMATIX=test,grounding,labels,throughput; default all):
 - test: the test split (benchmarks/docmatix_test_split.py): precision of kept pairs and good pairs per
   input page per collection of PDFs no check was tuned on, next to the tuning split's, with LLM seconds and
   generated tokens per kept and per good pair; from the stored pairs of each run and their labels (no LLM).
-- grounding: `synth.checks.grounding` on real (OCR text, question, human answer) triples of DocVQA: the
+- grounding: `curate.synth.checks.grounding` on real (OCR text, question, human answer) triples of DocVQA: the
   300-question sample with Tesseract and a second OCR's text in github.com/IriventiBharath/
   High-Level-Computer-Vision-Project (results/OCR_tesseract_results.csv, results/OCR_VRDU_results.csv;
   not committed here). Read from CURATE_DOCVQA_CSV (comma-separated paths) or that repository's mirror
@@ -49,13 +49,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-
-from curate.io import RecordReader
-from curate.run.executors import ExecutorConfig
-from curate.run.runner import run_recipe
-from pipelines.docmatix import recipe
-from synth import prompts
-from synth.checks import (
+from curate.pipelines.docmatix import recipe
+from curate.synth import prompts
+from curate.synth.checks import (
     PageIndex,
     answers_agree,
     check_pair,
@@ -65,10 +61,14 @@ from synth.checks import (
     page_kind,
     words,
 )
-from synth.checks import tokens as answer_tokens
-from synth.client import ChatClient
-from synth.generate import Chunk, QAGenerator, parse_answer
-from synth.summary import qa_summary
+from curate.synth.checks import tokens as answer_tokens
+from curate.synth.client import ChatClient
+from curate.synth.generate import Chunk, QAGenerator, parse_answer
+from curate.synth.summary import qa_summary
+
+from curate.io import RecordReader
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 # the recipe's options, typed, as a run without --set has them (CURATE_BENCH_OPTIONS: a JSON of --set's to try)
@@ -113,7 +113,7 @@ def docvqa_tables() -> dict[str, list[dict]]:
 def grounding_on_ocr(rows: list[dict], threshold: float) -> dict:
     """Accept rate of human answers that are on their page (up to spacing and punctuation, or yes/no to a
     yes/no question), and how many of them are accepted on another document's page that lacks them."""
-    from synth.checks import is_yes_no_question
+    from curate.synth.checks import is_yes_no_question
 
     texts = list(dict.fromkeys(r["ocr_content"] for r in rows))
     on_page = accepted = verbatim = moved = moved_checked = moved_any = 0
@@ -176,7 +176,7 @@ def load_labels() -> tuple[list[dict], dict[str, str]]:
 
 def language_dropped(pages: dict[str, str]) -> set[str]:
     """Pages the recipe's language filter drops before the LLM (English >= language_min_score)."""
-    from filters.language import LanguageFilter
+    from curate.filters.language import LanguageFilter
 
     lid = LanguageFilter(languages=["en"])
     dropped = set()
@@ -633,10 +633,9 @@ def write_pages(pdfs: Path, max_pages: int, out) -> None:
 def generate_on_pages(name: str, pages: dict[str, str], labels: dict, out: Path) -> dict:
     """The qa stage's generation, round trip and checks, as the recipe runs them (one sample per page),
     with packaged model `name` on the embedded server; kept pairs matched against the labels."""
+    from curate.synth.checks import QAChecks
+    from curate.synth.server import EmbeddedServer
     from datatrove.data import Document
-
-    from synth.checks import QAChecks
-    from synth.server import EmbeddedServer
 
     kept, unlabelled, rejected, seconds, tokens, without = [], [], Counter(), [], [], []
     with EmbeddedServer(model=name, n_ctx=DEFAULTS["n_ctx"]) as server, _second_opinion(False) as second:
@@ -776,7 +775,7 @@ def _llm():
         models = requests.get(f"{url}/models", timeout=10).json()["data"]
         yield url, models[0]["id"] if models else "", "openai"
         return
-    from synth.server import EmbeddedServer
+    from curate.synth.server import EmbeddedServer
 
     # CURATE_BENCH_MODEL: a packaged model name (synth.models.MODELS) or a GGUF path; default: the recipe's
     model = os.environ.get("CURATE_BENCH_MODEL") or DEFAULTS["embedded_model"]
@@ -788,7 +787,7 @@ def _llm():
 def _second_opinion(external: bool):
     """A client of the second opinion the recipe would ask (CURATE_BENCH_SECOND_OPINION: a packaged name, a
     GGUF path, a URL or none; default: the recipe's), started as the recipe starts it; None when off."""
-    from synth.service import second_opinion, second_opinion_server
+    from curate.synth.service import second_opinion, second_opinion_server
 
     options = {**DEFAULTS, "second_opinion": os.environ.get("CURATE_BENCH_SECOND_OPINION") or "auto"}
     chosen = second_opinion(options, external)
@@ -804,7 +803,7 @@ if __name__ == "__main__":
     import sys
 
     if sys.argv[1:2] == ["generate"]:  # python -m benchmarks.bench_docmatix generate NAME [NAME ...]
-        from synth.models import MODELS
+        from curate.synth.models import MODELS
 
         compare_generation(sys.argv[2:] or list(MODELS))
     elif sys.argv[1:2] == [
@@ -812,7 +811,7 @@ if __name__ == "__main__":
     ]:  # python -m benchmarks.bench_docmatix pages PDF_DIR [MAX_PAGES] > X.jsonl
         write_pages(Path(sys.argv[2]), int(sys.argv[3]) if sys.argv[3:] else 2, sys.stdout)
     elif sys.argv[1:2] == ["models"]:  # python -m benchmarks.bench_docmatix models [NAME ...]
-        from synth.models import MODELS
+        from curate.synth.models import MODELS
 
         compare_models(
             Path(

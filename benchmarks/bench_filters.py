@@ -75,9 +75,8 @@ def docs_of(strings: list[str]) -> list[Document]:
 
 
 def bench_nsfw(n: int = 96, batch: int = 8) -> None:
+    from curate.filters.nsfw import NsfwFilter
     from nudenet import NudeDetector
-
-    from filters.nsfw import NsfwFilter
 
     images = photos(n)
     detector = NudeDetector()
@@ -97,10 +96,9 @@ def bench_nsfw(n: int = 96, batch: int = 8) -> None:
 
 
 def bench_language(n: int = 2000) -> None:
+    from curate.filters.language import LanguageFilter
+    from curate.filters.packaged import lid176_path
     from fasttext.FastText import _FastText
-
-    from filters.language import LanguageFilter
-    from filters.packaged import lid176_path
 
     items = texts(n)
     model = _FastText(str(lid176_path()))
@@ -117,7 +115,7 @@ def bench_language(n: int = 2000) -> None:
 
 
 def bench_ngram(n: int = 300) -> None:
-    from filters.perplexity import PerplexityFilter, PocketsphinxNgramLM, words_of
+    from curate.filters.perplexity import PerplexityFilter, PocketsphinxNgramLM, words_of
 
     items = texts(n)
     lm = PocketsphinxNgramLM()
@@ -143,8 +141,7 @@ def bench_ngram(n: int = 300) -> None:
 
 def bench_causal(n: int = 6, max_tokens: int = 128) -> None:
     import numpy as np
-
-    from filters.perplexity import LlamaCppCausalLM, PerplexityFilter
+    from curate.filters.perplexity import LlamaCppCausalLM, PerplexityFilter
 
     items = texts(n, min_chars=600)
     lm = LlamaCppCausalLM(max_tokens=max_tokens)
@@ -169,9 +166,8 @@ def bench_causal(n: int = 6, max_tokens: int = 128) -> None:
 
 def bench_clip(n: int = 32, batch: int = 16) -> None:
     import torch
+    from curate.filters.clip_score import ClipScoreFilter
     from PIL import Image
-
-    from filters.clip_score import ClipScoreFilter
 
     images = photos(n)
     captions = texts(n, min_chars=60)

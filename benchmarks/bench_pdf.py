@@ -79,11 +79,12 @@ def ours(folder: str, workers: int, options: dict) -> dict:
     """The pages stage of the pdf-pages recipe, as `curate run pdf-pages --stage pages` runs it."""
     import time
 
+    from curate.pipelines.pdf_pages import pages_stage
+
     from curate.recipe import StageContext
     from curate.run.executors import ExecutorConfig
     from curate.run.report import stage_funnel
     from curate.run.runner import run_stage
-    from pipelines.pdf_pages import pages_stage
 
     with tempfile.TemporaryDirectory() as out:
         ctx = StageContext("pages", folder, Path(out), options)

@@ -12,7 +12,7 @@ A check "flags" a pair when it alone would reject it (each check is applied on i
 others). Precision: the share of flagged pairs labelled reject; recall: the share of reject-labelled pairs
 it flags. Then the checks as the stage runs them, without and with the evidence checks: precision of the
 kept pairs, good pairs kept and good pairs lost. Labelled pairs have no model evidence: the evidence is
-located (`synth.checks.locate_evidence`: the line(s) holding the answer, preferring those that hold what
+located (`curate.synth.checks.locate_evidence`: the line(s) holding the answer, preferring those that hold what
 the question names), so `question_not_in_evidence` asks whether any line(s) of the page hold both;
 evidence the model quotes can only be stricter.
 
@@ -26,8 +26,8 @@ import json
 import os
 from pathlib import Path
 
-from synth.checks import PageIndex, check_evidence, grounding, is_cover, page_kind, rules
-from synth.evidence import PageLines
+from curate.synth.checks import PageIndex, check_evidence, grounding, is_cover, page_kind, rules
+from curate.synth.evidence import PageLines
 
 DATA = Path(__file__).resolve().parent / "data"
 SPLITS = {

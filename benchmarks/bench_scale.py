@@ -192,8 +192,9 @@ def scaled_input(pool: list[Path], scale: int, dest: Path) -> tuple[Path, int]:
 
 
 def stage_names(recipe_name: str, input: str, output: str, options: dict) -> list[str]:
+    from curate.pipelines import get_recipe
+
     from curate.run.runner import active_stage_names
-    from pipelines import get_recipe
 
     recipe = get_recipe(recipe_name)
     return active_stage_names(recipe, input, Path(output), recipe.resolve(options))
@@ -201,10 +202,11 @@ def stage_names(recipe_name: str, input: str, output: str, options: dict) -> lis
 
 def run_one_stage(recipe_name: str, input: str, output: str, stage: str, options: dict) -> dict:
     """One stage of a recipe run (as `curate run RECIPE --stage NAME`), in this process."""
+    from curate.pipelines import get_recipe
+
     from curate.run.executors import ExecutorConfig
     from curate.run.report import stage_funnel
     from curate.run.runner import run_recipe
-    from pipelines import get_recipe
 
     run_recipe(
         get_recipe(recipe_name), input, output, ExecutorConfig("local", workers=WORKERS), stage, options

@@ -16,11 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from curate.pipelines.docmatix import recipe
+from curate.synth.summary import qa_summary
+
 from benchmarks.bench_docmatix import EVERY_PAGE, REPO, baseline
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from pipelines.docmatix import recipe
-from synth.summary import qa_summary
 
 TASKS = 2
 
@@ -55,9 +56,9 @@ def qa_run(pdfs: Path, work: Path, url: str, model: str, response_format: str, c
 
 
 def main() -> None:
-    from synth.models import ModelNotAvailable
-    from synth.server import EmbeddedServer
-    from synth.vllm import VllmCpuServer, vllm_cpu_python
+    from curate.synth.models import ModelNotAvailable
+    from curate.synth.server import EmbeddedServer
+    from curate.synth.vllm import VllmCpuServer, vllm_cpu_python
 
     try:
         vllm_cpu_python()

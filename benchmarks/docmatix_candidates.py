@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from curate.synth.client import ChatClient
+from curate.synth.generate import QAGenerator
+
 from benchmarks.bench_docmatix import DEFAULTS, generator_options
 from curate.pdf.reader import PdfPageReader
-from synth.client import ChatClient
-from synth.generate import QAGenerator
 
 REPO = Path(__file__).resolve().parent.parent
 PDFS = REPO.parent / "shared" / "data" / "pdf"
@@ -34,7 +35,7 @@ def pages(limit_per_pdf: int = 4):
 
 
 def main(out: Path, max_pages: int) -> None:
-    from synth.server import EmbeddedServer
+    from curate.synth.server import EmbeddedServer
 
     with EmbeddedServer(n_ctx=DEFAULTS["n_ctx"]) as server, open(out, "a") as f:
         generator = QAGenerator(llm_url=server.base_url, model=server.model_name, response_format="llama",

@@ -59,8 +59,7 @@ def run_pairs(output: Path) -> tuple[list[dict], dict]:
     """Every pair of a recipe run's checks stage (kept and rejected, in the order written) and its cost:
     qa stage seconds and tokens (generation, round trip and second opinion)."""
     import pyarrow.parquet as pq
-
-    from synth.summary import qa_summary
+    from curate.synth.summary import qa_summary
 
     pairs = []
     for folder in ("data", "excluded"):
@@ -138,12 +137,19 @@ def current_verdicts(pairs: list[dict], pages: dict[str, list[tuple[int, str]]])
     agreement with the stored round-trip and second-opinion answers. A pair the
     run rejected before asking the round trip has no stored answer; if it now passes the rules it is
     counted as `not_asked` (it would need the LLM again)."""
-    from pipelines.docmatix import recipe
+    from curate.pipelines.docmatix import recipe
 
     defaults = recipe().resolve({})  # the checks' options as a run without --set has them
-    from synth.checks import PageIndex, answers_agree, check_evidence, check_pair, content_words, is_cover
-    from synth.checks import tokens as answer_tokens
-    from synth.evidence import PageLines
+    from curate.synth.checks import (
+        PageIndex,
+        answers_agree,
+        check_evidence,
+        check_pair,
+        content_words,
+        is_cover,
+    )
+    from curate.synth.checks import tokens as answer_tokens
+    from curate.synth.evidence import PageLines
 
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
     indexes: dict[str, PageIndex] = {}
@@ -332,10 +338,11 @@ def generate(run: str, collections: list[str] | None = None, work: Path | None =
     why. The new pairs are then to be labelled (`unlabelled RUN`) before their figures mean anything."""
     import tempfile
 
+    from curate.pipelines.docmatix import recipe
+
     from benchmarks import docmatix_test_pdfs as sources
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
-    from pipelines.docmatix import recipe
 
     work = work or Path(tempfile.mkdtemp(prefix="docmatix-test-"))
     missing = sources.fetch()

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--errors", action="store_true", help="also list every error with its reason")
     report.add_argument("--html", action="store_true", help="also write OUTPUT/report/index.html with charts")
 
-    from synth.serve_llm import add_serve_llm_arguments
+    from curate.synth.serve_llm import add_serve_llm_arguments
 
     serve = sub.add_parser(
         "serve-llm", help="start an LLM server for `run docmatix`: vLLM (GPU or CPU) or llama.cpp (CPU)"
@@ -141,7 +141,7 @@ def _message(exc: BaseException) -> str:
 
 
 def cmd_recipes(args) -> int:
-    from pipelines import available_recipes, get_recipe
+    from curate.pipelines import available_recipes, get_recipe
 
     if args.name:
         recipe = get_recipe(args.name)
@@ -164,12 +164,12 @@ def cmd_recipes(args) -> int:
 
 def cmd_run(args) -> int:
     from curate.location import location
+    from curate.pipelines import get_recipe
     from curate.recipe import StageFailed
     from curate.run.console import quiet_logs
     from curate.run.executors import ExecutorConfig
     from curate.run.report import format_funnel, run_funnel
     from curate.run.runner import OutputInUse, active_stage_names, run_recipe
-    from pipelines import get_recipe
 
     quiet_logs(not args.verbose)
     recipe = get_recipe(args.recipe)
@@ -286,7 +286,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_serve_llm(args) -> int:
-    from synth.serve_llm import serve_llm
+    from curate.synth.serve_llm import serve_llm
 
     return serve_llm(args)
 

@@ -30,7 +30,7 @@ def arg(step: Callable, param: str, name: str | None = None, **fields: Any) -> t
 @dataclass(frozen=True)
 class DatasetCut:
     """A cut of a fraction of the whole dataset by a step's stored score, in a stage after the step's
-    (`filters.stages.cut_stage`): the threshold is one percentile over every stored score."""
+    (`curate.filters.stages.cut_stage`): the threshold is one percentile over every stored score."""
 
     fraction: Option  # unset (None) or 0: no cut
     score: str

@@ -4,7 +4,7 @@ Pairs and pages: the image against the record's text (caption, page text). Inter
 each image against its surrounding text (the end of the block before it and the start of the block
 after it). Writes `metadata["clip_score"]` on each image and `scores["clip"]` (their mean) on the
 record, then drops records below `min_score` (DataComp: ViT-B/32 >= 0.25; for "ViT-L/14 top 30%", score
-here with no threshold and cut with `filters.threshold` over the whole dataset).
+here with no threshold and cut with `curate.filters.threshold` over the whole dataset).
 
 No CLIP weights ship in any package: they load from a local file or from the Hugging Face hub cache
 where the user has them, and otherwise `ClipWeightsMissing` says how to provide them. Random weights

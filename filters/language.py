@@ -12,6 +12,7 @@ import re
 import string
 from pathlib import Path
 
+from curate.filters.packaged import lid176_path
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.lid import FT176LID
@@ -21,7 +22,6 @@ from curate.recipe import StageContext
 from curate.record import scores, set_score
 from curate.steps import ScoreFilter
 from curate.wiring import StepSpec, arg
-from filters.packaged import lid176_path
 
 
 class PackagedFT176LID(FT176LID):

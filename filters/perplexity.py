@@ -20,6 +20,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
+from curate.filters.packaged import default_gguf_path, pocketsphinx_lm_path
+from curate.filters.threshold import score_cut
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
@@ -27,8 +29,6 @@ from curate.options import PATH, Option, OptionError
 from curate.record import set_score
 from curate.steps import ScoreFilter
 from curate.wiring import DatasetCut, StepSpec, arg
-from filters.packaged import default_gguf_path, pocketsphinx_lm_path
-from filters.threshold import score_cut
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 

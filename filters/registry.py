@@ -3,7 +3,7 @@
 
 The spec names the filter's switch (`--set NAME=false`), the run options its constructor arguments
 come from (`arg`: default and type from the constructor's own signature), any further options its
-`prepare` reads, and its dataset-wide `cut`. Generic code (`filters.stages`) finds a spec by name among
+`prepare` reads, and its dataset-wide `cut`. Generic code (`curate.filters.stages`) finds a spec by name among
 the modules of this package, builds the step with the stage's exclusion and error sinks, calls the
 step's `preflight()` in the driver before any task, and records the step's `thresholds()` for the report.
 """
@@ -21,7 +21,6 @@ from curate.wiring import StepSpec
 @functools.cache
 def registered_filters() -> Mapping[str, StepSpec]:
     """Every `FILTER` spec declared by a module of this package, by name."""
-    import filters
 
     specs: dict[str, StepSpec] = {}
     for module_info in pkgutil.iter_modules(filters.__path__):

@@ -1,5 +1,5 @@
 """Filter stages for the recipes, built from the filters' own declarations (`FILTER` in each module, see
-`filters.registry`), each filter switchable with `--set NAME=false`.
+`curate.filters.registry`), each filter switchable with `--set NAME=false`.
 
 `filters_stage("filter", ["language", "nsfw"])` runs the enabled filters in a row in one stage; a
 disabled filter is left out of it, and a stage whose filters are all disabled is left out of the run.
@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from curate.filters.registry import filter_spec
+from curate.filters.threshold import ScoreThresholdFilter, percentile_threshold, stored_scores
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
 from curate.recipe import Stage, StageContext
-from filters.registry import filter_spec
-from filters.threshold import ScoreThresholdFilter, percentile_threshold, stored_scores
 
 THRESHOLDS_FILE = "thresholds.json"
 

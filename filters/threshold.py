@@ -4,7 +4,7 @@ A percentile cut ("drop the 5% highest perplexity", Idefics2; "keep the top 30% 
 DataComp) needs every score before any record is dropped, so it takes two stages: one writes the
 scores, the next one's `build` (which runs once, in the driver) reads all stored scores of the
 previous stage (`stored_scores`, `percentile_threshold`) and builds a `ScoreThresholdFilter` with the
-value (`filters.stages.cut_stage`).
+value (`curate.filters.stages.cut_stage`).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ import importlib.util
 from curate.recipe import Recipe, UnknownName
 
 RECIPES = {
-    "pdf-pages": "pipelines.pdf_pages",
-    "docmatix": "pipelines.docmatix",
-    "interleaved": "pipelines.interleaved",
-    "pairs": "pipelines.pairs",
+    "pdf-pages": "curate.pipelines.pdf_pages",
+    "docmatix": "curate.pipelines.docmatix",
+    "interleaved": "curate.pipelines.interleaved",
+    "pairs": "curate.pipelines.pairs",
 }
 
 

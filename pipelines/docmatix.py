@@ -19,13 +19,14 @@ Options: `curate recipes docmatix --options`.
 
 from __future__ import annotations
 
+from curate.filters.dedup.stages import page_dedup_stages
+from curate.pipelines.common import shards_stage
+from curate.pipelines.pdf_pages import page_filter_stages, pages_stage
+from curate.synth.service import llm_service
+from curate.synth.stages import checks_stage, qa_stage
+
 from curate.pdf.documents import documents_stage
 from curate.recipe import Recipe
-from filters.dedup.stages import page_dedup_stages
-from pipelines.common import shards_stage
-from pipelines.pdf_pages import page_filter_stages, pages_stage
-from synth.service import llm_service
-from synth.stages import checks_stage, qa_stage
 
 DEFAULTS = {
     # filtered before the LLM sees a page, so no request is spent on a duplicate or a garbage page

@@ -10,14 +10,15 @@ Options: `curate recipes interleaved --options` lists them with their defaults a
 
 from __future__ import annotations
 
+from curate.filters import obelics
+from curate.filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
+from curate.filters.stages import filters_stage, perplexity_cut_stage
+from curate.pipelines.common import shards_stage
+
 from curate.recipe import Recipe
 from curate.web.document import WEB_SUFFIXES
 from curate.web.steps import FETCH_IMAGES, INTERLEAVED_PAGES
 from curate.wiring import records_stage
-from filters import obelics
-from filters.dedup.stages import decontamination_stage, interleaved_dedup_stages
-from filters.stages import filters_stage, perplexity_cut_stage
-from pipelines.common import shards_stage
 
 # OBELICS did not filter by CLIP score; Idefics2 cut the 5% highest-perplexity documents.
 DEFAULTS = {"clip": False}

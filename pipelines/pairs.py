@@ -11,20 +11,21 @@ and max_aspect_ratio 3 as DataComp).
 
 from __future__ import annotations
 
-from curate.recipe import Recipe
-from curate.web.document import WEB_SUFFIXES
-from curate.web.pairs import LIST_SUFFIXES
-from curate.web.steps import FETCH_IMAGES, PairInput
-from curate.wiring import records_stage
-from filters import obelics
-from filters.dedup.stages import (
+from curate.filters import obelics
+from curate.filters.dedup.stages import (
     cross_source_stage,
     decontamination_stage,
     image_phash_dedup_stages,
     url_frequency_stages,
 )
-from filters.stages import clip_cut_stage, filters_stage
-from pipelines.common import shards_stage
+from curate.filters.stages import clip_cut_stage, filters_stage
+from curate.pipelines.common import shards_stage
+
+from curate.recipe import Recipe
+from curate.web.document import WEB_SUFFIXES
+from curate.web.pairs import LIST_SUFFIXES
+from curate.web.steps import FETCH_IMAGES, PairInput
+from curate.wiring import records_stage
 
 DEFAULTS = {"min_side": 200, "max_aspect_ratio": 3.0}  # DataComp's image size filter
 

@@ -5,13 +5,14 @@ language and perplexity filters with the 5% highest-perplexity pages cut (`--set
 
 from __future__ import annotations
 
+from curate.filters.dedup.stages import page_dedup_stages
+from curate.filters.stages import filters_stage, perplexity_cut_stage
+from curate.pipelines.common import shards_stage
+
 from curate.pdf.reader import PDF_PAGES
 from curate.pdf.sources import INPUT_SUFFIXES
 from curate.recipe import Recipe, Stage
 from curate.wiring import records_stage
-from filters.dedup.stages import page_dedup_stages
-from filters.stages import filters_stage, perplexity_cut_stage
-from pipelines.common import shards_stage
 
 
 def pages_stage() -> Stage:

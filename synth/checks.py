@@ -51,12 +51,12 @@ import re
 import unicodedata
 from collections import Counter
 
+from curate.synth.evidence import MAX_EVIDENCE_CHARS, PageLines, windows
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.record import set_score
 from curate.steps import ScoreFilter
-from synth.evidence import MAX_EVIDENCE_CHARS, PageLines, windows
 
 QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could will would "

@@ -263,7 +263,7 @@ class ChatClient:
         accepts it and its reply to a prompt that asks for no JSON is JSON anyway (so a server that
         ignores the format is not taken for one that honours it). `patience`: seconds a busy server may
         take to answer one of them."""
-        from synth import prompts
+        from curate.synth import prompts
 
         url = f"{self.base_url}/chat/completions"
         for kind in ("openai", "llama"):

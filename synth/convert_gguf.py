@@ -2,7 +2,7 @@
 
 Run with the vLLM venv's Python (it has transformers, gguf and torch; the project venv need not):
 
-    .venv-vllm/bin/python -m synth.convert_gguf MODEL.gguf OUT_DIR
+    .venv-vllm/bin/python -m curate.synth.convert_gguf MODEL.gguf OUT_DIR
 
 transformers dequantises the GGUF weights into bf16 (~45 s and 1.2 GB for the 0.5B Qwen). The result
 is written to OUT_DIR.tmp and renamed, so a killed conversion never leaves a half folder behind.
@@ -37,5 +37,5 @@ def convert(gguf: Path, out: Path) -> Path:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m synth.convert_gguf MODEL.gguf OUT_DIR")
+        sys.exit("usage: python -m curate.synth.convert_gguf MODEL.gguf OUT_DIR")
     print(convert(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -19,17 +19,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.writers.disk_base import DiskWriter
-from loguru import logger
-
-from curate.errors import LLMResponseError
-from curate.secrets import Secret, redact_url
-from curate.steps import ErrorSinkMixin, describe_error
-from synth import prompts
-from synth.checks import PageIndex, check_evidence, check_pair, is_cover, page_kind, sample_pages
-from synth.client import (
+from curate.synth import prompts
+from curate.synth.checks import PageIndex, check_evidence, check_pair, is_cover, page_kind, sample_pages
+from curate.synth.client import (
     BUSY_PATIENCE,
     BadResponse,
     ChatClient,
@@ -38,8 +30,16 @@ from synth.client import (
     RequestRejected,
     RequestTimedOut,
 )
-from synth.evidence import PageLines
-from synth.server import DEFAULT_N_CTX
+from curate.synth.evidence import PageLines
+from curate.synth.server import DEFAULT_N_CTX
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.writers.disk_base import DiskWriter
+from loguru import logger
+
+from curate.errors import LLMResponseError
+from curate.secrets import Secret, redact_url
+from curate.steps import ErrorSinkMixin, describe_error
 
 STATUS_SECONDS = 30.0  # with nothing back from the server for this long, say what we are waiting for
 
@@ -309,7 +309,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         total_concurrency: requests in flight for the whole run (`llm_concurrency`): divided among the
             tasks that run at once (`share_concurrency`), so 64 tasks do not send 64x to one server
         response_format: "llama" | "openai" | "none": how to ask the server for schema-constrained JSON
-            (`synth.service` asks the server at start: `ChatClient.structured_output`)
+            (`curate.synth.service` asks the server at start: `ChatClient.structured_output`)
         roundtrip_response_format / second_response_format: the same for the round-trip server and the
             second opinion when they are other servers (None: as `response_format`)
         cache_dir: where finished requests are kept so a rerun does not ask them again

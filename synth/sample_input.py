@@ -4,7 +4,7 @@ The texts (synth/sample_docs/*.txt: meeting minutes, a product data sheet, an an
 written for this project, with the names, numbers and dates a document-QA model should learn to
 read. Each becomes a PDF with PyMuPDF: a bold title line and wrapped body paragraphs on A4.
 
-    python -m synth.sample_input OUT_DIR
+    python -m curate.synth.sample_input OUT_DIR
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def build(output: str | Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m synth.sample_input OUT_DIR", file=sys.stderr)
+        print("usage: python -m curate.synth.sample_input OUT_DIR", file=sys.stderr)
         return 2
     for path in build(argv[0]):
         print(path)

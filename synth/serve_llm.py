@@ -81,8 +81,8 @@ def serve_llm(args) -> int:
 def _serve_llm_llama_cpp(args) -> int:
     """llama-cpp-python's OpenAI-compatible server with a packaged model (or a GGUF path), as the embedded
     server runs it, but on the host and port given, for every node of a cluster to reach."""
-    from synth.models import MODELS, resolve_model
-    from synth.server import DEFAULT_N_CTX, llama_server_command
+    from curate.synth.models import MODELS, resolve_model
+    from curate.synth.server import DEFAULT_N_CTX, llama_server_command
 
     name = args.model or DEFAULT_LLAMA_CPP_MODEL
     host = args.host or "127.0.0.1"
@@ -108,8 +108,14 @@ def _serve_llm_llama_cpp(args) -> int:
 
 def _serve_llm_cpu(args) -> int:
     """vLLM on CPU (its own venv, see synth.vllm) with the packaged model converted, or a model folder."""
-    from synth.models import MODELS
-    from synth.vllm import CPU_ENV, converted_model, converted_model_dir, vllm_cpu_command, vllm_cpu_python
+    from curate.synth.models import MODELS
+    from curate.synth.vllm import (
+        CPU_ENV,
+        converted_model,
+        converted_model_dir,
+        vllm_cpu_command,
+        vllm_cpu_python,
+    )
 
     python = vllm_cpu_python()
     name = args.model or "qwen2.5-coder-0.5b"

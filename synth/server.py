@@ -161,7 +161,7 @@ class EmbeddedServer(LocalServer):
         return Path(str(self.model)).name
 
     def start(self) -> EmbeddedServer:
-        from synth.models import resolve_model
+        from curate.synth.models import resolve_model
 
         self.model = resolve_model(str(self.model) if self.model else None)
         self.port = self.port or free_port()

@@ -8,12 +8,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from curate.synth.client import ChatClient, ServerUnavailable
+from curate.synth.models import ModelNotAvailable
+from curate.synth.server import EmbeddedServer, ServerStartError
+
 from curate.options import PATH, Option
 from curate.recipe import StageContext, StageFailed
 from curate.secrets import redact_text
-from synth.client import ChatClient, ServerUnavailable
-from synth.models import ModelNotAvailable
-from synth.server import EmbeddedServer, ServerStartError
 
 # the embedded second opinion: a different (smaller, faster) packaged model than the default writer
 SECOND_OPINION_MODEL = "qwen2.5-coder-0.5b"

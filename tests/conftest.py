@@ -37,9 +37,10 @@ def multi_page_dir(shared_data, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def pdf_run(shared_data, tmp_path_factory) -> Path:
     """The pdf-pages recipe run once over all of ../shared/data/pdf, in small shards (shared by tests)."""
+    from curate.pipelines import get_recipe
+
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
-    from pipelines import get_recipe
 
     output = tmp_path_factory.mktemp("pdf_run")
     run_recipe(

@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from curate.pipelines import get_recipe
 from hub_standin import StandInHub
 from runbook import commands, runbook_blocks, stages_run
 from samples import copy_pdfs, sample_digests, warc_with_images
@@ -40,7 +41,6 @@ from samples import copy_pdfs, sample_digests, warc_with_images
 from curate.cli import build_parser
 from curate.output.loader import make_dataset
 from curate.run.runner import active_stage_names
-from pipelines import get_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "hf_journeyStandInToken0123456789"
@@ -105,12 +105,12 @@ def served_llm(block: str, replace: dict[str, str], home: Path, timeout: float =
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        from synth.server import wait_until_ready
+        from curate.synth.server import wait_until_ready
 
         wait_until_ready(url, process, timeout=timeout, log=home / "server.log")
         yield {"port": port, "url": url}
     finally:
-        from synth.server import stop_server
+        from curate.synth.server import stop_server
 
         stop_server(process)  # its process group: vLLM's engine processes too
         log.close()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from synth.server import free_port
+from curate.synth.server import free_port
 
 Reply = tuple[int, dict | None]  # (HTTP status, JSON body or None to drop the connection)
 

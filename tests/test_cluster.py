@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from curate.pipelines import get_recipe
 from samples import copy_pdfs, sample_digests
 
 from curate.output.loader import make_dataset
 from curate.recipe import StageFailed
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from pipelines import get_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL_SET = [
@@ -437,11 +437,10 @@ def test_ray_token_mode_without_any_token_is_the_one_line_hint(cluster, shared_d
 
 
 def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():
+    from curate.synth.client import ServerUnavailable
+    from curate.synth.generate import QAGenerator
+    from curate.synth.server import free_port
     from datatrove.data import Document
-
-    from synth.client import ServerUnavailable
-    from synth.generate import QAGenerator
-    from synth.server import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
     generator = QAGenerator(url, concurrency=1, total_concurrency=64)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 
 import pymupdf
+from curate.filters.dedup.stages import cross_source_stage, decontamination_stage
+from curate.pipelines.common import shards_stage
 from PIL import Image
 
 from curate.output.loader import make_dataset
@@ -13,8 +15,6 @@ from curate.recipe import Recipe
 from curate.record import image_media, pair_record, pdf_page_record
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from filters.dedup.stages import cross_source_stage, decontamination_stage
-from pipelines.common import shards_stage
 from tests.test_dedup_images import read_folder, write_records
 
 
@@ -82,7 +82,7 @@ def test_pair_image_also_in_web_documents_is_flagged(shared_data, tmp_path):
 
 
 def test_without_an_evaluation_set_or_switched_off_everything_is_kept(shared_data, tmp_path):
-    from filters.dedup.stages import image_phash_dedup_stages
+    from curate.filters.dedup.stages import image_phash_dedup_stages
 
     photos = shared_data / "images" / "photos"
     docs = [_pair(name, (photos / name).read_bytes()) for name in ("hopper.png", "hopper.tif", "flower.jpg")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from curate.filters.dedup.stages import exact_dedup_stages, image_phash_dedup_stages
 from PIL import Image
 
 from curate.io import RecordReader, RecordWriter
@@ -13,7 +14,6 @@ from curate.record import image_media, pair_record
 from curate.run.executors import ExecutorConfig
 from curate.run.report import run_funnel
 from curate.run.runner import run_recipe
-from filters.dedup.stages import exact_dedup_stages, image_phash_dedup_stages
 
 
 def _pair(record_id: str, data: bytes, fmt: str):
@@ -118,8 +118,8 @@ def test_exact_pixels_match_across_lossless_formats(shared_data, tmp_path):
 
 def test_repeated_pdf_page_render_is_dropped(shared_data, tmp_path):
     """Real PDFs: page 2 of scanned/multipage.pdf renders to the same pixels as broken/enormous.pdf."""
-    from filters.dedup.stages import page_dedup_stages
-    from pipelines.pdf_pages import pages_stage
+    from curate.filters.dedup.stages import page_dedup_stages
+    from curate.pipelines.pdf_pages import pages_stage
 
     pdfs = tmp_path / "pdfs"
     for sub, name in (("broken", "enormous.pdf"), ("scanned", "multipage.pdf")):

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import lxml.html
 import pymupdf
+from curate.filters.dedup.normalize import normalize_text
+from curate.filters.dedup.stages import interleaved_dedup_stages, minhash_dedup_stages
 from warcio.archiveiterator import ArchiveIterator
 
 from curate.record import image_media, interleaved_record, pdf_page_record
-from filters.dedup.normalize import normalize_text
-from filters.dedup.stages import interleaved_dedup_stages, minhash_dedup_stages
 from tests.test_dedup_images import read_folder, run, write_records
 
 PDFS = [

@@ -9,6 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from curate.pipelines import get_recipe
+from curate.pipelines.docmatix import recipe
+from curate.synth.sample_input import build
+from curate.synth.server import free_port
+from curate.synth.summary import qa_summary
 from stub_llm import StubLLM
 
 from curate.io import RecordReader
@@ -17,11 +22,6 @@ from curate.recipe import StageFailed
 from curate.run.executors import ExecutorConfig
 from curate.run.report import run_funnel
 from curate.run.runner import run_recipe
-from pipelines import get_recipe
-from pipelines.docmatix import recipe
-from synth.sample_input import build
-from synth.server import free_port
-from synth.summary import qa_summary
 
 REPO = Path(__file__).resolve().parent.parent
 ONE_TASK = ExecutorConfig(workers=1)
@@ -148,7 +148,7 @@ def test_sample_input_builds_pdfs_with_text(tmp_path):
 @pytest.mark.slow
 def test_embedded_model_writes_grounded_qa_for_a_sample_page(tmp_path, monkeypatch):
     """The real thing, kept to one page: the embedded server starts, answers, and stops (~1-3 min here)."""
-    from synth.server import EmbeddedServer
+    from curate.synth.server import EmbeddedServer
 
     started = []
     original_start = EmbeddedServer.start
@@ -272,8 +272,9 @@ def test_second_opinion_must_agree_too(multi_page_dir, tmp_path):
 
 
 def test_unknown_output_format_is_a_clear_error(tmp_path):
+    from curate.pipelines.common import output_formats
+
     from curate.recipe import StageContext
-    from pipelines.common import output_formats
 
     with pytest.raises(ValueError, match="formats.*tfrecord"):  # refused before any work
         recipe().resolve({"formats": "webdataset,tfrecord"})

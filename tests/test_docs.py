@@ -96,7 +96,7 @@ def test_every_shown_command_parses(page, command, whole):
     except SystemExit:
         pytest.fail(f"{page}: `{command}` does not parse against the CLI")
     if args.command == "run":
-        from pipelines import get_recipe
+        from curate.pipelines import get_recipe
 
         recipe = get_recipe(args.recipe)
         if args.stage:
@@ -105,7 +105,7 @@ def test_every_shown_command_parses(page, command, whole):
         unknown = {name for name, _ in args.options} - declared
         assert not unknown, f"{page}: `{command}` sets options {args.recipe} does not declare: {unknown}"
     if args.command == "recipes" and args.name:
-        from pipelines import get_recipe
+        from curate.pipelines import get_recipe
 
         get_recipe(args.name)
 

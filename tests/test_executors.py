@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+from curate.pipelines import get_recipe
 from samples import copy_pdfs, sample_digests
 
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from pipelines import get_recipe
 
 SMALL_SET = [
     "born_digital/scotus-transcript-p1.pdf",
@@ -87,9 +87,10 @@ def test_sigkill_midway_then_rerun_keeps_each_page_exactly_once(shared_data, tmp
 
 def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path):
     """The executor starts tasks by input bytes, largest first; each task still reads its own files."""
+    from curate.pipelines.pdf_pages import pages_stage
+
     from curate.recipe import StageContext
     from curate.run.executors import make_executor
-    from pipelines.pdf_pages import pages_stage
 
     folder = copy_pdfs(shared_data, SMALL_SET, tmp_path / "in")
     stage = pages_stage()

@@ -12,13 +12,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
+from curate.filters.clip_score import ClipScoreFilter, ClipWeightsMissing, find_clip_weights, surrounding_text
+from curate.filters.stages import clip_stage
 from datatrove.data import Document
 
 from curate.io import RecordWriter
 from curate.recipe import StageContext
 from curate.record import image_media, interleaved_record, pair_record, scores
-from filters.clip_score import ClipScoreFilter, ClipWeightsMissing, find_clip_weights, surrounding_text
-from filters.stages import clip_stage
 
 MODEL, SEED = "ViT-B-32", 0
 REPO = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ import sys
 from curate.run.executors import ExecutorConfig
 from curate.recipe import Recipe
 from curate.run.runner import run_recipe
-from filters.stages import clip_stage
+from curate.filters.stages import clip_stage
 options = {"clip_random_seed": %d, "clip_min_score": -1.0, "clip_batch_size": 3}
 run_recipe(Recipe("clip", [clip_stage()]), sys.argv[1], sys.argv[2], ExecutorConfig("local", workers=2), options=options)
 """

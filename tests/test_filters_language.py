@@ -7,11 +7,11 @@ import sys
 
 import lxml.html
 import pytest
+from curate.filters.language import LanguageFilter
+from curate.filters.packaged import lid176_path
 from datatrove.data import Document
 
 from curate.record import scores
-from filters.language import LanguageFilter
-from filters.packaged import lid176_path
 
 # (page, start of a paragraph on it, its language, read by a person). Page `lang` attributes are not
 # reliable: befifty.montauk is marked "en-US" and written in German.
@@ -121,7 +121,7 @@ def test_pdf_page_language_from_its_words(shared_data, name, language):
 
 
 def test_lid_input_keeps_words_only():
-    from filters.language import lid_input
+    from curate.filters.language import lid_input
 
     assert lid_input("1\n2\n3 Official - Subject to Final Review 12/3/2014\n$ 1,200.00") == (
         "Official Subject to Final Review"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from curate.filters.nsfw import NsfwClassifier, NsfwFilter, decode_bgr, nsfw_score_from_detections
 
 from curate.errors import ImageError
 from curate.record import image_media, interleaved_record, pair_record, scores
-from filters.nsfw import NsfwClassifier, NsfwFilter, decode_bgr, nsfw_score_from_detections
 
 
 def det(cls: str, score: float) -> dict:
@@ -106,9 +106,10 @@ class HalfClassifier(NsfwClassifier):
 
 
 def test_another_classifier_plugs_in_by_import_path(shared_data, tmp_path):
+    from curate.filters.nsfw import NudeNetClassifier, make_nsfw_classifier
+    from curate.filters.stages import nsfw_stage
+
     from curate.recipe import StageContext
-    from filters.nsfw import NudeNetClassifier, make_nsfw_classifier
-    from filters.stages import nsfw_stage
 
     assert isinstance(make_nsfw_classifier("nudenet"), NudeNetClassifier)
     with pytest.raises(ValueError, match="unknown NSFW classifier"):

@@ -10,6 +10,9 @@ import random
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from curate.filters.perplexity import KenLMNgramLM, LlamaCppCausalLM, PerplexityFilter, PocketsphinxNgramLM
+from curate.filters.stages import perplexity_cut_stage, perplexity_score_stage
+from curate.filters.threshold import percentile_threshold
 from datatrove.data import Document
 
 from curate.io import RecordWriter
@@ -17,9 +20,6 @@ from curate.recipe import Recipe
 from curate.record import scores
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from filters.perplexity import KenLMNgramLM, LlamaCppCausalLM, PerplexityFilter, PocketsphinxNgramLM
-from filters.stages import perplexity_cut_stage, perplexity_score_stage
-from filters.threshold import percentile_threshold
 
 
 def pdf_paragraphs(path, min_words=40) -> list[str]:
@@ -73,7 +73,7 @@ def write_bigram_arpa(paragraphs: list[str], path, discount: float = 0.75) -> No
     file as a user would bring to the KenLM backend."""
     from collections import Counter
 
-    from filters.perplexity import words_of
+    from curate.filters.perplexity import words_of
 
     sentences = [["<s>", *words_of(p), "</s>"] for p in paragraphs]
     unigrams = Counter(w for s in sentences for w in s[1:])
@@ -127,10 +127,9 @@ def test_hf_causal_lm_log_probs_equal_a_direct_computation(english):
     ship for a Hugging Face LM): our per-token log-probabilities equal a direct torch computation."""
     pytest.importorskip("transformers", reason="SKIPPED: the hf backend needs `pip install transformers`")
     import torch
+    from curate.filters.perplexity import TransformersCausalLM
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    from filters.perplexity import TransformersCausalLM
 
     words = sorted({w for t in english for w in t.split()})
     vocab = {"<unk>": 0, "<s>": 1, **{w: i + 2 for i, w in enumerate(words)}}

@@ -11,6 +11,7 @@ import lxml.html
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from curate.filters.stages import filters_stage, perplexity_cut_stage
 from PIL import Image
 
 from curate.io import RecordWriter
@@ -19,7 +20,6 @@ from curate.record import image_media, pair_record
 from curate.run.executors import ExecutorConfig
 from curate.run.report_html import write_html_report
 from curate.run.runner import run_recipe
-from filters.stages import filters_stage, perplexity_cut_stage
 
 THRESHOLD_RED = np.array([198, 40, 40])  # the colour of the threshold line (#c62828)
 

@@ -6,12 +6,12 @@ import io
 import json
 
 import pytest
+from curate.filters.sharpness import SharpnessFilter, image_sharpness
+from curate.filters.stages import filters_stage
 from PIL import Image, ImageEnhance, ImageFilter
 
 from curate.recipe import StageContext
 from curate.record import image_media, pair_record, scores
-from filters.sharpness import SharpnessFilter, image_sharpness
-from filters.stages import filters_stage
 
 
 def jpeg(image: Image.Image) -> bytes:

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from curate.pipelines import get_recipe
 from hub_standin import StandInHub
 
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from pipelines import get_recipe
 
 TOKEN = "hf_standinSecretToken0123456789"
 REPO = "someorg/pdf-pages"

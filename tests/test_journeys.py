@@ -7,9 +7,8 @@ CI's time; the LLM is the packaged 0.5B model instead of the runbook's 1.5B."""
 from __future__ import annotations
 
 import pytest
+from curate.synth.models import MODELS
 from journey import blocks, run_journey, served_llm, stand_ins
-
-from synth.models import MODELS
 
 pytestmark = pytest.mark.slow
 CI_MODEL = "qwen2.5-coder-0.5b"  # the runbook serves qwen2.5-coder-1.5b; CI the smaller one

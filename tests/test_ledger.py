@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 import pytest
+from curate.pipelines import get_recipe
+from curate.pipelines.common import shards_stage
 from datatrove.data import Document
 
 from curate.errors import ImageError, LLMResponseError, PdfError
@@ -27,8 +29,6 @@ from curate.run.lock import LOCK_NAME, OutputLock, OutputLocked
 from curate.run.report import error_lines, format_funnel, run_funnel
 from curate.run.runner import active_stage_names, run_recipe
 from curate.steps import RecordStep, ScoreFilter
-from pipelines import get_recipe
-from pipelines.common import shards_stage
 
 REPO = Path(__file__).resolve().parent.parent
 ONE_WORKER = ExecutorConfig("local", workers=1)
@@ -91,7 +91,7 @@ def test_a_complete_run_shows_each_stage_reading_what_the_one_before_kept(pdfs, 
 
 def test_a_stage_whose_data_lost_a_file_before_its_ledger_is_written_fails(pdfs, tmp_path):
     """The stage's own output is checked against what its writer counted, task by task."""
-    from pipelines.pdf_pages import pages_stage
+    from curate.pipelines.pdf_pages import pages_stage
 
     out = tmp_path / "out"
     recipe = get_recipe("pdf-pages")
@@ -334,7 +334,7 @@ def test_a_programming_error_fails_the_stage_and_writes_no_error_rows(pdfs, tmp_
 
 
 def test_an_llm_reply_without_choices_is_a_response_error(monkeypatch):
-    from synth.client import ChatClient
+    from curate.synth.client import ChatClient
 
     client = ChatClient("http://127.0.0.1:9/v1")
     monkeypatch.setattr(
@@ -390,7 +390,7 @@ def test_the_lock_is_released_when_a_stage_fails(pdfs, tmp_path):
 
 def test_cut_llm_output_with_an_invalid_escape_keeps_the_backslash():
     """An invalid escape is a backslash the model did not double (a TeX command, a path): kept as written."""
-    from synth.generate import parse_pairs
+    from curate.synth.generate import parse_pairs
 
     text = '[{"question": "bad \\x escape?", "answer": "a"}, {"question": "ok?", "answer": "b"}, {"q'
     pairs, problem = parse_pairs(text)

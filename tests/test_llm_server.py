@@ -10,6 +10,9 @@ import threading
 import time
 
 import pytest
+from curate.pipelines.docmatix import recipe
+from curate.synth.client import ChatClient
+from curate.synth.server import free_port, wait_until_ready
 from samples import copy_pdfs
 
 from curate.io import RecordReader
@@ -17,9 +20,6 @@ from curate.recipe import StageFailed
 from curate.run.executors import ExecutorConfig
 from curate.run.report import run_funnel
 from curate.run.runner import run_recipe
-from pipelines.docmatix import recipe
-from synth.client import ChatClient
-from synth.server import free_port, wait_until_ready
 
 pytestmark = pytest.mark.llm
 
@@ -33,7 +33,7 @@ SHORT = {"dedup": False, "language": False, "perplexity": False, "ocr": False, "
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory) -> str:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is installed by `make install`")
-    from synth.models import ModelNotAvailable, resolve_model
+    from curate.synth.models import ModelNotAvailable, resolve_model
 
     try:
         model = resolve_model("qwen2.5-coder-0.5b")

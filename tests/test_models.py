@@ -37,8 +37,8 @@ def test_a_missing_package_names_the_install_command(tmp_path):
 
 
 def test_filters_and_synth_share_the_qwen_model():
-    from filters import packaged
-    from synth import models
+    from curate.filters import packaged
+    from curate.synth import models
 
     assert models.DEFAULT_MODEL is QWEN_CODER_05B
     assert packaged.model_path is model_path and models.ModelNotAvailable is ModelNotAvailable

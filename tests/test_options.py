@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from curate.pipelines import available_recipes, get_recipe
+from curate.synth.client import ChatClient, RequestCache, ServerRefused
+from curate.synth.server import free_port
 from stub_llm import Reply, StubLLM
 
 from curate.cli import main
@@ -21,9 +24,6 @@ from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe, stage_contexts
 from curate.secrets import Secret, redact_text, redact_url
 from curate.web.fetch import FetchImages
-from pipelines import available_recipes, get_recipe
-from synth.client import ChatClient, RequestCache, ServerRefused
-from synth.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("curate", "filters", "pipelines", "synth")
@@ -136,9 +136,9 @@ def test_every_recipe_declares_consistently_and_resolves_its_defaults():
 def test_one_default_per_option():
     import inspect
 
-    from synth.checks import QAChecks
-    from synth.generate import QAGenerator
-    from synth.server import EmbeddedServer
+    from curate.synth.checks import QAChecks
+    from curate.synth.generate import QAGenerator
+    from curate.synth.server import EmbeddedServer
 
     resolved = get_recipe("docmatix").resolve({})
     assert resolved["min_grounding"] == inspect.signature(QAChecks).parameters["min_grounding"].default == 0.8
@@ -185,7 +185,7 @@ def test_reading_an_undeclared_option_fails_in_tests(tmp_path):
 
 
 def test_a_context_without_a_recipe_reads_the_stage_declarations(tmp_path):
-    from filters.stages import filters_stage
+    from curate.filters.stages import filters_stage
 
     stage = filters_stage("language", ["language"])
     ctx = StageContext("language", str(tmp_path), tmp_path, {"language_min_score": "0.3"})

@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from curate.pipelines import get_recipe
 
 from curate.output.loader import make_dataset
 from curate.run.executors import ExecutorConfig
 from curate.run.report import error_lines, run_funnel
 from curate.run.runner import run_recipe
-from pipelines import get_recipe
 
 GOOD = [
     "born_digital/la-precinct-bulletin-2014-p1.pdf",

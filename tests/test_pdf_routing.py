@@ -161,10 +161,11 @@ def test_the_layer_is_kept_when_ocr_confirms_it():
 def routed_run(shared_data, tmp_path_factory):
     """The pdf-pages recipe on a born-digital page, a broken-font page and a scan under a running header
     (real: Huckleberry Finn's page), then the HTML report."""
+    from curate.pipelines import get_recipe
+
     from curate.run.executors import ExecutorConfig
     from curate.run.report_html import write_html_report
     from curate.run.runner import run_recipe
-    from pipelines import get_recipe
 
     source = tmp_path_factory.mktemp("pdfs")
     _page_with([(PROSE, None), (TEX_CODE, "DejaVuSansMono.ttf")]).save(source / "born-digital.pdf")

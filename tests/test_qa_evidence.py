@@ -10,14 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from curate.synth.checks import QAChecks, check_evidence, check_pair, page_index, page_kind
+from curate.synth.client import ChatClient
+from curate.synth.evidence import PageLines
+from curate.synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_pairs
 from datatrove.data import Document
 from stub_llm import StubLLM
 from test_synth import page_text
-
-from synth.checks import QAChecks, check_evidence, check_pair, page_index, page_kind
-from synth.client import ChatClient
-from synth.evidence import PageLines
-from synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_pairs
 
 # a package manual as LaTeX typesets it: a table of contents, then the commands it defines
 MANUAL = r"""\documentclass{article}

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
+from curate.synth.generate import QAGenerator
 from datatrove.data import Document
 from stub_llm import StubLLM
 from test_synth import page_text
 
 from curate.io import ErrorWriter
-from synth.generate import QAGenerator
 
 
 def _records(shared_data) -> list[Document]:

@@ -12,13 +12,13 @@ from pathlib import Path
 import lxml.html
 import pyarrow.parquet as pq
 import pytest
+from curate.pipelines.docmatix import recipe
 from stub_llm import StubLLM
 
 from curate.run.executors import ExecutorConfig
 from curate.run.report_html import write_html_report
 from curate.run.report_qa import find_span, marked_text, sample_pairs, write_qa_review
 from curate.run.runner import run_recipe
-from pipelines.docmatix import recipe
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pymupdf
 import pytest
-from stub_llm import StubLLM
-
-from synth import prompts
-from synth.checks import QAChecks, check_pair, grounding, page_index
-from synth.client import ChatClient, RequestCache, RequestRejected, ServerUnavailable
-from synth.generate import chunk_text, estimate_tokens, fit_chunks, parse_pairs, styles_for
-from synth.models import (
+from curate.synth import prompts
+from curate.synth.checks import QAChecks, check_pair, grounding, page_index
+from curate.synth.client import ChatClient, RequestCache, RequestRejected, ServerUnavailable
+from curate.synth.generate import chunk_text, estimate_tokens, fit_chunks, parse_pairs, styles_for
+from curate.synth.models import (
     DEFAULT_MODEL,
     MODELS,
     ModelNotAvailable,
@@ -22,8 +20,9 @@ from synth.models import (
     model_path,
     resolve_model,
 )
-from synth.serve_llm import vllm_command
-from synth.server import free_port, llama_server_command
+from curate.synth.serve_llm import vllm_command
+from curate.synth.server import free_port, llama_server_command
+from stub_llm import StubLLM
 
 
 def page_text(shared_data: Path, name: str, page: int = 0) -> str:
@@ -303,7 +302,7 @@ def test_request_checkpoint_survives_a_line_cut_by_a_crash(tmp_path):
 
 
 def test_generator_falls_back_to_plain_text_only_when_the_schema_is_refused():
-    from synth.generate import QAGenerator
+    from curate.synth.generate import QAGenerator
 
     messages = prompts.messages("The bridge opened on 4 May 1931.", "numbers")
     with StubLLM(status=400) as stub:  # refuses everything: not about the schema, so not retried
@@ -314,7 +313,7 @@ def test_generator_falls_back_to_plain_text_only_when_the_schema_is_refused():
 
 
 def test_embedded_server_that_cannot_start_fails_with_its_log(tmp_path):
-    from synth.server import EmbeddedServer, ServerStartError
+    from curate.synth.server import EmbeddedServer, ServerStartError
 
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF but not a model")
@@ -357,7 +356,7 @@ def test_yes_no_answers_are_grounded_by_their_question(precinct):
 
 
 def test_questions_about_the_document_itself_are_rejected_unless_on_a_cover():
-    from synth.checks import about_document
+    from curate.synth.checks import about_document
 
     for question in ("What is the title of this document?", "What is the name of the manual?",
                      "On which page is the summary?", "What is the page number?",
@@ -388,7 +387,7 @@ def test_questions_about_the_document_itself_are_rejected_unless_on_a_cover():
     ],
 )
 def test_answer_type_agrees_with_the_question(question, answer, mismatch):
-    from synth.checks import answer_type_mismatch
+    from curate.synth.checks import answer_type_mismatch
 
     assert answer_type_mismatch(question, answer) is mismatch
 
@@ -411,7 +410,7 @@ def test_near_duplicate_questions_across_a_document_are_rejected(precinct):
 
 
 def test_round_trip_answers_agree_after_normalising():
-    from synth.checks import answers_agree
+    from curate.synth.checks import answers_agree
 
     assert answers_agree("1,228.2", "The total is 1, 228. 2 thousand")
     assert answers_agree("John Smith", "Mr. John Smith")
@@ -423,7 +422,7 @@ def test_round_trip_answers_agree_after_normalising():
 
 
 def test_tables_of_contents_and_reference_lists_are_found_on_real_pages(shared_data):
-    from synth.checks import page_kind
+    from curate.synth.checks import page_kind
 
     assert page_kind(page_text(shared_data, "redp5110_sampled.pdf", 1)) == "table_of_contents"
     assert page_kind(page_text(shared_data, "tracemonkey.pdf", 13)) == "references"
@@ -457,7 +456,7 @@ def test_pages_of_a_pdf_become_one_document_and_missing_pages_are_listed(shared_
 
 
 def test_answers_that_repeat_the_question_and_covers(shared_data):
-    from synth.checks import answer_in_question, is_cover
+    from curate.synth.checks import answer_in_question, is_cover
 
     assert answer_in_question("Code for IBM.com/redbooks?", "ibm.com/redbooks")
     assert answer_in_question("What is the name of the word processor in a Post-Digital Era?",
@@ -472,7 +471,7 @@ def test_answers_that_repeat_the_question_and_covers(shared_data):
 
 def test_summaries_open_lists_and_term_questions_are_rejected(shared_data):
     """Pairs the packaged models wrote and a reader rejected (benchmarks/data/docmatix_*labels.jsonl)."""
-    from synth.checks import check_pair
+    from curate.synth.checks import check_pair
 
     def reason(question: str, answer: str, text: str) -> str | None:
         return check_pair(question, answer, page_index(text), set(), 0.0)[0]
@@ -500,7 +499,7 @@ def test_summaries_open_lists_and_term_questions_are_rejected(shared_data):
 
 
 def test_a_text_layer_with_a_lost_font_encoding_is_bad_encoding(shared_data):
-    from synth.checks import bad_encoding
+    from curate.synth.checks import bad_encoding
 
     text = page_text(shared_data, "redp5110_sampled.pdf", 2)  # its "Highlights" box lost its encoding
     broken = next(line for line in text.splitlines() if "üìÜ" in line)
@@ -530,7 +529,7 @@ def test_numbers_are_not_assembled_from_separate_values(shared_data):
 
 
 def test_an_answer_that_is_the_label_of_the_field_is_rejected(shared_data):
-    from synth.checks import answer_is_label
+    from curate.synth.checks import answer_is_label
 
     page = page_index(page_text(shared_data, "senate-expenditures.pdf"))  # a table with a PAYEE NAME column
     assert check_pair("What is the paymentee's name?", "PAYEE NAME", page, set())[0] == "answer_is_label"
@@ -543,7 +542,7 @@ def test_an_answer_that_is_the_label_of_the_field_is_rejected(shared_data):
 
 
 def test_a_passage_copied_as_an_answer_is_too_long():
-    from synth.checks import too_many_sentences
+    from curate.synth.checks import too_many_sentences
 
     # the model's answer to "Why did the man go to tip-toeing?" on a scanned page of Huckleberry Finn
     passage = ("He fell over a root and made a noise. We scrouched down and laid still. Miss Watson's Jim was "
@@ -559,7 +558,7 @@ def test_a_passage_copied_as_an_answer_is_too_long():
 
 
 def test_near_duplicates_are_found_through_word_forms():
-    from synth.checks import content_words, near_duplicate, stem
+    from curate.synth.checks import content_words, near_duplicate, stem
 
     assert stem("setting") == stem("set") and stem("stopped") == stem("stop") and stem("called") == "call"
     # two questions of the model about a scanned page, both answered "Jim"
@@ -569,7 +568,7 @@ def test_near_duplicates_are_found_through_word_forms():
 
 
 def test_a_question_that_copies_a_long_passage_of_the_page_is_rejected(shared_data):
-    from synth.checks import copies_page
+    from curate.synth.checks import copies_page
 
     page = page_index(page_text(shared_data, "federal-register-2020-17221.pdf", 0))
     cloze = ("What is the maximum number of airplanes that can be operated with certain systems only if certain "
@@ -584,7 +583,7 @@ def test_a_question_that_copies_a_long_passage_of_the_page_is_rejected(shared_da
 
 
 def test_round_trip_answers_that_name_part_of_a_list_agree():
-    from synth.checks import answers_agree
+    from curate.synth.checks import answers_agree
 
     # a pair about the Federal Register notice, answered again by the model with part of the list
     answer = "all The Boeing Company Model 737-8 and 737-9 (737 MAX) airplanes"

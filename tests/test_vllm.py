@@ -8,16 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from curate.pipelines.docmatix import recipe
+from curate.synth import prompts
+from curate.synth.client import ChatClient
+from curate.synth.models import ModelNotAvailable
+from curate.synth.sample_input import build
+from curate.synth.summary import qa_summary
+from curate.synth.vllm import VllmCpuServer, vllm_cpu_python
 
 from curate.run.executors import ExecutorConfig
 from curate.run.runner import run_recipe
-from pipelines.docmatix import recipe
-from synth import prompts
-from synth.client import ChatClient
-from synth.models import ModelNotAvailable
-from synth.sample_input import build
-from synth.summary import qa_summary
-from synth.vllm import VllmCpuServer, vllm_cpu_python
 
 pytestmark = pytest.mark.vllm
 

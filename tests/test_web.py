@@ -231,7 +231,7 @@ def warc_docs(shared_data):
 
 
 def test_paragraph_filter_removes_short_blocks_keeps_image_positions(warc_docs):
-    from filters.obelics import ObelicsParagraphFilter
+    from curate.filters.obelics import ObelicsParagraphFilter
 
     doc = next(d for d in warc_docs if d.metadata["url"] == "https://creativecommons.org/mission/")
     images_before = [m.url for m in doc.media]
@@ -244,7 +244,7 @@ def test_paragraph_filter_removes_short_blocks_keeps_image_positions(warc_docs):
 
 
 def test_text_filter_scores_then_decides(warc_docs):
-    from filters.obelics import ObelicsTextFilter
+    from curate.filters.obelics import ObelicsTextFilter
 
     text_filter = ObelicsTextFilter()
     by_url = {d.metadata["url"]: d for d in warc_docs}
@@ -262,9 +262,10 @@ def test_text_filter_scores_then_decides(warc_docs):
 
 
 def test_image_filter_scores_without_removing_then_removes_unusable_images(shared_data):
+    from curate.filters.obelics import ObelicsImageFilter
+
     from curate.record import image_media, interleaved_record, pair_record, scores
     from curate.web.images import decode_image
-    from filters.obelics import ObelicsImageFilter
 
     def image(name: str) -> Media:
         decoded = decode_image((shared_data / "images" / "photos" / name).read_bytes())
@@ -291,10 +292,11 @@ def test_image_filter_scores_without_removing_then_removes_unusable_images(share
 
 
 def test_extract_stage_on_malformed_warcs_records_errors_and_balances(shared_data, tmp_path):
+    from curate.pipelines import get_recipe
+
     from curate.run.executors import ExecutorConfig
     from curate.run.report import error_lines, run_funnel
     from curate.run.runner import run_recipe
-    from pipelines import get_recipe
 
     output = tmp_path / "out"
     run_recipe(

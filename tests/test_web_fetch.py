@@ -13,6 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from curate.pipelines import get_recipe
 
 from curate.record import image_media, pair_record
 from curate.run.executors import ExecutorConfig
@@ -20,7 +21,6 @@ from curate.run.report import error_lines, run_funnel
 from curate.run.runner import run_recipe
 from curate.web.fetch import FetchImages
 from curate.web.http_client import ImageFetcher, address_problem, opt_out_directives
-from pipelines import get_recipe
 
 
 class _Handler(SimpleHTTPRequestHandler):

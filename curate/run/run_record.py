@@ -62,7 +62,7 @@ def recorded_url(url: str | None) -> str | None:
 
 
 def llm_record(services: dict[str, Any], options: dict[str, Any]) -> dict[str, Any] | None:
-    """Which servers and models wrote and checked the QA pairs, from what `synth.service` found."""
+    """Which servers and models wrote and checked the QA pairs, from what `curate.synth.service` found."""
     if not services.get("llm_url"):
         return None
     writer = {

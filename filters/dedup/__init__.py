@@ -39,8 +39,15 @@ Plan for 1B records (web documents, ~14 MinHash bands each):
   index (16 B per image of the other source) becomes a keys + match join at that scale.
 """
 
-from filters.dedup.kinds import ExactImage, ExactText, ImageUrlFrequency, MinHashText, NearImage, Paragraphs
-from filters.dedup.stages import (
+from curate.filters.dedup.kinds import (
+    ExactImage,
+    ExactText,
+    ImageUrlFrequency,
+    MinHashText,
+    NearImage,
+    Paragraphs,
+)
+from curate.filters.dedup.stages import (
     cross_source_stage,
     decontamination_stage,
     dedup_stages,

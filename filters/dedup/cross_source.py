@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curate.filters.dedup.image_keys import open_image, pixel_hash
+from curate.filters.dedup.normalize import hash64
 from datatrove.data import Document
 
 from curate.errors import ImageError
 from curate.io import RecordReader
 from curate.steps import RecordStep
-from filters.dedup.image_keys import open_image, pixel_hash
-from filters.dedup.normalize import hash64
 
 
 def image_keys(doc: Document) -> list[tuple[int, str]]:

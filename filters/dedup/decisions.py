@@ -13,9 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
-from curate.location import load_npy, location
-from filters.dedup.index import (
+from curate.filters.dedup.index import (
     COUNT,
     GROUP,
     PAIR,
@@ -25,7 +23,9 @@ from filters.dedup.index import (
     split_node,
     write_json_atomic,
 )
-from filters.dedup.kinds import DedupKind
+from curate.filters.dedup.kinds import DedupKind
+
+from curate.location import load_npy, location
 
 FREQUENT_FILE = "frequent_{kind}.npy"
 

@@ -17,12 +17,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from curate.filters.dedup.image_keys import hamming, open_image, perceptual_hash, pixel_hash
+from curate.filters.dedup.normalize import hash64, words
 from datatrove.data import Document
 
 from curate.errors import ImageError
 from curate.steps import ScoreFilter
-from filters.dedup.image_keys import hamming, open_image, perceptual_hash, pixel_hash
-from filters.dedup.normalize import hash64, words
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 

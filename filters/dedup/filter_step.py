@@ -13,6 +13,10 @@ import contextlib
 import json
 from pathlib import Path
 
+from curate.filters.dedup.decisions import FREQUENT_FILE
+from curate.filters.dedup.index import decisions_path
+from curate.filters.dedup.kinds import DedupKind, paragraph_slots
+from curate.filters.dedup.normalize import hash64
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
@@ -21,10 +25,6 @@ from curate.errors import data_errors, error_kind
 from curate.location import load_npy, location
 from curate.record import set_sequence
 from curate.steps import ErrorSinkMixin, describe_error
-from filters.dedup.decisions import FREQUENT_FILE
-from filters.dedup.index import decisions_path
-from filters.dedup.kinds import DedupKind, paragraph_slots
-from filters.dedup.normalize import hash64
 
 
 def remove_paragraphs(doc: Document, positions: set[int]) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from curate.filters.dedup.index import EntryWriter, ids_path
+from curate.filters.dedup.kinds import DecodedImages, DedupKind
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.batching import batched
@@ -13,8 +15,6 @@ from datatrove.utils.batching import batched
 from curate.errors import data_errors
 from curate.location import is_url, location
 from curate.steps import ErrorSinkMixin, describe_error
-from filters.dedup.index import EntryWriter, ids_path
-from filters.dedup.kinds import DecodedImages, DedupKind
 
 BATCH = 256  # MinHash signatures are computed a batch at a time
 

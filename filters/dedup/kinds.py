@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from curate.filters.dedup.image_keys import open_image, perceptual_hash, pixel_hash
+from curate.filters.dedup.minhash import MinHasher, mix64
+from curate.filters.dedup.normalize import hash64, paragraphs, text_hash
 from datatrove.data import Document
 
 from curate.errors import ImageError
-from filters.dedup.image_keys import open_image, perceptual_hash, pixel_hash
-from filters.dedup.minhash import MinHasher, mix64
-from filters.dedup.normalize import hash64, paragraphs, text_hash
 
 Entries = list[tuple[int, int]]  # (key, aux) of one record
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from curate.filters.dedup.image_keys import hamming
+from curate.filters.dedup.index import COUNT, GROUP, PAIR, matches_path, node, read_partition, save_atomic
+from curate.filters.dedup.kinds import DedupKind
 from datatrove.pipeline.base import PipelineStep
 
 from curate.location import location
-from filters.dedup.image_keys import hamming
-from filters.dedup.index import COUNT, GROUP, PAIR, matches_path, node, read_partition, save_atomic
-from filters.dedup.kinds import DedupKind
 
 MATRIX_ROWS = 1024  # rows of a pHash bucket's distance matrix computed at once (1024 x bucket size)
 

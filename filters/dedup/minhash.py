@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import xxhash
-
-from filters.dedup.normalize import words
+from curate.filters.dedup.normalize import words
 
 BLOCK_SHINGLES = 2048  # x (bands * rows) uint64 = ~1.8 MB per block: stays in the CPU cache
 

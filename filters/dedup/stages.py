@@ -18,16 +18,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.io import RecordReader
-from curate.options import PATH, Option
-from curate.recipe import Stage, StageContext
-from curate.run.plan import PLAN_FILE
-from filters.dedup.cross_source import CrossSourceFlag
-from filters.dedup.decisions import write_decisions
-from filters.dedup.decontaminate import Decontaminate
-from filters.dedup.filter_step import DedupFilter
-from filters.dedup.keys_step import DedupKeys
-from filters.dedup.kinds import (
+from curate.filters.dedup.cross_source import CrossSourceFlag
+from curate.filters.dedup.decisions import write_decisions
+from curate.filters.dedup.decontaminate import Decontaminate
+from curate.filters.dedup.filter_step import DedupFilter
+from curate.filters.dedup.keys_step import DedupKeys
+from curate.filters.dedup.kinds import (
     DedupKind,
     ExactImage,
     ExactText,
@@ -36,7 +32,12 @@ from filters.dedup.kinds import (
     NearImage,
     Paragraphs,
 )
-from filters.dedup.match_step import DedupMatch
+from curate.filters.dedup.match_step import DedupMatch
+
+from curate.io import RecordReader
+from curate.options import PATH, Option
+from curate.recipe import Stage, StageContext
+from curate.run.plan import PLAN_FILE
 
 DEFAULT_PARTITIONS = 8
 

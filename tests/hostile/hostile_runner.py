@@ -57,9 +57,8 @@ def fetch_case(path: str, workdir: Path) -> dict:
 def llm_case(kind: str, workdir: Path) -> dict:
     """Two pages through QA generation: against a server that never answers, or one whose reply to
     the first page is JSON without `choices`."""
+    from curate.synth.generate import QAGenerator
     from datatrove.data import Document
-
-    from synth.generate import QAGenerator
 
     errors = workdir / "errors"
     text = "The sky over the harbour was blue all day, and the boats left at seven in the morning. " * 3

@@ -77,9 +77,8 @@ def test_warc_base_url_and_page_credentials_are_written_nowhere(tmp_path):
 
 
 def test_llm_urls_are_masked_in_the_step_and_executor_json():
+    from curate.synth.generate import QAGenerator
     from datatrove.executor.base import ExecutorJSONEncoder
-
-    from synth.generate import QAGenerator
 
     step = QAGenerator(
         f"http://u:{PASSWORD}@llm.example/v1",
@@ -106,7 +105,7 @@ class AuthEcho(hostile.JsonServer):
 
 
 def test_llm_url_credentials_never_replace_the_api_key():
-    from synth.client import ChatClient
+    from curate.synth.client import ChatClient
 
     with AuthEcho() as server:
         url = server.url.replace("http://", f"http://u:{PASSWORD}@")
