@@ -82,15 +82,17 @@ def in_child(target: str, *args, env: dict | None = None, timeout: float = 3600)
         raise RuntimeError(f"{target}{args} failed (exit {process.returncode}):\n{text[-3000:]}")
     data = json.loads(result.removeprefix("RESULT "))
     items = data.pop("items")
+    data["peak_process_rss"] = tree.peak_process_rss  # the largest single process of the tree
     return Run(items, wall, max(usage.ru_utime + usage.ru_stime, tree.cpu), tree.peak_rss, data)
 
 
 class _TreeSampler:
-    """The highest sum of RSS over a process and its descendants, and their CPU-seconds (each process's
-    last sample), sampled every `interval` seconds."""
+    """The highest sum of RSS over a process and its descendants (and the highest RSS of any one of
+    them), and their CPU-seconds (each process's last sample), sampled every `interval` seconds."""
 
     def __init__(self, pid: int, interval: float = 0.1):
         self.peak_rss, self._pid, self._interval = 0, pid, interval
+        self.peak_process_rss = 0
         self._cpu: dict[tuple[int, float], float] = {}  # (pid, start time) -> its CPU-seconds so far
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -116,7 +118,9 @@ class _TreeSampler:
             for process in processes:
                 try:
                     with process.oneshot():
-                        total += process.memory_info().rss
+                        rss = process.memory_info().rss
+                        total += rss
+                        self.peak_process_rss = max(self.peak_process_rss, rss)
                         times = process.cpu_times()
                         self._cpu[(process.pid, process.create_time())] = times.user + times.system
                 except psutil.Error:

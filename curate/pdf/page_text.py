@@ -41,6 +41,8 @@ ODD_INSIDE = re.compile(r"[^\W\d_][<>|\\^~`{}\[\]=+]|[<>|\\^~`{}\[\]=+][^\W\d_]"
 SINGLE_LETTER_WORDS = frozenset("aAIoO")
 CID = re.compile(r"\(cid:\d+\)")
 SPACE = re.compile(r"\s")
+# characters that may be unreadable: all but printable ASCII and newlines (checked one by one)
+MAYBE_UNREADABLE = re.compile(r"[^\x20-\x7e\n]")
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 ANY_WORD = re.compile(rf"[{CJK}]|[^\W{CJK}]+")
 
@@ -157,6 +159,7 @@ def text_quality(text: str) -> TextQuality:
     )
 
 
+@lru_cache(maxsize=16)  # asked for by the signals and again by the routing
 def clean_ratio(text: str, drawings: bool = False) -> tuple[int, float]:
     """Visible characters, and the share of them that are characters of some script, digits, marks,
     punctuation or symbols: not replacement characters, private-use glyphs, control or unassigned code
@@ -168,7 +171,8 @@ def clean_ratio(text: str, drawings: bool = False) -> tuple[int, float]:
     if not visible:
         return 0, 0.0
     bad = sum(len(m) for m in CID.findall(text))
-    bad += sum(1 for c in CID.sub("", text) if not c.isspace() and _unreadable(c))
+    # printable ASCII is readable: only the other characters are looked at one by one
+    bad += sum(1 for c in MAYBE_UNREADABLE.findall(CID.sub("", text)) if not c.isspace() and _unreadable(c))
     return visible, 1 - bad / visible
 
 

@@ -73,11 +73,10 @@ class StageFunnel:
 
 
 def stage_funnel(stage_dir: Path) -> StageFunnel | None:
-    stats_dir = stage_dir / "logs" / "stats"
-    files = sorted(stats_dir.glob("*.json"), key=str) if stats_dir.exists() else []
-    if not files:
+    per_task = ledger.task_stats(stage_dir)
+    if not per_task:
         return None
-    merged = sum((PipelineStats.from_json(json.loads(f.read_text())) for f in files), start=PipelineStats())
+    merged = sum(per_task.values(), start=PipelineStats())
     steps = merged.stats
     marks = stage_dir / "logs" / "completions"
     funnel = StageFunnel(stage_dir.name, tasks_done=len(list(marks.iterdir())) if marks.exists() else 0)

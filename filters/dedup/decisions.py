@@ -24,8 +24,6 @@ from curate.filters.dedup.index import (
     write_json_atomic,
 )
 from curate.filters.dedup.kinds import DedupKind
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from curate.location import load_npy, location
 
@@ -47,6 +45,10 @@ def cluster(pairs_by_kind: list[tuple[DedupKind, np.ndarray]]) -> tuple[np.ndarr
     pairs = np.concatenate(all_pairs)
     nodes, inverse = np.unique(np.r_[pairs["a"], pairs["b"]], return_inverse=True)
     n = len(nodes)
+    # scipy here, not at the top: every recipe imports this module, few runs cluster duplicates
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(pairs)), (inverse[: len(pairs)], inverse[len(pairs) :])), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     keep = np.full(component.max() + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
