@@ -145,10 +145,23 @@ def _largest_first(executor_class: type) -> type:
             from curate.run.console import prepare_worker
 
             prepare_worker()
+            _terminable_by_sigterm()
             return super()._run_for_rank(rank, local_rank, node_rank)
 
     LargestFirst.__name__ = LargestFirst.__qualname__ = f"LargestFirst{executor_class.__name__}"
     return LargestFirst
+
+
+def _terminable_by_sigterm() -> None:
+    """In a task's process: SIGTERM ends it, as its pool's `terminate()` expects. datatrove runs a Ray
+    task in a process forked from the Ray worker, which inherits Ray's SIGTERM handler; that handler
+    calls into Ray's core worker, whose threads a forked process does not have, so an idle pool process
+    sent SIGTERM at the end of the task never ended and the stage hung (seen in the docmatix journey)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # Passed to every Ray worker (when set here): where the object store is and how to reach it. On a
