@@ -309,7 +309,6 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         super().__init__()
         self.error_writer = error_writer
         generation, roundtrip, requests = generation or Generation(), roundtrip or RoundTrip(), requests or Requests()
-        self.generation, self.requests = generation, requests
         self.skip_page_kinds, self.min_grounding = generation.skip_page_kinds, roundtrip.min_grounding
         self.roundtrip = roundtrip.enabled
         if not self.roundtrip:  # no one to ask again

@@ -52,8 +52,9 @@ LLM_OPTIONS = (
 )  # fmt: skip
 
 
-def request_policy(ctx: StageContext) -> Requests:
-    """How hard the qa stage drives the server `llm_service` found or started.
+def request_policy(ctx: StageContext, timeout: float, retries: int) -> Requests:
+    """How hard the qa stage drives the server `llm_service` found or started (`timeout` and `retries`:
+    the stage's `llm_timeout` and `llm_retries`, read with its other arguments).
 
     llm_concurrency is the total in flight for the run, divided among the tasks running at once.
     llama.cpp answers one request at a time: one queued per task keeps it busy; vLLM batches many, so
@@ -62,8 +63,8 @@ def request_policy(ctx: StageContext) -> Requests:
     return Requests(
         concurrency=1,
         total_concurrency=ctx.option("llm_concurrency") or (64 if external else None),
-        timeout=ctx.option("llm_timeout"),
-        retries=ctx.option("llm_retries"),
+        timeout=timeout,
+        retries=retries,
         deadline=ctx.option("llm_deadline") or (120 if external else 600),
     )
 

@@ -30,7 +30,7 @@ def _qa_generator_args(kwargs: dict[str, Any], ctx: StageContext) -> dict[str, A
         "servers": ctx.services,
         "generation": Generation(**{**generation, "max_chunk_chars": generation["max_chunk_chars"] or None}),
         "roundtrip": RoundTrip(kwargs["enabled"], kwargs["min_grounding"]),
-        "requests": request_policy(ctx),
+        "requests": request_policy(ctx, kwargs["timeout"], kwargs["retries"]),
         "cache_dir": str(ctx.stage_dir / "requests"),  # finished requests: a rerun does not ask them again
     }
 
