@@ -132,11 +132,11 @@ def error_lines(output: str | Path, stage: str | None = None) -> list[dict]:
 
 
 def format_funnel(funnels: list[StageFunnel]) -> str:
-    rows = [f"{'stage':<14}{'in':>8}{'kept':>8}{'dropped':>9}{'errored':>9}{'rec/s':>9}  check"]
+    rows = [f"{'stage':<14}{'in':>8}{'kept':>8}{'dropped':>9}{'errored':>9}{'seconds':>9}{'rec/s':>9}  check"]
     for f in funnels:
         rows.append(
             f"{f.stage:<14}{f.records_in:>8}{f.kept:>8}{f.dropped_total:>9}{f.errored_total:>9}"
-            f"{f.per_second:>9.1f}  {f.check}"
+            f"{f.seconds:>9.1f}{f.per_second:>9.3g}  {f.check}"
         )
         if f.failed:
             rows.append(f"{'':<14}  failed: {f.failed}")

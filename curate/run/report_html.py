@@ -240,11 +240,11 @@ def _funnel_table(funnels: list[StageFunnel]) -> str:
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(f.errored.items(), key=lambda kv: -kv[1]))
         rows.append(
             f"<tr><td class=l>{html.escape(f.stage)}</td><td>{f.records_in}</td><td>{f.kept}</td>"
-            f"<td>{f.dropped_total}</td><td>{f.errored_total}</td><td>{f.per_second:.1f}</td><td>{check}</td>"
+            f"<td>{f.dropped_total}</td><td>{f.errored_total}</td><td>{f.seconds:.1f}</td><td>{f.per_second:.3g}</td><td>{check}</td>"
             f"<td class=l>{html.escape(reasons)}</td><td class=l>{html.escape(errors)}</td></tr>"
         )
     head = "<tr><th class=l>stage</th><th>in</th><th>kept</th><th>dropped</th><th>errored</th>"
-    head += "<th>rec/s</th><th>check</th><th class=l>dropped by reason</th><th class=l>errors</th></tr>"
+    head += "<th>seconds</th><th>rec/s</th><th>check</th><th class=l>dropped by reason</th><th class=l>errors</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
 
 
