@@ -114,36 +114,13 @@ class ImageSite:
 
     def __enter__(self):
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from benchmarks.image_server import image_server
 
         photos = [
             p for p in sorted((SHARED / "images" / "photos").glob("*.jpg")) if "orientation" not in p.name
         ]
-        image = _distinct_image
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                name = self.path.removeprefix("/img/").removesuffix(".jpg")
-                if self.path == "/robots.txt":
-                    body, kind, status = b"User-agent: *\nAllow: /\n", "text/plain", 200
-                elif self.path.startswith("/img/") and name.isdigit():
-                    body, kind, status = image(photos, int(name)), "image/jpeg", 200
-                else:
-                    body, kind, status = b"not found", "text/plain", 404
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 256
-
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = image_server(lambda number: (_distinct_image(photos, number), "image/jpeg"))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self

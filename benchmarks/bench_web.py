@@ -113,40 +113,13 @@ def _serve(images: list[str], latency: float, ports) -> None:
     """The image server (its own process, so its threads do not compete with a client's for the GIL):
     /img/N.jpg is the (N mod len)th real image after `latency` seconds, /robots.txt allows everything."""
     import mimetypes
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from benchmarks.image_server import image_server
 
     bodies = [
         (Path(p).read_bytes(), mimetypes.guess_type(p)[0] or "application/octet-stream") for p in images
     ]
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive for the clients that use it
-        # TCP_NODELAY, as nginx on keep-alive connections: otherwise the body, sent after the headers, waits
-        # for the client's delayed ACK (40 ms) on every reused connection
-        disable_nagle_algorithm = True
-
-        def do_GET(self) -> None:
-            time.sleep(latency)
-            if self.path == "/robots.txt":
-                body, kind = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif self.path.startswith("/img/") and self.path.removeprefix("/img/").split(".")[0].isdigit():
-                body, kind = bodies[int(self.path.removeprefix("/img/").split(".")[0]) % len(bodies)]
-            else:
-                body, kind = b"not found", "text/plain"
-            self.send_response(200 if kind != "text/plain" or self.path == "/robots.txt" else 404)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256  # the default backlog of 5 drops connections (1 s SYN retries) at 16 clients
-
-    with Server(("127.0.0.1", 0), Handler) as server:
+    with image_server(lambda number: bodies[number % len(bodies)], latency) as server:
         ports.put(server.server_address[1])
         server.serve_forever()
 
