@@ -3,7 +3,7 @@
 curate run pdf-pages --input PDFS --output OUT [--executor ray] [--stage pages] [--config run.yaml]
 curate recipes pdf-pages --options     (every option: type, default, source)
 curate inspect OUT -n 3 --save-images /tmp/pages
-curate report OUT [--html]
+curate report OUT [--html] [--html-dir DIR]
 curate push OUT --repo org/name --dry-run
 curate serve-llm --model Qwen/Qwen2.5-7B-Instruct --dry-run   (vLLM for `run docmatix --set llm_url=...`)
 """
@@ -96,7 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="the funnel of a run: in / kept / dropped / errored per stage")
     report.add_argument("output")
     report.add_argument("--errors", action="store_true", help="also list every error with its reason")
-    report.add_argument("--html", action="store_true", help="also write OUTPUT/report/index.html with charts")
+    report.add_argument(
+        "--html",
+        action="store_true",
+        help="also write an HTML report with charts: OUTPUT/report/index.html, or for an s3:// output "
+        "./curate-report/BUCKET-PATH/index.html",
+    )
+    report.add_argument("--html-dir", metavar="DIR", help="write the HTML report into DIR instead")
 
     from curate.synth.serve_llm import add_serve_llm_arguments
 
@@ -277,10 +283,10 @@ def cmd_report(args) -> int:
             source = line.get("metadata", {}).get("source", line.get("id"))
             shown = f"{line.get('severity', 'error'):<8}{line.get('stage')}: {source}: {line.get('reason')}"
             print(clean_text(shown))  # files written before credentials were masked there too
-    if args.html:
+    if args.html or args.html_dir:
         from curate.run.report_html import write_html_report
 
-        print(f"HTML report: {write_html_report(output)}")
+        print(f"HTML report: {write_html_report(args.output, report=args.html_dir)}")
     accounted = all(f.balanced and f.follows_upstream and not f.failed for f in funnels)
     return 0 if accounted else EXIT_UNBALANCED
 

@@ -117,9 +117,11 @@ def served_llm(block: str, replace: dict[str, str], home: Path, timeout: float =
         log.close()
 
 
-def _run(argv: list[str], env: dict[str, str], what: str) -> subprocess.CompletedProcess:
+def _run(
+    argv: list[str], env: dict[str, str], what: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     started = time.monotonic()
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, cwd=cwd)
     print(f"{what}: {time.monotonic() - started:5.1f}s  {shlex.join(argv)}")  # the journey's time, with -s
     assert result.returncode == 0, f"{shlex.join(argv)} failed:\n{result.stderr[-4000:]}"
     return result
@@ -162,6 +164,17 @@ def _reproduce_block(card: str) -> str:
     return found.group(1)
 
 
+def _check_html_report(workdir: Path, output: str, stages: list[str], with_qa: bool) -> None:
+    """`curate report s3://... --html` wrote its pages here (a browser opens local files): the funnel of
+    every stage and, for docmatix, the review of each sample's pairs beside its page images."""
+    folder = workdir / "curate-report" / output.split("://", 1)[1].strip("/").replace("/", "-")
+    index = (folder / "index.html").read_text()
+    assert all(f"<td class=l>{stage}</td>" in index for stage in stages), "a stage is missing from the report"
+    if with_qa:
+        review = (folder / "qa" / "page-1.html").read_text()
+        assert "<img" in review and list((folder / "qa" / "img").glob("*.jpg")), "no page image in the review"
+
+
 def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = None) -> None:
     """The recipe's runbook block, command by command, on the stand-ins (`stand_ins`), then the checks
     listed in this module's docstring."""
@@ -187,8 +200,12 @@ def run_journey(name, stand_in, shared_data, tmp_path, server: dict | None = Non
 
     upload_folder(local_input, source)
     env = _env({**s3, **cluster.env, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}, tmp_path)
+    workdir = tmp_path / "cwd"  # where a user runs the commands (the HTML report of an s3:// run lands here)
+    workdir.mkdir()
     for argv in argvs:
-        _run(argv, env, name)
+        _run(argv, env, name, cwd=workdir)
+    if any(a[:2] == ["curate", "report"] and "--html" in a for a in argvs):
+        _check_html_report(workdir, output, expected, with_qa=name == "docmatix")
 
     # a rerun of a completed stage: exit 0, nothing written
     last_stage = next(a for a in reversed(argvs) if "--stage" in a)

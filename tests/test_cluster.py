@@ -158,11 +158,20 @@ def test_dedup_and_filters_keep_their_files_in_the_bucket(s3_pdfs, tmp_path, mon
     assert kept == json.loads(fs.cat(f"{output}/shards/manifest.json"))["total_samples"] > 0
 
 
-def test_report_and_inspect_read_an_s3_output(s3_run, capsys):
+def test_report_and_inspect_read_an_s3_output(s3_run, capsys, tmp_path, monkeypatch):
     from curate.cli import main
 
     assert main(["report", s3_run]) == 0
     assert "pages" in capsys.readouterr().out
+    # the HTML report of an s3:// run is written locally (where a browser opens it), not into the bucket
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", s3_run, "--html"]) == 0
+    index = tmp_path / "curate-report" / "curate-output-local" / "index.html"
+    assert f"HTML report: {index.relative_to(tmp_path)}" in capsys.readouterr().out
+    page = index.read_text()
+    assert "<td class=l>pages</td>" in page and "<td class=l>shards</td>" in page
+    # the scanned page's routing, with its page image from the bucket's records
+    assert "ocr_test.pdf" in page and list((index.parent / "pages").glob("*.jpg"))
     assert main(["inspect", s3_run, "-n", "1"]) == 0
     assert "s3://curate/pdfs/" in capsys.readouterr().out
 

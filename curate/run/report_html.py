@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.errors import ImageError, decoding_image
+from curate.location import is_url, location
 from curate.run.report import StageFunnel, run_funnel
 from curate.run.report_qa import write_qa_review
 
@@ -66,7 +67,8 @@ def _stage_order(output: Path) -> list[str]:
 def _read_rows(folder: Path, kept: bool) -> list[tuple[dict, ScoredRow]]:
     out = []
     for path in sorted(folder.glob("*.parquet")):
-        table = pq.read_table(path, columns=["id", "text", "metadata"]).to_pylist()
+        with path.open("rb") as f:  # a Path or, for an s3:// output, a UPath
+            table = pq.read_table(f, columns=["id", "text", "metadata"]).to_pylist()
         for i, row in enumerate(table):
             meta = json.loads(row["metadata"] or "{}")
             text = row["text"] or ""
@@ -197,7 +199,8 @@ def thumbnail(row: ScoredRow, target: Path, cache: dict, side: int = THUMB_SIDE)
     from PIL import Image
 
     if row.file not in cache:
-        cache[row.file] = pq.read_table(row.file, columns=["media"]).column("media")
+        with row.file.open("rb") as f:
+            cache[row.file] = pq.read_table(f, columns=["media"]).column("media")
     media = cache[row.file][row.row].as_py() or []
     data = next((m["media_bytes"] for m in media if m.get("media_bytes")), None)
     if not data:
@@ -358,12 +361,21 @@ def routing_section(pages: list[RoutedPage], report: Path, examples: int, cache:
     return "".join(parts)
 
 
-def write_html_report(output: str | Path, examples: int = 3) -> Path:
-    """Write OUTPUT/report/index.html (+ charts/*.png, thumbs/*.jpg); returns the page's path."""
-    output = Path(output)
+def report_folder(output: str | Path) -> Path:
+    """Where the HTML report goes by default: OUTPUT/report for a local output; for an object-store
+    output (read where it is), a local folder named after it, since a browser opens local files."""
+    if is_url(output):
+        return Path("curate-report") / str(output).split("://", 1)[1].strip("/").replace("/", "-")
+    return Path(output) / "report"
+
+
+def write_html_report(output: str | Path, examples: int = 3, report: str | Path | None = None) -> Path:
+    """Write REPORT/index.html (+ charts/*.png, thumbs/*.jpg; REPORT is `report_folder(output)` unless
+    given); returns the page's path."""
+    report = Path(report) if report else report_folder(output)
+    output = location(output)
     stages = _stage_order(output)
     funnels = run_funnel(output, stages)
-    report = output / "report"
     (report / "charts").mkdir(parents=True, exist_ok=True)
     (report / "thumbs").mkdir(parents=True, exist_ok=True)
     parts = [f"<h1>curate run: {html.escape(output.name)}</h1>"]

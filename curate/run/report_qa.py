@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.errors import ImageError, decoding_image
+from curate.location import location
 
 SAMPLES_PER_PAGE = 20
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not valid in an HTML page; shown as \ufffd
@@ -103,7 +104,8 @@ def review_samples(output: Path, stage: str = "checks") -> Iterator[ReviewSample
     """The samples of the run's checks stage, kept ones first, each with its pages, images and pairs."""
     for folder, kept in (("data", True), ("excluded", False)):
         for path in sorted((output / "stages" / stage / folder).glob("*.parquet")):
-            table = pq.read_table(path, columns=["id", "text", "metadata", "media"]).to_pylist()
+            with path.open("rb") as f:  # a Path or, for an s3:// output, a UPath
+                table = pq.read_table(f, columns=["id", "text", "metadata", "media"]).to_pylist()
             for row in table:
                 meta = json.loads(row["metadata"] or "{}")
                 if "qa_candidates" not in meta and "qa" not in meta:
@@ -232,7 +234,7 @@ def _nav(page: int, pages: int) -> str:
 def write_qa_review(output: str | Path, report: str | Path, per_page: int = SAMPLES_PER_PAGE) -> dict:
     """Write REPORT/qa/page-N.html (N samples a page) and their images; returns the totals and the
     first page's path ({} when the run has no checked QA samples)."""
-    output, folder = Path(output), Path(report) / "qa"
+    output, folder = location(output), Path(report) / "qa"
     samples = list(review_samples(output))
     if not samples:
         return {}
