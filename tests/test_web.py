@@ -484,7 +484,7 @@ def test_long_articles_keep_their_lists_tables_and_code(shared_data):
         ("commentsArea", True),
         ("comment-list", True),
         ("commentary", False),  # an opinion piece
-        ("commentator-bio", False),
+        ("commentator-name", False),
         ("commenting-guidelines", False),
         ("entry-content", False),
     ],
