@@ -122,6 +122,7 @@ BOILERPLATE_WORDS = {
     "copyright",
     "copyrights",
     "foot",
+    "aside",
     "cta",  # a call to action (a seminar or shop ad inside an article)
     "saboxplugin",  # the Simple Author Box plugin
 }
@@ -425,7 +426,13 @@ def _is_boilerplate(el) -> bool:
         return False
     if tag in INLINE_TAGS and el.tail and len(el.tail.split()) > 2:
         return False  # a date or a name marked up inside a sentence is part of the sentence
-    return _boilerplate_names(attrib.get("class", ""), attrib.get("id", ""))
+    return _boilerplate_names(attrib.get("class", ""), _id_name(attrib))
+
+
+def _id_name(attrib) -> str:
+    """An element's id as a name: an id holding an address (`<text id="http://...">`) names nothing."""
+    value = attrib.get("id", "")
+    return "" if "/" in value else value
 
 
 @lru_cache(maxsize=1 << 16)
@@ -440,7 +447,7 @@ def _holds_content(el) -> bool:
     almost none of it links): then the block classifier judges it, in context.
     A comment section holds prose too, so its names still decide."""
     attrib = el.attrib
-    if _comment_names(attrib.get("class", ""), attrib.get("id", "")):
+    if _comment_names(attrib.get("class", ""), _id_name(attrib)):
         return False
     chars = links = 0
     for p in el.iterfind(".//p"):
@@ -506,7 +513,11 @@ def clean_tree(doc, max_share: float = 0.5):
             elif _is_boilerplate(el):
                 if el.tag not in ALWAYS_DROP:
                     total = _words(body) if total is None else total
-                    if _words(el) > max_share * total or (el.tag not in DROP_TAGS and _holds_content(el)):
+                    # a comment section is not the content's wrapper, however long the thread
+                    comments = _comment_names(el.get("class", ""), _id_name(el.attrib))
+                    if (_words(el) > max_share * total and not comments) or (
+                        el.tag not in DROP_TAGS and _holds_content(el)
+                    ):
                         stack.append(el)
                         continue
                 _remove(el)
