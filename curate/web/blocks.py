@@ -216,6 +216,21 @@ def _sentence_marks(text: str, length: int, t: Thresholds) -> bool:
     return len(_PUNCTUATION.findall(text)) * t.chars_per_mark >= length
 
 
+_NUMBER_MARK = re.compile(r"(?<=\d)[.,:/-](?=\d)")  # the separators of 09:20, 1.9.2015, 45.000
+# a date or a time in digits, as written in any language: 09:20, 2012-06-04, 19.02.2020, 2020/02/19
+_NUMERIC_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
+
+
+def _dateline(text: str, t: Thresholds) -> bool:
+    """A line stating when (and where from) before an article's text (not an item of a list): a date or a time, and none of the
+    commas and full stops of a sentence once the separators inside numbers are left out (in any script:
+    `新华网河北频道 (2012-06-04 09:20:26) 稿件来源：河北日报`, `Pubblicato il 19 Febbraio 2020 12:02`)."""
+    if not _NUMERIC_DATE.search(text):
+        return False
+    bare = _NUMBER_MARK.sub("", text)
+    return not _sentence_marks(bare, text_length(bare), t)
+
+
 def _mostly_unspaced(texts: list[Block]) -> bool:
     """Whether most of the page's text is in scripts written without spaces, where stop words say nothing."""
     chars = sum(len(b.item.text) for b in texts)
@@ -481,6 +496,8 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         elif kind == LINKY:
             keep_text.append(False)
         elif kind == SHORT and i < first_prose and (_BYLINE.match(text) or _DATE.search(text)):
+            keep_text.append(False)
+        elif kind != GOOD and i < first_prose and texts[i].item.tag != "li" and _dateline(text, t):
             keep_text.append(False)
         elif len(text) < t.length_high and _CALL_TO_ACTION.search(text):
             keep_text.append(False)
