@@ -514,6 +514,13 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
             keep_text.append(not (lone_blurbs[i] and blurb_count >= t.min_cards))
         else:
             keep_text.append(True)
+    # a heading introduces what follows it: when that is left out (link lists, teasers), so is the heading
+    # (a list or table left out beside link text may still be the article's: its heading stays)
+    for i in range(len(texts) - 1, -1, -1):
+        if keep_text[i] and texts[i].item.tag in HEADINGS and kinds[i] == SHORT:
+            following = next((j for j in range(i + 1, len(texts)) if kinds[j] != SHORT), None)
+            if following is not None and not keep_text[following] and kinds[following] != LOW_STOP:
+                keep_text[i] = False
     final, text_i = [], 0
     for b in blocks:
         if b.is_text:
