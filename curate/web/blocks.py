@@ -489,7 +489,7 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         if i >= end and kind != GOOD:  # teaser lines and blurbs; a long paragraph may still be the text's
             keep_text.append(False)
             continue
-        if text.lower() in NOT_CONTENT or _URL.match(text):
+        if text.lower() in NOT_CONTENT or _URL.match(text) or (len(text) < t.length_high and "©" in text):
             keep_text.append(False)
         elif texts[i].item.tag == "figcaption":  # an image's caption (links to its source and all) follows it
             keep_text.append(caption_follows_image[i])
