@@ -152,7 +152,7 @@ COMMENT_WORDS = {"comment", "comments", "respond", "disqus", "reply", "replies",
 _COMMENT_COMPOUND = re.compile(r"^comment(?!ar|at|ing|s$)[a-z]+$")
 # words that say "not this page's content" wherever they stand in a name, even beside a content word:
 # `related-post`, `comments-content`, `author-bio`, `newsletter-text` are boilerplate, not posts or content
-STRONG_WORDS = COMMENT_WORDS | {
+STRONG_WORDS = {
     "related",
     "cookie",
     "cookies",
@@ -459,7 +459,7 @@ def _holds_content(el) -> bool:
 
 @lru_cache(maxsize=1 << 16)
 def _comment_names(classes: str, ids: str) -> bool:
-    words = _NAME_SPLIT.split(_CAMEL.sub("-", f"{classes} {ids}").lower())
+    words = _NAME_SPLIT.split(f"{classes} {ids}".lower())
     return any(w in COMMENT_WORDS or _COMMENT_COMPOUND.match(w) for w in words)
 
 
