@@ -530,6 +530,7 @@ def test_comments_named_with_run_together_words_are_left_out():
         ("no-sidebar", False),
         ("authority-list", False),
         ("teaserImg", False),  # a weak word is not split out of a camelCase name (DW's gallery images)
+        ("MtnComment", False),  # nor "comment": a forum's posts (mactechnews.de) are named so
         ("entry-content", False),
     ],
 )
@@ -596,3 +597,13 @@ def test_dateline_before_the_article_is_left_out_in_any_script():
         everything = "\n".join(extract_page(page.html, page.url, main_content=False).text_blocks)
         assert dateline in everything and dateline not in text, address
         assert first in text, address
+
+
+def test_article_keeps_its_closing_line_drops_the_author_box_after_it(shared_data):
+    """changelog.blog: the interview's last line ("Vielen Dank für das interessante Interview!", a short
+    paragraph with nothing after it in the article's box) stays; the author box after the article goes."""
+    data = (shared_data / "html" / "changelog.blog.zwischenbilanz.html").read_bytes()
+    blocks = _page(shared_data, "changelog.blog.zwischenbilanz.html").text_blocks
+    assert blocks[-1] == "Vielen Dank für das interessante Interview!"
+    assert "Mit-Initiatorin von changelog" in data.decode("utf-8")
+    assert not any("Mit-Initiatorin von changelog" in b for b in blocks)

@@ -411,6 +411,19 @@ def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: l
     return changed
 
 
+def _closing_line(texts: list[Block], kinds: list[str], i: int, following: str | None) -> bool:
+    """A short paragraph after the article's last one, in the same box and with no text after it in the
+    region (a sign-off, "Thanks for the interview!"): the article's own last line."""
+    text = texts[i].item.text
+    # a line ending in a colon or an ellipsis announces what follows it ("Read also:"): something left out
+    if following is not None or texts[i].item.tag != "p" or text.endswith((":", "\uff1a", "...", "\u2026")):
+        return False
+    j = next((j for j in range(i - 1, -1, -1) if kinds[j] in POSITIVE), None)
+    if j is None or texts[j].owner is None or texts[i].owner is None:
+        return False
+    return texts[i].owner.getparent() is texts[j].owner.getparent()
+
+
 def _in_any(el, elements: set, depth: int) -> bool:
     level = 0
     while el is not None and level <= depth:
@@ -508,7 +521,9 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 keep_text.append(after[i] in POSITIVE)
             else:
                 keep_text.append(
-                    short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text)
+                    not _CREDIT.match(text)
+                    and short_before[i] in POSITIVE
+                    and (short_after[i] in POSITIVE or _closing_line(texts, kinds, i, short_after[i]))
                 )
         elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links, one of several alike
             keep_text.append(not (lone_blurbs[i] and blurb_count >= t.min_cards))
