@@ -415,8 +415,8 @@ def _closing_line(texts: list[Block], kinds: list[str], i: int, following: str |
     """A short paragraph after the article's last one, in the same box and with no text after it in the
     region (a sign-off, "Thanks for the interview!"): the article's own last line."""
     text = texts[i].item.text
-    # a line ending in a colon or an ellipsis announces what follows it ("Read also:"): something left out
-    if following is not None or texts[i].item.tag != "p" or text.endswith((":", "\uff1a", "...", "\u2026")):
+    # a line ending in a colon announces what follows it ("Read also:"): something left out
+    if following is not None or texts[i].item.tag != "p" or text.endswith((":", "\uff1a")):
         return False
     j = next((j for j in range(i - 1, -1, -1) if kinds[j] in POSITIVE), None)
     if j is None or texts[j].owner is None or texts[i].owner is None:
