@@ -10,8 +10,8 @@ lists) are one sign of prose among others: sentence punctuation is another, and 
 written without spaces is judged without them.
 
 Thresholds start from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
-link density 0.2) and are tuned on trafilatura's evaluation set only; every other labelled set in
-benchmarks/bench_extract.py is held out."""
+link density 0.2) and are tuned on the tuning sets only (trafilatura's evaluation set, CleanPortalEval);
+every other labelled set in benchmarks/bench_extract.py is held out."""
 
 from __future__ import annotations
 
