@@ -218,13 +218,16 @@ def _sentence_marks(text: str, length: int, t: Thresholds) -> bool:
 
 _NUMBER_MARK = re.compile(r"(?<=\d)[.,:/-](?=\d)")  # the separators of 09:20, 1.9.2015, 45.000
 # a date or a time in digits, as written in any language: 09:20, 2012-06-04, 19.02.2020, 2020/02/19
-_NUMERIC_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b")
+_NUMERIC_DATE = re.compile(
+    r"\b\d{1,2}:\d{2}\b|\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+)
 
 
 def _dateline(text: str, t: Thresholds) -> bool:
-    """A line stating when (and where from) before an article's text (not an item of a list): a date or a time, and none of the
+    """A line stating when (and where from) before an article's text: a date or a time, and none of the
     commas and full stops of a sentence once the separators inside numbers are left out (in any script:
-    `新华网河北频道 (2012-06-04 09:20:26) 稿件来源：河北日报`, `Pubblicato il 19 Febbraio 2020 12:02`)."""
+    `新华网河北频道 (2012-06-04 09:20:26) 稿件来源：河北日报`, `Pubblicato il 19 Febbraio 2020 12:02`).
+    The caller leaves list items out: an agenda's items start with dates."""
     if not _NUMERIC_DATE.search(text):
         return False
     bare = _NUMBER_MARK.sub("", text)

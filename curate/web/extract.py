@@ -151,7 +151,8 @@ COMMENT_WORDS = {"comment", "comments", "respond", "disqus", "reply", "replies",
 # names a comment section too; `commentary` and `commentator` are articles and their authors
 _COMMENT_COMPOUND = re.compile(r"^comment(?!ar|at|ing|s$)[a-z]+$")
 # words that say "not this page's content" wherever they stand in a name, even beside a content word:
-# `related-post`, `comments-content`, `author-bio`, `newsletter-text` are boilerplate, not posts or content
+# `related-post`, `author-bio`, `newsletter-text` are boilerplate, not posts or text (comment names keep
+# their own rules: a forum names its posts `MtnComment`)
 STRONG_WORDS = {
     "related",
     "cookie",
