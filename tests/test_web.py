@@ -484,7 +484,7 @@ def test_long_articles_keep_their_lists_tables_and_code(shared_data):
         ("commentsArea", True),
         ("comment-list", True),
         ("commentary", False),  # an opinion piece
-        ("commentator-bio", False),
+        ("commentator-name", False),
         ("commenting-guidelines", False),
         ("entry-content", False),
     ],
@@ -512,3 +512,98 @@ def test_comments_named_with_run_together_words_are_left_out():
     assert "Anonymous wrote" not in text and "The Roma should just declare war" not in text
     first_gold_line = next(line for line in page.truth.splitlines() if len(line.split()) > 8)
     assert " ".join(first_gold_line.split()[:8]) in " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "boilerplate"),
+    [
+        ("related_post", True),  # "related" says "another page" next to a content word too
+        ("relatedArticles", True),  # camelCase humps split words
+        ("ce_relatedArticles", True),
+        ("BorlabsCookie", True),
+        ("author-bio", True),  # an author box
+        ("authorbox", True),
+        ("mh-author-box-bio", True),
+        ("js-NewsletterBox", True),
+        ("single_contact", True),
+        ("non-paywall", False),  # names saying what an element is not
+        ("no-sidebar", False),
+        ("authority-list", False),
+        ("teaserImg", False),  # a weak word is not split out of a camelCase name (DW's gallery images)
+        ("MtnComment", False),  # nor "comment": a forum's posts (mactechnews.de) are named so
+        ("entry-content", False),
+    ],
+)
+def test_boilerplate_names_in_any_position(name, boilerplate):
+    from curate.web.extract import _boilerplate_name
+
+    assert _boilerplate_name(name) is boilerplate
+
+
+def test_author_boxes_newsletters_and_related_posts_are_left_out(shared_data):
+    """Boxes named by a strong word wherever it stands: FAZ's author box (`cbx-Author_Position`) and its
+    newsletter box (`js-NewsletterBox-w`), Crazy Julia's `author-description`, the GitHub blog's related posts
+    (`related-posts`... inside `post-content`): the articles stay."""
+    cases = [
+        (
+            "faz.net.streaming.html",
+            "Die Abogebühr eines Nutzers soll nur noch unter den Künstlern verteilt werden",
+            ["Redakteur in der Wirtschaft.", "Abonnieren Sie unsere FAZ.NET-Newsletter"],
+        ),
+        (
+            "crazy-julia.de.tipps.html",
+            "Hand aufs Herz – fast jede Frau malt sich ihre Hochzeit",
+            ["Lesen, Schreiben, Fotografieren. Kreativ sein."],
+        ),
+        (
+            "github.blog.spiceland.html",
+            "How would you summarize your career (so far) in a single sentence?",
+            ["See what launched at GitHub Universe", "bringing together security researchers"],
+        ),
+    ]
+    for name, article, boxes in cases:
+        data = (shared_data / "html" / name).read_bytes()
+        text = "\n".join(_page(shared_data, name).text_blocks)
+        assert article in text, name
+        for box in boxes:
+            assert box in data.decode("utf-8") and box not in text, (name, box)
+
+
+def test_heading_over_left_out_blocks_is_left_out(shared_data):
+    """correctiv.org: the "Alle Artikel zu unseren Recherchen" heading over a teaser left out goes with it;
+    the article's own headline and text stay."""
+    blocks = _page(shared_data, "correctiv.org.zusage.html").text_blocks
+    assert "Alle Artikel zu unseren Recherchen" not in blocks
+    _assert_in_order(blocks, ["„Wir haben bereits die Zusage“", "Die AfD behauptet, nichts vom Versand"])
+
+
+def test_dateline_before_the_article_is_left_out_in_any_script():
+    """Trafilatura's evaluation set (the bench's tuning set): a Xinhua page's source and time line in a table
+    cell (`新华网河北频道 (2012-06-04 09:20:26) 稿件来源：河北日报`) and La Stampa's `Pubblicato il ...
+    12:02` line are furniture; the first paragraphs stay."""
+    from benchmarks.extract_sets import load_trafilatura, locate
+
+    files = locate("CURATE_TRAFILATURA_EVAL", "adbar/trafilatura", "tests/evaldata.json")
+    if files is None:
+        pytest.skip("adbar/trafilatura not found (see benchmarks/extract_sets.py)")
+    pages = {p.url: p for p in load_trafilatura(files).pages}
+    cases = [
+        ("he.xinhuanet.com/news/2012-06/04/content_25340", "稿件来源", "一个约定，信守15年，感人至深"),
+        ("lastampa.it/cronaca/2020/02/19/news/temperature", "Ultima modifica", "Temperature"),
+    ]
+    for address, dateline, first in cases:
+        page = next(p for url, p in pages.items() if address in url)
+        text = "\n".join(extract_page(page.html, page.url).text_blocks)
+        everything = "\n".join(extract_page(page.html, page.url, main_content=False).text_blocks)
+        assert dateline in everything and dateline not in text, address
+        assert first in text, address
+
+
+def test_article_keeps_its_closing_line_drops_the_author_box_after_it(shared_data):
+    """changelog.blog: the interview's last line ("Vielen Dank für das interessante Interview!", a short
+    paragraph with nothing after it in the article's box) stays; the author box after the article goes."""
+    data = (shared_data / "html" / "changelog.blog.zwischenbilanz.html").read_bytes()
+    blocks = _page(shared_data, "changelog.blog.zwischenbilanz.html").text_blocks
+    assert blocks[-1] == "Vielen Dank für das interessante Interview!"
+    assert "Mit-Initiatorin von changelog" in data.decode("utf-8")
+    assert not any("Mit-Initiatorin von changelog" in b for b in blocks)

@@ -344,8 +344,9 @@ def test_pairs_recipe_extracts_captioned_images_from_warcs(shared_data, tmp_path
     run_one_task("pairs", shared_data / "warc", output, only_stage="extract")
     (funnel,) = run_funnel(output, ["extract"])
     # every image left after the tag/class clean-up counts, teasers' thumbnails with their alt text too (as
-    # LAION/DataComp take a page's images); icons and bare names are no pairs
-    assert funnel.balanced and funnel.kept == 75
+    # LAION/DataComp take a page's images); icons and bare names are no pairs, nor the portraits in
+    # commoncrawl.org's author boxes (`uui-blogpost03_author-image`: boilerplate by name since issue 24)
+    assert funnel.balanced and funnel.kept == 70
     from curate.io import RecordReader
 
     pairs = list(RecordReader(str(output / "stages" / "extract" / "data")).run())

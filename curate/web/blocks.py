@@ -10,8 +10,8 @@ lists) are one sign of prose among others: sentence punctuation is another, and 
 written without spaces is judged without them.
 
 Thresholds start from jusText's published defaults (length 70/200 characters, stop-word density 0.30/0.32,
-link density 0.2) and are tuned on trafilatura's evaluation set only; every other labelled set in
-benchmarks/bench_extract.py is held out."""
+link density 0.2) and are tuned on the tuning sets only (trafilatura's evaluation set, CleanPortalEval);
+every other labelled set in benchmarks/bench_extract.py is held out."""
 
 from __future__ import annotations
 
@@ -216,6 +216,24 @@ def _sentence_marks(text: str, length: int, t: Thresholds) -> bool:
     return len(_PUNCTUATION.findall(text)) * t.chars_per_mark >= length
 
 
+_NUMBER_MARK = re.compile(r"(?<=\d)[.,:/-](?=\d)")  # the separators of 09:20, 1.9.2015, 45.000
+# a date or a time in digits, as written in any language: 09:20, 2012-06-04, 19.02.2020, 2020/02/19
+_NUMERIC_DATE = re.compile(
+    r"\b\d{1,2}:\d{2}\b|\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+)
+
+
+def _dateline(text: str, t: Thresholds) -> bool:
+    """A line stating when (and where from) before an article's text: a date or a time, and none of the
+    commas and full stops of a sentence once the separators inside numbers are left out (in any script:
+    `新华网河北频道 (2012-06-04 09:20:26) 稿件来源：河北日报`, `Pubblicato il 19 Febbraio 2020 12:02`).
+    The caller leaves list items out: an agenda's items start with dates."""
+    if not _NUMERIC_DATE.search(text):
+        return False
+    bare = _NUMBER_MARK.sub("", text)
+    return not _sentence_marks(bare, text_length(bare), t)
+
+
 def _mostly_unspaced(texts: list[Block]) -> bool:
     """Whether most of the page's text is in scripts written without spaces, where stop words say nothing."""
     chars = sum(len(b.item.text) for b in texts)
@@ -396,6 +414,19 @@ def _enclosed_lists(texts: list[Block], kinds: list[str], before: list, after: l
     return changed
 
 
+def _closing_line(texts: list[Block], kinds: list[str], i: int, following: str | None) -> bool:
+    """A short paragraph after the article's last one, in the same box and with no text after it in the
+    region (a sign-off, "Thanks for the interview!"): the article's own last line."""
+    text = texts[i].item.text
+    # a line ending in a colon announces what follows it ("Read also:"): something left out
+    if following is not None or texts[i].item.tag != "p" or text.endswith((":", "\uff1a")):
+        return False
+    j = next((j for j in range(i - 1, -1, -1) if kinds[j] in POSITIVE), None)
+    if j is None or texts[j].owner is None or texts[i].owner is None:
+        return False
+    return texts[i].owner.getparent() is texts[j].owner.getparent()
+
+
 def _in_any(el, elements: set, depth: int) -> bool:
     level = 0
     while el is not None and level <= depth:
@@ -474,13 +505,15 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
         if i >= end and kind != GOOD:  # teaser lines and blurbs; a long paragraph may still be the text's
             keep_text.append(False)
             continue
-        if text.lower() in NOT_CONTENT or _URL.match(text):
+        if text.lower() in NOT_CONTENT or _URL.match(text) or (len(text) < t.length_high and "©" in text):
             keep_text.append(False)
         elif texts[i].item.tag == "figcaption":  # an image's caption (links to its source and all) follows it
             keep_text.append(caption_follows_image[i])
         elif kind == LINKY:
             keep_text.append(False)
         elif kind == SHORT and i < first_prose and (_BYLINE.match(text) or _DATE.search(text)):
+            keep_text.append(False)
+        elif kind != GOOD and i < first_prose and texts[i].item.tag != "li" and _dateline(text, t):
             keep_text.append(False)
         elif len(text) < t.length_high and _CALL_TO_ACTION.search(text):
             keep_text.append(False)
@@ -491,12 +524,21 @@ def select_main_content(blocks: list[Block], root, t: Thresholds | None = None) 
                 keep_text.append(after[i] in POSITIVE)
             else:
                 keep_text.append(
-                    short_after[i] in POSITIVE and short_before[i] in POSITIVE and not _CREDIT.match(text)
+                    not _CREDIT.match(text)
+                    and short_before[i] in POSITIVE
+                    and (short_after[i] in POSITIVE or _closing_line(texts, kinds, i, short_after[i]))
                 )
         elif kind == NEAR_GOOD:  # a teaser's blurb sits between its links, one of several alike
             keep_text.append(not (lone_blurbs[i] and blurb_count >= t.min_cards))
         else:
             keep_text.append(True)
+    # a heading introduces what follows it: when that is left out (link lists, teasers), so is the heading
+    # (a list or table left out beside link text may still be the article's: its heading stays)
+    for i in range(len(texts) - 1, -1, -1):
+        if keep_text[i] and texts[i].item.tag in HEADINGS and kinds[i] == SHORT:
+            following = next((j for j in range(i + 1, len(texts)) if kinds[j] != SHORT), None)
+            if following is not None and not keep_text[following] and kinds[following] != LOW_STOP:
+                keep_text[i] = False
     final, text_i = [], 0
     for b in blocks:
         if b.is_text:

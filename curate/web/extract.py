@@ -120,6 +120,11 @@ BOILERPLATE_WORDS = {
     "editsection",
     "noprint",
     "copyright",
+    "copyrights",
+    "foot",
+    "aside",
+    "cta",  # a call to action (a seminar or shop ad inside an article)
+    "saboxplugin",  # the Simple Author Box plugin
 }
 # article furniture around the body (bylines, dates, photo credits, tag lists): boilerplate when the name
 # ends with it (`post-date`, `entry-meta`), not when it only starts with it (Blogger's `date-outer` wraps posts)
@@ -136,12 +141,33 @@ FURNITURE_WORDS = {
     "date",
     "published",
     "updated",
+    "bio",
+    "contact",
+    "disclaimer",
 }
 # names of comment sections: prose, but not the page's content
 COMMENT_WORDS = {"comment", "comments", "respond", "disqus", "reply", "replies", "discussion"}
 # a name run together from "comment" and another word (`commententry`, `commentlist`, `commentsArea`)
 # names a comment section too; `commentary` and `commentator` are articles and their authors
 _COMMENT_COMPOUND = re.compile(r"^comment(?!ar|at|ing|s$)[a-z]+$")
+# words that say "not this page's content" wherever they stand in a name, even beside a content word:
+# `related-post`, `author-bio`, `newsletter-text` are boilerplate, not posts or text (comment names keep
+# their own rules: a forum names its posts `MtnComment`)
+STRONG_WORDS = {
+    "related",
+    "cookie",
+    "cookies",
+    "consent",
+    "newsletter",
+    "author",
+    "authors",
+    "autor",
+}
+# ... and names run together from one of them and another word (`relatedPosts` once lowercased,
+# `authorbox`, `cookienotice`, `newsletterbox`); `authority` and `authorized` are other words
+_STRONG_COMPOUND = re.compile(r"^(related|cookie|consent|newsletter|author(?!it|iz|is))[a-z]+$")
+# a name saying what an element is not (`non-paywall`, `no-sidebar` on a page's wrapper)
+NEGATIONS = {"no", "non", "not", "without"}
 PROSE_CHARS = 800  # characters of <p> text that make an element named like boilerplate worth judging
 INLINE_TAGS = {
     "span",
@@ -201,6 +227,7 @@ BLOCK_TAGS = {
 }
 LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-srcset")
 _NAME_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # `relatedArticles`, `BorlabsCookie`: two words
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:]+)""", re.I)
 _SIZE = re.compile(r"^\s*(\d+)")
@@ -342,18 +369,31 @@ def _boilerplate_name(name: str) -> bool:
     """A class or id names boilerplate when its head (last word) does, e.g. `post-footer`, `share-box`
     is not but `post-share` is; or when any word does and none says content (`sidebar-left`)."""
     words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
-    if not words:
+    if not words or words[0] in NEGATIONS:
         return False
     if words[-1] in BOILERPLATE_WORDS or words[-1] in FURNITURE_WORDS or _COMMENT_COMPOUND.match(words[0]):
         return True
+    if _strong_name(name):
+        return True
     return any(w in BOILERPLATE_WORDS for w in words) and not any(w in CONTENT_WORDS for w in words)
+
+
+def _strong_name(name: str) -> bool:
+    """Whether a strong word stands anywhere in the name, camelCase humps splitting words too (a strong word
+    says enough to be read there; `teaserImg` on a gallery inside an article is not split)."""
+    words = _NAME_SPLIT.split(_CAMEL.sub("-", name).lower())
+    return any(w in STRONG_WORDS or _STRONG_COMPOUND.match(w) for w in words)
 
 
 @lru_cache(maxsize=1 << 16)
 def _content_name(name: str) -> bool:
     """A class or id that names the content (`article-body`, `td-content-wrap`), not boilerplate."""
     words = [w for w in _NAME_SPLIT.split(name.lower()) if w]
-    return any(w in CONTENT_WORDS for w in words) and not any(w in BOILERPLATE_WORDS for w in words)
+    return (
+        any(w in CONTENT_WORDS for w in words)
+        and not any(w in BOILERPLATE_WORDS for w in words)
+        and not _strong_name(name)
+    )
 
 
 def _caption_name(el) -> bool:
@@ -387,7 +427,13 @@ def _is_boilerplate(el) -> bool:
         return False
     if tag in INLINE_TAGS and el.tail and len(el.tail.split()) > 2:
         return False  # a date or a name marked up inside a sentence is part of the sentence
-    return _boilerplate_names(attrib.get("class", ""), attrib.get("id", ""))
+    return _boilerplate_names(attrib.get("class", ""), _id_name(attrib))
+
+
+def _id_name(attrib) -> str:
+    """An element's id as a name: an id holding an address (`<text id="http://...">`) names nothing."""
+    value = attrib.get("id", "")
+    return "" if "/" in value else value
 
 
 @lru_cache(maxsize=1 << 16)
@@ -402,7 +448,7 @@ def _holds_content(el) -> bool:
     almost none of it links): then the block classifier judges it, in context.
     A comment section holds prose too, so its names still decide."""
     attrib = el.attrib
-    if _comment_names(attrib.get("class", ""), attrib.get("id", "")):
+    if _comment_names(attrib.get("class", ""), _id_name(attrib)):
         return False
     chars = links = 0
     for p in el.iterfind(".//p"):
@@ -468,7 +514,11 @@ def clean_tree(doc, max_share: float = 0.5):
             elif _is_boilerplate(el):
                 if el.tag not in ALWAYS_DROP:
                     total = _words(body) if total is None else total
-                    if _words(el) > max_share * total or (el.tag not in DROP_TAGS and _holds_content(el)):
+                    # a comment section is not the content's wrapper, however long the thread
+                    comments = _comment_names(el.get("class", ""), _id_name(el.attrib))
+                    if (_words(el) > max_share * total and not comments) or (
+                        el.tag not in DROP_TAGS and _holds_content(el)
+                    ):
                         stack.append(el)
                         continue
                 _remove(el)
