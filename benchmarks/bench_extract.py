@@ -122,7 +122,7 @@ def report_set(
     """Print one set's table; return (F1 ours - baseline, speed ratio, pages)."""
     pages = labelled.pages
     role = "TUNING set" if labelled.tuning else "held out"
-    non_english = sum(1 for p in pages if not p.english)
+    non_english = sum(1 for p in pages if p.non_english)
     metric = "snippet" if labelled.metric == "snippets" else "4-token-shingle"
     print(f"\n{labelled.name} ({role}): {len(pages)} pages, {non_english} not English; {labelled.origin}")
     print(f"   {metric} F1 / precision / recall; docs/s")
@@ -132,7 +132,7 @@ def report_set(
             f"   {name:24} {_cell(set_scores(labelled, pages, texts)):>20} {rate:8.1f}"
             f"  ({rate / base_speed:.2f}x {BASELINE})"
         )
-    foreign = [i for i, p in enumerate(pages) if not p.english]
+    foreign = [i for i, p in enumerate(pages) if p.non_english]
     if 0 < len(foreign) < len(pages):  # a set's non-English pages apart (the tuning sets' too)
         for name, (texts, _) in results.items():
             sub = [pages[i] for i in foreign]
@@ -176,7 +176,7 @@ def main() -> None:
             non_english[name] += [
                 shingle_counts(p.truth, t)
                 for p, t in zip(labelled.pages, texts, strict=True)
-                if not p.english
+                if p.non_english
             ]
     pooled = len(non_english[OURS])
     if pooled:

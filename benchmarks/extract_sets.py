@@ -138,8 +138,11 @@ class LabelledPage:
         return int(hashlib.sha256(self.key.encode()).hexdigest(), 16) % 2 == 1
 
     @property
-    def english(self) -> bool:
-        return is_english(self.truth or " ".join(self.must))
+    def non_english(self) -> bool:
+        """The expected text is in another language than English. A page whose expected text is empty
+        (CleanEval's annotators kept nothing of a "Page not found") is in no language: not counted."""
+        labelled = self.truth or " ".join(self.must)
+        return bool(tokens(labelled)) and not is_english(labelled)
 
 
 @dataclass
