@@ -329,38 +329,65 @@ def bench_test_split() -> None:
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
                   tuning_figures())  # fmt: skip
     for run in dict.fromkeys(p["run"] for p in stored):
-        pairs = [p for p in stored if p["run"] == run]
-        given = {doc for row in runs[run].values() for doc in row.get("docs", [])}
-        run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
-        run_pages["all"] = sum(run_pages.values())
-        cost = dict(runs[run])
-        cost["all"] = {k: sum(c.get(k) or 0 for c in runs[run].values())
-                       for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
-        unlabelled = sum(pair_key(p["doc_id"], p["question"], p["answer"]) not in labels
-                         for p in pairs if p["question"] or p["answer"])  # fmt: skip
-        print_figures(f"test split, run {run!r} as it decided ({unlabelled} generated pairs unlabelled; "
-                      f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
-                      figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
-        now = current_verdicts(pairs, pages)
-        changed = sum(
-            (a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True)
-        )
-        print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
-                      f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
-                      figures(pairs, now, labels, run_pages, None))  # fmt: skip
-        good_rejected = [
-            (p, v) for p, v in zip(pairs, now, strict=True)
-            if v and (label := labels.get(pair_key(p["doc_id"], p["question"], p["answer"])))
-            and label["label"] == "good"
-        ]  # fmt: skip
-        print(
-            f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
-        )
-        if all(c.get("roundtrip_all") for c in runs[run].values()):
-            run_ablations(run, pairs, pages, labels, manifest, dict(runs[run]))
+        report_runs((run,), stored, runs, manifest, pages, labels)
+    # the untouched test pages: every run's after the checks were last adjusted, each on its own documents
+    untouched = tuple(run for run in dict.fromkeys(p["run"] for p in stored) if run not in TUNED_RUNS)
+    if len(untouched) > 1:
+        report_runs(untouched, stored, runs, manifest, pages, labels)
 
 
-def check_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict) -> dict[str, tuple]:
+def merge_runs(runs: dict[str, dict[str, dict]], names) -> dict[str, dict]:
+    """Per collection, the cost and documents of the runs in `names` added up; `roundtrip_all` only if
+    every one of them asked the round trip about every rule-passing pair."""
+    merged: dict[str, dict] = defaultdict(lambda: {"docs": []})
+    for name in names:
+        for collection, c in runs[name].items():
+            done = merged[collection]
+            for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms"):
+                done[key] = done.get(key, 0) + (c.get(key) or 0)
+            done["docs"] += c.get("docs", [])
+            done["roundtrip_all"] = done.get("roundtrip_all", True) and c.get("roundtrip_all", False)
+    return dict(merged)
+
+
+def report_runs(names, stored, runs, manifest, pages, labels) -> None:
+    """The figures of the runs in `names` together (runs on different documents: their pairs, pages and
+    costs add up): as they decided, under the current checks, and, where every run asked the round trip
+    about every rule-passing pair, the ablations."""
+    run = names[0] if len(names) == 1 else "+".join(names)
+    pairs = [p for p in stored if p["run"] in names]
+    merged = merge_runs(runs, names)
+    given = {doc for row in merged.values() for doc in row.get("docs", [])}
+    run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
+    run_pages["all"] = sum(run_pages.values())
+    cost = dict(merged)
+    cost["all"] = {k: sum(c.get(k) or 0 for c in merged.values())
+                   for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
+    unlabelled = sum(pair_key(p["doc_id"], p["question"], p["answer"]) not in labels
+                     for p in pairs if p["question"] or p["answer"])  # fmt: skip
+    print_figures(f"test split, run {run!r} as it decided ({unlabelled} generated pairs unlabelled; "
+                  f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
+                  figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
+    now = current_verdicts(pairs, pages)
+    changed = sum((a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True))
+    print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
+                  f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
+                  figures(pairs, now, labels, run_pages, None))  # fmt: skip
+    good_rejected = [
+        (p, v) for p, v in zip(pairs, now, strict=True)
+        if v and (label := labels.get(pair_key(p["doc_id"], p["question"], p["answer"])))
+        and label["label"] == "good"
+    ]  # fmt: skip
+    print(
+        f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
+    )
+    if all(c.get("roundtrip_all") for c in merged.values()):
+        run_ablations(names, pairs, pages, labels, manifest, dict(merged))
+
+
+def check_figures(
+    pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict
+) -> dict[str, tuple]:
     """Each evidence check and each answerer on its own, on labelled pairs with the model's evidence: pairs
     it flags, precision (share of them labelled bad), recall (share of the bad pairs it flags). The round
     trip and second opinion flag a pair whose stored answer disagrees (pairs they were asked about)."""
@@ -409,7 +436,9 @@ def modelled_cost(pairs: list[dict], asked: list[bool], cost: dict[str, dict]) -
     out: dict[str, dict] = {}
     for name, c in cost.items():
         mine = [(p, a) for p, a in zip(pairs, asked, strict=True) if p["collection"] == name]
-        asked_all = sum(p.get("roundtrip") is not None or p.get("second_opinion") is not None for p, _ in mine)
+        asked_all = sum(
+            p.get("roundtrip") is not None or p.get("second_opinion") is not None for p, _ in mine
+        )
         share = sum(a for _, a in mine) / asked_all if asked_all else 0.0
         rt_seconds = (c.get("roundtrip_ms") or 0) / 1000
         out[name] = {"llm_seconds": c["llm_seconds"] - rt_seconds * (1 - share), "completion_tokens":
@@ -419,15 +448,18 @@ def modelled_cost(pairs: list[dict], asked: list[bool], cost: dict[str, dict]) -
     return out
 
 
-def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
-    """For a run that asked the round trip about every rule-passing pair: on its fully labelled documents,
-    the current checks, then without the second opinion, without both answerers, and without the evidence
-    checks; cost modelled as a run with those checks would pay it."""
+def run_ablations(names, pairs, pages, labels, manifest, cost) -> None:
+    """For runs (`names`, on different documents) that asked the round trip about every rule-passing pair:
+    on their fully labelled documents, the current checks, then without the second opinion, without both
+    answerers, and without the evidence checks; cost modelled as a run with those checks would pay it."""
+    run = "+".join(names)
     docs = complete_docs(pairs, labels, {doc for c in cost.values() for doc in c.get("docs", [])})
     pairs = [p for p in pairs if p["doc_id"] in docs]
     cost = {name: c for name, c in cost.items() if any(doc in docs for doc in c.get("docs", []))}
     for name in list(cost):  # the cost of the labelled documents only
-        rows = [r for r in _read(RUNS) if r["run"] == run and r["collection"] == name and set(r["docs"]) <= docs]
+        rows = [
+            r for r in _read(RUNS) if r["run"] in names and r["collection"] == name and set(r["docs"]) <= docs
+        ]
         cost[name] = {k: sum(r.get(k) or 0 for r in rows) for k in
                       ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms")}  # fmt: skip
     run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in docs)
@@ -435,7 +467,9 @@ def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
     print(f"test split, run {run!r}: each evidence check and answerer on its own, on its labelled pairs with "
           f"the model's evidence (flagged, precision, recall of the bad pairs):")  # fmt: skip
     for name, (n, precision, recall) in check_figures(pairs, pages, labels).items():
-        print(f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}")
+        print(
+            f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}"
+        )
     variants = {
         "current checks (rules, evidence, round trip, second opinion)": {},
         "without the second opinion": {"answerers": ("roundtrip",)},
