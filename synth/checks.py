@@ -112,7 +112,7 @@ _TERM_FOR = re.compile(
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
 # C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, and UTF-8 read as cp1252/latin-1
 _BAD_TEXT = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]|Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff\ud800-\udfff]|Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]"
 )
 
 # a question is one line: a tab, carriage return or line break in it is a decoding fault (a TeX command's
