@@ -218,11 +218,12 @@ def parse_pairs(text: str, page_text: str = "") -> tuple[list[dict], str | None]
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
-def parse_answer(text: str) -> str | None:
-    """The round-trip answer: `{"answer": ...}`, or the text itself when it is not JSON."""
+def parse_answer(text: str, page_text: str = "") -> str | None:
+    """The round-trip answer: `{"answer": ...}`, or the text itself when it is not JSON; TeX commands
+    kept as written (`repair_escapes`: `\\tr` is not a tab, `\\uDef...` not half a surrogate pair)."""
     text = (text or "").strip()
     try:
-        value = json.loads(text)
+        value = json.loads(repair_escapes(text, page_text))
     except json.JSONDecodeError:
         return text or None
     if isinstance(value, dict):
@@ -480,7 +481,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         for pair in asked:
             started = time.monotonic()
             result = client.chat(prompts.roundtrip_messages(chunk.text, pair["question"]), **params)
-            pair[key] = parse_answer(result.text)
+            pair[key] = parse_answer(result.text, chunk.text)
             if result.cached:
                 totals["cached"] += 1
                 continue

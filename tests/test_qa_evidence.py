@@ -13,7 +13,7 @@ import pytest
 from curate.synth.checks import QAChecks, check_evidence, check_pair, page_index, page_kind
 from curate.synth.client import ChatClient
 from curate.synth.evidence import PageLines
-from curate.synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_pairs
+from curate.synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_answer, parse_pairs
 from curate.synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
 from datatrove.data import Document
 from stub_llm import StubLLM
@@ -136,6 +136,10 @@ def test_a_half_surrogate_escape_is_kept_as_a_command_and_never_sent(manual_page
         )
         totals = generator.ask_roundtrip(ChatClient(stub.url, "stub"), Chunk(0, page, [2]), [half])
     assert totals["questions"] == 0 and stub.calls == 0 and "roundtrip" not in half
+    # the round trip's answer, as the model wrote it about that page (a run failed writing it to Parquet)
+    answer = parse_answer('{"answer": "the \\uDefDefineShortVerb macro suppresses the special meaning"}', page)
+    assert answer == "the \\uDefDefineShortVerb macro suppresses the special meaning"
+    assert parse_answer('{"answer": "\\tr"}', page) == "\\tr" and parse_answer("plain \\tr", page) == "plain \\tr"
 
 
 # ---- a table of contents split over lines ----------------------------------------------------------------
