@@ -375,7 +375,9 @@ def report_runs(names, stored, runs, manifest, pages, labels) -> None:
     print_figures(f"test split, run {run!r} as it decided ({unlabelled} generated pairs unlabelled; "
                   f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
                   figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
-    now = current_verdicts(pairs, pages)
+    # the answerers the run had (a server by URL has no second opinion by default)
+    answerers = tuple(k for k in ("roundtrip", "second_opinion") if any(p.get(k) is not None for p in pairs))
+    now = current_verdicts(pairs, pages, answerers=answerers)
     changed = sum((a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True))
     print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
                   f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
@@ -390,6 +392,25 @@ def report_runs(names, stored, runs, manifest, pages, labels) -> None:
     )
     if all(c.get("roundtrip_all") for c in merged.values()):
         run_ablations(names, pairs, pages, labels, manifest, dict(merged))
+    else:  # another writer: the default's runs on the same documents, as they decided, at their cost
+        default_on_same(run, given, stored, labels, run_pages)
+
+
+def default_on_same(run: str, docs: set[str], stored: list[dict], labels: dict, run_pages: Counter) -> None:
+    """The default writer's untouched runs (one run per document, `roundtrip_all`) on `docs`, as they
+    decided, with the measured cost of those documents: what another writer's run is compared with."""
+    rows = [r for r in _read(RUNS) if r["run"] not in TUNED_RUNS and r.get("note") == "roundtrip_all"
+            and set(r["docs"]) <= docs]  # fmt: skip
+    names = {r["run"] for r in rows}
+    pairs = [p for p in stored if p["run"] in names and p["doc_id"] in docs]
+    cost: dict[str, dict] = defaultdict(Counter)
+    for r in rows:
+        for name in (r["collection"], "all"):
+            for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens"):
+                cost[name][key] += r.get(key) or 0
+    print_figures(f"   compared with: the default writer's runs on the same documents as they decided "
+                  f"({', '.join(sorted(names))}; measured cost):", figures(pairs, [p["verdict"] for p in pairs],
+                                                                       labels, run_pages, dict(cost)))  # fmt: skip
 
 
 def check_figures(
