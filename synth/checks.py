@@ -110,9 +110,10 @@ _TERM_FOR = re.compile(
     r"\bwhat\s+is\s+the\s+(?:name\s+of\s+the\s+)?term\s+(?:for|that|which)\b", re.IGNORECASE
 )
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
-# C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, and UTF-8 read as cp1252/latin-1
+# C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, half surrogates, and UTF-8 read as
+# cp1252/latin-1
 _BAD_TEXT = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]|Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff\ud800-\udfff]|Ã[\x80-\xbf¡-¿]|â€|Â[\xa0-\xbf]"
 )
 
 # a question is one line: a tab, carriage return or line break in it is a decoding fault (a TeX command's
@@ -310,7 +311,8 @@ _TYPOGRAPHY = set("—–‘’“”•…«»£€¥°±×·§©®™¢")
 
 
 def bad_encoding(text: str) -> bool:
-    """Control or replacement characters, mojibake of UTF-8, or text that is mostly symbols such as
+    """Control or replacement characters, half a UTF-16 surrogate pair (no UTF-8 request or Parquet file can
+    carry it), mojibake of UTF-8, or text that is mostly symbols such as
     "†∞¶£•" among accented letters (a font whose encoding the text layer lost)."""
     if _BAD_TEXT.search(text):
         return True

@@ -113,11 +113,15 @@ def repair_escapes(text: str, page_text: str = "") -> str:
     `\\usepackage` make the whole reply invalid. A backslash is kept as a character when it starts an
     invalid escape, when `\\b`, `\\f`, `\\r` or `\\t` is followed by a letter (a control character before a
     word is never meant in a question or an answer), and when `\\n` followed by letters spells a command
-    written on the page (`\\newcommand`, `\\nabla`); otherwise `\\n` stays a line break (evidence lines)."""
+    written on the page (`\\newcommand`, `\\nabla`); otherwise `\\n` stays a line break (evidence lines).
+    A `\\u` escape that is half of a UTF-16 pair with no other half is a command too (`\\uDefDefineShortVerb`
+    decodes to U+DEFD, which no UTF-8 request can carry: the server refused the round trip with HTTP 500)."""
 
     def fix(match: re.Match) -> str:
         escape, after = match[1], match.string[match.end() : match.end() + 1]
-        if escape in ('"', "\\", "/") or len(escape) == 5:
+        if len(escape) == 5:
+            return match[0] if _paired(match) else "\\\\" + escape
+        if escape in ('"', "\\", "/"):
             return match[0]
         if escape in "bfrt" and after.isalpha():
             return "\\\\" + escape
@@ -127,6 +131,23 @@ def repair_escapes(text: str, page_text: str = "") -> str:
         return match[0] if escape in "bfnrt" else "\\\\" + escape
 
     return _ESCAPE.sub(fix, text)
+
+
+def _surrogate(escape: str) -> str | None:
+    """'high' or 'low' for a `\\uXXXX` escape of a UTF-16 surrogate half, else None."""
+    code = int(escape[1:], 16) if re.fullmatch(r"u[0-9a-fA-F]{4}", escape) else 0
+    return "high" if 0xD800 <= code <= 0xDBFF else "low" if 0xDC00 <= code <= 0xDFFF else None
+
+
+def _paired(match: re.Match) -> bool:
+    """A `\\uXXXX` escape is a character, or a surrogate half next to its other half (an emoji's pair)."""
+    half = _surrogate(match[1])
+    text, start, end = match.string, match.start(), match.end()
+    if half == "high":
+        return _surrogate(text[end + 1 : end + 6]) == "low" and text[end : end + 2] == "\\u"
+    if half == "low":
+        return start >= 6 and text[start - 6 : start - 4] == "\\u" and _surrogate(text[start - 5 : start]) == "high"
+    return True
 
 
 def _pairs_from(value) -> list | None:
@@ -197,11 +218,12 @@ def parse_pairs(text: str, page_text: str = "") -> tuple[list[dict], str | None]
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
-def parse_answer(text: str) -> str | None:
-    """The round-trip answer: `{"answer": ...}`, or the text itself when it is not JSON."""
+def parse_answer(text: str, page_text: str = "") -> str | None:
+    """The round-trip answer: `{"answer": ...}`, or the text itself when it is not JSON; TeX commands
+    kept as written (`repair_escapes`: `\\tr` is not a tab, `\\uDef...` not half a surrogate pair)."""
     text = (text or "").strip()
     try:
-        value = json.loads(text)
+        value = json.loads(repair_escapes(text, page_text))
     except json.JSONDecodeError:
         return text or None
     if isinstance(value, dict):
@@ -459,7 +481,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         for pair in asked:
             started = time.monotonic()
             result = client.chat(prompts.roundtrip_messages(chunk.text, pair["question"]), **params)
-            pair[key] = parse_answer(result.text)
+            pair[key] = parse_answer(result.text, chunk.text)
             if result.cached:
                 totals["cached"] += 1
                 continue

@@ -135,3 +135,27 @@ def test_modelled_cost_keeps_generation_and_scales_the_round_trip():
         assert none[name]["llm_seconds"] == pytest.approx(c["llm_seconds"] - c["roundtrip_ms"] / 1000)
         assert none[name]["roundtrip_completion_tokens"] == 0
         assert none[name]["completion_tokens"] == every[name]["completion_tokens"] == c["completion_tokens"]
+
+
+def test_untouched_runs_add_up_per_collection():
+    """The untouched test pages are reported together over every run of the default writer after the tuned
+    ones: each collection's seconds, tokens and documents are the sum of its runs' rows."""
+    rows = [
+        r for r in split._read(split.RUNS) if r["run"] not in split.TUNED_RUNS and r.get("note") == "roundtrip_all"
+    ]
+    names = tuple(dict.fromkeys(r["run"] for r in rows))
+    if not names:
+        pytest.skip("no untouched run stored yet")
+    runs: dict[str, dict[str, dict]] = {}
+    for row in rows:  # as bench_test_split reads them: one entry per run and collection
+        done = runs.setdefault(row["run"], {}).setdefault(row["collection"], {"docs": []})
+        done["llm_seconds"] = done.get("llm_seconds", 0) + row["llm_seconds"]
+        done["docs"] += row["docs"]
+        done["roundtrip_all"] = row.get("note") == "roundtrip_all"
+    merged = split.merge_runs(runs, names)
+    for collection, c in merged.items():
+        mine = [r for r in rows if r["collection"] == collection]
+        assert c["llm_seconds"] == pytest.approx(sum(r["llm_seconds"] for r in mine))
+        assert sorted(c["docs"]) == sorted(d for r in mine for d in r["docs"])
+        assert c["roundtrip_all"] == all(r.get("note") == "roundtrip_all" for r in mine)
+    assert not {d for c in merged.values() for d in c["docs"]} & split.tuned_docs()

@@ -13,7 +13,7 @@ import pytest
 from curate.synth.checks import QAChecks, check_evidence, check_pair, page_index, page_kind
 from curate.synth.client import ChatClient
 from curate.synth.evidence import PageLines
-from curate.synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_pairs
+from curate.synth.generate import Chunk, QAGenerator, choose_chunks, fit_chunks, parse_answer, parse_pairs
 from curate.synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
 from datatrove.data import Document
 from stub_llm import StubLLM
@@ -105,6 +105,41 @@ def test_a_question_with_control_characters_is_never_sent_again(manual_pages):
         totals = generator.ask_roundtrip(ChatClient(stub.url, "stub"), Chunk(0, page, [2]), [broken, fine])
     assert totals["questions"] == 1 and stub.calls == 1
     assert "roundtrip" not in broken and fine["roundtrip"] == "the residual vector"
+
+
+def test_a_half_surrogate_escape_is_kept_as_a_command_and_never_sent(manual_pages):
+    """The 1.5B model wrote fancyvrb's `\\DefineShortVerb` as `\\uDefDefineShortVerb` (test split, fancyvrb
+    manual p5): JSON decodes `\\uDefD` to U+DEFD, half of a UTF-16 pair, which no UTF-8 request can carry;
+    the server answered the round trip with HTTP 500 five times and the qa stage failed. The escape is kept
+    as written; a half surrogate that still reaches a pair is bad_encoding, never sent."""
+    page = manual_pages[1]
+    # the model's pair as recorded (its evidence is one of its own making), then an emoji written as a pair
+    reply = (
+        '{"pairs": [{"question": "What is the purpose of the \\uDefDefineShortVerb macro?", "answer": '
+        '"To define a special character as an abbreviation to enclose verbatim text and suppress its special '
+        'meaning.", "evidence": "The \\uDefDefineShortVerb macro allows us to define a special character as an '
+        'abbre- viation to enclose verbatim text"}, '
+        '{"question": "Which face \\ud83d\\ude00 does \\u00e9 print?", "answer": "the bias", "evidence": "x"}]}'
+    )
+    pairs, problem = parse_pairs(reply, page)
+    assert problem is None and len(pairs) == 2
+    assert pairs[0]["question"] == "What is the purpose of the \\uDefDefineShortVerb macro?"
+    assert "\\uDefDefineShortVerb" in pairs[0]["evidence"]
+    assert pairs[1]["question"] == "Which face \U0001f600 does \u00e9 print?"  # a whole pair is a character
+    for pair in pairs:
+        (pair["question"] + pair["answer"] + pair["evidence"]).encode("utf-8")  # raises on a half surrogate
+    half = {"question": "What does \udefdDefineShortVerb print?", "answer": "the bias of an estimator"}
+    assert check_pair(half["question"], half["answer"], page_index(page), set(), 0.8)[0] == "bad_encoding"
+    with StubLLM(roundtrip_answer="the bias of an estimator") as stub:
+        generator = QAGenerator(
+            LlmServers(Endpoint(stub.url, "stub")), roundtrip=RoundTrip(enabled=True), requests=Requests(retries=0)
+        )
+        totals = generator.ask_roundtrip(ChatClient(stub.url, "stub"), Chunk(0, page, [2]), [half])
+    assert totals["questions"] == 0 and stub.calls == 0 and "roundtrip" not in half
+    # the round trip's answer, as the model wrote it about that page (a run failed writing it to Parquet)
+    answer = parse_answer('{"answer": "the \\uDefDefineShortVerb macro suppresses the special meaning"}', page)
+    assert answer == "the \\uDefDefineShortVerb macro suppresses the special meaning"
+    assert parse_answer('{"answer": "\\tr"}', page) == "\\tr" and parse_answer("plain \\tr", page) == "plain \\tr"
 
 
 # ---- a table of contents split over lines ----------------------------------------------------------------
