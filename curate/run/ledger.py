@@ -19,6 +19,7 @@ import json
 import posixpath
 import re
 from collections.abc import Sequence
+from glob import has_magic
 from typing import Any
 
 from datatrove.io import DataFolder, get_datafolder
@@ -26,7 +27,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.stats import PipelineStats
 
-from curate.location import open_parquet
+from curate.location import parquet_footers
 
 LEDGER = "ledger.json"
 
@@ -62,22 +63,70 @@ def write_ledger(stage_dir: Any, ledger: dict) -> None:
     folder.mv(LEDGER + ".tmp", LEDGER)
 
 
-def _records_listing(folder: DataFolder, reader: BaseDiskReader | None = None) -> list[str]:
-    """The files a `RecordReader` of `folder` reads (the same glob and depth)."""
+def _version(info: dict) -> str | None:
+    """What changes when a file's content does, from a listing: its ETag or generation on an object
+    store, its modification time on a disk (None: not told, the file is read again)."""
+    for key in ("ETag", "etag", "generation", "mtime", "LastModified", "last_modified"):
+        if info.get(key) is not None:
+            return str(info[key])
+    return None
+
+
+def _records_listing(
+    folder: DataFolder, reader: BaseDiskReader | None = None
+) -> dict[str, tuple[int, str | None]]:
+    """(size, version) of each file a `RecordReader` of `folder` reads (the same glob and depth as
+    datatrove's `list_files`), from one listing."""
     if not folder.isdir(""):
-        return []
-    recursive = reader.recursive if reader is not None else True
+        return {}
+    maxdepth = None if (reader.recursive if reader is not None else True) else 1
     pattern = reader.glob_pattern if reader is not None else "*.parquet"
-    return folder.list_files(recursive=recursive, glob_pattern=pattern)
+    if pattern and not has_magic(pattern):
+        pattern = f"*{pattern}"
+    found = (
+        folder.glob(pattern, maxdepth=maxdepth, detail=True)
+        if pattern
+        else folder.find("", maxdepth=maxdepth, detail=True)
+    )
+    return {
+        name: (int(info.get("size") or 0), _version(info))
+        for name, info in sorted(found.items())
+        if info.get("type") != "directory"
+    }
 
 
-def rows_per_file(folder: DataFolder, reader: BaseDiskReader | None = None) -> dict[str, int]:
-    """Records per Parquet file of a records folder, from each file's footer (no data is read)."""
+def files_with_rows(
+    folder: DataFolder, reader: BaseDiskReader | None = None, known: dict | None = None
+) -> dict[str, tuple[int, int, str | None]]:
+    """(records, size, version) of each Parquet file of a records folder. Records come from the
+    footers, read concurrently (no data is read), except for files whose size and version are those
+    in `known` (a ledger's `versions`: `{name: [size, version, records]}`), which are not read again."""
+    listing = _records_listing(folder, reader)
     rows = {}
-    for name in _records_listing(folder, reader):
-        with open_parquet(folder, name) as parquet:
-            rows[name] = parquet.metadata.num_rows
-    return rows
+    for name, (size, version) in listing.items():
+        seen = (known or {}).get(name)
+        if version is not None and seen is not None and [size, version] == list(seen[:2]):
+            rows[name] = int(seen[2])
+    unread = {name: size for name, (size, _) in listing.items() if name not in rows}
+    rows.update({name: footer.num_rows for name, footer in parquet_footers(folder, unread).items()})
+    return {name: (rows[name], size, version) for name, (size, version) in listing.items()}
+
+
+def rows_per_file(
+    folder: DataFolder, reader: BaseDiskReader | None = None, known: dict | None = None
+) -> dict[str, int]:
+    """Records per Parquet file of a records folder (`files_with_rows`)."""
+    return {name: rows for name, (rows, _, _) in files_with_rows(folder, reader, known).items()}
+
+
+def _data_part(files: dict[str, tuple[int, int, str | None]]) -> dict:
+    """The ledger's `data` part: records per file and in all, and each file's size and version, so a
+    later check reads only the files that changed."""
+    return {
+        "files": {name: rows for name, (rows, _, _) in files.items()},
+        "records": sum(rows for rows, _, _ in files.values()),
+        "versions": {name: [size, version, rows] for name, (rows, size, version) in files.items()},
+    }
 
 
 def _task_file(name: str, writer: PipelineStep) -> str:
@@ -172,7 +221,8 @@ def record_output(stage: str, stage_dir: Any, data_dir: Any, pipeline: Sequence[
     writer counted. Returns the ledger's `data` part."""
     from curate.io import RecordWriter
 
-    found = rows_per_file(get_datafolder(str(data_dir)))
+    files = files_with_rows(get_datafolder(str(data_dir)))
+    found = {name: rows for name, (rows, _, _) in files.items()}
     writer = pipeline[-1] if pipeline else None
     writes_data = isinstance(writer, RecordWriter) and (
         writer.output_folder.path.rstrip("/") == get_datafolder(str(data_dir)).path.rstrip("/")
@@ -196,7 +246,7 @@ def record_output(stage: str, stage_dir: Any, data_dir: Any, pipeline: Sequence[
                     f"{_summary(problems)}. Delete {posixpath.join(str(stage_dir), 'logs', 'completions')} "
                     "and rerun to redo the stage"
                 )
-    return {"files": found, "records": sum(found.values())}
+    return _data_part(files)
 
 
 def upstream_of(pipeline: Sequence[PipelineStep]) -> tuple[BaseDiskReader, str, str] | None:
@@ -238,7 +288,7 @@ def check_input(stage: str, pipeline: Sequence[PipelineStep]) -> dict | None:
             f"stage {stage!r} reads the records of stage {upstream!r}, which failed: {ledger['failed']}"
         )
     expected = ledger["data"]["files"]
-    found = rows_per_file(reader.data_folder, reader)
+    found = rows_per_file(reader.data_folder, reader, ledger["data"].get("versions"))
     problems = _differences(found, expected, f"stage {upstream!r}")
     if problems:
         raise LedgerError(
@@ -254,7 +304,9 @@ def data_changes(stage_dir: Any, entry: dict) -> str | None:
     recorded = (entry.get("data") or {}).get("files")
     if recorded is None:
         return None
-    found = rows_per_file(get_datafolder(posixpath.join(str(stage_dir), "data")))
+    found = rows_per_file(
+        get_datafolder(posixpath.join(str(stage_dir), "data")), known=entry["data"].get("versions")
+    )
     problems = _differences(found, recorded, "the stage")
     return f"data/ changed since the stage finished: {_summary(problems)}" if problems else None
 
