@@ -168,6 +168,35 @@ def test_the_next_stage_reads_only_the_files_changed_since_the_ledger(pdfs, tmp_
     assert set(read) == {victim.name}  # by the check, and by the funnel that reports it
 
 
+def test_the_ledger_trusts_a_file_at_the_size_its_writer_closed_it_and_reads_any_other(
+    pdfs, tmp_path, monkeypatch
+):
+    """Each task's stats carry the bytes its writer closed its file at: files at that size are not read
+    back; a file rewritten since (other size) is read and its records compared."""
+    import pyarrow.parquet as pq
+    from curate.pipelines.pdf_pages import pages_stage
+
+    out = tmp_path / "out"
+    recipe = get_recipe("pdf-pages")
+    run_recipe(recipe, str(pdfs), out, ONE_WORKER, only_stage="pages")
+    ctx = StageContext("pages", str(pdfs), out, recipe.resolve({}), recipe.declared())
+    read = []
+    footers = ledger.parquet_footers
+    monkeypatch.setattr(
+        ledger, "parquet_footers", lambda folder, sizes: read.extend(sizes) or footers(folder, sizes)
+    )
+    part = ledger.record_output("pages", ctx.stage_dir, ctx.data_dir, pages_stage().build(ctx))
+    assert read == [] and part["records"] == sum(part["files"].values()) > 0
+    victim = max(ctx.data_dir.glob("*.parquet"), key=lambda p: part["files"][p.name])
+    table = pq.read_table(victim)
+    pq.write_table(table.slice(1), victim)
+    with pytest.raises(
+        ledger.LedgerError, match=rf"{victim.name} holds {table.num_rows - 1} records, stage 'pages' wrote"
+    ):
+        ledger.record_output("pages", ctx.stage_dir, ctx.data_dir, pages_stage().build(ctx))
+    assert read == [victim.name]
+
+
 # ---- 2. unique sample keys ---------------------------------------------------------------------------
 
 

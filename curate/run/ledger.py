@@ -25,7 +25,7 @@ from typing import Any
 from datatrove.io import DataFolder, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
-from datatrove.utils.stats import PipelineStats
+from datatrove.utils.stats import MetricStats, PipelineStats
 
 from curate.location import parquet_footers
 
@@ -96,17 +96,25 @@ def _records_listing(
 
 
 def files_with_rows(
-    folder: DataFolder, reader: BaseDiskReader | None = None, known: dict | None = None
+    folder: DataFolder,
+    reader: BaseDiskReader | None = None,
+    known: dict | None = None,
+    written: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, tuple[int, int, str | None]]:
     """(records, size, version) of each Parquet file of a records folder. Records come from the
     footers, read concurrently (no data is read), except for files whose size and version are those
-    in `known` (a ledger's `versions`: `{name: [size, version, records]}`), which are not read again."""
+    in `known` (a ledger's `versions`: `{name: [size, version, records]}`), or whose size is the one
+    its writer closed it at (`written`: `{name: (size, records)}`, from the tasks' stats): those files
+    are as they were written or recorded, and are not read again."""
     listing = _records_listing(folder, reader)
     rows = {}
     for name, (size, version) in listing.items():
         seen = (known or {}).get(name)
+        closed = (written or {}).get(name)
         if version is not None and seen is not None and [size, version] == list(seen[:2]):
             rows[name] = int(seen[2])
+        elif closed is not None and closed[0] == size:
+            rows[name] = closed[1]
     unread = {name: size for name, (size, _) in listing.items() if name not in rows}
     rows.update({name: footer.num_rows for name, footer in parquet_footers(folder, unread).items()})
     return {name: (rows[name], size, version) for name, (size, version) in listing.items()}
@@ -182,20 +190,28 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
 _STATS_CACHE: dict[tuple, bytes] = {}
 
 
-def _writer_counts(stage_dir: Any, writer: PipelineStep) -> dict[str, int] | None:
-    """Records the stage's writer wrote, per task's output file name (from each task's stats), or None
-    when its file names cannot be told from the rank (then nothing is compared)."""
-    counts: dict[str, int] = {}
+def _writer_written(stage_dir: Any, writer: PipelineStep) -> dict[str, tuple[int, int, int]] | None:
+    """(records, bytes, files) the stage's writer wrote, per task's output file name (from each task's
+    stats), or None when its file names cannot be told from the rank (then nothing is compared)."""
+    from curate.io import BYTES_WRITTEN
+
+    written: dict[str, tuple[int, int, int]] = {}
     for name, stats in task_stats(stage_dir).items():
-        written = stat_total(stats.stats[-1], "total") if stats.stats else 0
+        step = stats.stats[-1] if stats.stats else None
+        records = stat_total(step, "total") if step else 0
+        closed = step.stats.get(BYTES_WRITTEN) if step else None
+        if closed is not None and not isinstance(closed, MetricStats):  # as loaded: a dict or a number
+            closed = MetricStats.from_dict(closed)
+        size, files = (int(closed.total), int(closed.n)) if closed is not None else (0, 0)
         rank = posixpath.basename(name).removesuffix(".json")
         try:
             file_name = writer.output_filename.substitute(rank=rank)
         except (KeyError, ValueError):  # a template with other fields: names not known in advance
             return None
-        if written:
-            counts[file_name] = counts.get(file_name, 0) + written
-    return counts
+        if records:
+            before = written.get(file_name, (0, 0, 0))
+            written[file_name] = (before[0] + records, before[1] + size, before[2] + files)
+    return written
 
 
 def _differences(found: dict[str, int], expected: dict[str, int], writer: str) -> list[str]:
@@ -221,14 +237,21 @@ def record_output(stage: str, stage_dir: Any, data_dir: Any, pipeline: Sequence[
     writer counted. Returns the ledger's `data` part."""
     from curate.io import RecordWriter
 
-    files = files_with_rows(get_datafolder(str(data_dir)))
-    found = {name: rows for name, (rows, _, _) in files.items()}
     writer = pipeline[-1] if pipeline else None
     writes_data = isinstance(writer, RecordWriter) and (
         writer.output_folder.path.rstrip("/") == get_datafolder(str(data_dir)).path.rstrip("/")
     )
+    written = _writer_written(stage_dir, writer) if writes_data else None
+    # a task that closed one file: that file, at the size it was closed at, holds the task's records
+    closed = {
+        _first_part(name, writer): (size, records)
+        for name, (records, size, files) in (written or {}).items()
+        if files == 1
+    }
+    files = files_with_rows(get_datafolder(str(data_dir)), written=closed)
+    found = {name: rows for name, (rows, _, _) in files.items()}
     if writes_data:
-        expected = _writer_counts(stage_dir, writer)
+        expected = None if written is None else {name: records for name, (records, _, _) in written.items()}
         if expected is not None:
             per_task: dict[str, int] = {}
             for name, rows in found.items():
