@@ -53,7 +53,7 @@ class CountingS3:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         self.lists: list[str] = []
-        self.requests: list[tuple[float, str]] = []  # (time, method) of every request
+        self.requests: list[tuple[float, str, str]] = []  # (time, method, path) of every request
         self._lock = threading.Lock()
         outer = self
 
@@ -74,7 +74,9 @@ class CountingS3:
 
                 def counting(environ, start_response):
                     query = environ.get("QUERY_STRING", "")
-                    outer.requests.append((time.perf_counter(), environ["REQUEST_METHOD"]))
+                    outer.requests.append(
+                        (time.perf_counter(), environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+                    )
                     if environ["REQUEST_METHOD"] == "GET" and ("list-type" in query or "prefix=" in query):
                         with outer._lock:
                             outer.lists.append(query)
@@ -321,7 +323,11 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
         os.environ.clear()
         os.environ.update(saved)
     requests = s3.requests[first:]
-    inside = sum(1 for t, _ in requests if any(a <= t <= b for a, b in timers.windows))
+    during = [(method, path) for t, method, path in requests if any(a <= t <= b for a, b in timers.windows)]
+    inside = len(during)
+    # the driver's reads of finished tasks' stats while the tasks run (ledger.stats_read_ahead): the
+    # tasks write their stats, only the driver reads them
+    read_ahead = sum(1 for method, path in during if method == "GET" and "/logs/stats/" in path)
     print(f"driver overhead: {tasks} one-page PDFs, {tasks} tasks, {executor}, S3 in and out:")
     print(f"  stage wall time                   {wall:7.1f} s")
     for name, seconds in sorted(timers.seconds.items(), key=lambda kv: -kv[1]):
@@ -334,7 +340,8 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     )
     print(
         f"  object-store requests per input file: {len(requests) / tasks:.1f} "
-        f"(driver, outside the tasks: {(len(requests) - inside) / tasks:.2f}; during the tasks: {inside / tasks:.1f})"
+        f"(driver, outside the tasks: {(len(requests) - inside) / tasks:.2f}; during the tasks: {inside / tasks:.1f}, "
+        f"of which the driver's stats read ahead {read_ahead / tasks:.2f})"
     )
 
 

@@ -15,10 +15,12 @@ the data, 300 of 1,000 pages failing the same way is a fault to look at, not a d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from glob import has_magic
 from typing import Any
 
@@ -27,9 +29,10 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.stats import MetricStats, PipelineStats
 
-from curate.location import parquet_footers
+from curate.location import is_url, parquet_footers
 
 LEDGER = "ledger.json"
+READ_AHEAD_SECONDS = 5.0  # how often the driver fetches finished tasks' stats while they run
 
 
 def stat_total(stats, key: str) -> int:
@@ -156,10 +159,24 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
     """Each task's stats (`logs/stats/RANK.json`) by file name. The driver reads them for the ledger,
     its funnel and the run's funnel: a file is fetched once per version (its size and modification
     time or ETag from the one listing), and the ones not yet read in one concurrent batch (2,000 tasks
-    on an object store: three passes of 2,000 requests, one after another, before)."""
+    on an object store: three passes of 2,000 requests, one after another, before); on an object store
+    most were already fetched while the tasks ran (`stats_read_ahead`)."""
+    fetched = _fetch_stats(stage_dir)
+    if fetched is None:
+        return {}
+    root, listing = fetched
+    # parsed each time: callers get their own objects
+    return {
+        name: PipelineStats.from_json(json.loads(_STATS_CACHE[(root, name, listing[name])]))
+        for name in sorted(listing)
+    }
+
+
+def _fetch_stats(stage_dir: Any) -> tuple[str, dict] | None:
+    """(stats folder, {file name: version}) after fetching into _STATS_CACHE the files not yet in it."""
     logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
     if not logs.isdir(""):
-        return {}
+        return None
     listing = {
         name: (info.get("size"), info.get("ETag") or info.get("mtime") or info.get("LastModified"))
         for name, info in logs.find("", maxdepth=1, detail=True).items()
@@ -179,11 +196,35 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
         by_base = {posixpath.basename(str(path)): raw for path, raw in data.items()}
         for name in missing:
             _STATS_CACHE[(root, name, listing[name])] = by_base[posixpath.basename(name)]
-    # parsed each time: callers get their own objects
-    return {
-        name: PipelineStats.from_json(json.loads(_STATS_CACHE[(root, name, listing[name])]))
-        for name in sorted(listing)
-    }
+    return root, listing
+
+
+@contextlib.contextmanager
+def stats_read_ahead(stage_dir: Any, every: float = READ_AHEAD_SECONDS) -> Iterator[None]:
+    """While a stage's tasks run, the driver (otherwise waiting) fetches the stats files of the tasks
+    done so far, every `every` seconds, so the ledger after the run reads only the last few: 2,000
+    tasks' stats on an object store were ~2,000 requests after the run. Only for an output on an object
+    store (a local folder's files read in a fraction of a second). A file that changes later (a task
+    run again) has another version and is fetched again; a failed fetch is left to the ledger."""
+    if not is_url(str(stage_dir)):
+        yield
+        return
+    stop = threading.Event()
+
+    def read_ahead() -> None:
+        while not stop.wait(every):
+            try:
+                _fetch_stats(stage_dir)
+            except Exception:  # noqa: BLE001  the ledger reads them again after the run, and says why
+                pass
+
+    thread = threading.Thread(target=read_ahead, name="curate-stats-read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 # (stats folder, file name, version) -> that file's bytes, for this process (a driver)
