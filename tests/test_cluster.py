@@ -462,7 +462,8 @@ def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():
 
 def test_the_driver_reads_finished_tasks_stats_while_they_run_and_a_changed_file_again(s3):
     """ledger.stats_read_ahead fetches the stats files present while the tasks run; after it, the ledger
-    serves them without fetching again, and a file rewritten since (a task run again) is read anew."""
+    serves them without fetching again, lists the files written since (not a listing kept from before),
+    and reads a file rewritten since (a task run again) anew."""
     import time
 
     import fsspec
@@ -489,6 +490,11 @@ def test_the_driver_reads_finished_tasks_stats_while_they_run_and_a_changed_file
         ledger.DataFolder.cat = lambda self, paths, **kw: fetched.extend(paths) or cat(self, paths, **kw)
         assert ledger.stat_total(ledger.task_stats(stage)["00000.json"].stats[-1], "total") == 3
         assert fetched == []
+        # a task finished after the last read ahead, in another process (not through this one's s3fs)
+        fsspec.filesystem("s3", skip_instance_cache=True).pipe(f"{stage}/logs/stats/00001.json", stats(4))
+        assert sorted(ledger.task_stats(stage)) == ["00000.json", "00001.json"]
+        assert fetched == ["00001.json"]
+        fetched.clear()
         fs.pipe(f"{stage}/logs/stats/00000.json", stats(5))
         assert ledger.stat_total(ledger.task_stats(stage)["00000.json"].stats[-1], "total") == 5
         assert fetched == ["00000.json"]

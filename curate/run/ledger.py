@@ -80,6 +80,7 @@ def _records_listing(
 ) -> dict[str, tuple[int, str | None]]:
     """(size, version) of each file a `RecordReader` of `folder` reads (the same glob and depth as
     datatrove's `list_files`), from one listing."""
+    folder.invalidate_cache("")  # a fresh listing, not one s3fs kept from before the files were written
     if not folder.isdir(""):
         return {}
     maxdepth = None if (reader.recursive if reader is not None else True) else 1
@@ -175,6 +176,9 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
 def _fetch_stats(stage_dir: Any) -> tuple[str, dict] | None:
     """(stats folder, {file name: version}) after fetching into _STATS_CACHE the files not yet in it."""
     logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
+    # a fresh listing: s3fs keeps listings, and an earlier one (read ahead while the tasks ran) would
+    # hide the files written since
+    logs.invalidate_cache("")
     if not logs.isdir(""):
         return None
     listing = {
