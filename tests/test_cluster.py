@@ -479,11 +479,15 @@ def test_the_driver_reads_finished_tasks_stats_while_they_run_and_a_changed_file
     fs = fsspec.filesystem("s3")
     stage = "s3://curate/read-ahead/stages/pages"
     fs.pipe(f"{stage}/logs/stats/00000.json", stats(3))
+
+    def read_ahead() -> bool:
+        return any(key[0].startswith(stage) and key[1] == "00000.json" for key in ledger._STATS_CACHE)
+
     with ledger.stats_read_ahead(stage, every=0.05):
         deadline = time.monotonic() + 10
-        while not any(key[1] == "00000.json" for key in ledger._STATS_CACHE) and time.monotonic() < deadline:
+        while not read_ahead() and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert any(key[1] == "00000.json" for key in ledger._STATS_CACHE), "not read while the tasks ran"
+    assert read_ahead(), "not read while the tasks ran"
     fetched = []
     cat = ledger.DataFolder.cat
     try:
