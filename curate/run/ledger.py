@@ -20,6 +20,7 @@ import json
 import posixpath
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from glob import has_magic
 from typing import Any
@@ -32,7 +33,7 @@ from datatrove.utils.stats import MetricStats, PipelineStats
 from curate.location import is_url, parquet_footers
 
 LEDGER = "ledger.json"
-READ_AHEAD_SECONDS = 5.0  # how often the driver fetches finished tasks' stats while they run
+READ_AHEAD_SECONDS = 10.0  # how often (at most) the driver fetches finished tasks' stats while they run
 
 
 def stat_total(stats, key: str) -> int:
@@ -206,7 +207,8 @@ def _fetch_stats(stage_dir: Any) -> tuple[str, dict] | None:
 @contextlib.contextmanager
 def stats_read_ahead(stage_dir: Any, every: float = READ_AHEAD_SECONDS) -> Iterator[None]:
     """While a stage's tasks run, the driver (otherwise waiting) fetches the stats files of the tasks
-    done so far, every `every` seconds, so the ledger after the run reads only the last few: 2,000
+    done so far, every `every` seconds or less often (a pass takes at most a tenth of the thread's time),
+    so the ledger after the run reads only the last few: 2,000
     tasks' stats on an object store were ~2,000 requests after the run. Only for an output on an object
     store (a local folder's files read in a fraction of a second). A file that changes later (a task
     run again) has another version and is fetched again; a failed fetch is left to the ledger."""
@@ -216,11 +218,16 @@ def stats_read_ahead(stage_dir: Any, every: float = READ_AHEAD_SECONDS) -> Itera
     stop = threading.Event()
 
     def read_ahead() -> None:
-        while not stop.wait(every):
+        pause = every
+        while not stop.wait(pause):
+            started = time.monotonic()
             try:
                 _fetch_stats(stage_dir)
             except Exception:  # noqa: BLE001  the ledger reads them again after the run, and says why
                 pass
+            # a pass lists every stats file so far (2,000 on an object store: seconds on a busy server):
+            # at most a tenth of the thread's time, so the driver does not compete with the tasks
+            pause = max(every, 9 * (time.monotonic() - started))
 
     thread = threading.Thread(target=read_ahead, name="curate-stats-read-ahead", daemon=True)
     thread.start()
