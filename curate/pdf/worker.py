@@ -9,8 +9,9 @@ so the child renders it while this process writes the last one), waits for each 
 the next page starts a fresh child. A child that dies (a MuPDF crash, the OOM killer) costs its page
 only, with the exit status as the reason.
 
-The child is a plain `python -m curate.pdf.worker` subprocess, not a multiprocessing child: stage
-tasks may run in daemonic pool workers, which may not have multiprocessing children.
+The child is not a multiprocessing child (stage tasks may run in daemonic pool workers, which may not
+have multiprocessing children): it is forked with `os.fork` from the task's process, with everything
+already imported, or, where a fork is not safe there (`_can_fork`), a plain `python -m curate.pdf.worker`.
 """
 
 from __future__ import annotations
@@ -387,8 +388,10 @@ def _heap_settings() -> None:
     import ctypes
 
     libc = ctypes.CDLL("libc.so.6")
-    libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
-    libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # a user's setting stays, as in a fresh worker
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
 
 
 def _die_with_parent() -> None:

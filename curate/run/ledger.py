@@ -2,10 +2,12 @@
 
 Each stage accounts for its records inside itself (in = kept + dropped + errored, curate/run/report.py).
 Between stages, the ledger does the same: when a stage finishes, `stages/NAME/ledger.json` records
-how many records each file of its `data/` holds (read from the Parquet footers, and checked against
-what its writer counted per task); before the next stage reads that folder, the files it finds must
-be exactly those, with those counts, and after it ran, its input count must equal their sum. A file
-deleted, added or truncated between stages fails the run naming the stage and the files.
+how many records each file of its `data/` holds, checked against what its writer counted per task
+(a file the listing shows at the size its writer closed it at holds what the writer counted; any other
+is read from its Parquet footer), with each file's size and version (ETag or modification time);
+before the next stage reads that folder, the files it finds must be exactly those, with those counts
+(a file whose size or version changed is read again), and after it ran, its input count must equal
+their sum. A file deleted, added or truncated between stages fails the run naming the stage and the files.
 
 The error-rate limit: a stage whose errored records exceed `max_error_rate` of its input (default
 0.2, `--set max_error_rate=`) fails, naming the most frequent reason, once at least
