@@ -297,6 +297,9 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     # the driver's thread that reads finished tasks' stats while they run (ledger.stats_read_ahead):
     # its time overlaps the tasks', so it is shown apart, not in the driver's overhead
     ahead_time = {"seconds": 0.0}
+    # CURATE_BENCH_READ_AHEAD=0: without it, to see what it costs the tasks on this machine
+    saved_every = curate.run.ledger.READ_AHEAD_SECONDS
+    curate.run.ledger.READ_AHEAD_SECONDS = float(os.environ.get("CURATE_BENCH_READ_AHEAD", saved_every))
     fetch_stats = curate.run.ledger._fetch_stats
 
     def timed_fetch(*args, **kwargs):
@@ -336,6 +339,7 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     finally:
         timers.restore()
         curate.run.ledger._fetch_stats = fetch_stats
+        curate.run.ledger.READ_AHEAD_SECONDS = saved_every
         os.environ.clear()
         os.environ.update(saved)
     requests = s3.requests[first:]

@@ -207,14 +207,15 @@ def _fetch_stats(stage_dir: Any) -> tuple[str, dict] | None:
 
 
 @contextlib.contextmanager
-def stats_read_ahead(stage_dir: Any, every: float = READ_AHEAD_SECONDS) -> Iterator[None]:
+def stats_read_ahead(stage_dir: Any, every: float | None = None) -> Iterator[None]:
     """While a stage's tasks run, the driver (otherwise waiting) fetches the stats files of the tasks
     done so far, every `every` seconds or less often (a pass takes at most a tenth of the thread's time),
     so the ledger after the run reads only the last few: 2,000
     tasks' stats on an object store were ~2,000 requests after the run. Only for an output on an object
     store (a local folder's files read in a fraction of a second). A file that changes later (a task
     run again) has another version and is fetched again; a failed fetch is left to the ledger."""
-    if not is_url(str(stage_dir)):
+    every = READ_AHEAD_SECONDS if every is None else every
+    if not is_url(str(stage_dir)) or every <= 0:  # 0: off
         yield
         return
     stop = threading.Event()
