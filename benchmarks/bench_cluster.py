@@ -37,6 +37,9 @@ DRIVER_TASKS = int(os.environ.get("CURATE_BENCH_DRIVER_TASKS", "200"))
 # executor starts a fresh actor process for every task (~10 s a task on a loaded 2-core machine), so
 # 2,000 tasks take hours there; the driver's own work does not depend on the executor
 DRIVER_EXECUTOR = os.environ.get("CURATE_BENCH_DRIVER_EXECUTOR", "ray")
+# which parts run (comma-separated: planning, s3, driver; default all): the driver part alone takes
+# minutes at 2,000 tasks, the others add minutes more
+PARTS = set(os.environ.get("CURATE_BENCH_CLUSTER_PARTS", "planning,s3,driver").split(","))
 
 
 class _LocalAsked(Exception):
@@ -50,7 +53,7 @@ class CountingS3:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         self.lists: list[str] = []
-        self.requests: list[tuple[float, str]] = []  # (time, method) of every request
+        self.requests: list[tuple[float, str, str]] = []  # (time, method, path) of every request
         self._lock = threading.Lock()
         outer = self
 
@@ -71,7 +74,9 @@ class CountingS3:
 
                 def counting(environ, start_response):
                     query = environ.get("QUERY_STRING", "")
-                    outer.requests.append((time.perf_counter(), environ["REQUEST_METHOD"]))
+                    outer.requests.append(
+                        (time.perf_counter(), environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+                    )
                     if environ["REQUEST_METHOD"] == "GET" and ("list-type" in query or "prefix=" in query):
                         with outer._lock:
                             outer.lists.append(query)
@@ -268,6 +273,7 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     from datatrove.executor.ray import RayPipelineExecutor
 
     import curate.run.executors
+    import curate.run.ledger
     import curate.run.report
     import curate.run.runner
     from curate.run.executors import ExecutorConfig
@@ -288,6 +294,23 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
     timers.wrap(curate.run.runner.OutputLock, "release", "lock")
     timers.wrap(RayPipelineExecutor, "run", "tasks (executor.run)", window=True)
     timers.wrap(LocalPipelineExecutor, "run", "tasks (executor.run)", window=True)
+    # the driver's thread that reads finished tasks' stats while they run (ledger.stats_read_ahead):
+    # its time overlaps the tasks', so it is shown apart, not in the driver's overhead
+    ahead_time = {"seconds": 0.0}
+    # CURATE_BENCH_READ_AHEAD=0: without it, to see what it costs the tasks on this machine
+    saved_every = curate.run.ledger.READ_AHEAD_SECONDS
+    curate.run.ledger.READ_AHEAD_SECONDS = float(os.environ.get("CURATE_BENCH_READ_AHEAD", saved_every))
+    fetch_stats = curate.run.ledger._fetch_stats
+
+    def timed_fetch(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fetch_stats(*args, **kwargs)
+        finally:
+            if threading.current_thread().name == "curate-stats-read-ahead":
+                ahead_time["seconds"] += time.perf_counter() - started
+
+    curate.run.ledger._fetch_stats = timed_fetch
     saved = dict(os.environ)
     executor = "two-node Ray cluster (1 CPU each)"
     try:
@@ -315,10 +338,16 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
             ray.shutdown()
     finally:
         timers.restore()
+        curate.run.ledger._fetch_stats = fetch_stats
+        curate.run.ledger.READ_AHEAD_SECONDS = saved_every
         os.environ.clear()
         os.environ.update(saved)
     requests = s3.requests[first:]
-    inside = sum(1 for t, _ in requests if any(a <= t <= b for a, b in timers.windows))
+    during = [(method, path) for t, method, path in requests if any(a <= t <= b for a, b in timers.windows)]
+    inside = len(during)
+    # the driver's reads of finished tasks' stats while the tasks run (ledger.stats_read_ahead): the
+    # tasks write their stats, only the driver reads them
+    read_ahead = sum(1 for method, path in during if method == "GET" and "/logs/stats/" in path)
     print(f"driver overhead: {tasks} one-page PDFs, {tasks} tasks, {executor}, S3 in and out:")
     print(f"  stage wall time                   {wall:7.1f} s")
     for name, seconds in sorted(timers.seconds.items(), key=lambda kv: -kv[1]):
@@ -330,8 +359,13 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
         f" unaccounted driver time {other:.1f}s ({other / wall:.1%}: stage build, run.json, stage finish)"
     )
     print(
+        f"  stats read ahead while the tasks ran (a driver thread, overlapping them): "
+        f"{ahead_time['seconds']:.1f} s ({ahead_time['seconds'] / wall:.1%})"
+    )
+    print(
         f"  object-store requests per input file: {len(requests) / tasks:.1f} "
-        f"(driver, outside the tasks: {(len(requests) - inside) / tasks:.2f}; during the tasks: {inside / tasks:.1f})"
+        f"(driver, outside the tasks: {(len(requests) - inside) / tasks:.2f}; during the tasks: {inside / tasks:.1f}, "
+        f"of which the driver's stats read ahead {read_ahead / tasks:.2f})"
     )
 
 
@@ -346,9 +380,12 @@ def main() -> None:
         return
     os.environ["OMP_THREAD_LIMIT"] = "1"
     with CountingS3() as s3:
-        planning(s3)
-        local_vs_s3(s3)
-        driver_overhead(s3, DRIVER_TASKS)
+        if "planning" in PARTS:
+            planning(s3)
+        if "s3" in PARTS:
+            local_vs_s3(s3)
+        if "driver" in PARTS:
+            driver_overhead(s3, DRIVER_TASKS)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from datatrove.io import DataFolder, get_datafolder
 
@@ -143,8 +144,70 @@ def open_parquet(folder: DataFolder, name: str) -> Iterator:
     except (pa.ArrowInvalid, pa.ArrowIOError, EOFError) as exc:  # ArrowIOError: OSError, also a missing file
         if isinstance(exc, FileNotFoundError):
             raise
-        path = folder.resolve_paths(name)
-        raise DamagedParquet(
-            f"{path} is not a readable Parquet file ({' '.join(str(exc).split())[:200]}): it was cut short or "
-            "damaged. Delete that stage's folder to run the stage again (or restore the file)"
-        ) from None
+        raise _damaged(folder, name, " ".join(str(exc).split())[:200]) from None
+
+
+# bytes read from the end of each file for its footer: a stage file's footer (a few row groups) fits;
+# a bigger one costs that file a second read
+FOOTER_READ = 64 * 1024
+
+
+def parquet_footers(folder: DataFolder, sizes: dict[str, int], in_flight: int = 16) -> dict[str, Any]:
+    """Each Parquet file's footer (`pyarrow.parquet.FileMetaData`) by name, given its size from a listing:
+    one ranged read of its last bytes, up to `in_flight` at a time on an object store. Opening the
+    files one after another cost 2 requests each in turn (2,000 files: ~10 s of a driver's time); 16 in
+    flight hide a store's latency without swamping a small server. A damaged file is a DamagedParquet
+    naming it, a missing one a FileNotFoundError."""
+    footers: dict[str, Any] = {}
+    ranges = {name: (max(0, size - FOOTER_READ), size) for name, size in sizes.items()}
+    while ranges:
+        tails = _read_ranges(folder, ranges, in_flight)
+        again = {}
+        for name, tail in tails.items():
+            size = sizes[name]
+            if isinstance(tail, FileNotFoundError):
+                raise tail
+            if isinstance(tail, Exception) or len(tail) < 8 or tail[-4:] != b"PAR1":
+                raise _damaged(folder, name, "no Parquet footer at its end")
+            length = int.from_bytes(tail[-8:-4], "little") + 8
+            if length > size - 4:  # the footer cannot be longer than the file after its leading magic
+                raise _damaged(folder, name, f"a footer of {length} bytes in {size}")
+            if length > len(tail):
+                again[name] = (size - length, size)
+                continue
+            footers[name] = _parse_footer(folder, name, tail[-length:])
+        ranges = again
+    return {name: footers[name] for name in sizes}  # in the listing's order
+
+
+def _read_ranges(folder: DataFolder, ranges: dict[str, tuple[int, int]], in_flight: int) -> dict:
+    names = [name for name, (start, end) in ranges.items() if end - start >= 12]
+    out: dict[str, Any] = {name: b"" for name in ranges if name not in names}  # too short: damaged
+    if names:
+        batch = {"batch_size": in_flight} if getattr(folder.fs, "async_impl", False) else {}
+        data = folder.cat_ranges(
+            names,
+            [ranges[name][0] for name in names],
+            [ranges[name][1] for name in names],
+            on_error="return",
+            **batch,
+        )
+        out.update(zip(names, data, strict=True))
+    return out
+
+
+def _parse_footer(folder: DataFolder, name: str, footer: bytes):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(pa.BufferReader(footer))
+    except (pa.ArrowInvalid, pa.ArrowIOError, EOFError) as exc:
+        raise _damaged(folder, name, " ".join(str(exc).split())[:200]) from None
+
+
+def _damaged(folder: DataFolder, name: str, why: str) -> DamagedParquet:
+    return DamagedParquet(
+        f"{folder.resolve_paths(name)} is not a readable Parquet file ({why}): it was cut short or "
+        "damaged. Delete that stage's folder to run the stage again (or restore the file)"
+    )

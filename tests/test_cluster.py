@@ -467,3 +467,49 @@ def test_llm_concurrency_is_the_total_and_each_task_checks_the_server():
     with pytest.raises(ServerUnavailable, match=f"no OpenAI-compatible LLM server answers at {url}"):
         list(generator.run(pages(), rank=0, world_size=1))
     assert not read  # checked at task start, before any page
+
+
+def test_the_driver_reads_finished_tasks_stats_while_they_run_and_a_changed_file_again(s3):
+    """ledger.stats_read_ahead fetches the stats files present while the tasks run; after it, the ledger
+    serves them without fetching again, lists the files written since (not a listing kept from before),
+    and reads a file rewritten since (a task run again) anew."""
+    import time
+
+    import fsspec
+    from datatrove.utils.stats import PipelineStats, Stats
+
+    from curate.run import ledger
+
+    def stats(total: int) -> bytes:
+        step = Stats("writer")
+        step.stats["total"].update(total)
+        return PipelineStats([step]).to_json().encode()
+
+    fs = fsspec.filesystem("s3")
+    stage = "s3://curate/read-ahead/stages/pages"
+    fs.pipe(f"{stage}/logs/stats/00000.json", stats(3))
+
+    def read_ahead() -> bool:
+        return any(key[0].startswith(stage) and key[1] == "00000.json" for key in ledger._STATS_CACHE)
+
+    with ledger.stats_read_ahead(stage, every=0.05):
+        deadline = time.monotonic() + 10
+        while not read_ahead() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert read_ahead(), "not read while the tasks ran"
+    fetched = []
+    cat = ledger.DataFolder.cat
+    try:
+        ledger.DataFolder.cat = lambda self, paths, **kw: fetched.extend(paths) or cat(self, paths, **kw)
+        assert ledger.stat_total(ledger.task_stats(stage)["00000.json"].stats[-1], "total") == 3
+        assert fetched == []
+        # a task finished after the last read ahead, in another process (not through this one's s3fs)
+        fsspec.filesystem("s3", skip_instance_cache=True).pipe(f"{stage}/logs/stats/00001.json", stats(4))
+        assert sorted(ledger.task_stats(stage)) == ["00000.json", "00001.json"]
+        assert fetched == ["00001.json"]
+        fetched.clear()
+        fs.pipe(f"{stage}/logs/stats/00000.json", stats(5))
+        assert ledger.stat_total(ledger.task_stats(stage)["00000.json"].stats[-1], "total") == 5
+        assert fetched == ["00000.json"]
+    finally:
+        ledger.DataFolder.cat = cat

@@ -109,6 +109,94 @@ def test_input_count_differing_from_upstream_kept_is_reported():
     assert problem == "stage 'shards' read 92 records, but stage 'pages' kept 94"
 
 
+def test_footers_read_from_the_files_ends_match_pyarrow_and_a_cut_file_is_named(pdfs, tmp_path):
+    """The ledger reads each file's footer with one ranged read (a second for a footer longer than
+    the first read) and finds a truncated file, naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.location import FOOTER_READ, DamagedParquet, parquet_footers
+
+    out = tmp_path / "out"
+    run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER, only_stage="pages")
+    data = out / "stages" / "pages" / "data"
+    records = pq.read_table(sorted(data.glob("*.parquet"))[0]).drop_columns(["media"])  # any real rows
+    many_groups = tmp_path / "records" / "many_groups.parquet"  # a footer longer than FOOTER_READ
+    many_groups.parent.mkdir()
+    pq.write_table(pa.concat_tables([records] * 300), many_groups, row_group_size=1)
+    shutil.copy(sorted(data.glob("*.parquet"))[0], many_groups.parent / "pages.parquet")
+    folder = ledger.get_datafolder(str(many_groups.parent))
+    sizes = {p.name: p.stat().st_size for p in sorted(many_groups.parent.iterdir())}
+    footers = parquet_footers(folder, sizes)
+    assert list(footers) == list(sizes)
+    for name, meta in footers.items():
+        expected = pq.ParquetFile(many_groups.parent / name).metadata
+        assert (meta.num_rows, meta.num_row_groups) == (expected.num_rows, expected.num_row_groups)
+    assert pq.ParquetFile(many_groups).metadata.serialized_size > FOOTER_READ
+    assert ledger.rows_per_file(folder) == {n: m.num_rows for n, m in footers.items()}
+    cut = many_groups.parent / "pages.parquet"
+    cut.write_bytes(cut.read_bytes()[:-100])
+    with pytest.raises(DamagedParquet, match=r"pages\.parquet is not a readable Parquet file"):
+        ledger.rows_per_file(folder)
+
+
+def test_the_next_stage_reads_only_the_files_changed_since_the_ledger(pdfs, tmp_path, monkeypatch):
+    """Unchanged files (same size and version as in the ledger) are not read again; a file rewritten
+    with fewer records is read and fails the next stage, naming it."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER, only_stage="pages")
+    stage = out / "stages" / "pages"
+    recorded = json.loads((stage / "ledger.json").read_text())["data"]
+    assert set(recorded["versions"]) == set(recorded["files"])
+    read = []
+    footers = ledger.parquet_footers
+    monkeypatch.setattr(
+        ledger, "parquet_footers", lambda folder, sizes: read.extend(sizes) or footers(folder, sizes)
+    )
+    assert ledger.data_changes(stage, json.loads((stage / "ledger.json").read_text())) is None
+    assert read == []
+    victim = max((stage / "data").glob("*.parquet"), key=lambda p: recorded["files"][p.name])
+    table = pq.read_table(victim)
+    pq.write_table(table.slice(0, table.num_rows - 1), victim)
+    next_stage = active_stage_names(get_recipe("pdf-pages"), str(pdfs), out, {})[1]
+    with pytest.raises(
+        StageFailed, match=rf"{victim.name} holds {table.num_rows - 1} records, stage 'pages' wrote"
+    ):
+        run_recipe(get_recipe("pdf-pages"), str(pdfs), out, ONE_WORKER, only_stage=next_stage)
+    assert set(read) == {victim.name}  # by the check, and by the funnel that reports it
+
+
+def test_the_ledger_trusts_a_file_at_the_size_its_writer_closed_it_and_reads_any_other(
+    pdfs, tmp_path, monkeypatch
+):
+    """Each task's stats carry the bytes its writer closed its file at: files at that size are not read
+    back; a file rewritten since (other size) is read and its records compared."""
+    import pyarrow.parquet as pq
+    from curate.pipelines.pdf_pages import pages_stage
+
+    out = tmp_path / "out"
+    recipe = get_recipe("pdf-pages")
+    run_recipe(recipe, str(pdfs), out, ONE_WORKER, only_stage="pages")
+    ctx = StageContext("pages", str(pdfs), out, recipe.resolve({}), recipe.declared())
+    read = []
+    footers = ledger.parquet_footers
+    monkeypatch.setattr(
+        ledger, "parquet_footers", lambda folder, sizes: read.extend(sizes) or footers(folder, sizes)
+    )
+    part = ledger.record_output("pages", ctx.stage_dir, ctx.data_dir, pages_stage().build(ctx))
+    assert read == [] and part["records"] == sum(part["files"].values()) > 0
+    victim = max(ctx.data_dir.glob("*.parquet"), key=lambda p: part["files"][p.name])
+    table = pq.read_table(victim)
+    pq.write_table(table.slice(1), victim)
+    with pytest.raises(
+        ledger.LedgerError, match=rf"{victim.name} holds {table.num_rows - 1} records, stage 'pages' wrote"
+    ):
+        ledger.record_output("pages", ctx.stage_dir, ctx.data_dir, pages_stage().build(ctx))
+    assert read == [victim.name]
+
+
 # ---- 2. unique sample keys ---------------------------------------------------------------------------
 
 

@@ -9,8 +9,9 @@ so the child renders it while this process writes the last one), waits for each 
 the next page starts a fresh child. A child that dies (a MuPDF crash, the OOM killer) costs its page
 only, with the exit status as the reason.
 
-The child is a plain `python -m curate.pdf.worker` subprocess, not a multiprocessing child: stage
-tasks may run in daemonic pool workers, which may not have multiprocessing children.
+The child is not a multiprocessing child (stage tasks may run in daemonic pool workers, which may not
+have multiprocessing children): it is forked with `os.fork` from the task's process, with everything
+already imported, or, where a fork is not safe there (`_can_fork`), a plain `python -m curate.pdf.worker`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ import traceback
 from multiprocessing.connection import Connection
 
 START_TIMEOUT = 120.0  # seconds a worker may take to start (imports), before any page is timed
+# glibc: keep a page's render buffers (a few MB each) in the worker's heap between pages. With its defaults
+# a small process like this one hands each freed render back to the kernel and faults it in again on the
+# next page: ~1,700 page faults a page, ~6% of the stage's CPU in kernel time
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20
 
 
 def _plain(value) -> bool:
@@ -84,22 +89,12 @@ class PageWorker:
     def _start(self) -> None:
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        # glibc: keep a page's render buffers (a few MB each) in the heap between pages. With its defaults a
-        # small process like this one hands each freed render back to the kernel and faults it in again on
-        # the next page: ~1,700 page faults a page, ~6% of the stage's CPU in kernel time
-        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 << 20))
-        env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 << 20))
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "curate.pdf.worker", str(child_read), str(child_write)],
-            pass_fds=(child_read, child_write),
-            env=env,
-            start_new_session=True,  # its own process group: killing it kills its Tesseract too
-            # killed with this process (a worker stopped because its driver is gone): a page can render
-            # for minutes, and the child would read the closed pipe only then. Only when started from
-            # the main thread: the signal follows the thread that started the child
-            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
-        )
+        if _can_fork():
+            # a copy of this process, with everything already imported: a fresh interpreter cost ~0.45
+            # CPU-s a worker (imports), a large share of a small run
+            self._process = _ForkedChild.start(child_read, child_write, (parent_read, parent_write))
+        else:
+            self._process = self._exec(child_read, child_write)
         os.close(child_read)
         os.close(child_write)
         self._conn = _Duplex(parent_read, parent_write)
@@ -115,6 +110,23 @@ class PageWorker:
             status = self._stop()
             raise WorkerBug(f"the page worker did not start (exit status {status}): {hello[1]}")
         self._reader_sent = True
+
+    @staticmethod
+    def _exec(child_read: int, child_write: int) -> subprocess.Popen:
+        """A fresh `python -m curate.pdf.worker` on the two pipe ends."""
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD))
+        env.setdefault("MALLOC_TRIM_THRESHOLD_", str(TRIM_THRESHOLD))
+        return subprocess.Popen(
+            [sys.executable, "-m", "curate.pdf.worker", str(child_read), str(child_write)],
+            pass_fds=(child_read, child_write),
+            env=env,
+            start_new_session=True,  # its own process group: killing it kills its Tesseract too
+            # killed with this process (a worker stopped because its driver is gone): a page can render
+            # for minutes, and the child would read the closed pipe only then. Only when started from
+            # the main thread: the signal follows the thread that started the child
+            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+        )
 
     def open(
         self, data: bytes, source: str, record_id: str, page_count: int, last: int, token=None, raw=None
@@ -296,6 +308,90 @@ def _serve(conn: _Duplex) -> None:
         except Exception:
             reply = (sequence, "bug", traceback.format_exc())
         conn.send(reply)
+
+
+# libraries whose thread pools a fork copies in an unknown state (OpenMP after torch or Tesseract ran,
+# Ray's gRPC): where one is loaded, the worker is a fresh interpreter instead
+_FORK_UNSAFE = ("torch", "ray", "tesserocr")
+
+
+def _can_fork() -> bool:
+    """From the main thread (the child dies with it, PR_SET_PDEATHSIG), with none of the _FORK_UNSAFE
+    libraries loaded. The child runs MuPDF, pickle and a pipe only: no lock that this process's other
+    threads take (its object store's I/O loop, a progress bar, the driver watch; their logs) is needed
+    there. Idle native pools (numpy's BLAS, jemalloc's) are as with multiprocessing's fork start."""
+    return threading.current_thread() is threading.main_thread() and not any(
+        name in sys.modules for name in _FORK_UNSAFE
+    )
+
+
+class _ForkedChild:
+    """A page worker forked from this process: the `subprocess.Popen` calls `PageWorker` makes (pid,
+    poll, wait), on a child that starts serving at once with this process's modules."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    @classmethod
+    def start(cls, child_read: int, child_write: int, parent_ends: tuple[int, int]) -> _ForkedChild:
+        pid = os.fork()
+        if pid:
+            return cls(pid)
+        status = 0
+        try:  # the child: never returns into the caller's code
+            os.setsid()  # its own process group, as start_new_session: killing it kills its Tesseract too
+            for fd in parent_ends:
+                os.close(fd)
+            _close_fds_except(child_read, child_write)
+            for sig in (signal.SIGINT, signal.SIGTERM):  # the parent's handlers are for the parent
+                signal.signal(sig, signal.SIG_DFL)
+            _die_with_parent()
+            _heap_settings()
+            _serve(_Duplex(child_read, child_write))
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            os._exit(status)  # no atexit handlers, no flush of the parent's buffers
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        ends = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if ends is not None and time.monotonic() > ends:
+                raise subprocess.TimeoutExpired(f"page worker {self.pid}", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+
+def _close_fds_except(*keep: int) -> None:
+    """The parent's other files closed in the child (its output files, its pool's pipes), as
+    `subprocess` does: a pipe the child held open would keep its reader waiting for an end."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:  # the listing's own descriptor, already closed
+                pass
+
+
+def _heap_settings() -> None:
+    """MMAP_THRESHOLD and TRIM_THRESHOLD in a forked child (the environment is read at start only)."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # a user's setting stays, as in a fresh worker
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
 
 
 def _die_with_parent() -> None:

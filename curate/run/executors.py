@@ -92,6 +92,8 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
     if config.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        if min(workers, tasks) > 1:
+            _preload_in_forkserver(pipeline)
         return _largest_first(LocalPipelineExecutor)(
             sizes,
             pipeline=pipeline,
@@ -114,6 +116,18 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
             mem_per_cpu_gb=config.mem_per_cpu_gb or stage.mem_per_cpu_gb,
         )
     raise ValueError(f"unknown executor {config.kind!r}: use 'local' or 'ray'")
+
+
+def _preload_in_forkserver(pipeline: list) -> None:
+    """The pipeline's modules imported once in the forkserver that every pool worker is forked from:
+    each worker imported them again to unpickle its task (curate, datatrove, pyarrow, PyMuPDF: ~0.5
+    CPU-s a worker). Takes effect when the forkserver starts (the first pool of this process); an import
+    that fails there is skipped and happens in the worker, as before. Importing is all the forkserver
+    does with them: nothing runs (no thread pool is started) before it forks."""
+    import multiprocess
+
+    modules = {type(step).__module__ for step in pipeline} | {"pyarrow.parquet"}
+    multiprocess.get_context("forkserver").set_forkserver_preload(["__main__", *sorted(modules)])
 
 
 def _largest_first(executor_class: type) -> type:

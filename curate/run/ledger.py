@@ -2,10 +2,12 @@
 
 Each stage accounts for its records inside itself (in = kept + dropped + errored, curate/run/report.py).
 Between stages, the ledger does the same: when a stage finishes, `stages/NAME/ledger.json` records
-how many records each file of its `data/` holds (read from the Parquet footers, and checked against
-what its writer counted per task); before the next stage reads that folder, the files it finds must
-be exactly those, with those counts, and after it ran, its input count must equal their sum. A file
-deleted, added or truncated between stages fails the run naming the stage and the files.
+how many records each file of its `data/` holds, checked against what its writer counted per task
+(a file the listing shows at the size its writer closed it at holds what the writer counted; any other
+is read from its Parquet footer), with each file's size and version (ETag or modification time);
+before the next stage reads that folder, the files it finds must be exactly those, with those counts
+(a file whose size or version changed is read again), and after it ran, its input count must equal
+their sum. A file deleted, added or truncated between stages fails the run naming the stage and the files.
 
 The error-rate limit: a stage whose errored records exceed `max_error_rate` of its input (default
 0.2, `--set max_error_rate=`) fails, naming the most frequent reason, once at least
@@ -15,20 +17,25 @@ the data, 300 of 1,000 pages failing the same way is a fault to look at, not a d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import re
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from glob import has_magic
 from typing import Any
 
 from datatrove.io import DataFolder, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
-from datatrove.utils.stats import PipelineStats
+from datatrove.utils.stats import MetricStats, PipelineStats
 
-from curate.location import open_parquet
+from curate.location import is_url, parquet_footers
 
 LEDGER = "ledger.json"
+READ_AHEAD_SECONDS = 10.0  # how often (at most) the driver fetches finished tasks' stats while they run
 
 
 def stat_total(stats, key: str) -> int:
@@ -62,22 +69,79 @@ def write_ledger(stage_dir: Any, ledger: dict) -> None:
     folder.mv(LEDGER + ".tmp", LEDGER)
 
 
-def _records_listing(folder: DataFolder, reader: BaseDiskReader | None = None) -> list[str]:
-    """The files a `RecordReader` of `folder` reads (the same glob and depth)."""
+def _version(info: dict) -> str | None:
+    """What changes when a file's content does, from a listing: its ETag or generation on an object
+    store, its modification time on a disk (None: not told, the file is read again)."""
+    for key in ("ETag", "etag", "generation", "mtime", "LastModified", "last_modified"):
+        if info.get(key) is not None:
+            return str(info[key])
+    return None
+
+
+def _records_listing(
+    folder: DataFolder, reader: BaseDiskReader | None = None
+) -> dict[str, tuple[int, str | None]]:
+    """(size, version) of each file a `RecordReader` of `folder` reads (the same glob and depth as
+    datatrove's `list_files`), from one listing."""
+    folder.invalidate_cache("")  # a fresh listing, not one s3fs kept from before the files were written
     if not folder.isdir(""):
-        return []
-    recursive = reader.recursive if reader is not None else True
+        return {}
+    maxdepth = None if (reader.recursive if reader is not None else True) else 1
     pattern = reader.glob_pattern if reader is not None else "*.parquet"
-    return folder.list_files(recursive=recursive, glob_pattern=pattern)
+    if pattern and not has_magic(pattern):
+        pattern = f"*{pattern}"
+    found = (
+        folder.glob(pattern, maxdepth=maxdepth, detail=True)
+        if pattern
+        else folder.find("", maxdepth=maxdepth, detail=True)
+    )
+    return {
+        name: (int(info.get("size") or 0), _version(info))
+        for name, info in sorted(found.items())
+        if info.get("type") != "directory"
+    }
 
 
-def rows_per_file(folder: DataFolder, reader: BaseDiskReader | None = None) -> dict[str, int]:
-    """Records per Parquet file of a records folder, from each file's footer (no data is read)."""
+def files_with_rows(
+    folder: DataFolder,
+    reader: BaseDiskReader | None = None,
+    known: dict | None = None,
+    written: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, tuple[int, int, str | None]]:
+    """(records, size, version) of each Parquet file of a records folder. Records come from the
+    footers, read concurrently (no data is read), except for files whose size and version are those
+    in `known` (a ledger's `versions`: `{name: [size, version, records]}`), or whose size is the one
+    its writer closed it at (`written`: `{name: (size, records)}`, from the tasks' stats): those files
+    are as they were written or recorded, and are not read again."""
+    listing = _records_listing(folder, reader)
     rows = {}
-    for name in _records_listing(folder, reader):
-        with open_parquet(folder, name) as parquet:
-            rows[name] = parquet.metadata.num_rows
-    return rows
+    for name, (size, version) in listing.items():
+        seen = (known or {}).get(name)
+        closed = (written or {}).get(name)
+        if version is not None and seen is not None and [size, version] == list(seen[:2]):
+            rows[name] = int(seen[2])
+        elif closed is not None and closed[0] == size:
+            rows[name] = closed[1]
+    unread = {name: size for name, (size, _) in listing.items() if name not in rows}
+    rows.update({name: footer.num_rows for name, footer in parquet_footers(folder, unread).items()})
+    return {name: (rows[name], size, version) for name, (size, version) in listing.items()}
+
+
+def rows_per_file(
+    folder: DataFolder, reader: BaseDiskReader | None = None, known: dict | None = None
+) -> dict[str, int]:
+    """Records per Parquet file of a records folder (`files_with_rows`)."""
+    return {name: rows for name, (rows, _, _) in files_with_rows(folder, reader, known).items()}
+
+
+def _data_part(files: dict[str, tuple[int, int, str | None]]) -> dict:
+    """The ledger's `data` part: records per file and in all, and each file's size and version, so a
+    later check reads only the files that changed."""
+    return {
+        "files": {name: rows for name, (rows, _, _) in files.items()},
+        "records": sum(rows for rows, _, _ in files.values()),
+        "versions": {name: [size, version, rows] for name, (rows, size, version) in files.items()},
+    }
 
 
 def _task_file(name: str, writer: PipelineStep) -> str:
@@ -99,10 +163,27 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
     """Each task's stats (`logs/stats/RANK.json`) by file name. The driver reads them for the ledger,
     its funnel and the run's funnel: a file is fetched once per version (its size and modification
     time or ETag from the one listing), and the ones not yet read in one concurrent batch (2,000 tasks
-    on an object store: three passes of 2,000 requests, one after another, before)."""
-    logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
-    if not logs.isdir(""):
+    on an object store: three passes of 2,000 requests, one after another, before); on an object store
+    most were already fetched while the tasks ran (`stats_read_ahead`)."""
+    fetched = _fetch_stats(stage_dir)
+    if fetched is None:
         return {}
+    root, listing = fetched
+    # parsed each time: callers get their own objects
+    return {
+        name: PipelineStats.from_json(json.loads(_STATS_CACHE[(root, name, listing[name])]))
+        for name in sorted(listing)
+    }
+
+
+def _fetch_stats(stage_dir: Any) -> tuple[str, dict] | None:
+    """(stats folder, {file name: version}) after fetching into _STATS_CACHE the files not yet in it."""
+    logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
+    # a fresh listing: s3fs keeps listings, and an earlier one (read ahead while the tasks ran) would
+    # hide the files written since
+    logs.invalidate_cache("")
+    if not logs.isdir(""):
+        return None
     listing = {
         name: (info.get("size"), info.get("ETag") or info.get("mtime") or info.get("LastModified"))
         for name, info in logs.find("", maxdepth=1, detail=True).items()
@@ -122,31 +203,70 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
         by_base = {posixpath.basename(str(path)): raw for path, raw in data.items()}
         for name in missing:
             _STATS_CACHE[(root, name, listing[name])] = by_base[posixpath.basename(name)]
-    # parsed each time: callers get their own objects
-    return {
-        name: PipelineStats.from_json(json.loads(_STATS_CACHE[(root, name, listing[name])]))
-        for name in sorted(listing)
-    }
+    return root, listing
+
+
+@contextlib.contextmanager
+def stats_read_ahead(stage_dir: Any, every: float | None = None) -> Iterator[None]:
+    """While a stage's tasks run, the driver (otherwise waiting) fetches the stats files of the tasks
+    done so far, every `every` seconds or less often (a pass takes at most a tenth of the thread's time),
+    so the ledger after the run reads only the last few: 2,000
+    tasks' stats on an object store were ~2,000 requests after the run. Only for an output on an object
+    store (a local folder's files read in a fraction of a second). A file that changes later (a task
+    run again) has another version and is fetched again; a failed fetch is left to the ledger."""
+    every = READ_AHEAD_SECONDS if every is None else every
+    if not is_url(str(stage_dir)) or every <= 0:  # 0: off
+        yield
+        return
+    stop = threading.Event()
+
+    def read_ahead() -> None:
+        pause = every
+        while not stop.wait(pause):
+            started = time.monotonic()
+            try:
+                _fetch_stats(stage_dir)
+            except Exception:  # noqa: BLE001  the ledger reads them again after the run, and says why
+                pass
+            # a pass lists every stats file so far (2,000 on an object store: seconds on a busy server):
+            # at most a tenth of the thread's time, so the driver does not compete with the tasks
+            pause = max(every, 9 * (time.monotonic() - started))
+
+    thread = threading.Thread(target=read_ahead, name="curate-stats-read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 # (stats folder, file name, version) -> that file's bytes, for this process (a driver)
 _STATS_CACHE: dict[tuple, bytes] = {}
 
 
-def _writer_counts(stage_dir: Any, writer: PipelineStep) -> dict[str, int] | None:
-    """Records the stage's writer wrote, per task's output file name (from each task's stats), or None
-    when its file names cannot be told from the rank (then nothing is compared)."""
-    counts: dict[str, int] = {}
+def _writer_written(stage_dir: Any, writer: PipelineStep) -> dict[str, tuple[int, int, int]] | None:
+    """(records, bytes, files) the stage's writer wrote, per task's output file name (from each task's
+    stats), or None when its file names cannot be told from the rank (then nothing is compared)."""
+    from curate.io import BYTES_WRITTEN
+
+    written: dict[str, tuple[int, int, int]] = {}
     for name, stats in task_stats(stage_dir).items():
-        written = stat_total(stats.stats[-1], "total") if stats.stats else 0
+        step = stats.stats[-1] if stats.stats else None
+        records = stat_total(step, "total") if step else 0
+        closed = step.stats.get(BYTES_WRITTEN) if step else None
+        if closed is not None and not isinstance(closed, MetricStats):  # as loaded: a dict or a number
+            closed = MetricStats.from_dict(closed)
+        size, files = (int(closed.total), int(closed.n)) if closed is not None else (0, 0)
         rank = posixpath.basename(name).removesuffix(".json")
         try:
             file_name = writer.output_filename.substitute(rank=rank)
         except (KeyError, ValueError):  # a template with other fields: names not known in advance
             return None
-        if written:
-            counts[file_name] = counts.get(file_name, 0) + written
-    return counts
+        if records:
+            before = written.get(file_name, (0, 0, 0))
+            written[file_name] = (before[0] + records, before[1] + size, before[2] + files)
+    return written
 
 
 def _differences(found: dict[str, int], expected: dict[str, int], writer: str) -> list[str]:
@@ -172,13 +292,21 @@ def record_output(stage: str, stage_dir: Any, data_dir: Any, pipeline: Sequence[
     writer counted. Returns the ledger's `data` part."""
     from curate.io import RecordWriter
 
-    found = rows_per_file(get_datafolder(str(data_dir)))
     writer = pipeline[-1] if pipeline else None
     writes_data = isinstance(writer, RecordWriter) and (
         writer.output_folder.path.rstrip("/") == get_datafolder(str(data_dir)).path.rstrip("/")
     )
+    written = _writer_written(stage_dir, writer) if writes_data else None
+    # a task that closed one file: that file, at the size it was closed at, holds the task's records
+    closed = {
+        _first_part(name, writer): (size, records)
+        for name, (records, size, files) in (written or {}).items()
+        if files == 1
+    }
+    files = files_with_rows(get_datafolder(str(data_dir)), written=closed)
+    found = {name: rows for name, (rows, _, _) in files.items()}
     if writes_data:
-        expected = _writer_counts(stage_dir, writer)
+        expected = None if written is None else {name: records for name, (records, _, _) in written.items()}
         if expected is not None:
             per_task: dict[str, int] = {}
             for name, rows in found.items():
@@ -196,7 +324,7 @@ def record_output(stage: str, stage_dir: Any, data_dir: Any, pipeline: Sequence[
                     f"{_summary(problems)}. Delete {posixpath.join(str(stage_dir), 'logs', 'completions')} "
                     "and rerun to redo the stage"
                 )
-    return {"files": found, "records": sum(found.values())}
+    return _data_part(files)
 
 
 def upstream_of(pipeline: Sequence[PipelineStep]) -> tuple[BaseDiskReader, str, str] | None:
@@ -238,7 +366,7 @@ def check_input(stage: str, pipeline: Sequence[PipelineStep]) -> dict | None:
             f"stage {stage!r} reads the records of stage {upstream!r}, which failed: {ledger['failed']}"
         )
     expected = ledger["data"]["files"]
-    found = rows_per_file(reader.data_folder, reader)
+    found = rows_per_file(reader.data_folder, reader, ledger["data"].get("versions"))
     problems = _differences(found, expected, f"stage {upstream!r}")
     if problems:
         raise LedgerError(
@@ -254,7 +382,9 @@ def data_changes(stage_dir: Any, entry: dict) -> str | None:
     recorded = (entry.get("data") or {}).get("files")
     if recorded is None:
         return None
-    found = rows_per_file(get_datafolder(posixpath.join(str(stage_dir), "data")))
+    found = rows_per_file(
+        get_datafolder(posixpath.join(str(stage_dir), "data")), known=entry["data"].get("versions")
+    )
     problems = _differences(found, recorded, "the stage")
     return f"data/ changed since the stage finished: {_summary(problems)}" if problems else None
 

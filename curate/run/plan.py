@@ -23,7 +23,7 @@ from glob import has_magic
 from datatrove.pipeline.readers.base import BaseDiskReader
 
 from curate.io import ROW_GROUPS
-from curate.location import is_url, location, open_parquet, write_text_atomic
+from curate.location import is_url, location, parquet_footers, write_text_atomic
 from curate.names import plan_line, plan_name
 
 PLAN_FILE = "inputs.txt"
@@ -96,12 +96,13 @@ def list_inputs(reader: BaseDiskReader) -> dict[str, int]:
 def row_group_units(
     reader: BaseDiskReader, files: dict[str, int], wanted: int
 ) -> tuple[list[str], list[int]]:
-    """Split Parquet files into about `wanted` units of consecutive row groups (one footer read a file)."""
-    groups: list[tuple[str, list[int]]] = []
-    for name in files:
-        with open_parquet(reader.data_folder, name) as parquet:
-            meta = parquet.metadata
-            groups.append((name, [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]))
+    """Split Parquet files into about `wanted` units of consecutive row groups (the footers read
+    concurrently, one ranged read a file)."""
+    footers = parquet_footers(reader.data_folder, files)
+    groups: list[tuple[str, list[int]]] = [
+        (name, [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)])
+        for name, meta in footers.items()
+    ]
     total = sum(len(sizes) for _, sizes in groups)
     per_unit = max(1, math.floor(total / max(1, wanted)))
     units, unit_sizes = [], []

@@ -99,7 +99,7 @@ def run_stage(
         raise StageFailed(str(exc)) from exc
     watch = StageProgress(stage, ctx, executor.world_size) if progress else contextlib.nullcontext()
     try:
-        with watch:
+        with watch, ledger.stats_read_ahead(ctx.stage_dir):
             executor.run()
     except Exception as exc:  # whatever a task raised: the stage failed; its traceback is in the task's log
         raise StageFailed(

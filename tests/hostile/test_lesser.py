@@ -47,14 +47,45 @@ def _processes_of(driver: int) -> list[int]:
     return found
 
 
-def _rendering(driver: int) -> bool:
-    for pid in _processes_of(driver):
+def _descendants(driver: int) -> list[int]:
+    """Processes started by `driver` or by its children, found by parent pid while it runs (a page
+    worker forked from the driver has the driver's environment and command line)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
         try:
-            if b"curate.pdf.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return True
-        except OSError:
+            parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (ValueError, OSError, IndexError):
+            continue
+    found, frontier = [], [driver]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _page_workers(driver: int) -> list[int]:
+    """The driver's page workers: `python -m curate.pdf.worker`, or forked, each leading its own session."""
+    workers = []
+    for pid in set(_processes_of(driver)) | set(_descendants(driver)):
+        try:
+            session = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+            if session == pid or b"curate.pdf.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+        except (OSError, ValueError, IndexError):
             pass
-    return False
+    return workers
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.append(pid)
+        except (OSError, IndexError):
+            pass
+    return alive
 
 
 def test_killing_the_driver_stops_its_workers(tmp_path):
@@ -67,21 +98,22 @@ def test_killing_the_driver_stops_its_workers(tmp_path):
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     driver = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not _rendering(driver.pid):
+        while time.monotonic() < deadline and not _page_workers(driver.pid):
             time.sleep(0.5)
-        workers = _processes_of(driver.pid)
-        assert workers, "no worker started"
+        assert _page_workers(driver.pid), "no page worker started"
         time.sleep(2)  # the page is rendering
+        workers = set(_processes_of(driver.pid)) | set(_page_workers(driver.pid))
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         deadline = time.monotonic() + 20
-        while _processes_of(driver.pid) and time.monotonic() < deadline:
+        while _alive(list(workers)) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert _processes_of(driver.pid) == [], "workers outlived their driver"
+        assert _alive(list(workers)) == [], "workers outlived their driver"
     finally:
-        for pid in [driver.pid, *_processes_of(driver.pid)]:  # only what this test started
+        for pid in [driver.pid, *_alive(list(workers))]:  # only what this test started
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
