@@ -476,6 +476,7 @@ def test_the_driver_reads_finished_tasks_stats_while_they_run_and_a_changed_file
     import time
 
     import fsspec
+    from datatrove.io import get_datafolder
     from datatrove.utils.stats import PipelineStats, Stats
 
     from curate.run import ledger
@@ -492,11 +493,18 @@ def test_the_driver_reads_finished_tasks_stats_while_they_run_and_a_changed_file
     def read_ahead() -> bool:
         return any(key[0].startswith(stage) and key[1] == "00000.json" for key in ledger._STATS_CACHE)
 
+    shared = get_datafolder(f"{stage}/logs")  # the process's s3fs instance, as datatrove's executors use it
     with ledger.stats_read_ahead(stage, every=0.05):
         deadline = time.monotonic() + 10
         while not read_ahead() and time.monotonic() < deadline:
             time.sleep(0.05)
+        # the last task's stats land after a read-ahead pass; datatrove's Ray executor then opens every
+        # task's stats file through the shared instance: no listing of the read-ahead's may hide it
+        fsspec.filesystem("s3", skip_instance_cache=True).pipe(f"{stage}/logs/stats/00002.json", stats(1))
+        with shared.open("stats/00002.json") as f:
+            assert PipelineStats.from_json(json.load(f)).stats
     assert read_ahead(), "not read while the tasks ran"
+    fsspec.filesystem("s3", skip_instance_cache=True).rm(f"{stage}/logs/stats/00002.json")
     fetched = []
     cat = ledger.DataFolder.cat
     try:

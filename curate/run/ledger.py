@@ -176,9 +176,10 @@ def task_stats(stage_dir: Any) -> dict[str, PipelineStats]:
     }
 
 
-def _fetch_stats(stage_dir: Any) -> tuple[str, dict] | None:
-    """(stats folder, {file name: version}) after fetching into _STATS_CACHE the files not yet in it."""
-    logs = get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
+def _fetch_stats(stage_dir: Any, logs: DataFolder | None = None) -> tuple[str, dict] | None:
+    """(stats folder, {file name: version}) after fetching into _STATS_CACHE the files not yet in it
+    (through `logs`, the stats folder, when given: the read-ahead's own filesystem)."""
+    logs = logs or get_datafolder(posixpath.join(str(stage_dir), "logs", "stats"))
     # a fresh listing: s3fs keeps listings, and an earlier one (read ahead while the tasks ran) would
     # hide the files written since
     logs.invalidate_cache("")
@@ -219,13 +220,17 @@ def stats_read_ahead(stage_dir: Any, every: float | None = None) -> Iterator[Non
         yield
         return
     stop = threading.Event()
+    # its own filesystem instance: s3fs keeps the listings it made, and one made here, a moment before the
+    # last tasks wrote their stats, would hide those files from datatrove's Ray executor, which opens every
+    # task's stats file through the process's shared instance when the tasks end (FileNotFoundError)
+    logs = _private_folder(posixpath.join(str(stage_dir), "logs", "stats"))
 
     def read_ahead() -> None:
         pause = every
         while not stop.wait(pause):
             started = time.monotonic()
             try:
-                _fetch_stats(stage_dir)
+                _fetch_stats(stage_dir, logs)
             except Exception:  # noqa: BLE001  the ledger reads them again after the run, and says why
                 pass
             # a pass lists every stats file so far (2,000 on an object store: seconds on a busy server):
@@ -239,6 +244,14 @@ def stats_read_ahead(stage_dir: Any, every: float | None = None) -> Iterator[Non
     finally:
         stop.set()
         thread.join()
+
+
+def _private_folder(url: str) -> DataFolder:
+    """A DataFolder of `url` on a filesystem instance of its own (no listing shared with other code)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True)
+    return DataFolder(path, fs=fs)
 
 
 # (stats folder, file name, version) -> that file's bytes, for this process (a driver)
