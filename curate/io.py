@@ -9,6 +9,7 @@ from datatrove.data import Document
 from datatrove.io import DataFolderLike
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
+from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.location import open_parquet
 from curate.record import parquet_schema, record_to_row, row_to_record
@@ -38,7 +39,24 @@ def _raw_row(_self, row: dict, path: str, id_in_file: int) -> dict:
     return row
 
 
-class RecordWriter(ParquetWriter):
+# the writer's stat: bytes of the files it closed (`n`: how many)
+BYTES_WRITTEN = "bytes_written"
+
+
+class _SizeAtClose(DiskWriter):
+    """Counts each file's size when it is closed: ParquetWriter.close_file writes the footer, then calls
+    this (next in the MRO) before the file itself closes. The driver's ledger compares that size with
+    the listing instead of reading every file's footer back (curate/run/ledger.py; 2,000 tasks on an
+    object store: 2,000 requests)."""
+
+    def close_file(self, filename):
+        handle = self.output_mg.get_open_files().get(filename)
+        if handle is not None:
+            self.stat_update(BYTES_WRITTEN, value=handle.tell(), unit="file")
+        super().close_file(filename)
+
+
+class RecordWriter(ParquetWriter, _SizeAtClose):
     """Writes records losslessly (image bytes, order, metadata, scores) to `${rank}.parquet` files."""
 
     name = "💾 Records"
@@ -55,26 +73,6 @@ class RecordWriter(ParquetWriter):
             # zstd, not datatrove's default snappy: on page PNGs it writes 5x faster and smaller
             compression="zstd",
         )
-
-    def close_file(self, filename):
-        # ParquetWriter.close_file with the file's size taken between its footer and its close: the
-        # driver's ledger compares it with the listing instead of reading every file's footer back
-        # (curate/run/ledger.py; 2,000 tasks on an object store: 2,000 requests)
-        from datatrove.pipeline.writers.disk_base import DiskWriter
-
-        if self.max_file_size > 0 and filename not in self._writers:
-            filename = self._get_filename_with_file_id(filename)
-        self._write_batch(filename)
-        if filename in self._writers:
-            self._writers.pop(filename).close()
-            handle = self.output_mg.get_open_files().get(filename)
-            if handle is not None:
-                self.stat_update(BYTES_WRITTEN, value=handle.tell(), unit="file")
-        DiskWriter.close_file(self, filename)
-
-
-# the writer's stat: bytes of the files it closed (`n`: how many)
-BYTES_WRITTEN = "bytes_written"
 
 
 class RecordReader(ParquetReader):
