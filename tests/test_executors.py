@@ -108,3 +108,48 @@ def test_largest_tasks_start_first_and_read_the_same_files(shared_data, tmp_path
     assert sorted(order) == list(range(executor.world_size)) == list(range(len(SMALL_SET)))
     assert sorted(f for files in shares.values() for f in files) == sorted(SMALL_SET)
     assert [sizes[rank] for rank in order] == sorted(sizes.values(), reverse=True)
+
+
+SECOND_RUN_ON_S3 = """
+import sys
+from pathlib import Path
+
+from curate.pipelines import get_recipe
+from curate.run.executors import ExecutorConfig
+from curate.run.runner import run_recipe
+from curate.run.testing import s3_server, upload_folder
+
+
+def main(pdfs, local):
+    workers = ExecutorConfig("local", workers=2)
+    run_recipe(get_recipe("pdf-pages"), pdfs, local, workers)  # starts the process's forkserver
+    with s3_server(("curate",)):  # credentials and endpoint set only now
+        upload_folder(Path(pdfs), "s3://curate/pdfs")
+        run_recipe(get_recipe("pdf-pages"), "s3://curate/pdfs", "s3://curate/out", workers)
+    print("second run ok")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_a_second_run_in_one_process_gives_its_workers_the_environment_set_since_the_first(
+    shared_data, tmp_path
+):
+    """Pool workers fork from a forkserver that keeps the environment of its start: the S3 run's workers
+    had no credentials (NoCredentialsError) until each task took the driver's environment of its run."""
+    pytest.importorskip("moto", reason="moto[server] is a dev dependency (make install)")
+    pdfs = copy_pdfs(shared_data, SMALL_SET[:3], tmp_path / "pdfs")
+    script = tmp_path / "two_runs.py"
+    script.write_text(SECOND_RUN_ON_S3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [sys.executable, str(script), str(pdfs), str(tmp_path / "local")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0 and "second run ok" in done.stdout, done.stderr[-3000:]

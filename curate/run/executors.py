@@ -96,6 +96,7 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
             _preload_in_forkserver(pipeline)
         return _largest_first(LocalPipelineExecutor)(
             sizes,
+            environment=DriverEnvironment(),
             pipeline=pipeline,
             tasks=tasks,
             workers=min(workers, tasks),
@@ -138,9 +139,10 @@ def _largest_first(executor_class: type) -> type:
     file-name order (with 2 workers that tail was ~10% of a PDF stage's wall time)."""
 
     class LargestFirst(executor_class):
-        def __init__(self, sizes: dict[int, int], **kwargs):
+        def __init__(self, sizes: dict[int, int], environment: DriverEnvironment | None = None, **kwargs):
             super().__init__(**kwargs)
             self.rank_input_bytes = sizes
+            self.environment = environment
 
         def get_incomplete_ranks(self, ranks=None, skip_completed=None) -> list[int]:
             incomplete = super().get_incomplete_ranks(ranks, skip_completed)
@@ -158,12 +160,37 @@ def _largest_first(executor_class: type) -> type:
             # in the process that runs the task (a pool worker, a Ray worker), before the task's log sinks
             from curate.run.console import prepare_worker
 
+            if self.environment:
+                self.environment.apply()
             prepare_worker()
             _terminable_by_sigterm()
             return super()._run_for_rank(rank, local_rank, node_rank)
 
     LargestFirst.__name__ = LargestFirst.__qualname__ = f"LargestFirst{executor_class.__name__}"
     return LargestFirst
+
+
+class DriverEnvironment:
+    """The driver's environment when the stage starts, applied in each local pool worker before its task.
+
+    Pool workers fork from a forkserver, which keeps the environment of the moment it started (the first
+    pool of the process): a second run in the same process, after credentials or an endpoint were set,
+    failed in its workers with NoCredentialsError. Printed as a placeholder, never its values: the
+    executor's attributes are written to executor.json."""
+
+    def __init__(self):
+        self._values = dict(os.environ)
+        self._driver = os.getpid()
+
+    def apply(self) -> None:
+        if os.getpid() == self._driver:  # a task run in the driver's process (one worker) has it already
+            return
+        for key in set(os.environ) - set(self._values):
+            del os.environ[key]
+        os.environ.update(self._values)
+
+    def __repr__(self) -> str:
+        return "<the driver's environment>"
 
 
 def _terminable_by_sigterm() -> None:
