@@ -12,7 +12,7 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.location import open_parquet
-from curate.record import parquet_schema, record_to_row, row_to_record
+from curate.record import MEDIA_FIELDS, parquet_schema, record_to_row, row_to_record
 from curate.secrets import clean_text
 
 # Records carry image bytes: buffer few rows so a writer holds tens of MB, not GBs.
@@ -56,6 +56,17 @@ class _SizeAtClose(DiskWriter):
         super().close_file(filename)
 
 
+# pyarrow's per-column codecs; the paths are those of `parquet_schema` (Parquet's list layout)
+_COLUMN_COMPRESSION = {
+    "id": "zstd",
+    "text": "zstd",
+    "kind": "zstd",
+    **{f"media.list.element.{f}": "zstd" for f in (*MEDIA_FIELDS, "metadata") if f != "media_bytes"},
+    "media.list.element.media_bytes": "none",
+    "metadata": "zstd",
+}
+
+
 class RecordWriter(ParquetWriter, _SizeAtClose):
     """Writes records losslessly (image bytes, order, metadata, scores) to `${rank}.parquet` files."""
 
@@ -73,6 +84,9 @@ class RecordWriter(ParquetWriter, _SizeAtClose):
             # zstd, not datatrove's default snappy: on page PNGs it writes 5x faster and smaller
             compression="zstd",
         )
+        # ... except the image bytes: PNG, JPEG and WebP are compressed already; zstd on a page's ~350 kB PNG
+        # cost ~0.65 ms of CPU (a pages stage: ~1.5% of its CPU) for files 1% smaller
+        self.compression = _COLUMN_COMPRESSION
 
 
 class RecordReader(ParquetReader):
