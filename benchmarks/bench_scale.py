@@ -411,9 +411,10 @@ def main() -> None:
     from stub_llm import StubLLM
 
     with tempfile.TemporaryDirectory() as tmp, StubLLM() as stub, ImageSite() as site:
-        # docmatix without the LLM: the stub answers every request at once (round trip included)
+        # docmatix without the LLM: the stub answers every request at once (round trip included); it runs
+        # in this process, which the stages starve at 16x: a request may wait, so retries and a long timeout
         docmatix = {
-            "llm_url": stub.url, "llm_retries": 0, "llm_timeout": 30, "response_format": "none",
+            "llm_url": stub.url, "llm_retries": 2, "llm_timeout": 120, "response_format": "none",
             "second_opinion": "none",
         }  # fmt: skip
         # the images are on the local site; CLIP off: its weights are not on this machine (no internet)
