@@ -12,11 +12,16 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from curate.location import open_parquet
-from curate.record import parquet_schema, record_to_row, row_to_record
+from curate.record import MEDIA_FIELDS, parquet_schema, record_to_row, row_to_record
 from curate.secrets import clean_text
 
 # Records carry image bytes: buffer few rows so a writer holds tens of MB, not GBs.
 ROWS_PER_BATCH = 64
+# ... and at most this many bytes of them: 64 page PNGs are ~22 MB, held as Python bytes, an Arrow batch
+# and its encoded pages at once; a run's memory then grew with its input until a task had 64 records
+# (largest process 1.5x from 32 to 512 pages, benchmarks/bench_scale.py). Rows are written (and read)
+# in batches of whichever limit is reached first.
+BYTES_PER_BATCH = 8 << 20
 
 # a work unit that is part of a Parquet file: `file::rg=START-END` (row groups START..END-1)
 ROW_GROUPS = "::rg="
@@ -56,6 +61,17 @@ class _SizeAtClose(DiskWriter):
         super().close_file(filename)
 
 
+# pyarrow's per-column codecs; the paths are those of `parquet_schema` (Parquet's list layout)
+_COLUMN_COMPRESSION = {
+    "id": "zstd",
+    "text": "zstd",
+    "kind": "zstd",
+    **{f"media.list.element.{f}": "zstd" for f in (*MEDIA_FIELDS, "metadata") if f != "media_bytes"},
+    "media.list.element.media_bytes": "none",
+    "metadata": "zstd",
+}
+
+
 class RecordWriter(ParquetWriter, _SizeAtClose):
     """Writes records losslessly (image bytes, order, metadata, scores) to `${rank}.parquet` files."""
 
@@ -73,6 +89,32 @@ class RecordWriter(ParquetWriter, _SizeAtClose):
             # zstd, not datatrove's default snappy: on page PNGs it writes 5x faster and smaller
             compression="zstd",
         )
+        # ... except the image bytes: PNG, JPEG and WebP are compressed already; zstd on a page's ~350 kB PNG
+        # cost ~0.65 ms of CPU (a pages stage: ~1.5% of its CPU) for files 1% smaller
+        self.compression = _COLUMN_COMPRESSION
+        self._batch_bytes: dict[str, int] = {}
+
+    def _write(self, document: dict, file_handler, filename: str):
+        super()._write(document, file_handler, filename)  # writes the batch at ROWS_PER_BATCH rows
+        if self.max_file_size > 0:
+            filename = self._get_filename_with_file_id(filename)
+        if not self._batches.get(filename):
+            self._batch_bytes.pop(filename, None)
+            return
+        size = self._batch_bytes.get(filename, 0) + _row_bytes(document)
+        self._batch_bytes[filename] = size
+        if size >= BYTES_PER_BATCH:
+            self._write_batch(filename)
+            self._batch_bytes.pop(filename, None)
+
+    def close_file(self, filename):
+        self._batch_bytes.clear()  # the counts only decide when a batch is written: its rows go out now
+        super().close_file(filename)
+
+
+def _row_bytes(row: dict) -> int:
+    """A record row's size, roughly: its text and its media bytes."""
+    return len(row["text"] or "") + sum(len(m["media_bytes"] or b"") for m in row["media"])
 
 
 class RecordReader(ParquetReader):
@@ -113,12 +155,25 @@ class RecordReader(ParquetReader):
 
         name, row_groups = split_unit(filepath)
         with open_parquet(self.data_folder, name) as parquet:
-            for batch in parquet.iter_batches(batch_size=self.batch_size, row_groups=row_groups):
+            # decoded in this thread: Arrow's pool threads each kept their own freed buffers (mimalloc),
+            # ~70 MB more in a shards stage's process at 512 page records than without
+            batches = parquet.iter_batches(
+                batch_size=self._rows_per_batch(parquet), row_groups=row_groups, use_threads=False
+            )
+            for batch in batches:
                 with self.track_time("batch"):
                     documents = [
                         self.get_document_from_dict(row, name, i) for i, row in enumerate(batch.to_pylist())
                     ]
                 yield from documents
+
+    def _rows_per_batch(self, parquet) -> int:
+        """ROWS_PER_BATCH, fewer where the rows are large (about BYTES_PER_BATCH a batch, as written)."""
+        meta = parquet.metadata
+        if not meta.num_rows:
+            return self.batch_size
+        row_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) / meta.num_rows
+        return max(1, min(self.batch_size, int(BYTES_PER_BATCH // max(row_bytes, 1))))
 
     def get_document_from_dict(self, data: dict, source_file: str, id_in_file: int) -> Document:
         # datatrove's readers skip rows without text; here every record counts, so none is skipped.

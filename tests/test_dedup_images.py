@@ -140,3 +140,22 @@ def test_repeated_pdf_page_render_is_dropped(shared_data, tmp_path):
     assert len(kept) == 6 and set(excluded) == {"scanned/multipage.pdf#page=2"}
     assert excluded["scanned/multipage.pdf#page=2"].metadata["duplicate_of"] == "broken/enormous.pdf#page=1"
     assert excluded["scanned/multipage.pdf#page=2"].metadata["filter_reason"] == "duplicate_image"
+
+
+def test_key_batches_hold_at_most_their_bytes_of_images(shared_data):
+    """Records batched for the MinHash keys are cut by bytes too (a batch of 256 page records held ~90 MB):
+    every record once, in order; a batch stops at the record that reached the size."""
+    from curate.filters.dedup.keys_step import _batches
+
+    images = [p.read_bytes() for p in sorted((shared_data / "images" / "photos").glob("*.jpg"))]
+    docs = [
+        pair_record(str(i), "x", image_media(images[i % len(images)], media_id=str(i)), source="s")
+        for i in range(30)
+    ]
+    batches = list(_batches(iter(docs), 256, 50_000))
+    assert [d.id for b in batches for d in b] == [d.id for d in docs]
+    assert len(batches) > 1
+    for batch in batches:
+        sizes = [1 + len(d.media[0].media_bytes) for d in batch]
+        assert sum(sizes[:-1]) < 50_000
+    assert [len(b) for b in _batches(iter(docs), 7, 1 << 40)] == [7, 7, 7, 7, 2]

@@ -58,6 +58,37 @@ def test_interleaved_and_pair_records_round_trip(shared_data, tmp_path):
     assert back[2].text == "" and back[2].media[0].media_bytes == png
 
 
+def test_large_records_are_written_and_read_in_bounded_batches(shared_data, tmp_path, monkeypatch):
+    """Rows go out when BYTES_PER_BATCH is reached before ROWS_PER_BATCH (a batch of 64 page images held
+    ~22 MB three times over), each row group about that size; reading back gives every record in order."""
+    import pyarrow.parquet as pq
+
+    from curate import io
+
+    images = [p.read_bytes() for p in sorted((shared_data / "images" / "photos").glob("*.jpg"))]
+    cap = 60_000
+    monkeypatch.setattr(io, "BYTES_PER_BATCH", cap)
+    docs = [
+        pair_record(
+            f"p{i}", f"caption {i}", image_media(images[i % len(images)], media_id=f"i{i}"), source="s"
+        )
+        for i in range(40)
+    ]
+    back = _round_trip(docs, tmp_path)
+    assert [d.id for d in back] == [d.id for d in docs]
+    assert [d.media[0].media_bytes for d in back] == [d.media[0].media_bytes for d in docs]
+    with pq.ParquetFile(next(tmp_path.glob("*.parquet"))) as parquet:
+        groups = [parquet.read_row_group(i) for i in range(parquet.metadata.num_row_groups)]
+        rows_per_batch = io.RecordReader(str(tmp_path))._rows_per_batch(parquet)
+    # one row group of 40 without the cap (ROWS_PER_BATCH is 64); with it, each stops at the row that
+    # reached the cap
+    assert len(groups) > 1 and sum(g.num_rows for g in groups) == 40
+    for group in groups:
+        sizes = [len(m[0]["media_bytes"]) for m in group.column("media").to_pylist()]
+        assert sum(sizes[:-1]) < cap
+    assert 1 <= rows_per_batch < 40
+
+
 def test_sample_keys_are_tar_safe_and_unique():
     ids = ["a/b.pdf#page=1", "a/b.pdf#page=10", "a_b_pdf_page_1", "ü.pdf#page=1", ""]
     keys = [sample_key(i) for i in ids]

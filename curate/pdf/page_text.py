@@ -34,7 +34,6 @@ FUNCTION_WORDS = frozenset(
     "had but they their were has been its we our can will would there all one".split()
 )
 VOWELS = frozenset("aeiouyAEIOUY")
-LATIN = re.compile(r"[A-Za-z]")
 EDGE_PUNCT = ".,;:!?\"'()[]{}“”‘’«»*†‡§"
 # OCR noise inside a token: a letter next to a symbol that never sits inside a word ("t>", "a|b")
 ODD_INSIDE = re.compile(r"[^\W\d_][<>|\\^~`{}\[\]=+]|[<>|\\^~`{}\[\]=+][^\W\d_]")
@@ -145,17 +144,17 @@ def text_quality(text: str) -> TextQuality:
     valid = sum(1 for w in words if w.lower().replace("’", "'") in vocabulary and (len(w) > 1 or w in "aAI"))
     function = sum(1 for w in words if w.lower() in FUNCTION_WORDS)
     # letters of words, not single letters: a glyph table or a formula's variables are no words
-    latin = LATIN.findall("".join(w for w in words if len(w) > 1))
-    vowels = sum(1 for c in latin if c in VOWELS)
+    joined = "".join(w for w in words if len(w) > 1)
+    latin, vowels = _latin_and_vowels(joined)
     tokens = text.split()
     noise = sum(1 for t in tokens if _is_noise(t))
     return TextQuality(
         words=len(words),
         valid=valid,
         function_share=function / len(words) if words else 0.0,
-        vowel_share=vowels / len(latin) if latin else 0.0,
+        vowel_share=vowels / latin if latin else 0.0,
         noise_share=noise / len(tokens) if tokens else 0.0,
-        latin=len(latin),
+        latin=latin,
     )
 
 
@@ -256,16 +255,23 @@ def plain_word_vowels(text: str) -> tuple[int, float]:
     """Latin letters, and the share of them that are vowels, in the plain words (letters only, three or
     more, punctuation around them aside) of the lines of words: not identifiers (`_sl`, `pnts[2]`),
     formulas (`C10H14N2`), key labels or abbreviations alone on a line or in a table cell."""
-    letters = vowels = 0
-    for token in worded_lines(text).split():
-        word = token.strip(EDGE_PUNCT)
-        if len(word) >= 3 and word.isalpha():
-            latin = LATIN.findall(word)
-            letters += len(latin)
-            vowels += sum(1 for c in latin if c in VOWELS)
+    plain = "".join(
+        word for word in (token.strip(EDGE_PUNCT) for token in worded_lines(text).split())
+        if len(word) >= 3 and word.isalpha()
+    )  # fmt: skip
+    letters, vowels = _latin_and_vowels(plain)
     return letters, vowels / letters if letters else 0.0
 
 
+def _latin_and_vowels(letters: str) -> tuple[int, int]:
+    """Latin letters and vowels among them in a string of words (letters and apostrophes only), counted
+    by C loops: its ASCII characters are Latin letters and straight apostrophes, and vowels are Latin.
+    A regex listing every letter cost ~0.2 ms a page."""
+    latin = len(letters.encode("ascii", "ignore")) - letters.count("'")
+    return latin, sum(map(letters.count, VOWELS))
+
+
+@lru_cache(maxsize=4)  # asked for by the prose filter and the vowel count of the same page
 def worded_lines(text: str) -> str:
     """The lines (table cells) of three words or more that are not letter-spaced ("c i r c l e": a heading or code set
     with spaced letters, or a row of one-letter variables): each word there is a letter, which reads as
