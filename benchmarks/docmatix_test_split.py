@@ -559,6 +559,24 @@ def remaining_docs() -> list[str]:
     return order
 
 
+def untouched_docs(first: tuple[str, ...] = ()) -> list[str]:
+    """The test documents the checks were not tuned on (those of no TUNED_RUNS run), interleaved by
+    collection (one of each in turn; the collections of `first` lead each turn), so a run stopped early
+    covers every collection about evenly."""
+    tuned = tuned_docs()
+    by_collection: dict[str, list[str]] = defaultdict(list)
+    for row in _read(PAGES):
+        doc = doc_of(row["page_id"])
+        if doc not in tuned and doc not in by_collection[row["collection"]]:
+            by_collection[row["collection"]].append(doc)
+    names = sorted(by_collection, key=lambda name: (name not in first, first.index(name) if name in first else 0, name))
+    queues = [list(by_collection[name]) for name in names]
+    order = []
+    while any(queues):
+        order += [queue.pop(0) for queue in queues if queue]
+    return order
+
+
 def generate_docs(
     run: str, docs: list[str], work: Path, roundtrip_all: bool = True, options: dict | None = None, note: str = ""
 ) -> None:
@@ -617,6 +635,14 @@ if __name__ == "__main__":
         todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
         print(f"{len(todo)} documents: {todo}", flush=True)
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
+    elif sys.argv[1:2] == ["generate-untouched"]:  # generate-untouched RUN WORK_DIR [OPTION=VALUE,...]
+        # the untouched test documents with recipe options (e.g. qa_prompt=lines); its runs' note names the
+        # options, so they are reported on their own, next to the default's runs on the same documents
+        options = dict(kv.split("=", 1) for kv in sys.argv[4].split(",") if kv) if sys.argv[4:] else {}
+        todo = untouched_docs(first=("tabula-java", "unstructured"))
+        print(f"{len(todo)} documents: {todo}", flush=True)
+        note = " ".join(["roundtrip_all", *(f"{k}={v}" for k, v in options.items())])
+        generate_docs(sys.argv[2], todo, Path(sys.argv[3]), options=options, note=note)
     elif sys.argv[1:2] == ["generate-vllm"]:  # generate-vllm RUN WORK_DIR MODEL DOC ...
         from curate.synth.vllm import VllmCpuServer
 
