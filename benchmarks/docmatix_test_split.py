@@ -327,6 +327,10 @@ def bench_test_split() -> None:
             done[key] = done.get(key, 0) + (row.get(key) or 0)
         done["docs"] += row.get("docs", [])
         done["roundtrip_all"] = row.get("note") == "roundtrip_all"
+        # another generation's runs (`generate-untouched RUN WORK qa_prompt=lines`): note "roundtrip_all OPTIONS"
+        note = row.get("note") or ""
+        if note.startswith("roundtrip_all ") and "tuning" not in note:
+            done["generation"] = note.split(" ", 1)[1]
     print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
@@ -341,6 +345,36 @@ def bench_test_split() -> None:
     )  # fmt: skip
     if len(untouched) > 1:
         report_runs(untouched, stored, runs, manifest, pages, labels)
+    # each other generation on untouched documents, under the current checks with modelled cost, next to the
+    # default's untouched runs on the same documents (both asked the round trip about every rule-passing pair)
+    tuned = tuned_docs()
+    variants: dict[str, list[str]] = defaultdict(list)
+    for run, done in runs.items():
+        generation = {c.get("generation") for c in done.values()}
+        docs = {doc for c in done.values() for doc in c["docs"]}
+        if len(generation) == 1 and None not in generation and not docs <= tuned:
+            variants[generation.pop()].append(run)
+    for generation, names in variants.items():
+        compare_generation(generation, tuple(names), untouched, stored, runs, manifest, pages, labels)
+
+
+def compare_generation(generation, names, default_names, stored, runs, manifest, pages, labels) -> None:
+    """Runs of another generation (`generation`, e.g. "qa_prompt=lines") against the default's runs on the same
+    documents (those of its documents whose every pair is labelled), each under the current checks with the
+    cost a run with these checks would pay (`run_ablations`)."""
+    merged = merge_runs(runs, names)
+    for collection in merged.values():
+        collection["roundtrip_all"] = True
+    pairs = [p for p in stored if p["run"] in names]
+    docs = complete_docs(pairs, labels, {doc for c in merged.values() for doc in c["docs"]})
+    print(f"test split, generation {generation!r} (runs {', '.join(names)}): {len(docs)} fully labelled documents")
+    run_ablations(names, pairs, pages, labels, manifest, merged)
+    default = merge_runs(runs, default_names)
+    for collection in default.values():
+        collection["docs"] = [doc for doc in collection["docs"] if doc in docs]
+    default_pairs = [p for p in stored if p["run"] in default_names and p["doc_id"] in docs]
+    print(f"test split, the default generation on the same documents (runs {'+'.join(default_names)}):")
+    run_ablations(default_names, default_pairs, pages, labels, manifest, default)
 
 
 def merge_runs(runs: dict[str, dict[str, dict]], names) -> dict[str, dict]:

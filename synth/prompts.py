@@ -89,13 +89,14 @@ GUIDE_EVIDENCE_FIRST = (
 # per line whose answer is in that line. The line is the pair's evidence, so the model does not write it.
 GUIDE_LINES = (
     "Lines of this page:\n{lines}\n\n"
-    "For each numbered line, write one question about a fact written in that line, and its answer.\n"
-    "- The answer is copied exactly from that line: a value, a name, a date, an amount, a code or a short "
-    "phrase, at most 12 words.\n"
+    "For each numbered line, in order, write one question about a fact written in that line, and its answer "
+    "({n} pairs).\n"
+    "- The answer is copied exactly from that line: one value, name, date, amount, code or short phrase, at "
+    "most 12 words; never a sum or a calculation, never several of the line's values.\n"
     "- The question names what it asks about, using the page around the line: for a table value, its row "
     "label and its column header; for a sentence, the person, thing or event it is about. It must have "
     "this one answer on the whole page and be clear without the page.\n"
-    "- The question does not contain its answer.\n"
+    "- The question is plain words (no LaTeX markup) and does not contain its answer.\n"
     "- Never ask about the document itself (its title, file, author, page numbers or length), never ask "
     "for a summary or the main topic, never ask why unless the line says why."
 )
@@ -112,7 +113,7 @@ def evidence_first_messages(page_text: str, n: int = 3) -> list[dict[str, str]]:
 def lines_messages(page_text: str, lines: list[str]) -> list[dict[str, str]]:
     numbered = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
     user = (
-        f"{page_prefix(page_text)}{GUIDE_LINES.format(lines=numbered)}\n"
+        f"{page_prefix(page_text)}{GUIDE_LINES.format(lines=numbered, n=len(lines))}\n"
         'Reply as JSON: {"pairs": [{"line": 1, "question": "...?", "answer": "..."}]}'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
@@ -131,7 +132,8 @@ def lines_schema(n: int) -> dict:
     item = {"type": "object", "required": ["line", "question", "answer"],
             "properties": {"line": {"type": "integer"},
                            "question": {"type": "string"}, "answer": {"type": "string"}}}  # fmt: skip
-    pairs = {"type": "array", "items": item, "minItems": min(1, n), "maxItems": n}
+    # exactly one per line: with a minimum of one, the 1.5B model stopped after the first line's pair
+    pairs = {"type": "array", "items": item, "minItems": n, "maxItems": n}
     return {"type": "object", "properties": {"pairs": pairs}, "required": ["pairs"]}
 
 
