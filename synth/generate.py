@@ -253,8 +253,10 @@ class Chunk:
     index: int
     text: str
     pages: list[int]
-    # lines first: the chunk's chosen lines, as on the page (the evidence of the pair about each)
+    # lines first: the chunk's chosen lines, as on the page (the evidence of the pair about each), and the
+    # answer the code took from each where the line says which (a table row's value), else None
     lines: list[str] = dataclasses.field(default_factory=list)
+    answers: list[str | None] = dataclasses.field(default_factory=list)
 
 
 def information(text: str) -> int:
@@ -307,12 +309,14 @@ def document_chunks(
     return chunks
 
 
-def line_evidence(pair: dict, lines: list[str]) -> dict:
+def line_evidence(pair: dict, lines: list[str], answers: list[str | None] | None = None) -> dict:
     """Lines first: the pair's evidence is the chosen line it names (set by the code, not written by the
-    model); a pair naming no chosen line gets the first chosen line holding its answer, else none (the checks
-    then locate its lines on the page)."""
+    model), and its answer the code's where the line has one (`answers`); a pair naming no chosen line gets
+    the first chosen line holding its answer, else none (the checks then locate its lines on the page)."""
     number = pair.get("line")
     pair = {k: v for k, v in pair.items() if k not in ("line", "evidence")}
+    if isinstance(number, int) and 1 <= number <= len(lines) and answers and answers[number - 1]:
+        pair["answer"] = answers[number - 1]
     if not (isinstance(number, int) and 1 <= number <= len(lines)):
         answer = squashed(pair["answer"])[0]
         holding = [n for n, line in enumerate(lines, 1) if answer and answer in squashed(line)[0]]
@@ -437,9 +441,10 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             requests = []
             for chunk in chunks:
                 chosen = choose_lines(chunk.text, self.pairs_per_request)
-                chunk.lines = [line.text for line in chosen]
+                chunk.lines, chunk.answers = [x.text for x in chosen], [x.answer for x in chosen]
                 if chosen:  # a chunk without an informative line (OCR junk, headings) costs no request
-                    requests.append((chunk, "lines", prompts.lines_messages(chunk.text, [x.shown for x in chosen])))
+                    shown = [x.shown for x in chosen]
+                    requests.append((chunk, "lines", prompts.lines_messages(chunk.text, shown, chunk.answers)))
             return requests
         if self.prompt == "evidence_first":
             return [(chunk, "evidence_first", prompts.evidence_first_messages(chunk.text, self.pairs_per_request))
@@ -489,7 +494,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         result = self.send(client, messages, schema)
         pairs, problem = parse_pairs(result.text, chunk.text)
         if style == "lines":
-            pairs = [line_evidence(pair, chunk.lines) for pair in pairs]
+            pairs = [line_evidence(pair, chunk.lines, chunk.answers) for pair in pairs]
         if problem is None and result.finish_reason == "length":
             problem = "malformed: output cut at max_tokens"
         answer = {

@@ -31,7 +31,8 @@ _MONTH = re.compile(
     r"|\b(?:19|20)\d\d-\d\d-\d\d\b",
     re.IGNORECASE,
 )
-_LABEL_VALUE = re.compile(r"^[^:]{2,40}:\s*\S")
+# "Label: value" (not a time, 11:57, nor a URL, http://)
+_LABEL_VALUE = re.compile(r"^[^:]{1,39}[^\d\s:]:\s*[^\s/]")
 _CODE = re.compile(r"\b(?=[A-Za-z\-/]*\d)(?=[\d\-/]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-/]{2,}\b")
 _NAME = re.compile(r"\s[A-Z][a-z]+(?:\s+[A-Z][a-z.]+)+")  # not the line's first word
 _DEFINES = re.compile(r"\b(?:is an?|are|means|refers to|is called|defined as|stands for|is the)\b", re.IGNORECASE)
@@ -54,6 +55,7 @@ class Line:
     text: str
     shown: str
     score: float
+    answer: str | None = None  # the answer the code took from it, where the line says which (`answer_span`)
 
 
 def units(text: str) -> list[tuple[str, str]]:
@@ -92,7 +94,6 @@ def score(shown: str, unit: str = "") -> float:
     words = _WORD.findall(shown)
     numbers = _NUMBER.findall(shown)
     # a label with its values: two or more cells, or leaders (one number under a sentence is
-    # more often a page number or a footnote mark than a cell)
     # more often a page number or a footnote mark than a cell); a header row or newspaper columns that a
     # text layer split with " | " have no value cell
     cells = shown.split(" | ")
@@ -121,7 +122,23 @@ def score(shown: str, unit: str = "") -> float:
     return facts + min(distinct, 8) / 4
 
 
-def choose_lines(text: str, k: int, min_score: float = MIN_SCORE) -> list[Line]:
+def answer_span(shown: str) -> str | None:
+    """The answer the code takes from a unit where the line says which it is: a table row's first value (its
+    first value column), a "label: value" line's value (at most 8 words); else None (the model picks the
+    fact of a sentence). Seen with the 1.5B writer choosing from a row: it added up the row's cells, or
+    took a cell of another column than the one it named."""
+    cells = [c.strip() for c in shown.split(" | ")]
+    values = [c for c in cells[1:] if _VALUE_ONLY.match(c) and re.search(r"\d", c)]
+    if len(cells) >= 3 and values:
+        return values[0]
+    if label := _LABEL_VALUE.match(shown):
+        value = shown[label.end() - 1 :].split(" | ")[0].strip(" .;")
+        if 0 < len(value.split()) <= 8:
+            return value
+    return None
+
+
+def choose_lines(text: str, k: int, min_score: float = MIN_SCORE, with_answer: bool = True) -> list[Line]:
     """At most `k` informative units of `text`, spread over it: the chunk is cut into `k` stretches and each
     gives its best unit (scoring at least `min_score`); stretches without one leave their place to the next
     best units elsewhere. Returned in page order, without repeats."""
@@ -129,9 +146,10 @@ def choose_lines(text: str, k: int, min_score: float = MIN_SCORE) -> list[Line]:
     for rank, (page_text, shown) in enumerate(units(text)):
         key = re.sub(r"\W+", " ", shown.lower()).strip()
         value = score(shown, page_text)
+        answer = answer_span(shown) if with_answer else None
         if value >= min_score and key not in seen:
             seen.add(key)
-            scored.append(Line(rank, page_text, shown, value))
+            scored.append(Line(rank, page_text, shown, value, answer))
     if len(scored) <= k:
         return scored
     chosen: list[Line] = []

@@ -92,7 +92,8 @@ GUIDE_LINES = (
     "For each numbered line, in order, write one question about a fact written in that line, and its answer "
     "({n} pairs).\n"
     "- The answer is copied exactly from that line: one value, name, date, amount, code or short phrase, at "
-    "most 12 words; never a sum or a calculation, never several of the line's values.\n"
+    "most 12 words; never a sum or a calculation, never several of the line's values. Where a line shows "
+    "(answer: ...), that is the answer: ask the question it answers.\n"
     "- The question names what it asks about, using the page around the line: for a table value, its row "
     "label and its column header; for a sentence, the person, thing or event it is about. It must have "
     "this one answer on the whole page and be clear without the page.\n"
@@ -110,8 +111,14 @@ def evidence_first_messages(page_text: str, n: int = 3) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def lines_messages(page_text: str, lines: list[str]) -> list[dict[str, str]]:
-    numbered = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+def lines_messages(page_text: str, lines: list[str], answers: list[str | None] | None = None) -> list[dict[str, str]]:
+    """`answers`: the answer the code took from each line where the line says which (a table row's value, a
+    label's value; `lines.answer_span`), shown after it; None where the model picks the fact."""
+    answers = answers or [None] * len(lines)
+    numbered = "\n".join(
+        f"{i}. {line}" + (f"\n   (answer: {answer})" if answer else "")
+        for i, (line, answer) in enumerate(zip(lines, answers, strict=True), 1)
+    )
     user = (
         f"{page_prefix(page_text)}{GUIDE_LINES.format(lines=numbered, n=len(lines))}\n"
         'Reply as JSON: {"pairs": [{"line": 1, "question": "...?", "answer": "..."}]}'
