@@ -12,7 +12,7 @@ from curate.synth.checks import check_evidence
 from curate.synth.client import ChatClient
 from curate.synth.evidence import PageLines
 from curate.synth.generate import QAGenerator, line_evidence, parse_pairs
-from curate.synth.lines import choose_lines, score, units
+from curate.synth.lines import answer_span, choose_lines, score, units
 from curate.synth.qa_config import Endpoint, Generation, LlmServers
 from datatrove.data import Document
 from stub_llm import MODELS, JsonServer, completion
@@ -109,3 +109,19 @@ def test_evidence_first_schema_and_prompt_put_the_quote_first():
     assert list(schema["items"]["properties"]) == ["evidence", "question", "answer"] and schema["maxItems"] == 5
     content = prompts.evidence_first_messages("Total revenue: 12,000", 5)[-1]["content"]
     assert content.index("First the evidence") < content.index("Then a question")
+
+
+def test_the_code_takes_a_rows_value_and_a_labels_value_as_the_answer(shared_data):
+    """Where the line says which value is the answer (a table row's first value, a label's value), the code
+    takes it and shows it after the line: the 1.5B writer added up a census row's cells when it chose."""
+    text = page_text(shared_data, "nics-background-checks-2015-11-rotated.pdf", 0)
+    rows = {x.text.split("\n", 1)[0]: x for x in choose_lines(text, 60)}
+    assert rows["Alabama"].answer == "18,870"
+    assert answer_span("NUMBER OF RECORDS RETURNED: 983") == "983"
+    assert answer_span("Precinct  RUN 12/3/2014 11:57:01 AM") is None  # a time, not a label
+    assert answer_span("the oldest banking corporation in the United States. Established in 1784") is None
+    shown = prompts.lines_messages("page", ["Alabama | 18,870", "Founded in 1784"], ["18,870", None])[-1]["content"]
+    assert "1. Alabama | 18,870\n   (answer: 18,870)\n2. Founded in 1784\n" in shown
+    pair = line_evidence({"line": 1, "question": "How many permit checks in Alabama?", "answer": "41,892"},
+                         [rows["Alabama"].text], ["18,870"])  # fmt: skip
+    assert pair["answer"] == "18,870" and pair["evidence"].startswith("Alabama\n18,870")
