@@ -38,6 +38,12 @@ LABELS = DATA / "docmatix_test_labels.jsonl"
 # runs whose pairs were read and labelled before the evidence checks were adjusted (their 12 pages are
 # tuning data since); the documents of later runs are the test split proper
 TUNED_RUNS = ("main-5cf3823", "main-cccf685")
+# the tuned documents generation variants are compared on (`generate-tuning`), one or two of each collection
+TUNING_DOCS = (
+    "tabula-java/12s0324.p1-1.pdf", "unstructured/fake-memo.p1-1.pdf", "texlive-latex-recommended-doc/mathtools.p5-6.pdf",
+    "newspaper-works-fixtures/topaz-article-4.p1-1.pdf", "tabula-java/us-004.p1-1.pdf",
+    "unstructured/a1977-backus-p21.p1-1.pdf",
+)  # fmt: skip
 
 
 def _read(path: Path) -> list[dict]:
@@ -669,6 +675,12 @@ if __name__ == "__main__":
         todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
         print(f"{len(todo)} documents: {todo}", flush=True)
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
+    elif sys.argv[1:2] == ["generate-tuning"]:  # generate-tuning RUN WORK_DIR [OPTION=VALUE,...]
+        # generation variants compared on 6 of the 10 tuned documents (7 pages, each collection), never the
+        # untouched ones; the note keeps the runs out of the untouched figures
+        options = dict(kv.split("=", 1) for kv in sys.argv[4].split(",") if kv) if sys.argv[4:] else {}
+        generate_docs(sys.argv[2], list(TUNING_DOCS), Path(sys.argv[3]), options=options,
+                      note=" ".join(["roundtrip_all tuning", *(f"{k}={v}" for k, v in options.items())]))  # fmt: skip
     elif sys.argv[1:2] == ["generate-untouched"]:  # generate-untouched RUN WORK_DIR [OPTION=VALUE,...]
         # the untouched test documents with recipe options (e.g. qa_prompt=lines); its runs' note names the
         # options, so they are reported on their own, next to the default's runs on the same documents
