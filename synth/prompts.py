@@ -74,9 +74,9 @@ def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
 # from it; the same rules, in the order it writes.
 GUIDE_EVIDENCE_FIRST = (
     "Write {n} question-answer pairs about facts written in this page. For each pair:\n"
-    "- First the evidence: one line of the page copied exactly (for a table: its whole row, with the row's "
-    "label; at most 3 lines), holding one fact: a value in a table, a name, a date, an amount, a code, or "
-    "what a term means.\n"
+    "- First the evidence: the whole line of the page that holds one fact, copied exactly (a sentence, or for "
+    "a table its whole row with the row's label; at most 3 lines; never the fact alone): a value in a "
+    "table, a name, a date, an amount, a code, or what a term means.\n"
     "- Then a question asking for that fact, naming the thing it asks about (for a table value: its row and "
     "column), so it is clear without the page.\n"
     "- Then the answer, copied exactly from the evidence: a value, a name or a short phrase, at most 12 "
