@@ -38,6 +38,12 @@ LABELS = DATA / "docmatix_test_labels.jsonl"
 # runs whose pairs were read and labelled before the evidence checks were adjusted (their 12 pages are
 # tuning data since); the documents of later runs are the test split proper
 TUNED_RUNS = ("main-5cf3823", "main-cccf685")
+# the tuned documents generation variants are compared on (`generate-tuning`), one or two of each collection
+TUNING_DOCS = (
+    "tabula-java/12s0324.p1-1.pdf", "unstructured/fake-memo.p1-1.pdf", "texlive-latex-recommended-doc/mathtools.p5-6.pdf",
+    "newspaper-works-fixtures/topaz-article-4.p1-1.pdf", "tabula-java/us-004.p1-1.pdf",
+    "unstructured/a1977-backus-p21.p1-1.pdf",
+)  # fmt: skip
 
 
 def _read(path: Path) -> list[dict]:
@@ -327,6 +333,10 @@ def bench_test_split() -> None:
             done[key] = done.get(key, 0) + (row.get(key) or 0)
         done["docs"] += row.get("docs", [])
         done["roundtrip_all"] = row.get("note") == "roundtrip_all"
+        # another generation's runs (`generate-untouched RUN WORK qa_prompt=lines`): note "roundtrip_all OPTIONS"
+        note = row.get("note") or ""
+        if note.startswith("roundtrip_all ") and "tuning" not in note:
+            done["generation"] = note.split(" ", 1)[1]
     print(f"test split (benchmarks/data/docmatix_test_pages.jsonl): {len(manifest)} pages of {len(pages)} documents from {len(pages_in) - 1} collections "
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
@@ -341,6 +351,36 @@ def bench_test_split() -> None:
     )  # fmt: skip
     if len(untouched) > 1:
         report_runs(untouched, stored, runs, manifest, pages, labels)
+    # each other generation on untouched documents, under the current checks with modelled cost, next to the
+    # default's untouched runs on the same documents (both asked the round trip about every rule-passing pair)
+    tuned = tuned_docs()
+    variants: dict[str, list[str]] = defaultdict(list)
+    for run, done in runs.items():
+        generation = {c.get("generation") for c in done.values()}
+        docs = {doc for c in done.values() for doc in c["docs"]}
+        if len(generation) == 1 and None not in generation and not docs <= tuned:
+            variants[generation.pop()].append(run)
+    for generation, names in variants.items():
+        compare_generation(generation, tuple(names), untouched, stored, runs, manifest, pages, labels)
+
+
+def compare_generation(generation, names, default_names, stored, runs, manifest, pages, labels) -> None:
+    """Runs of another generation (`generation`, e.g. "qa_prompt=lines") against the default's runs on the same
+    documents (those of its documents whose every pair is labelled), each under the current checks with the
+    cost a run with these checks would pay (`run_ablations`)."""
+    merged = merge_runs(runs, names)
+    for collection in merged.values():
+        collection["roundtrip_all"] = True
+    pairs = [p for p in stored if p["run"] in names]
+    docs = complete_docs(pairs, labels, {doc for c in merged.values() for doc in c["docs"]})
+    print(f"test split, generation {generation!r} (runs {', '.join(names)}): {len(docs)} fully labelled documents")
+    run_ablations(names, pairs, pages, labels, manifest, merged)
+    default = merge_runs(runs, default_names)
+    for collection in default.values():
+        collection["docs"] = [doc for doc in collection["docs"] if doc in docs]
+    default_pairs = [p for p in stored if p["run"] in default_names and p["doc_id"] in docs]
+    print(f"test split, the default generation on the same documents (runs {'+'.join(default_names)}):")
+    run_ablations(default_names, default_pairs, pages, labels, manifest, default)
 
 
 def merge_runs(runs: dict[str, dict[str, dict]], names) -> dict[str, dict]:
@@ -559,6 +599,24 @@ def remaining_docs() -> list[str]:
     return order
 
 
+def untouched_docs(first: tuple[str, ...] = ()) -> list[str]:
+    """The test documents the checks were not tuned on (those of no TUNED_RUNS run), interleaved by
+    collection (one of each in turn; the collections of `first` lead each turn), so a run stopped early
+    covers every collection about evenly."""
+    tuned = tuned_docs()
+    by_collection: dict[str, list[str]] = defaultdict(list)
+    for row in _read(PAGES):
+        doc = doc_of(row["page_id"])
+        if doc not in tuned and doc not in by_collection[row["collection"]]:
+            by_collection[row["collection"]].append(doc)
+    names = sorted(by_collection, key=lambda name: (name not in first, first.index(name) if name in first else 0, name))
+    queues = [list(by_collection[name]) for name in names]
+    order = []
+    while any(queues):
+        order += [queue.pop(0) for queue in queues if queue]
+    return order
+
+
 def generate_docs(
     run: str, docs: list[str], work: Path, roundtrip_all: bool = True, options: dict | None = None, note: str = ""
 ) -> None:
@@ -617,6 +675,20 @@ if __name__ == "__main__":
         todo = remaining_docs()[: int(sys.argv[4])] if sys.argv[4:] else remaining_docs()
         print(f"{len(todo)} documents: {todo}", flush=True)
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
+    elif sys.argv[1:2] == ["generate-tuning"]:  # generate-tuning RUN WORK_DIR [OPTION=VALUE,...]
+        # generation variants compared on 6 of the 10 tuned documents (7 pages, each collection), never the
+        # untouched ones; the note keeps the runs out of the untouched figures
+        options = dict(kv.split("=", 1) for kv in sys.argv[4].split(",") if kv) if sys.argv[4:] else {}
+        generate_docs(sys.argv[2], list(TUNING_DOCS), Path(sys.argv[3]), options=options,
+                      note=" ".join(["roundtrip_all tuning", *(f"{k}={v}" for k, v in options.items())]))  # fmt: skip
+    elif sys.argv[1:2] == ["generate-untouched"]:  # generate-untouched RUN WORK_DIR [OPTION=VALUE,...]
+        # the untouched test documents with recipe options (e.g. qa_prompt=lines); its runs' note names the
+        # options, so they are reported on their own, next to the default's runs on the same documents
+        options = dict(kv.split("=", 1) for kv in sys.argv[4].split(",") if kv) if sys.argv[4:] else {}
+        todo = untouched_docs(first=("tabula-java", "unstructured"))
+        print(f"{len(todo)} documents: {todo}", flush=True)
+        note = " ".join(["roundtrip_all", *(f"{k}={v}" for k, v in options.items())])
+        generate_docs(sys.argv[2], todo, Path(sys.argv[3]), options=options, note=note)
     elif sys.argv[1:2] == ["generate-vllm"]:  # generate-vllm RUN WORK_DIR MODEL DOC ...
         from curate.synth.vllm import VllmCpuServer
 

@@ -45,6 +45,11 @@ DEFAULTS = {
     # 5 pairs, each with its evidence line, run to 300-384 tokens: about one request in ten of the test
     # split's run was cut at 384 (and its last pairs lost); 512 leaves the chunk its 2,500 characters
     "max_tokens": 512,
+    # what each request asks for: the evidence-last prompt. Evidence first beat it on 7 tuning pages (0.91
+    # precision, 1.43 good pairs a page) but not on 41 untouched test pages (0.61 against 0.76 precision, 0.41
+    # against 0.39 good pairs a page: the LaTeX manuals fell from 8 of 8 kept right to 1 of 4); lines first lost
+    # on the tuning pages. Both stay options (docs/benchmarks.md, 2026-12-07, s5-qa)
+    "qa_prompt": "pairs",
     "embedded_model": "qwen2.5-coder-1.5b",  # 2.8 kept pairs a page at 0.67 precision vs 0.5B's 1.7 at 0.21
 }
 

@@ -31,7 +31,8 @@ from curate.synth.client import (
     RequestRejected,
     RequestTimedOut,
 )
-from curate.synth.evidence import PageLines
+from curate.synth.evidence import PageLines, squashed
+from curate.synth.lines import choose_lines
 from curate.synth.qa_config import Endpoint, Generation, LlmServers, Requests, RoundTrip
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -102,6 +103,9 @@ _QA_OBJECT = re.compile(
     r'(?:\s*,\s*"evidence"\s*:\s*"((?:[^"\\]|\\.)*)")?\s*\}',
     re.S,
 )
+# any flat JSON object (strings may hold braces): the salvage of a reply whose keys come in another order
+# (`evidence` first, or a chosen line's number first)
+_FLAT_OBJECT = re.compile(r'\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\}', re.S)
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
 
 
@@ -164,6 +168,9 @@ def _pairs_from(value) -> list | None:
 def _pair(item: dict) -> dict:
     """{question, answer[, evidence]} as strings; evidence given as a list of lines is joined."""
     pair = {"question": str(item["question"]), "answer": str(item["answer"])}
+    line = item.get("line")  # lines first: the number of the chosen line the pair is about
+    if isinstance(line, int | str) and str(line).strip().isdigit():
+        pair["line"] = int(str(line).strip())
     evidence = item.get("evidence")
     if isinstance(evidence, list):
         evidence = "\n".join(str(e) for e in evidence if isinstance(e, str | int | float))
@@ -215,6 +222,14 @@ def parse_pairs(text: str, page_text: str = "") -> tuple[list[dict], str | None]
         except json.JSONDecodeError:
             continue
         salvaged.append(_pair(item))
+    if not salvaged:  # objects whose keys come in another order
+        for found in _FLAT_OBJECT.findall(text):
+            try:
+                item = json.loads(found, strict=False)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(item.get("question"), str | int | float) and isinstance(item.get("answer"), str | int | float):
+                salvaged.append(_pair(item))
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
 
@@ -238,6 +253,10 @@ class Chunk:
     index: int
     text: str
     pages: list[int]
+    # lines first: the chunk's chosen lines, as on the page (the evidence of the pair about each), and the
+    # answer the code took from each where the line says which (a table row's value), else None
+    lines: list[str] = dataclasses.field(default_factory=list)
+    answers: list[str | None] = dataclasses.field(default_factory=list)
 
 
 def information(text: str) -> int:
@@ -288,6 +307,23 @@ def document_chunks(
         else:
             chunks.append(Chunk(len(chunks), text, [number]))
     return chunks
+
+
+def line_evidence(pair: dict, lines: list[str], answers: list[str | None] | None = None) -> dict:
+    """Lines first: the pair's evidence is the chosen line it names (set by the code, not written by the
+    model), and its answer the code's where the line has one (`answers`); a pair naming no chosen line gets
+    the first chosen line holding its answer, else none (the checks then locate its lines on the page)."""
+    number = pair.get("line")
+    pair = {k: v for k, v in pair.items() if k not in ("line", "evidence")}
+    if isinstance(number, int) and 1 <= number <= len(lines) and answers and answers[number - 1]:
+        pair["answer"] = answers[number - 1]
+    if not (isinstance(number, int) and 1 <= number <= len(lines)):
+        answer = squashed(pair["answer"])[0]
+        holding = [n for n, line in enumerate(lines, 1) if answer and answer in squashed(line)[0]]
+        number = holding[0] if holding else None
+    if number is not None:
+        pair["evidence"] = lines[number - 1]
+    return pair
 
 
 def styles_for(doc_id: str, styles: tuple[str, ...], per_page: int) -> list[str]:
@@ -343,6 +379,9 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         self.second_url, self.second_model = _shown(servers.second_opinion)
         self.styles, self.styles_per_page = tuple(generation.styles), generation.styles_per_page
         self.pairs_per_request = generation.pairs_per_request
+        if generation.prompt not in prompts.PROMPTS:
+            raise ValueError(f"unknown qa_prompt {generation.prompt!r}: {' | '.join(prompts.PROMPTS)}")
+        self.prompt = generation.prompt
         self.max_tokens, self.max_chunks_per_page = generation.max_tokens, generation.max_chunks_per_page
         n_ctx = generation.n_ctx
         self.chunk_tokens = max(128, n_ctx - self.max_tokens - PROMPT_OVERHEAD_TOKENS)
@@ -352,6 +391,7 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         self.deadline, self.status_seconds = requests.deadline, requests.status_seconds
         self.total_concurrency = requests.total_concurrency
         writer_format = servers.writer.response_format or "none"
+        self.writer_format = writer_format
         self.response_format = prompts.response_format(writer_format, self.pairs_per_request)
         # the kind each answering server takes, for the round trip's {"answer": ...} schema
         self.formats = {
@@ -397,20 +437,35 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
         coverage: dict[int, tuple[int, int]] = {}
         chunks = self.chunks_for(doc, pages, coverage)
         doc.metadata["qa_coverage"] = {str(page): list(sent) for page, sent in coverage.items()}
+        if self.prompt == "lines":  # one request per chunk, about the lines the code chose
+            requests = []
+            for chunk in chunks:
+                chosen = choose_lines(chunk.text, self.pairs_per_request)
+                chunk.lines, chunk.answers = [x.text for x in chosen], [x.answer for x in chosen]
+                if chosen:  # a chunk without an informative line (OCR junk, headings) costs no request
+                    shown = [x.shown for x in chosen]
+                    requests.append((chunk, "lines", prompts.lines_messages(chunk.text, shown, chunk.answers)))
+            return requests
+        if self.prompt == "evidence_first":
+            return [(chunk, "evidence_first", prompts.evidence_first_messages(chunk.text, self.pairs_per_request))
+                    for chunk in chunks]  # fmt: skip
         return [
             (chunk, style, prompts.messages(chunk.text, style, self.pairs_per_request))
             for chunk in chunks
             for style in styles_for(f"{doc.id}#{chunk.index}", self.styles, self.styles_per_page)
         ]
 
-    def request_params(self) -> dict:
+    def request_params(self, schema: dict | None = None) -> dict:
+        """`schema`: the reply's schema when it is not the pairs' (`qa_prompt`: evidence first, lines)."""
         params = {"max_tokens": self.max_tokens, "temperature": self.temperature}
         if self.response_format:
-            params["response_format"] = self.response_format
+            params["response_format"] = (
+                prompts.response_format(self.writer_format, schema=schema) if schema else self.response_format
+            )
         return params
 
-    def send(self, client: ChatClient, messages: list[dict]) -> ChatResult:
-        params = self.request_params()
+    def send(self, client: ChatClient, messages: list[dict], schema: dict | None = None) -> ChatResult:
+        params = self.request_params(schema)
         try:
             return client.chat(messages, **params)
         except (BadResponse, RequestTimedOut):  # not about the request's format
@@ -427,12 +482,19 @@ class QAGenerator(ErrorSinkMixin, PipelineStep):
             self.response_format = None
             if not self.roundtrip_url:  # the round trip asks the same server
                 self.formats["roundtrip"] = "none"
-            return client.chat(messages, **self.request_params())
+            return client.chat(messages, **self.request_params(schema))
 
     def ask(self, client: ChatClient, chunk: Chunk, style: str, messages: list[dict],
             roundtrip_client: ChatClient | None = None, second_client: ChatClient | None = None) -> dict:  # fmt: skip
-        result = self.send(client, messages)
+        schema = (
+            prompts.lines_schema(len(chunk.lines)) if style == "lines"
+            else prompts.evidence_first_schema(self.pairs_per_request) if style == "evidence_first"
+            else None
+        )  # fmt: skip
+        result = self.send(client, messages, schema)
         pairs, problem = parse_pairs(result.text, chunk.text)
+        if style == "lines":
+            pairs = [line_evidence(pair, chunk.lines, chunk.answers) for pair in pairs]
         if problem is None and result.finish_reason == "length":
             problem = "malformed: output cut at max_tokens"
         answer = {

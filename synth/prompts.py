@@ -70,6 +70,83 @@ def messages(page_text: str, style: str, n: int = 3) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
+# Evidence first (`qa_prompt=evidence_first`): the model quotes the line, then asks about it, then answers
+# from it; the same rules, in the order it writes.
+GUIDE_EVIDENCE_FIRST = (
+    "Write {n} question-answer pairs about facts written in this page. For each pair:\n"
+    "- First the evidence: the whole line of the page that holds one fact, copied exactly (a sentence, or for "
+    "a table its whole row with the row's label; at most 3 lines; never the fact alone): a value in a "
+    "table, a name, a date, an amount, a code, or what a term means.\n"
+    "- Then a question asking for that fact, naming the thing it asks about (for a table value: its row and "
+    "column), so it is clear without the page.\n"
+    "- Then the answer, copied exactly from the evidence: a value, a name or a short phrase, at most 12 "
+    "words.\n"
+    "- Each pair is about a different line and has a different answer.\n"
+    "- Never ask about the document itself (its title, file, author, page numbers or length), never ask "
+    "for a summary or the main topic, never ask why unless the page says why."
+)
+# Lines first (`qa_prompt=lines`, synth/lines.py): the code chose the lines; the model writes one question
+# per line whose answer is in that line. The line is the pair's evidence, so the model does not write it.
+GUIDE_LINES = (
+    "Lines of this page:\n{lines}\n\n"
+    "For each numbered line, in order, write one question about a fact written in that line, and its answer "
+    "({n} pairs).\n"
+    "- The answer is copied exactly from that line: one value, name, date, amount, code or short phrase, at "
+    "most 12 words; never a sum or a calculation, never several of the line's values. Where a line shows "
+    "(answer: ...), that is the answer: ask the question it answers.\n"
+    "- The question names what it asks about, using the page around the line: for a table value, its row "
+    "label and its column header; for a sentence, the person, thing or event it is about. It must have "
+    "this one answer on the whole page and be clear without the page.\n"
+    "- The question is plain words (no LaTeX markup) and does not contain its answer.\n"
+    "- Never ask about the document itself (its title, file, author, page numbers or length), never ask "
+    "for a summary or the main topic, never ask why unless the line says why."
+)
+
+
+def evidence_first_messages(page_text: str, n: int = 3) -> list[dict[str, str]]:
+    user = (
+        f"{page_prefix(page_text)}{GUIDE_EVIDENCE_FIRST.format(n=n)}\n"
+        'Reply as JSON: {"pairs": [{"evidence": "...", "question": "...?", "answer": "..."}]}'
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def lines_messages(page_text: str, lines: list[str], answers: list[str | None] | None = None) -> list[dict[str, str]]:
+    """`answers`: the answer the code took from each line where the line says which (a table row's value, a
+    label's value; `lines.answer_span`), shown after it; None where the model picks the fact."""
+    answers = answers or [None] * len(lines)
+    numbered = "\n".join(
+        f"{i}. {line}" + (f"\n   (answer: {answer})" if answer else "")
+        for i, (line, answer) in enumerate(zip(lines, answers, strict=True), 1)
+    )
+    user = (
+        f"{page_prefix(page_text)}{GUIDE_LINES.format(lines=numbered, n=len(lines))}\n"
+        'Reply as JSON: {"pairs": [{"line": 1, "question": "...?", "answer": "..."}]}'
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def evidence_first_schema(n: int) -> dict:
+    """`qa_schema` with `evidence` first: a constrained decoder writes the properties in this order."""
+    item = {"type": "object", "required": ["evidence", "question", "answer"],
+            "properties": {k: {"type": "string"} for k in ("evidence", "question", "answer")}}  # fmt: skip
+    pairs = {"type": "array", "items": item, "minItems": min(2, n), "maxItems": n}
+    return {"type": "object", "properties": {"pairs": pairs}, "required": ["pairs"]}
+
+
+def lines_schema(n: int) -> dict:
+    """One pair per chosen line: its number, the question, the answer (no evidence: the line is)."""
+    item = {"type": "object", "required": ["line", "question", "answer"],
+            "properties": {"line": {"type": "integer"},
+                           "question": {"type": "string"}, "answer": {"type": "string"}}}  # fmt: skip
+    # exactly one per line: with a minimum of one, the 1.5B model stopped after the first line's pair
+    pairs = {"type": "array", "items": item, "minItems": n, "maxItems": n}
+    return {"type": "object", "properties": {"pairs": pairs}, "required": ["pairs"]}
+
+
+PROMPTS = ("pairs", "evidence_first", "lines")
+
+
 def roundtrip_messages(page_text: str, question: str) -> list[dict[str, str]]:
     """The round-trip check: answer a question again from the same page text (same prefix as
     `messages`, so a server with a prompt cache does not process the page again)."""

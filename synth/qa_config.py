@@ -75,7 +75,11 @@ class Generation:
     chunk's size below what the context allows (prompt processing is most of the time on a CPU:
     ~2,500 characters, about 700 tokens, make one request of 30-60 s on 2 cores); 0 or None: no cap;
     min_text_chars: pages with less text are dropped (`no_text`); skip_page_kinds: tables of contents,
-    indexes and reference lists are not sent (`page_kind`), counted as `pages_skipped_<kind>`."""
+    indexes and reference lists are not sent (`page_kind`), counted as `pages_skipped_<kind>`;
+    prompt: what each request asks for (`prompts.PROMPTS`): `pairs` (the model picks the facts and quotes
+    its evidence after each pair), `evidence_first` (the same, the evidence quoted first), `lines` (the code
+    picks up to `pairs_per_request` informative lines of the chunk, synth/lines.py, and the model writes one
+    question per line; the line is the evidence; `styles` do not apply)."""
 
     styles: tuple[str, ...] = prompts.DEFAULT_STYLES
     styles_per_page: int = 1
@@ -87,6 +91,7 @@ class Generation:
     min_text_chars: int = 50
     temperature: float = 0.2
     skip_page_kinds: bool = True
+    prompt: str = "pairs"
 
 
 @dataclass(frozen=True)

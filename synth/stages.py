@@ -48,6 +48,10 @@ QA = StepSpec(
         arg(Generation, "max_chunk_chars", type=int, minimum=0,
             help="cap on a chunk's characters (0: what the context allows)",
             source="measured: one request of 30-60 s on 2 CPU cores"),
+        arg(Generation, "prompt", "qa_prompt", type=str, choices=prompts.PROMPTS,
+            help="pairs: the model picks facts, quotes evidence after; evidence_first: quotes first; "
+                 "lines: the code picks informative lines, the model asks one question per line",
+            source="lines: answer-aware question generation, Alberti et al. 2019; docs/docmatix.md"),
         arg(Requests, "timeout", "llm_timeout", type=float, minimum=1, help="seconds to wait for one answer"),
         arg(Requests, "retries", "llm_retries", type=int, minimum=0, help="retries of a failed request"),
         arg(Generation, "skip_page_kinds", "skip_toc_pages", type=bool,
