@@ -165,6 +165,14 @@ def _pairs_from(value) -> list | None:
     return value if isinstance(value, list) else None
 
 
+def _is_pair(item) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("question"), str | int | float)
+        and isinstance(item.get("answer"), str | int | float)
+    )
+
+
 def _pair(item: dict) -> dict:
     """{question, answer[, evidence]} as strings; evidence given as a list of lines is joined."""
     pair = {"question": str(item["question"]), "answer": str(item["answer"])}
@@ -201,11 +209,7 @@ def parse_pairs(text: str, page_text: str = "") -> tuple[list[dict], str | None]
                 continue
             pairs, bad = [], 0
             for item in items:
-                if (
-                    isinstance(item, dict)
-                    and isinstance(item.get("question"), str | int | float)
-                    and isinstance(item.get("answer"), str | int | float)
-                ):
+                if _is_pair(item):
                     pairs.append(_pair(item))
                 else:
                     bad += 1
@@ -228,7 +232,7 @@ def parse_pairs(text: str, page_text: str = "") -> tuple[list[dict], str | None]
                 item = json.loads(found, strict=False)
             except json.JSONDecodeError:
                 continue
-            if isinstance(item.get("question"), str | int | float) and isinstance(item.get("answer"), str | int | float):
+            if _is_pair(item):
                 salvaged.append(_pair(item))
     return salvaged, f"malformed: not valid JSON ({text[:80]!r}...)"
 
