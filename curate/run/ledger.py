@@ -186,7 +186,7 @@ def _fetch_stats(stage_dir: Any, logs: DataFolder | None = None) -> tuple[str, d
     if not logs.isdir(""):
         return None
     listing = {
-        name: (info.get("size"), info.get("ETag") or info.get("mtime") or info.get("LastModified"))
+        name: (info.get("size"), _version(info))
         for name, info in logs.find("", maxdepth=1, detail=True).items()
         if name.endswith(".json") and info.get("type") != "directory"
     }
