@@ -15,6 +15,7 @@ not a clear column layout (tables, forms) keeps its stored order, so table rows 
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -298,10 +299,13 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
     blocks = textpage.extractBLOCKS()
     text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
     image_boxes = [b[:4] for b in blocks if b[6] == 1]
+    # a parse with images splits text blocks where an image is drawn: the same parse as one without
+    # images (which splitting merged blocks reads, curate.pdf.reading_order) only where it has none
+    same_without_images = textpage if not image_boxes else None
     if table_rows:
-        units = _ordered_units(page, textpage, [b for b in blocks if b[6] == 0])
+        units = _ordered_units(page, textpage, [b for b in blocks if b[6] == 0], same_without_images)
     else:
-        units = reading_order(page, text_blocks)
+        units = reading_order(page, text_blocks, same_without_images)
     text = "".join(unit[4] for unit in units)
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
@@ -367,7 +371,7 @@ def _ink_share(page, dpi: int = 24) -> float:
     return float((samples < INK_LEVEL).mean()) if samples.size else 0.0
 
 
-def _ordered_units(page, textpage, blocks: list) -> list:
+def _ordered_units(page, textpage, blocks: list, textpage_without_images=None) -> list:
     """The page's text blocks in reading order, each table (see curate.pdf.table_text) as one unit written
     row by row: within its column or as a band across columns, or below the text above it."""
     text_blocks = [b for b in blocks if b[4].strip()]
@@ -380,7 +384,7 @@ def _ordered_units(page, textpage, blocks: list) -> list:
             if columns is None:
                 return place_tables(units[: -len(tables)], tables, frame)
             return in_columns(units, columns)
-    return reading_order(page, text_blocks)
+    return reading_order(page, text_blocks, textpage_without_images)
 
 
 def _covered_share(boxes, rect, grid: int) -> float:
@@ -389,8 +393,8 @@ def _covered_share(boxes, rect, grid: int) -> float:
     mask = np.zeros((grid, grid), dtype=bool)
     sx, sy = grid / max(rect.width, 1e-6), grid / max(rect.height, 1e-6)
     for x0, y0, x1, y1 in boxes:
-        c0, c1 = int(max(0, (x0 - rect.x0) * sx)), int(min(grid, np.ceil((x1 - rect.x0) * sx)))
-        r0, r1 = int(max(0, (y0 - rect.y0) * sy)), int(min(grid, np.ceil((y1 - rect.y0) * sy)))
+        c0, c1 = int(max(0, (x0 - rect.x0) * sx)), min(grid, math.ceil((x1 - rect.x0) * sx))
+        r0, r1 = int(max(0, (y0 - rect.y0) * sy)), min(grid, math.ceil((y1 - rect.y0) * sy))
         if c1 > c0 and r1 > r0:
             mask[r0:r1, c0:c1] = True
     return float(mask.mean())

@@ -84,6 +84,8 @@ class PdfPageReader(InputReader):
     """
 
     name = "📄 PDF pages"
+    # imported by the methods, not the module: preloaded where pool workers are forked (curate.run.executors)
+    preload_modules = ("pymupdf",)
 
     def __init__(
         self,

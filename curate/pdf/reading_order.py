@@ -16,15 +16,16 @@ MIN_COLUMN_FILL = 0.6  # a line or block this wide, of its column's width, is pr
 MIN_PROSE_SHARE = 0.4  # of a column's characters, in such full-width units
 
 
-def reading_order(page, blocks: list) -> list:
+def reading_order(page, blocks: list, textpage=None) -> list:
     """A page's text blocks in reading order (see `ordered_blocks`). Where the layer stores the lines of
     two columns one after the other, MuPDF merges them into blocks as wide as the page: such blocks are
-    split into their lines (one more parse, on pages with a block across a column edge only)."""
+    split into their lines (on pages with a block across a column edge only), read from `textpage` (a
+    parse of the page without images, or whose images made no block) or else from a parse of its own."""
     columns = column_bounds(blocks)
     if columns is None:
         return list(blocks)
     if any(b[4].count("\n") >= 3 and _crosses(b, columns) for b in blocks):
-        blocks = _split_merged_blocks(page, columns)
+        blocks = _split_merged_blocks(page, columns, textpage)
     return in_columns(blocks, columns)
 
 
@@ -32,13 +33,13 @@ def _crosses(unit, columns: list[tuple[float, float]]) -> bool:
     return any(unit[0] < c0 - EDGE_PT < unit[2] - EDGE_PT for c0, _ in columns[1:])
 
 
-def _split_merged_blocks(page, columns: list[tuple[float, float]]) -> list:
+def _split_merged_blocks(page, columns: list[tuple[float, float]], textpage=None) -> list:
     """The page's blocks, each block that holds lines of two or more columns replaced by its lines."""
     import pymupdf
 
     units = []
     flags = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
-    for block in page.get_text("dict", flags=flags)["blocks"]:
+    for block in page.get_text("dict", flags=flags, textpage=textpage)["blocks"]:
         lines = [
             (*line["bbox"], "".join(s["text"] for s in line["spans"]) + "\n")
             for line in block.get("lines", [])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
+from operator import itemgetter
 from statistics import median
 
 CELL_SEP = " | "
@@ -43,6 +44,7 @@ MAX_LABELLED_COLUMNS = 12  # ... nor are the headers of a wider table
 MAX_VALUE_WORDS = 6  # a column whose cells are longer (median) is prose set beside a table: no labels
 # a plain number (not a label): 150, -3.5, $6,205., (12), 45%
 PLAIN_NUMBER = re.compile(r"[-+\u2212]?[$\u20ac\u00a3]?\(?\d[\d.,\s]*\)?%?")
+_first = itemgetter(0)  # a placed word's left edge (u0); a (key, item) pair's key
 
 
 def may_hold_table(blocks: list) -> bool:
@@ -67,7 +69,10 @@ def find_tables(text_blocks: list, words: list) -> tuple[list, list, tuple[int, 
     words = [w for w in words if w[5] not in across]
     if not words:
         return list(text_blocks), [], frame
-    placed = [(*_to_frame(w, frame), w) for w in words]  # (u0, v0, u1, v1, word)
+    if frame == (1, 0):  # most pages: the frame is the page's
+        placed = [(w[0], w[1], w[2], w[3], w) for w in words]  # (u0, v0, u1, v1, word)
+    else:
+        placed = [(*_to_frame(w, frame), w) for w in words]
     # words of a few letters are longer along their line than across it: if most are not, the lines
     # run another way than the one guessed (a sideways table of one-word cells), and rows would be columns
     long_words = [p for p in placed if len(p[4][4]) >= 4]
@@ -116,11 +121,15 @@ def _line_directions(words: list) -> dict[int, Counter]:
     (0, -1) bottom to top (a page rotated in its content), (0, 1) or (-1, 0)."""
     votes: dict[int, Counter] = {}
     for a, b in zip(words, words[1:], strict=False):
-        if a[5:7] != b[5:7]:
+        if a[5] != b[5] or a[6] != b[6]:
             continue
-        dx, dy = (b[0] + b[2] - a[0] - a[2]) / 2, (b[1] + b[3] - a[1] - a[3]) / 2
+        # twice the step between the words' centres: the same signs and the same larger side
+        dx, dy = b[0] + b[2] - a[0] - a[2], b[1] + b[3] - a[1] - a[3]
         way = (1 if dx >= 0 else -1, 0) if abs(dx) >= abs(dy) else (0, 1 if dy >= 0 else -1)
-        votes.setdefault(a[5], Counter())[way] += 1
+        block = votes.get(a[5])
+        if block is None:  # a Counter per block, not one per pair of words (a third of the tables' time)
+            block = votes[a[5]] = Counter()
+        block[way] += 1
     return votes
 
 
@@ -138,14 +147,14 @@ def _rows(placed: list, height: float) -> list[list]:
     """Words grouped into visual rows (centres within a tolerance), top to bottom, each left to right."""
     rows: list[list] = []
     centre = None
-    for p in sorted(placed, key=lambda p: (p[1] + p[3]) / 2):
-        mid = (p[1] + p[3]) / 2
-        if rows and mid - centre <= ROW_TOLERANCE * height:
+    tolerance = ROW_TOLERANCE * height
+    for mid, p in sorted((((p[1] + p[3]) / 2, p) for p in placed), key=_first):
+        if rows and mid - centre <= tolerance:
             rows[-1].append(p)
         else:
             rows.append([p])
             centre = mid
-    return [sorted(row, key=lambda p: p[0]) for row in rows]
+    return [sorted(row, key=_first) for row in rows]
 
 
 def _cells(row: list, height: float) -> list[list]:

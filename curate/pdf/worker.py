@@ -17,6 +17,7 @@ already imported, or, where a fork is not safe there (`_can_fork`), a plain `pyt
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import pickle
 import signal
@@ -348,6 +349,9 @@ class _ForkedChild:
                 signal.signal(sig, signal.SIG_DFL)
             _die_with_parent()
             _heap_settings()
+            # the objects inherited from the parent are left to it: the cycle collector would walk them all,
+            # writing to each one's header, and so copy the pages of the parent's heap (~5k page faults)
+            gc.freeze()
             _serve(_Duplex(child_read, child_write))
         except BaseException:
             traceback.print_exc()

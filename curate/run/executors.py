@@ -128,7 +128,14 @@ def _preload_in_forkserver(pipeline: list) -> None:
     import multiprocess
 
     modules = {type(step).__module__ for step in pipeline} | {"pyarrow.parquet"}
-    multiprocess.get_context("forkserver").set_forkserver_preload(["__main__", *sorted(modules)])
+    # modules the steps import only once they run (PyMuPDF in the PDF reader), and pandas, which pyarrow
+    # imports at a writer's first batch (`pa.array` asks whether a list is a pandas object): each pool
+    # worker imported them again (pandas ~0.3, PyMuPDF ~0.13 CPU-s a worker)
+    later = {name for step in pipeline for name in getattr(step, "preload_modules", ())} | {"pandas"}
+    # the steps' modules first: curate's PyMuPDF guard (curate/__init__.py) must run before PyMuPDF loads
+    multiprocess.get_context("forkserver").set_forkserver_preload(
+        ["__main__", *sorted(modules), *sorted(later - modules)]
+    )
 
 
 def _largest_first(executor_class: type) -> type:
