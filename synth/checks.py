@@ -342,6 +342,10 @@ def is_cover(page: int, text: str) -> bool:
     return page == 1 and len(text.strip()) <= COVER_MAX_CHARS
 
 
+# code the page itself prints is allowed in an answer (False: Docmatix's braces rule as it was, to measure)
+CODE_ON_PAGE_ALLOWED = True
+
+
 def _compact(text: str) -> str:
     """`text` as `squashed` folds it (NFKC, lower case, no white space, no line-end hyphens), angle
     brackets made one kind."""
@@ -357,6 +361,8 @@ def code_not_on_page(answer: str, page: PageIndex) -> bool:
     whose braces do not pair up."""
     if not _CODE.search(answer):
         return False
+    if not CODE_ON_PAGE_ALLOWED:  # Docmatix's rule as it was: any code sign rejects
+        return True
     if answer.count("{") != answer.count("}"):
         return True  # a fragment cut inside code ("mathclap}" of "\\label{eq:mathclap}")
     compact = page.compact
