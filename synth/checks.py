@@ -16,7 +16,9 @@ checks kept, so a check that flags none of them there is unmeasured there, not u
   not_question     the question is not phrased as a question                        0 | 0 flagged
   unanswerable     the answer says the page does not tell                           0 | 0 flagged
   code_like        braces or function calls in the answer (Docmatix's rule without  0 | 0 flagged
-                   its `\\w+\\.\\w+`, which dropped every decimal such as 3.5)
+                   its `\\w+\\.\\w+`, which dropped every decimal such as 3.5) that
+                   the page does not show: a manual's own syntax quoted is allowed
+                   (`code_not_on_page`; round s6, figures in its docstring)
   about_document   the document itself: its page numbers, or its name/title/topic   29, 1.00, 0.18 | -
                    (allowed on a cover: a first page with little text)
   answer_in_question  the answer only repeats the question's words                  7, 1.00, 0.04 | -
