@@ -67,6 +67,13 @@ COLLECTIONS = {
         "JSS under CC BY, Z. Naturforsch.), kept there as GROBID's test fixtures; the slides are GROBID's "
         "author's (Patrice Lopez)",
     },
+    "asymptote-doc": {
+        "deb": "asymptote-doc",
+        "version": "2.85+ds-1",
+        "root": "usr/share/doc/asymptote/",
+        "licence": "Debian package (bookworm); Asymptote's manual, reference card and guides, GPL-3+ "
+        "(usr/share/doc/asymptote-doc/copyright)",
+    },
     "pdf-lib": {
         "repo": "Hopding/pdf-lib",
         "commit": "93dd36e85aa659a3bca09867d2d8fac172501fbe",
@@ -236,7 +243,7 @@ DOCS = [
     TestDoc("texlive-latex-recommended-doc", TEX + "setspace/setspace-doc.pdf", 1, 2, "code_manual"),
 ]
 
-# Round s6 (2026-12-07): two collections no check or prompt was tuned on, chosen by file name and a look at
+# Round s6 (2026-12-07): two (then three) collections no check or prompt was tuned on, chosen by file name and a look at
 # each page's text before any pair was generated: multi-column papers, slides and a guidelines manual
 # (GROBID's test and documentation PDFs), forms, tax instructions, a CV and a receipt (pdf-lib's assets).
 # (pdf-lib's copy of pdf.js's tracemonkey paper is left out: pdf.js is tuning data.)
@@ -265,6 +272,20 @@ S6 = [
     TestDoc("pdf-lib", PDFLIB + "us_constitution.pdf", 2, 3, "report", round="s6"),
     TestDoc("pdf-lib", PDFLIB + "linearized_with_object_streams.pdf", 20, 21, "report", "irs-1040-instructions",
             round="s6"),  # fmt: skip
+]
+# added to round s6 once its first 34 pages had run (08:35): none of them gave a pair quoting code or
+# naming a table row, the two things this round's fixes change; a code and maths manual of another project
+# than the LaTeX manuals (Asymptote, a vector graphics language), pages picked by their text before any pair
+ASY = "asymptote.pdf"
+S6 += [
+    TestDoc("asymptote-doc", ASY, 31, 32, "code_manual", "asymptote-pairs", round="s6"),
+    TestDoc("asymptote-doc", ASY, 81, 82, "maths_manual", "asymptote-matrices", round="s6"),
+    TestDoc("asymptote-doc", ASY, 56, 57, "code_manual", "asymptote-pictures", round="s6"),
+    TestDoc("asymptote-doc", ASY, 121, 122, "code_manual", "asymptote-graph", round="s6"),
+    TestDoc("asymptote-doc", "asyRefCard.pdf", 1, 2, "code_manual", round="s6"),
+    TestDoc("asymptote-doc", "CAD.pdf", 4, 5, "code_manual", round="s6"),
+    TestDoc("asymptote-doc", "asy-latex.pdf", 2, 3, "code_manual", round="s6"),
+    TestDoc("asymptote-doc", ASY, 10, 11, "code_manual", "asymptote-config", round="s6"),
 ]
 DOCS += S6
 

@@ -777,7 +777,8 @@ if __name__ == "__main__":
         note = " ".join(["roundtrip_all", *(f"{k}={v}" for k, v in options.items())])
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]), options=options, note=note)
     elif sys.argv[1:2] == ["generate-fresh"]:  # generate-fresh RUN WORK_DIR: the default on the fresh pages
-        todo = fresh_docs()
+        done = {doc for row in _read(RUNS) for doc in row.get("docs", [])}
+        todo = [doc for doc in fresh_docs() if doc not in done]  # those no run was given yet
         print(f"{len(todo)} documents: {todo}", flush=True)
         generate_docs(sys.argv[2], todo, Path(sys.argv[3]))
     elif sys.argv[1:2] == ["generate-vllm"]:  # generate-vllm RUN WORK_DIR MODEL DOC ...
