@@ -74,6 +74,12 @@ COLLECTIONS = {
         "licence": "Debian package (bookworm); Asymptote's manual, reference card and guides, GPL-3+ "
         "(usr/share/doc/asymptote-doc/copyright)",
     },
+    "science-parse": {
+        "repo": "allenai/science-parse",
+        "commit": "f83983aa1b898f0e47c97f4997c57427bf277182",
+        "licence": "Apache-2.0 (repository); the test papers are their authors' and publishers' (ACL Anthology "
+        "papers under CC BY, OSDI, NIPS, VLDB), kept there as Science Parse's test fixtures",
+    },
     "pdf-lib": {
         "repo": "Hopding/pdf-lib",
         "commit": "93dd36e85aa659a3bca09867d2d8fac172501fbe",
@@ -286,6 +292,19 @@ S6 += [
     TestDoc("asymptote-doc", "CAD.pdf", 4, 5, "code_manual", round="s6"),
     TestDoc("asymptote-doc", "asy-latex.pdf", 2, 3, "code_manual", round="s6"),
     TestDoc("asymptote-doc", ASY, 10, 11, "code_manual", "asymptote-config", round="s6"),
+]
+# and at 08:57, with time left in the session: two-column papers with tables and numbers of a fourth
+# collection (AllenAI's Science Parse test PDFs), pages picked by their text length before any pair
+SP = "core/src/test/resources/"
+S6 += [
+    TestDoc("science-parse", SP + "P07-1088.pdf", 5, 6, "paper", round="s6"),
+    TestDoc("science-parse", SP + "map-reduce.pdf", 3, 4, "paper", round="s6"),
+    TestDoc("science-parse", SP + "bohnet09.pdf", 4, 5, "paper", round="s6"),
+    TestDoc("science-parse", SP + "dyer12.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("science-parse", SP + "roark13.pdf", 5, 6, "paper", round="s6"),
+    TestDoc("science-parse", SP + "seung08.pdf", 5, 5, "paper", round="s6"),
+    TestDoc("science-parse", SP + "zolotov04.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("science-parse", SP + "P14-1059.pdf", 6, 7, "paper", round="s6"),
 ]
 DOCS += S6
 
