@@ -384,8 +384,8 @@ def bench_test_split() -> None:
 def report_fresh(names, stored, runs, manifest, pages, labels) -> None:
     """The fresh split (round FRESH_ROUND: pages no one had read when they were added) on its own: the
     default's runs on it as they decided (the checks of their process: main's for s6-qa-fresh-464abb7, this
-    branch's for s6-qa-fresh2-ec57455), under the current checks, and under the current checks with each
-    fix of the round undone ("both undone" is main's checks on every fresh pair)."""
+    branch's for s6-qa-fresh2-ec57455 and s6-qa-fresh3-b954cda), under the current checks, and under the
+    current checks with each fix of the round undone ("both undone" is main's checks on every fresh pair)."""
 
     given = {doc for run in names for c in runs[run].values() for doc in c["docs"]}
     pairs = [p for p in stored if p["run"] in names]
