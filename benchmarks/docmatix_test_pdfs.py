@@ -12,6 +12,7 @@ CURATE_TEST_MIRRORS) or its raw GitHub URL, and the Debian package for the texli
     python -m benchmarks.docmatix_test_pdfs fetch            # the originals into the cache
     python -m benchmarks.docmatix_test_pdfs excerpts DIR     # the test documents (<= 2 pages each) into DIR
     python -m benchmarks.docmatix_test_pdfs manifest > benchmarks/data/docmatix_test_pages.jsonl
+    python -m benchmarks.docmatix_test_pdfs manifest s6 >> benchmarks/data/docmatix_test_pages.jsonl  # one round
 
 A test document is a page range of one original written as its own PDF (Docmatix's samples are PDFs of
 at most 4 pages), named COLLECTION/STEM.pFIRST-LAST.pdf; its page ids are that name + "#page=N".
@@ -58,6 +59,34 @@ COLLECTIONS = {
         "licence": "Debian package (bookworm); each manual under its package's licence, mostly LPPL-1.3c "
         "(usr/share/doc/texlive-latex-recommended-doc/copyright)",
     },
+    # round s6: added after every page above had been read while measuring, so pages nobody has seen
+    "grobid": {
+        "repo": "kermitt2/grobid",
+        "commit": "b8d6bec302189e29a6c358ea513f8be834004a86",
+        "licence": "Apache-2.0 (repository); the test papers are their authors' and publishers' (arXiv, IEEE, "
+        "JSS under CC BY, Z. Naturforsch.), kept there as GROBID's test fixtures; the slides are GROBID's "
+        "author's (Patrice Lopez)",
+    },
+    "asymptote-doc": {
+        "deb": "asymptote-doc",
+        "version": "2.85+ds-1",
+        "root": "usr/share/doc/asymptote/",
+        "licence": "Debian package (bookworm); Asymptote's manual, reference card and guides, GPL-3+ "
+        "(usr/share/doc/asymptote-doc/copyright)",
+    },
+    "science-parse": {
+        "repo": "allenai/science-parse",
+        "commit": "f83983aa1b898f0e47c97f4997c57427bf277182",
+        "licence": "Apache-2.0 (repository); the test papers are their authors' and publishers' (ACL Anthology "
+        "papers under CC BY, OSDI, NIPS, VLDB), kept there as Science Parse's test fixtures",
+    },
+    "pdf-lib": {
+        "repo": "Hopding/pdf-lib",
+        "commit": "93dd36e85aa659a3bca09867d2d8fac172501fbe",
+        "licence": "MIT (repository); the IRS forms and instructions (Form 1040, 1040-V) are US government "
+        "works in the public domain; the DC D-2210, the Canadian cannabis duty return (CRA), the sample "
+        "form, CV and receipt are their issuers', kept there as pdf-lib's test assets",
+    },
 }
 
 
@@ -69,6 +98,7 @@ class TestDoc:
     last: int
     kind: str  # what a reader sees: tables, form, newspaper, scan, code_manual, maths_manual, paper, memo, report
     alias: str = ""  # the name's stem where the file's own is not unique in its collection
+    round: str = ""  # the session that added it ("s6": pages no one had read when they were added)
 
     @property
     def name(self) -> str:
@@ -80,6 +110,8 @@ ICDAR = TABULA + "icdar2013-dataset/competition-dataset-"
 UNSTRUCTURED = "example-docs/pdf/"
 NEWS = "spec/fixtures/files/"
 TEX = "latex/"
+GROBID_TEST = "grobid-core/src/test/resources/test/"
+PDFLIB = "assets/pdfs/"
 
 # Chosen by file name and what the page is (before any pair was generated on them): 2-page excerpts
 # of longer documents, first pages of short ones, manual pages with code listings and formulas.
@@ -217,6 +249,65 @@ DOCS = [
     TestDoc("texlive-latex-recommended-doc", TEX + "setspace/setspace-doc.pdf", 1, 2, "code_manual"),
 ]
 
+# Round s6 (2026-12-07): two (then three) collections no check or prompt was tuned on, chosen by file name and a look at
+# each page's text before any pair was generated: multi-column papers, slides and a guidelines manual
+# (GROBID's test and documentation PDFs), forms, tax instructions, a CV and a receipt (pdf-lib's assets).
+# (pdf-lib's copy of pdf.js's tracemonkey paper is left out: pdf.js is tuning data.)
+S6 = [
+    TestDoc("grobid", GROBID_TEST + "1001._0908.0054.pdf", 1, 2, "paper", round="s6"),
+    TestDoc("grobid", GROBID_TEST + "Wang-paperAVE2008.pdf", 3, 4, "paper", round="s6"),
+    TestDoc("grobid", GROBID_TEST + "ZFN-A-054-0304-0272.pdf", 1, 2, "maths_paper", round="s6"),
+    TestDoc("grobid", GROBID_TEST + "submission_355.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("grobid", GROBID_TEST + "test_Grobid_1_05452615.pdf", 3, 4, "paper", round="s6"),
+    TestDoc("grobid", GROBID_TEST + "test_Grobid_2_05982691.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("grobid", GROBID_TEST + "MullenJSSv18i03.pdf", 5, 6, "code_manual", round="s6"),
+    TestDoc("grobid", "doc/grobid-04-2015.pdf", 2, 3, "slides", round="s6"),
+    TestDoc("grobid", "doc/GROBID.pdf", 6, 6, "slides", round="s6"),
+    TestDoc("grobid", "grobid-trainer/doc/GuidelinesTrainingData.pdf", 2, 3, "code_manual", round="s6"),
+    TestDoc("grobid", "grobid-service/src/test/resources/sample5/gadr.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "normal.pdf", 1, 2, "form", "dc-d2210", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "with_xfa_fields.pdf", 1, 1, "form", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "with_update_sections.pdf", 1, 1, "form", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "sample_form.pdf", 1, 1, "form", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "examples/fill_form.pdf", 1, 1, "form", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "with_combed_fields.pdf", 1, 2, "form", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "with_comments.pdf", 1, 1, "form", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "with_cropbox.pdf", 1, 2, "report", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "with_missing_endstream_eol_and_polluted_ctm.pdf", 1, 1, "form", "receipt",
+            round="s6"),  # fmt: skip
+    TestDoc("pdf-lib", PDFLIB + "us_constitution.pdf", 2, 3, "report", round="s6"),
+    TestDoc("pdf-lib", PDFLIB + "linearized_with_object_streams.pdf", 20, 21, "report", "irs-1040-instructions",
+            round="s6"),  # fmt: skip
+]
+# added to round s6 once its first 34 pages had run (08:35): none of them gave a pair quoting code or
+# naming a table row, the two things this round's fixes change; a code and maths manual of another project
+# than the LaTeX manuals (Asymptote, a vector graphics language), pages picked by their text before any pair
+ASY = "asymptote.pdf"
+S6 += [
+    TestDoc("asymptote-doc", ASY, 31, 32, "code_manual", "asymptote-pairs", round="s6"),
+    TestDoc("asymptote-doc", ASY, 81, 82, "maths_manual", "asymptote-matrices", round="s6"),
+    TestDoc("asymptote-doc", ASY, 56, 57, "code_manual", "asymptote-pictures", round="s6"),
+    TestDoc("asymptote-doc", ASY, 121, 122, "code_manual", "asymptote-graph", round="s6"),
+    TestDoc("asymptote-doc", "asyRefCard.pdf", 1, 2, "code_manual", round="s6"),
+    TestDoc("asymptote-doc", "CAD.pdf", 4, 5, "code_manual", round="s6"),
+    TestDoc("asymptote-doc", "asy-latex.pdf", 2, 3, "code_manual", round="s6"),
+    TestDoc("asymptote-doc", ASY, 10, 11, "code_manual", "asymptote-config", round="s6"),
+]
+# and at 08:57, with time left in the session: two-column papers with tables and numbers of a fourth
+# collection (AllenAI's Science Parse test PDFs), pages picked by their text length before any pair
+SP = "core/src/test/resources/"
+S6 += [
+    TestDoc("science-parse", SP + "P07-1088.pdf", 5, 6, "paper", round="s6"),
+    TestDoc("science-parse", SP + "map-reduce.pdf", 3, 4, "paper", round="s6"),
+    TestDoc("science-parse", SP + "bohnet09.pdf", 4, 5, "paper", round="s6"),
+    TestDoc("science-parse", SP + "dyer12.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("science-parse", SP + "roark13.pdf", 5, 6, "paper", round="s6"),
+    TestDoc("science-parse", SP + "seung08.pdf", 5, 5, "paper", round="s6"),
+    TestDoc("science-parse", SP + "zolotov04.pdf", 1, 1, "paper", round="s6"),
+    TestDoc("science-parse", SP + "P14-1059.pdf", 6, 7, "paper", round="s6"),
+]
+DOCS += S6
+
 
 def origin(doc: TestDoc) -> str:
     """Where a file can be read: its GitHub blob URL at the commit, or the Debian package and version."""
@@ -264,10 +355,11 @@ def _from_deb(package: str, version: str) -> Path | None:
     return unpacked
 
 
-def fetch() -> dict[str, str]:
-    """Every test document's original into the cache; {name: why it is missing} for those that could not be had."""
+def fetch(docs: list[TestDoc] | None = None) -> dict[str, str]:
+    """Every test document's (or those of `docs`) original into the cache; {name: why it is missing} for
+    those that could not be had."""
     missing = {}
-    for doc in DOCS:
+    for doc in DOCS if docs is None else docs:
         target = original_path(doc)
         if target.is_file():
             continue
@@ -294,12 +386,13 @@ def fetch() -> dict[str, str]:
     return missing
 
 
-def write_excerpts(out: Path) -> dict[str, str]:
-    """Each test document (its page range of the original) as a PDF under `out`; {name: why missing}."""
+def write_excerpts(out: Path, docs: list[TestDoc] | None = None) -> dict[str, str]:
+    """Each test document (or those of `docs`; its page range of the original) as a PDF under `out`;
+    {name: why missing}."""
     import pymupdf
 
     missing = {}
-    for doc in DOCS:
+    for doc in DOCS if docs is None else docs:
         source = original_path(doc)
         if not source.is_file():
             missing[doc.name] = f"{source} not in the cache (run `fetch`)"
@@ -313,7 +406,7 @@ def write_excerpts(out: Path) -> dict[str, str]:
     return missing
 
 
-def manifest_rows(folder: Path) -> list[dict]:
+def manifest_rows(folder: Path, docs: list[TestDoc] | None = None) -> list[dict]:
     """One row per test page: where it comes from and its text as the recipe's reader writes it."""
     from curate.pdf.reader import PdfPageReader
 
@@ -330,13 +423,13 @@ def manifest_rows(folder: Path) -> list[dict]:
             "commit": source.get("commit") or source["version"], "path": doc.path,
             "licence": source["licence"], "page": doc.first + int(number) - 1,
             "text_source": page.metadata.get("text_source"), "text": page.text,
+            **({"round": doc.round} if doc.round else {}),
         })  # fmt: skip
     import pymupdf
 
     made = {row["page_id"] for row in rows}
-    for (
-        doc
-    ) in DOCS:  # a page the reader could not make (time limit, error) is still a test page, with no text
+    # a page the reader could not make (time limit, error) is still a test page, with no text
+    for doc in DOCS if docs is None else docs:
         if (folder / doc.name).is_file():
             with pymupdf.open(folder / doc.name) as pdf:
                 count = pdf.page_count
@@ -348,7 +441,7 @@ def manifest_rows(folder: Path) -> list[dict]:
                         "kind": doc.kind, "origin": origin(doc), "repo": source.get("repo") or source["deb"],
                         "commit": source.get("commit") or source["version"], "path": doc.path,
                         "licence": source["licence"], "page": doc.first + number - 1, "text_source": "error",
-                        "text": "",
+                        "text": "", **({"round": doc.round} if doc.round else {}),
                     })  # fmt: skip
     return sorted(rows, key=lambda r: r["page_id"])
 
@@ -365,14 +458,15 @@ def main(argv: list[str]) -> None:
         fetch()
         for name, why in write_excerpts(Path(argv[1])).items():
             print(f"skipped {name}: {why}", file=sys.stderr)
-    elif command == "manifest":
+    elif command == "manifest":  # manifest [ROUND]: the rows of one round's documents only (to append)
+        docs = [doc for doc in DOCS if doc.round == argv[1]] if argv[1:] else None
         with tempfile.TemporaryDirectory(prefix="curate-test-excerpts-") as tmp:
-            fetch()
-            write_excerpts(Path(tmp))
-            for row in manifest_rows(Path(tmp)):
+            fetch(docs)
+            write_excerpts(Path(tmp), docs)
+            for row in manifest_rows(Path(tmp), docs):
                 print(json.dumps(row, ensure_ascii=False))
     else:
-        raise SystemExit(f"unknown command {command!r}: use fetch, excerpts DIR or manifest")
+        raise SystemExit(f"unknown command {command!r}: use fetch, excerpts DIR or manifest [ROUND]")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ checks kept, so a check that flags none of them there is unmeasured there, not u
   not_question     the question is not phrased as a question                        0 | 0 flagged
   unanswerable     the answer says the page does not tell                           0 | 0 flagged
   code_like        braces or function calls in the answer (Docmatix's rule without  0 | 0 flagged
-                   its `\\w+\\.\\w+`, which dropped every decimal such as 3.5)
+                   its `\\w+\\.\\w+`, which dropped every decimal such as 3.5) that
+                   the page does not show: a manual's own syntax quoted is allowed
+                   (`code_not_on_page`; round s6, figures in its docstring)
   about_document   the document itself: its page numbers, or its name/title/topic   29, 1.00, 0.18 | -
                    (allowed on a cover: a first page with little text)
   answer_in_question  the answer only repeats the question's words                  7, 1.00, 0.04 | -
@@ -57,12 +59,13 @@ Malformed model responses were recorded by the generation step; they are counted
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 from collections import Counter
 
-from curate.synth.evidence import MAX_EVIDENCE_CHARS, PageLines, windows
+from curate.synth.evidence import MAX_EVIDENCE_CHARS, PageLines, squashed, windows
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
@@ -110,6 +113,10 @@ _TERM_FOR = re.compile(
     r"\bwhat\s+is\s+the\s+(?:name\s+of\s+the\s+)?term\s+(?:for|that|which)\b", re.IGNORECASE
 )
 _CODE = re.compile(r"[{}]|\b[A-Za-z_]\w*\([^)]*\)\s*;|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\(|=>|::")
+# what a model wraps a quoted command in ("`range=up/{num}`"), and a sentence's end after it
+_CODE_EDGES = "`'\"“”‘’.,:!?"
+# angle brackets as TeX manuals print a placeholder ("⟨font name⟩") and as a model retypes it ("<font name>")
+_ANGLES = str.maketrans("⟨〈⟩〉", "<<>>")
 # C0/C1 controls (not tab/newline), U+FFFD, private-use glyphs, half surrogates, and UTF-8 read as
 # cp1252/latin-1
 _BAD_TEXT = re.compile(
@@ -230,6 +237,11 @@ class PageIndex:
         self.folded = folded
         self.dates = _dates(folded)
 
+    @functools.cached_property
+    def compact(self) -> str:
+        """The page folded as `_compact` folds an answer's code: to find code the page prints."""
+        return _compact(self.text)
+
     def has_span(self, parts: list[str]) -> bool:
         """True when the tokens `parts`, squashed, start and end at token boundaries of the page."""
         return any(_aligned(self.squashed, self.boundaries, "".join(parts)))
@@ -307,7 +319,8 @@ def is_question(text: str) -> bool:
     return text.endswith(("?", "؟", "？")) or bool(first and first[0] in QUESTION_WORDS)
 
 
-_TYPOGRAPHY = set("—–‘’“”•…«»£€¥°±×·§©®™¢")
+# (and the angle brackets a TeX or code manual prints around a placeholder: "\\cslet{⟨csname⟩}{⟨command⟩}")
+_TYPOGRAPHY = set("—–‘’“”•…«»£€¥°±×·§©®™¢⟨⟩")
 
 
 def bad_encoding(text: str) -> bool:
@@ -329,6 +342,45 @@ COVER_MAX_CHARS = 1000
 def is_cover(page: int, text: str) -> bool:
     """A cover or title page: the first page, with little text (a title, authors, a date)."""
     return page == 1 and len(text.strip()) <= COVER_MAX_CHARS
+
+
+# code the page itself prints is allowed in an answer (False: Docmatix's braces rule as it was, to measure)
+CODE_ON_PAGE_ALLOWED = True
+
+
+def _compact(text: str) -> str:
+    """`text` as `squashed` folds it (NFKC, lower case, no white space, no line-end hyphens), angle
+    brackets made one kind."""
+    return squashed(text)[0].translate(_ANGLES)
+
+
+def code_not_on_page(answer: str, page: PageIndex) -> bool:
+    """The answer holds code (Docmatix's braces rule: braces, `f(x);`, `a.b(`, `=>`, `::`) that the page
+    does not show. Each stretch of the answer around a code sign (to the white space either side, without
+    the quotes or backticks around it) must be on the page, spaces ignored: a manual's own syntax quoted
+    (`\\setstretch{baselinestretch}`, `range=up/{num}`) is a right answer; markup the model wrapped around a
+    name (`\\textbf{commentchar}`), a JSON object or code it wrote is not on the page, nor a fragment
+    whose braces do not pair up. Written on the untouched test split's pairs (round s6, tuning for it since):
+    of its 31 labelled answers with code signs (every run on the old test pages) Docmatix's rule rejected 6
+    right ones (setstretch, range=up/{num}, setmathfont's syntax, cslet, csuse, alignat*); this rule passes
+    all 6 and still flags 21 of the 25 wrong ones. On the fresh split (63 pages nobody had read, 274
+    labelled pairs) 4 answers hold code signs, all printed on their page: Docmatix's rule rejected all 4;
+    this one passes them, the right one (authors' e-mails "{shankarp, istvanc, ...}@microsoft.com") is
+    kept and the 3 wrong ones are rejected by later checks."""
+    if not _CODE.search(answer):
+        return False
+    if not CODE_ON_PAGE_ALLOWED:  # Docmatix's rule as it was: any code sign rejects
+        return True
+    if answer.count("{") != answer.count("}"):
+        return True  # a fragment cut inside code ("mathclap}" of "\\label{eq:mathclap}")
+    compact = page.compact
+    for match in _CODE.finditer(answer):
+        start = max(answer.rfind(c, 0, match.start()) for c in " \t\n") + 1
+        ends = [e for e in (answer.find(c, match.end()) for c in " \t\n") if e != -1]
+        stretch = answer[start : min(ends) if ends else len(answer)].strip(_CODE_EDGES)
+        if not any(c.isalnum() for c in stretch) or _compact(stretch) not in compact:
+            return True  # (a lone brace says nothing of where it comes from)
+    return False
 
 
 def answer_in_question(question: str, answer: str) -> bool:
@@ -500,7 +552,7 @@ def rules(max_question_chars: int = 300, max_answer_chars: int = 500) -> list[tu
         ("nested_qa", lambda q, a, page, cover: bool(_NESTED.search(q) or _NESTED.search(a))),
         ("not_question", lambda q, a, page, cover: not is_question(q)),
         ("unanswerable", lambda q, a, page, cover: bool(_UNANSWERABLE.search(a))),
-        ("code_like", lambda q, a, page, cover: bool(_CODE.search(a))),
+        ("code_like", lambda q, a, page, cover: code_not_on_page(a, page)),
         ("about_document", lambda q, a, page, cover: about_document(q, cover)),
         ("answer_in_question", lambda q, a, page, cover: answer_in_question(q, a)),
         ("copies_page", lambda q, a, page, cover: copies_page(q, page)),
@@ -602,6 +654,15 @@ _PLACE_WORD = r"(?:page|p|lines?|paragraphs?|rows?|columns?|sections?|table|top|
 # (a place has a word: numbers alone, "212,173\n157,723", are a quote of a table's cells)
 _PLACE_ONLY = re.compile(rf"^(?=.*[a-z])\W*(?:{_PLACE_WORD}\b\W*)+$", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,60})[\"”’']")
+# "Table 1, row 'Severe disability'", "row 'Trichlorobenzenes (TCBs)', column 'Threshold for Releases to
+# Air'": a table place named by its row label instead of the row quoted; the label is page text, so the row
+# it heads is the evidence (each place it is on the page: a label may head a row in several blocks)
+_ROW_NAMED = re.compile(
+    r"^\W*(?:(?:table|tab\.|figure|exhibit|schedule)\s*[\w.-]{0,6}\s*[,:;]?\s*)?(?:in\s+)?(?:the\s+)?"
+    r"(?:row|line|entry)\s*(?:label(?:l?ed)?\s*|named\s*|for\s*)?[\"“‘'](?P<label>[^\"”’'\n]{2,80})[\"”’']"
+    r"(?:\W*(?:and\s+)?(?:(?:the\s+)?column|col\.)\s*[\"“‘']?[^\"”’'\n]{0,80}[\"”’']?)?\W*$",
+    re.IGNORECASE,
+)
 # "The page states: 'the issuing of permits to 33 persons ...'": a quote wrapped in a sentence about it
 _STATED = re.compile(r"^[^\"“‘'\n]{0,40}?:\s*[\"“‘'](.+)[\"”’']\W*$", re.DOTALL)
 
@@ -655,6 +716,10 @@ EVIDENCE_NEIGHBOURS = 1
 # the row the question names. Seen on the first 12 test pages (tuning now): 6 pairs, all wrong (arrest
 # counts asked as "the total value of ..."), 3 of them kept by the round trip and the second opinion.
 BARE_EVIDENCE_REJECTED = True
+# Evidence that names a table row instead of quoting it ("Table 1, row 'Severe disability'"): the row the
+# label heads on the page stands for the quote (ROWS_NAMED), so the answer and the question's keys are
+# checked in that row; otherwise such evidence is never on the page (`evidence_not_on_page`).
+ROWS_NAMED = True
 
 
 def evidence_is_answer(evidence: str, answer: str) -> bool:
@@ -695,6 +760,15 @@ def locate_evidence(
     return best
 
 
+def _row_holds(answer: str, row: PageIndex, page: PageLines, question: str, min_grounding: float) -> bool:
+    """A named row holds a numeric answer when each of its numbers is one of the row's values and its
+    other words (a unit the column header gives: "10 kg/year" for the cell "10") are on the page."""
+    numbers = _NUMBER.findall(answer)
+    if not numbers or not all(row.has_number(n) for n in numbers):
+        return False
+    return grounding(answer, PageIndex(page.text), question) >= min_grounding
+
+
 def check_evidence(
     question: str,
     answer: str,
@@ -706,6 +780,7 @@ def check_evidence(
     keys_only: bool = NAMED_KEYS_ONLY,
     neighbours: int = EVIDENCE_NEIGHBOURS,
     bare_rejected: bool = BARE_EVIDENCE_REJECTED,
+    rows_named: bool = ROWS_NAMED,
 ) -> tuple[str | None, str, list[int]]:
     """(reason or None, the page's evidence lines, the pages they are on) of one pair.
 
@@ -730,7 +805,13 @@ def check_evidence(
     42, 0.95, 0.25 | 2, 0.50, 0.01; question_not_in_evidence 4, 0.50, 0.01 | 7, 0.57, 0.04. With the
     model's evidence on the test split's pages generated after these checks were set (188 pairs, 0.72
     wrong): evidence_is_answer 18, 0.89, 0.12; evidence_not_on_page 32, 0.78, 0.19;
-    answer_not_in_evidence 57, 0.82, 0.35; evidence_too_long 2, 0.00; question_not_in_evidence 0."""
+    answer_not_in_evidence 57, 0.82, 0.35; evidence_too_long 2, 0.00; question_not_in_evidence 0.
+    On the fresh split (round s6: 63 pages nobody had read, 272 labelled pairs with the model's evidence,
+    0.62 wrong): evidence_is_answer 12, 0.83; evidence_not_on_page 21, 0.71; answer_not_in_evidence 78,
+    0.62 (chance there); evidence_too_long 3, 0.33; question_not_in_evidence 0. A table row named instead of quoted
+    (ROWS_NAMED; written on the untouched split's 9 such pairs, where it turns 2 right ones from
+    evidence_not_on_page into kept and 3 wrong ones, named by their answer, into evidence_is_answer) did
+    not occur on the fresh split: unmeasured there."""
     if evidence is not None:  # the "[Page 2]" labels of a document's request are not page text
         evidence = _PAGE_LABEL.sub("", evidence).strip() or None
     if evidence is not None and (stated := _STATED.match(evidence)):
@@ -739,6 +820,7 @@ def check_evidence(
         return "evidence_is_answer", evidence, []
     if evidence is not None and _PLACE_ONLY.match(evidence):
         evidence = None
+    row_label = (named := _ROW_NAMED.match(evidence or "")) and named["label"] if rows_named else None
     if evidence is not None and len(evidence) > MAX_EVIDENCE_CHARS:
         return "evidence_too_long", evidence, []
     found: list[tuple[int, str, str]] = []  # (page, its evidence lines, those lines and the ones above)
@@ -747,7 +829,12 @@ def check_evidence(
         quoted = evidence
         if evidence is None and (quoted := locate_evidence(question, answer, lines.text, min_grounding)):
             located[number] = named_share(question, PageIndex(quoted))
-        if quoted and (spans := lines.find(quoted)):
+        if row_label:  # each row the label heads, tried in turn as the quoted lines
+            for span in lines.find_each(row_label):
+                for before, after in _widenings(neighbours):
+                    found.append((number, lines.lines([span], before, after),
+                                  lines.lines([span], before + lines_before, after)))  # fmt: skip
+        elif quoted and (spans := lines.find(quoted)):
             # the quoted lines, then with their neighbours (nearest first): a form's or a one-cell-per-line
             # table's value is on the line below the label quoted, a sentence's answer in the next one
             for before, after in _widenings(neighbours):
@@ -758,9 +845,15 @@ def check_evidence(
         found = [f for f in found if located.get(f[0]) == max(located.values())]
     if not found:
         return ("evidence_not_on_page" if evidence is not None else "answer_not_in_evidence"), evidence or "", []
+    if row_label and set(tokens(answer)) <= set(tokens(row_label)):
+        # the row named is the answer's own: nothing says it is the row the question looks up
+        return "evidence_is_answer", found[0][1], []
     reason, good = "answer_not_in_evidence", []
+    page_of = dict(pages)
     for number, shown, context in found:
-        if grounding(answer, PageIndex(shown), question) < min_grounding:
+        if not (row_label and _row_holds(answer, PageIndex(shown), page_of[number], question, min_grounding)) and (
+            grounding(answer, PageIndex(shown), question) < min_grounding
+        ):
             continue
         reason = "question_not_in_evidence"
         if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:

@@ -68,6 +68,15 @@ class PageLines:
             spans += found
         return sorted(set(spans)) or None
 
+    def find_each(self, part: str, min_ratio: float = MIN_EVIDENCE_RATIO) -> list[tuple[int, int]]:
+        """The whole lines of each place `part` is on the page (a table's row label is often printed in
+        several of its blocks), spaces ignored; the best fuzzy place if it is nowhere exactly; [] if not
+        on the page."""
+        part = squashed(part)[0]
+        if not part or not self.squashed:
+            return []
+        return list(dict.fromkeys(self._whole_lines(b, e) for b, e in self._places(part, min_ratio)))
+
     def _cells(self, line: str, min_ratio: float) -> list[tuple[int, int]] | None:
         """A row the model wrote on one line ("Vandalism . . . 212,173", "AARON | MEALS | $51.24") whose
         cells the page has apart (other leaders, other columns between): each cell of 4 or more characters

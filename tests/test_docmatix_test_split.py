@@ -159,3 +159,33 @@ def test_untouched_runs_add_up_per_collection():
         assert sorted(c["docs"]) == sorted(d for r in mine for d in r["docs"])
         assert c["roundtrip_all"] == all(r.get("note") == "roundtrip_all" for r in mine)
     assert not {d for c in merged.values() for d in c["docs"]} & split.tuned_docs()
+
+
+def test_the_fresh_round_is_new_collections_alternating():
+    """Round s6 (the fresh split) adds pages of collections no earlier test page comes from, each row marked
+    with its round, and `generate-fresh` takes its documents one collection after the other."""
+    rows = manifest()
+    fresh = [r for r in rows if r.get("round") == split.FRESH_ROUND]
+    earlier = {r["collection"] for r in rows if r.get("round") != split.FRESH_ROUND}
+    assert len(fresh) >= 30 and not {r["collection"] for r in fresh} & earlier
+    order = split.fresh_docs()
+    assert set(order) == {split.doc_of(r["page_id"]) for r in fresh} and len(order) == len(set(order))
+    collections = [doc.split("/")[0] for doc in order]
+    left = Counter(collections)
+    for a, b in zip(collections, collections[1:], strict=False):
+        left[a] -= 1
+        assert a != b or sum(n > 0 for n in left.values()) == 1
+
+
+def test_a_fresh_page_text_is_what_the_reader_writes(tmp_path):
+    doc = next(d for d in sources.DOCS if d.name == "pdf-lib/receipt.p1-1.pdf")
+    if not sources.original_path(doc).is_file():
+        pytest.skip(
+            f"SKIPPED: {sources.original_path(doc)} not in the cache (python -m benchmarks.docmatix_test_pdfs fetch)"
+        )
+    folder = tmp_path / "pdfs"
+    sources.write_excerpts(folder, [doc])
+    rows = sources.manifest_rows(folder, [doc])
+    stored = {r["page_id"]: r for r in manifest()}
+    assert [(r["text"], r["round"]) for r in rows] == [(stored[r["page_id"]]["text"], "s6") for r in rows]
+    assert "WaveOC USA" in rows[0]["text"]
