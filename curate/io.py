@@ -20,8 +20,11 @@ ROWS_PER_BATCH = 64
 # ... and at most this many bytes of them: 64 page PNGs are ~22 MB, held as Python bytes, an Arrow batch
 # and its encoded pages at once; a run's memory then grew with its input until a task had 64 records
 # (largest process 1.5x from 32 to 512 pages, benchmarks/bench_scale.py). Rows are written (and read)
-# in batches of whichever limit is reached first.
-BYTES_PER_BATCH = 8 << 20
+# in batches of whichever limit is reached first. 2 MB (~6 page PNGs), not 8: reading a row group and
+# writing a batch each held 3-5 times the batch in Arrow, Python and the allocators' free lists, so a
+# record stage's pool worker held ~100 MB more at 512 pages than at 32 (~50 MB at 2 MB); the CPU-seconds
+# of a docmatix run at 512 pages were the same at 8, 2 and 1 MB (docs/benchmarks.md, 2026-12-07).
+BYTES_PER_BATCH = 2 << 20
 
 # a work unit that is part of a Parquet file: `file::rg=START-END` (row groups START..END-1)
 ROW_GROUPS = "::rg="
@@ -101,6 +104,22 @@ class RecordWriter(ParquetWriter, _SizeAtClose):
         if sum(map(_row_bytes, self._batches.get(filename, ()))) >= BYTES_PER_BATCH:
             self._write_batch(filename)
 
+    def _write_batch(self, filename):
+        super()._write_batch(filename)
+        release_arrow_memory()
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's pool freed back to the system, after each batch read or written.
+
+    Arrow's default pool (mimalloc in pyarrow's wheels) kept the pages of batches long freed: a record
+    stage's pool worker held ~45 MB more at 512 pages than at 32 with every batch already at
+    BYTES_PER_BATCH (docmatix's checks stage 131 -> 188 MB, with this 143 MB). One call per batch of
+    ~2 MB; the CPU-seconds per record did not move (docs/benchmarks.md, 2026-12-07)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
 
 def _row_bytes(row: dict) -> int:
     """A record row's size, roughly: its text and its media bytes."""
@@ -155,6 +174,8 @@ class RecordReader(ParquetReader):
                     documents = [
                         self.get_document_from_dict(row, name, i) for i, row in enumerate(batch.to_pylist())
                     ]
+                del batch
+                release_arrow_memory()
                 yield from documents
 
     def _rows_per_batch(self, parquet) -> int:

@@ -141,7 +141,7 @@ def open_parquet(folder: DataFolder, name: str) -> Iterator:
     try:
         # pre_buffer off: with it pyarrow reads every row group asked for in coalesced ranges of up to 32 MB,
         # i.e. a stage file whole, ahead of the batch being read (a worker held ~30 MB more at 16x input
-        # than at 1x); without it one column chunk (of a row group of <= 8 MB, curate/io.py) at a time
+        # than at 1x); without it one column chunk (a row group: <= BYTES_PER_BATCH, curate/io.py) at a time
         with folder.open(name, "rb") as f, pq.ParquetFile(f, pre_buffer=False) as parquet:
             yield parquet
     except (pa.ArrowInvalid, pa.ArrowIOError, EOFError) as exc:  # ArrowIOError: OSError, also a missing file

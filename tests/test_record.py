@@ -89,6 +89,37 @@ def test_large_records_are_written_and_read_in_bounded_batches(shared_data, tmp_
     assert 1 <= rows_per_batch < 40
 
 
+def test_hub_parquet_row_groups_are_bounded_in_bytes_as_well_as_rows(shared_data, tmp_path):
+    """The Hub Parquet writer closes a row group at `row_group_bytes` of images and text before
+    `row_group_rows` (100 docmatix documents held ~25 MB of page PNGs three times over); every sample is
+    written once, in order."""
+    import pyarrow.parquet as pq
+
+    from curate.output.hub_parquet import HubParquetWriter, parquet_files
+
+    images = [p.read_bytes() for p in sorted((shared_data / "images" / "photos").glob("*.jpg"))]
+    docs = [
+        pair_record(
+            f"p{i}", f"caption {i}", image_media(images[i % len(images)], media_id=f"i{i}"), source="s"
+        )
+        for i in range(40)
+    ]
+    writer = HubParquetWriter(str(tmp_path / "parquet"))
+    writer.row_group_bytes = cap = 60_000
+    assert [d.id for d in writer.run(iter(docs), rank=0)] == [d.id for d in docs]
+    [path] = parquet_files(tmp_path)
+    with pq.ParquetFile(path) as parquet:
+        groups = [parquet.read_row_group(i) for i in range(parquet.metadata.num_row_groups)]
+    # one row group of 40 by rows alone (row_group_rows is 100); with the cap each stops at the row
+    # that reached it
+    assert len(groups) > 1 and [i for g in groups for i in g.column("id").to_pylist()] == [d.id for d in docs]
+    for group in groups:
+        sizes = [len(row[0]["bytes"]) + len(text) for row, text in zip(
+            group.column("images").to_pylist(), group.column("text").to_pylist(), strict=True
+        )]  # fmt: skip
+        assert sum(sizes[:-1]) < cap
+
+
 def test_sample_keys_are_tar_safe_and_unique():
     ids = ["a/b.pdf#page=1", "a/b.pdf#page=10", "a_b_pdf_page_1", "ü.pdf#page=1", ""]
     keys = [sample_key(i) for i in ids]

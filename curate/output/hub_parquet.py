@@ -11,8 +11,8 @@ the file's schema so `datasets.load_dataset("parquet", ...)` decodes them) and, 
 - `captioned` (pairs, pages without QA): `images` (one) and `text`.
 
 All rows also have `id`, `kind`, `source` and `metadata` (JSON text: scores, provenance). Files are
-`OUT/parquet/{layout}-{rank:05d}-{n:05d}.parquet` in row groups of `row_group_rows` (the Hub's viewer
-reads a row group at a time), rolled over, published whole and listed in a manifest as the shards are
+`OUT/parquet/{layout}-{rank:05d}-{n:05d}.parquet` in row groups of `row_group_rows` or `row_group_bytes`,
+whichever is reached first (the Hub's viewer reads a row group at a time), rolled over, published whole and listed in a manifest as the shards are
 (curate/output/rolling.py), in a local folder or at an fsspec URL.
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
 
+from curate.io import BYTES_PER_BATCH, release_arrow_memory
 from curate.location import location, write_text_atomic
 from curate.output.rolling import RollingWriter, task_files
 from curate.output.shards import _stable_types, image_extension, qa_evidence
@@ -112,6 +113,10 @@ class HubParquetWriter(RollingWriter):
     type = "💽 - WRITER"
     ext = "parquet"
     row_group_rows = 100  # rows the Hub's viewer reads at a time
+    # ... and their images' and texts' bytes at most: 100 docmatix documents are ~25 MB of page PNGs, held
+    # as Python rows, an Arrow table and encoded pages at once (the shards stage's process 220 -> 404 MB
+    # from 24 to 348 documents); the records between stages are batched the same way (curate/io.py)
+    row_group_bytes = BYTES_PER_BATCH
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         files = self.task_files(rank)
@@ -121,27 +126,37 @@ class HubParquetWriter(RollingWriter):
                 layout = layout_of(doc)
                 row = to_row(doc, layout)
                 size = sum(len(i["bytes"]) for i in row["images"] if i) + len(doc.text)
-                rows_writer = partial(_RowsWriter, layout=layout, row_group_rows=self.row_group_rows)
-                files.file_for(layout, size, rows_writer, layout=layout).write(row, size)
+                rows_writer = partial(
+                    _RowsWriter,
+                    layout=layout,
+                    row_group_rows=self.row_group_rows,
+                    row_group_bytes=self.row_group_bytes,
+                )
+                files.file_for(layout, size, rows_writer, layout=layout).write((row, size), size)
             self.stat_update("total")
             yield doc
         files.close()
 
 
 class _RowsWriter:
-    """Rows of one layout to a Parquet file, a row group of `row_group_rows` at a time."""
+    """Rows of one layout to a Parquet file, a row group at a time: `row_group_rows` rows or rows of
+    `row_group_bytes`, whichever comes first."""
 
-    def __init__(self, path: str, layout: str, row_group_rows: int):
+    def __init__(self, path: str, layout: str, row_group_rows: int, row_group_bytes: int):
         import pyarrow.parquet as pq
 
-        self.row_group_rows = row_group_rows
+        self.row_group_rows, self.row_group_bytes = row_group_rows, row_group_bytes
         self.schema = features(layout).arrow_schema  # carries the `datasets` features in its metadata
         self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
         self.rows: list[dict] = []
+        self.bytes = 0
 
-    def write(self, row: dict) -> None:
+    def write(self, item: tuple[dict, int]) -> None:
+        """One (row, its images' and text's bytes)."""
+        row, size = item
         self.rows.append(row)
-        if len(self.rows) >= self.row_group_rows:
+        self.bytes += size
+        if len(self.rows) >= self.row_group_rows or self.bytes >= self.row_group_bytes:
             self.flush()
 
     def flush(self) -> None:
@@ -149,7 +164,8 @@ class _RowsWriter:
 
         if self.rows:
             self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
-            self.rows = []
+            self.rows, self.bytes = [], 0
+            release_arrow_memory()
 
     def close(self) -> None:
         self.flush()
