@@ -656,31 +656,14 @@ def generate(run: str, collections: list[str] | None = None, work: Path | None =
         print(f"test split {name}: {n} pairs written, {kept} kept; run output {output}")
 
 
-def remaining_docs() -> list[str]:
-    """The test documents no stored run was given, interleaved by collection (one of each in turn), so a
-    run stopped early still covers every collection about evenly."""
-    done = {doc for row in _read(RUNS) for doc in row.get("docs", [])}
+def _interleaved(wanted, first: tuple[str, ...] = ()) -> list[str]:
+    """The test documents of the manifest rows `wanted` accepts, interleaved by collection (one of each in
+    turn; the collections of `first` lead each turn), so a run stopped early covers every collection about
+    evenly."""
     by_collection: dict[str, list[str]] = defaultdict(list)
     for row in _read(PAGES):
         doc = doc_of(row["page_id"])
-        if doc not in done and doc not in by_collection[row["collection"]]:
-            by_collection[row["collection"]].append(doc)
-    queues = [list(docs) for _, docs in sorted(by_collection.items())]
-    order = []
-    while any(queues):
-        order += [queue.pop(0) for queue in queues if queue]
-    return order
-
-
-def untouched_docs(first: tuple[str, ...] = ()) -> list[str]:
-    """The test documents the checks were not tuned on (those of no TUNED_RUNS run), interleaved by
-    collection (one of each in turn; the collections of `first` lead each turn), so a run stopped early
-    covers every collection about evenly."""
-    tuned = tuned_docs()
-    by_collection: dict[str, list[str]] = defaultdict(list)
-    for row in _read(PAGES):
-        doc = doc_of(row["page_id"])
-        if doc not in tuned and doc not in by_collection[row["collection"]]:
+        if wanted(row, doc) and doc not in by_collection[row["collection"]]:
             by_collection[row["collection"]].append(doc)
     names = sorted(by_collection, key=lambda name: (name not in first, first.index(name) if name in first else 0, name))
     queues = [list(by_collection[name]) for name in names]
@@ -690,19 +673,21 @@ def untouched_docs(first: tuple[str, ...] = ()) -> list[str]:
     return order
 
 
+def remaining_docs() -> list[str]:
+    """The test documents no stored run was given."""
+    done = {doc for row in _read(RUNS) for doc in row.get("docs", [])}
+    return _interleaved(lambda row, doc: doc not in done)
+
+
+def untouched_docs(first: tuple[str, ...] = ()) -> list[str]:
+    """The test documents the checks were not tuned on (those of no TUNED_RUNS run)."""
+    tuned = tuned_docs()
+    return _interleaved(lambda row, doc: doc not in tuned, first)
+
+
 def fresh_docs() -> list[str]:
-    """The documents of the fresh round (FRESH_ROUND), interleaved by collection (one of each in turn), so
-    a run stopped early covers every collection about evenly."""
-    by_collection: dict[str, list[str]] = defaultdict(list)
-    for row in _read(PAGES):
-        doc = doc_of(row["page_id"])
-        if row.get("round") == FRESH_ROUND and doc not in by_collection[row["collection"]]:
-            by_collection[row["collection"]].append(doc)
-    queues = [list(docs) for _, docs in sorted(by_collection.items())]
-    order = []
-    while any(queues):
-        order += [queue.pop(0) for queue in queues if queue]
-    return order
+    """The documents of the fresh round (FRESH_ROUND)."""
+    return _interleaved(lambda row, doc: row.get("round") == FRESH_ROUND)
 
 
 def generate_docs(
