@@ -157,7 +157,9 @@ class ObelicsImageCountFilter(ScoreFilter):
 
 class ObelicsParagraphFilter(RecordStep):
     """Removes paragraphs with fewer than `min_words` or more than `max_words` words (OBELICS: 4-1,000);
-    images stay in place. The number removed goes to `metadata["removed_paragraphs"]`."""
+    images stay in place. The number removed goes to `metadata["paragraphs_out_of_length"]` (not
+    `removed_paragraphs`: the dedup stage lists there the repeated paragraphs it removes, and a record
+    passes through both)."""
 
     name = "✂ OBELICS paragraphs"
 
@@ -175,7 +177,7 @@ class ObelicsParagraphFilter(RecordStep):
         if removed:
             set_sequence(doc, kept)
             self.stat_update("paragraphs_removed", value=removed)
-        doc.metadata["removed_paragraphs"] = removed
+        doc.metadata["paragraphs_out_of_length"] = removed
         return doc
 
 

@@ -175,3 +175,20 @@ def test_obelics_frequent_image_urls_and_paragraphs(shared_data, tmp_path):
     assert removed > 0
     for doc in excluded.values():  # whole documents dropped as duplicates name a kept document
         assert doc.metadata["duplicate_of"] in kept, doc.metadata["filter_reason"]
+
+
+def test_paragraphs_cut_for_length_then_repeated_paragraphs_removed(shared_data, tmp_path):
+    """The interleaved recipe's extract stage (OBELICS paragraph lengths) and then its dedup, as the
+    recipe chains them: both note what they removed in the record, under keys of their own."""
+    from curate.filters.obelics import ObelicsParagraphFilter
+
+    length_filter = ObelicsParagraphFilter()
+    docs = [length_filter.process(doc) for doc in crawl_documents(shared_data)]
+    assert any(doc.metadata["paragraphs_out_of_length"] for doc in docs)
+    write_records(tmp_path / "in", [docs[:20], docs[20:]])
+    run(interleaved_dedup_stages(max_url_count=4), tmp_path / "in", tmp_path / "out")
+
+    kept = read_folder(tmp_path / "out" / "stages" / "dedup-filter" / "data")
+    notes = [note for doc in kept.values() for note in doc.metadata.get("removed_paragraphs", [])]
+    assert notes and all(note["duplicate_of"] in kept for note in notes)
+    assert all(isinstance(doc.metadata["paragraphs_out_of_length"], int) for doc in kept.values())

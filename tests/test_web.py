@@ -240,7 +240,7 @@ def test_paragraph_filter_removes_short_blocks_keeps_image_positions(warc_docs):
     assert "Our mission" not in seq and "Who We Are" not in seq  # headings: fewer than 4 words
     assert [m.url for m in doc.media] == images_before
     assert all(seq[m.metadata["position"]] is m for m in doc.media)
-    assert doc.metadata["removed_paragraphs"] > 5
+    assert doc.metadata["paragraphs_out_of_length"] > 5
 
 
 def test_text_filter_scores_then_decides(warc_docs):
