@@ -18,8 +18,9 @@ at every scale):
   texlive-latex-base-doc manuals (when installed);
 - pairs (dedups image URLs and images): copies of the 1x set of web pages, each copy's images at URLs of
   their own (distinct images);
-- interleaved (dedups paragraphs and documents): distinct web pages; there are ~100, so 1x is capped at
-  a sixteenth of them (said in the output).
+- interleaved (dedups paragraphs and documents): distinct web pages: ../shared/data's ~100, then English
+  pages of the extraction bench's public labelled sets where their mirrors are here (benchmarks/extract_sets.py);
+  without them 1x is capped at a sixteenth of the ~100 (said in the output).
 Distinct items are dealt so each block of 1x items holds one of each size stratum (sizes: a cost proxy):
 1x, 4x and 16x have the same mix.
 
@@ -69,6 +70,8 @@ def item_pool(recipe: str, needed: int) -> list[tuple[str, bytes]]:
             items += _pdf_pages(_package_pdfs(EXTRA_PDF_PACKAGE), needed - len(items), EXTRA_PAGES_PER_PDF)
     else:
         items = _web_pages()
+        if recipe == "interleaved" and len(items) < needed:
+            items += _labelled_web_pages(needed - len(items))
     return _strata(items, BASE_ITEMS)
 
 
@@ -208,6 +211,24 @@ def _distinct_image_bytes(path: str, number: int) -> bytes:
 
 def _distinct_image(photos: list[Path], number: int) -> bytes:
     return _distinct_image_bytes(str(photos[number % len(photos)]), number)
+
+
+def _labelled_web_pages(wanted: int) -> list[tuple[str, bytes]]:
+    """Up to `wanted` English pages of the web-extraction bench's public labelled sets
+    (benchmarks/extract_sets.py, where their mirrors are here): distinct pages for the interleaved recipe,
+    which dedups, past the ~100 of ../shared/data. None where no set is found (1x is then capped, said in
+    the output)."""
+    from benchmarks.extract_sets import load_sets
+
+    sets, _ = load_sets()
+    pages = [
+        (f"{labelled.name}_{page.key}", page.html)
+        for labelled in sorted(sets, key=lambda labelled: labelled.name)
+        for page in labelled.pages
+        if page.truth or page.must
+        if not page.non_english
+    ]
+    return [(re.sub(r"[^\w.-]+", "_", name), html) for name, html in pages[:wanted]]
 
 
 def scaled_input(
