@@ -95,6 +95,34 @@ def mark_driver() -> None:
 
     pid = os.getpid()
     os.environ[DRIVER_ENV] = json.dumps([socket.gethostname(), pid, _process_start(pid)])
+    _forked_children_die_with_driver()
+
+
+def _forked_children_die_with_driver() -> None:
+    """A process the driver forks from its main thread gets SIGKILL when the driver ends (Linux,
+    PR_SET_PDEATHSIG): datatrove's local executor forks a multiprocessing Manager server, which outlived a
+    driver killed with SIGKILL, waiting forever. Only from the main thread: the signal follows the thread
+    that forked, and another thread may end before the process does."""
+    if not sys.platform.startswith("linux") or getattr(_forked_children_die_with_driver, "done", False):
+        return
+    _forked_children_die_with_driver.done = True  # type: ignore[attr-defined]
+    os.register_at_fork(before=_note_forking_thread, after_in_child=_die_with_parent_if_main_thread_forked)
+
+
+_forking_from_main_thread = False
+
+
+def _note_forking_thread() -> None:
+    global _forking_from_main_thread
+    _forking_from_main_thread = threading.current_thread() is threading.main_thread()
+
+
+def _die_with_parent_if_main_thread_forked() -> None:
+    if _forking_from_main_thread:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 def watch_driver(interval: float = 1.0) -> None:

@@ -105,7 +105,8 @@ def test_killing_the_driver_stops_its_workers(tmp_path):
             time.sleep(0.5)
         assert _page_workers(driver.pid), "no page worker started"
         time.sleep(2)  # the page is rendering
-        workers = set(_processes_of(driver.pid)) | set(_page_workers(driver.pid))
+        # every process it started: pool and page workers, and the Manager server datatrove forks
+        workers = set(_processes_of(driver.pid)) | set(_page_workers(driver.pid)) | set(_descendants(driver.pid))
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         deadline = time.monotonic() + 20
