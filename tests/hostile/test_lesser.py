@@ -106,7 +106,9 @@ def test_killing_the_driver_stops_its_workers(tmp_path):
         assert _page_workers(driver.pid), "no page worker started"
         time.sleep(2)  # the page is rendering
         # every process it started: pool and page workers, and the Manager server datatrove forks
-        workers = set(_processes_of(driver.pid)) | set(_page_workers(driver.pid)) | set(_descendants(driver.pid))
+        workers = (
+            set(_processes_of(driver.pid)) | set(_page_workers(driver.pid)) | set(_descendants(driver.pid))
+        )
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         deadline = time.monotonic() + 20
