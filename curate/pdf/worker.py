@@ -28,6 +28,8 @@ import time
 import traceback
 from multiprocessing.connection import Connection
 
+from curate.run.console import die_with_parent
+
 START_TIMEOUT = 120.0  # seconds a worker may take to start (imports), before any page is timed
 # glibc: keep a page's render buffers (a few MB each) in the worker's heap between pages. With its defaults
 # a small process like this one hands each freed render back to the kernel and faults it in again on the
@@ -126,7 +128,7 @@ class PageWorker:
             # killed with this process (a worker stopped because its driver is gone): a page can render
             # for minutes, and the child would read the closed pipe only then. Only when started from
             # the main thread: the signal follows the thread that started the child
-            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+            preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
         )
 
     def open(
@@ -347,7 +349,7 @@ class _ForkedChild:
             _close_fds_except(child_read, child_write)
             for sig in (signal.SIGINT, signal.SIGTERM):  # the parent's handlers are for the parent
                 signal.signal(sig, signal.SIG_DFL)
-            _die_with_parent()
+            die_with_parent()
             _heap_settings()
             # the objects inherited from the parent are left to it: the cycle collector would walk them all,
             # writing to each one's header, and so copy the pages of the parent's heap (~5k page faults)
@@ -396,14 +398,6 @@ def _heap_settings() -> None:
         libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGKILL when the process that started it ends (Linux)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 if __name__ == "__main__":

@@ -119,6 +119,12 @@ def _note_forking_thread() -> None:
 
 def _die_with_parent_if_main_thread_forked() -> None:
     if _forking_from_main_thread:
+        die_with_parent()
+
+
+def die_with_parent() -> None:
+    """In a child (forked, or before exec): SIGKILL when the thread that started it ends (Linux)."""
+    if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
