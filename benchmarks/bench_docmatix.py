@@ -616,7 +616,7 @@ def write_pages(pdfs: Path, max_pages: int, out) -> None:
     `pdfs`, read as the recipe reads them, without the pages its language filter drops."""
     from curate.pdf.reader import PdfPageReader
 
-    reader = PdfPageReader(str(pdfs), max_pages=max_pages, glob_pattern="**/*.pdf", dpi=36)
+    reader = PdfPageReader(str(pdfs), max_pages=max_pages, glob_pattern="**/*.pdf")  # the recipe's dpi
     pages = {doc.id: doc.text for doc in reader.run() if doc.text.strip()}
     dropped = language_dropped(pages)
     for page_id, text in pages.items():

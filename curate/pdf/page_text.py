@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from curate.pdf.hidden_text import PageRender, hidden_blocks
 from curate.pdf.reading_order import column_bounds, in_columns, reading_order
 from curate.pdf.table_text import find_tables, may_hold_table, place_tables
 
@@ -206,6 +207,8 @@ class LayerSignals:
     # with ink only
     text_lines: int | None = None  # lines of text Tesseract's layout analysis finds on the page rendered
     # small; measured on nearly empty layers on pages with images only (None: not measured, no Tesseract)
+    hidden_chars: int = 0  # characters of the layer the page's render does not show (curate.pdf.hidden_text),
+    # left out of `text`
 
     @property
     def quality(self) -> TextQuality:
@@ -287,29 +290,37 @@ def worded_lines(text: str) -> str:
     return "\n".join(out)
 
 
-def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals:
+def layer_signals(
+    page, grid: int = 48, table_rows: bool = True, render: PageRender | None = None
+) -> LayerSignals:
     """Text blocks and image blocks of a PyMuPDF page from one parse; areas as a union on a coarse grid
     (overlapping images are not counted twice). `table_rows`: tables written row by row (False: as MuPDF
-    stores them, the baseline of benchmarks/bench_ocr.py)."""
+    stores them, the baseline of benchmarks/bench_ocr.py). `render`: the page's render, to leave out the
+    text it does not show (curate.pdf.hidden_text)."""
     import pymupdf
 
     rect = page.rect
     # one parse: its blocks, and its words where the blocks look like a table's cells
     textpage = page.get_textpage(flags=pymupdf.TEXTFLAGS_BLOCKS | pymupdf.TEXT_PRESERVE_IMAGES)
     blocks = textpage.extractBLOCKS()
-    text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
     image_boxes = [b[:4] for b in blocks if b[6] == 1]
+    image_share = _covered_share(image_boxes, rect, grid)
+    # on a scan the layer is an OCR engine's, placed over the glyphs as well as the engine could: judged
+    # by the routing, not left out where it misses them
+    hidden = hidden_blocks(blocks, render) if image_share < SCAN_IMAGE_SHARE else []
+    if hidden:
+        blocks = [b for b in blocks if b not in hidden]
+    text_blocks = [b for b in blocks if b[6] == 0 and b[4].strip()]
     # a parse with images splits text blocks where an image is drawn: the same parse as one without
     # images (which splitting merged blocks reads, curate.pdf.reading_order) only where it has none
     same_without_images = textpage if not image_boxes else None
     if table_rows:
-        units = _ordered_units(page, textpage, [b for b in blocks if b[6] == 0], same_without_images)
+        units = _ordered_units(page, textpage, [b for b in blocks if b[6] == 0], same_without_images, hidden)
     else:
-        units = reading_order(page, text_blocks, same_without_images)
+        units = reading_order(page, text_blocks, same_without_images, hidden)
     text = "".join(unit[4] for unit in units)
     visible, _ = clean_ratio(text)
     area = max(rect.width * rect.height, 1.0)
-    image_share = _covered_share(image_boxes, rect, grid)
     ink = _ink_share(page) if visible < MIN_CHARS and not image_boxes else None
     return LayerSignals(
         text=text,
@@ -320,6 +331,7 @@ def layer_signals(page, grid: int = 48, table_rows: bool = True) -> LayerSignals
         ink_share=ink,
         glyph_paths=_glyph_paths(page) if ink is not None and ink >= BLANK_INK else None,
         text_lines=_text_lines(page) if visible < MIN_CHARS and image_boxes else None,
+        hidden_chars=sum(len(b[4].strip()) for b in hidden),
     )
 
 
@@ -371,12 +383,17 @@ def _ink_share(page, dpi: int = 24) -> float:
     return float((samples < INK_LEVEL).mean()) if samples.size else 0.0
 
 
-def _ordered_units(page, textpage, blocks: list, textpage_without_images=None) -> list:
+def _ordered_units(page, textpage, blocks: list, textpage_without_images=None, hidden: list = ()) -> list:
     """The page's text blocks in reading order, each table (see curate.pdf.table_text) as one unit written
-    row by row: within its column or as a band across columns, or below the text above it."""
+    row by row: within its column or as a band across columns, or below the text above it. `hidden`: the
+    blocks left out, whose words are left out too."""
     text_blocks = [b for b in blocks if b[4].strip()]
     if may_hold_table(text_blocks):
-        rest, tables, frame = find_tables(blocks, textpage.extractWORDS())
+        words = textpage.extractWORDS()
+        if hidden:
+            gone = {b[5] for b in hidden}
+            words = [w for w in words if w[5] not in gone]
+        rest, tables, frame = find_tables(blocks, words)
         if tables:
             units = [b for b in rest if b[4].strip()] + tables
             # the tables' blocks are gone: splitting merged blocks (a new parse) would bring them back
@@ -384,7 +401,7 @@ def _ordered_units(page, textpage, blocks: list, textpage_without_images=None) -
             if columns is None:
                 return place_tables(units[: -len(tables)], tables, frame)
             return in_columns(units, columns)
-    return reading_order(page, text_blocks, textpage_without_images)
+    return reading_order(page, text_blocks, textpage_without_images, hidden)
 
 
 def _covered_share(boxes, rect, grid: int) -> float:

@@ -20,6 +20,7 @@ from loguru import logger
 from curate.errors import PdfError, RecordError
 from curate.names import escape_name, raw_name_metadata
 from curate.options import Option
+from curate.pdf.hidden_text import PageRender
 from curate.pdf.ocr import ocr_pixels
 from curate.pdf.page_text import better_text, clean_ratio, layer_signals, ocr_reason, signals_summary
 from curate.pdf.sources import PdfInput, is_pdf_input, iter_pdf_inputs
@@ -279,19 +280,22 @@ class PdfPageReader(InputReader):
             raise PdfError("strict", "; ".join(problems))
         return problems
 
-    def _page_text(self, page) -> tuple[str, str, str | None, dict]:
+    def _page_text(self, page, render: PageRender | None = None) -> tuple[str, str, str | None, dict]:
         """(text, text_source, ocr_reason, audit): the text layer in reading order, or OCR where the
         layer is missing, partial or garbage (then the one of the two the page's ink confirms, see
         `better_text`). Where OCR was called for, `audit` holds the signals behind the decision and the
         text not kept (`other_text`), for the report's routing audit. Counted per source and reason in
-        the stage stats."""
+        the stage stats. Text the page's `render` does not show is left out, counted in `audit`."""
         import pymupdf
 
-        signals = layer_signals(page)
+        signals = layer_signals(page, render=render)
         text, reason = signals.text, ocr_reason(signals)
         layer_unusable = reason in ("no_text_layer", "unreadable_text_layer")
         text_source = "none" if layer_unusable else "text_layer"
         audit: dict = {"routing_signals": signals_summary(signals)} if reason else {}
+        if signals.hidden_chars:
+            audit["hidden_text_chars"] = signals.hidden_chars
+            self.stat_update("pages_with_hidden_text")
         if reason and self.ocr:
             rect = page.rect
             ocr_zoom = render_scale(rect.width, rect.height, self.ocr_dpi, 10_000, 40_000_000)
@@ -321,7 +325,8 @@ class PdfPageReader(InputReader):
         zoom = render_scale(width_pt, height_pt, self.dpi, self.render_max_side, self.max_pixels)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         image_bytes = pixmap.tobytes("jpeg" if self.image_format == "jpeg" else "png")
-        text, text_source, reason, audit = self._page_text(page)
+        render = PageRender(pixmap, zoom, page.rotation_matrix)
+        text, text_source, reason, audit = self._page_text(page, render)
         image = image_media(
             image_bytes,
             media_id=f"{record_id}#page={index + 1}",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.pdf.hidden_text import inside_any
+
 WIDE_BLOCK = 0.6  # of the text's width: a block this wide spans columns (title, abstract, wide figure)
 MIN_GUTTER_PT = 6  # narrowest white strip between two columns
 MIN_COLUMN_SHARE = 0.2  # a column is at least this share of the text's width ...
@@ -16,16 +18,19 @@ MIN_COLUMN_FILL = 0.6  # a line or block this wide, of its column's width, is pr
 MIN_PROSE_SHARE = 0.4  # of a column's characters, in such full-width units
 
 
-def reading_order(page, blocks: list, textpage=None) -> list:
+def reading_order(page, blocks: list, textpage=None, hidden: list = ()) -> list:
     """A page's text blocks in reading order (see `ordered_blocks`). Where the layer stores the lines of
     two columns one after the other, MuPDF merges them into blocks as wide as the page: such blocks are
     split into their lines (on pages with a block across a column edge only), read from `textpage` (a
-    parse of the page without images, or whose images made no block) or else from a parse of its own."""
+    parse of the page without images, or whose images made no block) or else from a parse of its own;
+    the `hidden` blocks' lines (curate.pdf.hidden_text) stay out of it."""
     columns = column_bounds(blocks)
     if columns is None:
         return list(blocks)
     if any(b[4].count("\n") >= 3 and _crosses(b, columns) for b in blocks):
         blocks = _split_merged_blocks(page, columns, textpage)
+        if hidden:
+            blocks = [b for b in blocks if not inside_any(b, hidden)]
     return in_columns(blocks, columns)
 
 
