@@ -385,6 +385,8 @@ def bench_test_split() -> None:
                        given, name)  # fmt: skip
         summary["old test split, untouched pages (s3/s4 runs), current checks"] = round_figures(
             untouched, stored, runs, manifest, pages, labels)["all"]  # fmt: skip
+        summary[f"old test split, main's checks before round {FRESH_ROUND}"] = round_figures(
+            untouched, stored, runs, manifest, pages, labels, undo=ROUND_FIXES[FRESH_ROUND][-1][1])["all"]  # fmt: skip
     for name, what in EARLIER_ROUNDS.items():
         names = tuple(run for run in default_runs if {d for c in runs[run].values() for d in c["docs"]} <= rounds[name])
         if names:
@@ -392,6 +394,8 @@ def bench_test_split() -> None:
             report_fresh(names, stored, runs, manifest, pages, labels, name)
             summary[f"{name}: {what}, current checks"] = round_figures(names, stored, runs, manifest, pages,
                                                                        labels)["all"]  # fmt: skip
+            summary[f"{name}: main's checks before round {FRESH_ROUND}"] = round_figures(
+                names, stored, runs, manifest, pages, labels, undo=ROUND_FIXES[FRESH_ROUND][-1][1])["all"]  # fmt: skip
     fresh_runs = tuple(run for run in default_runs if {d for c in runs[run].values() for d in c["docs"]} <= fresh)
     if fresh_runs:
         report_fresh(fresh_runs, stored, runs, manifest, pages, labels)
