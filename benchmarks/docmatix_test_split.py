@@ -405,7 +405,7 @@ def bench_test_split() -> None:
         before = round_figures(fresh_runs, stored, runs, manifest, pages, labels, undo=ROUND_FIXES[FRESH_ROUND][-1][1])
         summary[f"{FRESH_ROUND} (fresh): all, main's checks before round {FRESH_ROUND}"] = before["all"]
     print_figures("summary: the fresh split per collection next to the earlier rounds, the old test split and the "
-                  "tuning split (current checks; seconds and tokens modelled for them, fresh split only):",
+                  "tuning split, on fully labelled documents (seconds and tokens modelled for the checks named):",
                   summary)  # fmt: skip
     print_labelled_kept(stored, pages, labels, manifest)
     # each other generation on untouched documents, under the current checks with modelled cost, next to the
@@ -424,7 +424,8 @@ def bench_test_split() -> None:
 def round_figures(names, stored, runs, manifest, pages, labels, undo: tuple[str, ...] = ()) -> dict[str, dict]:
     """Per collection, the runs `names` (each on its own documents, every answer stored) under the current
     checks (with the module flags of `undo` set False: an earlier round's checks), on their fully labelled
-    documents; seconds and tokens modelled for these checks as in `run_ablations`."""
+    documents; seconds and tokens modelled for those checks as in `run_ablations` (the round trip and second
+    opinion asked only about the pairs that pass the rules and evidence checks)."""
     from curate.synth import checks
 
     merged = merge_runs(runs, names)
@@ -448,7 +449,7 @@ def round_figures(names, stored, runs, manifest, pages, labels, undo: tuple[str,
     finally:
         for name, value in saved.items():
             setattr(checks, name, value)
-    return figures(pairs, now, labels, run_pages, None if undo else modelled_cost(pairs, asked, cost))
+    return figures(pairs, now, labels, run_pages, modelled_cost(pairs, asked, cost))
 
 
 def report_fresh(names, stored, runs, manifest, pages, labels, round_name: str = FRESH_ROUND) -> None:
@@ -629,6 +630,40 @@ def check_figures(
     return out
 
 
+def rule_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict) -> dict[str, tuple]:
+    """Each text rule (`synth.checks.rules`, then `not_grounded`) on its own, on every labelled pair: pairs it
+    flags, precision (share of them labelled bad), recall (share of the bad pairs it flags), and how many
+    pairs labelled good it is the only rule or evidence check to flag (what it alone costs)."""
+    from curate.pipelines.docmatix import recipe
+    from curate.synth.checks import PageIndex, check_evidence, grounding, is_cover, rules
+    from curate.synth.evidence import PageLines
+
+    defaults = recipe().resolve({})
+    rows = []
+    for p in pairs:
+        label = labels.get(pair_key(p["doc_id"], p["question"], p["answer"]))
+        texts = pages.get(p["doc_id"])
+        if not label or not texts or not (p["question"] or p["answer"]):
+            continue
+        index = PageIndex("\f".join(t for _, t in texts))
+        q, a = p["question"].strip(), p["answer"].strip()
+        flags = {name for name, rule in rules() if rule(q, a, index, is_cover(1, texts[0][1]))}
+        if grounding(a, index, q) < defaults["min_grounding"]:
+            flags.add("not_grounded")
+        if p.get("model_evidence") is not None:
+            lines = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1) if not p.get("pages") or n in p["pages"]]
+            flags.add(check_evidence(q, a, p["model_evidence"], lines, defaults["min_grounding"])[0])
+        rows.append((label["label"] == "bad", flags - {None}))
+    bad = sum(b for b, _ in rows)
+    out = {"all pairs (share bad)": (len(rows), bad / len(rows) if rows else None, None, None)}
+    for name in [*(name for name, _ in rules()), "not_grounded"]:
+        hits = [b for b, f in rows if name in f]
+        alone = sum(1 for b, f in rows if f == {name} and not b)
+        if hits:
+            out[name] = (len(hits), sum(hits) / len(hits), sum(hits) / bad if bad else None, alone)
+    return out
+
+
 def complete_docs(pairs: list[dict], labels: dict, given: set[str]) -> set[str]:
     """The documents of `given` every generated pair of which is labelled (also those that got none): only
     on those is good pairs per page known."""
@@ -681,6 +716,11 @@ def run_ablations(names, pairs, pages, labels, manifest, cost) -> None:
         print(
             f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}"
         )
+    print(f"test split, run {run!r}: each text rule on its own, on its labelled pairs (flagged, precision, recall "
+          f"of the bad pairs, good pairs it alone rejects):")  # fmt: skip
+    for name, (n, precision, recall, alone) in rule_figures(pairs, pages, labels).items():
+        print(f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f'):>4}"
+              f"  {'' if alone is None else f'alone on {alone} good'}")  # fmt: skip
     variants = {
         "current checks (rules, evidence, round trip, second opinion)": {},
         "without the second opinion": {"answerers": ("roundtrip",)},
