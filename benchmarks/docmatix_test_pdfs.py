@@ -80,6 +80,29 @@ COLLECTIONS = {
         "licence": "Apache-2.0 (repository); the test papers are their authors' and publishers' (ACL Anthology "
         "papers under CC BY, OSDI, NIPS, VLDB), kept there as Science Parse's test fixtures",
     },
+    # round s7: added after every page above had been read (s6 is tuning data for s7's changes)
+    "pdfcpu": {
+        "repo": "pdfcpu/pdfcpu",
+        "commit": "105c0c28727afe7f85eb3179d03e9810d8774981",
+        "licence": "Apache-2.0 (repository); the test PDFs are their authors' and publishers', kept there as "
+        "pdfcpu's test data: ITU-T/CCITT Recommendations T.4, T.6, T.81 (ITU), J. Physiol. 1955 (a scan, "
+        "The Physiological Society), an image-only book scan (HL1396), the AIDSinfo Paclitaxel fact sheet "
+        "(NIH, US government work), Adobe's technical note 5116 and PDF errata, a Docker white paper, "
+        "Alan Kay's essay, F. Schmager's thesis and PLATEAU 2010 paper",
+    },
+    "pdffigures2": {
+        "repo": "allenai/pdffigures2",
+        "commit": "3d7ad46753d4a315cccd1c2bcab398380e88c534",
+        "licence": "Apache-2.0 (repository); the three test papers are their authors' and publishers' (Glia, "
+        "IJCAI 2007, Nature Neuroscience), kept there as PDFFigures 2.0's test fixtures",
+    },
+    "octave-doc": {
+        "deb": "octave-doc",
+        "version": "7.3.0-2",
+        "root": "usr/share/doc/octave/",
+        "licence": "Debian package (bookworm); GNU Octave's manual (version 7.3.0) and reference card, the "
+        "Octave Project Developers', GPL-3+ (usr/share/doc/octave-doc/copyright)",
+    },
     "pdf-lib": {
         "repo": "Hopding/pdf-lib",
         "commit": "93dd36e85aa659a3bca09867d2d8fac172501fbe",
@@ -307,6 +330,54 @@ S6 += [
     TestDoc("science-parse", SP + "P14-1059.pdf", 6, 7, "paper", round="s6"),
 ]
 DOCS += S6
+
+# Round s7 (2026-12-07, 11:05): three collections no check, prompt or person had read, chosen by file name and
+# each page's text length before any pair was generated: scans (a 1955 journal paper with its OCR layer, an
+# image-only book scan), standards with tables and formulas, a drug fact sheet, tech notes and a two-column
+# paper (pdfcpu's test data); multi-column papers with figures and tables (PDFFigures 2.0's test papers);
+# GNU Octave's manual and reference card (code and maths; Debian's r-doc-pdf and texlive-science-doc are
+# reserved for an outside check). The scans are read by OCR where they have no text layer.
+PDFCPU = "pkg/testdata/"
+PF2 = "src/test/resources/test-pdfs/"
+S7 = [
+    TestDoc("pdfcpu", PDFCPU + "jphysiol01396-0132.pdf", 1, 2, "scan", "jphysiol-1955", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "HL1396.pdf", 6, 7, "scan", "hl1396-book-scan", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "Paclitaxel.PDF", 1, 2, "tables", "paclitaxel-fact-sheet", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "T4.pdf", 9, 10, "report", "itu-t4", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "itu-t81.pdf", 30, 31, "maths_manual", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "schmager_plateau10.pdf", 2, 3, "paper", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "5116.DCT_Filter.pdf", 5, 6, "code_manual", "adobe-5116-dct", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "adobe_errata.pdf", 2, 3, "tables", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "RA_CI.pdf", 3, 4, "report", "docker-ci-whitepaper", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "T6.pdf", 3, 4, "report", "itu-t6", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "ECSTR11-01.pdf", 20, 21, "code_manual", "schmager-thesis", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "CenterOfWhy.pdf", 2, 3, "memo", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "jphysiol01396-0132.pdf", 3, 4, "scan", "jphysiol-1955", round="s7"),
+    TestDoc("pdfcpu", PDFCPU + "HL1396.pdf", 10, 10, "scan", "hl1396-book-scan", round="s7"),
+    TestDoc("pdffigures2", PF2 + "3a9202f9f176d3377516e3da0866cc19148c033b.pdf", 1, 2, "paper", "glia-calcium-waves",
+            round="s7"),  # fmt: skip
+    TestDoc("pdffigures2", PF2 + "498bb0efad6ec15dd09d941fb309aa18d6df9f5f.pdf", 5, 6, "paper", "open-ie-web",
+            round="s7"),  # fmt: skip
+    TestDoc("pdffigures2", PF2 + "f63cb20759fab2514802c3ef2a743c76bf9dc9f1.pdf", 2, 3, "paper", "synapse-nature-neuro",
+            round="s7"),  # fmt: skip
+    TestDoc("pdffigures2", PF2 + "3a9202f9f176d3377516e3da0866cc19148c033b.pdf", 6, 7, "paper", "glia-calcium-waves",
+            round="s7"),  # fmt: skip
+    TestDoc("pdffigures2", PF2 + "498bb0efad6ec15dd09d941fb309aa18d6df9f5f.pdf", 1, 2, "paper", "open-ie-web",
+            round="s7"),  # fmt: skip
+    TestDoc("pdfcpu", PDFCPU + "T4.pdf", 12, 13, "report", "itu-t4", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 26, 27, "maths_manual", "octave-intro", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 87, 88, "code_manual", "octave-strings", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 127, 128, "code_manual", "octave-containers", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 201, 202, "code_manual", "octave-statements", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 255, 256, "code_manual", "octave-errors", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 321, 322, "code_manual", "octave-io", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 601, 602, "maths_manual", "octave-linear-algebra", round="s7"),
+    TestDoc("octave-doc", "octave.pdf", 623, 624, "maths_manual", "octave-svd", round="s7"),
+    TestDoc("octave-doc", "refcard-a4.pdf", 1, 2, "tables", "octave-refcard", round="s7"),
+    TestDoc("pdffigures2", PF2 + "f63cb20759fab2514802c3ef2a743c76bf9dc9f1.pdf", 5, 6, "paper", "synapse-nature-neuro",
+            round="s7"),  # fmt: skip
+]
+DOCS += S7
 
 
 def origin(doc: TestDoc) -> str:

@@ -39,8 +39,19 @@ LABELS = DATA / "docmatix_test_labels.jsonl"
 # tuning data since); the documents of later runs are the test split proper
 TUNED_RUNS = ("main-5cf3823", "main-cccf685")
 # the round of test pages added after every earlier test page had been read while measuring (manifest rows
-# with "round": "s6"): the fresh split, reported on its own; the two fixes of that session were measured on it
-FRESH_ROUND = "s6"
+# with "round": "s7"): the fresh split, reported on its own; the change of that session was measured on it
+FRESH_ROUND = "s7"
+# earlier fresh rounds: each was the fresh split of its session and is tuning data for the later rounds'
+# changes since; reported on its own line (round -> what it is now)
+EARLIER_ROUNDS = {"s6": "fresh in round 6, tuning for round 7's changes"}
+# each round's check changes, undone (module flags set False) to show the checks of main before them
+ROUND_FIXES = {
+    "s6": (("code_like as Docmatix's braces rule (code the page states rejected too)", ("CODE_ON_PAGE_ALLOWED",)),
+           ("evidence naming a table row not resolved to it", ("ROWS_NAMED",)),
+           ("both undone (main's checks before round s6)", ("CODE_ON_PAGE_ALLOWED", "ROWS_NAMED"))),
+    "s7": (("a quote that misses the answer not replaced by the lines that hold it (main's checks before round "
+            "s7)", ("QUOTE_MISSES_LOCATED",)),),
+}  # fmt: skip
 # the tuned documents generation variants are compared on (`generate-tuning`), one or two of each collection
 TUNING_DOCS = (
     "tabula-java/12s0324.p1-1.pdf", "unstructured/fake-memo.p1-1.pdf", "texlive-latex-recommended-doc/mathtools.p5-6.pdf",
@@ -281,10 +292,11 @@ def _fmt(value, spec: str) -> str:
 
 def print_figures(title: str, table: dict[str, dict]) -> None:
     print(title)
-    print(f"   {'collection':<31}{'pages':>6}{'gen':>6}{'kept':>6}{'read':>6}{'good':>6}{'precision':>10}"
+    width = max([31, *(len(name) + 1 for name in table)])
+    print(f"   {'collection':<{width}}{'pages':>6}{'gen':>6}{'kept':>6}{'read':>6}{'good':>6}{'precision':>10}"
           f"{'good/page':>10}{'recall':>7}{'s/kept':>8}{'s/good':>8}{'tok/kept':>9}{'tok/good':>9}")  # fmt: skip
     for name, f in table.items():
-        print(f"   {name:<31}{f['pages']:>6}{f.get('generated', 0):>6}{f.get('kept', 0):>6}"
+        print(f"   {name:<{width}}{f['pages']:>6}{f.get('generated', 0):>6}{f.get('kept', 0):>6}"
               f"{f.get('kept_labelled', 0):>6}{f.get('good', 0):>6}{_fmt(f['precision'], '.2f'):>10}"
               f"{_fmt(f['good_per_page'], '.2f'):>10}{_fmt(f.get('recall'), '.2f'):>7}"
             f"{_fmt(f.get('s_per_kept'), '.1f'):>8}"
@@ -346,9 +358,12 @@ def bench_test_split() -> None:
           f"({dict((k, v) for k, v in pages_in.items() if k != 'all')}); {len(labels)} labelled pairs")  # fmt: skip
     print_figures("tuning split (held-out pages read and tuned on; kept pairs of the default, labelled):",
                   tuning_figures())  # fmt: skip
-    fresh = {doc_of(row["page_id"]) for row in manifest if row.get("round") == FRESH_ROUND}
+    rounds = {name: {doc_of(row["page_id"]) for row in manifest if row.get("round") == name}
+              for name in (*EARLIER_ROUNDS, FRESH_ROUND)}  # fmt: skip
+    fresh = rounds[FRESH_ROUND]
+    in_rounds = set().union(*rounds.values())
     for run in dict.fromkeys(p["run"] for p in stored):
-        if not {d for c in runs[run].values() for d in c["docs"]} <= fresh:  # the fresh runs: at the end
+        if not {d for c in runs[run].values() for d in c["docs"]} <= in_rounds:  # the rounds' runs: at the end
             report_runs((run,), stored, runs, manifest, pages, labels)
     # the untouched test pages: every run of the default writer after the checks were last adjusted (each on
     # its own documents, every answer stored: `roundtrip_all`); another writer's runs are on their own above.
@@ -357,16 +372,41 @@ def bench_test_split() -> None:
         run for run in dict.fromkeys(p["run"] for p in stored)
         if run not in TUNED_RUNS and all(c.get("roundtrip_all") for c in runs[run].values())
     ]  # fmt: skip
-    untouched = tuple(run for run in default_runs if not {d for c in runs[run].values() for d in c["docs"]} & fresh)
+    untouched = tuple(run for run in default_runs
+                      if not {d for c in runs[run].values() for d in c["docs"]} & in_rounds)  # fmt: skip
+    summary: dict[str, dict] = {"tuning split (held-out pages, run \"final\")": tuning_figures()["all"]}
     if len(untouched) > 1:
         report_runs(untouched, stored, runs, manifest, pages, labels)
         given = {doc for run in untouched for c in runs[run].values() for doc in c["docs"]}
-        # this split's pairs were read while the round s6 fixes were written: tuning for them
-        undo_fixes("untouched split (tuning for the round s6 fixes)", [p for p in stored if p["run"] in untouched],
-                   pages, labels, manifest, given)  # fmt: skip
+        # this split's pairs were read while the round s6 and s7 changes were written: tuning for them
+        old = [p for p in stored if p["run"] in untouched]
+        for name in ROUND_FIXES:
+            undo_fixes(f"untouched split (tuning for the round {name} changes)", old, pages, labels, manifest,
+                       given, name)  # fmt: skip
+        summary["old test split, untouched pages (s3/s4 runs), current checks"] = round_figures(
+            untouched, stored, runs, manifest, pages, labels)["all"]  # fmt: skip
+        summary[f"old test split, main's checks before round {FRESH_ROUND}"] = round_figures(
+            untouched, stored, runs, manifest, pages, labels, undo=ROUND_FIXES[FRESH_ROUND][-1][1])["all"]  # fmt: skip
+    for name, what in EARLIER_ROUNDS.items():
+        names = tuple(run for run in default_runs if {d for c in runs[run].values() for d in c["docs"]} <= rounds[name])
+        if names:
+            print(f"round {name} ({what}):")
+            report_fresh(names, stored, runs, manifest, pages, labels, name)
+            summary[f"{name}: {what}, current checks"] = round_figures(names, stored, runs, manifest, pages,
+                                                                       labels)["all"]  # fmt: skip
+            summary[f"{name}: main's checks before round {FRESH_ROUND}"] = round_figures(
+                names, stored, runs, manifest, pages, labels, undo=ROUND_FIXES[FRESH_ROUND][-1][1])["all"]  # fmt: skip
     fresh_runs = tuple(run for run in default_runs if {d for c in runs[run].values() for d in c["docs"]} <= fresh)
     if fresh_runs:
         report_fresh(fresh_runs, stored, runs, manifest, pages, labels)
+        table = round_figures(fresh_runs, stored, runs, manifest, pages, labels)
+        for collection, row in table.items():
+            summary[f"{FRESH_ROUND} (fresh): {collection}, current checks"] = row
+        before = round_figures(fresh_runs, stored, runs, manifest, pages, labels, undo=ROUND_FIXES[FRESH_ROUND][-1][1])
+        summary[f"{FRESH_ROUND} (fresh): all, main's checks before round {FRESH_ROUND}"] = before["all"]
+    print_figures("summary: the fresh split per collection next to the earlier rounds, the old test split and the "
+                  "tuning split, on fully labelled documents (seconds and tokens modelled for the checks named):",
+                  summary)  # fmt: skip
     print_labelled_kept(stored, pages, labels, manifest)
     # each other generation on untouched documents, under the current checks with modelled cost, next to the
     # default's untouched runs on the same documents (both asked the round trip about every rule-passing pair)
@@ -381,7 +421,38 @@ def bench_test_split() -> None:
         compare_generation(generation, tuple(names), untouched, stored, runs, manifest, pages, labels)
 
 
-def report_fresh(names, stored, runs, manifest, pages, labels) -> None:
+def round_figures(names, stored, runs, manifest, pages, labels, undo: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Per collection, the runs `names` (each on its own documents, every answer stored) under the current
+    checks (with the module flags of `undo` set False: an earlier round's checks), on their fully labelled
+    documents; seconds and tokens modelled for those checks as in `run_ablations` (the round trip and second
+    opinion asked only about the pairs that pass the rules and evidence checks)."""
+    from curate.synth import checks
+
+    merged = merge_runs(runs, names)
+    pairs = [p for p in stored if p["run"] in names]
+    docs = complete_docs(pairs, labels, {doc for c in merged.values() for doc in c["docs"]})
+    pairs = [p for p in pairs if p["doc_id"] in docs]
+    cost = {}
+    for name in merged:  # the cost of the labelled documents only
+        rows = [r for r in _read(RUNS) if r["run"] in names and r["collection"] == name and set(r["docs"]) <= docs]
+        if rows:
+            cost[name] = {k: sum(r.get(k) or 0 for r in rows) for k in
+                          ("llm_seconds", "completion_tokens", "roundtrip_completion_tokens", "roundtrip_ms")}  # fmt: skip
+    run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in docs)
+    run_pages["all"] = sum(run_pages.values())
+    saved = {name: getattr(checks, name) for name in undo}
+    try:
+        for name in undo:
+            setattr(checks, name, False)
+        asked: list[bool] = []
+        now = current_verdicts(pairs, pages, asked=asked)
+    finally:
+        for name, value in saved.items():
+            setattr(checks, name, value)
+    return figures(pairs, now, labels, run_pages, modelled_cost(pairs, asked, cost))
+
+
+def report_fresh(names, stored, runs, manifest, pages, labels, round_name: str = FRESH_ROUND) -> None:
     """The fresh split (round FRESH_ROUND: pages no one had read when they were added) on its own: the
     default's runs on it as they decided (the checks of their process: main's for s6-qa-fresh-464abb7, this
     branch's for s6-qa-fresh2-ec57455 and s6-qa-fresh3-b954cda), under the current checks, and under the
@@ -389,23 +460,23 @@ def report_fresh(names, stored, runs, manifest, pages, labels) -> None:
 
     given = {doc for run in names for c in runs[run].values() for doc in c["docs"]}
     pairs = [p for p in stored if p["run"] in names]
-    print(f"fresh split (round {FRESH_ROUND!r}: {len(given)} documents, "
-          f"{sum(doc_of(r['page_id']) in given for r in manifest)} pages nobody had read; runs {', '.join(names)}):")  # fmt: skip
+    print(f"{'fresh split' if round_name == FRESH_ROUND else 'split'} (round {round_name!r}: {len(given)} documents, "
+          f"{sum(doc_of(r['page_id']) in given for r in manifest)} pages nobody had read when they were added; "
+          f"runs {', '.join(names)}):")  # fmt: skip
     report_runs(names, stored, runs, manifest, pages, labels)
-    undo_fixes("fresh split", pairs, pages, labels, manifest, given)
+    order = list(ROUND_FIXES)
+    for fixes in order[order.index(round_name):] if round_name in order else ():  # this round's changes on
+        undo_fixes(f"round {round_name}", pairs, pages, labels, manifest, given, fixes)
 
 
-def undo_fixes(split: str, pairs, pages, labels, manifest, given: set[str]) -> None:
-    """`pairs` under the current checks with each fix of round s6 undone (code_like, named table rows):
-    what each adds, on `split`."""
+def undo_fixes(split: str, pairs, pages, labels, manifest, given: set[str], round_name: str = "s6") -> None:
+    """`pairs` under the current checks with each change of round `round_name` undone (s6: code_like, named
+    table rows; s7: the quote that misses the answer): what each adds, on `split`."""
     from curate.synth import checks
 
     run_pages = Counter(row["collection"] for row in manifest if doc_of(row["page_id"]) in given)
     run_pages["all"] = sum(run_pages.values())
-    for title, undo in (("code_like as Docmatix's braces rule (code the page states rejected too)",
-                         ("CODE_ON_PAGE_ALLOWED",)),
-                        ("evidence naming a table row not resolved to it", ("ROWS_NAMED",)),
-                        ("both undone (main's checks before round s6)", ("CODE_ON_PAGE_ALLOWED", "ROWS_NAMED"))):  # fmt: skip
+    for title, undo in ROUND_FIXES[round_name]:
         saved = {name: getattr(checks, name) for name in undo}
         try:
             for name in undo:
@@ -559,6 +630,40 @@ def check_figures(
     return out
 
 
+def rule_figures(pairs: list[dict], pages: dict[str, list[tuple[int, str]]], labels: dict) -> dict[str, tuple]:
+    """Each text rule (`synth.checks.rules`, then `not_grounded`) on its own, on every labelled pair: pairs it
+    flags, precision (share of them labelled bad), recall (share of the bad pairs it flags), and how many
+    pairs labelled good it is the only rule or evidence check to flag (what it alone costs)."""
+    from curate.pipelines.docmatix import recipe
+    from curate.synth.checks import PageIndex, check_evidence, grounding, is_cover, rules
+    from curate.synth.evidence import PageLines
+
+    defaults = recipe().resolve({})
+    rows = []
+    for p in pairs:
+        label = labels.get(pair_key(p["doc_id"], p["question"], p["answer"]))
+        texts = pages.get(p["doc_id"])
+        if not label or not texts or not (p["question"] or p["answer"]):
+            continue
+        index = PageIndex("\f".join(t for _, t in texts))
+        q, a = p["question"].strip(), p["answer"].strip()
+        flags = {name for name, rule in rules() if rule(q, a, index, is_cover(1, texts[0][1]))}
+        if grounding(a, index, q) < defaults["min_grounding"]:
+            flags.add("not_grounded")
+        if p.get("model_evidence") is not None:
+            lines = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1) if not p.get("pages") or n in p["pages"]]
+            flags.add(check_evidence(q, a, p["model_evidence"], lines, defaults["min_grounding"])[0])
+        rows.append((label["label"] == "bad", flags - {None}))
+    bad = sum(b for b, _ in rows)
+    out = {"all pairs (share bad)": (len(rows), bad / len(rows) if rows else None, None, None)}
+    for name in [*(name for name, _ in rules()), "not_grounded"]:
+        hits = [b for b, f in rows if name in f]
+        alone = sum(1 for b, f in rows if f == {name} and not b)
+        if hits:
+            out[name] = (len(hits), sum(hits) / len(hits), sum(hits) / bad if bad else None, alone)
+    return out
+
+
 def complete_docs(pairs: list[dict], labels: dict, given: set[str]) -> set[str]:
     """The documents of `given` every generated pair of which is labelled (also those that got none): only
     on those is good pairs per page known."""
@@ -611,6 +716,11 @@ def run_ablations(names, pairs, pages, labels, manifest, cost) -> None:
         print(
             f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f')}"
         )
+    print(f"test split, run {run!r}: each text rule on its own, on its labelled pairs (flagged, precision, recall "
+          f"of the bad pairs, good pairs it alone rejects):")  # fmt: skip
+    for name, (n, precision, recall, alone) in rule_figures(pairs, pages, labels).items():
+        print(f"   {name:26s} flags {n:3d}  precision {_fmt(precision, '.2f'):>4}  recall {_fmt(recall, '.2f'):>4}"
+              f"  {'' if alone is None else f'alone on {alone} good'}")  # fmt: skip
     variants = {
         "current checks (rules, evidence, round trip, second opinion)": {},
         "without the second opinion": {"answerers": ("roundtrip",)},
