@@ -41,7 +41,6 @@ EDGE_PUNCT = ".,;:!?\"'()[]{}“”‘’«»*†‡§"
 ODD_INSIDE = re.compile(r"[^\W\d_][<>|\\^~`{}\[\]=+]|[<>|\\^~`{}\[\]=+][^\W\d_]")
 SINGLE_LETTER_WORDS = frozenset("aAIoO")
 CID = re.compile(r"\(cid:\d+\)")
-SPACE = re.compile(r"\s")
 # characters that may be unreadable: all but printable ASCII and newlines (checked one by one)
 MAYBE_UNREADABLE = re.compile(r"[^\x20-\x7e\n]")
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -186,7 +185,7 @@ def clean_ratio(text: str, drawings: bool = False) -> tuple[int, float]:
     `drawings`: lines drawn with one repeated glyph are left out (see `drawn_with_glyphs`)."""
     if drawings:
         text = "\n".join(line for line in text.splitlines() if not drawn_with_glyphs(line))
-    visible = len(text) - len(SPACE.findall(text))
+    visible = sum(map(len, text.split()))  # characters but whitespace (str.split's is re's \s)
     if not visible:
         return 0, 0.0
     bad = sum(len(m) for m in CID.findall(text))
@@ -324,9 +323,8 @@ def worded_cells(text: str) -> tuple[WordedCell, ...]:
     # a table's row (curate.pdf.table_text) is judged cell by cell: a cell of a key label is no line of words
     for line in (cell for row in text.splitlines() for cell in row.split(" | ")):
         words = WORD.findall(line)
-        if len(words) >= MIN_PROSE_LINE_WORDS and list(map(len, words)).count(1) <= LETTER_SPACED * len(
-            words
-        ):
+        letters = list(map(len, words)).count(1)  # one-letter words
+        if len(words) >= MIN_PROSE_LINE_WORDS and letters <= LETTER_SPACED * len(words):
             out.append(WordedCell(line, words, line.split()))
     return tuple(out)
 
