@@ -11,6 +11,7 @@ from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+import curate.dependencies  # noqa: F401 (datatrove's dependency check, made cheap, before any step)
 from curate.location import open_parquet
 from curate.record import MEDIA_FIELDS, parquet_schema, record_to_row, row_to_record
 from curate.secrets import clean_text

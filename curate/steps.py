@@ -24,6 +24,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.batching import batched
 from loguru import logger
 
+import curate.dependencies  # noqa: F401 (datatrove's dependency check, made cheap, before any step)
 from curate.errors import data_errors, error_kind
 from curate.names import escape_name, plan_name, raw_name_metadata
 from curate.record import mark_error

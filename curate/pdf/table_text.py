@@ -62,7 +62,9 @@ def find_tables(text_blocks: list, words: list) -> tuple[list, list, tuple[int, 
     if not words:
         return list(text_blocks), [], (1, 0)
     directions = _line_directions(words)
-    total = sum(directions.values(), Counter())
+    total = Counter()
+    for votes in directions.values():
+        total.update(votes)
     frame = total.most_common(1)[0][0] if total else (1, 0)
     # text running another way (a margin note set sideways) is no table's
     across = {b for b, votes in directions.items() if votes.most_common(1)[0][0] != frame}
@@ -116,16 +118,22 @@ def place_tables(ordered: list, tables: list, frame: tuple[int, int]) -> list:
     return units
 
 
+_RIGHT, _LEFT, _DOWN, _UP = (1, 0), (-1, 0), (0, 1), (0, -1)
+
+
 def _line_directions(words: list) -> dict[int, Counter]:
     """Per block, how many steps between consecutive words of a line go each way: (1, 0) left to right,
     (0, -1) bottom to top (a page rotated in its content), (0, 1) or (-1, 0)."""
     votes: dict[int, Counter] = {}
     for a, b in zip(words, words[1:], strict=False):
-        if a[5] != b[5] or a[6] != b[6]:
+        if a[6] != b[6] or a[5] != b[5]:
             continue
         # twice the step between the words' centres: the same signs and the same larger side
         dx, dy = b[0] + b[2] - a[0] - a[2], b[1] + b[3] - a[1] - a[3]
-        way = (1 if dx >= 0 else -1, 0) if abs(dx) >= abs(dy) else (0, 1 if dy >= 0 else -1)
+        if abs(dx) >= abs(dy):
+            way = _RIGHT if dx >= 0 else _LEFT
+        else:
+            way = _DOWN if dy >= 0 else _UP
         block = votes.get(a[5])
         if block is None:  # a Counter per block, not one per pair of words (a third of the tables' time)
             block = votes[a[5]] = Counter()
