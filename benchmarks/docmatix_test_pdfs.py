@@ -103,6 +103,23 @@ COLLECTIONS = {
         "licence": "Debian package (bookworm); GNU Octave's manual (version 7.3.0) and reference card, the "
         "Octave Project Developers', GPL-3+ (usr/share/doc/octave-doc/copyright)",
     },
+    # round s8: added after every page above had been read (s7 is tuning data for s8's measurement)
+    "govdocs1": {
+        "repo": "openpreserve/format-corpus",
+        "commit": "9f263890680a8818cc622569b4a16298d08f0ead",
+        "licence": "CC0 (repository, 'all items are CC0 licenced unless otherwise stated'); the files are copied "
+        "from Govdocs1 (Garfinkel et al., DFRWS 2009: documents found on .gov web servers, 'freely available "
+        "for research and may be freely redistributed', govdocs1-error-pdfs/readme.md): US government "
+        "newsletters, statistical tables, slides, a scanned environmental assessment, a bill, reports",
+    },
+    "pymupdf-tests": {
+        "repo": "pymupdf/PyMuPDF",
+        "commit": "53c9aaf539b4fbb6a53010d90de3a2df96e82b5e",
+        "licence": "AGPL-3.0 (repository); the test files are their issuers' and authors', attached to PyMuPDF "
+        "bug reports and kept as its test resources: US government forms (CMS-1490S, IRS 7004, 940-B; "
+        "public domain), an FAA approach chart, NIST SP 800-223 (US government work), "
+        "ISO 26262 tables, a scanned California purchase agreement, spec sheets, financial notes and tables",
+    },
     "pdf-lib": {
         "repo": "Hopding/pdf-lib",
         "commit": "93dd36e85aa659a3bca09867d2d8fac172501fbe",
@@ -119,7 +136,8 @@ class TestDoc:
     path: str  # inside the repository (or under the package's root)
     first: int  # 1-based page range of the original
     last: int
-    kind: str  # what a reader sees: tables, form, newspaper, scan, code_manual, maths_manual, paper, memo, report
+    kind: str  # what a reader sees: tables, form, newspaper, scan, code_manual, maths_manual, paper, memo, report,
+    # slides, chart
     alias: str = ""  # the name's stem where the file's own is not unique in its collection
     round: str = ""  # the session that added it ("s6": pages no one had read when they were added)
 
@@ -378,6 +396,45 @@ S7 = [
             round="s7"),  # fmt: skip
 ]
 DOCS += S7
+
+
+# Round s8 (2026-12-07, 12:30): two collections no check, prompt or person had read, chosen by file name and
+# each page's text length before any pair was generated, for the kinds the split was thin on: Govdocs1's
+# US government files (a newsletter, a magazine, statistical tables, slides, a scanned report, a bill,
+# policies and reports) and the real-world files of PyMuPDF's bug reports (filled and blank forms, a scanned
+# form, tables, spec sheets, a chart, financial notes). English pages only, as Docmatix's.
+GOV1, GOV2 = "govdocs1-error-pdfs/error_set_1/", "govdocs1-error-pdfs/error_set_2/"
+PYM = "tests/resources/"
+S8 = [
+    TestDoc("govdocs1", GOV2 + "507676.pdf", 1, 2, "newspaper", "glider-express-newsletter", round="s8"),
+    TestDoc("govdocs1", GOV2 + "268346.pdf", 3, 4, "tables", "stat-abstract-retail", round="s8"),
+    TestDoc("govdocs1", GOV2 + "492484.pdf", 3, 4, "slides", "sns-accelerator-slides", round="s8"),
+    TestDoc("govdocs1", GOV2 + "247224.pdf", 3, 4, "scan", "fonsi-scan", round="s8"),
+    TestDoc("govdocs1", GOV1 + "225189.pdf", 1, 1, "tables", "select-agents-list", round="s8"),
+    TestDoc("govdocs1", GOV1 + "032270.pdf", 1, 1, "memo", "pvamc-animal-studies", round="s8"),
+    TestDoc("govdocs1", GOV1 + "421197.pdf", 4, 5, "slides", "eric-course-slides", round="s8"),
+    TestDoc("govdocs1", GOV2 + "477139.pdf", 1, 2, "report", "hr1904-bill", round="s8"),
+    TestDoc("govdocs1", GOV2 + "033689.pdf", 1, 2, "tables", "housing-units-2005", round="s8"),
+    TestDoc("govdocs1", GOV1 + "160721.pdf", 1, 1, "memo", "mirecc-abstract", round="s8"),
+    TestDoc("govdocs1", GOV2 + "455746.pdf", 5, 6, "tables", "usgs-methods", round="s8"),
+    TestDoc("govdocs1", GOV2 + "178360.pdf", 2, 3, "newspaper", "heads-up-magazine", round="s8"),
+    TestDoc("govdocs1", GOV2 + "504076.pdf", 2, 3, "report", "law-library-iraq", round="s8"),
+    TestDoc("govdocs1", GOV1 + "008677.pdf", 1, 2, "report", "va-safety-policy", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "cms-etc-filled.pdf", 1, 2, "form", "cms-1490s-filled", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_2979.pdf", 1, 1, "tables", "iso26262-tables", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_4147.pdf", 1, 1, "scan", "ca-purchase-agreement-scan", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test-4055.pdf", 1, 1, "form", "irs-7004", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_3848.pdf", 1, 2, "tables", "excavator-spec-sheet", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_3062.pdf", 1, 1, "chart", "faa-approach-chart", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_3725.pdf", 1, 1, "tables", "tdr-table", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_4114.pdf", 1, 2, "form", "irs-940b", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "github_sample.pdf", 1, 1, "report", "financial-statement-notes", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_3994.pdf", 1, 1, "tables", "hydrogen-appendix-table", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_4017.pdf", 1, 1, "tables", "clo-deal-summary", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_3842.pdf", 5, 6, "report", "nist-sp800-223", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_5049.pdf", 1, 2, "maths_manual", "maths-midterm", round="s8"),
+]
+DOCS += S8
 
 
 def origin(doc: TestDoc) -> str:
