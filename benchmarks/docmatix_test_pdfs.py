@@ -420,6 +420,8 @@ S8 = [
     TestDoc("govdocs1", GOV2 + "178360.pdf", 2, 3, "newspaper", "heads-up-magazine", round="s8"),
     TestDoc("govdocs1", GOV2 + "504076.pdf", 2, 3, "report", "law-library-iraq", round="s8"),
     TestDoc("govdocs1", GOV1 + "008677.pdf", 1, 2, "report", "va-safety-policy", round="s8"),
+    TestDoc("govdocs1", GOV1 + "503492.pdf", 1, 1, "memo", "mirecc-ptsd-abstract", round="s8"),
+    TestDoc("govdocs1", GOV1 + "125619.pdf", 1, 1, "report", "piarc-road-safety-audit", round="s8"),
     TestDoc("pymupdf-tests", PYM + "cms-etc-filled.pdf", 1, 2, "form", "cms-1490s-filled", round="s8"),
     TestDoc("pymupdf-tests", PYM + "test_2979.pdf", 1, 1, "tables", "iso26262-tables", round="s8"),
     TestDoc("pymupdf-tests", PYM + "test_4147.pdf", 1, 1, "scan", "ca-purchase-agreement-scan", round="s8"),
@@ -432,6 +434,7 @@ S8 = [
     TestDoc("pymupdf-tests", PYM + "test_3994.pdf", 1, 1, "tables", "hydrogen-appendix-table", round="s8"),
     TestDoc("pymupdf-tests", PYM + "test_4017.pdf", 1, 1, "tables", "clo-deal-summary", round="s8"),
     TestDoc("pymupdf-tests", PYM + "test_3842.pdf", 5, 6, "report", "nist-sp800-223", round="s8"),
+    TestDoc("pymupdf-tests", PYM + "test_3197.pdf", 1, 1, "tables", "stock-quote-page", round="s8"),
     TestDoc("pymupdf-tests", PYM + "test_5049.pdf", 1, 2, "maths_manual", "maths-midterm", round="s8"),
 ]
 DOCS += S8
