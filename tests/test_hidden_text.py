@@ -85,3 +85,11 @@ def test_shown_text_is_kept_on_every_other_page(shared_data):
         "redp5110_sampled.pdf#3": len("DB2 for i Center of Excellence"),
         "redp5110_sampled.pdf#18": len("Back cover"),
     }
+
+
+def test_a_grey_render_is_judged_as_an_rgb_one(shared_data):
+    with pymupdf.open(shared_data / "pdf" / "born_digital" / "federal-register-2020-17221.pdf") as pdf:
+        page = pdf[0]
+        grey = page.get_pixmap(matrix=pymupdf.Matrix(ZOOM, ZOOM), colorspace=pymupdf.csGRAY)
+        by_grey = layer_signals(page, render=PageRender(grey, ZOOM, page.rotation_matrix))
+        assert by_grey.text == _signals(page).text and by_grey.hidden_chars > 0

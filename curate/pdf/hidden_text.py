@@ -30,7 +30,9 @@ class PageRender:
     def __init__(self, pixmap, zoom: float, rotation_matrix=None):
         import pymupdf
 
+        self.pixmap = pixmap  # the array below is a view of its samples: it must outlive it
         self.width, self.height, self.n = pixmap.width, pixmap.height, pixmap.n
+        self.channel = min(1, pixmap.n - 1)  # green of RGB, or the grey of a grey render
         self.pixels = np.frombuffer(pixmap.samples_mv, dtype=np.uint8).reshape(pixmap.height, pixmap.stride)
         self.zoom = zoom
         rotated = rotation_matrix is not None and tuple(rotation_matrix) != tuple(pymupdf.Identity)
@@ -49,10 +51,10 @@ class PageRender:
         x1, y1 = min(int(x1) + 1, self.width), min(int(y1) + 1, self.height)
         if x1 <= x0 or y1 <= y0:
             return False
-        green = self.pixels[y0:y1, x0 * self.n + 1 : x1 * self.n : self.n]  # a view: nothing copied yet
+        channel = self.pixels[y0:y1, x0 * self.n + self.channel : x1 * self.n : self.n]  # a view: no copy yet
         if y1 - y0 > SAMPLED_ROWS:
-            green = green[(ROW_PHASES * (y1 - y0)).astype(int)]
-        return int(green.max()) - int(green.min()) >= INK_RANGE
+            channel = channel[(ROW_PHASES * (y1 - y0)).astype(int)]
+        return int(channel.max()) - int(channel.min()) >= INK_RANGE
 
 
 def hidden_blocks(blocks: list, render: PageRender | None) -> list:
