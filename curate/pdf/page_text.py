@@ -233,11 +233,6 @@ class LayerSignals:
         return text_quality(self.text)
 
     @property
-    def prose(self) -> str:
-        """The layer's lines of prose: lines with code, TeX, maths or chemistry characters left out."""
-        return prose_lines(self.text)
-
-    @property
     def typeset(self) -> bool:
         """Visible glyphs with no scan under them: text the producer typeset, not an OCR engine's layer."""
         return self.image_share < SCAN_IMAGE_SHARE or self.invisible_share < MAX_INVISIBLE_TYPESET
@@ -267,14 +262,10 @@ def signals_summary(signals: LayerSignals) -> dict[str, float | int]:
     }
 
 
-def prose_lines(text: str) -> str:
-    """The lines of a text that hold no code, TeX, maths or chemistry characters, and three words or more
-    (a formula laid out in two dimensions comes out as lines of a symbol or two), not letter-spaced."""
-    return "\n".join(cell.text for cell in _prose_cells(text))
-
-
 def prose_quality(text: str) -> TextQuality:
-    """`text_quality` of the text's `prose_lines`, from the words `worded_cells` found there."""
+    """`text_quality` of the text's prose: its lines (table cells) that hold no code, TeX, maths or
+    chemistry characters, and three words or more (a formula laid out in two dimensions comes out as lines
+    of a symbol or two), not letter-spaced; from the words `worded_cells` found there."""
     cells = _prose_cells(text)
     return _quality([w for cell in cells for w in cell.words], [t for cell in cells for t in cell.tokens])
 
@@ -330,11 +321,6 @@ def worded_cells(text: str) -> tuple[WordedCell, ...]:
         if len(words) >= MIN_PROSE_LINE_WORDS and letters <= LETTER_SPACED * len(words):
             out.append(WordedCell(line, words, line.split()))
     return tuple(out)
-
-
-def worded_lines(text: str) -> str:
-    """The text of `worded_cells`, a line each."""
-    return "\n".join(cell.text for cell in worded_cells(text))
 
 
 def layer_signals(
