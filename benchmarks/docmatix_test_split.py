@@ -190,6 +190,7 @@ def current_verdicts(
         answers_agree,
         check_evidence,
         check_pair,
+        contained_min_f1,
         content_words,
         is_cover,
     )
@@ -198,6 +199,7 @@ def current_verdicts(
 
     state: dict[str, tuple[set, list]] = defaultdict(lambda: (set(), []))
     indexes: dict[str, PageIndex] = {}
+    page_lines: dict[str, list[tuple[int, PageLines]]] = {}  # built once per document
     verdicts: list[str | None] = []
     for pair in pairs:
         if not pair["question"] and not pair["answer"]:
@@ -225,8 +227,9 @@ def current_verdicts(
             and evidence
             and defaults.get("qa_evidence_checks", True)
         ):
-            lines = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1)
-                     if not pair.get("pages") or n in pair["pages"]]  # fmt: skip
+            if doc not in page_lines:
+                page_lines[doc] = [(n, PageLines(t)) for n, (_, t) in enumerate(texts, 1)]
+            lines = [(n, lines) for n, lines in page_lines[doc] if not pair.get("pages") or n in pair["pages"]]
             reason = check_evidence(pair["question"], pair["answer"], pair["model_evidence"], lines,
                                     defaults["min_grounding"], **({} if rows_named is None else
                                                                   {"rows_named": rows_named}))[0]  # fmt: skip
@@ -241,7 +244,8 @@ def current_verdicts(
                     and pair["verdict"] not in ("roundtrip", "second_opinion")
                 ):
                     reason = "not_asked"
-                elif not other or not answers_agree(pair["answer"], other, defaults["roundtrip_min_f1"]):
+                elif not other or not answers_agree(pair["answer"], other, defaults["roundtrip_min_f1"],
+                                                    contained_min_f1(key)):
                     reason = key
         if reason is None:
             kept.append((content_words(pair["question"]), " ".join(answer_tokens(pair["answer"]))))
@@ -608,7 +612,7 @@ def check_figures(
     it flags, precision (share of them labelled bad), recall (share of the bad pairs it flags). The round
     trip and second opinion flag a pair whose stored answer disagrees (pairs they were asked about)."""
     from curate.pipelines.docmatix import recipe
-    from curate.synth.checks import answers_agree, check_evidence
+    from curate.synth.checks import answers_agree, check_evidence, contained_min_f1
     from curate.synth.evidence import PageLines
 
     defaults = recipe().resolve({})
@@ -623,7 +627,7 @@ def check_figures(
                                 defaults["min_grounding"])[0]: True}  # fmt: skip
         for key in ("roundtrip", "second_opinion"):
             if p.get(key) is not None:
-                flags[key] = not answers_agree(p["answer"], p[key], defaults["roundtrip_min_f1"])
+                flags[key] = not answers_agree(p["answer"], p[key], defaults["roundtrip_min_f1"], contained_min_f1(key))
         rows.append((label["label"] == "bad", flags))
     bad = sum(b for b, _ in rows)
     out = {"all pairs (share bad)": (len(rows), bad / len(rows) if rows else None, None)}
