@@ -52,6 +52,12 @@ ROUND_FIXES = {
            ("both undone (main's checks before round s6)", ("CODE_ON_PAGE_ALLOWED", "ROWS_NAMED"))),
     "s7": (("a quote that misses the answer not replaced by the lines that hold it (main's checks before round "
             "s7)", ("QUOTE_MISSES_LOCATED",)),),
+    # round s9 changed the checks only, measured leave-one-collection-out (benchmarks/docmatix_loco.py)
+    "s9": (("a key of the question in the page's title or a code heading not counted", ("TITLE_KEYS",)),
+           ("a quote on no page not replaced by the lines that hold the answer", ("QUOTE_OFF_PAGE_LOCATED",)),
+           ("an answer inside the second opinion's agreeing at any overlap", ("CONTAINED_ANSWERS_OVERLAP",)),
+           ("all three undone (main's checks before round s9)",
+            ("TITLE_KEYS", "QUOTE_OFF_PAGE_LOCATED", "CONTAINED_ANSWERS_OVERLAP"))),
 }  # fmt: skip
 # the latest round that changed the checks: the summary shows every split also with its change undone (a round
 # that only measures, like s8, has no entry)
