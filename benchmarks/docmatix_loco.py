@@ -161,6 +161,25 @@ def choose_left_out(results: dict[str, dict], baseline: str, pages_in: Counter) 
           f"better on {tally[True]}, worse on {tally[False]}, unchanged on {tally[None]}")  # fmt: skip
 
 
+def per_check(pairs, pages, labels) -> None:
+    """Each evidence check and answerer on its own (`docmatix_test_split.check_figures`: pairs it flags,
+    precision, recall) with main's checks and with the current ones, on every collection (no parameter of
+    the evidence changes is fitted, so each collection is measured as it would be held out)."""
+    print("each evidence check and answerer on its own, on every labelled pair with the model's evidence "
+          "(flagged, precision = share of them wrong, recall = share of the wrong pairs flagged):")  # fmt: skip
+    tables = {}
+    for name, settings in (("main", MAIN), ("current", {})):
+        with flags(settings):
+            tables[name] = split.check_figures(pairs, pages, labels)
+    for check in tables["main"]:
+        shown = []
+        for name in ("main", "current"):
+            n, precision, recall = tables[name][check]
+            shown.append(f"{n:>4} {'-' if precision is None else f'{precision:.2f}':>5} "
+                         f"{'-' if recall is None else f'{recall:.2f}':>5}")  # fmt: skip
+        print(f"   {check:<26} main {shown[0]}   current {shown[1]}")
+
+
 def main() -> None:
     pairs, pages, labels, pages_in = labelled_pairs()
     n = sum(1 for p in pairs if p["question"] or p["answer"])
@@ -176,6 +195,7 @@ def main() -> None:
                 kept_per_collection(pairs, pages, labels, alone), pages_in)  # fmt: skip
         compare(f"{title}, taken out of the current checks (before: without it):",
                 kept_per_collection(pairs, pages, labels, undo), current, pages_in)  # fmt: skip
+    per_check(pairs, pages, labels)
     overlap = {name: kept_per_collection(pairs, pages, labels, settings)
                for name, settings in OVERLAP_SETTINGS.items()}  # fmt: skip
     choose_left_out(overlap, "off", pages_in)

@@ -777,9 +777,13 @@ _LONE_CODE = re.compile(r"^\W*(?=[^\s]*[A-Za-z])(?=[^\s]*\d)[A-Za-z0-9][\w./-]{1
 
 def title_lines(text: str) -> str:
     """The lines of a page that name what it is about: its first non-blank line (a title, a running
-    header) and each line that is a code alone (letters and digits: "CX57C", "WM-200")."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[:1] + [line for line in lines[1:] if _LONE_CODE.match(line)])
+    header; in a request's text, the first after each "[Page 2]" label) and each line that is a code alone
+    (letters and digits: "CX57C", "WM-200")."""
+    titles = []
+    for part in re.split(r"^\s*\[Page \d+\]\s*$", text, flags=re.MULTILINE):
+        lines = [line.strip() for line in part.splitlines() if line.strip()]
+        titles += lines[:1] + [line for line in lines[1:] if _LONE_CODE.match(line)]
+    return "\n".join(titles)
 
 
 def evidence_is_answer(evidence: str, answer: str) -> bool:

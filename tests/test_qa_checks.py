@@ -51,8 +51,12 @@ def test_a_product_code_in_the_page_title_counts_as_context(datasheet, flag):
     question_not_in_evidence."""
     pairs = [("What is the nominal flow rate of the AquaSense WM-200?", "2.5 m3/h", "Nominal flow rate: 2.5 m3/h."),
              ("What is the maximum pressure of the AquaSense WM-200?", "16 bar", "Maximum pressure: 16 bar.")]  # fmt: skip
+    # as the checks stage sees the page, and as the qa stage does before asking the round trip: the request's
+    # text, labelled "[Page 1]"
+    request = [(0, PageLines(f"[Page 1]\n{datasheet[0][1].text}"))]
     for question, answer, quote in pairs:
         assert check_evidence(question, answer, quote, datasheet, 0.8)[0] is None
+        assert check_evidence(question, answer, quote, request, 0.8)[0] is None
     # a key on the page but neither in the evidence's lines nor in a title is still wanted there
     other = check_evidence("What is the weight of the WM-200-DN20-P?", "0.9 kg", "Weight: 0.9 kg.", datasheet, 0.8)
     assert other[0] == "question_not_in_evidence"
