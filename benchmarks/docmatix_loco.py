@@ -10,7 +10,7 @@ collections it changes at all. For a setting with a parameter (how much two cont
 the value is chosen on the other 12 collections (the highest precision there that keeps at least
 `MIN_GOOD_KEPT` of their good pairs) and measured on the one held out.
 
-    python -m benchmarks.docmatix_loco        # ~2-4 min on 2 shared cores
+    python -m benchmarks.docmatix_loco        # no LLM; ~3 min of CPU (8 min on 2 shared cores)
 """
 
 from __future__ import annotations
