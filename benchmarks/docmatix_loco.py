@@ -81,10 +81,11 @@ def labelled_pairs() -> tuple[list[dict], dict, dict, Counter]:
     return pairs, pages, labels, pages_in
 
 
-def kept_per_collection(pairs, pages, labels, settings: dict) -> dict[str, tuple[int, int]]:
-    """collection -> (kept, good kept) under the checks with `settings`."""
+def kept_per_collection(pairs, pages, labels, settings: dict, **parts) -> dict[str, tuple[int, int]]:
+    """collection -> (kept, good kept) under the checks with `settings` (and `parts` of
+    `current_verdicts`: `answerers`, `evidence`, to leave a part out)."""
     with flags(settings):
-        verdicts = split.current_verdicts(pairs, pages)
+        verdicts = split.current_verdicts(pairs, pages, **parts)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for pair, verdict in zip(pairs, verdicts, strict=True):
         if verdict is None and (pair["question"] or pair["answer"]):
@@ -195,6 +196,11 @@ def main() -> None:
                 kept_per_collection(pairs, pages, labels, alone), pages_in)  # fmt: skip
         compare(f"{title}, taken out of the current checks (before: without it):",
                 kept_per_collection(pairs, pages, labels, undo), current, pages_in)  # fmt: skip
+    # what each part of the current checks buys, each collection held out (before: without it)
+    for title, parts in (("the evidence checks", {"evidence": False}), ("the second opinion", {"answerers": ("roundtrip",)}),
+                         ("the round trip", {"answerers": ("second_opinion",)}), ("both answerers", {"answerers": ()})):
+        compare(f"{title}, taken out of the current checks (before: without them):",
+                kept_per_collection(pairs, pages, labels, {}, **parts), current, pages_in)  # fmt: skip
     per_check(pairs, pages, labels)
     overlap = {name: kept_per_collection(pairs, pages, labels, settings)
                for name, settings in OVERLAP_SETTINGS.items()}  # fmt: skip
