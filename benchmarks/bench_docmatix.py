@@ -55,6 +55,7 @@ from curate.synth.checks import (
     PageIndex,
     answers_agree,
     check_pair,
+    contained_min_f1,
     content_words,
     grounding,
     is_cover,
@@ -213,7 +214,8 @@ def label_verdicts(
         for key, asked in (("roundtrip", answers), ("second_opinion", second)):
             if reason is None and asked is not None:
                 other = asked.get(i)
-                if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"]):
+                if not other or not answers_agree(label["answer"], other, DEFAULTS["roundtrip_min_f1"],
+                                                  contained_min_f1(key)):
                     reason = key
         if reason is None:
             kept.append((content_words(label["question"]), " ".join(answer_tokens(label["answer"]))))

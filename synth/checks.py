@@ -61,6 +61,22 @@ too_long 1, 1.00. With the model's evidence and the stored answers: evidence_is_
 evidence_not_on_page 22, 0.68 (below chance there); answer_not_in_evidence 51, 0.84, 0.23 (main's before s7:
 89, 0.74, 0.35); question_not_in_evidence 3, 1.00; roundtrip 52, 0.71; second_opinion 78, 0.71 (each at chance
 on its own there, yet each adds precision to the pairs the other checks pass: docs/benchmarks.md#docmatix).
+Round s9 (branch s9-checks; leave-one-collection-out on every labelled pair of the default writer on the test
+split: 982 pairs, 0.66 wrong, 226 pages, 13 collections, all read while tuning; `python -m
+benchmarks.docmatix_loco`, no LLM). Three changes, each kept because, with each collection held out in turn, it
+raised that collection's precision of kept pairs (or kept it and raised good pairs a page) on most of the
+collections it changed: together 8 better, 3 worse, 2 unchanged; pooled 0.66 (151/228) -> 0.71 (158/224)
+precision, 0.67 -> 0.70 good pairs a page (tuning figures):
+  question_not_in_evidence  a key of the question that names the document's subject (in the page's first line or
+                   a code heading of its own, `title_lines`) counts for every line (`TITLE_KEYS`; `make
+                   docmatix`'s data sheet lost all 5 right pairs to it): flags 12 at 0.58 -> 6 at 0.83 (recall
+                   0.01); 1 collection changed (PyMuPDF's spec sheet: 3 right pairs more, better)
+  evidence_not_on_page  a quote on no page falls back to the lines that hold the answer, with the subject test
+                   (`QUOTE_OFF_PAGE_LOCATED`): flagged 97 at 0.73 (chance 0.66); now those still rejected are
+                   answer_not_in_evidence (174 at 0.80, recall 0.22 -> 234 at 0.81, 0.29); 4 better, 2 worse
+  second_opinion   an answer inside the other agrees only at token F1 >= 0.5 (`CONTAINED_ANSWERS_OVERLAP`):
+                   275 at 0.77, recall 0.33 -> 301 at 0.77, 0.36; alone 7 better, 1 worse; the F1 chosen on the
+                   other 12 collections each time (0.34-0.67, one or both answerers) 6 better, 3 worse.
 Gone, because they did not hold on the held-out split: `ambiguous_key` (a row looked up by a date written
 more than once on the page): 4, 0.75 on tuning, 3, 0.33 on held-out.
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
@@ -524,11 +540,52 @@ def _dates(text: str) -> set[tuple[int, int, int]]:
     return {d for d in found if d}
 
 
-def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
+# An answer that only holds the other as a small part is another answer (round s9): the 0.5B second opinion's
+# "Mathematics 418 — Midterm — 45 minutes" for "Midterm", "2004 Kyoto Prize Commemorative Lecture" for "2004",
+# "0.53" inside "0.74 ± 0.53 mV mm−1". So one answer inside the other agrees only when they also share
+# CONTAINED_MIN_F1 of their words (token F1, a number's digit groups one word), for the answerers of
+# CONTAINED_OVERLAP_FOR: the F1 other answers need already, so containment is no shortcut for the second
+# opinion. Leave-one-collection-out on the labelled test split (13 collections, rounds s3-s8, 982 pairs, all
+# tuning data now; `python -m benchmarks.docmatix_loco`): the second opinion flags 301 pairs at precision 0.77,
+# recall 0.36 (275 at 0.77, 0.33 before); the kept pairs are better on 7 held-out collections, worse on 1
+# (pooled 0.66 -> 0.70 precision, 0.67 -> 0.64 good pairs a page, alone on main's checks); the F1 and answerers
+# chosen on the other 12 collections each time (0.34-0.67) give 6 better, 3 worse: the value is not fitted.
+CONTAINED_ANSWERS_OVERLAP = True
+CONTAINED_MIN_F1 = 0.5
+CONTAINED_OVERLAP_FOR = ("second_opinion",)
+
+
+def token_f1(a: list[str], b: list[str]) -> float:
+    """SQuAD's token F1 of two token lists."""
+    common = sum((Counter(a) & Counter(b)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(b), common / len(a)
+    return 2 * precision * recall / (precision + recall)
+
+
+_IN_NUMBER = re.compile(r"(?<=\d)[,.'’\u2009\u202f](?=\d)")
+
+
+def _value_tokens(text: str) -> list[str]:
+    """Tokens as `answers_agree` compares them (no articles, number words as digits), a number's digit
+    groups joined into one."""
+    folded = _IN_NUMBER.sub("", unicodedata.normalize("NFKC", text))
+    return [_DIGITS.get(t, t) for t in tokens(folded) if t not in _ARTICLES]
+
+
+def contained_min_f1(answerer: str) -> float:
+    """The token F1 an answer inside the other needs to agree, for the answerer `answerer` ("roundtrip",
+    "second_opinion"); 0 where containment alone agrees."""
+    return CONTAINED_MIN_F1 if CONTAINED_ANSWERS_OVERLAP and answerer in CONTAINED_OVERLAP_FOR else 0.0
+
+
+def answers_agree(answer: str, other: str, min_f1: float = 0.5, min_contained_f1: float = 0.0) -> bool:
     """Two answers to one question say the same: the same date in any common format, or the numbers of
     one are all in the other (a shorter answer may name some of a list's: "737-8 and 737-9 (737 MAX)" /
     "737 MAX, 737-8") and they match after normalising (case, punctuation, articles, number words, OCR
-    spacing), one contains the other, or their token F1 is >= `min_f1` (SQuAD's measure)."""
+    spacing), one contains the other (with a token F1 of at least `min_contained_f1`), or their token F1
+    is >= `min_f1` (SQuAD's measure)."""
     a = [_DIGITS.get(t, t) for t in tokens(answer) if t not in _ARTICLES]
     b = [_DIGITS.get(t, t) for t in tokens(other) if t not in _ARTICLES]
     if not a or not b:
@@ -542,13 +599,13 @@ def answers_agree(answer: str, other: str, min_f1: float = 0.5) -> bool:
         other_numbers and all(index.has_number(n) for n in other_numbers)
     ):
         return False
-    if "".join(a) == "".join(b) or other_index.has_span(a) or index.has_span(b):
+    if "".join(a) == "".join(b):
         return True
-    common = sum((Counter(a) & Counter(b)).values())
-    if not common:
-        return False
-    precision, recall = common / len(b), common / len(a)
-    return 2 * precision * recall / (precision + recall) >= min_f1
+    if other_index.has_span(a) or index.has_span(b):
+        # a number is one word here ("$179,995" = "179995"; "1.4" is not "14.2")
+        if token_f1(_value_tokens(answer), _value_tokens(other)) >= min_contained_f1:
+            return True
+    return token_f1(a, b) >= min_f1
 
 
 def rules(max_question_chars: int = 300, max_answer_chars: int = 500) -> list[tuple[str, object]]:
@@ -729,6 +786,24 @@ BARE_EVIDENCE_REJECTED = True
 # label heads on the page stands for the quote (ROWS_NAMED), so the answer and the question's keys are
 # checked in that row; otherwise such evidence is never on the page (`evidence_not_on_page`).
 ROWS_NAMED = True
+# What names the document's subject counts as context for every line of its page (round s9): a key of the
+# question (a product code, a year) that is in the page's first line (its title or running header) or that
+# is a line of its own (a heading: "CX57C" above a spec sheet's table) need not be repeated in the evidence
+# line. `make docmatix`'s data sheet: "What is the nominal flow rate of the AquaSense WM-200?" with the
+# evidence "Nominal flow rate: 2.5 m3/h." was question_not_in_evidence, as were all 5 right pairs there.
+TITLE_KEYS = True
+_LONE_CODE = re.compile(r"^\W*(?=[^\s]*[A-Za-z])(?=[^\s]*\d)[A-Za-z0-9][\w./-]{1,30}\W*$")
+
+
+def title_lines(text: str) -> str:
+    """The lines of a page that name what it is about: its first non-blank line (a title, a running
+    header; in a request's text, the first after each "[Page 2]" label) and each line that is a code alone
+    (letters and digits: "CX57C", "WM-200")."""
+    titles = []
+    for part in re.split(r"^\s*\[Page \d+\]\s*$", text, flags=re.MULTILINE):
+        lines = [line.strip() for line in part.splitlines() if line.strip()]
+        titles += lines[:1] + [line for line in lines[1:] if _LONE_CODE.match(line)]
+    return "\n".join(titles)
 
 
 def evidence_is_answer(evidence: str, answer: str) -> bool:
@@ -795,6 +870,11 @@ def _row_holds(answer: str, row: PageIndex, page: PageLines, question: str, min_
 # lets through are 6 right, 6 wrong, 5 of the wrong ones with a title, a section or figure number, a citation or
 # a bare number for their "quote" (docs/benchmarks.md#docmatix).
 QUOTE_MISSES_LOCATED = True
+# The same for a quote that is on none of the pages (round s9): the writer rewrote the line it read ("20,000
+# bottles" for the page's "20 000 bottles of water", a sentence put together from two); the page's lines that
+# hold the answer are checked instead, with the same subject test. Leave-one-collection-out on the labelled
+# test split: see docs/benchmarks.md#docmatix ("2026-12-07 checks").
+QUOTE_OFF_PAGE_LOCATED = True
 MIN_SUBJECT_SHARE = 0.5
 # words that frame a question rather than name its subject ("What is the name of ...", "What does X mean?")
 _FRAME_WORDS = frozenset(
@@ -823,10 +903,15 @@ def check_evidence(
     page's lines that hold it, if they name the question's subject (`subject_share` >= MIN_SUBJECT_SHARE,
     within one line of them). Measured on round s7 (pages nobody had read; `CURATE_BENCH_DOCMATIX=test python -m
     benchmarks docmatix`): answer_not_in_evidence flags 51 of 269 labelled pairs at precision 0.84 (0.70 of all
-    are wrong), where main's check, the quote alone, flagged 89 at 0.74."""
+    are wrong), where main's check, the quote alone, flagged 89 at 0.74. Since round s9 a quote on no page
+    (evidence_not_on_page: the writer rewrote its line or glued the running header to it) falls back the same
+    way (QUOTE_OFF_PAGE_LOCATED): leave-one-collection-out on 13 collections (982 labelled pairs, 0.66 wrong),
+    evidence_not_on_page had flagged 97 at precision 0.73; with the fallback answer_not_in_evidence flags 234 at
+    0.81, recall 0.29 (174 at 0.80, 0.22 before), and the kept pairs are better on 4 collections, worse on 2."""
     verdict = check_lines(question, answer, evidence, pages, min_grounding, **options)
     fallback = QUOTE_MISSES_LOCATED if quote_misses_located is None else quote_misses_located
-    if not fallback or evidence is None or verdict[0] not in ("answer_not_in_evidence", "evidence_too_long"):
+    missed = ("answer_not_in_evidence", "evidence_too_long") + (("evidence_not_on_page",) if QUOTE_OFF_PAGE_LOCATED else ())
+    if not fallback or evidence is None or verdict[0] not in missed:
         return verdict
     located = check_lines(question, answer, None, pages, min_grounding, **options)
     if located[0] is not None:
@@ -872,7 +957,10 @@ def check_lines(
                                quoted one line and answered from another
       question_not_in_evidence what the question names (a row label, a person, a section; `question_names`)
                                is not in the evidence lines nor the line above them: a value read from
-                               another row or column, assembled across the page
+                               another row or column, assembled across the page. A key in the page's title
+                               or a code heading (`title_lines`, TITLE_KEYS) counts: it names the document's
+                               subject, not a row (round s9, leave-one-collection-out on 13 collections:
+                               flags 12 at precision 0.58 -> 6 at 0.83, recall 0.01)
     With no evidence from the model, the lines are located (`locate_evidence`); the pages are those the
     evidence is on (so a value that is on two pages is tagged with the page the model read it from).
     Measured with located evidence (tuning | held-out; flagged, precision, recall): answer_not_in_evidence
@@ -927,12 +1015,15 @@ def check_lines(
         return "evidence_is_answer", found[0][1], []
     reason, good = "answer_not_in_evidence", []
     page_of = dict(pages)
+    titles = {number: title_lines(lines.text) for number, lines in pages} if TITLE_KEYS else {}
     for number, shown, context in found:
         if not (row_label and _row_holds(answer, PageIndex(shown), page_of[number], question, min_grounding)) and (
             grounding(answer, PageIndex(shown), question) < min_grounding
         ):
             continue
         reason = "question_not_in_evidence"
+        if titles.get(number):
+            context = f"{context}\n{titles[number]}"
         if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:
             good.append((number, shown))
     if not good:
@@ -1011,7 +1102,7 @@ class QAChecks(ScoreFilter):
             )  # fmt: skip
         for key in answerers if reason is None else ():  # "roundtrip", "second_opinion": each must agree
             other = pair.get(key)
-            if not other or not answers_agree(answer, other, self.roundtrip_min_f1):
+            if not other or not answers_agree(answer, other, self.roundtrip_min_f1, contained_min_f1(key)):
                 reason = key
                 break
         return reason, score, found or chunk_pages, evidence

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from curate.synth import checks
 from curate.synth.checks import QAChecks, check_evidence, check_pair, page_index, page_kind
 from curate.synth.client import ChatClient
 from curate.synth.evidence import PageLines
@@ -224,7 +225,8 @@ def test_the_source_page_is_where_the_evidence_is(shared_data):
 def test_evidence_checks_reject_invented_misread_and_assembled_pairs(shared_data):
     doc = _checked(
         _two_page_warn(shared_data),
-        # the row the model quotes is not on the page
+        # the row the model quotes is not on the page (since round s9 the lines that hold "64" are checked
+        # instead: they do not name Acme Corp or Fresno)
         {"question": "How many employees did Acme Corp lay off in Fresno?", "answer": "64",
          "evidence": "Acme Corp Fresno 64"},
         # quotes one row, answers from another
@@ -247,7 +249,7 @@ def test_evidence_checks_reject_invented_misread_and_assembled_pairs(shared_data
     )  # fmt: skip
     reasons = [r["reason"] for r in doc.metadata["qa_rejected"]]
     # the quoted TaylorMade pair asks what the located one did
-    assert reasons == ["evidence_not_on_page", "answer_not_in_evidence", "question_not_in_evidence",
+    assert reasons == ["answer_not_in_evidence", "answer_not_in_evidence", "question_not_in_evidence",
                        "near_duplicate"]  # fmt: skip
     assert [t["assistant"] for t in doc.metadata["qa"]] == ["64", "Monterey"]
     assert doc.metadata["qa_evidence"][1] == {"pages": [1], "evidence": "American Management Services LLC\nMonterey"}
@@ -273,15 +275,19 @@ def test_evidence_is_found_across_ocr_spacing_and_hyphenation(shared_data):
     assert lines.find("This sentence was never printed in the TraceMonkey paper at all.") is None
 
 
-def test_a_place_named_instead_of_a_quote_is_located_on_the_page():
+def test_a_place_named_instead_of_a_quote_is_located_on_the_page(monkeypatch):
     """The packaged models often give "Page 1, first line" as evidence: no quote to check, so the lines holding
-    the answer are located (as for a pair without evidence) instead of rejecting the pair as not on the page;
-    a quote that is not on the page is still rejected."""
+    the answer are located (as for a pair without evidence) instead of rejecting the pair as not on the page.
+    A quote that is not on the page was rejected until round s9; since, the page's lines that hold the answer
+    and name the question's subject are its evidence (QUOTE_OFF_PAGE_LOCATED), never the invented text."""
     text = (Path(__file__).resolve().parent.parent / "synth" / "sample_docs" / "council-minutes.txt").read_text()
     pages = [(1, PageLines(text))]
     question, answer = "Who chaired the meeting of the Town of Millbrook council?", "Mayor Linda Ortega"
     reason, lines, cited = check_evidence(question, answer, "Page 1, third line", pages, 0.8)
     assert reason is None and "Linda Ortega" in lines and cited == [1]
+    invented = check_evidence(question, answer, "Chaired by Mayor Linda Ortega of Millbrook", pages, 0.8)
+    assert invented[0] is None and "called to" in invented[1] and "Chaired by" not in invented[1]
+    monkeypatch.setattr(checks, "QUOTE_OFF_PAGE_LOCATED", False)
     invented = check_evidence(question, answer, "Chaired by Mayor Linda Ortega of Millbrook", pages, 0.8)
     assert invented[0] == "evidence_not_on_page"
 
@@ -312,15 +318,19 @@ def test_a_bare_value_as_evidence_shows_no_row():
     assert check_evidence(*asked, neighbours=0)[0] == "answer_not_in_evidence"
 
 
-def test_a_quote_wrapped_in_a_sentence_about_it_is_unwrapped():
+def test_a_quote_wrapped_in_a_sentence_about_it_is_unwrapped(monkeypatch):
     """The model sometimes writes "The page states: '...'" (newspaper OCR pages of the test split): the quote
-    inside is the evidence; an invented one is still not on the page."""
+    inside is the evidence; an invented one is not on the page (with QUOTE_OFF_PAGE_LOCATED, since round s9,
+    the page's own lines that hold the answer stand for it)."""
     text = (Path(__file__).resolve().parent.parent / "synth" / "sample_docs" / "council-minutes.txt").read_text()
     pages = [(1, PageLines(text))]
     question, answer = "Which company will replace the library roof?", "Northside Roofing Ltd."
     stated = "The page states: 'Council approved a contract with Northside Roofing Ltd. for $86,500'."
     assert check_evidence(question, answer, stated, pages, 0.8)[0] is None
     invented = "The page states: 'Northside Roofing Ltd. won the tender for the roof of the town hall'."
+    reason, lines, _ = check_evidence(question, answer, invented, pages, 0.8)
+    assert reason is None and lines.startswith("3. Library roof repair") and "tender" not in lines
+    monkeypatch.setattr(checks, "QUOTE_OFF_PAGE_LOCATED", False)
     assert check_evidence(question, answer, invented, pages, 0.8)[0] == "evidence_not_on_page"
 
 
@@ -330,20 +340,23 @@ def test_a_table_row_named_instead_of_quoted_is_checked_in_that_row():
     quoting the row. The row the label heads on the page stands for the quote: a threshold in that row
     (its unit in the column header) is kept; the row named by the answer itself ("the pesticide with
     0.0001 kg/year" answered with the row's own label) shows nothing of the row looked up; a label not on
-    the page is not on the page; a value from another row is not in this one."""
+    the page leaves the lines that hold the answer, which must name the row asked (round s9); a value from
+    another row is not in this one."""
     pages = [(n, PageLines(_test_split_page(f"tabula-java/eu-001.p1-2.pdf#page={n}"))) for n in (1, 2)]
     named = "Table 2, row 'Hexachlorobenzene (HCB)', column 'Threshold for Releases to Air'"
     question = "What is the threshold for releases to air for hexachlorobenzene?"
     reason, lines, cited = check_evidence(question, "10 kg/year", named, pages, 0.6)
     assert reason is None and lines.startswith("Hexachlorobenzene (HCB)") and cited == [2]
-    assert check_evidence(question, "10 kg/year", named, pages, 0.6, rows_named=False)[0] == "evidence_not_on_page"
+    # not resolved to its row, the place is on no page; the lines holding "10 kg/year" name no hexachlorobenzene
+    assert check_evidence(question, "10 kg/year", named, pages, 0.6, rows_named=False)[0] == "answer_not_in_evidence"
     assert check_evidence(question, "1 000 kg/year", named, pages, 0.6)[0] == "answer_not_in_evidence"
     by_answer = ("What is the name of the pesticide that has a threshold for releases to air of 0.0001 kg/year?",
                  "PCDD+PCFD (Dioxins+furans) (as Teq)", "Table 2, row 'PCDD+PCFD (Dioxins+furans) (as Teq)', "
                  "column 'Name'")  # fmt: skip
     assert check_evidence(*by_answer, pages, 0.6)[0] == "evidence_is_answer"
     invented = "Table 2, row 'Hexachlorocyclohexane oxide (HCO)'"
-    assert check_evidence(question, "10 kg/year", invented, pages, 0.6)[0] == "evidence_not_on_page"
+    # a row not on the page: its answer is then looked for in the lines that name the question's subject
+    assert check_evidence(question, "10 kg/year", invented, pages, 0.6)[0] == "answer_not_in_evidence"
 
 
 def test_code_the_page_states_is_not_code_like():
