@@ -509,6 +509,11 @@ S9 = [
             "whitefish-filing", round="s9"),  # fmt: skip
     TestDoc("ocr-testing", OT + "cepr_oversight_order.pdf", 5, 6, "scan", "cepr-oversight-order", round="s9"),
 ]
+# added at 14:50, the run on the 26 above nearly done, to bring the round to 45 pages (picked as above)
+S9 += [
+    TestDoc("ocr-testing", OT + "legal-carter_page_fisa.pdf", 16, 17, "scan", "fisa-application", round="s9"),
+    TestDoc("ocr-testing", OT + "cepr_oversight_order.pdf", 7, 7, "scan", "cepr-oversight-order", round="s9"),
+]
 DOCS += S9
 
 
