@@ -77,6 +77,9 @@ precision, 0.67 -> 0.70 good pairs a page (tuning figures):
   second_opinion   an answer inside the other agrees only at token F1 >= 0.5 (`CONTAINED_ANSWERS_OVERLAP`):
                    275 at 0.77, recall 0.33 -> 301 at 0.77, 0.36; alone 7 better, 1 worse; the F1 chosen on the
                    other 12 collections each time (0.34-0.67, one or both answerers) 6 better, 3 worse.
+  Then measured on round s9 (45 pages of 3 collections nobody had read, 196 labelled pairs, 0.61 wrong): all
+  three 0.62 -> 0.64 precision, 0.84 -> 0.98 good pairs a page; the off-page fallback gives all of it, the title
+  keys change nothing there, the contained-answer overlap costs 2 right pairs (docs/benchmarks.md#docmatix).
 Gone, because they did not hold on the held-out split: `ambiguous_key` (a row looked up by a date written
 more than once on the page): 4, 0.75 on tuning, 3, 0.33 on held-out.
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
