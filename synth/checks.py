@@ -795,6 +795,16 @@ ROWS_NAMED = True
 # line. `make docmatix`'s data sheet: "What is the nominal flow rate of the AquaSense WM-200?" with the
 # evidence "Nominal flow rate: 2.5 m3/h." was question_not_in_evidence, as were all 5 right pairs there.
 TITLE_KEYS = True
+# Round s10 (branch s10-checks), see docs/benchmarks.md#docmatix ("2026-12-07 checks (branch s10-checks)"):
+# BARE_EVIDENCE_LOCATED: evidence that is the answer alone falls back, like a quote that misses the answer, to the
+# page's lines that hold the answer, which must name the question's subject (`check_evidence`), instead of
+# rejecting the pair. BARE_EVIDENCE_NUMBERS_ONLY: only a bare number is rejected (a name or a title quoted alone
+# is the line it was read from). KEYS_ON_PAGE: a key of the question anywhere on the page counts (a table's
+# period is its column header, away from the row); a key on no page still flags the pair.
+BARE_EVIDENCE_LOCATED = True
+BARE_EVIDENCE_NUMBERS_ONLY = False
+KEYS_ON_PAGE = False
+QUESTION_KEYS_CHECKED = True
 _LONE_CODE = re.compile(r"^\W*(?=[^\s]*[A-Za-z])(?=[^\s]*\d)[A-Za-z0-9][\w./-]{1,30}\W*$")
 
 
@@ -914,6 +924,7 @@ def check_evidence(
     verdict = check_lines(question, answer, evidence, pages, min_grounding, **options)
     fallback = QUOTE_MISSES_LOCATED if quote_misses_located is None else quote_misses_located
     missed = ("answer_not_in_evidence", "evidence_too_long") + (("evidence_not_on_page",) if QUOTE_OFF_PAGE_LOCATED else ())
+    missed += ("evidence_is_answer",) if BARE_EVIDENCE_LOCATED else ()
     if not fallback or evidence is None or verdict[0] not in missed:
         return verdict
     located = check_lines(question, answer, None, pages, min_grounding, **options)
@@ -940,7 +951,7 @@ def check_lines(
     lines_before: int = EVIDENCE_LINES_BEFORE,
     keys_only: bool = NAMED_KEYS_ONLY,
     neighbours: int = EVIDENCE_NEIGHBOURS,
-    bare_rejected: bool = BARE_EVIDENCE_REJECTED,
+    bare_rejected: bool | None = None,
     rows_named: bool = ROWS_NAMED,
 ) -> tuple[str | None, str, list[int]]:
     """(reason or None, the page's evidence lines, the pages they are on) of one pair, the lines being the
@@ -984,6 +995,9 @@ def check_lines(
         evidence = _PAGE_LABEL.sub("", evidence).strip() or None
     if evidence is not None and (stated := _STATED.match(evidence)):
         evidence = stated[1]
+    bare_rejected = BARE_EVIDENCE_REJECTED if bare_rejected is None else bare_rejected
+    if BARE_EVIDENCE_NUMBERS_ONLY and not _has_number(answer):
+        bare_rejected = False
     if evidence is not None and bare_rejected and evidence_is_answer(evidence, answer):
         return "evidence_is_answer", evidence, []
     if evidence is not None and _PLACE_ONLY.match(evidence):
@@ -1027,6 +1041,10 @@ def check_lines(
         reason = "question_not_in_evidence"
         if titles.get(number):
             context = f"{context}\n{titles[number]}"
+        if KEYS_ON_PAGE:
+            context = page_of[number].text
+        if not QUESTION_KEYS_CHECKED:
+            context = f"{context}\n{question}"
         if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:
             good.append((number, shown))
     if not good:
