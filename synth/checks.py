@@ -795,12 +795,20 @@ ROWS_NAMED = True
 # line. `make docmatix`'s data sheet: "What is the nominal flow rate of the AquaSense WM-200?" with the
 # evidence "Nominal flow rate: 2.5 m3/h." was question_not_in_evidence, as were all 5 right pairs there.
 TITLE_KEYS = True
-# Round s10 (branch s10-checks), see docs/benchmarks.md#docmatix ("2026-12-07 checks (branch s10-checks)"):
-# BARE_EVIDENCE_LOCATED: evidence that is the answer alone falls back, like a quote that misses the answer, to the
-# page's lines that hold the answer, which must name the question's subject (`check_evidence`), instead of
-# rejecting the pair. BARE_EVIDENCE_NUMBERS_ONLY: only a bare number is rejected (a name or a title quoted alone
-# is the line it was read from). KEYS_ON_PAGE: a key of the question anywhere on the page counts (a table's
-# period is its column header, away from the row); a key on no page still flags the pair.
+# Round s10 (branch s10-checks; leave-one-collection-out on the 16 labelled collections of rounds s3-s9, 1174
+# labelled pairs with the model's evidence, 0.66 wrong: tuning data; docs/benchmarks.md#docmatix, "2026-12-07
+# checks (branch s10-checks)"). Evidence that is the answer alone ("Department of the Treasury", "44413") is
+# usually the line the answer was read from, a heading or a form's field: evidence_is_answer flagged 84 pairs at
+# precision 0.70 (0.55 on round s9), 25 of them right. So such evidence falls back, like a quote that misses the
+# answer, to the page's lines that hold the answer, which must name the question's subject
+# (BARE_EVIDENCE_LOCATED): those still rejected are answer_not_in_evidence (265 at 0.82, recall 0.28 -> 310 at
+# 0.81, 0.33); the kept pairs are better on 4 collections, worse on 2, unchanged on 10; pooled 0.69 (202/293) ->
+# 0.69 (210/303), 0.75 -> 0.77 good pairs a page. Tried and not kept (flags off): rejecting only a bare number
+# (BARE_EVIDENCE_NUMBERS_ONLY: 3 better, 3 worse), no fallback at all (4 / 4), and for question_not_in_evidence
+# (23 at 0.65 here, 17 at 0.59 on s9 alone) a key anywhere on the page counting (KEYS_ON_PAGE) or the check off
+# (QUESTION_KEYS_CHECKED False): both 0 better, 2 worse (zerox's 10-Q and ocr-testing's scans: the pairs it
+# alone rejects are as often wrong as right, and the round trip and second opinion pass the wrong ones), so it
+# stays as it is.
 BARE_EVIDENCE_LOCATED = True
 BARE_EVIDENCE_NUMBERS_ONLY = False
 KEYS_ON_PAGE = False
@@ -920,7 +928,11 @@ def check_evidence(
     (evidence_not_on_page: the writer rewrote its line or glued the running header to it) falls back the same
     way (QUOTE_OFF_PAGE_LOCATED): leave-one-collection-out on 13 collections (982 labelled pairs, 0.66 wrong),
     evidence_not_on_page had flagged 97 at precision 0.73; with the fallback answer_not_in_evidence flags 234 at
-    0.81, recall 0.29 (174 at 0.80, 0.22 before), and the kept pairs are better on 4 collections, worse on 2."""
+    0.81, recall 0.29 (174 at 0.80, 0.22 before), and the kept pairs are better on 4 collections, worse on 2.
+    Since round s10 evidence that is the answer alone (evidence_is_answer) falls back the same way
+    (BARE_EVIDENCE_LOCATED; the failure it targets: a right pair whose line is its answer, a heading or a
+    field, rejected): leave-one-collection-out on 16 collections (1174 labelled pairs, 0.66 wrong), 4 better,
+    2 worse, 10 unchanged; answer_not_in_evidence then flags 310 at precision 0.81, recall 0.33."""
     verdict = check_lines(question, answer, evidence, pages, min_grounding, **options)
     fallback = QUOTE_MISSES_LOCATED if quote_misses_located is None else quote_misses_located
     missed = ("answer_not_in_evidence", "evidence_too_long") + (("evidence_not_on_page",) if QUOTE_OFF_PAGE_LOCATED else ())
@@ -964,7 +976,11 @@ def check_lines(
                                >= MIN_EVIDENCE_RATIO after removing spaces and line-end hyphens): the model
                                quoted what it invented or rewrote
       evidence_is_answer       the evidence is the answer alone ("212,173"): no row or line says where
-                               it was read (BARE_EVIDENCE_REJECTED)
+                               it was read (BARE_EVIDENCE_REJECTED). Since round s10 `check_evidence` falls
+                               back to the located lines instead (BARE_EVIDENCE_LOCATED: flagged 84 at
+                               precision 0.70 with 0.66 of all pairs wrong, 25 right pairs; leave-one-
+                               collection-out 4 collections better, 2 worse; recall 0.08 moves to
+                               answer_not_in_evidence, 0.28 -> 0.33)
       answer_not_in_evidence   the answer is not in the evidence lines nor within EVIDENCE_NEIGHBOURS
                                lines of them (where a form's or a one-cell-per-line table's text layer puts
                                the value of the label quoted; `grounding` < min_grounding): the model
