@@ -806,9 +806,8 @@ TITLE_KEYS = True
 # 0.69 (210/303), 0.75 -> 0.77 good pairs a page. Tried and not kept (flags off): rejecting only a bare number
 # (BARE_EVIDENCE_NUMBERS_ONLY: 3 better, 3 worse), no fallback at all (4 / 4), and for question_not_in_evidence
 # (23 at 0.65 here, 17 at 0.59 on s9 alone) a key anywhere on the page counting (KEYS_ON_PAGE) or the check off
-# (QUESTION_KEYS_CHECKED False): both 0 better, 2 worse (zerox's 10-Q and ocr-testing's scans: the pairs it
-# alone rejects are as often wrong as right, and the round trip and second opinion pass the wrong ones), so it
-# stays as it is.
+# (QUESTION_KEYS_CHECKED False): both 0 better, 2 worse (zerox's 10-Q and ocr-testing's scans: without it 2
+# more right and 2 more wrong pairs are kept, the wrong ones passed by both answerers), so it stays as it is.
 BARE_EVIDENCE_LOCATED = True
 BARE_EVIDENCE_NUMBERS_ONLY = False
 KEYS_ON_PAGE = False
