@@ -40,15 +40,16 @@ OVERLAP_SETTINGS = {
 }  # fmt: skip
 MIN_GOOD_KEPT = 0.95
 # round s10 (branch s10-checks), on all 16 collections of rounds s3-s9: the change kept, undone (before) against
-# the current checks (after); then the variants tried and not kept, current checks (before) against each (after)
+# the current checks (after); then each variant tried and not kept: (the checks it is compared with, its flags)
 S10_KEPT = {"bare_evidence_located: evidence that is the answer alone falls back to the lines that hold the answer":
             {"BARE_EVIDENCE_LOCATED": False}}  # fmt: skip
+_BEFORE_S10 = {"BARE_EVIDENCE_LOCATED": False}
 S10_TRIED = {
-    "evidence that is the answer alone kept as the quote (no evidence_is_answer, no fallback)":
-        {"BARE_EVIDENCE_LOCATED": False, "BARE_EVIDENCE_REJECTED": False},
-    "only a bare number rejected": {"BARE_EVIDENCE_LOCATED": False, "BARE_EVIDENCE_NUMBERS_ONLY": True},
-    "question_not_in_evidence: a key anywhere on the page counts": {"KEYS_ON_PAGE": True},
-    "question_not_in_evidence off": {"QUESTION_KEYS_CHECKED": False},
+    "evidence that is the answer alone kept as the quote (no evidence_is_answer, no fallback; before: main's)":
+        (_BEFORE_S10, {**_BEFORE_S10, "BARE_EVIDENCE_REJECTED": False}),
+    "only a bare number rejected (before: main's)": (_BEFORE_S10, {**_BEFORE_S10, "BARE_EVIDENCE_NUMBERS_ONLY": True}),
+    "question_not_in_evidence: a key anywhere on the page counts (before: the current checks)": ({}, {"KEYS_ON_PAGE": True}),
+    "question_not_in_evidence off (before: the current checks)": ({}, {"QUESTION_KEYS_CHECKED": False}),
 }  # fmt: skip
 
 
@@ -198,8 +199,8 @@ def round_s10(pairs, pages, labels, pages_in) -> None:
     for title, undo in S10_KEPT.items():
         compare(f"round s10, {title}: without it (before) -> the current checks (after):",
                 kept_per_collection(pairs, pages, labels, undo), current, pages_in)  # fmt: skip
-    for title, settings in S10_TRIED.items():
-        compare(f"round s10, tried: {title} (before: the current checks):", current,
+    for title, (base, settings) in S10_TRIED.items():
+        compare(f"round s10, tried: {title}:", kept_per_collection(pairs, pages, labels, base),
                 kept_per_collection(pairs, pages, labels, settings), pages_in)  # fmt: skip
 
 
