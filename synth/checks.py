@@ -80,6 +80,11 @@ precision, 0.67 -> 0.70 good pairs a page (tuning figures):
   Then measured on round s9 (45 pages of 3 collections nobody had read, 196 labelled pairs, 0.61 wrong): all
   three 0.62 -> 0.64 precision, 0.84 -> 0.98 good pairs a page; the off-page fallback gives all of it, the title
   keys change nothing there, the contained-answer overlap costs 2 right pairs (docs/benchmarks.md#docmatix).
+Round s10 (branch s10-checks; leave-one-collection-out on 16 collections, rounds s3-s9, 1174 labelled pairs with
+the model's evidence, 0.66 wrong; tuning data): evidence_is_answer (84 at 0.70; 11 at 0.55 on round s9 alone) no
+longer rejects; the answer's located lines stand for a bare quote (`BARE_EVIDENCE_LOCATED`): 4 collections better,
+2 worse, pooled 0.69 -> 0.69 precision, 0.75 -> 0.77 good pairs a page. question_not_in_evidence (23 at 0.65; 17 at
+0.59 on s9) stays: without it, or with a key anywhere on the page counting, 0 collections better, 2 worse.
 Gone, because they did not hold on the held-out split: `ambiguous_key` (a row looked up by a date written
 more than once on the page): 4, 0.75 on tuning, 3, 0.33 on held-out.
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
