@@ -1,13 +1,13 @@
 """Leave-one-collection-out for the QA checks on the labelled Docmatix test split, no LLM call.
 
-Every labelled pair of the default writer's runs on the test split (rounds s3/s4, s6, s7, s8: 13 collections,
+Every labelled pair of the default writer's runs on the test split (rounds s3/s4, s6-s9: 16 collections,
 `benchmarks/data/docmatix_test_*.jsonl`) is checked again under several settings of the checks
 (`curate.synth.checks` module flags; the round trip's and second opinion's stored answers reused), on the
 documents whose every pair is labelled. All of these pages were read while the checks were written, so a
 pooled figure is tuning data; a change is only kept when, with each collection held out in turn, it raises
 that collection's precision of kept pairs (or keeps it and raises good pairs a page) on most of the
 collections it changes at all. For a setting with a parameter (how much two contained answers must share),
-the value is chosen on the other 12 collections (the highest precision there that keeps at least
+the value is chosen on the other collections (the highest precision there that keeps at least
 `MIN_GOOD_KEPT` of their good pairs) and measured on the one held out.
 
     python -m benchmarks.docmatix_loco        # no LLM; ~3 min of CPU (8 min on 2 shared cores)
@@ -29,7 +29,7 @@ CHANGES = {
     "contained_answers_overlap: an answer inside the other agrees only at token F1 >= 0.5 (second opinion)":
         {"CONTAINED_ANSWERS_OVERLAP": False},
 }  # fmt: skip
-MAIN = {k: v for undo in CHANGES.values() for k, v in undo.items()}  # the checks of main before round s9
+MAIN = {**{k: v for undo in CHANGES.values() for k, v in undo.items()}, "BARE_EVIDENCE_LOCATED": False}  # main before s9
 # the parameter chosen leave-one-collection-out: (token F1 a contained answer needs, for which answerers)
 OVERLAP_SETTINGS = {
     "off": {"CONTAINED_ANSWERS_OVERLAP": False},
@@ -39,6 +39,18 @@ OVERLAP_SETTINGS = {
        for f1 in (0.34, 0.5, 0.67)},
 }  # fmt: skip
 MIN_GOOD_KEPT = 0.95
+# round s10 (branch s10-checks), on all 16 collections of rounds s3-s9: the change kept, undone (before) against
+# the current checks (after); then each variant tried and not kept: (the checks it is compared with, its flags)
+S10_KEPT = {"bare_evidence_located: evidence that is the answer alone falls back to the lines that hold the answer":
+            {"BARE_EVIDENCE_LOCATED": False}}  # fmt: skip
+_BEFORE_S10 = {"BARE_EVIDENCE_LOCATED": False}
+S10_TRIED = {
+    "evidence that is the answer alone kept as the quote (no evidence_is_answer, no fallback; before: main's)":
+        (_BEFORE_S10, {**_BEFORE_S10, "BARE_EVIDENCE_REJECTED": False}),
+    "only a bare number rejected (before: main's)": (_BEFORE_S10, {**_BEFORE_S10, "BARE_EVIDENCE_NUMBERS_ONLY": True}),
+    "question_not_in_evidence: a key anywhere on the page counts (before: the current checks)": ({}, {"KEYS_ON_PAGE": True}),
+    "question_not_in_evidence off (before: the current checks)": ({}, {"QUESTION_KEYS_CHECKED": False}),
+}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -183,11 +195,23 @@ def per_check(pairs, pages, labels) -> None:
         print(f"   {check:<26} main {shown[0]}   current {shown[1]}")
 
 
+def round_s10(pairs, pages, labels, pages_in) -> None:
+    """Round s10's change (taken out: before) and the variants tried (after), each collection held out."""
+    current = kept_per_collection(pairs, pages, labels, {})
+    for title, undo in S10_KEPT.items():
+        compare(f"round s10, {title}: without it (before) -> the current checks (after):",
+                kept_per_collection(pairs, pages, labels, undo), current, pages_in)  # fmt: skip
+    for title, (base, settings) in S10_TRIED.items():
+        compare(f"round s10, tried: {title}:", kept_per_collection(pairs, pages, labels, base),
+                kept_per_collection(pairs, pages, labels, settings), pages_in)  # fmt: skip
+
+
 def main() -> None:
     pairs, pages, labels, pages_in = labelled_pairs()
     n = sum(1 for p in pairs if p["question"] or p["answer"])
-    print(f"leave-one-collection-out on the test split's labelled pairs (default writer, rounds s3-s8: {n} pairs on "
+    print(f"leave-one-collection-out on the test split's labelled pairs (default writer, rounds s3-s9: {n} pairs on "
           f"{sum(pages_in.values())} pages of {len(pages_in)} collections; all read while tuning: tuning data)")  # fmt: skip
+    round_s10(pairs, pages, labels, pages_in)
     main_checks = kept_per_collection(pairs, pages, labels, MAIN)
     current = kept_per_collection(pairs, pages, labels, {})
     compare("all round-s9 changes: main's checks (before) -> the current checks (after), each collection held out:",

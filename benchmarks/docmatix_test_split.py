@@ -60,6 +60,9 @@ ROUND_FIXES = {
            ("an answer inside the second opinion's agreeing at any overlap", ("CONTAINED_ANSWERS_OVERLAP",)),
            ("all three undone (main's checks before round s9)",
             ("TITLE_KEYS", "QUOTE_OFF_PAGE_LOCATED", "CONTAINED_ANSWERS_OVERLAP"))),
+    # round s10 changed the checks only, measured leave-one-collection-out on rounds s3-s9
+    "s10": (("evidence that is the answer alone rejected, not replaced by the lines that hold the answer (main's "
+             "checks before round s10)", ("BARE_EVIDENCE_LOCATED",)),),
 }  # fmt: skip
 # the latest round that changed the checks: the summary shows every split also with its change undone (a round
 # that only measures, like s8, has no entry)

@@ -26,6 +26,8 @@ ROWS_PER_BATCH = 64
 # record stage's pool worker held ~100 MB more at 512 pages than at 32 (~50 MB at 2 MB); the CPU-seconds
 # of a docmatix run at 512 pages were the same at 8, 2 and 1 MB (docs/benchmarks.md, 2026-12-07).
 BYTES_PER_BATCH = 2 << 20
+# a record writer hands the memory Arrow freed back to the system after this many bytes written (8 batches)
+RELEASE_BYTES = 16 << 20
 
 # a work unit that is part of a Parquet file: `file::rg=START-END` (row groups START..END-1)
 ROW_GROUPS = "::rg="
@@ -96,6 +98,7 @@ class RecordWriter(ParquetWriter, _SizeAtClose):
         # ... except the image bytes: PNG, JPEG and WebP are compressed already; zstd on a page's ~350 kB PNG
         # cost ~0.65 ms of CPU (a pages stage: ~1.5% of its CPU) for files 1% smaller
         self.compression = _COLUMN_COMPRESSION
+        self._unreleased = 0  # bytes of rows written since Arrow's freed memory was last handed back
 
     def _write(self, document: dict, file_handler, filename: str):
         super()._write(document, file_handler, filename)  # writes the batch at ROWS_PER_BATCH rows
@@ -106,12 +109,23 @@ class RecordWriter(ParquetWriter, _SizeAtClose):
             self._write_batch(filename)
 
     def _write_batch(self, filename):
+        self._unreleased += sum(map(_row_bytes, self._batches.get(filename, ())))
         super()._write_batch(filename)
+        # Arrow's freed memory handed back every RELEASE_BYTES written, not every batch: each release made
+        # the next batches fault their pages in again (a pages stage: Parquet writing 0.23 -> 0.44 ms a
+        # page, ~75 page faults); the memory kept in between is bounded, not growing with the input
+        if self._unreleased >= RELEASE_BYTES:
+            release_arrow_memory()
+            self._unreleased = 0
+
+    def close_file(self, filename):
+        super().close_file(filename)  # its last batch written
         release_arrow_memory()
+        self._unreleased = 0
 
 
 def release_arrow_memory() -> None:
-    """Hand the memory Arrow's pool freed back to the system, after each batch read or written.
+    """Hand the memory Arrow's pool freed back to the system (after each batch read; a writer every RELEASE_BYTES).
 
     Arrow's default pool (mimalloc in pyarrow's wheels) kept the pages of batches long freed: a record
     stage's pool worker held ~45 MB more at 512 pages than at 32 with every batch already at

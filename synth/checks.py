@@ -80,6 +80,11 @@ precision, 0.67 -> 0.70 good pairs a page (tuning figures):
   Then measured on round s9 (45 pages of 3 collections nobody had read, 196 labelled pairs, 0.61 wrong): all
   three 0.62 -> 0.64 precision, 0.84 -> 0.98 good pairs a page; the off-page fallback gives all of it, the title
   keys change nothing there, the contained-answer overlap costs 2 right pairs (docs/benchmarks.md#docmatix).
+Round s10 (branch s10-checks; leave-one-collection-out on 16 collections, rounds s3-s9, 1174 labelled pairs with
+the model's evidence, 0.66 wrong; tuning data): evidence_is_answer (84 at 0.70; 11 at 0.55 on round s9 alone) no
+longer rejects; the answer's located lines stand for a bare quote (`BARE_EVIDENCE_LOCATED`): 4 collections better,
+2 worse, pooled 0.69 -> 0.69 precision, 0.75 -> 0.77 good pairs a page. question_not_in_evidence (23 at 0.65; 17 at
+0.59 on s9) stays: without it, or with a key anywhere on the page counting, 0 collections better, 2 worse.
 Gone, because they did not hold on the held-out split: `ambiguous_key` (a row looked up by a date written
 more than once on the page): 4, 0.75 on tuning, 3, 0.33 on held-out.
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
@@ -795,6 +800,23 @@ ROWS_NAMED = True
 # line. `make docmatix`'s data sheet: "What is the nominal flow rate of the AquaSense WM-200?" with the
 # evidence "Nominal flow rate: 2.5 m3/h." was question_not_in_evidence, as were all 5 right pairs there.
 TITLE_KEYS = True
+# Round s10 (branch s10-checks; leave-one-collection-out on the 16 labelled collections of rounds s3-s9, 1174
+# labelled pairs with the model's evidence, 0.66 wrong: tuning data; docs/benchmarks.md#docmatix, "2026-12-07
+# checks (branch s10-checks)"). Evidence that is the answer alone ("Department of the Treasury", "44413") is
+# usually the line the answer was read from, a heading or a form's field: evidence_is_answer flagged 84 pairs at
+# precision 0.70 (0.55 on round s9), 25 of them right. So such evidence falls back, like a quote that misses the
+# answer, to the page's lines that hold the answer, which must name the question's subject
+# (BARE_EVIDENCE_LOCATED): those still rejected are answer_not_in_evidence (265 at 0.82, recall 0.28 -> 310 at
+# 0.81, 0.33); the kept pairs are better on 4 collections, worse on 2, unchanged on 10; pooled 0.69 (202/293) ->
+# 0.69 (210/303), 0.75 -> 0.77 good pairs a page. Tried and not kept (flags off): rejecting only a bare number
+# (BARE_EVIDENCE_NUMBERS_ONLY: 3 better, 3 worse), no fallback at all (4 / 4), and for question_not_in_evidence
+# (23 at 0.65 here, 17 at 0.59 on s9 alone) a key anywhere on the page counting (KEYS_ON_PAGE) or the check off
+# (QUESTION_KEYS_CHECKED False): both 0 better, 2 worse (zerox's 10-Q and ocr-testing's scans: without it 2
+# more right and 2 more wrong pairs are kept, the wrong ones passed by both answerers), so it stays as it is.
+BARE_EVIDENCE_LOCATED = True
+BARE_EVIDENCE_NUMBERS_ONLY = False
+KEYS_ON_PAGE = False
+QUESTION_KEYS_CHECKED = True
 _LONE_CODE = re.compile(r"^\W*(?=[^\s]*[A-Za-z])(?=[^\s]*\d)[A-Za-z0-9][\w./-]{1,30}\W*$")
 
 
@@ -910,10 +932,15 @@ def check_evidence(
     (evidence_not_on_page: the writer rewrote its line or glued the running header to it) falls back the same
     way (QUOTE_OFF_PAGE_LOCATED): leave-one-collection-out on 13 collections (982 labelled pairs, 0.66 wrong),
     evidence_not_on_page had flagged 97 at precision 0.73; with the fallback answer_not_in_evidence flags 234 at
-    0.81, recall 0.29 (174 at 0.80, 0.22 before), and the kept pairs are better on 4 collections, worse on 2."""
+    0.81, recall 0.29 (174 at 0.80, 0.22 before), and the kept pairs are better on 4 collections, worse on 2.
+    Since round s10 evidence that is the answer alone (evidence_is_answer) falls back the same way
+    (BARE_EVIDENCE_LOCATED; the failure it targets: a right pair whose line is its answer, a heading or a
+    field, rejected): leave-one-collection-out on 16 collections (1174 labelled pairs, 0.66 wrong), 4 better,
+    2 worse, 10 unchanged; answer_not_in_evidence then flags 310 at precision 0.81, recall 0.33."""
     verdict = check_lines(question, answer, evidence, pages, min_grounding, **options)
     fallback = QUOTE_MISSES_LOCATED if quote_misses_located is None else quote_misses_located
     missed = ("answer_not_in_evidence", "evidence_too_long") + (("evidence_not_on_page",) if QUOTE_OFF_PAGE_LOCATED else ())
+    missed += ("evidence_is_answer",) if BARE_EVIDENCE_LOCATED else ()
     if not fallback or evidence is None or verdict[0] not in missed:
         return verdict
     located = check_lines(question, answer, None, pages, min_grounding, **options)
@@ -940,7 +967,7 @@ def check_lines(
     lines_before: int = EVIDENCE_LINES_BEFORE,
     keys_only: bool = NAMED_KEYS_ONLY,
     neighbours: int = EVIDENCE_NEIGHBOURS,
-    bare_rejected: bool = BARE_EVIDENCE_REJECTED,
+    bare_rejected: bool | None = None,
     rows_named: bool = ROWS_NAMED,
 ) -> tuple[str | None, str, list[int]]:
     """(reason or None, the page's evidence lines, the pages they are on) of one pair, the lines being the
@@ -953,7 +980,11 @@ def check_lines(
                                >= MIN_EVIDENCE_RATIO after removing spaces and line-end hyphens): the model
                                quoted what it invented or rewrote
       evidence_is_answer       the evidence is the answer alone ("212,173"): no row or line says where
-                               it was read (BARE_EVIDENCE_REJECTED)
+                               it was read (BARE_EVIDENCE_REJECTED). Since round s10 `check_evidence` falls
+                               back to the located lines instead (BARE_EVIDENCE_LOCATED: flagged 84 at
+                               precision 0.70 with 0.66 of all pairs wrong, 25 right pairs; leave-one-
+                               collection-out 4 collections better, 2 worse; recall 0.08 moves to
+                               answer_not_in_evidence, 0.28 -> 0.33)
       answer_not_in_evidence   the answer is not in the evidence lines nor within EVIDENCE_NEIGHBOURS
                                lines of them (where a form's or a one-cell-per-line table's text layer puts
                                the value of the label quoted; `grounding` < min_grounding): the model
@@ -984,6 +1015,9 @@ def check_lines(
         evidence = _PAGE_LABEL.sub("", evidence).strip() or None
     if evidence is not None and (stated := _STATED.match(evidence)):
         evidence = stated[1]
+    bare_rejected = BARE_EVIDENCE_REJECTED if bare_rejected is None else bare_rejected
+    if BARE_EVIDENCE_NUMBERS_ONLY and not _has_number(answer):
+        bare_rejected = False
     if evidence is not None and bare_rejected and evidence_is_answer(evidence, answer):
         return "evidence_is_answer", evidence, []
     if evidence is not None and _PLACE_ONLY.match(evidence):
@@ -1027,6 +1061,10 @@ def check_lines(
         reason = "question_not_in_evidence"
         if titles.get(number):
             context = f"{context}\n{titles[number]}"
+        if KEYS_ON_PAGE:
+            context = page_of[number].text
+        if not QUESTION_KEYS_CHECKED:
+            context = f"{context}\n{question}"
         if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:
             good.append((number, shown))
     if not good:

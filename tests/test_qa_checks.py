@@ -1,6 +1,7 @@
-"""The round-s9 check changes (branch s9-checks), each on a real page: a question's key in the page's title or
+"""The round-s9 and round-s10 check changes (branches s9-checks, s10-checks), each on a real page: a question's key in the page's title or
 a code heading counts as context; a quote on none of the pages falls back to the lines that hold the answer;
-an answer inside the second opinion's (or holding it) agrees only when they share half their words. Pages
+an answer inside the second opinion's (or holding it) agrees only when they share half their words;
+evidence that is the answer alone falls back to the lines that hold the answer (round s10). Pages
 are `make docmatix`'s sample PDFs and pages of the labelled test split (all of them tuning data for these
 changes: benchmarks/docmatix_loco.py measures them leave-one-collection-out)."""
 
@@ -124,3 +125,22 @@ def test_a_second_opinion_that_only_contains_the_answer_is_another_answer(flag):
     flag("CONTAINED_ANSWERS_OVERLAP", False)
     doc = _checked(page.text, "What is the name of the test?", "Midterm", "Mathematics 418 — Midterm — 45 minutes")
     assert [t["assistant"] for t in doc.metadata["qa"]] == ["Midterm"]
+
+
+def test_evidence_that_is_the_answer_alone_falls_back_to_the_lines_that_hold_it(flag):
+    """Round s10: the 1.5B writer quotes a memo's heading alone as the evidence of "the name of the medical
+    center" (govdocs1's PVAMC memo; labelled right, both answerers agreed) and a form's department line alone
+    (pdf-lib's IRS form). Such evidence used to be `evidence_is_answer`; now the page's lines that hold the
+    answer stand for it, and they must name the question's subject like any located lines."""
+    memo = _test_split_pages("govdocs1/pvamc-animal-studies.p1-1.pdf")
+    question, answer = "What is the name of the medical center?", "PORTLAND VETERANS AFFAIRS MEDICAL CENTER"
+    reason, lines, cited = check_evidence(question, answer, answer, memo, 0.8)
+    assert reason is None and answer in lines and cited == [1]
+    form = _test_split_pages("pdf-lib/with_update_sections.p1-1.pdf")
+    assert check_evidence("What is the name of the department?", "Department of the Treasury",
+                          "Department of the Treasury", form, 0.8)[0] is None  # fmt: skip
+    # a question whose subject the answer's lines do not name is still rejected
+    assert check_evidence("What is the name of the hospital's veterinarian?", answer, answer, memo, 0.8)[0] == (
+        "answer_not_in_evidence")
+    flag("BARE_EVIDENCE_LOCATED", False)  # main's checks before round s10
+    assert check_evidence(question, answer, answer, memo, 0.8)[0] == "evidence_is_answer"

@@ -309,7 +309,12 @@ def test_a_bare_value_as_evidence_shows_no_row():
     "line 212"); the same answer quoted with its row label, on one line with other leaders, is kept."""
     pages = [(1, PageLines(_test_split_page("tabula-java/12s0324.p1-1.pdf#page=1")))]
     question = "How many arrests for vandalism are in the table?"
-    assert check_evidence(question, "212,173", "212,173", pages, 0.8)[0] == "evidence_is_answer"
+    # rejected either way: as bare evidence (before round s10), or because the lines that hold the value,
+    # which stand for a bare quote since round s10, do not name the question's subject
+    assert check_evidence(question, "212,173", "212,173", pages, 0.8)[0] == "answer_not_in_evidence"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "BARE_EVIDENCE_LOCATED", False)
+        assert check_evidence(question, "212,173", "212,173", pages, 0.8)[0] == "evidence_is_answer"
     reason, lines, cited = check_evidence(question, "212,173", "Vandalism. . . . . . . . 212,173", pages, 0.8)
     assert reason is None and lines.startswith("Vandalism") and "212,173" in lines and cited == [1]
     # the value's line quoted, the answer (the row label) on the line above it
@@ -353,7 +358,11 @@ def test_a_table_row_named_instead_of_quoted_is_checked_in_that_row():
     by_answer = ("What is the name of the pesticide that has a threshold for releases to air of 0.0001 kg/year?",
                  "PCDD+PCFD (Dioxins+furans) (as Teq)", "Table 2, row 'PCDD+PCFD (Dioxins+furans) (as Teq)', "
                  "column 'Name'")  # fmt: skip
-    assert check_evidence(*by_answer, pages, 0.6)[0] == "evidence_is_answer"
+    # since round s10 the lines that hold the answer stand for it, and they do not name 0.0001 kg/year's row
+    assert check_evidence(*by_answer, pages, 0.6)[0] == "answer_not_in_evidence"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "BARE_EVIDENCE_LOCATED", False)  # main's checks before round s10
+        assert check_evidence(*by_answer, pages, 0.6)[0] == "evidence_is_answer"
     invented = "Table 2, row 'Hexachlorocyclohexane oxide (HCO)'"
     # a row not on the page: its answer is then looked for in the lines that name the question's subject
     assert check_evidence(question, "10 kg/year", invented, pages, 0.6)[0] == "answer_not_in_evidence"

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -185,7 +186,12 @@ def clean_ratio(text: str, drawings: bool = False) -> tuple[int, float]:
     points, nor pdfminer-style "(cid:N)" glyphs, which a broken font encoding leaves.
     `drawings`: lines drawn with one repeated glyph are left out (see `drawn_with_glyphs`)."""
     if drawings:
-        text = "\n".join(line for line in text.splitlines() if not drawn_with_glyphs(line))
+        lines = text.splitlines()
+        kept = [line for line in lines if not drawn_with_glyphs(line)]
+        if len(kept) == len(lines):
+            # the same counts as the whole text's (already counted: cached): line breaks are whitespace
+            return clean_ratio(text)
+        text = "\n".join(kept)
     visible = sum(map(len, text.split()))  # characters but whitespace (str.split's is re's \s)
     if not visible:
         return 0, 0.0
@@ -278,7 +284,7 @@ def plain_word_vowels(text: str) -> tuple[int, float]:
     """Latin letters, and the share of them that are vowels, in the plain words (letters only, three or
     more, punctuation around them aside) of the lines of words: not identifiers (`_sl`, `pnts[2]`),
     formulas (`C10H14N2`), key labels or abbreviations alone on a line or in a table cell."""
-    plain = "".join(_plain_word(token) for cell in worded_cells(text) for token in cell.tokens)
+    plain = "".join(map(_plain_word, chain.from_iterable(cell.tokens for cell in worded_cells(text))))
     letters, vowels = _latin_and_vowels(plain)
     return letters, vowels / letters if letters else 0.0
 
@@ -314,12 +320,13 @@ def worded_cells(text: str) -> tuple[WordedCell, ...]:
     OCR debris though it is what the page shows. Their words and tokens are kept: the routing signals
     measure them (one pass over the page's lines, not one per signal)."""
     out = []
+    findall, new = WORD.findall, tuple.__new__  # a NamedTuple's own __new__ is a Python call
     # a table's row (curate.pdf.table_text) is judged cell by cell: a cell of a key label is no line of words
     for line in (cell for row in text.splitlines() for cell in row.split(" | ")):
-        words = WORD.findall(line)
-        letters = list(map(len, words)).count(1)  # one-letter words
-        if len(words) >= MIN_PROSE_LINE_WORDS and letters <= LETTER_SPACED * len(words):
-            out.append(WordedCell(line, words, line.split()))
+        words = findall(line)
+        # one-letter words counted only on lines with words enough
+        if len(words) >= MIN_PROSE_LINE_WORDS and list(map(len, words)).count(1) <= LETTER_SPACED * len(words):
+            out.append(new(WordedCell, (line, words, line.split())))
     return tuple(out)
 
 

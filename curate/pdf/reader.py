@@ -24,7 +24,7 @@ from curate.pdf.hidden_text import PageRender
 from curate.pdf.ocr import ocr_pixels
 from curate.pdf.page_text import better_text, clean_ratio, layer_signals, ocr_reason, signals_summary
 from curate.pdf.sources import PdfInput, is_pdf_input, iter_pdf_inputs
-from curate.pdf.worker import PageError, PageTimeout, WorkerDied, shared_worker
+from curate.pdf.worker import PageError, PageTimeout, WorkerDied, current_worker, shared_worker
 from curate.recipe import StageContext
 from curate.record import error_record, image_media, pdf_page_record
 from curate.steps import InputReader, describe_error
@@ -190,8 +190,10 @@ class PdfPageReader(InputReader):
         the PDF's remaining time budget shortens the limit."""
         if self.max_seconds_per_page <= 0:
             return self._page_record(pdf[index], source, record_id, index, page_count, raw)
-        worker = shared_worker(self)
-        if worker.job_token is not pdf:
+        worker = current_worker()
+        if worker is None or worker.job_token is not pdf:
+            # set up for this reader once a PDF, not a page (its settings pickled and compared: ~0.05 ms)
+            worker = shared_worker(self)
             last = min(page_count, self.max_pages)
             worker.open(pdf.stream, source, record_id, page_count, last, token=pdf, raw=raw)
         limit, name = self.max_seconds_per_page, "max_seconds_per_page"

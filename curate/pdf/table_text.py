@@ -156,7 +156,8 @@ def _rows(placed: list, height: float) -> list[list]:
     rows: list[list] = []
     centre = None
     tolerance = ROW_TOLERANCE * height
-    for mid, p in sorted((((p[1] + p[3]) / 2, p) for p in placed), key=_first):
+    mids = [(p[1] + p[3]) / 2 for p in placed]
+    for mid, p in sorted(zip(mids, placed, strict=True), key=_first):  # stable: by centre only
         if rows and mid - centre <= tolerance:
             rows[-1].append(p)
         else:
@@ -166,13 +167,24 @@ def _rows(placed: list, height: float) -> list[list]:
 
 
 def _cells(row: list, height: float) -> list[list]:
-    cells = [[row[0]]]
+    gap = CELL_GAP * height
+    cell = [row[0]]
+    cells, end = [cell], row[0][2]  # the right edge of the cell's last word
     for p in row[1:]:
-        if p[0] - cells[-1][-1][2] > CELL_GAP * height:
-            cells.append([p])
+        if p[0] - end > gap:
+            cell = [p]
+            cells.append(cell)
         else:
-            cells[-1].append(p)
+            cell.append(p)
+        end = p[2]
     return cells
+
+
+def _median_len(cells: list[list]) -> float:
+    """statistics.median of the cells' word counts, without its generic machinery (a call per row)."""
+    counts = sorted(map(len, cells))
+    mid = len(counts) // 2
+    return counts[mid] if len(counts) % 2 else (counts[mid - 1] + counts[mid]) / 2
 
 
 def _table_regions(placed: list, height: float) -> list[tuple[float, float, float, float]]:
@@ -181,7 +193,7 @@ def _table_regions(placed: list, height: float) -> list[tuple[float, float, floa
     candidates = [
         (row, cells)
         for row, cells in rows
-        if len(cells) >= MIN_CELLS and median(len(c) for c in cells) <= MAX_CELL_WORDS
+        if len(cells) >= MIN_CELLS and _median_len(cells) <= MAX_CELL_WORDS
     ]
     if len(candidates) < MIN_ROWS:
         return []
@@ -189,11 +201,17 @@ def _table_regions(placed: list, height: float) -> list[tuple[float, float, floa
     # a column shows as a left edge, a right edge (numbers) or a centre (headings) shared by many rows
     edges = [_edges(cells) for _, cells in candidates]
     needed = max(MIN_SHARED, MIN_SHARED_SHARE * len(candidates))
-    shared = [_shared(sorted(e[kind] for row in edges for e in row), tolerance, needed) for kind in range(3)]
+    lefts, rights, centres = (
+        _shared(sorted(e[kind] for row in edges for e in row), tolerance, needed) for kind in range(3)
+    )
     table_rows = [
         (row, len(cells))
         for (row, cells), row_edges in zip(candidates, edges, strict=True)
-        if sum(1 for e in row_edges if any(_near(e[k], shared[k], tolerance) for k in range(3)))
+        if sum(
+            1
+            for e in row_edges
+            if _near(e[0], lefts, tolerance) or _near(e[1], rights, tolerance) or _near(e[2], centres, tolerance)
+        )
         >= MIN_ALIGNED
     ]
     runs: list[list] = [[]]

@@ -219,6 +219,11 @@ class PageWorker:
 _shared: PageWorker | None = None
 
 
+def current_worker() -> PageWorker | None:
+    """This process's page worker as last set up (`shared_worker`), or None before the first."""
+    return _shared
+
+
 def shared_worker(reader) -> PageWorker:
     """This process's page worker, set up for `reader` (started on its first page, kept for the
     next tasks this process runs; it exits with this process)."""
