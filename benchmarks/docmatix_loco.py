@@ -86,7 +86,9 @@ def labelled_pairs() -> tuple[list[dict], dict, dict, Counter]:
     names = [run for run in dict.fromkeys(p["run"] for p in stored)
              if run not in split.TUNED_RUNS and all(c["roundtrip_all"] for c in runs[run].values())]  # fmt: skip
     pairs = [p for p in stored if p["run"] in names]
-    given = {doc for run in names for c in runs[run].values() for doc in c["docs"]}
+    # the fresh round stays held out: the changes decided here are measured on it afterwards
+    fresh = {split.doc_of(row["page_id"]) for row in manifest if row.get("round") == split.FRESH_ROUND}
+    given = {doc for run in names for c in runs[run].values() for doc in c["docs"]} - fresh
     docs = split.complete_docs(pairs, labels, given)
     pairs = [p for p in pairs if p["doc_id"] in docs]
     pages_in = Counter(row["collection"] for row in manifest if split.doc_of(row["page_id"]) in docs)

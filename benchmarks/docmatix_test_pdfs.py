@@ -146,6 +146,23 @@ COLLECTIONS = {
         "Archives scans, US government works, public domain), an order of the Puerto Rico Energy Commission "
         "(CEPR-MI-2017-0008) and a court filing of Whitefish Energy in case 17-04780 (D.P.R.)",
     },
+    # round s10: added after every page above had been read (s9 is tuning data for the checks measured on s10)
+    "mineru-demo": {
+        "repo": "opendatalab/MinerU",
+        "commit": "79d6d8d79fb8f3ddba5cc34c07a16f0ec36f56c7",
+        "licence": "Apache-2.0 with MinerU's additional terms (repository, LICENSE.md); the demo PDFs are their "
+        "authors' and publishers', kept there as MinerU's demo inputs: Lane et al., 'The response of flow "
+        "duration curves to afforestation' (J. Hydrology 2005, Elsevier), Kowalczuk et al., 'Real-time "
+        "Temporal Stereo Matching using Iterative Adaptive Support Weights', and Yang et al., 'TableFormer' "
+        "(ACL 2022, arXiv)",
+    },
+    "gnuplot-doc": {
+        "deb": "gnuplot-doc",
+        "version": "5.4.4+dfsg1-2",
+        "root": "usr/share/doc/gnuplot/",
+        "licence": "Debian package (bookworm); the gnuplot 5.4 manual, gnuplot's licence (Thomas Williams, Colin "
+        "Kelley and the gnuplot developers; free redistribution, usr/share/doc/gnuplot-doc/copyright)",
+    },
     "pdf-lib": {
         "repo": "Hopding/pdf-lib",
         "commit": "93dd36e85aa659a3bca09867d2d8fac172501fbe",
@@ -515,6 +532,33 @@ S9 += [
     TestDoc("ocr-testing", OT + "cepr_oversight_order.pdf", 7, 7, "scan", "cepr-oversight-order", round="s9"),
 ]
 DOCS += S9
+
+# Round s10 (2026-12-07, 15:15): two collections no check, prompt or person had read, chosen by file name, the
+# table of contents and each page's text length before any pair was generated: MinerU's demo papers (a hydrology
+# paper's tables and figures, a stereo-matching paper, a table-encoding paper's result tables) and the gnuplot 5.4
+# manual (tables of functions, operators, format and time specifiers, enhanced-text codes, environment
+# variables; its sections on histograms and stats). English pages only, as Docmatix's. Left out for the people
+# on them: each paper's first page (the authors' e-mail addresses); also left out: MinerU's Chinese scan
+# (small_ocr.pdf) and its Chinese chemistry notes, olmOCR's test PDFs (read for the OCR routing bench).
+MU, GP = "demo/pdfs/", "gnuplot.pdf"
+S10 = [
+    TestDoc("mineru-demo", MU + "demo1.pdf", 5, 6, "tables", "flow-duration-afforestation", round="s10"),
+    TestDoc("mineru-demo", MU + "demo3.pdf", 5, 6, "tables", "tableformer", round="s10"),
+    TestDoc("mineru-demo", MU + "demo2.pdf", 2, 3, "paper", "temporal-stereo-matching", round="s10"),
+    TestDoc("mineru-demo", MU + "demo1.pdf", 8, 9, "tables", "flow-duration-afforestation", round="s10"),
+    TestDoc("mineru-demo", MU + "demo3.pdf", 7, 8, "tables", "tableformer", round="s10"),
+    TestDoc("mineru-demo", MU + "demo2.pdf", 4, 4, "paper", "temporal-stereo-matching", round="s10"),
+    TestDoc("mineru-demo", MU + "demo1.pdf", 10, 11, "paper", "flow-duration-afforestation", round="s10"),
+    TestDoc("mineru-demo", MU + "demo3.pdf", 2, 3, "paper", "tableformer", round="s10"),
+    TestDoc("gnuplot-doc", GP, 151, 152, "code_manual", "gnuplot-format-specifiers", round="s10"),
+    TestDoc("gnuplot-doc", GP, 37, 38, "maths_manual", "gnuplot-functions", round="s10"),
+    TestDoc("gnuplot-doc", GP, 41, 42, "code_manual", "gnuplot-operators", round="s10"),
+    TestDoc("gnuplot-doc", GP, 34, 34, "code_manual", "gnuplot-enhanced-text", round="s10"),
+    TestDoc("gnuplot-doc", GP, 232, 232, "maths_manual", "gnuplot-stats", round="s10"),
+    TestDoc("gnuplot-doc", GP, 71, 71, "code_manual", "gnuplot-histograms", round="s10"),
+    TestDoc("gnuplot-doc", GP, 97, 97, "code_manual", "gnuplot-environment", round="s10"),
+]
+DOCS += S10
 
 
 def origin(doc: TestDoc) -> str:
