@@ -85,6 +85,8 @@ the model's evidence, 0.66 wrong; tuning data): evidence_is_answer (84 at 0.70; 
 longer rejects; the answer's located lines stand for a bare quote (`BARE_EVIDENCE_LOCATED`): 4 collections better,
 2 worse, pooled 0.69 -> 0.69 precision, 0.75 -> 0.77 good pairs a page. question_not_in_evidence (23 at 0.65; 17 at
 0.59 on s9) stays: without it, or with a key anywhere on the page counting, 0 collections better, 2 worse.
+  Then measured on round s10 (25 pages of 2 collections nobody had read, 103 labelled pairs, 0.77 wrong): 0.45 ->
+  0.48 precision, 0.40 -> 0.44 good pairs a page (one more right pair, none wrong; docs/benchmarks.md#docmatix).
 Gone, because they did not hold on the held-out split: `ambiguous_key` (a row looked up by a date written
 more than once on the page): 4, 0.75 on tuning, 3, 0.33 on held-out.
 Malformed model responses were recorded by the generation step; they are counted here as `malformed`.
