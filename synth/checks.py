@@ -810,15 +810,12 @@ TITLE_KEYS = True
 # answer, to the page's lines that hold the answer, which must name the question's subject
 # (BARE_EVIDENCE_LOCATED): those still rejected are answer_not_in_evidence (265 at 0.82, recall 0.28 -> 310 at
 # 0.81, 0.33); the kept pairs are better on 4 collections, worse on 2, unchanged on 10; pooled 0.69 (202/293) ->
-# 0.69 (210/303), 0.75 -> 0.77 good pairs a page. Tried and not kept (flags off): rejecting only a bare number
-# (BARE_EVIDENCE_NUMBERS_ONLY: 3 better, 3 worse), no fallback at all (4 / 4), and for question_not_in_evidence
-# (23 at 0.65 here, 17 at 0.59 on s9 alone) a key anywhere on the page counting (KEYS_ON_PAGE) or the check off
-# (QUESTION_KEYS_CHECKED False): both 0 better, 2 worse (zerox's 10-Q and ocr-testing's scans: without it 2
+# 0.69 (210/303), 0.75 -> 0.77 good pairs a page. Tried and not kept (switches removed since; figures in
+# docs/benchmarks.md): rejecting only a bare number (3 better, 3 worse), no fallback at all (4 / 4), and for
+# question_not_in_evidence (23 at 0.65 here, 17 at 0.59 on s9 alone) a key anywhere on the page counting or the
+# check off: both 0 better, 2 worse (zerox's 10-Q and ocr-testing's scans: without it 2
 # more right and 2 more wrong pairs are kept, the wrong ones passed by both answerers), so it stays as it is.
 BARE_EVIDENCE_LOCATED = True
-BARE_EVIDENCE_NUMBERS_ONLY = False
-KEYS_ON_PAGE = False
-QUESTION_KEYS_CHECKED = True
 _LONE_CODE = re.compile(r"^\W*(?=[^\s]*[A-Za-z])(?=[^\s]*\d)[A-Za-z0-9][\w./-]{1,30}\W*$")
 
 
@@ -1018,8 +1015,6 @@ def check_lines(
     if evidence is not None and (stated := _STATED.match(evidence)):
         evidence = stated[1]
     bare_rejected = BARE_EVIDENCE_REJECTED if bare_rejected is None else bare_rejected
-    if BARE_EVIDENCE_NUMBERS_ONLY and not _has_number(answer):
-        bare_rejected = False
     if evidence is not None and bare_rejected and evidence_is_answer(evidence, answer):
         return "evidence_is_answer", evidence, []
     if evidence is not None and _PLACE_ONLY.match(evidence):
@@ -1063,10 +1058,6 @@ def check_lines(
         reason = "question_not_in_evidence"
         if titles.get(number):
             context = f"{context}\n{titles[number]}"
-        if KEYS_ON_PAGE:
-            context = page_of[number].text
-        if not QUESTION_KEYS_CHECKED:
-            context = f"{context}\n{question}"
         if named_share(question, PageIndex(context), keys_only=keys_only) >= min_named:
             good.append((number, shown))
     if not good:
