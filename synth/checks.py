@@ -577,11 +577,14 @@ def token_f1(a: list[str], b: list[str]) -> float:
 _IN_NUMBER = re.compile(r"(?<=\d)[,.'’\u2009\u202f](?=\d)")
 
 
+def _compared_tokens(text: str) -> list[str]:
+    """Tokens as `answers_agree` compares them: no articles, number words as digits."""
+    return [_DIGITS.get(t, t) for t in tokens(text) if t not in _ARTICLES]
+
+
 def _value_tokens(text: str) -> list[str]:
-    """Tokens as `answers_agree` compares them (no articles, number words as digits), a number's digit
-    groups joined into one."""
-    folded = _IN_NUMBER.sub("", unicodedata.normalize("NFKC", text))
-    return [_DIGITS.get(t, t) for t in tokens(folded) if t not in _ARTICLES]
+    """`_compared_tokens`, a number's digit groups joined into one."""
+    return _compared_tokens(_IN_NUMBER.sub("", unicodedata.normalize("NFKC", text)))
 
 
 def contained_min_f1(answerer: str) -> float:
@@ -596,8 +599,7 @@ def answers_agree(answer: str, other: str, min_f1: float = 0.5, min_contained_f1
     "737 MAX, 737-8") and they match after normalising (case, punctuation, articles, number words, OCR
     spacing), one contains the other (with a token F1 of at least `min_contained_f1`), or their token F1
     is >= `min_f1` (SQuAD's measure)."""
-    a = [_DIGITS.get(t, t) for t in tokens(answer) if t not in _ARTICLES]
-    b = [_DIGITS.get(t, t) for t in tokens(other) if t not in _ARTICLES]
+    a, b = _compared_tokens(answer), _compared_tokens(other)
     if not a or not b:
         return False
     if _date(answer) and _date(answer) == _date(other):
