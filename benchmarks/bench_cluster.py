@@ -34,9 +34,11 @@ FILES, TASKS, WORKERS = 1000, 200, 2
 # tasks of the driver-overhead run (the figure is at 2,000: CURATE_BENCH_DRIVER_TASKS=2000)
 DRIVER_TASKS = int(os.environ.get("CURATE_BENCH_DRIVER_TASKS", "200"))
 # ray (default): the two-node Ray cluster; local: the local executor, same driver code. datatrove's Ray
-# executor starts a fresh actor process for every task (~10 s a task on a loaded 2-core machine), so
-# 2,000 tasks take hours there; the driver's own work does not depend on the executor
+# executor starts a fresh actor process for every task; packed (below), 2,000 tasks took 29 minutes
 DRIVER_EXECUTOR = os.environ.get("CURATE_BENCH_DRIVER_EXECUTOR", "ray")
+# one-page tasks packed this many to a Ray actor (ExecutorConfig.tasks_per_actor): an actor's start and
+# imports, not the driver, set the pace of thousands of one-page tasks; the driver's work is per task
+DRIVER_TASKS_PER_ACTOR = int(os.environ.get("CURATE_BENCH_DRIVER_TASKS_PER_ACTOR", "10"))
 # which parts run (comma-separated: planning, s3, driver; default all): the driver part alone takes
 # minutes at 2,000 tasks, the others add minutes more
 PARTS = set(os.environ.get("CURATE_BENCH_CLUSTER_PARTS", "planning,s3,driver").split(","))
@@ -312,7 +314,7 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
 
     curate.run.ledger._fetch_stats = timed_fetch
     saved = dict(os.environ)
-    executor = "two-node Ray cluster (1 CPU each)"
+    executor = f"two-node Ray cluster (1 CPU each), {DRIVER_TASKS_PER_ACTOR} tasks an actor"
     try:
         with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             try:
@@ -320,7 +322,8 @@ def driver_overhead(s3: CountingS3, tasks: int) -> None:
                     raise _LocalAsked
                 cluster = stack.enter_context(ray_cluster(Path(tmp), nodes=2, cpus_per_node=1))
                 os.environ.update(cluster.env)
-                config = ExecutorConfig("ray", ray_address=cluster.address, tasks=tasks)
+                config = ExecutorConfig("ray", ray_address=cluster.address, tasks=tasks,
+                                        tasks_per_actor=DRIVER_TASKS_PER_ACTOR)
             except _LocalAsked:
                 executor = f"local executor, {WORKERS} workers (CURATE_BENCH_DRIVER_EXECUTOR=local)"
                 config = ExecutorConfig("local", workers=WORKERS, tasks=tasks)

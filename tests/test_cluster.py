@@ -418,6 +418,30 @@ def test_far_more_tasks_than_pdfs_on_ray_start_only_the_tasks_with_work(cluster,
     assert sample_digests(output) == sample_digests(s3_run)
 
 
+@pytest.mark.slow
+def test_tasks_packed_into_one_ray_actor_give_the_local_run(cluster, s3, s3_pdfs, s3_run):
+    """`ExecutorConfig.tasks_per_actor` (datatrove's `tasks_per_job`, used by the driver bench): 3 tasks run
+    at once in one actor's forked processes, each with its own page worker; the same samples as locally.
+    In a fresh process (no CLI flag sets it): Ray reads its auth settings from the environment at import."""
+    output = "s3://curate/out-ray-packed"
+    script = (
+        "from curate.pipelines import get_recipe\n"
+        "from curate.run.executors import ExecutorConfig\n"
+        "from curate.run.runner import run_recipe\n"
+        f"config = ExecutorConfig('ray', ray_address={cluster.address!r}, tasks=3, tasks_per_actor=3)\n"
+        f"run_recipe(get_recipe('pdf-pages'), {s3_pdfs[0]!r}, {output!r}, config, options={{'shard_samples': 3}})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(REPO), **cluster.env, **s3},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sample_digests(output) == sample_digests(s3_run)
+    import fsspec
+
+    with fsspec.open(f"{output}/stages/pages/logs/executor.json") as f:  # datatrove's record of its settings
+        assert json.load(f)["tasks_per_job"] == 3
+
 def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shared_data, tmp_path):
     pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")
     result = _curate(

@@ -25,6 +25,10 @@ class ExecutorConfig:
     tasks: int | None = None  # tasks per stage; default: every worker slot TASKS_PER_SLOT times
     cpus_per_task: int | None = None  # Ray: CPUs a task asks for; default: the stage's
     mem_per_cpu_gb: float | None = None  # Ray: memory per CPU a task asks for; default: the stage's
+    # Ray: tasks packed into one actor (datatrove's `tasks_per_job`), run at once in forked processes on the
+    # actor's CPUs. Each actor is a fresh process that imports the stage (~1-2 CPU-s), so for thousands of
+    # tiny tasks (the driver-overhead bench) packing them is what keeps the cluster busy with the tasks
+    tasks_per_actor: int = 1
 
 
 def worker_slots(stage: Stage, config: ExecutorConfig) -> int:
@@ -115,6 +119,7 @@ def make_executor(stage: Stage, ctx: StageContext, config: ExecutorConfig):
             logging_dir=str(ctx.logs_dir),  # shared: the output location (fsspec) on a cluster
             cpus_per_task=config.cpus_per_task or stage.cpus_per_task,
             mem_per_cpu_gb=config.mem_per_cpu_gb or stage.mem_per_cpu_gb,
+            tasks_per_job=config.tasks_per_actor,
         )
     raise ValueError(f"unknown executor {config.kind!r}: use 'local' or 'ray'")
 
