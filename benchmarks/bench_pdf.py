@@ -8,7 +8,8 @@ Each variant runs in a fresh process, start-up and imports included, as a user's
 plain 2-process run is a pool of 2 over the same files. Variants take turns for CURATE_BENCH_ROUNDS
 rounds (default 3); each ratio is the median over rounds with its spread (benchmarks/measure.py).
 Goals: ours with N workers >= 0.9x the plain N-process run's pages per CPU-second, N = 1, 2; for OCR also
->= 0.9x per worker in wall time.
+>= 0.9x per worker in wall time. Beside them, one worker's marginal CPU a page between one copy of the set
+and COPIES, where each side's fixed cost of a run cancels: whether a gap is per page or per run.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ def ours(folder: str, workers: int, options: dict) -> dict:
         return {"items": stage_funnel(ctx.stage_dir).kept, "stage_seconds": time.perf_counter() - started}
 
 
+def marginal_ms(small, big) -> float:
+    """CPU milliseconds a page between two runs of different sizes: their fixed costs cancel."""
+    return (big.cpu - small.cpu) / max(1, big.items - small.items) * 1000
+
+
 def _report(title: str, runs: dict, pairs: list[tuple[str, str, str, float]]) -> None:
     print(title)
     for name, rs in runs.items():
@@ -117,6 +123,9 @@ def main() -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
         text = str(_input_folder(SHARED / "pdf" / "born_digital", COPIES, Path(tmp) / "text"))
+        # one copy of the set beside the COPIES: the marginal cost of a page between the two sizes, where
+        # each side's fixed cost of a run (imports, start-up) cancels
+        once = str(_input_folder(SHARED / "pdf" / "born_digital", 1, Path(tmp) / "once"))
         scans = str(_input_folder(SHARED / "pdf" / "scanned", 1, Path(tmp) / "scans", SCANS))
         off = {"ocr": False}  # the plain loop does not OCR the one image-only page in the set
         runs = interleaved(
@@ -128,6 +137,8 @@ def main() -> None:
                 ),
                 "plain, 2 processes": lambda: in_child("benchmarks.bench_pdf:plain", text, 2, False),
                 "ours, 2 workers": lambda: in_child("benchmarks.bench_pdf:ours", text, 2, off),
+                "plain, 1 process, 1 copy": lambda: in_child("benchmarks.bench_pdf:plain", once, 1, False),
+                "ours, 1 worker, 1 copy": lambda: in_child("benchmarks.bench_pdf:ours", once, 1, off),
             },
             ROUNDS,
         )
@@ -149,6 +160,18 @@ def main() -> None:
             [r.per_wall for r in runs["plain, 2 processes"]], [r.per_wall for r in runs["plain, 1 process"]]
         )
         print(f"  2 workers vs 1: ours {spread(scaling)}, plain {spread(plain_scaling)}")
+        per_page = {
+            side: [
+                marginal_ms(small, big)
+                for small, big in zip(runs[f"{name}, 1 copy"], runs[name], strict=True)
+            ]
+            for side, name in (("plain", "plain, 1 process"), ("ours", "ours, 1 worker"))
+        }
+        print(
+            f"  marginal CPU a page, 1 copy -> {COPIES} copies (fixed costs cancel): plain "
+            f"{spread(per_page['plain'], ' ms', 1)}, ours {spread(per_page['ours'], ' ms', 1)}; ours / plain per "
+            f"page: {spread(ratios(per_page['plain'], per_page['ours']))}"
+        )
 
         runs = interleaved(
             {
