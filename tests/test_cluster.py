@@ -423,6 +423,8 @@ def test_tasks_packed_into_one_ray_actor_give_the_local_run(cluster, s3, s3_pdfs
     """`ExecutorConfig.tasks_per_actor` (datatrove's `tasks_per_job`, used by the driver bench): 3 tasks run
     at once in one actor's forked processes, each with its own page worker; the same samples as locally.
     In a fresh process (no CLI flag sets it): Ray reads its auth settings from the environment at import."""
+    import fsspec
+
     output = "s3://curate/out-ray-packed"
     script = (
         "from curate.pipelines import get_recipe\n"
@@ -437,10 +439,9 @@ def test_tasks_packed_into_one_ray_actor_give_the_local_run(cluster, s3, s3_pdfs
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert sample_digests(output) == sample_digests(s3_run)
-    import fsspec
-
     with fsspec.open(f"{output}/stages/pages/logs/executor.json") as f:  # datatrove's record of its settings
         assert json.load(f)["tasks_per_job"] == 3
+
 
 def test_ray_cluster_with_token_auth_and_no_token_is_a_clear_error(cluster, shared_data, tmp_path):
     pdfs = copy_pdfs(shared_data, SMALL_SET, tmp_path / "pdfs")

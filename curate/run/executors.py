@@ -26,8 +26,9 @@ class ExecutorConfig:
     cpus_per_task: int | None = None  # Ray: CPUs a task asks for; default: the stage's
     mem_per_cpu_gb: float | None = None  # Ray: memory per CPU a task asks for; default: the stage's
     # Ray: tasks packed into one actor (datatrove's `tasks_per_job`), run at once in forked processes on the
-    # actor's CPUs. Each actor is a fresh process that imports the stage (~1-2 CPU-s), so for thousands of
-    # tiny tasks (the driver-overhead bench) packing them is what keeps the cluster busy with the tasks
+    # CPUs of one task, so it suits tiny tasks only. Each actor is a fresh process that imports the stage
+    # (~1-2 CPU-s): for thousands of one-page tasks (the driver-overhead bench) packing keeps the cluster on
+    # the tasks, not on starting actors
     tasks_per_actor: int = 1
 
 
