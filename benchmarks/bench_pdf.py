@@ -2,7 +2,9 @@
 
     python -m benchmarks pdf        (or `make bench`)
 
-Born-digital pages: the stage with OCR off vs a plain PyMuPDF loop (text layer + render to PNG).
+Born-digital pages: the stage with OCR off vs a plain PyMuPDF loop (text layer + render to PNG); beside it
+the plain loop with the stage's PNG encoder (curate/pdf/page_image.py): what is left is the pipeline's own
+overhead.
 Scanned pages: the stage vs a plain render + `pytesseract.image_to_string` loop (OMP_THREAD_LIMIT=1).
 Each variant runs in a fresh process, start-up and imports included, as a user's run pays them; the
 plain 2-process run is a pool of 2 over the same files. Variants take turns for CURATE_BENCH_ROUNDS
@@ -37,10 +39,12 @@ def _input_folder(source: Path, copies: int, dest: Path, names: tuple[str, ...] 
     return dest
 
 
-def _plain_file(path: str, ocr: bool, dpi: int = 150, render_max_side: int = 2940) -> int:
-    """The same work without the pipeline, one PDF: text layer + render to PNG, or render + Tesseract."""
+def _plain_file(path: str, ocr: bool, dpi: int = 150, render_max_side: int = 2940, png: str = "mupdf") -> int:
+    """The same work without the pipeline, one PDF: text layer + render to PNG, or render + Tesseract.
+    `png`: "mupdf" (`Pixmap.tobytes`, the raw library call) or "ours" (the stage's encoder)."""
     import pymupdf
 
+    from curate.pdf.page_image import encode_page_image
     from curate.pdf.reader import render_scale
 
     pages = 0
@@ -55,19 +59,20 @@ def _plain_file(path: str, ocr: bool, dpi: int = 150, render_max_side: int = 294
             else:
                 side = render_max_side
                 zoom = render_scale(page.rect.width, page.rect.height, dpi, side, side * side)
-                page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False).tobytes("png")
+                pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+                pixmap.tobytes("png") if png == "mupdf" else encode_page_image(pixmap, "png")
                 page.get_text("text")
             pages += 1
     return pages
 
 
-def plain(folder: str, processes: int, ocr: bool) -> int:
+def plain(folder: str, processes: int, ocr: bool, png: str = "mupdf") -> int:
     """The plain loop over the folder's PDFs: in this process, or a pool of `processes`, one PDF a job."""
     from functools import partial
 
     os.environ["OMP_THREAD_LIMIT"] = "1"
     files = sorted((str(p) for p in Path(folder).glob("*.pdf")), key=lambda p: -os.path.getsize(p))
-    work = partial(_plain_file, ocr=ocr)
+    work = partial(_plain_file, ocr=ocr, png=png)
     if processes == 1:
         return sum(map(work, files))
     from multiprocessing import get_context
@@ -92,6 +97,30 @@ def ours(folder: str, workers: int, options: dict) -> dict:
         started = time.perf_counter()
         run_stage(pages_stage(), ctx, ExecutorConfig("local", workers=workers))
         return {"items": stage_funnel(ctx.stage_dir).kept, "stage_seconds": time.perf_counter() - started}
+
+
+def png_size_ratio(folder: Path) -> str:
+    """The stage's page PNGs against MuPDF's `Pixmap.tobytes("png")` of the same renders: their total size,
+    and whether every one decodes to the same pixels."""
+    import io
+
+    import numpy as np
+    import pymupdf
+    from PIL import Image
+
+    from curate.pdf.page_image import encode_page_image
+    from curate.pdf.reader import render_scale
+
+    ours = theirs = pages = same = 0
+    for path in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(path) as pdf:
+            for page in pdf:
+                zoom = render_scale(page.rect.width, page.rect.height, 150, 2940, 2940 * 2940)
+                pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+                a, b = encode_page_image(pixmap, "png"), pixmap.tobytes("png")
+                ours, theirs, pages = ours + len(a), theirs + len(b), pages + 1
+                same += np.array_equal(*(np.asarray(Image.open(io.BytesIO(x))) for x in (a, b)))
+    return f"{ours / max(theirs, 1):.4f} ({pages} pages, {same} decoding to the same pixels)"
 
 
 def marginal_ms(small, big) -> float:
@@ -138,6 +167,10 @@ def main() -> None:
                 "plain, 2 processes": lambda: in_child("benchmarks.bench_pdf:plain", text, 2, False),
                 "ours, 2 workers": lambda: in_child("benchmarks.bench_pdf:ours", text, 2, off),
                 "plain, 1 process, 1 copy": lambda: in_child("benchmarks.bench_pdf:plain", once, 1, False),
+                # the pipeline's own overhead: the plain loop with the stage's PNG encoder
+                "plain, 1 process, our PNG encoder": lambda: in_child(
+                    "benchmarks.bench_pdf:plain", text, 1, False, "ours"
+                ),
                 "ours, 1 worker, 1 copy": lambda: in_child("benchmarks.bench_pdf:ours", once, 1, off),
             },
             ROUNDS,
@@ -151,8 +184,10 @@ def main() -> None:
                 ("ours, 1 worker", "plain, 1 process", "per_wall", 0.9),
                 ("ours, 2 workers", "plain, 2 processes", "per_wall", 0.9),
                 ("ours, 1 worker", "ours, 1 worker, no page limit", "per_cpu", 0.9),
+                ("ours, 1 worker", "plain, 1 process, our PNG encoder", "per_cpu", 0.9),
             ],
         )
+        print(f"  page PNG bytes, the stage's encoder / MuPDF's: {png_size_ratio(SHARED / 'pdf' / 'born_digital')}")
         scaling = ratios(
             [r.per_wall for r in runs["ours, 2 workers"]], [r.per_wall for r in runs["ours, 1 worker"]]
         )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pymupdf
 import pytest
+from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
 from curate.output.loader import make_dataset
 from curate.pdf.ocr import ocr_image
+from curate.pdf.page_image import encode_page_image
 from curate.run.report import error_lines, run_funnel
 
 # linn.pdf's ground truth was itself typed/OCR'd (dashes, bullets differ): 1.0% CER measured here
@@ -101,6 +105,34 @@ def test_page_images_follow_the_render_limits(pdf_run):
         s for s in _shard_samples(pdf_run) if s["json"]["id"] == "born_digital/tracemonkey.pdf#page=1"
     )
     assert (letter["json"]["images"][0]["width"], letter["json"]["images"][0]["height"]) == (1275, 1650)
+
+
+def test_page_image_holds_the_render_pixels(pdf_run, shared_data):
+    """The shard's page PNG (the stage's encoder, curate/pdf/page_image.py) decodes to MuPDF's render."""
+    letter = next(
+        s for s in _shard_samples(pdf_run) if s["json"]["id"] == "born_digital/tracemonkey.pdf#page=1"
+    )
+    image = letter["json"]["images"][0]
+    with pymupdf.open(shared_data / "pdf" / "born_digital" / "tracemonkey.pdf") as pdf:
+        zoom = image["width"] / pdf[0].rect.width
+        render = pdf[0].get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+    pixels = np.asarray(Image.open(io.BytesIO(letter[image["member"]])))
+    assert pixels.shape == (render.height, render.width, 3)
+    assert pixels.tobytes() == render.samples
+
+
+@pytest.mark.parametrize("colorspace", ["rgb", "gray"])
+def test_page_png_is_lossless_and_as_small_as_mupdfs(shared_data, colorspace):
+    pages = 0
+    with pymupdf.open(shared_data / "pdf" / "born_digital" / "federal-register-2020-17221.pdf") as pdf:
+        for page in list(pdf)[:3]:
+            space = pymupdf.csGRAY if colorspace == "gray" else pymupdf.csRGB
+            render = page.get_pixmap(dpi=150, alpha=False, colorspace=space)
+            ours, mupdfs = encode_page_image(render, "png"), render.tobytes("png")
+            assert np.asarray(Image.open(io.BytesIO(ours))).tobytes() == render.samples
+            assert len(ours) <= 1.02 * len(mupdfs)
+            pages += 1
+    assert pages == 3
 
 
 def test_ocr_character_error_rate_on_linn(shared_data):

@@ -22,6 +22,7 @@ from curate.names import escape_name, raw_name_metadata
 from curate.options import Option
 from curate.pdf.hidden_text import PageRender
 from curate.pdf.ocr import ocr_pixels
+from curate.pdf.page_image import encode_page_image
 from curate.pdf.page_text import better_text, clean_ratio, layer_signals, ocr_reason, signals_summary
 from curate.pdf.sources import PdfInput, is_pdf_input, iter_pdf_inputs
 from curate.pdf.worker import PageError, PageTimeout, WorkerDied, current_worker, shared_worker
@@ -86,7 +87,7 @@ class PdfPageReader(InputReader):
 
     name = "📄 PDF pages"
     # imported by the methods, not the module: preloaded where pool workers are forked (curate.run.executors)
-    preload_modules = ("pymupdf",)
+    preload_modules = ("pymupdf", "imagecodecs")
 
     def __init__(
         self,
@@ -326,7 +327,7 @@ class PdfPageReader(InputReader):
         width_pt, height_pt = page.rect.width, page.rect.height
         zoom = render_scale(width_pt, height_pt, self.dpi, self.render_max_side, self.max_pixels)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-        image_bytes = pixmap.tobytes("jpeg" if self.image_format == "jpeg" else "png")
+        image_bytes = encode_page_image(pixmap, self.image_format)
         render = PageRender(pixmap, zoom, page.rotation_matrix)
         text, text_source, reason, audit = self._page_text(page, render)
         image = image_media(
