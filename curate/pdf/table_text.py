@@ -180,20 +180,13 @@ def _cells(row: list, height: float) -> list[list]:
     return cells
 
 
-def _median_len(cells: list[list]) -> float:
-    """statistics.median of the cells' word counts, without its generic machinery (a call per row)."""
-    counts = sorted(map(len, cells))
-    mid = len(counts) // 2
-    return counts[mid] if len(counts) % 2 else (counts[mid - 1] + counts[mid]) / 2
-
-
 def _table_regions(placed: list, height: float) -> list[tuple[float, float, float, float]]:
     """Frame boxes (u0, v0, u1, v1) of the tables: runs of rows with cells lining up with other rows'."""
     rows = [(row, _cells(row, height)) for row in _rows(placed, height)]
     candidates = [
         (row, cells)
         for row, cells in rows
-        if len(cells) >= MIN_CELLS and _median_len(cells) <= MAX_CELL_WORDS
+        if len(cells) >= MIN_CELLS and median(map(len, cells)) <= MAX_CELL_WORDS
     ]
     if len(candidates) < MIN_ROWS:
         return []
