@@ -135,6 +135,24 @@ def test_page_png_is_lossless_and_as_small_as_mupdfs(shared_data, colorspace):
     assert pages == 3
 
 
+def test_png_level_trades_bytes_for_cpu_with_the_same_pixels(multi_page_dir, tmp_path):
+    """`--set png_level=1`: the pages stage's PNGs decode to the same pixels as at the default level, larger."""
+    from curate.cli import main
+
+    shards = {}
+    for level in ("1", "6"):
+        out = tmp_path / f"level{level}"
+        argv = ["run", "pdf-pages", "--input", str(multi_page_dir), "--output", str(out), "--workers", "1"]
+        assert main([*argv, "--set", f"png_level={level}", "--set", "ocr=false"]) == 0
+        assert json.loads((out / "run.json").read_text())["options"]["png_level"] == int(level)
+        shards[level] = {s["json"]["id"]: s[s["json"]["images"][0]["member"]] for s in _shard_samples(out)}
+    assert set(shards["1"]) == set(shards["6"]) and len(shards["1"]) == 5
+    for page, fast in shards["1"].items():
+        small = shards["6"][page]
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(fast))), np.asarray(Image.open(io.BytesIO(small))))
+    assert sum(map(len, shards["1"].values())) > sum(map(len, shards["6"].values()))
+
+
 def test_ocr_character_error_rate_on_linn(shared_data):
     with pymupdf.open(shared_data / "pdf" / "scanned" / "linn.pdf") as doc:
         image = doc[0].get_pixmap(dpi=300, colorspace=pymupdf.csGRAY).tobytes("png")
