@@ -187,7 +187,8 @@ def main() -> None:
                 ("ours, 1 worker", "plain, 1 process, our PNG encoder", "per_cpu", 0.9),
             ],
         )
-        print(f"  page PNG bytes, the stage's encoder / MuPDF's: {png_size_ratio(SHARED / 'pdf' / 'born_digital')}")
+        born_digital = SHARED / "pdf" / "born_digital"
+        print(f"  page PNG bytes, the stage's encoder / MuPDF's: {png_size_ratio(born_digital)}")
         scaling = ratios(
             [r.per_wall for r in runs["ours, 2 workers"]], [r.per_wall for r in runs["ours, 1 worker"]]
         )

@@ -1,7 +1,7 @@
 """A rendered page's pixels encoded as the record's image.
 
 PNG is written with libpng and zlib-ng (imagecodecs) at MuPDF's own settings, deflate level 6 and no row
-filter: the same pixels in files the same size (+0.2% on the born-digital test set) at 29 ms a page
+filter: the same pixels in files the same size (+0.14% on the born-digital test set) at 29 ms a page
 against MuPDF's 33-35 ms (`Pixmap.tobytes("png")`), the largest single cost of a born-digital page
 (benchmarks/bench_pdf.py). Level 3 takes 15 ms for +2.6% bytes, level 1 12 ms for +8% (the option png_level).
 JPEG stays MuPDF's.
@@ -9,7 +9,7 @@ JPEG stays MuPDF's.
 
 from __future__ import annotations
 
-PNG_LEVEL = 6  # zlib's default, as MuPDF writes: the default
+PNG_LEVEL = 6  # zlib's default, the level MuPDF writes its PNGs at
 
 
 def encode_page_image(pixmap, image_format: str, png_level: int = PNG_LEVEL) -> bytes:

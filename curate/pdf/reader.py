@@ -61,8 +61,9 @@ class PdfPageReader(InputReader):
         dpi: rendering resolution of the page image (Docmatix: 150)
         render_max_side: longest side of the page image, in pixels (Docmatix: 2940)
         image_format: "png" (lossless, best for text) or "jpeg"
-        png_level: deflate level of the page PNGs, 1-9: 6 (zlib's default, MuPDF's files) takes ~29 ms a page,
-            1 ~12 ms for files ~8% larger (the largest single cost of a born-digital page; curate/pdf/page_image.py)
+        png_level: deflate level of the page PNGs, 1-9: 6 (zlib's default, MuPDF's files) takes ~29 ms a
+            page, 1 ~12 ms for files ~8% larger (the largest single cost of a born-digital page;
+            curate/pdf/page_image.py)
         ocr: run Tesseract on pages whose text layer is missing, partial or garbage
         ocr_dpi: resolution of the image given to Tesseract
         max_pages: pages per PDF; later pages are counted as dropped (`page_limit`)
@@ -400,7 +401,8 @@ PDF_PAGES = StepSpec(
         arg(PdfPageReader, "image_format", type=str, choices=("png", "jpeg"),
             help="page image format (png is lossless, best for text)"),
         arg(PdfPageReader, "png_level", type=int, minimum=1, maximum=9,
-            help="deflate level of page PNGs: 6 as MuPDF writes them; 1 takes ~40% of its CPU for ~8% larger files"),
+            help="deflate level of page PNGs: 6 as MuPDF writes them; 1 takes ~40% of its CPU for ~8% "
+            "larger files"),
         arg(PdfPageReader, "ocr", type=bool, help="OCR (Tesseract) pages without a text layer"),
         arg(PdfPageReader, "max_pages", type=int, minimum=1, help="first pages of a PDF read"),
         ("long_pdfs", Option("long_pdfs", str, None, choices=("first", "skip"),
