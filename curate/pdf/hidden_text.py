@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.pdf.page_image import pixel_rows
+
 # grey levels between a block's lightest and darkest sampled pixel below which it shows nothing: light
 # grey print on white spans 50 or more, text drawn in the background's colour 0-3
 INK_RANGE = 24
@@ -33,7 +35,7 @@ class PageRender:
         self.pixmap = pixmap  # the array below is a view of its samples: it must outlive it
         self.width, self.height, self.n = pixmap.width, pixmap.height, pixmap.n
         self.channel = min(1, pixmap.n - 1)  # green of RGB, or the grey of a grey render
-        self.pixels = np.frombuffer(pixmap.samples_mv, dtype=np.uint8).reshape(pixmap.height, pixmap.stride)
+        self.pixels = pixel_rows(pixmap)
         self.zoom = zoom
         rotated = rotation_matrix is not None and tuple(rotation_matrix) != tuple(pymupdf.Identity)
         self.matrix = rotation_matrix * pymupdf.Matrix(zoom, zoom) if rotated else None

@@ -12,16 +12,21 @@ from __future__ import annotations
 PNG_LEVEL = 6  # zlib's default, the level MuPDF writes its PNGs at
 
 
+def pixel_rows(pixmap):
+    """The pixmap's samples as a (height, stride) uint8 array: a view of MuPDF's own buffer, not a copy, so
+    the pixmap must outlive it. A row holds `width * n` bytes of pixels, then its padding."""
+    import numpy as np
+
+    return np.frombuffer(pixmap.samples_mv, dtype=np.uint8).reshape(pixmap.height, pixmap.stride)
+
+
 def encode_page_image(pixmap, image_format: str, png_level: int = PNG_LEVEL) -> bytes:
     """The pixmap (no alpha) as PNG (at deflate level `png_level`) or JPEG bytes."""
     if image_format == "jpeg":
         return pixmap.tobytes("jpeg")
     import imagecodecs
-    import numpy as np
 
-    # MuPDF's own buffer, not a copy: rows of `stride` bytes, each `width * n` of them pixels
-    rows = np.frombuffer(pixmap.samples_mv, dtype=np.uint8).reshape(pixmap.height, pixmap.stride)
-    pixels = rows[:, : pixmap.width * pixmap.n].reshape(pixmap.height, pixmap.width, pixmap.n)
+    pixels = pixel_rows(pixmap)[:, : pixmap.width * pixmap.n].reshape(pixmap.height, pixmap.width, pixmap.n)
     if pixmap.n == 1:
         pixels = pixels[:, :, 0]
     return imagecodecs.png_encode(pixels, level=png_level, filter=imagecodecs.PNG.FILTER.NONE)
