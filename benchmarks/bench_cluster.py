@@ -10,9 +10,10 @@ the pages stage reading and writing S3 vs local disk.
    server (moto, in this process): pages/s, goal >= 0.8x. Also the per-core rates the README's
    Docmatix-scale estimate uses.
 3. The driver's overhead: the pages stage with CURATE_BENCH_DRIVER_TASKS (default 200; the goal is stated
-   at 2,000) one-page PDFs, one a task, packed CURATE_BENCH_DRIVER_TASKS_PER_ACTOR (10) to a Ray actor, on the
-   local two-node Ray cluster (curate.run.testing) with input and output on the S3 server: seconds in planning, ledger, funnel and lock as a share of the stage (goal
-   < 5%), and object-store requests per input file (driver and tasks).
+   at 2,000) one-page PDFs, one a task, packed CURATE_BENCH_DRIVER_TASKS_PER_ACTOR (10) to a Ray actor, on
+   the local two-node Ray cluster (curate.run.testing) with input and output on the S3 server: seconds in
+   planning, ledger, funnel and lock as a share of the stage (goal < 5%), and object-store requests per
+   input file (driver and tasks).
 """
 
 from __future__ import annotations
